@@ -1,0 +1,419 @@
+"""``ast.Spec`` -> ``CheckedSpec``: names, kinds, dimensions, settings; warnings as values.
+
+The AST is never changed. Every expression is evaluated once to a typed symbolic value
+(``symbolic.py``), which is what the compiler lowers to JAX.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import ast
+from . import symbolic as sy
+from .errors import Diagnostic, SpecError, did_you_mean, error
+from .settings import SettingsChecker, apply_overrides
+
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A named block of the flat parameter vector: ``params[start:start+size]``."""
+
+    name: str
+    shape: tuple[int, ...]
+    start: int
+    lower: float = float("-inf")
+    upper: float = float("inf")
+
+    @property
+    def size(self) -> int:
+        out = 1
+        for s in self.shape:
+            out *= s
+        return out
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network model, its truth and its data. Truth values are sympy in the sweep symbol."""
+
+    width: int
+    inputs: int
+    activation: str
+    truth_width: int
+    truth_activation: str
+    truth_w: tuple[tuple[sp.Expr, ...], ...]  # [m][k]
+    truth_b: tuple[sp.Expr, ...]  # [m]
+    truth_q: tuple[sp.Expr, ...]  # [m]
+    truth_c: sp.Expr
+    n: sp.Expr
+    x_dist: tuple  # ("uniform", a, b) or ("normal", mean, sd)
+    noise: sp.Expr
+    seed: int
+
+
+@dataclass(frozen=True)
+class CheckedSpec:
+    """Everything later stages need, resolved and checked."""
+
+    spec: ast.Spec
+    experiment: str
+    kind: str  # "network" | "energy"
+    sweep_name: str | None
+    sweep_symbol: sp.Symbol
+    sweep_values: tuple[float, ...]
+    beta: sp.Expr
+    n: sp.Expr
+    prior: tuple  # ("normal", mean, sd) | ("uniform",)
+    slots: tuple[Slot, ...]
+    symbols: tuple[sp.Symbol, ...]  # one per flat parameter
+    network: Network | None
+    energy: sp.Expr | None
+    phases: tuple[tuple[str, sy.Pred], ...]
+    node_lets: dict  # name -> tuple of per-node values (model parameters)
+    lets: dict  # name -> value
+    engine: str
+    sample: dict
+    report: dict
+    warnings: tuple[Diagnostic, ...]
+
+    @property
+    def dim(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def phase_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.phases)
+
+
+def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
+    """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name."""
+    try:
+        return _Checker(apply_overrides(spec, overrides or {})).run()
+    except SpecError as exc:
+        if exc.source is None:
+            raise exc.located(spec.source, spec.filename) from None
+        raise
+
+
+def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
+    return error(f"{what} is given twice", second.span, expected=f"one {what}",
+                 found=f"a second {what}", notes=(f"the first is at line {first.span.line}",))
+
+
+class _Checker:
+    def __init__(self, spec: ast.Spec):
+        self.spec = spec
+        self.warnings: list[Diagnostic] = []
+        self.one: dict[type, ast.Stmt] = {}
+        self.lets: dict[str, ast.Stmt] = {}
+        self.phases: dict[str, ast.Phase] = {}
+        self.params: dict[str, ast.Param] = {}
+        self.assigns: dict[str, ast.Assign] = {}
+        self._let_values: dict[str, object] = {}
+        self._let_busy: set[str] = set()
+
+    # ------------------------------------------------------------ grouping
+    def group(self):
+        single = (ast.Experiment, ast.Sweep, ast.Prior, ast.Sample, ast.Report, ast.Data,
+                  ast.Model, ast.Truth, ast.Energy)
+        words = {ast.Experiment: "`experiment`", ast.Sweep: "`sweep`", ast.Prior: "`prior`",
+                 ast.Sample: "`sample` block", ast.Report: "`report` block",
+                 ast.Data: "`data` block", ast.Model: "`model`", ast.Truth: "`truth` block",
+                 ast.Energy: "`energy`"}
+        for st in self.spec.statements:
+            if isinstance(st, single):
+                if type(st) in self.one:
+                    raise _dup(self.one[type(st)], st, words[type(st)])
+                self.one[type(st)] = st
+            elif isinstance(st, (ast.Let, ast.NodeLet)):
+                self._unique(self.lets, st.name, st, "let")
+            elif isinstance(st, ast.Phase):
+                self._unique(self.phases, st.name, st, "phase")
+            elif isinstance(st, ast.Param):
+                self._unique(self.params, st.name, st, "param")
+            elif isinstance(st, ast.Assign):
+                if st.name.id != "beta":
+                    raise error(f"unknown setting `{st.name.id}`", st.name.span,
+                                expected="`beta = ...`, or `let NAME = ...` for a constant",
+                                found=f"`{st.name.id} = ...`")
+                if "beta" in self.assigns:
+                    raise _dup(self.assigns["beta"], st, "`beta`")
+                self.assigns["beta"] = st
+
+    def _unique(self, table, name: ast.Name, st, what):
+        if name.id in table:
+            raise error(f"{what} `{name.id}` is defined twice", name.span,
+                        expected=f"one definition of `{name.id}`", found="a second one",
+                        notes=(f"the first is at line {table[name.id].span.line}",))
+        table[name.id] = st
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> CheckedSpec:
+        self.group()
+        net_st = [self.one.get(t) for t in (ast.Model, ast.Truth, ast.Data)]
+        en_st = [self.one.get(ast.Energy)] + list(self.params.values())
+        has_net, has_en = any(net_st), any(en_st)
+        if has_net and has_en:
+            first_en = next(s for s in en_st if s)
+            raise error("a spec has either a network model or an energy, not both",
+                        first_en.span, expected="network statements only (model, truth, data)",
+                        found="`param`/`energy` in a network spec")
+        if not has_net and not has_en:
+            raise error("this spec has no model", None,
+                        expected="`model network(...)` with `truth` and `data`, "
+                                 "or `param` and `energy`", found="neither")
+        self.kind = "network" if has_net else "energy"
+        self.sweep()
+        self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+        if self.sweep_name:
+            self.base.bindings[self.sweep_name] = lambda: self.sweep_symbol
+        for name, st in self.lets.items():
+            if isinstance(st, ast.Let):
+                self.base.bindings[name] = (lambda name=name: self.let_value(name))
+        self.ctx = sy.Context(None, "a `let`", sweep_symbol=self.sweep_symbol,
+                              sweep_values=self.sweep_values)
+        network = self.network() if self.kind == "network" else None
+        energy = self.energy() if self.kind == "energy" else None
+        beta = self.beta()
+        phases = self.phase_values()
+        settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
+                                   self.kind, self.slots, self.prior, self.warnings)
+        engine, sample, report = settings.run()
+        self.unused_sweep(network, energy, beta, phases)
+        exp = self.one.get(ast.Experiment)
+        title = exp.title.value if exp else self.spec.filename.rsplit("/", 1)[-1].removesuffix(".phase")
+        return CheckedSpec(
+            spec=self.spec, experiment=title, kind=self.kind, sweep_name=self.sweep_name,
+            sweep_symbol=self.sweep_symbol, sweep_values=self.sweep_values, beta=beta,
+            n=self.n, prior=self.prior, slots=self.slots, symbols=self.symbols,
+            network=network, energy=energy, phases=phases, node_lets=self.node_let_values,
+            lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
+            engine=engine, sample=sample, report=report, warnings=tuple(self.warnings))
+
+    # ------------------------------------------------------------ sweep
+    def sweep(self):
+        st: ast.Sweep | None = self.one.get(ast.Sweep)
+        if st is None:
+            self.sweep_name, self.sweep_symbol, self.sweep_values = None, sp.Symbol("_sweep"), (0.0,)
+            self.warnings.append(Diagnostic(
+                "no `sweep`: one posterior is sampled", None, severity="warning",
+                notes=("add `sweep NAME over a, b, ...` to study a transition",)))
+            return
+        self.sweep_name = st.name.id
+        self.sweep_symbol = sp.Symbol(st.name.id, real=True)
+        consts = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+        ctx = sy.Context(None, "`sweep`")
+        values: list[float] = []
+        for item in st.items:
+            if isinstance(item, ast.Call) and item.func.id in ("linspace", "range"):
+                values.extend(self._points(item, consts, ctx))
+            else:
+                values.append(self._const(item, consts, ctx, "a sweep value"))
+        for a, b, item in zip(values, values[1:], st.items[1:] + st.items[-1:]):
+            if not b > a:
+                raise error("sweep values must increase", st.span,
+                            expected="values in increasing order, each once",
+                            found=f"{a:g} followed by {b:g}")
+        self.sweep_values = tuple(values)
+
+    def _const(self, e, scope, ctx, what) -> float:
+        v = sy.scalar(e, scope, ctx, what)
+        if v.free_symbols:
+            raise error(f"{what} must be a constant", e.span, expected="a constant expression",
+                        found=f"one that depends on {', '.join(sorted(map(str, v.free_symbols)))}")
+        x = complex(sp.N(v))
+        if x.imag != 0 or x.real != x.real:
+            raise error(f"{what} is not a real number", e.span, expected="a real number",
+                        found=str(sp.N(v)))
+        return x.real
+
+    def _points(self, call: ast.Call, scope, ctx) -> list[float]:
+        name = call.func.id
+        if len(call.args) != 3 or call.kwargs:
+            shape = "a, b, k" if name == "linspace" else "a, b, step"
+            raise error(f"`{name}` takes 3 arguments", call.span, expected=f"`{name}({shape})`",
+                        found=f"{len(call.args)} argument{'s' if len(call.args) != 1 else ''}")
+        a, b, k = (self._const(x, scope, ctx, f"an argument of `{name}`") for x in call.args)
+        if name == "linspace":
+            if not (k >= 1 and float(k).is_integer()):
+                raise error("`linspace` needs a whole number of points", call.args[2].span,
+                            expected="a count of 1 or more", found=f"{k:g}")
+            k = int(k)
+            return [a] if k == 1 else [a + (b - a) * j / (k - 1) for j in range(k)]
+        if not k > 0 or not b > a:
+            raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
+                        expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
+        count = int((b - a) / k + 1e-9) + 1
+        return [a + j * k for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
+
+    # ------------------------------------------------------------ lets
+    def let_value(self, name: str):
+        if name in self._let_values:
+            return self._let_values[name]
+        st = self.lets[name]
+        if name in self._let_busy:
+            raise error(f"`{name}` is defined in terms of itself", st.span,
+                        expected="a definition that does not refer back to it",
+                        found=f"a cycle through `{name}`")
+        self._let_busy.add(name)
+        value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
+        self._let_busy.discard(name)
+        if isinstance(value, (sy.Nodes, sy.Namespace, sy.NodeIndex)):
+            raise error(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
+                        expected=f"`let {name}[i] = ...` for a per-node quantity", found=sy.describe(value))
+        self._let_values[name] = value
+        return value
+
+    # ------------------------------------------------------------ energy models
+    def energy(self) -> sp.Expr:
+        st: ast.Energy | None = self.one.get(ast.Energy)
+        if st is None:
+            raise error("this spec has parameters but no energy", None,
+                        expected="`energy K = ...`", found="none")
+        if not self.params:
+            raise error("an energy needs parameters", st.span,
+                        expected="`param w in [a, b]` before it", found="no `param`")
+        for name, ls in self.lets.items():
+            if isinstance(ls, ast.NodeLet):
+                raise error("per-node quantities need a network", ls.span,
+                            expected="`let NAME = ...`", found=f"`let {name}[...]`")
+        slots, symbols, start = [], [], 0
+        for name, p in self.params.items():
+            k = 1
+            if p.size is not None:
+                k = self._const(p.size, self.base, self.ctx, "a parameter's length")
+                if not (k >= 1 and float(k).is_integer()):
+                    raise error("a parameter's length must be a whole number of 1 or more",
+                                p.size.span, expected="`param v[2] ...`", found=f"{k:g}")
+                k = int(k)
+            lo, hi = float("-inf"), float("inf")
+            if p.box is not None:
+                if len(p.box.items) != 2:
+                    raise error("a box is `[lower, upper]`", p.box.span,
+                                expected="two numbers", found=f"{len(p.box.items)}")
+                lo, hi = (self._const(x, self.base, self.ctx, "a bound") for x in p.box.items)
+                if not hi > lo:
+                    raise error("a box needs lower < upper", p.box.span,
+                                expected="`[lower, upper]` with lower < upper",
+                                found=f"[{lo:g}, {hi:g}]")
+            shape = () if p.size is None else (k,)
+            slots.append(Slot(name, shape, start, lo, hi))
+            syms = ([sp.Symbol(name, real=True)] if p.size is None
+                    else [sp.Symbol(f"{name}[{j}]", real=True) for j in range(1, k + 1)])
+            symbols.extend(syms)
+            value = syms[0] if p.size is None else sy.Vec(tuple(syms))
+            self.base.bindings[name] = (lambda value=value: value)
+            start += len(syms)
+        self.slots, self.symbols = tuple(slots), tuple(symbols)
+        self.scope = self.base
+        self.node_let_values = {}
+        self.n = self._energy_n(st)
+        self.prior = self.prior_value()
+        value = sy.scalar(st.expr, self.scope, dataclasses.replace(self.ctx, where="the energy"),
+                          "a number (the energy K(w))")
+        self._depends_only(value, st.expr.span, "the energy")
+        return value
+
+    def _energy_n(self, st) -> sp.Expr:
+        if self.sweep_name == "n":
+            return self.sweep_symbol
+        if "n" not in self.lets:
+            raise error("an energy model needs the sample size `n`", st.span,
+                        expected="`let n = ...` or `sweep n over ...`", found="no `n`")
+        n = sy.scalar(self.lets["n"].expr, self.scope, self.ctx, "a number (the sample size)")
+        sy.ensure_positive(n, self.lets["n"].expr.span, "n", self.ctx)
+        return n
+
+    def _depends_only(self, value, span, what, allow_params=True):
+        allowed = {self.sweep_symbol} | (set(self.symbols) if allow_params else set())
+        extra = sy.free_symbols(value) - allowed
+        if extra:  # pragma: no cover - scopes make this unreachable; kept as a guard
+            raise error(f"{what} depends on something it cannot", span,
+                        expected="parameters and the sweep variable",
+                        found=", ".join(sorted(map(str, extra))))
+
+    # ------------------------------------------------------------ networks
+    def network(self) -> Network:
+        from .network_check import check_network
+
+        return check_network(self)
+
+    # ------------------------------------------------------------ prior, beta, phases
+    def prior_value(self) -> tuple:
+        st: ast.Prior | None = self.one.get(ast.Prior)
+        boxed = all(s.lower > float("-inf") for s in self.slots)
+        if st is None:
+            return ("uniform",) if (self.kind == "energy" and boxed) else ("normal", 0.0, 1.0)
+        e = st.expr
+        if isinstance(e, ast.Name) and e.id == "uniform" or (
+                isinstance(e, ast.Call) and e.func.id == "uniform" and not e.args):
+            if not boxed:
+                raise error("a uniform prior needs a box on every parameter", e.span,
+                            expected="`param NAME in [a, b]` for every parameter, or `prior normal(0, 1)`",
+                            found="`prior uniform` on an unbounded parameter")
+            return ("uniform",)
+        if isinstance(e, ast.Call) and e.func.id == "normal":
+            if len(e.args) != 2 or e.kwargs:
+                raise error("`normal` takes 2 arguments", e.span, expected="`normal(MEAN, SD)`",
+                            found=f"{len(e.args)} arguments")
+            mean = self._const(e.args[0], self.base, self.ctx, "the prior mean")
+            sd = self._const(e.args[1], self.base, self.ctx, "the prior standard deviation")
+            if not sd > 0:
+                raise error("the prior standard deviation must be positive", e.args[1].span,
+                            expected="SD > 0", found=f"{sd:g}")
+            return ("normal", mean, sd)
+        name = e.func.id if isinstance(e, ast.Call) else getattr(e, "id", "this")
+        raise error(f"unknown prior `{name}`", e.span,
+                    expected="`normal(MEAN, SD)` or `uniform`" + did_you_mean(name, ["normal", "uniform"]),
+                    found=f"`{name}`")
+
+    def beta(self) -> sp.Expr:
+        st = self.assigns.get("beta")
+        if st is None:
+            return sp.Integer(1)
+        value = sy.scalar(st.expr, self.base_with_n(), dataclasses.replace(self.ctx, where="`beta`"))
+        if value.free_symbols - {self.sweep_symbol}:
+            raise error("`beta` cannot depend on the parameters", st.expr.span,
+                        expected="constants, `n` and the sweep variable",
+                        found=", ".join(sorted(map(str, value.free_symbols - {self.sweep_symbol}))))
+        sy.ensure_positive(value, st.expr.span, "beta", self.ctx)
+        return value
+
+    def base_with_n(self) -> sy.Scope:
+        """The scope of beta and phases (for networks it already holds `n` and the truth)."""
+        return self.scope
+
+    def phase_values(self):
+        out = []
+        ctx = dataclasses.replace(self.ctx, where="a phase", symmetric=True)
+        for name, st in self.phases.items():
+            pred = sy.condition(st.pred, self.base_with_n(), ctx)
+            out.append((name, pred))
+        if not out:
+            self.warnings.append(Diagnostic(
+                "no `phase`: every sample counts as `other`", None, severity="warning",
+                notes=("add `phase NAME = ...` to measure a region's mass",)))
+        return tuple(out)
+
+    def unused_sweep(self, network, energy, beta, phases):
+        if self.sweep_name is None:
+            return
+        used = set(beta.free_symbols) | set(self.n.free_symbols)
+        if network is not None:
+            used |= sy.free_symbols(sy.Vec(tuple(x for w in network.truth_w for x in w)))
+            used |= sy.free_symbols(sy.Vec(network.truth_b + network.truth_q + (network.truth_c,)))
+            used |= set(network.noise.free_symbols)
+        if energy is not None:
+            used |= set(energy.free_symbols)
+        for _, p in phases:
+            used |= sy.pred_symbols(p)
+        if self.sweep_symbol not in used:
+            st = self.one[ast.Sweep]
+            self.warnings.append(Diagnostic(
+                f"the sweep variable `{self.sweep_name}` is never used", st.name.span,
+                severity="warning",
+                notes=("every sweep point samples the same posterior",)))

@@ -1,0 +1,505 @@
+"""Expressions -> typed symbolic values (sympy), with located type errors.
+
+Evaluating an expression of the AST in a scope gives one of these values:
+
+- a scalar: a ``sympy.Expr`` (free symbols: parameters and the sweep variable);
+- ``Vec``: a tuple of scalars (a point of R^k);
+- ``Nodes``: a per-node family (``w``, ``b``, ``u`` ...), indexed 1..count;
+- ``Pred``: a condition (comparisons, and/or/not, and ``symmetric``);
+- ``Points``: the list of values of ``linspace``/``range`` (only in ``sweep``).
+
+Sympy trees are built node by node from the AST: user text is never handed to ``eval``,
+``sympify`` or ``lambdify``. The type of a value is its Python class, so checking and building
+are one walk and cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from . import ast
+from .errors import did_you_mean, error
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Vec:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """A per-node family: ``get(j)`` is node j's value (1-based), j = 1..count."""
+
+    name: str
+    count: int
+    get: Callable[[int], object]
+    owner: str = "model"  # or "truth"
+
+
+@dataclass(frozen=True)
+class Points:
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class NodeIndex:
+    """The bound node variable of ``all i:``/``any i:``/``let u[i]``, fixed to node ``j``."""
+
+    j: int
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """``truth``: attributes are values of the truth network."""
+
+    name: str
+    members: dict
+
+
+class Pred:
+    """A condition on parameters; lowered to a boolean JAX function."""
+
+
+@dataclass(frozen=True)
+class Rel(Pred):
+    op: str
+    left: sp.Expr
+    right: sp.Expr
+
+
+@dataclass(frozen=True)
+class AllOf(Pred):
+    items: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf(Pred):
+    items: tuple
+
+
+@dataclass(frozen=True)
+class NotP(Pred):
+    item: Pred
+
+
+@dataclass(frozen=True)
+class Symmetric(Pred):
+    """Union of ``item`` over all permutations of the model's nodes."""
+
+    item: Pred
+
+
+def describe(value) -> str:
+    """A value's type in words, for messages."""
+    if isinstance(value, Vec):
+        return f"a {len(value.items)}-vector"
+    if isinstance(value, Nodes):
+        return f"the per-node family `{value.name}` (index it: `{value.name}[1]`)"
+    if isinstance(value, Pred):
+        return "a condition"
+    if isinstance(value, Points):
+        return "a list of values"
+    if isinstance(value, NodeIndex):
+        return "a node index"
+    if isinstance(value, Namespace):
+        return f"`{value.name}` (use an attribute, e.g. `{value.name}.w[1]`)"
+    return "a number"
+
+
+def pred_symbols(p: Pred) -> set:
+    """Free sympy symbols of a condition."""
+    if isinstance(p, Rel):
+        return set(p.left.free_symbols) | set(p.right.free_symbols)
+    if isinstance(p, (AllOf, AnyOf)):
+        return set().union(*[pred_symbols(x) for x in p.items]) if p.items else set()
+    if isinstance(p, (NotP, Symmetric)):
+        return pred_symbols(p.item)
+    return set()
+
+
+def free_symbols(value) -> set:
+    """Free sympy symbols of any value."""
+    if isinstance(value, sp.Expr):
+        return set(value.free_symbols)
+    if isinstance(value, Vec):
+        return set().union(*[free_symbols(x) for x in value.items])
+    if isinstance(value, Pred):
+        return pred_symbols(value)
+    if isinstance(value, Nodes):
+        return set().union(*[free_symbols(value.get(j)) for j in range(1, value.count + 1)])
+    return set()
+
+
+# ---------------------------------------------------------------- scope
+
+
+class Scope:
+    """Names visible to an expression. Bindings are thunks, so lets evaluate on first use."""
+
+    def __init__(self, bindings: dict[str, Callable[[], object]], parent: "Scope | None" = None):
+        self.bindings = bindings
+        self.parent = parent
+
+    def lookup(self, name: str):
+        scope = self
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> set[str]:
+        out, scope = set(), self
+        while scope is not None:
+            out |= set(scope.bindings)
+            scope = scope.parent
+        return out
+
+    def child(self, bindings: dict) -> "Scope":
+        return Scope(bindings, self)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where an expression stands: ``width`` = model nodes (None without a network);
+    ``where`` names the statement for messages; ``symmetric`` whether it is allowed."""
+
+    width: int | None
+    where: str
+    symmetric: bool = False
+    sweep_symbol: sp.Symbol | None = None
+    sweep_values: tuple[float, ...] = ()
+
+
+SCALAR_FUNCS = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
+    "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh,
+    "relu": lambda x: sp.Max(0, x),
+}
+PRED_FUNCS = {"annulus": 3, "disc": 2, "ball": 3}
+ELSEWHERE = {
+    "linspace": "only in `sweep ... over`", "range": "only in `sweep ... over`",
+    "normal": "only in `prior` or `data`", "uniform": "only in `prior` or `data`",
+    "network": "only after `model` or `truth`",
+}
+ALL_FUNCS = sorted(set(SCALAR_FUNCS) | set(PRED_FUNCS)
+                   | {"min", "max", "norm", "dot", "symmetric", "linspace", "range"})
+
+
+def number(text_value: float):
+    """A sympy number: integers stay exact."""
+    if float(text_value).is_integer() and abs(text_value) < 2**53:
+        return sp.Integer(int(text_value))
+    return sp.Float(text_value)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
+    """The typed symbolic value of ``e``. Raises ``SpecError`` (unattached) on a mistake."""
+    method = _DISPATCH.get(type(e))
+    if method is None:  # pragma: no cover - grammar and AST agree
+        raise error(f"this cannot be used in an expression ({type(e).__name__})", e.span)
+    return method(e, scope, ctx)
+
+
+def scalar(e: ast.Expr, scope: Scope, ctx: Context, what: str = "a number") -> sp.Expr:
+    """Evaluate ``e`` and insist on a scalar."""
+    v = evaluate(e, scope, ctx)
+    if not isinstance(v, sp.Expr):
+        raise error(f"expected {what}", e.span, expected=what, found=describe(v))
+    return v
+
+
+def condition(e: ast.Expr, scope: Scope, ctx: Context) -> Pred:
+    """Evaluate ``e`` and insist on a condition."""
+    v = evaluate(e, scope, ctx)
+    if not isinstance(v, Pred):
+        raise error("expected a condition", e.span,
+                    expected="a condition such as `annulus(u[1], 1, eps)` or `q[1] > 0`",
+                    found=describe(v))
+    return v
+
+
+def point(e: ast.Expr, scope: Scope, ctx: Context):
+    """A scalar or a vector (something with a norm)."""
+    v = evaluate(e, scope, ctx)
+    if isinstance(v, (Vec, sp.Expr)):
+        return v
+    raise error("expected a number or a vector", e.span,
+                expected="a number or a vector", found=describe(v))
+
+
+def _number(e: ast.Number, scope, ctx):
+    return number(e.value)
+
+
+def _string(e: ast.String, scope, ctx):
+    raise error("a string can only be the experiment's title", e.span,
+                expected="a number, a name or a vector", found=f'"{e.value}"')
+
+
+def _name(e: ast.Name, scope: Scope, ctx: Context):
+    thunk = scope.lookup(e.id)
+    if thunk is None:
+        if e.id in SCALAR_FUNCS or e.id in PRED_FUNCS or e.id in ELSEWHERE:
+            raise error(f"`{e.id}` is a function; call it with arguments", e.span,
+                        expected=f"`{e.id}(...)`", found=f"`{e.id}`")
+        hint = did_you_mean(e.id, scope.names())
+        raise error(f"unknown name `{e.id}`", e.span,
+                    expected=f"a name defined in this spec{hint}", found=f"`{e.id}`")
+    return thunk()
+
+
+def _vector(e: ast.Vector, scope, ctx):
+    items = tuple(scalar(x, scope, ctx, "a number (vectors hold numbers)") for x in e.items)
+    if not items:
+        raise error("an empty vector", e.span, expected="at least one entry", found="`[]`")
+    return Vec(items)
+
+
+def _literal_index(e: ast.Expr, scope: Scope, ctx: Context) -> int | NodeIndex:
+    if isinstance(e, ast.Number) and float(e.value).is_integer():
+        return int(e.value)
+    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Number):
+        return -int(e.operand.value)
+    v = evaluate(e, scope, ctx)
+    if isinstance(v, NodeIndex):
+        return v
+    if isinstance(v, sp.Integer):
+        return int(v)
+    raise error("an index must be a whole number or a node variable", e.span,
+                expected="an index such as `1` or `i`", found=describe(v))
+
+
+def _index(e: ast.Index, scope: Scope, ctx: Context):
+    target = evaluate(e.target, scope, ctx)
+    idx = _literal_index(e.index, scope, ctx)
+    if isinstance(target, Nodes):
+        j = idx.j if isinstance(idx, NodeIndex) else idx
+        if not 1 <= j <= target.count:
+            owner = "the truth" if target.owner == "truth" else "the model"
+            raise error(f"node index {j} is out of range", e.index.span,
+                        expected=f"1 to {target.count} ({owner} has {target.count} nodes)",
+                        found=str(j))
+        return target.get(j)
+    if isinstance(target, Vec):
+        if isinstance(idx, NodeIndex):
+            raise error("a vector is indexed by a number, not a node variable", e.index.span,
+                        expected=f"1 to {len(target.items)}", found="a node variable")
+        if not 1 <= idx <= len(target.items):
+            raise error(f"index {idx} is out of range for {describe(target)}", e.index.span,
+                        expected=f"1 to {len(target.items)} (indices start at 1)", found=str(idx))
+        return target.items[idx - 1]
+    raise error("only vectors and per-node quantities can be indexed", e.target.span,
+                expected="a vector or a per-node quantity", found=describe(target))
+
+
+def _attr(e: ast.Attr, scope: Scope, ctx: Context):
+    target = evaluate(e.target, scope, ctx)
+    if not isinstance(target, Namespace):
+        raise error("only `truth` has attributes", e.span,
+                    expected="`truth.NAME`", found=describe(target))
+    if e.name not in target.members:
+        hint = did_you_mean(e.name, target.members)
+        raise error(f"`{target.name}` has no `{e.name}`", e.span,
+                    expected=f"one of {', '.join(sorted(target.members))}{hint}",
+                    found=f"`{e.name}`")
+    return target.members[e.name]()
+
+
+def _neg(e: ast.Neg, scope, ctx):
+    v = evaluate(e.operand, scope, ctx)
+    if isinstance(v, Vec):
+        return Vec(tuple(-x for x in v.items))
+    if isinstance(v, sp.Expr):
+        return -v
+    raise error("cannot negate this", e.span, expected="a number or a vector", found=describe(v))
+
+
+def _binary(e: ast.Binary, scope, ctx):
+    a = evaluate(e.left, scope, ctx)
+    b = evaluate(e.right, scope, ctx)
+    for side, v in ((e.left, a), (e.right, b)):
+        if not isinstance(v, (Vec, sp.Expr)):
+            raise error(f"`{e.op}` needs numbers or vectors", side.span,
+                        expected="a number or a vector", found=describe(v))
+    va, vb = isinstance(a, Vec), isinstance(b, Vec)
+    if not va and not vb:
+        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+                "/": lambda: a / b, "^": lambda: a ** b}[e.op]()
+    if e.op in "+-":
+        if not (va and vb):
+            lone = e.right if va else e.left
+            raise error(f"cannot {'add' if e.op == '+' else 'subtract'} a number and a vector",
+                        lone.span, expected="a vector of the same length", found="a number")
+        if len(a.items) != len(b.items):
+            raise error("vector lengths differ", e.span,
+                        expected=f"two vectors of one length",
+                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+        f = (lambda x, y: x + y) if e.op == "+" else (lambda x, y: x - y)
+        return Vec(tuple(f(x, y) for x, y in zip(a.items, b.items)))
+    if e.op == "*":
+        if va and vb:
+            raise error("cannot multiply two vectors", e.span,
+                        expected="a number times a vector (or `dot(u, v)`)", found="two vectors")
+        s, v = (b, a) if va else (a, b)
+        return Vec(tuple(s * x for x in v.items))
+    if e.op == "/" and va and not vb:
+        return Vec(tuple(x / b for x in a.items))
+    raise error(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
+                expected="numbers", found=f"{describe(a)} and {describe(b)}")
+
+
+def _compare(e: ast.Compare, scope, ctx):
+    a = scalar(e.left, scope, ctx, "a number (only numbers can be compared)")
+    b = scalar(e.right, scope, ctx, "a number (only numbers can be compared)")
+    return Rel(e.op, a, b)
+
+
+def _boolop(e: ast.BoolOp, scope, ctx):
+    a, b = condition(e.left, scope, ctx), condition(e.right, scope, ctx)
+    cls = AllOf if e.op == "and" else AnyOf
+    items = (a.items if isinstance(a, cls) else (a,)) + (b.items if isinstance(b, cls) else (b,))
+    return cls(items)
+
+
+def _not(e: ast.Not, scope, ctx):
+    return NotP(condition(e.operand, scope, ctx))
+
+
+def _quantified(e: ast.Quantified, scope: Scope, ctx: Context):
+    if ctx.width is None:
+        raise error(f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",
+                    e.span, expected="a network model (`model network(width = d)`)",
+                    found="an energy model")
+    items = tuple(condition(e.body, scope.child({e.var: (lambda j=j: NodeIndex(j))}), ctx)
+                  for j in range(1, ctx.width + 1))
+    return AllOf(items) if e.kind == "all" else AnyOf(items)
+
+
+def _norm(v):
+    if isinstance(v, Vec):
+        return sp.sqrt(sum(x * x for x in v.items))
+    return sp.Abs(v)
+
+
+def _same_kind(a, b, span, what):
+    if isinstance(a, Vec) != isinstance(b, Vec) or (
+            isinstance(a, Vec) and len(a.items) != len(b.items)):
+        raise error(f"{what}: the point and the centre differ in kind", span,
+                    expected=describe(a), found=describe(b))
+
+
+def _call(e: ast.Call, scope: Scope, ctx: Context):
+    name = e.func.id
+    if scope.lookup(name) is not None and name not in SCALAR_FUNCS:
+        raise error(f"`{name}` is not a function", e.func.span,
+                    expected="a function name", found=describe(scope.lookup(name)()))
+    if e.kwargs:
+        raise error(f"`{name}` takes no named arguments", e.span,
+                    expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
+    args = e.args
+
+    def arity(n, shape):
+        if len(args) != n:
+            raise error(f"`{name}` takes {n} argument{'s' if n != 1 else ''}", e.span,
+                        expected=f"`{name}({shape})`", found=f"{len(args)} argument{'s' if len(args) != 1 else ''}")
+
+    if name in SCALAR_FUNCS:
+        arity(1, "x")
+        return SCALAR_FUNCS[name](scalar(args[0], scope, ctx))
+    if name in ("min", "max"):
+        if len(args) < 2:
+            raise error(f"`{name}` takes two or more arguments", e.span,
+                        expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
+        vals = [scalar(a, scope, ctx) for a in args]
+        return (sp.Min if name == "min" else sp.Max)(*vals)
+    if name == "norm":
+        arity(1, "v")
+        return _norm(point(args[0], scope, ctx))
+    if name == "dot":
+        arity(2, "u, v")
+        a, b = evaluate(args[0], scope, ctx), evaluate(args[1], scope, ctx)
+        for side, v in zip(args, (a, b)):
+            if not isinstance(v, Vec):
+                raise error("`dot` takes two vectors", side.span, expected="a vector",
+                            found=describe(v))
+        if len(a.items) != len(b.items):
+            raise error("vector lengths differ", e.span, expected="two vectors of one length",
+                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+        return sum(x * y for x, y in zip(a.items, b.items))
+    if name == "annulus":
+        arity(3, "v, r, eps")
+        v, r = point(args[0], scope, ctx), scalar(args[1], scope, ctx)
+        eps = _positive(args[2], scope, ctx, "eps")
+        nv = _norm(v)
+        return AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps)))
+    if name == "disc":
+        arity(2, "v, eps")
+        v = point(args[0], scope, ctx)
+        eps = _positive(args[1], scope, ctx, "eps")
+        return Rel("<", _norm(v), eps)
+    if name == "ball":
+        arity(3, "v, centre, eps")
+        v, c = point(args[0], scope, ctx), point(args[1], scope, ctx)
+        _same_kind(v, c, args[1].span, "ball")
+        eps = _positive(args[2], scope, ctx, "eps")
+        diff = Vec(tuple(x - y for x, y in zip(v.items, c.items))) if isinstance(v, Vec) else v - c
+        return Rel("<=", _norm(diff), eps)
+    if name == "symmetric":
+        arity(1, "condition")
+        if ctx.width is None:
+            raise error("`symmetric` permutes a network's nodes, and this spec has none",
+                        e.span, expected="a network model", found="an energy model")
+        if not ctx.symmetric:
+            raise error(f"`symmetric` can only be used in a phase", e.span,
+                        expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {ctx.where}")
+        return Symmetric(condition(args[0], scope, ctx))
+    if name in ELSEWHERE:
+        raise error(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
+                    expected="a function of numbers or vectors", found=f"`{name}(...)`")
+    hint = did_you_mean(name, ALL_FUNCS)
+    raise error(f"unknown function `{name}`", e.func.span,
+                expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}",
+                found=f"`{name}`")
+
+
+def _positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
+    v = scalar(e, scope, ctx)
+    ensure_positive(v, e.span, what, ctx)
+    return v
+
+
+def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
+    """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
+    free = v.free_symbols
+    if not free:
+        values = [float(v)]
+    elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
+        values = [float(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
+    else:
+        return
+    bad = [x for x in values if not x > 0]
+    if bad:
+        where = "" if not free else f" at {ctx.sweep_symbol} in the sweep"
+        raise error(f"`{what}` must be positive{where}", span, expected=f"{what} > 0",
+                    found=_fmt(bad[0]))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+_DISPATCH = {
+    ast.Number: _number, ast.String: _string, ast.Name: _name, ast.Vector: _vector,
+    ast.Index: _index, ast.Attr: _attr, ast.Neg: _neg, ast.Binary: _binary,
+    ast.Compare: _compare, ast.BoolOp: _boolop, ast.Not: _not, ast.Quantified: _quantified,
+    ast.Call: _call,
+}

@@ -1,0 +1,256 @@
+"""Text -> ``ast.Spec``. Lark's errors become ``SpecError`` with a line, a column and a caret."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import Diagnostic, SpecError
+
+GREEK = {"θ": "theta", "ϑ": "vartheta", "β": "beta", "ε": "epsilon"}
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_CLOSERS = {"RPAR", "RSQB"}
+
+
+class _BracketNewlines:
+    """Post-lexer: drop newlines inside (...) and [...]; keep them inside {...}."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type in _OPENERS:
+                depth += 1
+            elif tok.type in _CLOSERS:
+                depth = max(0, depth - 1)
+            if tok.type == "_NL" and depth > 0:
+                continue
+            yield tok
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once per process."""
+    text = resources.files("phasedsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(text, parser="lalr", strict=True, propagate_positions=True,
+                postlex=_BracketNewlines(), maybe_placeholders=False)
+
+
+def _span(meta_or_token) -> ast.Span:
+    m = meta_or_token
+    if getattr(m, "empty", False):
+        return ast.NOWHERE
+    return ast.Span(m.line, m.column, m.end_line, m.end_column)
+
+
+def _number(text: str) -> float:
+    return float(text.replace("_", ""))
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark tree -> AST. No validation here (the checker does that)."""
+
+    def start(self, meta, children):
+        return tuple(children)
+
+    # expressions
+    def number(self, meta, c):
+        return ast.Number(_span(c[0]), _number(c[0].value), c[0].value)
+
+    def name_ref(self, meta, c):
+        return ast.Name(_span(c[0]), GREEK.get(c[0].value, c[0].value))
+
+    def vector(self, meta, c):
+        return ast.Vector(_span(meta), tuple(c))
+
+    def call_args(self, meta, c):
+        args = tuple(x for x in c if not isinstance(x, tuple))
+        kwargs = tuple(x for x in c if isinstance(x, tuple))
+        return args, kwargs
+
+    def kwarg(self, meta, c):
+        return (GREEK.get(c[0].value, c[0].value), c[1])
+
+    def call(self, meta, c):
+        args, kwargs = c[1]
+        return ast.Call(_span(meta), c[0], args, kwargs)
+
+    def index(self, meta, c):
+        return ast.Index(_span(meta), c[0], c[1])
+
+    def attr(self, meta, c):
+        return ast.Attr(_span(meta), c[0], GREEK.get(c[1].value, c[1].value))
+
+    def neg(self, meta, c):
+        return ast.Neg(_span(meta), c[0])
+
+    def binary(self, meta, c):
+        op = "^" if c[1].value == "**" else c[1].value
+        return ast.Binary(_span(meta), op, c[0], c[2])
+
+    def compare(self, meta, c):
+        return ast.Compare(_span(meta), c[1].value, c[0], c[2])
+
+    def or_op(self, meta, c):
+        return ast.BoolOp(_span(meta), "or", c[0], c[1])
+
+    def and_op(self, meta, c):
+        return ast.BoolOp(_span(meta), "and", c[0], c[1])
+
+    def not_op(self, meta, c):
+        return ast.Not(_span(meta), c[0])
+
+    def quantified(self, meta, c):
+        return ast.Quantified(_span(meta), c[0].value, c[1].value, c[2])
+
+    # blocks
+    def block(self, meta, c):
+        return tuple(c)
+
+    def item(self, meta, c):
+        return ast.Item(_span(meta), c[0], c[1].value, c[2])
+
+    def lindex(self, meta, c):
+        return ast.Index(_span(meta), c[0], c[1])
+
+    # statements
+    def _name(self, tok):
+        return ast.Name(_span(tok), GREEK.get(tok.value, tok.value))
+
+    def experiment(self, meta, c):
+        return ast.Experiment(_span(meta), ast.String(_span(c[0]), c[0].value[1:-1]))
+
+    def let(self, meta, c):
+        return ast.Let(_span(meta), self._name(c[0]), c[1])
+
+    def node_let(self, meta, c):
+        return ast.NodeLet(_span(meta), self._name(c[0]), self._name(c[1]), c[2])
+
+    def sweep(self, meta, c):
+        return ast.Sweep(_span(meta), self._name(c[0]), tuple(c[1:]))
+
+    def assign(self, meta, c):
+        return ast.Assign(_span(meta), self._name(c[0]), c[1])
+
+    def prior(self, meta, c):
+        return ast.Prior(_span(meta), c[0])
+
+    def phase(self, meta, c):
+        return ast.Phase(_span(meta), self._name(c[0]), c[1])
+
+    def sample(self, meta, c):
+        return ast.Sample(_span(meta), self._name(c[0]), c[1])
+
+    def report(self, meta, c):
+        return ast.Report(_span(meta), c[0])
+
+    def data(self, meta, c):
+        return ast.Data(_span(meta), c[0])
+
+    def model(self, meta, c):
+        args, kwargs = c[1] if len(c) > 1 else ((), ())
+        return ast.Model(_span(meta), self._name(c[0]), args, kwargs)
+
+    def truth(self, meta, c):
+        args, kwargs = c[1] if len(c) > 2 else ((), ())
+        return ast.Truth(_span(meta), self._name(c[0]), args, kwargs, c[-1])
+
+    def param(self, meta, c):
+        size = next((x for x in c[1:] if not isinstance(x, ast.Vector)), None)
+        box = next((x for x in c[1:] if isinstance(x, ast.Vector)), None)
+        return ast.Param(_span(meta), self._name(c[0]), size, box)
+
+    def energy(self, meta, c):
+        return ast.Energy(_span(meta), self._name(c[0]), c[1])
+
+
+_TOKEN_WORDS = {
+    "_NL": "a line break", "$END": "the end of the file", "NAME": "a name",
+    "NUMBER": "a number", "STRING": "a string", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`",
+    "RSQB": "`]`", "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "SEMICOLON": "`;`",
+    "EQUAL": "`=`", "COLON": "`:`", "DOT": "`.`", "COMP_OP": "a comparison",
+    "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`", "POW_OP": "`^`", "ITEM_OP": "`=` or `~`",
+    "MINUS": "`-`", "PLUS": "`+`", "QUANT": "`all` or `any`",
+}
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "the end of the file"
+    if tok.type == "_NL":
+        return "the end of the line"
+    return f"`{tok.value}`"
+
+
+def _describe_expected(names) -> str:
+    words = []
+    for name in sorted(names):
+        if name in _TOKEN_WORDS:
+            word = _TOKEN_WORDS[name]
+        elif name.isupper() and not name.startswith("__"):
+            word = f"`{name.lower()}`"
+        else:
+            continue
+        if word not in words:
+            words.append(word)
+    if not words:
+        return "something else"
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> SpecError:
+    line, col = exc.line, exc.column
+    if isinstance(exc, UnexpectedCharacters):
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "?"
+        span = ast.Span(line, col, line, col + 1)
+        diag = Diagnostic(f"unexpected character `{char}`", span,
+                          expected="a name, a number, an operator or a bracket", found=f"`{char}`")
+        return SpecError(diag, source, filename)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    if tok.type == "$END":
+        lines = source.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+        span = ast.Span(line, col, line, col + 1)
+    elif tok.type == "_NL":
+        span = ast.Span(line, col, line, col + 1)
+    else:
+        span = ast.Span(tok.line, tok.column, tok.end_line or tok.line,
+                        tok.end_column or tok.column + len(tok.value))
+    expected = set(exc.accepts or exc.expected)
+    message = "syntax error: unexpected " + _describe_token(tok)
+    if tok.type in ("RPAR", "RSQB", "RBRACE") and "COMMA" not in expected:
+        message = f"syntax error: unmatched `{tok.value}`"
+    elif tok.type in ("$END", "_NL") and (expected & {"RPAR", "RSQB", "RBRACE"}):
+        message = "syntax error: a bracket is never closed"
+    elif tok.type == "EQUAL" and "COMP_OP" in expected:
+        message = "syntax error: `=` assigns; write `==` to compare"
+    diag = Diagnostic(message, span, expected=_describe_expected(expected),
+                      found=_describe_token(tok))
+    return SpecError(diag, source, filename)
+
+
+def parse(source: str, filename: str = "<spec>") -> ast.Spec:
+    """Parse the text of a .phase file. Raises ``SpecError`` on a syntax error."""
+    if not source.endswith("\n"):
+        source_for_parser = source + "\n"
+    else:
+        source_for_parser = source
+    try:
+        tree = parser().parse(source_for_parser)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source, filename) from None
+    try:
+        statements = _ToAst().transform(tree)
+    except VisitError as exc:  # pragma: no cover - a bug in the transformer, not the user's
+        raise exc.orig_exc
+    return ast.Spec(statements, source, filename)

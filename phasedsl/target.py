@@ -1,0 +1,74 @@
+"""What a sampling engine needs from a compiled spec, and what it gives back.
+
+A ``Target`` holds pure, unbatched JAX functions of one parameter vector ``params: f[D]`` and
+one *context* ``ctx`` (a pytree of arrays built from one sweep value by ``Compiled.context``;
+for networks it carries the dataset). Because the context is an argument, a function jitted
+once serves every sweep point with the same shapes.
+
+Engines return ``Draws``: groups (chains, SMC repeats, or the single quadrature grid) of
+weighted samples, each with its phase indicators. Analysis works on ``Draws`` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+
+class Target(NamedTuple):
+    """A posterior over ``D`` real parameters, as pure functions.
+
+    - ``logprior(params f[D], ctx) -> f[]``: log of the *normalised* prior density (``-inf``
+      outside the box for bounded coordinates).
+    - ``loglik(params f[D], ctx) -> f[]``: the tempered log-likelihood, normalising constants
+      included (networks: ``beta * sum_i log N(y_i | f(x_i), noise^2)``; energies:
+      ``-n * beta * K(w)``). The posterior is ``exp(logprior + loglik) / Z``.
+    - ``indicators(params f[D], ctx) -> bool[P]``: membership of each named phase.
+    - ``init(key, ctx) -> f[D]``: one draw from the prior.
+    - ``lower, upper: f[D]`` numpy arrays, ``-inf``/``inf`` where a coordinate is unbounded;
+      a coordinate is either unbounded or bounded on both sides.
+    - ``phase_names``: ``P`` names, in the order of ``indicators``.
+    """
+
+    dim: int
+    logprior: Callable[[Any, Any], Any]
+    loglik: Callable[[Any, Any], Any]
+    indicators: Callable[[Any, Any], Any]
+    init: Callable[[Any, Any], Any]
+    lower: np.ndarray
+    upper: np.ndarray
+    phase_names: tuple[str, ...]
+
+    def logdensity(self, params, ctx):
+        """Unnormalised log posterior ``f[]`` of ``params: f[D]``."""
+        return self.logprior(params, ctx) + self.loglik(params, ctx)
+
+
+class Draws(NamedTuple):
+    """What one engine run at one sweep value produced (numpy arrays, host memory).
+
+    ``G`` groups of ``S`` samples each (NUTS: chains x draws; SMC: repeats x particles;
+    quadrature: one group of grid points).
+
+    - ``params: f[G, S, D]`` (quadrature: the grid points).
+    - ``indicators: bool[G, S, P]``.
+    - ``logdensity: f[G, S]``: unnormalised log posterior of each sample.
+    - ``weights: f[G, S] | None``: normalised within each group (sum 1); ``None`` = equal.
+    - ``method``: how to get a standard error: ``"mcmc"`` (from the effective sample size of
+      each indicator), ``"repeats"`` (spread of independent groups), ``"exact"`` (none).
+    - ``log_z: f[G] | None``: absolute log normalising constant per group, where the engine
+      gives it (quadrature, SMC).
+    - ``phase_log_z: f[G, P] | None``: absolute ``log integral_phase prior * likelihood``.
+    - ``info``: engine diagnostics (plain Python numbers and lists: divergences, steps,
+      acceptance, wall time, compile time, gradient evaluations, ...).
+    """
+
+    params: np.ndarray
+    indicators: np.ndarray
+    logdensity: np.ndarray
+    weights: np.ndarray | None
+    method: str
+    log_z: np.ndarray | None = None
+    phase_log_z: np.ndarray | None = None
+    info: dict | None = None
