@@ -53,6 +53,7 @@ class Network:
     x_dist: tuple  # ("uniform", a, b) or ("normal", mean, sd)
     noise: sp.Expr
     seed: int
+    truth_lets: dict  # name -> tuple of per-node values of the truth
 
 
 @dataclass(frozen=True)

@@ -181,9 +181,12 @@ def check_network(c):
         name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
         for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
 
+    truth_lets = {
+        name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
+        for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
     from .check import Network
 
-    return Network(width=d, inputs=k, activation=m_args["activation"], truth_width=m,
+    return Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"], truth_width=m,
                    truth_activation=t_args["activation"], truth_w=tw, truth_b=tb, truth_q=tq,
                    truth_c=tc, n=c.n, x_dist=x_dist, noise=noise, seed=seed)
 

@@ -1,0 +1,96 @@
+"""Sympy trees -> JAX functions, through an explicit whitelist (the sympy2jax way).
+
+Only the node types in ``_FUNCS`` and the arithmetic below can be lowered; anything else is a
+bug in the checker, never something user text can reach. Each tree is walked once at compile
+time into nested closures; tracing them under ``jit`` emits plain ``jax.numpy`` operations.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+from jax import lax
+
+from . import symbolic as sy
+
+Env = tuple  # (params f[D], value f[])
+
+_FUNCS = {
+    sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.exp: jnp.exp, sp.log: jnp.log,
+    sp.Abs: jnp.abs, sp.tanh: jnp.tanh,
+}
+_RELS = {"<": jnp.less, "<=": jnp.less_equal, ">": jnp.greater, ">=": jnp.greater_equal,
+         "==": jnp.equal, "!=": jnp.not_equal}
+
+
+def scalar_fn(expr: sp.Expr, leaves: dict) -> Callable[[Env], object]:
+    """``expr`` as a function of ``env``; ``leaves`` maps each free symbol to ``env -> array``."""
+    if expr.is_Number or isinstance(expr, sp.NumberSymbol):
+        const = float(expr)
+        return lambda env: jnp.asarray(const, dtype=env[0].dtype)
+    if isinstance(expr, sp.Symbol):
+        return leaves[expr]
+    args = [scalar_fn(a, leaves) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return lambda env: functools.reduce(lambda x, y: x + y, [f(env) for f in args])
+    if isinstance(expr, sp.Mul):
+        return lambda env: functools.reduce(lambda x, y: x * y, [f(env) for f in args])
+    if isinstance(expr, sp.Pow):
+        base, exp = args[0], expr.args[1]
+        if exp.is_Integer:
+            k = int(exp)
+            return lambda env: lax.integer_pow(base(env), k)
+        if exp == sp.Rational(1, 2):
+            return lambda env: jnp.sqrt(base(env))
+        if exp == sp.Rational(-1, 2):
+            return lambda env: lax.rsqrt(base(env))
+        power = args[1]
+        return lambda env: jnp.power(base(env), power(env))
+    if isinstance(expr, (sp.Max, sp.Min)):
+        op = jnp.maximum if isinstance(expr, sp.Max) else jnp.minimum
+        return lambda env: functools.reduce(op, [f(env) for f in args])
+    for cls, fn in _FUNCS.items():
+        if isinstance(expr, cls):
+            (arg,) = args
+            return lambda env, fn=fn: fn(arg(env))
+    raise NotImplementedError(f"cannot lower {type(expr).__name__} to JAX")  # checker bug
+
+
+def value_fn(value, leaves: dict):
+    """A scalar, ``Vec`` or ``Pred`` as a function of ``env`` (vectors stack to f[k])."""
+    if isinstance(value, sy.Vec):
+        fns = [scalar_fn(x, leaves) for x in value.items]
+        return lambda env: jnp.stack([f(env) for f in fns])
+    if isinstance(value, sy.Pred):
+        return pred_fn(value, leaves, None)
+    return scalar_fn(value, leaves)
+
+
+def pred_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env], object]:
+    """A condition as ``env -> bool[]``. ``perms: int[P, D]`` reorders the parameter vector
+    for each permutation of the model's nodes (needed only under ``symmetric``)."""
+    if isinstance(p, sy.Rel):
+        left, right, op = scalar_fn(p.left, leaves), scalar_fn(p.right, leaves), _RELS[p.op]
+        return lambda env: op(left(env), right(env))
+    if isinstance(p, (sy.AllOf, sy.AnyOf)):
+        fns = [pred_fn(x, leaves, perms) for x in p.items]
+        op = jnp.logical_and if isinstance(p, sy.AllOf) else jnp.logical_or
+        return lambda env: functools.reduce(op, [f(env) for f in fns])
+    if isinstance(p, sy.NotP):
+        inner = pred_fn(p.item, leaves, perms)
+        return lambda env: jnp.logical_not(inner(env))
+    if isinstance(p, sy.Symmetric):
+        inner = pred_fn(p.item, leaves, perms)
+        table = jnp.asarray(perms)
+
+        def symmetric(env):
+            params, rest = jnp.asarray(env[0]), env[1:]
+            return jnp.any(jax.vmap(lambda idx: inner((params[idx],) + rest))(table))
+
+        return symmetric
+    raise NotImplementedError(f"cannot lower {type(p).__name__}")  # checker bug

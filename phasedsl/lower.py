@@ -1,0 +1,268 @@
+"""``CheckedSpec`` -> ``Compiled``: pure, unbatched JAX functions of one parameter vector and
+one sweep value.
+
+The sweep value is always an argument (``ctx["value"]``), never a Python float closed over, so
+one compilation serves every sweep point. For networks the dataset is made once on the host
+(inputs and unit noise from ``data.seed``, with numpy so it does not depend on the JAX
+version) and the outputs ``y = f_truth(x; value) + noise(value) * z`` are computed from the
+sweep value by ``context``: every sweep point sees the same inputs and the same noise draws.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+from jax.scipy.special import ndtr
+from jax.scipy.stats import norm as jnorm
+
+from . import jaxexpr
+from .check import CheckedSpec
+from .target import Target
+
+
+def activation(name: str):
+    """The activation function ``f[...] -> f[...]`` of a network."""
+    return {"relu": jax.nn.relu, "tanh": jnp.tanh, "swish": jax.nn.swish}[name]
+
+
+def network_forward(params, x, d: int, k: int, act):
+    """``f(x, w) = c + sum_i q_i act(<w_i, x> + b_i)``.
+
+    ``params: f[d(k+2)+1]`` laid out ``w[d,k], b[d], q[d], c``; ``x: f[N, k]`` -> ``f[N]``.
+    """
+    w = params[: d * k].reshape(d, k)
+    b = params[d * k: d * k + d]
+    q = params[d * k + d: d * k + 2 * d]
+    c = params[d * k + 2 * d]
+    return c + act(x @ w.T + b) @ q
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled spec. All functions are pure and unbatched (``vmap`` adds axes).
+
+    - ``target``: what engines sample (see ``target.Target``), functions of ``(params, ctx)``.
+    - ``context(value f[]) -> ctx``: the pytree every target function takes.
+    - ``sweep_values: f[V]``.
+    """
+
+    checked: CheckedSpec
+    target: Target
+    context: Callable
+    sweep_values: np.ndarray
+    _lets: dict
+    _truth: Callable | None
+    _inputs: np.ndarray | None
+    _noise: np.ndarray | None
+
+    @property
+    def phase_names(self) -> tuple[str, ...]:
+        return self.target.phase_names
+
+    @property
+    def dim(self) -> int:
+        return self.target.dim
+
+    def logdensity(self, params, value):
+        """Log prior + tempered log-likelihood ``f[]`` (energies: ``log phi - n beta K``)."""
+        return self.target.logdensity(params, self.context(value))
+
+    def phase_indicators(self, params, value):
+        """``bool[P]``: membership of each phase."""
+        return self.target.indicators(params, self.context(value))
+
+    def truth(self, value) -> dict | None:
+        """The truth's parameters at a sweep value (networks): ``w f[m,k]``, ``b``, ``q f[m]``,
+        ``c f[]`` and the per-node lets ``f[m, ...]``; ``None`` for energies."""
+        if self._truth is None:
+            return None
+        return {k: np.asarray(v) for k, v in self._truth(jnp.asarray(value, jnp.float32)).items()}
+
+    def dataset(self, value):
+        """``(x f[N, k], y f[N])`` at a sweep value (networks only)."""
+        ctx = self.context(jnp.asarray(value, jnp.float32))
+        return np.asarray(ctx["x"]), np.asarray(ctx["y"])
+
+    def unflatten(self, params) -> dict:
+        """Named parts of ``params: f[..., D]``: slots (``w f[..., d, k]``, ``b``, ``q``,
+        ``c``; or each energy parameter) and per-node lets (``u f[..., d, k]``)."""
+        params = np.asarray(params)
+        lead = params.shape[:-1]
+        out = {}
+        for slot in self.checked.slots:
+            block = params[..., slot.start: slot.start + slot.size]
+            out[slot.name] = block.reshape(lead + slot.shape)
+        if self._lets:
+            flat = jnp.asarray(params.reshape(-1, params.shape[-1]))
+            for name, fn in self._lets.items():
+                values = jax.jit(jax.vmap(lambda p, fn=fn: fn((p, jnp.zeros((), p.dtype)))))(flat)
+                out[name] = np.asarray(values).reshape(lead + values.shape[1:])
+        return out
+
+
+def compile_spec(checked: CheckedSpec) -> Compiled:
+    """Lower a checked spec to JAX (cheap: nothing is traced until first use)."""
+    symbol_index = {s: i for i, s in enumerate(checked.symbols)}
+    leaves = {s: (lambda env, i=i: env[0][i]) for s, i in symbol_index.items()}
+    leaves[checked.sweep_symbol] = lambda env: env[1]
+
+    def of_value(expr):
+        fn = jaxexpr.scalar_fn(sp.sympify(expr), leaves)
+        return lambda value: fn((jnp.zeros((1,), jnp.asarray(value).dtype), value))
+
+    beta, n = of_value(checked.beta), of_value(checked.n)
+    perms = _node_permutations(checked)
+    phase_fns = [jaxexpr.pred_fn(p, leaves, perms) for _, p in checked.phases]
+
+    def indicators(params, ctx):
+        env = (params, ctx["value"])
+        if not phase_fns:
+            return jnp.zeros((0,), bool)
+        return jnp.stack([f(env) for f in phase_fns])
+
+    lower = np.array([s.lower for s in checked.slots for _ in range(s.size)], float)
+    upper = np.array([s.upper for s in checked.slots for _ in range(s.size)], float)
+    logprior, init = _prior(checked.prior, lower, upper)
+    lets = {name: _stack_nodes([jaxexpr.value_fn(v, leaves) for v in values])
+            for name, values in checked.node_lets.items()}
+
+    if checked.kind == "energy":
+        energy = jaxexpr.scalar_fn(checked.energy, leaves)
+
+        def loglik(params, ctx):
+            value = ctx["value"]
+            return -n(value) * beta(value) * energy((params, value))
+
+        def context(value):
+            return {"value": jnp.asarray(value, jnp.float32)}
+
+        truth_fn, inputs, unit_noise = None, None, None
+    else:
+        net = checked.network
+        d, k = net.width, net.inputs
+        act, truth_act = activation(net.activation), activation(net.truth_activation)
+        size = _data_size(checked)
+        rng = np.random.default_rng(net.seed)
+        kind, a, b = net.x_dist
+        inputs = (rng.uniform(a, b, size=(size, k)) if kind == "uniform"
+                  else rng.normal(a, b, size=(size, k))).astype(np.float32)
+        unit_noise = rng.standard_normal(size).astype(np.float32)
+        truth_flat = [x for w in net.truth_w for x in w] + list(net.truth_b) + list(net.truth_q) + [net.truth_c]
+        truth_vec = [of_value(x) for x in truth_flat]
+        noise = of_value(net.noise)
+        m = net.truth_width
+        const_n = not checked.n.free_symbols
+
+        def truth_params(value):
+            return jnp.stack([f(value) for f in truth_vec])
+
+        def context(value):
+            value = jnp.asarray(value, jnp.float32)
+            x = jnp.asarray(inputs)
+            y = network_forward(truth_params(value), x, m, k, truth_act) + noise(value) * unit_noise
+            mask = jnp.ones((size,), jnp.float32) if const_n else (jnp.arange(size) < n(value)).astype(jnp.float32)
+            return {"value": value, "x": x, "y": y, "mask": mask}
+
+        def loglik(params, ctx):
+            value = ctx["value"]
+            sigma2 = noise(value) ** 2
+            resid = ctx["y"] - network_forward(params, ctx["x"], d, k, act)
+            per_point = -0.5 * resid ** 2 / sigma2 - 0.5 * jnp.log(2 * math.pi * sigma2)
+            if const_n:
+                return beta(value) * jnp.sum(per_point)
+            return beta(value) * jnp.sum(ctx["mask"] * per_point)
+
+        truth_leaves = {checked.sweep_symbol: lambda env: env[1]}
+        truth_lets = {name: _stack_nodes([jaxexpr.value_fn(v, truth_leaves) for v in values])
+                      for name, values in net.truth_lets.items()}
+
+        def truth_fn(value):
+            p = truth_params(value)
+            out = {"w": p[: m * k].reshape(m, k), "b": p[m * k: m * k + m],
+                   "q": p[m * k + m: m * k + 2 * m], "c": p[-1]}
+            for name, fn in truth_lets.items():
+                out[name] = fn((p, value))
+            return out
+
+    target = Target(dim=checked.dim, logprior=logprior, loglik=loglik, indicators=indicators,
+                    init=init, lower=lower, upper=upper, phase_names=checked.phase_names)
+    return Compiled(checked=checked, target=target, context=jax.jit(context),
+                    sweep_values=np.asarray(checked.sweep_values, float), _lets=lets,
+                    _truth=jax.jit(truth_fn) if truth_fn else None, _inputs=inputs,
+                    _noise=unit_noise)
+
+
+def _stack_nodes(fns):
+    return lambda env: jnp.stack([f(env) for f in fns])
+
+
+def _data_size(checked: CheckedSpec) -> int:
+    """Rows of the dataset: ``n``, or its largest value over the sweep (then masked)."""
+    if not checked.n.free_symbols:
+        return int(round(float(checked.n)))
+    values = [float(checked.n.subs(checked.sweep_symbol, v)) for v in checked.sweep_values]
+    return int(round(max(values)))
+
+
+def _node_permutations(checked: CheckedSpec) -> np.ndarray | None:
+    """``int[d!, D]``: for each permutation of the model's nodes, the parameter vector's
+    indices reordered (node i's ``w``, ``b``, ``q`` taken from node perm(i))."""
+    if checked.network is None:
+        return None
+    d, k, dim = checked.network.width, checked.network.inputs, checked.dim
+    rows = []
+    for perm in itertools.permutations(range(d)):
+        idx = list(range(dim))
+        for i, j in enumerate(perm):
+            for t in range(k):
+                idx[i * k + t] = j * k + t
+            idx[d * k + i] = d * k + j
+            idx[d * k + d + i] = d * k + d + j
+        rows.append(idx)
+    return np.asarray(rows, np.int32)
+
+
+def _prior(prior: tuple, lower: np.ndarray, upper: np.ndarray):
+    """``(logprior(params, ctx) -> f[], init(key, ctx) -> f[D])`` for an iid prior, normalised
+    on the box where coordinates are bounded (a truncated normal there)."""
+    bounded = np.isfinite(lower)
+    lo = np.where(bounded, lower, 0.0).astype(np.float32)
+    hi = np.where(bounded, upper, 1.0).astype(np.float32)
+    dim = len(lower)
+
+    def inside(params):
+        return jnp.all(jnp.where(bounded, (params >= lo) & (params <= hi), True))
+
+    if prior[0] == "uniform":
+        log_volume = float(np.sum(np.log(hi - lo)))
+
+        def logprior(params, ctx):
+            return jnp.where(inside(params), -log_volume, -jnp.inf).astype(params.dtype)
+
+        def init(key, ctx):
+            return jax.random.uniform(key, (dim,), jnp.float32, lo, hi)
+
+        return logprior, init
+
+    _, mean, sd = prior
+    a, b = (lo - mean) / sd, (hi - mean) / sd
+    log_mass = float(np.sum(np.where(
+        bounded, np.log(np.clip(ndtr(b) - ndtr(a), 1e-300, None)), 0.0)))
+
+    def logprior(params, ctx):
+        value = jnp.sum(jnorm.logpdf(params, mean, sd)) - log_mass
+        return jnp.where(inside(params), value, -jnp.inf)
+
+    def init(key, ctx):
+        z = jax.random.truncated_normal(key, jnp.where(bounded, a, -jnp.inf),
+                                        jnp.where(bounded, b, jnp.inf), (dim,), jnp.float32)
+        return mean + sd * z
+
+    return logprior, init

@@ -1,0 +1,246 @@
+"""Sampling engines behind one small interface.
+
+``make_engine(name, target, settings)`` returns an engine whose ``run(key, ctx)`` samples the
+posterior of ``target`` at one sweep point and returns ``Draws``. Each engine traces and
+compiles its work once per context *shape* and re-uses the executable for every sweep value:
+the context is a traced argument, never a closed-over constant.
+
+Engines:
+
+- ``nuts`` (``phasedsl.nuts``): BlackJAX window adaptation + NUTS, chains vmapped.
+- ``smc`` (``phasedsl.smc``): adaptive tempered SMC from the prior, independent repeats vmapped.
+- ``quadrature`` (``phasedsl.quadrature``): exact grid integration for 1 or 2 bounded
+  parameters.
+
+This module also holds what the gradient-based engines share: the box transform that maps
+unconstrained ``z`` to the prior's support, and the compile-once cache keyed by argument shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, NamedTuple, Protocol
+
+import numpy as np
+
+from phasedsl.target import Draws, Target
+
+__all__ = ["Engine", "Box", "CompiledCache", "ENGINES", "make_engine", "settings_with_defaults"]
+
+
+class Engine(Protocol):
+    """What every engine provides."""
+
+    name: str
+    settings: dict
+
+    def run(self, key, ctx) -> Draws:  # pragma: no cover - protocol
+        """Sample at one sweep point: ``key`` a JAX PRNG key, ``ctx`` the context pytree."""
+        ...
+
+
+# name -> (module, class name); imported lazily so that `import phasedsl.sample` stays cheap.
+ENGINES: dict[str, tuple[str, str]] = {
+    "nuts": ("phasedsl.nuts", "NutsEngine"),
+    "smc": ("phasedsl.smc", "SmcEngine"),
+    "quadrature": ("phasedsl.quadrature", "QuadratureEngine"),
+}
+
+
+def make_engine(name: str, target: Target, settings: dict | None = None) -> Engine:
+    """Build the engine called ``name`` for ``target``.
+
+    ``settings`` is a plain dict; missing keys take the engine's defaults (``DEFAULTS`` on each
+    engine class). Keys the engine does not know are ignored (checking them is the caller's
+    job). Raises ``ValueError`` for an unknown engine name, or when the engine cannot handle
+    the target (e.g. quadrature in more than two dimensions).
+    """
+    if name not in ENGINES:
+        raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(ENGINES)}")
+    import importlib
+
+    module_name, class_name = ENGINES[name]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(target, dict(settings or {}))
+
+
+def settings_with_defaults(defaults: dict, settings: dict) -> dict:
+    """``defaults`` overridden by the known keys of ``settings``; ints stay ints."""
+    out = dict(defaults)
+    for key, default in defaults.items():
+        if key in settings and settings[key] is not None:
+            value = settings[key]
+            if isinstance(default, bool):
+                value = bool(value)
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            out[key] = value
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The box transform
+# ----------------------------------------------------------------------------------------------
+
+
+class Box:
+    """Maps unconstrained ``z: f[D]`` to parameters ``x: f[D]`` in the prior's box.
+
+    Coordinates with finite ``lower``/``upper`` use ``x = lower + (upper-lower) * sigmoid(z)``,
+    with log-Jacobian ``log(upper-lower) + log sigmoid(z) + log sigmoid(-z)``; unbounded
+    coordinates pass through (``x = z``, log-Jacobian 0). Functions are for one vector; vmap
+    them for batches.
+    """
+
+    def __init__(self, lower, upper):
+        lower = np.asarray(lower, dtype=float).reshape(-1)
+        upper = np.asarray(upper, dtype=float).reshape(-1)
+        bounded = np.isfinite(lower) & np.isfinite(upper)
+        half = np.isfinite(lower) ^ np.isfinite(upper)
+        if half.any():
+            raise ValueError("a coordinate must be unbounded or bounded on both sides")
+        if np.any(upper[bounded] <= lower[bounded]):
+            raise ValueError("box with upper <= lower")
+        self.bounded = bounded
+        self.any_bounded = bool(bounded.any())
+        # Safe finite values where unbounded, so that masked-out branches never make NaNs.
+        self.lo = np.where(bounded, lower, 0.0)
+        self.width = np.where(bounded, upper - lower, 1.0)
+        self.hi = self.lo + self.width
+
+    def to_x(self, z):
+        """``x(z)``; bounded coordinates are clipped into the closed box (float32 rounding)."""
+        if not self.any_bounded:
+            return z
+        import jax
+        import jax.numpy as jnp
+
+        lo = jnp.asarray(self.lo, z.dtype)
+        width = jnp.asarray(self.width, z.dtype)
+        inside = jnp.clip(lo + width * jax.nn.sigmoid(z), lo, jnp.asarray(self.hi, z.dtype))
+        return jnp.where(self.bounded, inside, z)
+
+    def to_z(self, x):
+        """``z(x)``, the inverse; points on the box's faces map to large finite ``|z|``."""
+        if not self.any_bounded:
+            return x
+        import jax.numpy as jnp
+
+        dtype = x.dtype
+        u = (x - jnp.asarray(self.lo, dtype)) / jnp.asarray(self.width, dtype)
+        tiny = jnp.finfo(dtype).eps
+        u = jnp.clip(u, tiny, 1.0 - tiny)
+        return jnp.where(self.bounded, jnp.log(u) - jnp.log1p(-u), x)
+
+    def log_jacobian(self, z):
+        """``log |det dx/dz|: f[]``."""
+        if not self.any_bounded:
+            import jax.numpy as jnp
+
+            return jnp.zeros((), z.dtype)
+        import jax
+        import jax.numpy as jnp
+
+        per = (
+            jnp.log(jnp.asarray(self.width, z.dtype))
+            + jax.nn.log_sigmoid(z)
+            + jax.nn.log_sigmoid(-z)
+        )
+        return jnp.sum(jnp.where(self.bounded, per, 0.0))
+
+
+class ZTarget(NamedTuple):
+    """The target seen in unconstrained coordinates (all functions of one ``z: f[D]``)."""
+
+    logprior: Callable  # (z, ctx) -> f[]: log prior density of z (Jacobian included)
+    loglik: Callable  # (z, ctx) -> f[]
+    logdensity: Callable  # (z, ctx) -> f[]: logprior + loglik
+    to_x: Callable  # z -> x
+    to_z: Callable  # x -> z
+
+
+def unconstrained(target: Target) -> ZTarget:
+    """``target`` in the unconstrained coordinates of its box (see ``Box``)."""
+    box = Box(target.lower, target.upper)
+
+    def logprior(z, ctx):
+        return target.logprior(box.to_x(z), ctx) + box.log_jacobian(z)
+
+    def loglik(z, ctx):
+        return target.loglik(box.to_x(z), ctx)
+
+    def logdensity(z, ctx):
+        x = box.to_x(z)
+        return target.logprior(x, ctx) + target.loglik(x, ctx) + box.log_jacobian(z)
+
+    return ZTarget(logprior, loglik, logdensity, box.to_x, box.to_z)
+
+
+# ----------------------------------------------------------------------------------------------
+# Compile once per argument shapes
+# ----------------------------------------------------------------------------------------------
+
+
+def as_arrays(tree):
+    """Every leaf as a JAX array (Python floats become weakly typed scalars)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree.map(jnp.asarray, tree)
+
+
+def as_key(key):
+    """A JAX PRNG key; an ``int`` seed is accepted for convenience."""
+    if isinstance(key, (int, np.integer)):
+        import jax
+
+        return jax.random.PRNGKey(int(key))
+    return key
+
+
+def _signature(args) -> Any:
+    import jax
+
+    leaves, treedef = jax.tree.flatten(args)
+    return treedef, tuple(
+        (tuple(np.shape(x)), str(getattr(x, "dtype", type(x))), bool(getattr(x, "weak_type", False)))
+        for x in leaves
+    )
+
+
+class CompiledCache:
+    """Ahead-of-time compiled versions of ``fn`` keyed by the shapes/dtypes of its arguments.
+
+    ``call(*args)`` returns ``(outputs, compile_s)`` where ``compile_s`` is the time spent
+    tracing and compiling in this call (0.0 when an executable was re-used). ``traces`` counts
+    compilations, for tests and diagnostics.
+    """
+
+    def __init__(self, fn: Callable, x64: bool = False):
+        import jax
+
+        self._jitted = jax.jit(fn)
+        self._x64 = x64
+        self._compiled: dict = {}
+        self.traces = 0
+
+    def call(self, *args):
+        import contextlib
+
+        import jax
+
+        ctxmgr = jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
+        with ctxmgr:
+            sig = _signature(args)
+            compiled = self._compiled.get(sig)
+            compile_s = 0.0
+            if compiled is None:
+                t0 = time.perf_counter()
+                compiled = self._jitted.lower(*args).compile()
+                compile_s = time.perf_counter() - t0
+                self._compiled[sig] = compiled
+                self.traces += 1
+            out = compiled(*args)
+        return out, compile_s
