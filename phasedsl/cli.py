@@ -1,0 +1,145 @@
+"""The ``phasedsl`` command: a thin layer over library calls.
+
+Exit codes: 0 finished (warnings allowed), 1 a mistake in the spec, 2 a usage mistake.
+JAX is imported only by the commands that sample, so ``--help`` and ``check`` are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import PhaseDSLError, UsageError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _read_spec(path: str):
+    """Parse and return the AST of a spec file, or raise a ``UsageError`` if unreadable."""
+    from .syntax import parse
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such spec file: {path}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return parse(text, str(path))
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"--set expects KEY=VALUE, got `{pair}`")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load(path: str, overrides: dict[str, str] | None = None):
+    """Read, parse and check a spec: ``(CheckedSpec, warnings rendered as text)``."""
+    from .check import check
+
+    spec = _read_spec(path)
+    checked = check(spec, overrides)
+    warnings = [w.render(spec.source, spec.filename) for w in checked.warnings]
+    return checked, warnings
+
+
+def cmd_check(args) -> int:
+    from .describe import summary
+
+    checked, warnings = load(args.spec, _overrides(args.set))
+    for w in warnings:
+        print(w, file=sys.stderr)
+    _console().print(summary(checked))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import run_command
+
+    return run_command(args, _overrides(args.set))
+
+
+def cmd_report(args) -> int:
+    from .runner import report_command
+
+    return report_command(args)
+
+
+def cmd_plot(args) -> int:
+    from .runner import plot_command
+
+    return plot_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phasedsl",
+        description="Phase transitions in Bayesian posteriors, declared in .phase files.")
+    parser.add_argument("--version", action="version", version=f"phasedsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("check", help="check a spec and summarise it")
+    p.add_argument("spec", help="a .phase file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a sample/report setting or a let (repeatable)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="sample every sweep point, measure the phases, report")
+    p.add_argument("spec", help="a .phase file")
+    p.add_argument("--out", help="run folder (default runs/<spec name>/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a sample/report setting or a let, e.g. --set draws=500")
+    p.add_argument("--engine", choices=["nuts", "smc", "quadrature"],
+                   help="sampler to use instead of the spec's")
+    p.add_argument("--seed", type=int, help="sampler seed")
+    p.add_argument("--quick", action="store_true",
+                   help="a small setting for a smoke check (few draws, n <= 2000)")
+    p.add_argument("--json", action="store_true", help="print the results document to stdout")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard finished points in the run folder and start again")
+    p.add_argument("--no-plots", action="store_true", help="do not write figures")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="render the report of a run folder again")
+    p.add_argument("dir", help="a run folder")
+    p.add_argument("--json", action="store_true", help="print the results document")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("plot", help="draw the figures of a run folder")
+    p.add_argument("dir", help="a run folder")
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage mistake (2)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except PhaseDSLError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""What ``phasedsl check`` prints: a short summary of a checked spec (no JAX needed).
+
+Numbers are evaluated with sympy, so ``check`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .check import CheckedSpec
+
+
+def _num(expr, symbol, value) -> float:
+    return float(sp.sympify(expr).subs(symbol, value))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def sweep_text(values, limit: int = 8) -> str:
+    """``1, 1.02, ..., 1.571 (22 values)``."""
+    shown = [_fmt(v) for v in values]
+    if len(shown) > limit:
+        shown = shown[:4] + ["..."] + shown[-2:]
+    return f"{', '.join(shown)} ({len(values)} value{'s' if len(values) != 1 else ''})"
+
+
+def layout_text(checked: CheckedSpec) -> str:
+    """``w[2,2] b[2] q[2] c`` = the flat parameter vector's blocks."""
+    parts = []
+    for s in checked.slots:
+        shape = ",".join(str(x) for x in s.shape)
+        box = f" in [{_fmt(s.lower)}, {_fmt(s.upper)}]" if s.lower > float("-inf") else ""
+        parts.append(f"{s.name}[{shape}]{box}" if shape else f"{s.name}{box}")
+    return " ".join(parts)
+
+
+def truth_text(checked: CheckedSpec, value: float) -> str:
+    """The truth's effective weights ``q_i w_i``, biases and ``c`` at a sweep value."""
+    net, sym = checked.network, checked.sweep_symbol
+    nodes = []
+    for w, b, q in zip(net.truth_w, net.truth_b, net.truth_q):
+        qv = _num(q, sym, value)
+        wv = [_num(x, sym, value) for x in w]
+        nodes.append(f"q={_fmt(qv)} w=({', '.join(_fmt(x) for x in wv)}) b={_fmt(_num(b, sym, value))}")
+    return "; ".join(nodes) + f"; c={_fmt(_num(net.truth_c, sym, value))}"
+
+
+def _prior_text(prior: tuple) -> str:
+    return "uniform on the box" if prior[0] == "uniform" else f"normal({_fmt(prior[1])}, {_fmt(prior[2])}) on every parameter"
+
+
+class _Rows:
+    """A two-column grid whose cells are plain text (never rich markup: `u[i]` stays)."""
+
+    def __init__(self):
+        self.table = Table.grid(padding=(0, 2))
+        self.table.add_column(style="bold")
+        self.table.add_column()
+
+    def add_row(self, key: str, value: str):
+        self.table.add_row(Text(key), Text(value))
+
+
+def summary(checked: CheckedSpec) -> Group:
+    """A rich renderable of the checked spec."""
+    t = _Rows()
+    t.add_row("experiment", checked.experiment)
+    if checked.kind == "network":
+        net = checked.network
+        t.add_row("model", f"network: width {net.width}, {net.inputs} inputs, {net.activation}; "
+                           f"truth width {net.truth_width}")
+        kind, a, b = net.x_dist
+        t.add_row("data", f"n = {checked.n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{net.inputs}, "
+                          f"noise = {net.noise}, seed {net.seed}")
+    else:
+        t.add_row("model", f"energy K = {checked.energy}")
+        t.add_row("n", str(checked.n))
+    t.add_row("parameters", f"{checked.dim}: {layout_text(checked)}")
+    t.add_row("prior", _prior_text(checked.prior))
+    t.add_row("beta", str(checked.beta))
+    name = checked.sweep_name or "(none)"
+    t.add_row("sweep", f"{name} over {sweep_text(checked.sweep_values)}")
+    if checked.kind == "network":
+        first, last = checked.sweep_values[0], checked.sweep_values[-1]
+        t.add_row(f"truth at {name}={_fmt(first)}", truth_text(checked, first))
+        if last != first:
+            t.add_row(f"truth at {name}={_fmt(last)}", truth_text(checked, last))
+    for phase, pred in checked.phases:
+        t.add_row(f"phase {phase}", _phase_source(checked, phase))
+    settings = ", ".join(f"{k} = {v}" for k, v in checked.sample.items() if v is not None)
+    t.add_row("sampler", f"{checked.engine}" + (f" ({settings})" if settings else ""))
+    t.add_row("report", ", ".join(f"{k} = {v}" for k, v in checked.report.items()))
+    return Group(Text("ok", style="bold green"), t.table)
+
+
+def _phase_source(checked: CheckedSpec, phase: str) -> str:
+    """The phase's definition as the user wrote it."""
+    from . import ast
+
+    lines = checked.spec.source.splitlines()
+    for st in checked.spec.statements:
+        if isinstance(st, ast.Phase) and st.name.id == phase:
+            p = st.pred.span
+            if p.line == p.end_line and 0 < p.line <= len(lines):
+                return lines[p.line - 1][p.column - 1: p.end_column - 1]
+    return phase

@@ -1,0 +1,293 @@
+"""Masses, errors, free energies, mixing checks and sweep events, on hand-made draws."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from phasedsl.analyse import (find_crossovers, find_events, find_merges, find_thresholds,
+                              summarise_point)
+from phasedsl.diagnostics import ess
+from phasedsl.target import Draws
+
+NAMES = ("a", "b")
+
+
+def make_draws(ind, method="exact", weights=None, logdensity=None, **kw):
+    ind = np.asarray(ind, dtype=bool)
+    g, s, _ = ind.shape
+    if logdensity is None:
+        logdensity = np.zeros((g, s))
+    return Draws(params=np.zeros((g, s, 1)), indicators=ind, logdensity=logdensity,
+                 weights=None if weights is None else np.asarray(weights, float),
+                 method=method, **kw)
+
+
+# group 0: a = 1100, b = 0110; group 1: a = 1000, b = 0000
+IND = np.stack([np.array([[1, 1, 0, 0], [0, 1, 1, 0]]).T,
+                np.array([[1, 0, 0, 0], [0, 0, 0, 0]]).T])
+
+
+def assert_plain(x):
+    """Only JSON-native Python types, all the way down."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            assert type(k) is str
+            assert_plain(v)
+    elif isinstance(x, list):
+        for v in x:
+            assert_plain(v)
+    else:
+        assert x is None or type(x) in (bool, int, float, str), (x, type(x))
+
+
+def test_masses_overlap_other_relative_free_energy():
+    out = summarise_point(make_draws(IND), NAMES)
+    a, b = out["phases"]["a"], out["phases"]["b"]
+    assert a["mass"] == pytest.approx(0.375)          # (2/4 + 1/4) / 2
+    assert b["mass"] == pytest.approx(0.25)           # (2/4 + 0) / 2
+    assert a["chain_masses"] == pytest.approx([0.5, 0.25])
+    assert b["chain_masses"] == pytest.approx([0.5, 0.0])
+    assert out["other"]["mass"] == pytest.approx(0.5)  # (1/4 + 3/4) / 2
+    assert out["overlap"] == {"a|b": pytest.approx(0.125 / 0.5)}
+    assert out["preferred"] == "a"
+    assert a["free_energy"] == pytest.approx(-math.log(0.375))
+    assert b["free_energy"] == pytest.approx(-math.log(0.25))
+    assert a["se"] == 0.0 and out["other"]["se"] == 0.0
+    assert out["absolute"] is False and out["log_z"] is None
+    d = out["diagnostics"]
+    assert d["mixing_ok"] is True and d["rhat_max"] is None and d["mixing_notes"] == []
+    assert_plain(out)
+    json.dumps(out)
+
+
+def test_weighted_masses_and_absolute_free_energy():
+    w = [[0.4, 0.3, 0.2, 0.1], [0.1, 0.1, 0.1, 0.7]]
+    out = summarise_point(make_draws(IND, weights=w, log_z=np.array([-1.0, -2.0])), NAMES)
+    a, b = out["phases"]["a"], out["phases"]["b"]
+    assert a["chain_masses"] == pytest.approx([0.7, 0.1])
+    assert a["mass"] == pytest.approx(0.4)
+    assert b["mass"] == pytest.approx(0.25)
+    assert out["other"]["mass"] == pytest.approx((0.1 + 0.9) / 2)
+    assert out["overlap"]["a|b"] == pytest.approx(0.15 / 0.5)
+    assert out["absolute"] is True and out["log_z"] == pytest.approx(-1.5)
+    assert a["free_energy"] == pytest.approx(1.5 - math.log(0.4))
+    assert b["free_energy"] == pytest.approx(1.5 - math.log(0.25))
+
+
+def test_phase_log_z_and_empty_phases():
+    ind = np.zeros((2, 4, 2), bool)
+    ind[:, :2, 0] = True                                   # a: mass 1/2, b: empty
+    out = summarise_point(make_draws(ind, log_z=np.array([0.0, 0.0]),
+                                     phase_log_z=np.array([[-3.0, -np.inf], [-5.0, -np.inf]])),
+                          NAMES)
+    assert out["phases"]["a"]["free_energy"] == pytest.approx(4.0)
+    assert out["phases"]["b"]["free_energy"] is None
+    assert out["phases"]["b"]["mass"] == 0.0
+    assert out["overlap"]["a|b"] == 0.0
+    # quadrature where b's weights underflowed to 0 but its integral is finite
+    plz = np.array([[-3.0, -800.0], [-5.0, -802.0]])
+    deep = summarise_point(make_draws(ind, log_z=np.zeros(2), phase_log_z=plz), NAMES)
+    assert deep["phases"]["b"]["mass"] == 0.0
+    assert deep["phases"]["b"]["free_energy"] == pytest.approx(801.0)
+    # nothing anywhere: no preferred phase, overlap 0 when both are empty
+    none = summarise_point(make_draws(np.zeros((1, 4, 2), bool)), NAMES)
+    assert none["preferred"] is None and none["overlap"]["a|b"] == 0.0
+    assert none["other"]["mass"] == 1.0
+    assert none["phases"]["a"]["free_energy"] is None
+
+
+def test_repeats_standard_error():
+    ind = np.zeros((4, 10, 2), bool)
+    for g, k in enumerate([3, 5, 4, 4]):
+        ind[g, :k, 0] = True
+    out = summarise_point(make_draws(ind, method="repeats"), NAMES)
+    a = out["phases"]["a"]
+    assert a["mass"] == pytest.approx(0.4)
+    assert a["se"] == pytest.approx(math.sqrt(0.02 / 3) / 2)   # std(ddof=1) / sqrt(4)
+    assert out["phases"]["b"]["se"] == 0.0
+    assert out["diagnostics"]["mixing_ok"] is True
+    # a single repeat has no spread to estimate
+    one = summarise_point(make_draws(ind[:1], method="repeats"), NAMES)
+    assert one["phases"]["a"]["se"] is None
+
+
+def test_repeats_that_disagree():
+    ind = np.zeros((3, 100, 2), bool)
+    ind[0, :90, 0] = ind[1, :88, 0] = ind[2, :10, 0] = True
+    out = summarise_point(make_draws(ind, method="repeats"), NAMES)
+    d = out["diagnostics"]
+    assert d["mixing_ok"] is False
+    assert any("`a`" in n and "repeat 3" in n for n in d["mixing_notes"])
+
+
+def test_mcmc_se_uses_multichain_ess():
+    rng = np.random.default_rng(0)
+    iid = rng.random((4, 500, 2)) < 0.3
+    out = summarise_point(make_draws(iid, method="mcmc", logdensity=rng.normal(size=(4, 500))),
+                          NAMES)
+    a = out["phases"]["a"]
+    p = a["mass"]
+    n_eff = ess(iid[:, :, 0].astype(float))
+    assert a["se"] == pytest.approx(math.sqrt(p * (1 - p) / n_eff), rel=1e-12)
+    assert a["se"] == pytest.approx(math.sqrt(p * (1 - p) / 2000), rel=0.1)  # iid: ESS ~ N
+    d = out["diagnostics"]
+    assert d["mixing_ok"] is True, d["mixing_notes"]
+    assert set(d["rhat"]) == {"logdensity", "a", "b"} == set(d["ess"])
+    assert d["rhat_max"] < 1.05 and d["ess_min"] > 1000
+    # sticky chains (blocks of 50 identical draws): same mass, a much larger error
+    blocks = np.repeat(rng.random((4, 10, 2)) < 0.3, 50, axis=1)
+    sticky = summarise_point(make_draws(blocks, method="mcmc"), NAMES)["phases"]["a"]
+    q = sticky["mass"]
+    assert sticky["se"] > 3 * math.sqrt(q * (1 - q) / 2000)
+
+
+def test_chains_in_different_phases_are_flagged():
+    rng = np.random.default_rng(1)
+    ind = np.zeros((4, 200, 2), bool)
+    ind[[0, 2], :, 1] = rng.random((2, 200)) < 0.4      # chains 1, 3 visit `b`
+    ind[:, :, 0] = ~ind[:, :, 1]
+    info = {"divergences": np.int64(3), "wall_s": np.float64(1.5), "acceptance": [0.9, 0.8],
+            "unrelated": 7}
+    out = summarise_point(make_draws(ind, method="mcmc", info=info), NAMES)
+    d = out["diagnostics"]
+    assert d["mixing_ok"] is False
+    note = [n for n in d["mixing_notes"] if "hold `b`" in n]
+    assert note and note[0].startswith("chains 1, 3 hold `b` (")
+    assert "chains 2, 4 hold none of it" in note[0]
+    assert any("R-hat of `b`" in n for n in d["mixing_notes"])
+    assert d["rhat"]["b"] > 1.05
+    assert d["divergences"] == 3 and type(d["divergences"]) is int
+    assert d["wall_s"] == 1.5 and d["acceptance"] == [0.9, 0.8]
+    assert "unrelated" not in d
+    assert_plain(out)
+
+
+def test_chain_masses_that_disagree_beyond_noise():
+    """One chain at 0.1, three at 0.4, all iid: R-hat can stay low, the chi-square test fires."""
+    rng = np.random.default_rng(2)
+    ind = np.zeros((4, 200, 2), bool)
+    ind[:, :, 0] = rng.random((4, 200)) < [[0.4], [0.1], [0.4], [0.4]]
+    d = summarise_point(make_draws(ind, method="mcmc", logdensity=rng.normal(size=(4, 200))),
+                        NAMES)["diagnostics"]
+    assert d["mixing_ok"] is False
+    assert any(n.startswith("per-chain masses of `a`") and "chi-square" in n
+               for n in d["mixing_notes"])
+
+
+def test_stuck_chains_give_infinite_rhat():
+    ind = np.zeros((2, 100, 2), bool)
+    ind[0, :, 0] = True
+    ind[1, :, 1] = True
+    d = summarise_point(make_draws(ind, method="mcmc"), NAMES)["diagnostics"]
+    assert d["rhat"]["a"] == math.inf and d["rhat_max"] == math.inf
+    assert d["rhat"]["logdensity"] == 1.0          # constant log density
+    assert d["mixing_ok"] is False
+    assert any("chain 1 holds `a` (1.00); chain 2 holds none of it" in n
+               for n in d["mixing_notes"])
+
+
+# --- events ---------------------------------------------------------------------------------
+
+V = np.array([1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+LINEAR = 0.5 * np.stack([np.exp(-(V - 1.26)), np.exp(V - 1.26)], axis=1)  # log(b/a) = 2(v-1.26)
+
+
+def test_crossover_at_exact_linear_log_ratio():
+    (ev,) = find_crossovers(V, LINEAR, np.zeros_like(LINEAR), NAMES)
+    assert ev["order"] == 1 and ev["kind"] == "crossover"
+    assert ev["from"] == "a" and ev["to"] == "b"
+    assert ev["at"] == pytest.approx(1.26, abs=1e-12)
+    assert ev["between"] == pytest.approx([1.2, 1.3])
+    assert ev["interval"] == pytest.approx([1.26, 1.26], abs=1e-12)
+
+
+def test_crossover_interval():
+    # relative errors c: se_log = c sqrt(2); lines 2(v - 1.26) -+ 2 c sqrt(2) cross 0 at
+    # v = 1.26 -+ c sqrt(2)
+    (ev,) = find_crossovers(V, LINEAR, 0.01 * LINEAR, NAMES)
+    w = 0.01 * math.sqrt(2)
+    assert ev["interval"] == pytest.approx([1.26 - w, 1.26 + w], abs=1e-12)
+    assert ev["at"] == pytest.approx(1.26, abs=1e-12)
+    # wide errors are clipped to the two sweep points
+    (wide,) = find_crossovers(V, LINEAR, 0.05 * LINEAR, NAMES)
+    assert wide["interval"] == pytest.approx([1.2, 1.3])
+    # unknown errors (NaN) give the whole step
+    (unk,) = find_crossovers(V, LINEAR, np.full_like(LINEAR, np.nan), NAMES)
+    assert unk["interval"] == pytest.approx([1.2, 1.3])
+
+
+def test_crossover_hand_interpolation_and_zero_masses():
+    values = [0.0, 1.0, 2.0, 3.0]
+    masses = np.array([[0.8, 0.1], [0.0, 0.0], [0.2, 0.6], [0.1, 0.9]])
+    (ev,) = find_crossovers(values, masses, np.zeros_like(masses), NAMES)
+    r0, r1 = math.log(0.1 / 0.8), math.log(0.6 / 0.2)   # the all-zero point is skipped
+    assert ev["between"] == [0.0, 2.0]
+    assert ev["at"] == pytest.approx(-r0 / (r1 - r0) * 2.0)
+    # a phase with no mass at one end is floored at 1e-12
+    m2 = np.array([[0.5, 0.0], [0.1, 0.4]])
+    (ev2,) = find_crossovers([0.0, 1.0], m2, np.zeros_like(m2), NAMES)
+    r0 = math.log(1e-12 / 0.5)
+    r1 = math.log(4.0)
+    assert ev2["at"] == pytest.approx(-r0 / (r1 - r0))
+
+
+def test_thresholds():
+    values = [0.0, 1.0, 2.0, 3.0]
+    masses = np.array([[0.5, 0.3], [0.1, 0.3], [0.001, 0.3], [0.005, 0.3]])
+    ev = find_thresholds(values, masses, 0.005, NAMES)
+    assert ev == [
+        {"order": 2, "kind": "destruction", "phase": "a", "between": [1.0, 2.0]},
+        {"order": 2, "kind": "creation", "phase": "a", "between": [2.0, 3.0]},
+    ]
+
+
+def test_merges():
+    values = [0.0, 1.0, 2.0, 3.0]
+    ov = np.zeros((4, 3, 3))
+    ov[:, 0, 1] = [0.5, 0.95, 0.99, 0.9]    # merges, then falls back to 0.9 (not above)
+    ov[:, 1, 2] = 0.99                       # merged throughout: no event
+    ev = find_merges(values, ov, 0.9, ("a", "b", "c"))
+    assert ev == [
+        {"order": 2, "kind": "merge", "phases": ["a", "b"], "between": [0.0, 1.0]},
+        {"order": 2, "kind": "split", "phases": ["a", "b"], "between": [2.0, 3.0]},
+    ]
+
+
+def point(ma, mb, jac, se=0.0):
+    return {"phases": {"a": {"mass": ma, "se": se}, "b": {"mass": mb, "se": se}},
+            "overlap": {"a|b": jac}}
+
+
+def test_find_events_composes_and_sorts():
+    values = [3.0, 0.0, 1.0, 2.0]                      # unsorted on purpose
+    points = [point(0.001, 0.9, 0.0), point(0.9, 0.05, 0.0), point(0.6, 0.3, 0.95),
+              point(0.2, 0.7, 0.5)]
+    ev = find_events(values, points, floor=0.005, merge=0.9)
+    kinds = [(e["kind"], e["between"]) for e in ev]
+    assert kinds == [("merge", [0.0, 1.0]), ("crossover", [1.0, 2.0]), ("split", [1.0, 2.0]),
+                     ("destruction", [2.0, 3.0])]
+    cross = ev[1]
+    r0, r1 = math.log(0.3 / 0.6), math.log(0.7 / 0.2)
+    assert cross["at"] == pytest.approx(1.0 - r0 / (r1 - r0))
+    assert json.loads(json.dumps(ev)) == ev
+
+
+def test_flat_sweep_has_no_events():
+    values = np.linspace(0.0, 1.0, 6)
+    assert find_events(values, [point(0.6, 0.3, 0.2, se=0.01)] * 6, 0.005, 0.9) == []
+    assert find_events([], [], 0.005, 0.9) == []
+
+
+def test_events_from_summaries():
+    """find_events reads what summarise_point writes."""
+    pts, values = [], [0.0, 1.0]
+    for frac_a in (3, 1):                               # a: 3/4 then 1/4; b the rest
+        ind = np.zeros((1, 4, 2), bool)
+        ind[0, :frac_a, 0] = True
+        ind[0, frac_a:, 1] = True
+        pts.append(summarise_point(make_draws(ind), NAMES))
+    (ev,) = find_events(values, pts, 0.005, 0.9)
+    assert (ev["from"], ev["to"]) == ("a", "b")
+    assert ev["at"] == pytest.approx(0.5) and ev["interval"] == pytest.approx([0.5, 0.5])
