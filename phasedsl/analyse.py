@@ -339,7 +339,16 @@ def find_events(values, points: list[dict], floor: float, merge: float) -> list[
         for a, b in combinations(range(len(names)), 2):
             overlap[v, a, b] = overlap[v, b, a] = pt.get("overlap", {}).get(
                 f"{names[a]}|{names[b]}", 0.0)
-    events = (find_crossovers(values, masses, se, names)
+    index = {float(v): k for k, v in enumerate(values)}
+
+    def merged(e) -> bool:
+        """A crossover between two phases that are merged (overlap above ``merge``) at either
+        end is no transition: they are one region there, and which is larger is noise."""
+        a, b = names.index(e["from"]), names.index(e["to"])
+        return any(overlap[index[float(v)], a, b] > merge for v in e["between"])
+
+    crossovers = [e for e in find_crossovers(values, masses, se, names) if not merged(e)]
+    events = (crossovers
               + find_thresholds(values, masses, floor, names)
               + find_merges(values, overlap, merge, names))
     events.sort(key=lambda e: (e["between"][0], e["between"][1], e["order"]))

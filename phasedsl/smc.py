@@ -108,7 +108,7 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
             )
             new_state, info = smc.step(k_step, state)
             acc = jnp.mean(info.update_info.acceptance_rate)
-            log_scale = jnp.clip(log_scale + (acc - target_accept), -12.0, 2.0)
+            log_scale = jnp.clip(log_scale + 2.0 * (acc - target_accept), -12.0, 2.0)
             imm = cloud_variance(new_state.particles, new_state.weights)
             return (new_state, key, log_z + info.log_likelihood_increment, log_scale, imm,
                     stages + 1, acc_sum + acc)

@@ -1,0 +1,193 @@
+"""The results document: JSON (versioned contract) and the rich terminal report.
+
+Compute first, render last: every function here takes the results dictionary (the shape of
+``results.json``) and returns text or a rich renderable; nothing samples or prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+SCHEMA = "phasedsl.results/1"
+ESS_LOW = 100
+DOT = "·"
+
+
+def jsonable(obj):
+    """Plain JSON values: numpy scalars/arrays to Python, non-finite floats to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps(results: dict) -> str:
+    """The results document as strict JSON text."""
+    return json.dumps(jsonable(results), indent=1, allow_nan=False)
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number for people: ``0.93``, ``1.262``, ``3e-05``; ``-`` for missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-" if x is None else ("inf" if x > 0 else "-inf")
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _mass(m: dict) -> str:
+    se = m.get("se")
+    return f"{m['mass']:.3f}" + ("" if se is None or se == 0 else f" ± {se:.3f}")
+
+
+def event_text(event: dict, sweep: str) -> str:
+    """One event in words."""
+    lo, hi = event.get("between", [None, None])
+    if event["kind"] == "crossover":
+        a, b = event.get("interval", [lo, hi])
+        return (f"first-order crossover {event['from']} -> {event['to']} at {sweep} = "
+                f"{fmt(event['at'], 4)} [{fmt(a, 4)}, {fmt(b, 4)}]")
+    if event["kind"] in ("destruction", "creation"):
+        return f"second-order {event['kind']} of {event['phase']} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
+    a, b = event["phases"]
+    return f"second-order {event['kind']} of {a} and {b} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
+
+
+def _flags(point: dict, engine: str) -> str:
+    d = point.get("diagnostics", {})
+    flags = []
+    if not d.get("mixing_ok", True):
+        flags.append("MIXING")
+    rhat = d.get("rhat_max")
+    if rhat is not None and (not math.isfinite(rhat) or rhat > 1.05):
+        flags.append(f"R^ {fmt(rhat)}")
+    ess = d.get("ess_min")
+    if ess is not None and ess < ESS_LOW:
+        flags.append(f"ESS {ess:.0f}")
+    if d.get("divergences"):
+        flags.append(f"div {d['divergences']}")
+    return " ".join(flags) if flags else "ok"
+
+
+def header(results: dict) -> Text:
+    s = results["sampler"]
+    settings = ", ".join(f"{k} {v}" for k, v in s.items() if k != "engine" and v is not None)
+    t = Text()
+    t.append(results["experiment"], style="bold")
+    t.append(f"\nengine {s['engine']}" + (f" ({settings})" if settings else ""))
+    sweep = results["sweep"]
+    t.append(f"\nsweep {sweep['name']}: {len(sweep['values'])} values")
+    done = len(results["points"])
+    if results.get("status") != "complete":
+        t.append(f"  [{results.get('status', 'partial')}: {done} of {len(sweep['values'])} points]",
+                 style="yellow")
+    return t
+
+
+def table(results: dict) -> Table:
+    """One row per finished sweep value: masses ± se, preferred phase, diagnostics flags."""
+    phases = results["phases"]
+    absolute = any(p.get("absolute") for p in results["points"])
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    t.add_column(results["sweep"]["name"], justify="right")
+    for name in phases:
+        t.add_column(name, justify="right")
+    t.add_column("other", justify="right")
+    t.add_column("preferred")
+    if absolute:
+        t.add_column("F (abs.)", justify="right")
+    t.add_column("diagnostics")
+    for p in results["points"]:
+        row = [fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases] + [_mass(p["other"])]
+        row.append(p.get("preferred") or "-")
+        if absolute:
+            row.append(fmt(-p["log_z"], 5) if p.get("log_z") is not None else "-")
+        row.append(_flags(p, results["sampler"]["engine"]))
+        t.add_row(*[Text(x) for x in row])
+    return t
+
+
+def events_block(results: dict) -> Text:
+    sweep = results["sweep"]["name"]
+    events = results.get("events") or []
+    t = Text()
+    t.append("events\n", style="bold")
+    if not events:
+        t.append("  none found (no change of preferred phase, no phase crossing the floor "
+                 f"{fmt(results.get('report', {}).get('floor'))})\n")
+    for e in events:
+        t.append(f"  {event_text(e, sweep)}\n")
+    return t
+
+
+def verdict(results: dict) -> Text:
+    """What the diagnostics mean, with advice."""
+    sweep = results["sweep"]["name"]
+    points = results["points"]
+    t = Text()
+    t.append("diagnostics\n", style="bold")
+    bad = [p for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)]
+    if bad:
+        where = ", ".join(fmt(p["value"], 4) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
+        t.append(f"  chains disagree at {len(bad)} of {len(points)} points ({sweep} = {where}): "
+                 "the masses there depend on where the chains started and cannot be trusted.\n",
+                 style="red")
+        for p in bad[:3]:
+            for note in p["diagnostics"].get("mixing_notes", [])[:3]:
+                t.append(f"    {sweep} = {fmt(p['value'], 4)}: {note}\n")
+        if results["sampler"]["engine"] == "nuts":
+            t.append("  advice: run with `--engine smc` (tempered SMC moves between modes), "
+                     "or more chains and draws.\n")
+    div = sum(p.get("diagnostics", {}).get("divergences") or 0 for p in points)
+    if div:
+        t.append(f"  {div} divergent transitions in all: raise target_accept "
+                 "(e.g. --set target_accept=0.95).\n", style="yellow")
+    low = [p for p in points if (p.get("diagnostics", {}).get("ess_min") or math.inf) < ESS_LOW]
+    if low:
+        t.append(f"  effective sample size below {ESS_LOW} at {len(low)} points: "
+                 "draw more (--set draws=...).\n", style="yellow")
+    if results["sampler"]["engine"] == "quadrature":
+        t.append("  exact quadrature: no sampling error; free energies are absolute.\n",
+                 style="green")
+    elif not bad and not div and not low:
+        t.append("  all clear: chains agree, no divergences, enough effective samples.\n",
+                 style="green")
+    speed = [p.get("diagnostics", {}) for p in points]
+    grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]
+    walls = [d.get("wall_s") for d in speed if d.get("wall_s") is not None]
+    if walls:
+        line = f"  time: {sum(walls):.1f} s sampling over {len(walls)} points"
+        compile_s = [d.get("compile_s") for d in speed if d.get("compile_s")]
+        if compile_s:
+            line += f", {sum(compile_s):.1f} s compiling"
+        if grads:
+            line += f", {sum(grads) / len(grads):,.0f} gradient evaluations/s"
+        steps = [d.get("steps_per_draw") for d in speed if d.get("steps_per_draw")]
+        if steps:
+            line += f", {sum(steps) / len(steps):.1f} leapfrog steps/draw"
+        t.append(line + "\n")
+    return t
+
+
+def render(results: dict) -> Group:
+    """The whole terminal report."""
+    parts = [header(results), Text(""), table(results), Text(""), events_block(results),
+             verdict(results)]
+    if results.get("warnings"):
+        w = Text("warnings\n", style="bold")
+        for line in results["warnings"]:
+            w.append(f"  {line}\n", style="yellow")
+        parts.append(w)
+    return Group(*parts)
