@@ -14,7 +14,13 @@ import time
 
 import numpy as np
 
-from phasedsl.sample import CompiledCache, as_arrays, as_key, settings_with_defaults, unconstrained
+from phasedsl.sample import (
+    CompiledCache,
+    as_arrays,
+    as_key,
+    settings_with_defaults,
+    unconstrained,
+)
 from phasedsl.target import Draws, Target
 
 __all__ = ["NutsEngine", "DEFAULTS"]
@@ -71,7 +77,8 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
             out = (
                 x,
                 jnp.asarray(target.indicators(x, ctx), dtype=bool),
-                target.logprior(x, ctx) + target.loglik(x, ctx),
+                # the state carries the z-space density: drop the Jacobian, no re-evaluation
+                state.logdensity - zt.log_jacobian(state.position),
                 info.is_divergent,
                 info.num_integration_steps,
                 info.acceptance_rate,

@@ -190,7 +190,7 @@ def build_quadrature_2d(target: Target, points: int, subdivisions: int):
             per_phase = _logsumexp(jnp.where(inds, vals[:, None], -jnp.inf), axis=0)
             return total, per_phase
 
-        row_total, row_phase = jax.lax.map(row, x_rows)
+        row_total, row_phase = jax.lax.map(row, x_rows, batch_size=min(cells, 16))
         log_area = np.log(area)
         log_z = _logsumexp(row_total) + log_area
         phase_log_z = _logsumexp(row_phase, axis=0) + log_area

@@ -166,7 +166,7 @@ def verdict(results: dict) -> Text:
                  style="green")
     speed = [p.get("diagnostics", {}) for p in points]
     grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]
-    walls = [d.get("wall_s") for d in speed if d.get("wall_s") is not None]
+    walls = [d.get("sample_s", d.get("wall_s")) for d in speed if d.get("wall_s") is not None]
     if walls:
         line = f"  time: {sum(walls):.1f} s sampling over {len(walls)} points"
         compile_s = [d.get("compile_s") for d in speed if d.get("compile_s")]

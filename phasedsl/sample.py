@@ -159,6 +159,7 @@ class ZTarget(NamedTuple):
     logdensity: Callable  # (z, ctx) -> f[]: logprior + loglik
     to_x: Callable  # z -> x
     to_z: Callable  # x -> z
+    log_jacobian: Callable  # z -> f[]: log |det dx/dz|
 
 
 def unconstrained(target: Target) -> ZTarget:
@@ -175,7 +176,7 @@ def unconstrained(target: Target) -> ZTarget:
         x = box.to_x(z)
         return target.logprior(x, ctx) + target.loglik(x, ctx) + box.log_jacobian(z)
 
-    return ZTarget(logprior, loglik, logdensity, box.to_x, box.to_z)
+    return ZTarget(logprior, loglik, logdensity, box.to_x, box.to_z, box.log_jacobian)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ def _signature(args) -> Any:
 
     leaves, treedef = jax.tree.flatten(args)
     return treedef, tuple(
-        (tuple(np.shape(x)), str(getattr(x, "dtype", type(x))), bool(getattr(x, "weak_type", False)))
+        (np.shape(x), str(getattr(x, "dtype", type(x))), bool(getattr(x, "weak_type", False)))
         for x in leaves
     )
 

@@ -25,7 +25,13 @@ from functools import partial
 
 import numpy as np
 
-from phasedsl.sample import CompiledCache, as_arrays, as_key, settings_with_defaults, unconstrained
+from phasedsl.sample import (
+    CompiledCache,
+    as_arrays,
+    as_key,
+    settings_with_defaults,
+    unconstrained,
+)
 from phasedsl.target import Draws, Target
 
 __all__ = ["SmcEngine", "DEFAULTS"]

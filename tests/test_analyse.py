@@ -266,9 +266,13 @@ def test_find_events_composes_and_sorts():
               point(0.2, 0.7, 0.5)]
     ev = find_events(values, points, floor=0.005, merge=0.9)
     kinds = [(e["kind"], e["between"]) for e in ev]
-    assert kinds == [("merge", [0.0, 1.0]), ("crossover", [1.0, 2.0]), ("split", [1.0, 2.0]),
-                     ("destruction", [2.0, 3.0])]
-    cross = ev[1]
+    # a and b are merged at 1.0 (overlap 0.95 > 0.9): which of them is larger there is no
+    # transition, so the change of preferred phase between 1.0 and 2.0 is not a crossover
+    assert kinds == [("merge", [0.0, 1.0]), ("split", [1.0, 2.0]), ("destruction", [2.0, 3.0])]
+    ev = find_events(values, points, floor=0.005, merge=0.99)
+    kinds = [(e["kind"], e["between"]) for e in ev]
+    assert kinds == [("crossover", [1.0, 2.0]), ("destruction", [2.0, 3.0])]
+    cross = ev[0]
     r0, r1 = math.log(0.3 / 0.6), math.log(0.7 / 0.2)
     assert cross["at"] == pytest.approx(1.0 - r0 / (r1 - r0))
     assert json.loads(json.dumps(ev)) == ev
