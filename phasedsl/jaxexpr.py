@@ -81,6 +81,8 @@ def pred_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env
         fns = [pred_fn(x, leaves, perms) for x in p.items]
         op = jnp.logical_and if isinstance(p, sy.AllOf) else jnp.logical_or
         return lambda env: functools.reduce(op, [f(env) for f in fns])
+    if isinstance(p, sy.Region):
+        return pred_fn(p.relation, leaves, perms)
     if isinstance(p, sy.NotP):
         inner = pred_fn(p.item, leaves, perms)
         return lambda env: jnp.logical_not(inner(env))

@@ -8,6 +8,7 @@ finished points are kept and only the rest are sampled. Different settings are r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,8 +23,9 @@ from .analyse import find_events, summarise_point
 from .errors import UsageError
 from .report import SCHEMA, dumps
 
-QUICK = {"nuts": {"draws": 300, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
+QUICK = {"nuts": {"draws": 200, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
          "quadrature": {}}
+QUICK_POINTS = 8  # --quick samples at most this many sweep values, ends included
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -40,6 +42,7 @@ def run_key(checked) -> str:
     """A hash of everything that decides a point's result (spec text after overrides,
     engine and its settings). Two runs with the same key may share finished points."""
     payload = json.dumps({"source": checked.spec.source, "engine": checked.engine,
+                          "sweep": list(checked.sweep_values),
                           "sample": checked.sample, "lets": sorted(map(str, checked.lets.items())),
                           "phases": list(checked.phase_names)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -196,6 +199,14 @@ def _quick(checked_overrides: dict, engine: str) -> dict:
     return out
 
 
+def quick_sweep(values, limit: int = QUICK_POINTS) -> tuple[float, ...]:
+    """At most ``limit`` sweep values, evenly spread over the list, both ends kept."""
+    if len(values) <= limit:
+        return tuple(values)
+    idx = np.unique(np.round(np.linspace(0, len(values) - 1, limit)).astype(int))
+    return tuple(values[i] for i in idx)
+
+
 def _progress_enabled() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
@@ -214,6 +225,7 @@ def run_command(args, overrides: dict) -> int:
     checked, warnings = load(args.spec, overrides)
     if args.quick:
         checked, warnings = load(args.spec, _quick(overrides, checked.engine))
+        checked = dataclasses.replace(checked, sweep_values=quick_sweep(checked.sweep_values))
     for w in warnings:
         print(w, file=sys.stderr)
     name = Path(args.spec).stem + ("-quick" if args.quick else "")

@@ -32,10 +32,13 @@ class Engine(Protocol):
     """What every engine provides."""
 
     name: str
-    settings: dict
+    settings: dict  # the engine's settings, defaults filled in
+    traces: int  # how many times the work was traced and compiled (1 for a whole sweep)
 
     def run(self, key, ctx) -> Draws:  # pragma: no cover - protocol
-        """Sample at one sweep point: ``key`` a JAX PRNG key, ``ctx`` the context pytree."""
+        """Sample at one sweep point: ``key`` a JAX PRNG key (or an int seed), ``ctx`` the
+        context pytree. ``Draws.info["compile_s"]`` is 0.0 when a compiled function was
+        re-used."""
         ...
 
 

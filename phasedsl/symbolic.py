@@ -88,6 +88,20 @@ class NotP(Pred):
 
 
 @dataclass(frozen=True)
+class Region(Pred):
+    """``annulus``/``disc``/``ball``: ``relation`` is what it means (and what is lowered);
+    the geometry is kept so plots can draw it. ``centre`` is a value like ``point``; the
+    region is ``inner < |point - centre| < outer`` (``inner`` None for discs and balls)."""
+
+    kind: str
+    point: object
+    centre: object
+    inner: object
+    outer: object
+    relation: Pred
+
+
+@dataclass(frozen=True)
 class Symmetric(Pred):
     """Union of ``item`` over all permutations of the model's nodes."""
 
@@ -119,6 +133,8 @@ def pred_symbols(p: Pred) -> set:
         return set().union(*[pred_symbols(x) for x in p.items]) if p.items else set()
     if isinstance(p, (NotP, Symmetric)):
         return pred_symbols(p.item)
+    if isinstance(p, Region):
+        return pred_symbols(p.relation)
     return set()
 
 
@@ -390,6 +406,10 @@ def _norm(v):
     return sp.Abs(v)
 
 
+def _origin(v):
+    return Vec(tuple(sp.Integer(0) for _ in v.items)) if isinstance(v, Vec) else sp.Integer(0)
+
+
 def _same_kind(a, b, span, what):
     if isinstance(a, Vec) != isinstance(b, Vec) or (
             isinstance(a, Vec) and len(a.items) != len(b.items)):
@@ -440,19 +460,20 @@ def _call(e: ast.Call, scope: Scope, ctx: Context):
         v, r = point(args[0], scope, ctx), scalar(args[1], scope, ctx)
         eps = _positive(args[2], scope, ctx, "eps")
         nv = _norm(v)
-        return AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps)))
+        return Region("annulus", v, _origin(v), r - eps, r + eps,
+                      AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps))))
     if name == "disc":
         arity(2, "v, eps")
         v = point(args[0], scope, ctx)
         eps = _positive(args[1], scope, ctx, "eps")
-        return Rel("<", _norm(v), eps)
+        return Region("disc", v, _origin(v), None, eps, Rel("<", _norm(v), eps))
     if name == "ball":
         arity(3, "v, centre, eps")
         v, c = point(args[0], scope, ctx), point(args[1], scope, ctx)
         _same_kind(v, c, args[1].span, "ball")
         eps = _positive(args[2], scope, ctx, "eps")
         diff = Vec(tuple(x - y for x, y in zip(v.items, c.items))) if isinstance(v, Vec) else v - c
-        return Rel("<=", _norm(diff), eps)
+        return Region("ball", v, c, None, eps, Rel("<=", _norm(diff), eps))
     if name == "symmetric":
         arity(1, "condition")
         if ctx.width is None:
