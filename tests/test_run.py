@@ -1,0 +1,165 @@
+"""`phasedsl run` end to end on the energy examples, whose answers are exact integrals."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from phasedsl.check import check
+from phasedsl.cli import main
+from phasedsl.errors import UsageError
+from phasedsl.runner import run_spec
+from phasedsl.syntax import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+
+def load(name: str, overrides=None):
+    path = SPECS / name
+    return check(parse(path.read_text(), str(path)), overrides)
+
+
+def k_merge(w, t):
+    return (w + 1 - t) ** 2 * (w - 1 + t) ** 4
+
+
+def exact_free_energy(lo, hi, n, t):
+    """-log of integral_lo^hi (1/4) exp(-n K(w)) dw, by adaptive quadrature."""
+    val, _ = quad(lambda w: 0.25 * math.exp(-n * k_merge(w, t)), lo, hi, epsabs=0, epsrel=1e-12,
+                  limit=200)
+    return -math.log(val)
+
+
+@pytest.fixture(scope="module")
+def merge_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("merge")
+    return run_spec(load("example_4_2_merge.phase"), folder), folder
+
+
+def test_merge_free_energies_match_scipy(merge_run):
+    results, _ = merge_run
+    assert results["status"] == "complete"
+    for p in results["points"]:
+        t = p["value"]
+        assert p["absolute"] is True
+        assert -p["log_z"] == pytest.approx(exact_free_energy(-2, 2, 10, t), abs=1e-3)
+        for name, centre in (("left", t - 1), ("right", 1 - t)):
+            lo, hi = max(-2, centre - 0.5), min(2, centre + 0.5)
+            assert p["phases"][name]["free_energy"] == pytest.approx(
+                exact_free_energy(lo, hi, 10, t), abs=1e-3), (name, t)
+
+
+def test_merge_event_and_no_crossover(merge_run):
+    results, _ = merge_run
+    events = results["events"]
+    merges = [e for e in events if e["kind"] == "merge"]
+    assert [m["between"] for m in merges] == [[pytest.approx(0.9), 1.0]]
+    assert merges[0]["phases"] == ["left", "right"]
+    assert not [e for e in events if e["kind"] == "crossover"]
+    # the right (quartic) phase is preferred throughout (the seed's claim)
+    assert {p["preferred"] for p in results["points"][:-1]} == {"right"}
+
+
+def test_first_order_in_n_matches_the_exact_crossover(tmp_path):
+    t = (0.1 / 16) ** (1 / 3)
+
+    def k(w):
+        return (w + 1) ** 2 * ((w - 1 - t) ** 4 + 4 * t ** 3 - t ** 4)
+
+    def log_ratio(n):
+        acc = quad(lambda w: math.exp(-n * k(w)), -1.5, -0.5, epsabs=0, epsrel=1e-12)[0]
+        simple = quad(lambda w: math.exp(-n * k(w)), 0.5, 1.5, epsabs=0, epsrel=1e-12)[0]
+        return math.log(acc) - math.log(simple)
+
+    n_c = brentq(log_ratio, 10, 25, xtol=1e-10)
+    results = run_spec(load("example_4_1_first_order.phase", {"engine": "quadrature"}), tmp_path)
+    (cross,) = [e for e in results["events"] if e["kind"] == "crossover"]
+    assert (cross["from"], cross["to"]) == ("simple", "accurate")
+    assert cross["at"] == pytest.approx(n_c, abs=0.2)
+    assert cross["between"] == [15.0, 20.0]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_without_recomputing(tmp_path):
+    checked = load("example_4_2_merge.phase")
+    calls = []
+
+    def stop_after_three(point):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    def record(count, total, value):
+        calls.append(value)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(checked, tmp_path, progress=record, on_point=stop_after_three)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["status"] == "interrupted"
+    assert [p["value"] for p in saved["points"]] == calls == list(checked.sweep_values[:3])
+    assert len(list((tmp_path / "draws").glob("point_*.npz"))) == 3
+
+    again = []
+    results = run_spec(checked, tmp_path, progress=lambda c, t, v: again.append(v))
+    assert again == list(checked.sweep_values[3:])
+    assert results["status"] == "complete"
+    assert [p["value"] for p in results["points"]] == list(checked.sweep_values)
+    fresh = run_spec(checked, tmp_path / "fresh")
+    strip = lambda r: [{k: v for k, v in p.items() if k != "diagnostics"} for p in r["points"]]
+    assert strip(results) == strip(fresh)
+    assert results["events"] == fresh["events"]
+
+
+def test_a_changed_spec_is_refused_not_overwritten(tmp_path):
+    run_spec(load("example_4_2_merge.phase"), tmp_path)
+    before = (tmp_path / "results.json").read_text()
+    with pytest.raises(UsageError, match="different spec or settings"):
+        run_spec(load("example_4_2_merge.phase", {"points": "2001"}), tmp_path)
+    assert (tmp_path / "results.json").read_text() == before
+    run_spec(load("example_4_2_merge.phase", {"points": "2001"}), tmp_path, fresh=True)
+    assert json.loads((tmp_path / "results.json").read_text())["sampler"]["points"] == 2001
+
+
+def test_cli_json_and_exit_codes(tmp_path, capsys):
+    spec = str(SPECS / "example_4_2_merge.phase")
+    assert main(["run", spec, "--out", str(tmp_path / "r"), "--json", "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert doc["schema"] == "phasedsl.results/1"
+    assert doc["sampler"]["engine"] == "quadrature"
+    assert len(doc["points"]) == 11 and doc["phases"] == ["left", "right"]
+    assert main(["report", str(tmp_path / "r")]) == 0
+    report = capsys.readouterr().out
+    assert "second-order merge of left and right between theta = 0.9 and 1" in report
+    assert main(["run", str(tmp_path / "missing.phase")]) == 2
+    assert "no such spec file" in capsys.readouterr().err
+    assert main(["run", spec, "--set", "nonsense=1", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "no such setting" in err and "Traceback" not in err
+    bad = tmp_path / "bad.phase"
+    bad.write_text("sweep t over 1, 2\nparam w in [-1, 1]\nenergy K = w^2 * tt\nlet n = 3\n")
+    assert main(["run", str(bad), "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.phase:3:18: error: unknown name `tt`" in err and "Traceback" not in err
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_check_and_help_do_not_import_jax():
+    import subprocess
+    import sys
+
+    code = ("import sys; from phasedsl.cli import main; "
+            f"rc = main(['check', {str(SPECS / 'pt1_degeneracy.phase')!r}]); "
+            "assert rc == 0; assert 'jax' not in sys.modules, 'jax imported'; print('fine')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "fine" in out.stdout and "parameters" in out.stdout and "9: w[2,2] b[2] q[2] c" in out.stdout
