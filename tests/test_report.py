@@ -1,0 +1,75 @@
+"""The terminal report against golden text, on a hand-made results document."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from phasedsl.report import dumps, event_text, render
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def point(value, a, b, se=0.01, mixing=True, notes=(), div=0):
+    return {
+        "value": value,
+        "phases": {"nondegenerate": {"mass": a, "se": se, "free_energy": None, "chain_masses": [a] * 4},
+                   "degenerate": {"mass": b, "se": se, "free_energy": None, "chain_masses": [b] * 4}},
+        "other": {"mass": 1 - a - b, "se": se},
+        "preferred": "nondegenerate" if a >= b else "degenerate",
+        "overlap": {"nondegenerate|degenerate": 0.0}, "absolute": False, "log_z": None,
+        "diagnostics": {"rhat_max": 1.01 if mixing else float("inf"), "ess_min": 400.0,
+                        "mixing_ok": mixing, "mixing_notes": list(notes), "divergences": div,
+                        "wall_s": 2.0, "sample_s": 1.5, "compile_s": 0.5,
+                        "grad_evals_per_s": 40000.0, "steps_per_draw": 31.5},
+    }
+
+
+RESULTS = {
+    "schema": "phasedsl.results/1", "experiment": "PT1: deforming to degeneracy",
+    "sampler": {"engine": "nuts", "chains": 4, "draws": 2000, "warmup": 1000, "seed": 0},
+    "sweep": {"name": "theta", "values": [1.2, 1.24, 1.28, 1.32]},
+    "phases": ["nondegenerate", "degenerate"], "report": {"floor": 0.005, "merge": 0.9},
+    "status": "complete",
+    "points": [point(1.2, 0.4, 0.05), point(1.24, 0.3, 0.12),
+               point(1.28, 0.2, 0.3, mixing=False,
+                     notes=["chains 1, 3 hold `degenerate` (0.41, 0.38); chains 2, 4 hold none of it"]),
+               point(1.32, 0.15, 0.4, div=3)],
+    "events": [{"order": 1, "kind": "crossover", "from": "nondegenerate", "to": "degenerate",
+                "at": 1.2612, "interval": [1.25, 1.27], "between": [1.24, 1.28]}],
+    "warnings": [],
+}
+
+
+def rendered(results) -> str:
+    console = Console(width=100, color_system=None, force_terminal=False, record=True,
+                      file=open(os.devnull, "w"))
+    console.print(render(results))
+    return console.export_text()
+
+
+def test_report_matches_golden_text():
+    text = rendered(RESULTS)
+    path = GOLDEN / "report_pt1.txt"
+    if os.environ.get("PHASEDSL_REGEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_event_sentences():
+    assert event_text(RESULTS["events"][0], "theta") == (
+        "first-order crossover nondegenerate -> degenerate at theta = 1.261 [1.25, 1.27]")
+    assert event_text({"kind": "destruction", "phase": "cancelled", "between": [2.0, 2.25]},
+                      "vartheta") == "second-order destruction of cancelled between vartheta = 2 and 2.25"
+    assert event_text({"kind": "merge", "phases": ["left", "right"], "between": [0.9, 1.0]},
+                      "theta") == "second-order merge of left and right between theta = 0.9 and 1"
+
+
+def test_json_is_strict_and_keeps_the_contract():
+    doc = json.loads(dumps(RESULTS))
+    assert doc["points"][2]["diagnostics"]["rhat_max"] is None  # inf is not JSON
+    assert doc["events"][0]["at"] == 1.2612
+    assert set(doc["points"][0]) >= {"value", "phases", "other", "preferred", "diagnostics"}
