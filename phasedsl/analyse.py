@@ -164,6 +164,10 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...]) -> dict:
     phases = {}
     for k, name in enumerate(phase_names):
         m = float(mass[k])
+        if draws.method == "exact" and draws.phase_log_z is not None and log_z is not None:
+            # exact engines integrate each phase on its own: their ratio beats grid weights
+            m = float(np.mean(np.exp(np.asarray(draws.phase_log_z, float)[:, k]
+                                     - np.asarray(draws.log_z, float))))
         if draws.phase_log_z is not None:
             plz = float(np.mean(np.asarray(draws.phase_log_z, dtype=float)[:, k]))
             # kept even where the mass underflowed to 0: the integral itself is finite

@@ -77,8 +77,9 @@ def _title(results: dict, what: str) -> str:
 
 
 def _colours(plt, phases) -> dict:
-    cycle = plt.get_cmap("tab10").colors
-    return {name: cycle[k % 10] for k, name in enumerate(phases)}
+    """Phase colours: tab10 without its red (truth markers) and grey (``other``)."""
+    cycle = [c for k, c in enumerate(plt.get_cmap("tab10").colors) if k not in (3, 7)]
+    return {name: cycle[k % len(cycle)] for k, name in enumerate(phases)}
 
 
 def _points(results: dict) -> tuple[np.ndarray, list[dict]]:
@@ -93,18 +94,19 @@ def _num(x) -> float:
 # ---------------------------------------------------------------- masses and free energies
 
 
-def _mark_events(ax, results: dict, colours: dict, crossovers_only: bool = False) -> list:
-    """Shade the sweep's events on ``ax``; legend handles for the kinds shown."""
+def _mark_events(ax, results: dict, colours: dict) -> list:
+    """Shade the sweep's events on ``ax`` and label them at the top (labels at one place are
+    set side by side); legend handles for the kinds shown."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.transforms import blended_transform_factory
 
     top = blended_transform_factory(ax.transData, ax.transAxes)
-    kinds = {}
+    kinds, labels = {}, []
     for e in results.get("events", []):
         kind = e.get("kind")
         lo, hi = e.get("interval") or e.get("between") or (None, None)
-        if lo is None or (crossovers_only and kind != "crossover"):
+        if lo is None:
             continue
         if kind == "crossover":
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
@@ -119,81 +121,104 @@ def _mark_events(ax, results: dict, colours: dict, crossovers_only: bool = False
             x = 0.5 * (lo + hi)
             subject = e.get("phase") or " + ".join(e.get("phases", []))
             text = f"{subject}: {kind}"
-            kinds[kind] = Patch(color=colour if "phase" in e else OTHER_COLOUR, alpha=0.25,
-                                label=f"{kind} (between two sweep points)")
-        ax.text(x, 0.98, text, transform=top, rotation=90, ha="center", va="top", fontsize=7,
-                bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+            kinds["order 2"] = Patch(color=OTHER_COLOUR, alpha=0.25,
+                                     label="order-2 event: somewhere in\nthe shaded span (labelled)")
+        labels.append((x, text))
+    values = results["sweep"].get("values") or [0.0, 1.0]
+    near = 0.02 * (max(values) - min(values) or 1.0)
+    groups = []
+    for x, text in sorted(labels):
+        if groups and x - groups[-1][0] < near:
+            groups[-1][1].append(text)
+        else:
+            groups.append((x, [text]))
+    for x, texts in groups:
+        ax.text(x, 0.98, "\n".join(texts), transform=top, rotation=90, ha="center", va="top",
+                fontsize=7, bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
     return list(kinds.values())
 
 
-def _masses(plt, folder: Path, results: dict) -> Path:
+def _hollow(ax, x, y, bad, colour) -> None:
+    """Hollow markers over the points whose chains disagree."""
+    if bad.any():
+        ax.plot(x[bad], y[bad], "o", ms=8, mfc="white", mec=colour, mew=1.5, zorder=5)
+
+
+def _finish(plt, fig, ax, results, handles, bad, what, ylabel, path) -> Path:
     from matplotlib.lines import Line2D
 
+    if bad.any():
+        handles.append(Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="k",
+                              label="hollow: chains disagree\n(mixing_ok = false)"))
+    ax.set_xlabel(sweep_label(results["sweep"].get("name")))
+    ax.set_ylabel(ylabel)
+    ax.set_title(_title(results, what))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _masses(plt, folder: Path, results: dict) -> Path:
     x, points = _points(results)
     phases = list(results.get("phases") or points[0]["phases"])
     colours = _colours(plt, phases)
     bad = np.array([p.get("diagnostics", {}).get("mixing_ok") is False for p in points])
-    fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
-    handles = _mark_events(ax, results, colours)
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+    events = _mark_events(ax, results, colours)
     series = [(n, colours[n], "-", [p["phases"][n] for p in points]) for n in phases]
     series.append(("other (in no phase)", OTHER_COLOUR, "--", [p["other"] for p in points]))
-    lines = []
+    handles = []
     for name, colour, ls, rows in series:
         m = np.array([_num(r["mass"]) for r in rows])
         se = np.nan_to_num(np.array([_num(r.get("se")) for r in rows]))
-        h = ax.errorbar(x, m, yerr=se, color=colour, ls=ls, marker="o", ms=4, capsize=2,
-                        lw=1.5, label=name)
-        if bad.any():
-            ax.plot(x[bad], m[bad], "o", ms=8, mfc="white", mec=colour, mew=1.5, zorder=5)
-        lines.append(h)
-    if bad.any():
-        lines.append(Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="k",
-                            label="hollow: chains disagree\n(mixing_ok = false)"))
+        handles.append(ax.errorbar(x, m, yerr=se, color=colour, ls=ls, marker="o", ms=4,
+                                   capsize=2, lw=1.5, label=name))
+        _hollow(ax, x, m, bad, colour)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel(sweep_label(results["sweep"].get("name")))
-    ax.set_ylabel("posterior mass (bars: \u00b1 1 se)")
-    ax.set_title(_title(results, "posterior mass of each phase"))
-    ax.legend(handles=lines + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              title="phase", alignment="left")
-    path = folder / "masses.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, results, handles + events, bad, "posterior mass of each phase",
+                   "posterior mass  (bars: \u00b1 1 se)", folder / "masses.png")
 
 
 def _free_energy(plt, folder: Path, results: dict) -> Path:
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+
     x, points = _points(results)
     phases = list(results.get("phases") or points[0]["phases"])
     colours = _colours(plt, phases)
     absolute = bool(points[0].get("absolute"))
-    fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
-    handles = _mark_events(ax, results, colours, crossovers_only=True)
-    lines = []
+    bad = np.array([p.get("diagnostics", {}).get("mixing_ok") is False for p in points])
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+    events = _mark_events(ax, results, colours)
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    handles, empty = [], False
     for name in phases:
         rows = [p["phases"][name] for p in points]
         f = np.array([_num(r.get("free_energy")) for r in rows])
         m = np.array([_num(r.get("mass")) for r in rows])
-        se = np.array([_num(r.get("se")) for r in rows])
-        err = None if absolute else np.nan_to_num(np.where(m > 0, se / np.where(m > 0, m, 1), 0))
-        lines.append(ax.errorbar(x, f, yerr=err, color=colours[name], marker="o", ms=4,
-                                 capsize=2, lw=1.5, label=name))
+        se = np.nan_to_num(np.array([_num(r.get("se")) for r in rows]))
+        err = None if absolute else np.where(m > 0, se / np.where(m > 0, m, 1.0), 0.0)
+        handles.append(ax.errorbar(x, f, yerr=err, color=colours[name], marker="o", ms=4,
+                                   capsize=2, lw=1.5, label=name))
+        _hollow(ax, x, f, bad & np.isfinite(f), colours[name])
+        gone = ~np.isfinite(f)
+        if gone.any():
+            empty = True
+            ax.plot(x[gone], np.full(gone.sum(), 0.985), "^", color=colours[name], ms=7,
+                    transform=top, clip_on=False)
     log_z = np.array([_num(p.get("log_z")) for p in points])
     if absolute and np.isfinite(log_z).any():
-        lines += ax.plot(x, -log_z, color="k", lw=1, ls="--", label="whole posterior (\u2212log Z)")
-    missing = [n for n in phases if all(p["phases"][n].get("free_energy") is None for p in points)]
-    if missing:
-        ax.text(0.01, 0.01, "no mass anywhere (not drawn): " + ", ".join(missing),
-                transform=ax.transAxes, fontsize=8)
-    ax.set_xlabel(sweep_label(results["sweep"].get("name")))
-    ax.set_ylabel(r"absolute  $F = -\log \int_{\mathrm{phase}} \varphi\, e^{-n\beta K}$"
-                  if absolute else "relative  F = \u2212log(mass)  (bars: \u00b1 se/mass)")
-    ax.set_title(_title(results, "free energy of each phase (lower is preferred)"))
-    ax.legend(handles=lines + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              title="phase")
-    path = folder / "free_energy.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        handles += ax.plot(x, -log_z, color="k", lw=1, ls="--",
+                           label="whole posterior (\u2212log Z)")
+    if empty:
+        handles.append(Line2D([], [], ls="", marker="^", color="k",
+                              label="no mass: F = +\u221e (at the top)"))
+    ylabel = (r"absolute $F = -\log \int_{\mathrm{phase}} \varphi(w)\, e^{-n\beta K(w)}\, dw$"
+              if absolute else "relative  F = \u2212log(mass)  (bars: \u00b1 se/mass)")
+    return _finish(plt, fig, ax, results, handles + events, bad,
+                   "free energy of each phase (lower is preferred)", ylabel,
+                   folder / "free_energy.png")
 
 
 # ---------------------------------------------------------------- phase geometry
@@ -388,19 +413,20 @@ def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
     levels = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.01]
     label = sweep_label(results["sweep"].get("name"))
     for ax, (i, (xy, w)) in zip(axes.flat, panels):
+        for phase, (cx, cy), inner, outer in circles[i]:
+            ring = None if inner == 0 else outer - inner
+            ax.add_patch(Wedge((cx, cy), outer, 0, 360, width=ring, facecolor=colours[phase],
+                               alpha=0.18, lw=0, zorder=1))
+            ax.add_patch(Wedge((cx, cy), outer, 0, 360, width=ring, fill=False,
+                               edgecolor=colours[phase], lw=1.3, zorder=3))
         gx, gy, dens = smooth_density(xy, w, xlim, ylim)
         if dens.max() > 0:
             dens = dens / dens.max()
-            ax.contourf(gx, gy, dens, levels=levels, cmap="Blues", alpha=0.9)
-            ax.contour(gx, gy, dens, levels=levels[:-1], colors="#08306b", linewidths=0.5)
-        for phase, (cx, cy), inner, outer in circles[i]:
-            colour = colours[phase]
-            ax.add_patch(Wedge((cx, cy), outer, 0, 360, width=None if inner == 0 else outer - inner,
-                               facecolor=colour, alpha=0.15, lw=0))
-            ax.add_patch(Wedge((cx, cy), outer, 0, 360, width=None if inner == 0 else outer - inner,
-                               fill=False, edgecolor=colour, lw=1.2))
+            ax.contourf(gx, gy, dens, levels=levels, cmap="Greys", alpha=0.6, zorder=2)
+            ax.contour(gx, gy, dens, levels=levels[:-1], colors="0.15", linewidths=0.5, zorder=2)
         if len(truths[i]):
-            ax.plot(truths[i][:, 0], truths[i][:, 1], "o", color="red", ms=5, mec="white", mew=0.7)
+            ax.plot(truths[i][:, 0], truths[i][:, 1], "o", color="red", ms=5, mec="white",
+                    mew=0.7, zorder=4)
         ax.set_title(f"{label} = {values[i]:.4g}")
         ax.set_xlim(xlim)
         ax.set_ylim(ylim)
@@ -408,10 +434,12 @@ def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
     _facet_labels(axes, count, _axis_name(name, 1), _axis_name(name, 2))
     handles = [Patch(facecolor=colours[p], edgecolor=colours[p], alpha=0.5, label=f"phase {p}")
                for p in checked.phase_names if any(c[0] == p for cs in circles.values() for c in cs)]
-    handles += [Patch(color=plt.get_cmap("Blues")(0.6), label="posterior density (each panel "
-                      "scaled to its peak)"),
-                Line2D([], [], ls="", marker="o", color="red", label=f"truth {name}[i]")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
+    handles += [Patch(color=plt.get_cmap("Greys")(0.6), label="posterior density\n(peak of "
+                      "each panel = 1)"),
+                Line2D([], [], ls="", marker="o", color="red", mec="white",
+                       label=f"truth {name}[i]")]
+    fig.legend(handles=handles, loc="outside lower center",
+               ncols=max(1, min(len(handles), int(fig.get_figwidth() / 2.2))))
     fig.suptitle(f"{checked.experiment or 'run'}: posterior of {name}[i], all "
                  f"{len(nodes)} nodes on one plane", fontsize=11)
     path = folder / f"posterior_{name}.png"

@@ -258,7 +258,7 @@ def run_command(args, overrides: dict) -> int:
         if bar is not None:
             bar.stop()
     if not args.no_plots:
-        _plots(folder, results, console)
+        _plots(folder, results, console, checked)
     if args.json:
         print(dumps(results))
     else:
@@ -267,12 +267,16 @@ def run_command(args, overrides: dict) -> int:
     return 0
 
 
-def _plots(folder: Path, results: dict, console) -> None:
+def _plots(folder: Path, results: dict, console, checked=None) -> None:
+    """Write the run's figures; a failure is a one-line warning (the results are saved)."""
     try:
         from .plots import write_plots
-    except ImportError:  # plots are optional
-        return
-    write_plots(folder, results)
+
+        write_plots(folder, results, checked)
+    except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
+        reason = (str(exc).splitlines() or [""])[0]
+        print(f"warning: plots not written ({type(exc).__name__}: {reason}); "
+              f"retry with `phasedsl plot {folder}`", file=sys.stderr)
 
 
 def _open_folder(path: str) -> tuple[Path, dict]:
@@ -304,6 +308,9 @@ def plot_command(args) -> int:
     from .plots import write_plots
 
     folder, results = _open_folder(args.dir)
-    for path in write_plots(folder, results):
+    paths = write_plots(folder, results)
+    for path in paths:
         print(path)
+    if not paths:
+        print(f"no figures: {folder}/results.json has no finished points", file=sys.stderr)
     return 0
