@@ -109,7 +109,23 @@ def sample_point(engine, compiled, index: int, value: float, seed: int) -> tuple
     draws = engine.run(point_key(seed, index), compiled.context(value))
     summary = summarise_point(draws, compiled.phase_names)
     summary["diagnostics"].setdefault("wall_s", time.perf_counter() - t0)
+    if compiled.checked.kind == "network":
+        summary["modes"] = network_modes(compiled, draws, summary)
     return {"value": float(value), **summary}, draws
+
+
+def network_modes(compiled, draws, summary) -> dict:
+    """Sign patterns of ``q`` overall and per group; notes when groups sit in different ones."""
+    from .modes import mode_notes, sign_patterns
+
+    slot = next(s for s in compiled.checked.slots if s.name == "q")
+    q = draws.params[..., slot.start: slot.start + slot.size]
+    modes = sign_patterns(q, draws.weights)
+    label = "chain" if draws.method == "mcmc" else "repeat"
+    notes = mode_notes(modes, label)
+    if notes and not summary["diagnostics"]["mixing_ok"]:
+        summary["diagnostics"]["mixing_notes"].extend(notes)
+    return {"q_signs": modes["shares"], "q_signs_per_group": modes["groups"]}
 
 
 def refine_crossovers(events: list[dict], engine, compiled, phase_names, seed: int,
