@@ -291,7 +291,7 @@ def _plots(folder: Path, results: dict, console, checked=None) -> None:
         write_plots(folder, results, checked)
     except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
         reason = (str(exc).splitlines() or [""])[0]
-        print(f"warning: plots not written ({type(exc).__name__}: {reason}); "
+        print(f"warning: figures incomplete ({type(exc).__name__}: {reason}); "
               f"retry with `phasedsl plot {folder}`", file=sys.stderr)
 
 

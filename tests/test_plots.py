@@ -1,0 +1,175 @@
+"""Figures of a run folder: the files are real PNGs, and the phase geometry drawn on them is the
+spec's (circles of PT1's annuli and discs, PT2's balls around the truth's effective weights)."""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasedsl import runner
+from phasedsl.check import check
+from phasedsl.lower import compile_spec
+from phasedsl.plots import line_regions, plane_regions, write_plots
+from phasedsl.runner import run_spec
+from phasedsl.syntax import parse
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+
+TINY_NETWORK = """
+experiment "tiny network"
+sweep theta over 1, 1.5
+data { n = 200; x ~ uniform(-1, 1)^2; noise = 1 }
+beta = 1 / log(n)
+model network(width = 2)
+prior normal(0, 1)
+truth network(width = 2) {
+  w[1] = [cos(theta), sin(theta)]
+  w[2] = [-cos(theta), sin(theta)]
+  b = -0.3; q = 1; c = 0
+}
+let u[i] = q[i] * w[i]
+phase ring = annulus(u[1], 1, 0.3) and annulus(u[2], 1, 0.3)
+phase near = symmetric(all i: ball(u[i], truth.u[i], 0.4))
+"""
+
+
+def load(path: Path, overrides: dict | None = None):
+    return check(parse(path.read_text(), str(path)), overrides)
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    width, height = struct.unpack(">II", data[16:24])
+    assert 400 <= width <= 4000 and 300 <= height <= 4000, (path, width, height)
+    assert 10_000 < len(data) < 3_000_000, (path, len(data))
+
+
+def names(paths) -> set[str]:
+    return {Path(p).name for p in paths}
+
+
+@pytest.fixture(scope="module")
+def merge_run(tmp_path_factory):
+    checked = load(SPECS / "example_4_2_merge.phase")
+    folder = tmp_path_factory.mktemp("merge")
+    return folder, run_spec(checked, folder), checked
+
+
+@pytest.fixture(scope="module")
+def network_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tiny")
+    spec = base / "tiny.phase"
+    spec.write_text(TINY_NETWORK)
+    checked = load(spec, {"draws": "50", "warmup": "50", "chains": "2"})
+    folder = base / "run"
+    return folder, run_spec(checked, folder), checked
+
+
+def test_energy_run_figures(merge_run):
+    folder, results, checked = merge_run
+    paths = write_plots(folder, results, checked)
+    assert names(paths) == {"masses.png", "free_energy.png", "energy.png"}
+    for p in paths:
+        assert p.parent == folder
+        assert_png(p)
+
+
+def test_spec_is_reloaded_from_spec_file(merge_run, tmp_path):
+    folder, results, _ = merge_run
+    assert names(write_plots(folder, results)) == {"masses.png", "free_energy.png", "energy.png"}
+    gone = {**results, "spec_file": str(tmp_path / "missing.phase")}
+    assert names(write_plots(tmp_path, gone)) == {"masses.png", "free_energy.png"}
+
+
+def test_network_run_figures(network_run):
+    folder, results, checked = network_run
+    assert (folder / "draws" / "point_001.npz").is_file()
+    paths = write_plots(folder, results, checked)
+    assert names(paths) == {"masses.png", "free_energy.png", "posterior_u.png"}
+    for p in paths:
+        assert_png(p)
+    # the spec file beside the run is found again by `phasedsl plot`
+    assert names(write_plots(folder, results)) == names(paths)
+
+
+def test_synthetic_results_with_every_event_kind(tmp_path):
+    """Unmixed chains, missing errors, phases without mass and all event kinds still draw."""
+
+    def point(v, a, b, ok):
+        def phase(m):
+            return {"mass": m, "se": None if m == 0 else 0.02,
+                    "free_energy": -math.log(m) if m > 0 else None, "chain_masses": [m, m]}
+        return {"value": v, "phases": {"a": phase(a), "b": phase(b)},
+                "other": {"mass": 1 - a - b, "se": 0.01}, "preferred": "a" if a >= b else "b",
+                "absolute": False, "log_z": None, "diagnostics": {"mixing_ok": ok}}
+
+    results = {
+        "experiment": "synthetic", "spec_file": None, "sweep": {"name": "vartheta",
+                                                                 "values": [0, 1, 2, 3]},
+        "phases": ["a", "b"],
+        "points": [point(0, 0.8, 0.1, True), point(1, 0.5, 0.4, False),
+                   point(2, 0.2, 0.6, True), point(3, 0.0, 0.9, True)],
+        "events": [
+            {"order": 1, "kind": "crossover", "from": "a", "to": "b", "at": 1.4,
+             "interval": [1.2, 1.7], "between": [1, 2]},
+            {"order": 2, "kind": "destruction", "phase": "a", "between": [2, 3]},
+            {"order": 2, "kind": "creation", "phase": "b", "between": [0, 1]},
+            {"order": 2, "kind": "merge", "phases": ["a", "b"], "between": [1, 2]},
+            {"order": 2, "kind": "split", "phases": ["a", "b"], "between": [2, 3]}],
+    }
+    paths = write_plots(tmp_path, results)
+    assert names(paths) == {"masses.png", "free_energy.png"}
+    for p in paths:
+        assert_png(p)
+
+
+def rounded(circles):
+    return {(phase, tuple(round(c, 6) for c in centre), round(inner, 6), round(outer, 6))
+            for phase, centre, inner, outer in circles}
+
+
+def test_pt1_regions_are_circles_around_the_origin():
+    checked = load(SPECS / "pt1_degeneracy.phase")
+    for theta in (1.0, 1.3):
+        assert rounded(plane_regions(checked, "u", theta)) == {
+            ("nondegenerate", (0.0, 0.0), 0.7, 1.3),
+            ("degenerate", (0.0, 0.0), 0.0, 0.3),
+            ("degenerate", (0.0, 0.0), 1.7, 2.3),
+        }
+
+
+def test_pt2_balls_sit_at_plus_and_minus_the_truth():
+    checked = load(SPECS / "pt2_cancellation.phase")
+    compiled = compile_spec(checked)
+    for vartheta in (1.0, 2.5):
+        truth_u = compiled.truth(vartheta)["u"]  # f[3, 2]
+        circles = plane_regions(checked, "u", vartheta)
+        for phase, sign in (("outward", 1), ("cancelled", -1)):
+            got = sorted(c for p, c, inner, outer in circles
+                         if p == phase and inner == 0 and math.isclose(outer, 0.25))
+            want = sorted(tuple(float(x) for x in sign * row) for row in truth_u)
+            assert len(got) == 3
+            np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_energy_intervals_follow_the_sweep():
+    checked = load(SPECS / "example_4_2_merge.phase")
+    got = {(p, round(a, 6), round(b, 6)) for p, a, b in line_regions(checked, 0.3)}
+    assert got == {("left", -1.2, -0.2), ("right", 0.2, 1.2)}
+
+
+def test_a_plotting_failure_is_a_warning(monkeypatch, capsys, tmp_path):
+    import phasedsl.plots
+
+    def broken(folder, results, checked=None):
+        raise ValueError("no figure today\nsecond line")
+
+    monkeypatch.setattr(phasedsl.plots, "write_plots", broken)
+    runner._plots(tmp_path, {"points": []}, console=None, checked=None)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no figure today" in err and "second line" not in err
