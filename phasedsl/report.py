@@ -81,6 +81,13 @@ def _flags(point: dict, engine: str) -> str:
     return " ".join(flags) if flags else "ok"
 
 
+def _time(d: dict) -> tuple[str, str]:
+    """Sampling seconds of a point, and leapfrog steps per draw where the engine has them."""
+    s = d.get("sample_s", d.get("wall_s"))
+    steps = d.get("steps_per_draw")
+    return ("-" if s is None else f"{s:.1f}"), ("-" if not steps else f"{steps:.0f}")
+
+
 def header(results: dict) -> Text:
     s = results["sampler"]
     settings = ", ".join(f"{k} {v}" for k, v in s.items() if k != "engine" and v is not None)
@@ -108,12 +115,15 @@ def table(results: dict) -> Table:
     t.add_column("preferred")
     if absolute:
         t.add_column("F (abs.)", justify="right")
+    t.add_column("seconds", justify="right")
+    t.add_column("steps/draw", justify="right")
     t.add_column("diagnostics")
     for p in results["points"]:
         row = [fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases] + [_mass(p["other"])]
         row.append(p.get("preferred") or "-")
         if absolute:
             row.append(fmt(-p["log_z"], 5) if p.get("log_z") is not None else "-")
+        row.extend(_time(p.get("diagnostics", {})))
         row.append(_flags(p, results["sampler"]["engine"]))
         t.add_row(*[Text(x) for x in row])
     return t
