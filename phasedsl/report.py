@@ -110,14 +110,14 @@ def table(results: dict) -> Table:
     t = Table(box=None, pad_edge=False, header_style="bold")
     t.add_column(results["sweep"]["name"], justify="right")
     for name in phases:
-        t.add_column(name, justify="right")
-    t.add_column("other", justify="right")
-    t.add_column("preferred")
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("other", justify="right", no_wrap=True)
+    t.add_column("preferred", no_wrap=True)
     if absolute:
         t.add_column("F (abs.)", justify="right")
     t.add_column("seconds", justify="right")
     t.add_column("steps/draw", justify="right")
-    t.add_column("diagnostics")
+    t.add_column("diagnostics", overflow="fold")
     for p in results["points"]:
         row = [fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases] + [_mass(p["other"])]
         row.append(p.get("preferred") or "-")
