@@ -1,0 +1,42 @@
+"""The seed's two network experiments at reduced scale (slow: tens of minutes on 2 cores).
+
+The runner itself must find PT1's first-order crossover and PT2's second-order destruction.
+Reduced scale: 4 chains x 1000 draws (1000 warmup) at every sweep value, n = 10,000.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phasedsl.check import check
+from phasedsl.runner import run_spec
+from phasedsl.syntax import parse
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+REDUCED = {"draws": "1000", "warmup": "1000"}
+
+
+def run(name: str, folder: Path) -> dict:
+    path = SPECS / name
+    return run_spec(check(parse(path.read_text(), str(path)), REDUCED), folder)
+
+
+@pytest.mark.slow
+def test_pt1_first_order_crossover(tmp_path):
+    results = run("pt1_degeneracy.phase", tmp_path)
+    crossings = [e for e in results["events"] if e["kind"] == "crossover"
+                 and (e["from"], e["to"]) == ("nondegenerate", "degenerate")]
+    assert crossings, results["events"]
+    assert 1.16 <= crossings[0]["at"] <= 1.36
+    last = results["points"][-1]
+    assert last["preferred"] == "degenerate"
+
+
+@pytest.mark.slow
+def test_pt2_destruction_without_crossover(tmp_path):
+    results = run("pt2_cancellation.phase", tmp_path)
+    kinds = [(e["kind"], e.get("phase")) for e in results["events"]]
+    assert ("destruction", "cancelled") in kinds, results["events"]
+    assert not [e for e in results["events"] if e["kind"] == "crossover"]
