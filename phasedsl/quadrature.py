@@ -121,7 +121,10 @@ def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
             )
             return 0.5 * (left + right)
 
-        c = jax.vmap(switch_point)(a, b, s_a)  # [C, P]
+        if num_phases == 0:  # no phase: split cells at their midpoints (shapes are static)
+            c = jnp.zeros((a.shape[0], 0), a.dtype)
+        else:
+            c = jax.vmap(switch_point)(a, b, s_a)  # [C, P]
         a_p = jnp.broadcast_to(a[:, None], c.shape)
         b_p = jnp.broadcast_to(b[:, None], c.shape)
         left_log = log_integral(a_p, c)
@@ -139,8 +142,11 @@ def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
         # the switch point of the first phase that changes in the cell (else the midpoint), so
         # sum(weight * indicator) reproduces phase_log_z whenever at most one distinct switch
         # point falls in a cell.
-        first = jnp.argmax(mixed, axis=1)
-        split = jnp.where(mixed.any(axis=1), c[jnp.arange(c.shape[0]), first], 0.5 * (a + b))
+        if num_phases == 0:
+            split = 0.5 * (a + b)
+        else:
+            first = jnp.argmax(mixed, axis=1)
+            split = jnp.where(mixed.any(axis=1), c[jnp.arange(c.shape[0]), first], 0.5 * (a + b))
         lw_left = log_integral(a, split)  # to node i
         lw_right = log_integral(split, b)  # to node i + 1
         pad = jnp.full((1,), -jnp.inf)

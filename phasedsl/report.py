@@ -47,6 +47,11 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def sweep_name(results: dict) -> str:
+    """The sweep variable's name, or ``point`` for a spec without a sweep."""
+    return results["sweep"]["name"] or "point"
+
+
 def _mass(m: dict) -> str:
     se = m.get("se")
     return f"{m['mass']:.3f}" + ("" if se is None or se == 0 else f" ± {se:.3f}")
@@ -95,7 +100,8 @@ def header(results: dict) -> Text:
     t.append(results["experiment"], style="bold")
     t.append(f"\nengine {s['engine']}" + (f" ({settings})" if settings else ""))
     sweep = results["sweep"]
-    t.append(f"\nsweep {sweep['name']}: {len(sweep['values'])} values")
+    t.append(f"\nsweep {sweep_name(results)}: {len(sweep['values'])} values"
+             if sweep["name"] else "\nno sweep: one posterior")
     done = len(results["points"])
     if results.get("status") != "complete":
         t.append(f"  [{results.get('status', 'partial')}: {done} of {len(sweep['values'])} points]",
@@ -108,7 +114,7 @@ def table(results: dict) -> Table:
     phases = results["phases"]
     absolute = any(p.get("absolute") for p in results["points"])
     t = Table(box=None, pad_edge=False, header_style="bold")
-    t.add_column(results["sweep"]["name"], justify="right")
+    t.add_column(sweep_name(results), justify="right")
     for name in phases:
         t.add_column(name, justify="right", no_wrap=True)
     t.add_column("other", justify="right", no_wrap=True)
@@ -130,7 +136,7 @@ def table(results: dict) -> Table:
 
 
 def events_block(results: dict) -> Text:
-    sweep = results["sweep"]["name"]
+    sweep = sweep_name(results)
     events = results.get("events") or []
     t = Text()
     t.append("events\n", style="bold")
@@ -144,7 +150,7 @@ def events_block(results: dict) -> Text:
 
 def verdict(results: dict) -> Text:
     """What the diagnostics mean, with advice."""
-    sweep = results["sweep"]["name"]
+    sweep = sweep_name(results)
     points = results["points"]
     t = Text()
     t.append("diagnostics\n", style="bold")
