@@ -14,8 +14,14 @@ import sympy as sp
 from . import ast
 from . import symbolic as sy
 from .errors import Diagnostic, SpecError, did_you_mean, error
-from .settings import SettingsChecker, apply_overrides
+from .settings import SettingsChecker, apply_overrides, override_error
 
+MAX_SWEEP = 10_000  # sweep points; each one is a full posterior
+BUILTINS = ("pi", "e")
+NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of the network model",
+                 "q": "a parameter of the network model", "c": "a parameter of the network model",
+                 "truth": "the truth network (`truth.w[1]`, ...)",
+                 "n": "the sample size, set in `data`"}
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,14 @@ class CheckedSpec:
 def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
     """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name."""
     try:
-        return _Checker(apply_overrides(spec, overrides or {})).run()
+        notes: list[Diagnostic] = []
+        checker = _Checker(apply_overrides(spec, overrides or {}, notes))
+        checker.warnings.extend(notes)
+        return checker.run()
     except SpecError as exc:
+        usage = override_error(exc, overrides or {})
+        if usage is not None:
+            raise usage from None
         if exc.source is None:
             raise exc.located(spec.source, spec.filename) from None
         raise
@@ -115,7 +127,7 @@ class _Checker:
         self.params: dict[str, ast.Param] = {}
         self.assigns: dict[str, ast.Assign] = {}
         self._let_values: dict[str, object] = {}
-        self._let_busy: set[str] = set()
+        self._let_busy: list[str] = []
 
     # ------------------------------------------------------------ grouping
     def group(self):
@@ -139,7 +151,8 @@ class _Checker:
             elif isinstance(st, ast.Assign):
                 if st.name.id != "beta":
                     raise error(f"unknown setting `{st.name.id}`", st.name.span,
-                                expected="`beta = ...`, or `let NAME = ...` for a constant",
+                                expected="`beta = ...`, or `let NAME = ...` for a constant"
+                                + did_you_mean(st.name.id, ["beta"]),
                                 found=f"`{st.name.id} = ...`")
                 if "beta" in self.assigns:
                     raise _dup(self.assigns["beta"], st, "`beta`")
@@ -169,7 +182,9 @@ class _Checker:
                                  "or `param` and `energy`", found="neither")
         self.kind = "network" if has_net else "energy"
         self.sweep()
+        self.check_names()
         self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+        self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
         if self.sweep_name:
             self.base.bindings[self.sweep_name] = lambda: self.sweep_symbol
         for name, st in self.lets.items():
@@ -195,6 +210,33 @@ class _Checker:
             lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
             engine=engine, sample=sample, report=report, warnings=tuple(self.warnings))
 
+    # ------------------------------------------------------------ names
+    def check_names(self):
+        """One meaning per name: lets, params and the sweep variable may not share names,
+        nor take the built-in constants or (for networks) the model's own names."""
+        taken: dict[str, tuple[str, int]] = {b: ("a built-in constant", 0) for b in BUILTINS}
+        if self.kind == "network":
+            taken.update({k: (v, 0) for k, v in NETWORK_NAMES.items()})
+        if self.sweep_name is not None:
+            st = self.one[ast.Sweep]
+            if self.sweep_name in taken and not (self.sweep_name == "n" and self.kind == "network"):
+                self._clash(st.name, taken[self.sweep_name], "sweep")
+            taken[self.sweep_name] = ("the sweep variable", st.span.line)
+        for name, st in self.params.items():
+            if name in taken:
+                self._clash(st.name, taken[name], "param")
+            taken[name] = ("a parameter", st.span.line)
+        for name, st in self.lets.items():
+            if name in taken:
+                self._clash(st.name, taken[name], "let")
+
+    @staticmethod
+    def _clash(name: ast.Name, taken: tuple[str, int], what: str):
+        meaning, line = taken
+        notes = (f"`{name.id}` is defined at line {line}",) if line else ()
+        raise error(f"`{name.id}` is already {meaning}", name.span,
+                    expected=f"another name for this `{what}`", found=f"`{name.id}`", notes=notes)
+
     # ------------------------------------------------------------ sweep
     def sweep(self):
         st: ast.Sweep | None = self.one.get(ast.Sweep)
@@ -209,15 +251,21 @@ class _Checker:
         consts = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         ctx = sy.Context(None, "`sweep`")
         values: list[float] = []
+        origin: list[ast.Expr] = []  # the item each value comes from
         for item in st.items:
             if isinstance(item, ast.Call) and item.func.id in ("linspace", "range"):
-                values.extend(self._points(item, consts, ctx))
+                points = self._points(item, consts, ctx)
             else:
-                values.append(self._const(item, consts, ctx, "a sweep value"))
-        for a, b, item in zip(values, values[1:], st.items[1:] + st.items[-1:]):
+                points = [self._const(item, consts, ctx, "a sweep value")]
+            values.extend(points)
+            origin.extend([item] * len(points))
+            if len(values) > MAX_SWEEP:
+                raise error("the sweep is too long", item.span,
+                            expected=f"at most {MAX_SWEEP} values", found=f"{len(values)}")
+        for a, b, item in zip(values, values[1:], origin[1:]):
             if not b > a:
-                raise error("sweep values must increase", st.span,
-                            expected="values in increasing order, each once",
+                raise error("sweep values must increase", item.span,
+                            expected=f"a value above {a:g} (sweep values increase, each once)",
                             found=f"{a:g} followed by {b:g}")
         self.sweep_values = tuple(values)
 
@@ -225,7 +273,7 @@ class _Checker:
         v = sy.scalar(e, scope, ctx, what)
         if v.free_symbols:
             raise error(f"{what} must be a constant", e.span, expected="a constant expression",
-                        found=f"one that depends on {', '.join(sorted(map(str, v.free_symbols)))}")
+                        found=f"one that depends on {sy.names_text(v.free_symbols)}")
         x = complex(sp.N(v))
         if x.imag != 0 or x.real != x.real:
             raise error(f"{what} is not a real number", e.span, expected="a real number",
@@ -244,11 +292,17 @@ class _Checker:
                 raise error("`linspace` needs a whole number of points", call.args[2].span,
                             expected="a count of 1 or more", found=f"{k:g}")
             k = int(k)
+            if k > MAX_SWEEP:
+                raise error("the sweep is too long", call.args[2].span,
+                            expected=f"at most {MAX_SWEEP} values", found=f"{k}")
             return [a] if k == 1 else [a + (b - a) * j / (k - 1) for j in range(k)]
         if not k > 0 or not b > a:
             raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
                         expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
         count = int((b - a) / k + 1e-9) + 1
+        if count > MAX_SWEEP:
+            raise error("the sweep is too long", call.span,
+                        expected=f"at most {MAX_SWEEP} values", found=f"{count}")
         return [a + j * k for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
 
     # ------------------------------------------------------------ lets
@@ -257,12 +311,14 @@ class _Checker:
             return self._let_values[name]
         st = self.lets[name]
         if name in self._let_busy:
-            raise error(f"`{name}` is defined in terms of itself", st.span,
+            cycle = self._let_busy[self._let_busy.index(name):] + [name]
+            raise error(f"`{name}` is defined in terms of itself", st.name.span,
                         expected="a definition that does not refer back to it",
-                        found=f"a cycle through `{name}`")
-        self._let_busy.add(name)
+                        found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
+        self._let_busy.append(name)
         value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
-        self._let_busy.discard(name)
+        self._let_busy.remove(name)
+        sy.ensure_real(value, st.expr.span, f"`{name}`", self.ctx)
         if isinstance(value, (sy.Nodes, sy.Namespace, sy.NodeIndex)):
             raise error(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
                         expected=f"`let {name}[i] = ...` for a per-node quantity", found=sy.describe(value))
@@ -326,6 +382,11 @@ class _Checker:
             raise error("an energy model needs the sample size `n`", st.span,
                         expected="`let n = ...` or `sweep n over ...`", found="no `n`")
         n = sy.scalar(self.lets["n"].expr, self.scope, self.ctx, "a number (the sample size)")
+        extra = n.free_symbols - {self.sweep_symbol}
+        if extra:
+            raise error("`n` cannot depend on the parameters", self.lets["n"].expr.span,
+                        expected="constants and the sweep variable",
+                        found=sy.names_text(extra))
         sy.ensure_positive(n, self.lets["n"].expr.span, "n", self.ctx)
         return n
 
@@ -335,7 +396,7 @@ class _Checker:
         if extra:  # pragma: no cover - scopes make this unreachable; kept as a guard
             raise error(f"{what} depends on something it cannot", span,
                         expected="parameters and the sweep variable",
-                        found=", ".join(sorted(map(str, extra))))
+                        found=sy.names_text(extra))
 
     # ------------------------------------------------------------ networks
     def network(self) -> Network:
@@ -380,7 +441,7 @@ class _Checker:
         if value.free_symbols - {self.sweep_symbol}:
             raise error("`beta` cannot depend on the parameters", st.expr.span,
                         expected="constants, `n` and the sweep variable",
-                        found=", ".join(sorted(map(str, value.free_symbols - {self.sweep_symbol}))))
+                        found=sy.names_text(value.free_symbols - {self.sweep_symbol}))
         sy.ensure_positive(value, st.expr.span, "beta", self.ctx)
         return value
 

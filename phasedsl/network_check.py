@@ -96,11 +96,21 @@ def _input_dist(c, e: ast.Expr):
 def check_network(c):
     """Check the network statements of checker ``c``; bind the scope and slots on it."""
     model, truth, data = c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Data)
+    present = [st for st in (model, truth, data) if st is not None]
     for st, what, hint in ((model, "`model`", "`model network(width = 2)`"),
                            (truth, "`truth` block", "`truth network(width = 2) { w[1] = ... }`"),
                            (data, "`data` block", "`data { n = 10000; x ~ uniform(-1, 1)^2 }`")):
         if st is None:
-            raise error(f"a network spec needs a {what}", None, expected=hint, found="none")
+            first = min(present, key=lambda s: (s.span.line, s.span.column))
+            raise error(f"a network spec needs a {what}", first.span, expected=hint,
+                        found=f"no {what} in this spec",
+                        notes=("a network spec has `data`, `model` and `truth`",))
+    # Until the model's parameters exist, lets and the truth may not use them.
+    c.base = c.base.child({name: (lambda name=name: sy.Unavailable(
+        f"`{name}` belongs to the model, and this value must be a fixed number",
+        "numbers, lets, `n` and the sweep variable",
+        f"`{name}` (the data, the widths, the truth and the lets they use are fixed numbers)"))
+        for name in ("w", "b", "q", "c", "truth")})
     c.scope = c.base
     items = _data(c, data)
     x_dist, k = _input_dist(c, items["x"].expr)
@@ -135,6 +145,7 @@ def check_network(c):
         sy.ensure_positive(c.n, n_item.expr.span, "n", c.ctx)
         _whole(c, c.n, n_item.expr.span, "`n`")
     with_n = const_scope.child({"n": lambda: c.n})
+    c.scope = with_n
     noise = sp.Integer(1)
     if "noise" in items:
         noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
@@ -148,7 +159,9 @@ def check_network(c):
                         expected="`seed = 0`", found=f"{seed:g}")
         seed = int(seed)
 
-    truth_values = _truth_items(c, truth, with_n, m, k)
+    truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
+        "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
+        f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
     model_fams = {
         "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[(i - 1) * k + j] for j in range(k)))),
         "b": sy.Nodes("b", d, lambda i: symbols[d * k + i - 1]),
@@ -196,7 +209,7 @@ def _sweep_only(c, value, span, what):
     if extra:
         raise error(f"{what} cannot depend on the model's parameters", span,
                     expected="constants and the sweep variable",
-                    found=", ".join(sorted(map(str, extra))))
+                    found=sy.names_text(extra))
 
 
 def _whole(c, value, span, what):
@@ -245,15 +258,18 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
                         expected="`w[i]`, `b`, `q` or `c`" + did_you_mean(name, "wbqc"),
                         found=f"`{name}`")
         key = (name, idx)
-        if key in seen or (name, None) in seen:
+        earlier = [line for (n, i), line in seen.items()
+                   if n == name and (i == idx or i is None or idx is None)]
+        if earlier:
             raise error(f"the truth's `{name}` is set twice", item.span, expected="once",
-                        found="twice", notes=(f"first set at line {seen.get(key, seen.get((name, None)))}",))
+                        found="twice", notes=(f"first set at line {earlier[0]}",))
         seen[key] = item.span.line
         value = sy.evaluate(item.expr, scope, ctx)
         if sy.free_symbols(value) - {c.sweep_symbol}:
             raise error("the truth cannot depend on the model's parameters", item.expr.span,
                         expected="constants and the sweep variable",
-                        found=", ".join(sorted(map(str, sy.free_symbols(value) - {c.sweep_symbol}))))
+                        found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
+        sy.ensure_real(value, item.expr.span, f"the truth's `{name}`", c.ctx)
         nodes = range(m) if idx is None else [idx - 1]
         if name == "w":
             if not (isinstance(value, sy.Vec) and len(value.items) == k):

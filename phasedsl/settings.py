@@ -8,7 +8,7 @@ import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import UsageError, did_you_mean, error
+from .errors import Diagnostic, UsageError, did_you_mean, error
 
 # key -> (default, kind, lower, upper, inclusive lower); kind "int" or "float"
 ENGINES = {
@@ -59,10 +59,13 @@ class SettingsChecker:
         dim = sum(s.size for s in self.slots)
         if dim > 2:
             raise error("`quadrature` needs 1 or 2 parameters", span,
-                        expected="at most 2 numbers in all `param`s", found=f"{dim}")
-        if any(s.lower == float("-inf") for s in self.slots):
+                        expected="at most 2 numbers in all `param`s", found=f"{dim} numbers",
+                        notes=("use `sample nuts { ... }` for more parameters",))
+        unbounded = [s.name for s in self.slots if s.lower == float("-inf")]
+        if unbounded:
             raise error("`quadrature` needs a box on every parameter", span,
-                        expected="`param NAME in [a, b]`", found="an unbounded parameter")
+                        expected=f"`param {unbounded[0]} in [a, b]`",
+                        found=f"`{unbounded[0]}` without a box")
 
     def _block(self, items, table: dict, where: str) -> dict:
         out = {k: v[0] for k, v in table.items()}
@@ -89,12 +92,12 @@ class SettingsChecker:
         v = sy.scalar(e, scope, sy.Context(None, where), f"a number for `{key}`")
         if v.free_symbols:
             raise error(f"`{key}` must be a constant", e.span, expected="a constant",
-                        found=f"an expression of {', '.join(sorted(map(str, v.free_symbols)))}")
+                        found=f"an expression of {sy.names_text(v.free_symbols)}")
         x = float(v)
         if kind == "int":
             if not x.is_integer() or x < low:
                 raise error(f"`{key}` must be a whole number >= {low}", e.span,
-                            expected=f"{key} >= {low}", found=_value_text(x))
+                            expected=f"a whole number >= {low}", found=_value_text(x))
             return int(x)
         if kind == "prob" and not 0 < x < 1 and not (key == "merge" and x == 1):
             raise error(f"`{key}` must lie between 0 and 1", e.span, expected=f"0 < {key} < 1",
@@ -105,7 +108,23 @@ class SettingsChecker:
         return x
 
 
-def _parse_value(key: str, text: str) -> ast.Expr:
+def _override_span(index: int) -> ast.Span:
+    """Where the value of the ``index``-th ``--set`` sits: not in the file (line < 0)."""
+    return ast.Span(-(index + 1), 0, -(index + 1), 0)
+
+
+def _respan(node, span: ast.Span):
+    """``node`` with every span replaced (the value's own spans point into the --set text)."""
+    if isinstance(node, tuple):
+        return tuple(_respan(x, span) for x in node)
+    if isinstance(node, ast.Expr):
+        changes = {f.name: _respan(getattr(node, f.name), span)
+                   for f in dataclasses.fields(node) if f.name != "span"}
+        return dataclasses.replace(node, span=span, **changes)
+    return node
+
+
+def _parse_value(key: str, text: str, span: ast.Span) -> ast.Expr:
     from .errors import SpecError
     from .syntax import parse
 
@@ -114,14 +133,30 @@ def _parse_value(key: str, text: str) -> ast.Expr:
     except SpecError:
         raise UsageError(f"--set {key}={text}: the value is not an expression") from None
     (stmt,) = spec.statements
-    return stmt.expr
+    return _respan(stmt.expr, span)
 
 
-def apply_overrides(spec: ast.Spec, overrides: dict[str, str]) -> ast.Spec:
+def override_error(exc, overrides: dict[str, str]):
+    """A ``SpecError`` raised by a ``--set`` value, as the ``UsageError`` it is; else None."""
+    d = exc.diagnostic
+    if d.span is None or d.span.line >= 0:
+        return None
+    keys = list(overrides)
+    key = keys[-d.span.line - 1] if -d.span.line - 1 < len(keys) else "?"
+    text = f"--set {key}={overrides.get(key, '')}: {d.message}"
+    if d.expected:
+        text += f" (expected {d.expected}; found {d.found})"
+    return UsageError(text)
+
+
+def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
+                    warnings: list | None = None) -> ast.Spec:
     """A new spec with ``--set`` values in place: ``engine``, sample and report keys, lets.
 
     Keys may be bare (``draws``) or qualified (``sample.draws``, ``report.floor``,
     ``let.eps``). A bare key is looked up in the sample block, then report, then lets.
+    A setting of another engine than the one in use (``draws`` with ``engine=quadrature``)
+    is ignored, with a warning appended to ``warnings``.
     """
     if not overrides:
         return spec
@@ -138,15 +173,19 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str]) -> ast.Spec:
         sample_items = [it for it in sample_items
                         if isinstance(it.target, ast.Name) and it.target.id in ENGINES[engine]]
     report_items = list(stmts[report_i].items) if report_i is not None else []
-    for raw_key, text in overrides.items():
+    sample_span = stmts[sample_i].span if sample_i is not None else ast.NOWHERE
+    for index, (raw_key, text) in enumerate(overrides.items()):
         if raw_key == "engine":
+            if engine != engine_now:  # errors about the engine are errors of this --set
+                sample_span = _override_span(index)
             continue
         section, _, key = raw_key.rpartition(".")
         if section not in ("", "sample", "report", "let"):
             raise UsageError(f"--set {raw_key}: unknown section `{section}` "
                              "(expected sample, report or let)")
-        expr = _parse_value(raw_key, text)
-        item = ast.Item(ast.NOWHERE, ast.Name(ast.NOWHERE, key), "=", expr)
+        span = _override_span(index)
+        expr = _parse_value(raw_key, text, span)
+        item = ast.Item(span, ast.Name(span, key), "=", expr)
         if section in ("", "sample") and key in ENGINES[engine]:
             sample_items = [it for it in sample_items if getattr(it.target, "id", None) != key]
             sample_items.append(item)
@@ -156,14 +195,21 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str]) -> ast.Spec:
         elif section in ("", "let") and key in lets:
             old = stmts[lets[key]]
             stmts[lets[key]] = dataclasses.replace(old, expr=expr)
+        elif section in ("", "sample") and any(key in table for table in ENGINES.values()):
+            if warnings is not None:
+                owners = [name for name, table in ENGINES.items() if key in table]
+                warnings.append(Diagnostic(
+                    f"--set {raw_key}: `{engine}` has no setting `{key}`; ignored", None,
+                    severity="warning",
+                    notes=(f"`{key}` is a setting of {' and '.join(f'`{o}`' for o in owners)}",)))
         else:
             known = sorted(set(ENGINES[engine]) | set(REPORT) | set(lets))
             raise UsageError(f"--set {raw_key}: no such setting or let{did_you_mean(key, known)}"
                              f" (settings of `{engine}`: {', '.join(ENGINES[engine])}; "
                              f"report: {', '.join(REPORT)}; lets: {', '.join(lets) or 'none'})")
-    new_sample = ast.Sample(stmts[sample_i].span if sample_i is not None else ast.NOWHERE,
-                            ast.Name(stmts[sample_i].engine.span if sample_i is not None else ast.NOWHERE, engine),
-                            tuple(sample_items))
+    engine_span = (stmts[sample_i].engine.span if sample_i is not None and engine == engine_now
+                   else sample_span)
+    new_sample = ast.Sample(sample_span, ast.Name(engine_span, engine), tuple(sample_items))
     if sample_i is not None:
         stmts[sample_i] = new_sample
     else:

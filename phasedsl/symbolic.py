@@ -61,6 +61,16 @@ class Namespace:
     members: dict
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """A name that exists but may not be used where it appears (a model parameter in the
+    truth, say): looking it up is an error with this explanation."""
+
+    message: str
+    expected: str
+    found: str
+
+
 class Pred:
     """A condition on parameters; lowered to a boolean JAX function."""
 
@@ -151,6 +161,11 @@ def free_symbols(value) -> set:
     return set()
 
 
+def names_text(symbols) -> str:
+    """The names of sympy symbols, in backquotes, for messages."""
+    return ", ".join(sorted(f"`{s}`" for s in map(str, symbols)))
+
+
 # ---------------------------------------------------------------- scope
 
 
@@ -225,11 +240,21 @@ def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
     return method(e, scope, ctx)
 
 
+def _short(words: str) -> str:
+    """``a number (the sample size)`` -> ``a number``."""
+    return words.split(" (")[0]
+
+
+def _wrong_kind(e: ast.Expr, v, what: str):
+    return error(f"{_short(describe(v))} where {_short(what)} is needed", e.span,
+                 expected=what, found=describe(v))
+
+
 def scalar(e: ast.Expr, scope: Scope, ctx: Context, what: str = "a number") -> sp.Expr:
     """Evaluate ``e`` and insist on a scalar."""
     v = evaluate(e, scope, ctx)
     if not isinstance(v, sp.Expr):
-        raise error(f"expected {what}", e.span, expected=what, found=describe(v))
+        raise _wrong_kind(e, v, what)
     return v
 
 
@@ -237,9 +262,7 @@ def condition(e: ast.Expr, scope: Scope, ctx: Context) -> Pred:
     """Evaluate ``e`` and insist on a condition."""
     v = evaluate(e, scope, ctx)
     if not isinstance(v, Pred):
-        raise error("expected a condition", e.span,
-                    expected="a condition such as `annulus(u[1], 1, eps)` or `q[1] > 0`",
-                    found=describe(v))
+        raise _wrong_kind(e, v, "a condition (such as `annulus(u[1], 1, eps)` or `q[1] > 0`)")
     return v
 
 
@@ -248,8 +271,23 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
     v = evaluate(e, scope, ctx)
     if isinstance(v, (Vec, sp.Expr)):
         return v
-    raise error("expected a number or a vector", e.span,
-                expected="a number or a vector", found=describe(v))
+    raise _wrong_kind(e, v, "a number or a vector")
+
+
+def _finite(value, e: ast.Expr, found: str | None = None):
+    """``value`` unless it is infinite or undefined (``1/0``, ``log(0)``) or, being a
+    constant, not real (``sqrt(-1)``)."""
+    if not isinstance(value, sp.Expr):
+        return value
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        if isinstance(e, ast.Binary) and e.op == "/":
+            found = "a division by zero"
+        raise error("this is not a finite number", e.span, expected="a finite value",
+                    found=found or "an infinite or undefined value")
+    if not value.free_symbols and value.is_extended_real is False:
+        raise error("this is not a real number", e.span, expected="a real number",
+                    found=found or f"`{value}`")
+    return value
 
 
 def _number(e: ast.Number, scope, ctx):
@@ -270,7 +308,10 @@ def _name(e: ast.Name, scope: Scope, ctx: Context):
         hint = did_you_mean(e.id, scope.names())
         raise error(f"unknown name `{e.id}`", e.span,
                     expected=f"a name defined in this spec{hint}", found=f"`{e.id}`")
-    return thunk()
+    value = thunk()
+    if isinstance(value, Unavailable):
+        raise error(value.message, e.span, expected=value.expected, found=value.found)
+    return value
 
 
 def _vector(e: ast.Vector, scope, ctx):
@@ -290,8 +331,12 @@ def _literal_index(e: ast.Expr, scope: Scope, ctx: Context) -> int | NodeIndex:
         return v
     if isinstance(v, sp.Integer):
         return int(v)
+    found = describe(v)
+    if isinstance(v, sp.Expr):
+        found = (_fmt(_real(v)) if not v.free_symbols
+                 else "a number that depends on the parameters")
     raise error("an index must be a whole number or a node variable", e.span,
-                expected="an index such as `1` or `i`", found=describe(v))
+                expected="an index such as `1` or `i`", found=found)
 
 
 def _index(e: ast.Index, scope: Scope, ctx: Context):
@@ -348,8 +393,8 @@ def _binary(e: ast.Binary, scope, ctx):
                         expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
-        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-                "/": lambda: a / b, "^": lambda: a ** b}[e.op]()
+        return _finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+                        "/": lambda: a / b, "^": lambda: a ** b}[e.op](), e)
     if e.op in "+-":
         if not (va and vb):
             lone = e.right if va else e.left
@@ -368,7 +413,7 @@ def _binary(e: ast.Binary, scope, ctx):
         s, v = (b, a) if va else (a, b)
         return Vec(tuple(s * x for x in v.items))
     if e.op == "/" and va and not vb:
-        return Vec(tuple(x / b for x in a.items))
+        return Vec(tuple(_finite(x / b, e) for x in a.items))
     raise error(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
                 expected="numbers", found=f"{describe(a)} and {describe(b)}")
 
@@ -413,8 +458,8 @@ def _origin(v):
 def _same_kind(a, b, span, what):
     if isinstance(a, Vec) != isinstance(b, Vec) or (
             isinstance(a, Vec) and len(a.items) != len(b.items)):
-        raise error(f"{what}: the point and the centre differ in kind", span,
-                    expected=describe(a), found=describe(b))
+        raise error(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}", span,
+                    expected=f"{describe(a)}, like the point", found=describe(b))
 
 
 def _call(e: ast.Call, scope: Scope, ctx: Context):
@@ -434,7 +479,8 @@ def _call(e: ast.Call, scope: Scope, ctx: Context):
 
     if name in SCALAR_FUNCS:
         arity(1, "x")
-        return SCALAR_FUNCS[name](scalar(args[0], scope, ctx))
+        x = scalar(args[0], scope, ctx)
+        return _finite(SCALAR_FUNCS[name](x), e, found=f"`{name}({x})`")
     if name in ("min", "max"):
         if len(args) < 2:
             raise error(f"`{name}` takes two or more arguments", e.span,
@@ -498,20 +544,54 @@ def _positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
     return v
 
 
+def _real(v) -> float:
+    """The value of a constant sympy number; nan unless it is a finite real."""
+    try:
+        z = complex(sp.N(v))
+    except (TypeError, ValueError):
+        return float("nan")
+    return z.real if z.imag == 0 and abs(z.real) != float("inf") else float("nan")
+
+
+def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
+    """Error unless ``v`` (a number or a vector) is a finite real number at every sweep
+    value, when it depends on nothing but the sweep variable."""
+    items = v.items if isinstance(v, Vec) else (v,)
+    for item in items:
+        if not isinstance(item, sp.Expr):
+            return
+        free = item.free_symbols
+        if not free:
+            points = [(None, item)]
+        elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
+            points = [(x, item.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
+        else:
+            continue
+        for at, value in points:
+            if _real(value) != _real(value):  # nan
+                where = "" if at is None else f" at {ctx.sweep_symbol} = {_fmt(at)}"
+                raise error(f"{what} is not a real number{where}", span,
+                            expected="a finite real number", found=f"`{value}`")
+
+
 def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
     """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
     free = v.free_symbols
     if not free:
-        values = [float(v)]
+        values = [_real(v)]
     elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-        values = [float(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
+        values = [_real(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
     else:
         return
-    bad = [x for x in values if not x > 0]
+    bad = [(x, s) for x, s in zip(values, ctx.sweep_values if free else [None]) if not x > 0]
     if bad:
-        where = "" if not free else f" at {ctx.sweep_symbol} in the sweep"
+        value, at = bad[0]
+        where = "" if not free else " at every sweep value"
+        found = _fmt(value) if value == value else "a value that is not a real number"
+        if free:
+            found += f" at {ctx.sweep_symbol} = {_fmt(at)}"
         raise error(f"`{what}` must be positive{where}", span, expected=f"{what} > 0",
-                    found=_fmt(bad[0]))
+                    found=found)
 
 
 def _fmt(x: float) -> str:

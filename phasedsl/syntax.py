@@ -192,7 +192,7 @@ _STARTERS = {"NUMBER", "NAME", "LPAR", "LSQB", "MINUS", "PLUS", "NOT", "QUANT"}
 _ENDS = {"_NL", "$END", "SEMICOLON"}
 _WORDS = {
     "RPAR": "`)`", "RSQB": "`]`", "RBRACE": "`}`", "COMMA": "`,`", "EQUAL": "`=`",
-    "ITEM_OP": "`=` or `~`", "COLON": "`:`", "LBRACE": "`{`", "OVER": "`over`", "IN": "`in`",
+    "ITEM_OP": "`=`", "COLON": "`:`", "LBRACE": "`{`", "OVER": "`over`", "IN": "`in`",
     "STRING": "a string in double quotes", "NAME": "a name", "NUMBER": "a number",
     "LPAR": "`(`", "LSQB": "`[`",
 }
@@ -286,6 +286,9 @@ def _bad_number(source: str, pos: int):
     span = ast.Span(line, col, line, col + len(word))
     lead = _VALID_NUMBER.match(word)
     rest = word[lead.end():] if lead else word
+    if lead and rest in _STATEMENTS:
+        return Diagnostic(f"syntax error: the statement `{rest}` runs into the number before it",
+                          span, expected=f"a new line or `;` before `{rest}`", found=f"`{word}`")
     if lead and re.fullmatch(r"[A-Za-z_]\w*", rest) and not re.fullmatch(r"[eE]\d*", rest):
         return Diagnostic(f"syntax error: a number runs into a name in `{word}`", span,
                           expected=f"`{lead.group()} * {rest}` for a product", found=f"`{word}`")
@@ -318,7 +321,8 @@ def _unexpected_character(exc: UnexpectedCharacters, source: str) -> Diagnostic:
     if char == '"':
         end = source.find("\n", pos)
         end = len(source) if end < 0 else end
-        return Diagnostic("syntax error: a string is never closed", ast.Span(line, col, line, col + end - pos),
+        return Diagnostic("syntax error: a string is never closed",
+                          ast.Span(line, col, line, col + end - pos),
                           expected='a closing `"` on the same line', found="the end of the line")
     bad = _bad_number(source, pos)
     if bad is not None:
@@ -330,9 +334,11 @@ def _unexpected_character(exc: UnexpectedCharacters, source: str) -> Diagnostic:
         name = ""
     if name.startswith("GREEK"):
         letter = name.split()[-1].lower()
-        expected = f"the name `{letter}` (of the Greek letters only θ ϑ β ε may be written as such)"
+        expected = (f"the name `{letter}` "
+                    "(of the Greek letters only θ ϑ β ε may be written as such)")
     return Diagnostic(f"syntax error: unexpected character `{char}`", span, expected=expected,
-                      found=f"`{char}`" + (f" ({name.lower()})" if name and not char.isascii() else ""))
+                      found=f"`{char}`" + (f" ({name.lower()})" if name and not char.isascii()
+                                           else ""))
 
 
 def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> SpecError:
