@@ -15,197 +15,14 @@ are one walk and cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import sympy as sp
 
 from . import ast
 from .errors import did_you_mean, error
 
-# ---------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class Vec:
-    items: tuple
-
-
-@dataclass(frozen=True)
-class Nodes:
-    """A per-node family: ``get(j)`` is node j's value (1-based), j = 1..count."""
-
-    name: str
-    count: int
-    get: Callable[[int], object]
-    owner: str = "model"  # or "truth"
-
-
-@dataclass(frozen=True)
-class Points:
-    values: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class NodeIndex:
-    """The bound node variable of ``all i:``/``any i:``/``let u[i]``, fixed to node ``j``."""
-
-    j: int
-
-
-@dataclass(frozen=True)
-class Namespace:
-    """``truth``: attributes are values of the truth network."""
-
-    name: str
-    members: dict
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """A name that exists but may not be used where it appears (a model parameter in the
-    truth, say): looking it up is an error with this explanation."""
-
-    message: str
-    expected: str
-    found: str
-
-
-class Pred:
-    """A condition on parameters; lowered to a boolean JAX function."""
-
-
-@dataclass(frozen=True)
-class Rel(Pred):
-    op: str
-    left: sp.Expr
-    right: sp.Expr
-
-
-@dataclass(frozen=True)
-class AllOf(Pred):
-    items: tuple
-
-
-@dataclass(frozen=True)
-class AnyOf(Pred):
-    items: tuple
-
-
-@dataclass(frozen=True)
-class NotP(Pred):
-    item: Pred
-
-
-@dataclass(frozen=True)
-class Region(Pred):
-    """``annulus``/``disc``/``ball``: ``relation`` is what it means (and what is lowered);
-    the geometry is kept so plots can draw it. ``centre`` is a value like ``point``; the
-    region is ``inner < |point - centre| < outer`` (``inner`` None for discs and balls)."""
-
-    kind: str
-    point: object
-    centre: object
-    inner: object
-    outer: object
-    relation: Pred
-
-
-@dataclass(frozen=True)
-class Symmetric(Pred):
-    """Union of ``item`` over all permutations of the model's nodes."""
-
-    item: Pred
-
-
-def describe(value) -> str:
-    """A value's type in words, for messages."""
-    if isinstance(value, Vec):
-        return f"a {len(value.items)}-vector"
-    if isinstance(value, Nodes):
-        return f"the per-node family `{value.name}` (index it: `{value.name}[1]`)"
-    if isinstance(value, Pred):
-        return "a condition"
-    if isinstance(value, Points):
-        return "a list of values"
-    if isinstance(value, NodeIndex):
-        return "a node index"
-    if isinstance(value, Namespace):
-        return f"`{value.name}` (use an attribute, e.g. `{value.name}.w[1]`)"
-    return "a number"
-
-
-def pred_symbols(p: Pred) -> set:
-    """Free sympy symbols of a condition."""
-    if isinstance(p, Rel):
-        return set(p.left.free_symbols) | set(p.right.free_symbols)
-    if isinstance(p, (AllOf, AnyOf)):
-        return set().union(*[pred_symbols(x) for x in p.items]) if p.items else set()
-    if isinstance(p, (NotP, Symmetric)):
-        return pred_symbols(p.item)
-    if isinstance(p, Region):
-        return pred_symbols(p.relation)
-    return set()
-
-
-def free_symbols(value) -> set:
-    """Free sympy symbols of any value."""
-    if isinstance(value, sp.Expr):
-        return set(value.free_symbols)
-    if isinstance(value, Vec):
-        return set().union(*[free_symbols(x) for x in value.items])
-    if isinstance(value, Pred):
-        return pred_symbols(value)
-    if isinstance(value, Nodes):
-        return set().union(*[free_symbols(value.get(j)) for j in range(1, value.count + 1)])
-    return set()
-
-
-def names_text(symbols) -> str:
-    """The names of sympy symbols, in backquotes, for messages."""
-    return ", ".join(sorted(f"`{s}`" for s in map(str, symbols)))
-
-
-# ---------------------------------------------------------------- scope
-
-
-class Scope:
-    """Names visible to an expression. Bindings are thunks, so lets evaluate on first use."""
-
-    def __init__(self, bindings: dict[str, Callable[[], object]], parent: "Scope | None" = None):
-        self.bindings = bindings
-        self.parent = parent
-
-    def lookup(self, name: str):
-        scope = self
-        while scope is not None:
-            if name in scope.bindings:
-                return scope.bindings[name]
-            scope = scope.parent
-        return None
-
-    def names(self) -> set[str]:
-        out, scope = set(), self
-        while scope is not None:
-            out |= set(scope.bindings)
-            scope = scope.parent
-        return out
-
-    def child(self, bindings: dict) -> "Scope":
-        return Scope(bindings, self)
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where an expression stands: ``width`` = model nodes (None without a network);
-    ``where`` names the statement for messages; ``symmetric`` whether it is allowed."""
-
-    width: int | None
-    where: str
-    symmetric: bool = False
-    sweep_symbol: sp.Symbol | None = None
-    sweep_values: tuple[float, ...] = ()
-
+from .values import (  # noqa: F401 - re-exported: the value types are part of this API
+    Vec, Nodes, Points, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+)
 
 SCALAR_FUNCS = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
@@ -274,7 +91,7 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
     raise _wrong_kind(e, v, "a number or a vector")
 
 
-def _finite(value, e: ast.Expr, found: str | None = None):
+def finite(value, e: ast.Expr, found: str | None = None):
     """``value`` unless it is infinite or undefined (``1/0``, ``log(0)``) or, being a
     constant, not real (``sqrt(-1)``)."""
     if not isinstance(value, sp.Expr):
@@ -393,7 +210,7 @@ def _binary(e: ast.Binary, scope, ctx):
                         expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
-        return _finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+        return finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
                         "/": lambda: a / b, "^": lambda: a ** b}[e.op](), e)
     if e.op in "+-":
         if not (va and vb):
@@ -402,7 +219,7 @@ def _binary(e: ast.Binary, scope, ctx):
                         lone.span, expected="a vector of the same length", found="a number")
         if len(a.items) != len(b.items):
             raise error("vector lengths differ", e.span,
-                        expected=f"two vectors of one length",
+                        expected="two vectors of one length",
                         found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
         f = (lambda x, y: x + y) if e.op == "+" else (lambda x, y: x - y)
         return Vec(tuple(f(x, y) for x, y in zip(a.items, b.items)))
@@ -413,7 +230,7 @@ def _binary(e: ast.Binary, scope, ctx):
         s, v = (b, a) if va else (a, b)
         return Vec(tuple(s * x for x in v.items))
     if e.op == "/" and va and not vb:
-        return Vec(tuple(_finite(x / b, e) for x in a.items))
+        return Vec(tuple(finite(x / b, e) for x in a.items))
     raise error(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
                 expected="numbers", found=f"{describe(a)} and {describe(b)}")
 
@@ -445,100 +262,7 @@ def _quantified(e: ast.Quantified, scope: Scope, ctx: Context):
     return AllOf(items) if e.kind == "all" else AnyOf(items)
 
 
-def _norm(v):
-    if isinstance(v, Vec):
-        return sp.sqrt(sum(x * x for x in v.items))
-    return sp.Abs(v)
-
-
-def _origin(v):
-    return Vec(tuple(sp.Integer(0) for _ in v.items)) if isinstance(v, Vec) else sp.Integer(0)
-
-
-def _same_kind(a, b, span, what):
-    if isinstance(a, Vec) != isinstance(b, Vec) or (
-            isinstance(a, Vec) and len(a.items) != len(b.items)):
-        raise error(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}", span,
-                    expected=f"{describe(a)}, like the point", found=describe(b))
-
-
-def _call(e: ast.Call, scope: Scope, ctx: Context):
-    name = e.func.id
-    if scope.lookup(name) is not None and name not in SCALAR_FUNCS:
-        raise error(f"`{name}` is not a function", e.func.span,
-                    expected="a function name", found=describe(scope.lookup(name)()))
-    if e.kwargs:
-        raise error(f"`{name}` takes no named arguments", e.span,
-                    expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
-    args = e.args
-
-    def arity(n, shape):
-        if len(args) != n:
-            raise error(f"`{name}` takes {n} argument{'s' if n != 1 else ''}", e.span,
-                        expected=f"`{name}({shape})`", found=f"{len(args)} argument{'s' if len(args) != 1 else ''}")
-
-    if name in SCALAR_FUNCS:
-        arity(1, "x")
-        x = scalar(args[0], scope, ctx)
-        return _finite(SCALAR_FUNCS[name](x), e, found=f"`{name}({x})`")
-    if name in ("min", "max"):
-        if len(args) < 2:
-            raise error(f"`{name}` takes two or more arguments", e.span,
-                        expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
-        vals = [scalar(a, scope, ctx) for a in args]
-        return (sp.Min if name == "min" else sp.Max)(*vals)
-    if name == "norm":
-        arity(1, "v")
-        return _norm(point(args[0], scope, ctx))
-    if name == "dot":
-        arity(2, "u, v")
-        a, b = evaluate(args[0], scope, ctx), evaluate(args[1], scope, ctx)
-        for side, v in zip(args, (a, b)):
-            if not isinstance(v, Vec):
-                raise error("`dot` takes two vectors", side.span, expected="a vector",
-                            found=describe(v))
-        if len(a.items) != len(b.items):
-            raise error("vector lengths differ", e.span, expected="two vectors of one length",
-                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
-        return sum(x * y for x, y in zip(a.items, b.items))
-    if name == "annulus":
-        arity(3, "v, r, eps")
-        v, r = point(args[0], scope, ctx), scalar(args[1], scope, ctx)
-        eps = _positive(args[2], scope, ctx, "eps")
-        nv = _norm(v)
-        return Region("annulus", v, _origin(v), r - eps, r + eps,
-                      AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps))))
-    if name == "disc":
-        arity(2, "v, eps")
-        v = point(args[0], scope, ctx)
-        eps = _positive(args[1], scope, ctx, "eps")
-        return Region("disc", v, _origin(v), None, eps, Rel("<", _norm(v), eps))
-    if name == "ball":
-        arity(3, "v, centre, eps")
-        v, c = point(args[0], scope, ctx), point(args[1], scope, ctx)
-        _same_kind(v, c, args[1].span, "ball")
-        eps = _positive(args[2], scope, ctx, "eps")
-        diff = Vec(tuple(x - y for x, y in zip(v.items, c.items))) if isinstance(v, Vec) else v - c
-        return Region("ball", v, c, None, eps, Rel("<=", _norm(diff), eps))
-    if name == "symmetric":
-        arity(1, "condition")
-        if ctx.width is None:
-            raise error("`symmetric` permutes a network's nodes, and this spec has none",
-                        e.span, expected="a network model", found="an energy model")
-        if not ctx.symmetric:
-            raise error(f"`symmetric` can only be used in a phase", e.span,
-                        expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {ctx.where}")
-        return Symmetric(condition(args[0], scope, ctx))
-    if name in ELSEWHERE:
-        raise error(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
-                    expected="a function of numbers or vectors", found=f"`{name}(...)`")
-    hint = did_you_mean(name, ALL_FUNCS)
-    raise error(f"unknown function `{name}`", e.func.span,
-                expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}",
-                found=f"`{name}`")
-
-
-def _positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
+def positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
     v = scalar(e, scope, ctx)
     ensure_positive(v, e.span, what, ctx)
     return v
@@ -596,6 +320,12 @@ def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+def _call(e: ast.Call, scope: Scope, ctx: Context):
+    from .functions import call  # functions build on the evaluators above
+
+    return call(e, scope, ctx)
 
 
 _DISPATCH = {

@@ -1,0 +1,106 @@
+"""The built-in functions of expressions: scalar maths, norms, regions, ``symmetric``."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import ast
+from .errors import did_you_mean, error
+from .symbolic import (ALL_FUNCS, ELSEWHERE, SCALAR_FUNCS, condition, describe, evaluate,
+                       finite, point, positive, scalar)
+from .values import AllOf, Context, Region, Rel, Scope, Symmetric, Vec
+
+
+def _norm(v):
+    if isinstance(v, Vec):
+        return sp.sqrt(sum(x * x for x in v.items))
+    return sp.Abs(v)
+
+
+def _origin(v):
+    return Vec(tuple(sp.Integer(0) for _ in v.items)) if isinstance(v, Vec) else sp.Integer(0)
+
+
+def _same_kind(a, b, span, what):
+    if isinstance(a, Vec) != isinstance(b, Vec) or (
+            isinstance(a, Vec) and len(a.items) != len(b.items)):
+        raise error(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}", span,
+                    expected=f"{describe(a)}, like the point", found=describe(b))
+
+
+def call(e: ast.Call, scope: Scope, ctx: Context):
+    name = e.func.id
+    if scope.lookup(name) is not None and name not in SCALAR_FUNCS:
+        raise error(f"`{name}` is not a function", e.func.span,
+                    expected="a function name", found=describe(scope.lookup(name)()))
+    if e.kwargs:
+        raise error(f"`{name}` takes no named arguments", e.span,
+                    expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
+    args = e.args
+
+    def arity(n, shape):
+        if len(args) != n:
+            raise error(f"`{name}` takes {n} argument{'s' if n != 1 else ''}", e.span,
+                        expected=f"`{name}({shape})`", found=f"{len(args)} argument{'s' if len(args) != 1 else ''}")
+
+    if name in SCALAR_FUNCS:
+        arity(1, "x")
+        x = scalar(args[0], scope, ctx)
+        return finite(SCALAR_FUNCS[name](x), e, found=f"`{name}({x})`")
+    if name in ("min", "max"):
+        if len(args) < 2:
+            raise error(f"`{name}` takes two or more arguments", e.span,
+                        expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
+        vals = [scalar(a, scope, ctx) for a in args]
+        return (sp.Min if name == "min" else sp.Max)(*vals)
+    if name == "norm":
+        arity(1, "v")
+        return _norm(point(args[0], scope, ctx))
+    if name == "dot":
+        arity(2, "u, v")
+        a, b = evaluate(args[0], scope, ctx), evaluate(args[1], scope, ctx)
+        for side, v in zip(args, (a, b)):
+            if not isinstance(v, Vec):
+                raise error("`dot` takes two vectors", side.span, expected="a vector",
+                            found=describe(v))
+        if len(a.items) != len(b.items):
+            raise error("vector lengths differ", e.span, expected="two vectors of one length",
+                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+        return sum(x * y for x, y in zip(a.items, b.items))
+    if name == "annulus":
+        arity(3, "v, r, eps")
+        v, r = point(args[0], scope, ctx), scalar(args[1], scope, ctx)
+        eps = positive(args[2], scope, ctx, "eps")
+        nv = _norm(v)
+        return Region("annulus", v, _origin(v), r - eps, r + eps,
+                      AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps))))
+    if name == "disc":
+        arity(2, "v, eps")
+        v = point(args[0], scope, ctx)
+        eps = positive(args[1], scope, ctx, "eps")
+        return Region("disc", v, _origin(v), None, eps, Rel("<", _norm(v), eps))
+    if name == "ball":
+        arity(3, "v, centre, eps")
+        v, c = point(args[0], scope, ctx), point(args[1], scope, ctx)
+        _same_kind(v, c, args[1].span, "ball")
+        eps = positive(args[2], scope, ctx, "eps")
+        diff = Vec(tuple(x - y for x, y in zip(v.items, c.items))) if isinstance(v, Vec) else v - c
+        return Region("ball", v, c, None, eps, Rel("<=", _norm(diff), eps))
+    if name == "symmetric":
+        arity(1, "condition")
+        if ctx.width is None:
+            raise error("`symmetric` permutes a network's nodes, and this spec has none",
+                        e.span, expected="a network model", found="an energy model")
+        if not ctx.symmetric:
+            raise error("`symmetric` can only be used in a phase", e.span,
+                        expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {ctx.where}")
+        return Symmetric(condition(args[0], scope, ctx))
+    if name in ELSEWHERE:
+        raise error(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
+                    expected="a function of numbers or vectors", found=f"`{name}(...)`")
+    hint = did_you_mean(name, ALL_FUNCS)
+    raise error(f"unknown function `{name}`", e.func.span,
+                expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}",
+                found=f"`{name}`")
+
+
