@@ -112,6 +112,11 @@ def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpe
         raise
 
 
+def _tidy(x: float) -> float:
+    """Round away float noise from grid arithmetic (1.1400000000000001 -> 1.14)."""
+    return float(f"{x:.12g}")
+
+
 def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
     return error(f"{what} is given twice", second.span, expected=f"one {what}",
                  found=f"a second {what}", notes=(f"the first is at line {first.span.line}",))
@@ -295,7 +300,7 @@ class _Checker:
             if k > MAX_SWEEP:
                 raise error("the sweep is too long", call.args[2].span,
                             expected=f"at most {MAX_SWEEP} values", found=f"{k}")
-            return [a] if k == 1 else [a + (b - a) * j / (k - 1) for j in range(k)]
+            return [a] if k == 1 else [_tidy(a + (b - a) * j / (k - 1)) for j in range(k)]
         if not k > 0 or not b > a:
             raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
                         expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
@@ -303,7 +308,7 @@ class _Checker:
         if count > MAX_SWEEP:
             raise error("the sweep is too long", call.span,
                         expected=f"at most {MAX_SWEEP} values", found=f"{count}")
-        return [a + j * k for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
+        return [_tidy(a + j * k) for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
 
     # ------------------------------------------------------------ lets
     def let_value(self, name: str):
