@@ -77,12 +77,12 @@ def _flags(point: dict, engine: str) -> str:
         flags.append("MIXING")
     rhat = d.get("rhat_max")
     if rhat is not None and (not math.isfinite(rhat) or rhat > 1.05):
-        flags.append(f"R^ {fmt(rhat)}")
+        flags.append(f"rhat={fmt(rhat)}")
     ess = d.get("ess_min")
     if ess is not None and ess < ESS_LOW:
-        flags.append(f"ESS {ess:.0f}")
+        flags.append(f"ess={ess:.0f}")
     if d.get("divergences"):
-        flags.append(f"div {d['divergences']}")
+        flags.append(f"div={d['divergences']}")
     return " ".join(flags) if flags else "ok"
 
 
@@ -114,16 +114,16 @@ def table(results: dict) -> Table:
     phases = results["phases"]
     absolute = any(p.get("absolute") for p in results["points"])
     t = Table(box=None, pad_edge=False, header_style="bold")
-    t.add_column(sweep_name(results), justify="right")
+    t.add_column(sweep_name(results), justify="right", no_wrap=True)
     for name in phases:
         t.add_column(name, justify="right", no_wrap=True)
     t.add_column("other", justify="right", no_wrap=True)
     t.add_column("preferred", no_wrap=True)
     if absolute:
         t.add_column("F (abs.)", justify="right")
-    t.add_column("seconds", justify="right")
-    t.add_column("steps/draw", justify="right")
-    t.add_column("diagnostics", overflow="fold")
+    t.add_column("seconds", justify="right", no_wrap=True)
+    t.add_column("steps/draw", justify="right", no_wrap=True)
+    t.add_column("diagnostics")
     for p in results["points"]:
         row = [fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases] + [_mass(p["other"])]
         row.append(p.get("preferred") or "-")
@@ -195,6 +195,15 @@ def verdict(results: dict) -> Text:
             line += f", {sum(steps) / len(steps):.1f} leapfrog steps/draw"
         t.append(line + "\n")
     return t
+
+
+def console(stderr: bool = False):
+    """A console for reports: the terminal's width, or 120 columns when writing to a file."""
+    from rich.console import Console
+
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, highlight=False,
+                   width=None if probe.is_terminal else 120)
 
 
 def render(results: dict) -> Group:

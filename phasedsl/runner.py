@@ -232,6 +232,7 @@ def run_command(args, overrides: dict) -> int:
     from rich.console import Console
 
     from .cli import load
+    from .report import console as report_console
     from .report import render
 
     if args.engine:
@@ -246,7 +247,7 @@ def run_command(args, overrides: dict) -> int:
         print(w, file=sys.stderr)
     name = Path(args.spec).stem + ("-quick" if args.quick else "")
     folder = Path(args.out) if args.out else Path("runs") / name
-    console = Console(stderr=args.json, highlight=False)
+    console = report_console(stderr=args.json)
     progress_cb, bar = None, None
     if _progress_enabled():
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -307,15 +308,14 @@ def _open_folder(path: str) -> tuple[Path, dict]:
 
 def report_command(args) -> int:
     """``phasedsl report DIR``."""
-    from rich.console import Console
-
+    from .report import console as report_console
     from .report import render
 
     _, results = _open_folder(args.dir)
     if args.json:
         print(dumps(results))
     else:
-        Console(highlight=False).print(render(results))
+        report_console().print(render(results))
     return 0
 
 
