@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the report of a run folder again")
     p.add_argument("dir", help="a run folder")
     p.add_argument("--json", action="store_true", help="print the results document")
+    p.add_argument("--markdown", action="store_true", help="print the table and events as Markdown")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("plot", help="draw the figures of a run folder")

@@ -10,6 +10,7 @@ sweep value by ``context``: every sweep point sees the same inputs and the same 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -46,8 +47,12 @@ def network_forward_t(params, xt, d: int, k: int, act):
 
     For the narrow layers of these experiments a matrix product ``[N, k] @ [k, d]`` wastes
     most of its time on layout; written as ``d * k`` scalar-times-row operations, XLA fuses
-    the forward and backward passes into a few loops over N (about 3x faster on CPU, measured
-    in ``benchmarks/``). Wide layers use the matrix product.
+    the forward into one loop over N. The derivative is given by hand (a ``custom_jvp``):
+    the tangent is ``params_dot @ J`` with ``J: f[D, N]`` the Jacobian of the outputs, built
+    in the same loop, so reverse mode needs one matrix-vector product ``J @ cotangent``
+    instead of one reduction over N per parameter (measured in ``benchmarks/``: about 1.5x
+    faster per gradient inside NUTS on CPU; same values and gradients to float32 rounding).
+    Wide layers use the matrix product and plain autodiff.
     """
     c = params[d * k + 2 * d]
     if d * k > 64:
@@ -55,13 +60,55 @@ def network_forward_t(params, xt, d: int, k: int, act):
         b = params[d * k: d * k + d]
         q = params[d * k + d: d * k + 2 * d]
         return c + q @ act(w @ xt + b[:, None])
-    out = c
+    return _narrow_forward(d, k, act, params, xt)
+
+
+def _narrow_hidden(params, xt, d: int, k: int):
+    """Pre-activations ``h_i = b_i + sum_j w_ij x_j``, each ``f[N]``, as scalar-times-rows."""
+    hs = []
     for i in range(d):
         h = params[d * k + i]
         for j in range(k):
             h = h + params[i * k + j] * xt[j]
+        hs.append(h)
+    return hs
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _narrow_forward(d: int, k: int, act, params, xt):
+    out = params[d * k + 2 * d]
+    for i, h in enumerate(_narrow_hidden(params, xt, d, k)):
         out = out + params[d * k + d + i] * act(h)
     return out
+
+
+def _narrow_forward_jvp(d, k, act, primals, tangents):
+    params, xt = primals
+    params_dot, xt_dot = tangents
+    zero = jax.custom_derivatives.SymbolicZero
+    out = params[d * k + 2 * d]
+    acts, slopes = [], []
+    for i, h in enumerate(_narrow_hidden(params, xt, d, k)):
+        a, da = jax.jvp(act, (h,), (jnp.ones_like(h),))
+        q = params[d * k + d + i]
+        out = out + q * a
+        acts.append(a)
+        slopes.append(q * da)  # d out / d h_i
+    tangent = jnp.zeros_like(out)
+    if not isinstance(params_dot, zero):
+        # J: f[D, N], rows in the parameter layout w[d,k], b[d], q[d], c
+        g, a = jnp.stack(slopes), jnp.stack(acts)
+        jac_w = (g[:, None, :] * xt[None, :, :]).reshape(d * k, -1)
+        jac = jnp.concatenate([jac_w, g, a, jnp.ones_like(out)[None]])
+        tangent = params_dot @ jac
+    if not isinstance(xt_dot, zero):
+        for i in range(d):
+            for j in range(k):
+                tangent = tangent + slopes[i] * params[i * k + j] * xt_dot[j]
+    return out, tangent
+
+
+_narrow_forward.defjvp(_narrow_forward_jvp, symbolic_zeros=True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ``nuts`` engine: BlackJAX window adaptation + NUTS, chains vectorised with ``vmap``.
+"""The ``nuts`` engine: BlackJAX window adaptation + NUTS.
 
 One compiled function does everything for one sweep point: per chain (``fold_in(key, chain)``)
 a prior draw from ``target.init``, Stan's windowed adaptation of step size and diagonal inverse
@@ -6,6 +6,22 @@ mass matrix (``blackjax.window_adaptation``, one adaptation per chain), then ``d
 transitions in a ``lax.scan`` that also evaluates the phase indicators and the log density of
 every draw. Sampling happens in the unconstrained coordinates of the prior's box
 (``phasedsl.sample.Box``); draws are returned in the original coordinates.
+
+How the chains run (``chain_method``). Every chain has its own key either way, so both sample
+the same posterior with the same per-chain randomness; the batched and the unbatched code
+round differently in float32, and NUTS trajectories amplify that, so the draws themselves
+differ between the two methods.
+
+- ``"vectorized"``: ``vmap`` over chains. Chains under ``vmap`` move in lockstep, so every
+  NUTS transition costs the longest of the chains' trajectories; that pays on a GPU, where a
+  batched gradient costs about what one does.
+- ``"sequential"``: ``lax.map`` over chains, one after the other in the same compiled call.
+  On a CPU a batched gradient costs about the sum of the single ones, so lockstep only wastes
+  work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
+  4-chain run was ~4x faster sequential (``benchmarks/README.md``). The default on CPU.
+
+``NutsEngine.run_many`` samples several sweep points in one compiled call (sweep points
+vmapped on an accelerator, mapped one after another on CPU).
 """
 
 from __future__ import annotations
@@ -23,7 +39,7 @@ from phasedsl.sample import (
 )
 from phasedsl.target import Draws, Target
 
-__all__ = ["NutsEngine", "DEFAULTS"]
+__all__ = ["NutsEngine", "DEFAULTS", "CHAIN_METHODS", "default_chain_method", "stack_contexts"]
 
 DEFAULTS = {
     "chains": 4,
@@ -33,9 +49,26 @@ DEFAULTS = {
     "max_depth": 10,
 }
 
+CHAIN_METHODS = ("vectorized", "sequential")
+
+
+def default_chain_method() -> str:
+    """``"sequential"`` on CPU, ``"vectorized"`` on an accelerator (see the module doc)."""
+    import jax
+
+    return "sequential" if jax.default_backend() == "cpu" else "vectorized"
+
+
+def stack_contexts(ctxs):
+    """A list of ``V`` context pytrees as one pytree with a leading ``V`` axis on each leaf."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
+
 
 def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
-               max_depth: int):
+               max_depth: int, chain_method: str = "vectorized"):
     """The pure function ``(key, ctx) -> outputs`` that the engine compiles.
 
     Outputs (leading axes ``[chains, draws]``): ``x f[C,S,D]``, ``ind bool[C,S,P]``,
@@ -90,9 +123,21 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
 
     def run(key, ctx):
         keys = jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.arange(chains))
+        if chain_method == "sequential":
+            return jax.lax.map(lambda k: one_chain(k, ctx), keys)
         return jax.vmap(one_chain, in_axes=(0, None))(keys, ctx)
 
     return run
+
+
+def build_many(run, batch: str):
+    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points,
+    ``vmap``-ed (``"vectorized"``) or one after another (``"sequential"``)."""
+    import jax
+
+    if batch == "vectorized":
+        return jax.vmap(run, in_axes=(0, 0))
+    return lambda keys, ctxs: jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
 
 
 class NutsEngine:
@@ -109,12 +154,19 @@ class NutsEngine:
             raise ValueError("nuts needs chains >= 1, draws >= 1, warmup >= 0")
         if not 0.0 < s["target_accept"] < 1.0:
             raise ValueError("nuts target_accept must lie in (0, 1)")
-        self._cache = CompiledCache(build_nuts(target, **s))
+        # Not a spec setting (results do not depend on it): programmatic override only.
+        self.chain_method = settings.get("chain_method") or default_chain_method()
+        if self.chain_method not in CHAIN_METHODS:
+            raise ValueError(f"nuts chain_method must be one of {CHAIN_METHODS}")
+        self._run_fn = build_nuts(target, **s, chain_method=self.chain_method)
+        self._cache = CompiledCache(self._run_fn)
+        self._many_caches: dict[str, CompiledCache] = {}
 
     @property
     def traces(self) -> int:
-        """How many times the sampling function was traced and compiled."""
-        return self._cache.traces
+        """How many times a sampling function was traced and compiled (``run`` and
+        ``run_many`` compile separately)."""
+        return self._cache.traces + sum(c.traces for c in self._many_caches.values())
 
     def run(self, key, ctx) -> Draws:
         import jax
@@ -124,19 +176,67 @@ class NutsEngine:
         out, compile_s = self._cache.call(*args)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = (
-            np.asarray(a) for a in out
-        )
+        out = [np.asarray(a) for a in out]
         wall_s = time.perf_counter() - t0
+        return self._draws(out, compile_s, sample_s, wall_s)
+
+    def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
+        """Sample ``V`` sweep points in one compiled call; one ``Draws`` per point.
+
+        ``keys``: ``V`` PRNG keys (or int seeds), as a list or a stacked key array; ``ctxs``: a
+        list of ``V`` contexts or one context pytree stacked along a leading ``V`` axis
+        (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs)
+        or ``"sequential"``; default ``"sequential"`` on CPU, else ``"vectorized"``. With
+        ``"sequential"`` each point's draws are exactly ``run(keys[v], ctxs[v])``'s; with
+        ``"vectorized"`` they differ by float32 rounding (see the module doc). One compilation
+        serves every ``V`` of the same size; the compile time is reported on the first
+        point, and each point's ``sample_s`` is an equal share of the call
+        (``info["batch_sample_s"]`` is the whole call).
+        """
+        import jax
+        import jax.numpy as jnp
+
+        batch = batch or default_chain_method()
+        if batch not in CHAIN_METHODS:
+            raise ValueError(f"run_many batch must be one of {CHAIN_METHODS}")
+        if isinstance(ctxs, (list, tuple)):
+            ctxs = stack_contexts(ctxs)
+        if isinstance(keys, (list, tuple)):
+            keys = jnp.stack([as_key(k) for k in keys])
+        cache = self._many_caches.get(batch)
+        if cache is None:
+            cache = self._many_caches[batch] = CompiledCache(build_many(self._run_fn, batch))
+        t0 = time.perf_counter()
+        out, compile_s = cache.call(keys, as_arrays(ctxs))
+        out = jax.block_until_ready(out)
+        sample_s = time.perf_counter() - t0 - compile_s
+        out = [np.asarray(a) for a in out]
+        wall_s = time.perf_counter() - t0
+        count = out[0].shape[0]
+        draws = []
+        for v in range(count):
+            d = self._draws([a[v] for a in out], compile_s if v == 0 else 0.0,
+                            sample_s / count, wall_s / count)
+            d.info.update(batch=batch, batch_points=count, batch_sample_s=sample_s,
+                          batch_compile_s=compile_s)
+            draws.append(d)
+        return draws
+
+    def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
+        x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = out
         grad_evals = int(steps.sum(dtype=np.int64) + warmup_steps.sum(dtype=np.int64))
         info = {
             "engine": "nuts",
+            "chain_method": self.chain_method,
             "chains": self.settings["chains"],
             "draws": self.settings["draws"],
             "warmup": self.settings["warmup"],
             "divergences": int(divergent.sum()),
             "divergences_per_chain": [int(v) for v in divergent.sum(axis=1)],
             "steps_per_draw": float(steps.mean()),
+            # work of the chains in lockstep (vmap) over the work of each chain alone:
+            # sum over draws of the longest chain's steps / of the mean steps (1 = no waste)
+            "lockstep_factor": float(steps.max(axis=0).sum() / max(steps.mean(axis=0).sum(), 1)),
             "acceptance": float(accept.mean()),
             "grad_evals": grad_evals,
             "grad_evals_warmup": int(warmup_steps.sum(dtype=np.int64)),

@@ -197,6 +197,25 @@ def verdict(results: dict) -> Text:
     return t
 
 
+def markdown(results: dict) -> str:
+    """The table and events as Markdown, for notes and papers."""
+    phases = results["phases"]
+    name = sweep_name(results)
+    head = [name] + list(phases) + ["other", "preferred", "mixing"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in results["points"]:
+        ok = p.get("diagnostics", {}).get("mixing_ok", True)
+        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases]
+               + [_mass(p["other"]), p.get("preferred") or "-", "ok" if ok else "**chains disagree**"])
+        lines.append("| " + " | ".join(row) + " |")
+    events = results.get("events") or []
+    lines.append("")
+    lines.extend(f"- {event_text(e, name)}" for e in events)
+    if not events:
+        lines.append("- no events found")
+    return "\n".join(lines) + "\n"
+
+
 def console(stderr: bool = False):
     """A console for reports: the terminal's width, or 120 columns when writing to a file."""
     from rich.console import Console

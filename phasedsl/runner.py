@@ -309,11 +309,13 @@ def _open_folder(path: str) -> tuple[Path, dict]:
 def report_command(args) -> int:
     """``phasedsl report DIR``."""
     from .report import console as report_console
-    from .report import render
+    from .report import markdown, render
 
     _, results = _open_folder(args.dir)
     if args.json:
         print(dumps(results))
+    elif args.markdown:
+        print(markdown(results), end="")
     else:
         report_console().print(render(results))
     return 0

@@ -73,3 +73,14 @@ def test_json_is_strict_and_keeps_the_contract():
     assert doc["points"][2]["diagnostics"]["rhat_max"] is None  # inf is not JSON
     assert doc["events"][0]["at"] == 1.2612
     assert set(doc["points"][0]) >= {"value", "phases", "other", "preferred", "diagnostics"}
+
+
+def test_markdown_table():
+    from phasedsl.report import markdown
+
+    text = markdown(RESULTS)
+    lines = text.splitlines()
+    assert lines[0] == "| theta | nondegenerate | degenerate | other | preferred | mixing |"
+    assert lines[2] == "| 1.2 | 0.400 ± 0.010 | 0.050 ± 0.010 | 0.550 ± 0.010 | nondegenerate | ok |"
+    assert "| 1.28 | 0.200 ± 0.010 | 0.300 ± 0.010 | 0.500 ± 0.010 | degenerate | **chains disagree** |" in lines
+    assert lines[-1] == "- first-order crossover nondegenerate -> degenerate at theta = 1.261 [1.25, 1.27]"
