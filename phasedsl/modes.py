@@ -30,9 +30,10 @@ def sign_patterns(q: np.ndarray, weights: np.ndarray | None = None) -> dict:
     groups = []
     for k in range(g):
         shares = np.bincount(codes[k], weights=w[k], minlength=1 << q.shape[2])
-        groups.append({_code_name(c, q.shape[2]): float(v) for c, v in enumerate(shares) if v > 0})
+        groups.append({_code_name(c, q.shape[2]): round(float(v), 6)
+                       for c, v in enumerate(shares) if v > 0})
     names = sorted({p for grp in groups for p in grp}, reverse=True)
-    overall = {p: float(np.mean([grp.get(p, 0.0) for grp in groups])) for p in names}
+    overall = {p: round(float(np.mean([grp.get(p, 0.0) for grp in groups])), 6) for p in names}
     return {"shares": overall, "groups": groups}
 
 
