@@ -144,7 +144,10 @@ def events_block(results: dict) -> Text:
         t.append("  none found (no change of preferred phase, no phase crossing the floor "
                  f"{fmt(results.get('report', {}).get('floor'))})\n")
     for e in events:
-        t.append(f"  {event_text(e, sweep)}\n")
+        t.append(f"  {event_text(e, sweep)}")
+        if e.get("trusted") is False:
+            t.append("  (chains disagree at an end: not trustworthy)", style="red")
+        t.append("\n")
     return t
 
 
@@ -210,7 +213,9 @@ def markdown(results: dict) -> str:
         lines.append("| " + " | ".join(row) + " |")
     events = results.get("events") or []
     lines.append("")
-    lines.extend(f"- {event_text(e, name)}" for e in events)
+    lines.extend(f"- {event_text(e, name)}"
+                 + (" (chains disagree at an end: not trustworthy)" if e.get("trusted") is False else "")
+                 for e in events)
     if not events:
         lines.append("- no events found")
     return "\n".join(lines) + "\n"

@@ -156,6 +156,13 @@ def refine_crossovers(events: list[dict], engine, compiled, phase_names, seed: i
         e["refined"] = "bisection"
 
 
+def mark_untrusted(events: list[dict], points: list[dict]) -> None:
+    """Flag events with an end point where the chains disagree: ``"trusted": false``."""
+    bad = {p["value"] for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)}
+    for e in events:
+        e["trusted"] = not any(v in bad for v in e.get("between", []))
+
+
 def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
              progress=None, on_point=None) -> dict:
     """Sample every unfinished sweep point of ``checked`` into ``folder``; the results."""
@@ -201,6 +208,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
                                     checked.report["merge"])
     if checked.engine == "quadrature":
         refine_crossovers(results["events"], engine, compiled, checked.phase_names, seed)
+    mark_untrusted(results["events"], results["points"])
     results["status"] = "complete"
     atomic_write(folder / "results.json", dumps(results).encode())
     return results

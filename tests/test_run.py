@@ -163,3 +163,21 @@ def test_check_and_help_do_not_import_jax():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "fine" in out.stdout and "parameters" in out.stdout and "9: w[2,2] b[2] q[2] c" in out.stdout
+
+
+def test_events_at_points_where_chains_disagree_are_not_trusted():
+    from phasedsl.report import markdown
+    from phasedsl.runner import mark_untrusted
+
+    points = [{"value": 1.0, "diagnostics": {"mixing_ok": False}},
+              {"value": 2.0, "diagnostics": {"mixing_ok": True}},
+              {"value": 3.0, "diagnostics": {"mixing_ok": True}}]
+    events = [{"order": 2, "kind": "creation", "phase": "a", "between": [1.0, 2.0]},
+              {"order": 2, "kind": "destruction", "phase": "a", "between": [2.0, 3.0]}]
+    mark_untrusted(events, points)
+    assert [e["trusted"] for e in events] == [False, True]
+    doc = {"sweep": {"name": "t"}, "phases": [], "points": [], "events": events}
+    lines = markdown(doc).splitlines()
+    assert lines[-2] == ("- second-order creation of a between t = 1 and 2 "
+                         "(chains disagree at an end: not trustworthy)")
+    assert lines[-1] == "- second-order destruction of a between t = 2 and 3"
