@@ -15,8 +15,8 @@ from . import ast
 from . import symbolic as sy
 from .errors import Diagnostic, SpecError, did_you_mean, error
 from .settings import SettingsChecker, apply_overrides, override_error
+from .sweep_check import constant, sweep_values
 
-MAX_SWEEP = 10_000  # sweep points; each one is a full posterior
 BUILTINS = ("pi", "e")
 NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of the network model",
                  "q": "a parameter of the network model", "c": "a parameter of the network model",
@@ -110,11 +110,6 @@ def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpe
         if exc.source is None:
             raise exc.located(spec.source, spec.filename) from None
         raise
-
-
-def _tidy(x: float) -> float:
-    """Round away float noise from grid arithmetic (1.1400000000000001 -> 1.14)."""
-    return float(f"{x:.12g}")
 
 
 def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
@@ -253,62 +248,10 @@ class _Checker:
             return
         self.sweep_name = st.name.id
         self.sweep_symbol = sp.Symbol(st.name.id, real=True)
-        consts = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
-        ctx = sy.Context(None, "`sweep`")
-        values: list[float] = []
-        origin: list[ast.Expr] = []  # the item each value comes from
-        for item in st.items:
-            if isinstance(item, ast.Call) and item.func.id in ("linspace", "range"):
-                points = self._points(item, consts, ctx)
-            else:
-                points = [self._const(item, consts, ctx, "a sweep value")]
-            values.extend(points)
-            origin.extend([item] * len(points))
-            if len(values) > MAX_SWEEP:
-                raise error("the sweep is too long", item.span,
-                            expected=f"at most {MAX_SWEEP} values", found=f"{len(values)}")
-        for a, b, item in zip(values, values[1:], origin[1:]):
-            if not b > a:
-                raise error("sweep values must increase", item.span,
-                            expected=f"a value above {a:g} (sweep values increase, each once)",
-                            found=f"{a:g} followed by {b:g}")
-        self.sweep_values = tuple(values)
+        self.sweep_values = sweep_values(st)
 
     def _const(self, e, scope, ctx, what) -> float:
-        v = sy.scalar(e, scope, ctx, what)
-        if v.free_symbols:
-            raise error(f"{what} must be a constant", e.span, expected="a constant expression",
-                        found=f"one that depends on {sy.names_text(v.free_symbols)}")
-        x = complex(sp.N(v))
-        if x.imag != 0 or x.real != x.real:
-            raise error(f"{what} is not a real number", e.span, expected="a real number",
-                        found=str(sp.N(v)))
-        return x.real
-
-    def _points(self, call: ast.Call, scope, ctx) -> list[float]:
-        name = call.func.id
-        if len(call.args) != 3 or call.kwargs:
-            shape = "a, b, k" if name == "linspace" else "a, b, step"
-            raise error(f"`{name}` takes 3 arguments", call.span, expected=f"`{name}({shape})`",
-                        found=f"{len(call.args)} argument{'s' if len(call.args) != 1 else ''}")
-        a, b, k = (self._const(x, scope, ctx, f"an argument of `{name}`") for x in call.args)
-        if name == "linspace":
-            if not (k >= 1 and float(k).is_integer()):
-                raise error("`linspace` needs a whole number of points", call.args[2].span,
-                            expected="a count of 1 or more", found=f"{k:g}")
-            k = int(k)
-            if k > MAX_SWEEP:
-                raise error("the sweep is too long", call.args[2].span,
-                            expected=f"at most {MAX_SWEEP} values", found=f"{k}")
-            return [a] if k == 1 else [_tidy(a + (b - a) * j / (k - 1)) for j in range(k)]
-        if not k > 0 or not b > a:
-            raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
-                        expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
-        count = int((b - a) / k + 1e-9) + 1
-        if count > MAX_SWEEP:
-            raise error("the sweep is too long", call.span,
-                        expected=f"at most {MAX_SWEEP} values", found=f"{count}")
-        return [_tidy(a + j * k) for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
+        return constant(e, scope, ctx, what)
 
     # ------------------------------------------------------------ lets
     def let_value(self, name: str):

@@ -1,0 +1,80 @@
+"""The sweep: its values from constants, ``linspace`` and ``range``, checked to increase."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import ast
+from . import symbolic as sy
+from .errors import error
+
+MAX_SWEEP = 10_000  # sweep points; each one is a full posterior
+
+
+def tidy(x: float) -> float:
+    """Round away float noise from grid arithmetic (1.1400000000000001 -> 1.14)."""
+    return float(f"{x:.12g}")
+
+
+def constant(e: ast.Expr, scope: sy.Scope, ctx: sy.Context, what: str) -> float:
+    """The real value of a constant expression, or a located error."""
+    v = sy.scalar(e, scope, ctx, what)
+    if v.free_symbols:
+        raise error(f"{what} must be a constant", e.span, expected="a constant expression",
+                    found=f"one that depends on {sy.names_text(v.free_symbols)}")
+    x = complex(sp.N(v))
+    if x.imag != 0 or x.real != x.real:
+        raise error(f"{what} is not a real number", e.span, expected="a real number",
+                    found=str(sp.N(v)))
+    return x.real
+
+
+def sweep_values(st: ast.Sweep) -> tuple[float, ...]:
+    """The values of ``sweep NAME over ITEM, ...``, in increasing order, each once."""
+    consts = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+    ctx = sy.Context(None, "`sweep`")
+    values: list[float] = []
+    origin: list[ast.Expr] = []  # the item each value comes from
+    for item in st.items:
+        if isinstance(item, ast.Call) and item.func.id in ("linspace", "range"):
+            pts = points(item, consts, ctx)
+        else:
+            pts = [constant(item, consts, ctx, "a sweep value")]
+        values.extend(pts)
+        origin.extend([item] * len(pts))
+        if len(values) > MAX_SWEEP:
+            raise error("the sweep is too long", item.span,
+                        expected=f"at most {MAX_SWEEP} values", found=f"{len(values)}")
+    for a, b, item in zip(values, values[1:], origin[1:]):
+        if not b > a:
+            raise error("sweep values must increase", item.span,
+                        expected=f"a value above {a:g} (sweep values increase, each once)",
+                        found=f"{a:g} followed by {b:g}")
+    return tuple(values)
+
+
+def points(call: ast.Call, scope: sy.Scope, ctx: sy.Context) -> list[float]:
+    """``linspace(a, b, k)`` (both ends included) or ``range(a, b, step)`` (end excluded)."""
+    name = call.func.id
+    if len(call.args) != 3 or call.kwargs:
+        shape = "a, b, k" if name == "linspace" else "a, b, step"
+        raise error(f"`{name}` takes 3 arguments", call.span, expected=f"`{name}({shape})`",
+                    found=f"{len(call.args)} argument{'s' if len(call.args) != 1 else ''}")
+    a, b, k = (constant(x, scope, ctx, f"an argument of `{name}`") for x in call.args)
+    if name == "linspace":
+        if not (k >= 1 and float(k).is_integer()):
+            raise error("`linspace` needs a whole number of points", call.args[2].span,
+                        expected="a count of 1 or more", found=f"{k:g}")
+        k = int(k)
+        if k > MAX_SWEEP:
+            raise error("the sweep is too long", call.args[2].span,
+                        expected=f"at most {MAX_SWEEP} values", found=f"{k}")
+        return [a] if k == 1 else [tidy(a + (b - a) * j / (k - 1)) for j in range(k)]
+    if not k > 0 or not b > a:
+        raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
+                    expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
+    count = int((b - a) / k + 1e-9) + 1
+    if count > MAX_SWEEP:
+        raise error("the sweep is too long", call.span,
+                    expected=f"at most {MAX_SWEEP} values", found=f"{count}")
+    return [tidy(a + j * k) for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]
