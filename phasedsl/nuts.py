@@ -39,7 +39,7 @@ from phasedsl.sample import (
 )
 from phasedsl.target import Draws, Target
 
-__all__ = ["NutsEngine", "DEFAULTS", "CHAIN_METHODS", "default_chain_method", "stack_contexts"]
+__all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "default_chain_method", "stack_contexts"]
 
 DEFAULTS = {
     "chains": 4,
