@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
+    p.add_argument("--batch", type=int, default=0, metavar="K",
+                   help="sample K sweep points at once, points x chains vectorized in one "
+                        "compiled call (NUTS; for GPUs; on a CPU one point at a time is faster)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

@@ -114,6 +114,32 @@ def sample_point(engine, compiled, index: int, value: float, seed: int) -> tuple
     return {"value": float(value), **summary}, draws
 
 
+def _chunks(todo: list, size: int) -> list[list]:
+    """``todo`` in chunks of ``size`` sweep points (``size`` 0: one point at a time)."""
+    size = max(size, 1)
+    return [todo[k: k + size] for k in range(0, len(todo), size)]
+
+
+def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
+    """``(point, draws)`` for each ``(index, value)`` of a chunk: one call of the engine's
+    ``run_many`` (all points and chains batched, for accelerators) or one ``run`` per point."""
+    if len(chunk) == 1 or not hasattr(engine, "run_many"):
+        return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
+    t0 = time.perf_counter()
+    keys = [point_key(seed, i) for i, _ in chunk]
+    batch = "vectorized" if len(chunk) > 1 else None
+    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk], batch=batch)
+    wall = (time.perf_counter() - t0) / len(chunk)
+    out = []
+    for (i, v), draws in zip(chunk, many):
+        summary = summarise_point(draws, compiled.phase_names)
+        summary["diagnostics"].setdefault("wall_s", wall)
+        if compiled.checked.kind == "network":
+            summary["modes"] = network_modes(compiled, draws, summary)
+        out.append(({"value": float(v), **summary}, draws))
+    return out
+
+
 def network_modes(compiled, draws, summary) -> dict:
     """Sign patterns of ``q`` overall and per group; notes when groups sit in different ones."""
     from .modes import mode_notes, sign_patterns
@@ -164,7 +190,7 @@ def mark_untrusted(events: list[dict], points: list[dict]) -> None:
 
 
 def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
-             progress=None, on_point=None) -> dict:
+             progress=None, on_point=None, batch: int = 0) -> dict:
     """Sample every unfinished sweep point of ``checked`` into ``folder``; the results."""
     from .lower import compile_spec
     from .sample import make_engine
@@ -190,16 +216,16 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     atomic_write(folder / "results.json", dumps(results).encode())
     todo = [(i, v) for i, v in enumerate(values) if v not in done]
     try:
-        for count, (i, v) in enumerate(todo):
+        for count, chunk in enumerate(_chunks(todo, batch if hasattr(engine, "run_many") else 0)):
             if progress is not None:
-                progress(count, len(todo), v)
-            point, draws = sample_point(engine, compiled, i, v, seed)
-            save_draws(folder, i, draws)
-            results["points"].append(point)
-            results["points"].sort(key=lambda p: p["value"])
-            atomic_write(folder / "results.json", dumps(results).encode())
-            if on_point is not None:
-                on_point(point)
+                progress(count * max(batch, 1), len(todo), chunk[0][1])
+            for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
+                save_draws(folder, i, draws)
+                results["points"].append(point)
+                results["points"].sort(key=lambda p: p["value"])
+                atomic_write(folder / "results.json", dumps(results).encode())
+                if on_point is not None:
+                    on_point(point)
     except KeyboardInterrupt:
         results["status"] = "interrupted"
         atomic_write(folder / "results.json", dumps(results).encode())
@@ -271,7 +297,8 @@ def run_command(args, overrides: dict) -> int:
 
         bar.start()
     try:
-        results = run_spec(checked, folder, fresh=args.fresh, seed=args.seed, progress=progress_cb)
+        results = run_spec(checked, folder, fresh=args.fresh, seed=args.seed, progress=progress_cb,
+                           batch=args.batch)
     except KeyboardInterrupt:
         if bar is not None:
             bar.stop()
