@@ -17,6 +17,7 @@ ENGINES = {
              "seed": (0, "int", 0)},
     "smc": {"particles": (2000, "int", 2), "runs": (4, "int", 1), "mutations": (10, "int", 1),
             "integration_steps": (10, "int", 1), "target_ess": (0.5, "prob", None),
+            "generations": (8, "int", 1), "prior_draws": (32, "int", 1),
             "seed": (0, "int", 0)},
     "quadrature": {"points": (None, "int", 3)},
 }
