@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -14,16 +12,7 @@ from phasedsl import symbolic as sy
 from phasedsl.check import check
 from phasedsl.errors import SpecError, UsageError
 from phasedsl.syntax import parse
-
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.phase"))
-LANGUAGE_MD = Path(os.environ.get("PHASEDSL_LANGUAGE_MD", "/work/shared/LANGUAGE.md"))
-DOCS_MD = ROOT / "docs" / "language.md"
-
-
-def fenced_blocks(path: Path) -> list[str]:
-    return re.findall(r"^```[a-z]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
-
+from specfiles import DOCS_MD, LANGUAGE_MD, ROOT, SPECS, fenced_blocks
 
 def checked(text: str, overrides=None, name: str = "t.phase"):
     return check(parse(text, name), overrides)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,17 +10,7 @@ import pytest
 from phasedsl import ast
 from phasedsl.errors import SpecError
 from phasedsl.syntax import parse
-
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.phase"))
-LANGUAGE_MD = Path(os.environ.get("PHASEDSL_LANGUAGE_MD", "/work/shared/LANGUAGE.md"))
-DOCS_MD = ROOT / "docs" / "language.md"
-
-
-def fenced_blocks(path: Path) -> list[str]:
-    """The fenced code blocks of a markdown file."""
-    return re.findall(r"^```[a-z]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
-
+from specfiles import DOCS_MD, LANGUAGE_MD, SPECS, fenced_blocks
 
 def experiment_blocks(path: Path) -> list[str]:
     """The blocks that are whole specs (they name an experiment and use no placeholders)."""

@@ -1,0 +1,27 @@
+"""Where the tests find spec texts: the shipped specs, the language contract, our reference."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.phase"))
+DOCS_MD = ROOT / "docs" / "language.md"
+
+
+def _language_md() -> Path:
+    """The contract: ``$PHASEDSL_LANGUAGE_MD``, else ``shared/`` beside the checkout (as in CI
+    and in a developer's work tree)."""
+    if os.environ.get("PHASEDSL_LANGUAGE_MD"):
+        return Path(os.environ["PHASEDSL_LANGUAGE_MD"])
+    return ROOT.parent / "shared" / "LANGUAGE.md"
+
+
+LANGUAGE_MD = _language_md()
+
+
+def fenced_blocks(path: Path) -> list[str]:
+    """The fenced code blocks of a markdown file."""
+    return re.findall(r"^```[a-z]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
