@@ -320,7 +320,6 @@ class _Checker:
         self.prior = self.prior_value()
         value = sy.scalar(st.expr, self.scope, dataclasses.replace(self.ctx, where="the energy"),
                           "a number (the energy K(w))")
-        self._depends_only(value, st.expr.span, "the energy")
         return value
 
     def _energy_n(self, st) -> sp.Expr:
@@ -337,14 +336,6 @@ class _Checker:
                         found=sy.names_text(extra))
         sy.ensure_positive(n, self.lets["n"].expr.span, "n", self.ctx)
         return n
-
-    def _depends_only(self, value, span, what, allow_params=True):
-        allowed = {self.sweep_symbol} | (set(self.symbols) if allow_params else set())
-        extra = sy.free_symbols(value) - allowed
-        if extra:  # pragma: no cover - scopes make this unreachable; kept as a guard
-            raise error(f"{what} depends on something it cannot", span,
-                        expected="parameters and the sweep variable",
-                        found=sy.names_text(extra))
 
     # ------------------------------------------------------------ networks
     def network(self) -> Network:

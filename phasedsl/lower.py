@@ -126,8 +126,6 @@ class Compiled:
     sweep_values: np.ndarray
     _lets: dict
     _truth: Callable | None
-    _inputs: np.ndarray | None
-    _noise: np.ndarray | None
     _lets_use_sweep: bool = False
 
     @property
@@ -217,7 +215,7 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
         def context(value):
             return {"value": jnp.asarray(value, jnp.float32)}
 
-        truth_fn, inputs, unit_noise = None, None, None
+        truth_fn = None
     else:
         net = checked.network
         d, k = net.width, net.inputs
@@ -269,8 +267,8 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
                     init=init, lower=lower, upper=upper, phase_names=checked.phase_names)
     return Compiled(checked=checked, target=target, context=jax.jit(context),
                     sweep_values=np.asarray(checked.sweep_values, float), _lets=lets,
-                    _truth=jax.jit(truth_fn) if truth_fn else None, _inputs=inputs,
-                    _noise=unit_noise, _lets_use_sweep=lets_use_sweep)
+                    _truth=jax.jit(truth_fn) if truth_fn else None,
+                    _lets_use_sweep=lets_use_sweep)
 
 
 def _ndtr(x: float) -> float:

@@ -107,11 +107,16 @@ def sample_point(engine, compiled, index: int, value: float, seed: int) -> tuple
     """Run the engine at one sweep value; the point's summary (contract shape) and draws."""
     t0 = time.perf_counter()
     draws = engine.run(point_key(seed, index), compiled.context(value))
+    return summarise(compiled, value, draws, time.perf_counter() - t0), draws
+
+
+def summarise(compiled, value: float, draws, wall_s: float) -> dict:
+    """One sweep point of the results document (contract shape) from its draws."""
     summary = summarise_point(draws, compiled.phase_names)
-    summary["diagnostics"].setdefault("wall_s", time.perf_counter() - t0)
+    summary["diagnostics"].setdefault("wall_s", wall_s)
     if compiled.checked.kind == "network":
         summary["modes"] = network_modes(compiled, draws, summary)
-    return {"value": float(value), **summary}, draws
+    return {"value": float(value), **summary}
 
 
 def _chunks(todo: list, size: int) -> list[list]:
@@ -127,17 +132,9 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()
     keys = [point_key(seed, i) for i, _ in chunk]
-    batch = "vectorized" if len(chunk) > 1 else None
-    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk], batch=batch)
+    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk], batch="vectorized")
     wall = (time.perf_counter() - t0) / len(chunk)
-    out = []
-    for (i, v), draws in zip(chunk, many):
-        summary = summarise_point(draws, compiled.phase_names)
-        summary["diagnostics"].setdefault("wall_s", wall)
-        if compiled.checked.kind == "network":
-            summary["modes"] = network_modes(compiled, draws, summary)
-        out.append(({"value": float(v), **summary}, draws))
-    return out
+    return [(summarise(compiled, v, draws, wall), draws) for (_, v), draws in zip(chunk, many)]
 
 
 def network_modes(compiled, draws, summary) -> dict:
