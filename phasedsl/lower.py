@@ -319,8 +319,15 @@ def _prior(prior: tuple, lower: np.ndarray, upper: np.ndarray):
     hi = np.where(bounded, upper, 1.0).astype(np.float32)
     dim = len(lower)
 
+    idx = np.flatnonzero(bounded)
+
     def inside(params):
-        return jnp.all(jnp.where(bounded, (params >= lo) & (params <= hi), True))
+        # only the bounded coordinates: an all-unbounded prior gives a constant, which XLA
+        # would otherwise fold over every batched particle (seconds of compile time)
+        if idx.size == 0:
+            return jnp.asarray(True)
+        p = params[idx]
+        return jnp.all((p >= lo[idx]) & (p <= hi[idx]))
 
     if prior[0] == "uniform":
         log_volume = float(np.sum(np.log(hi - lo)))
