@@ -65,6 +65,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.cpu_devices < 0:
+        raise UsageError("--cpu-devices must be >= 0")
+    from .accelerator import configure
+
+    configure(cpu_devices=args.cpu_devices)  # before JAX is imported
     from .runner import run_command
 
     return run_command(args, _overrides(args.set))
@@ -110,8 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
     p.add_argument("--batch", type=int, default=0, metavar="K",
-                   help="sample K sweep points at once, points x chains vectorized in one "
-                        "compiled call (NUTS; for GPUs; on a CPU one point at a time is faster)")
+                   help="sample K sweep points in one compiled call (NUTS): on a GPU points x "
+                        "chains vectorized, split across all GPUs; on a CPU split across "
+                        "--cpu-devices cores")
+    p.add_argument("--cpu-devices", type=int, default=0, metavar="N",
+                   help="on a CPU, let XLA show N devices so --batch runs N sweep points at "
+                        "once, one per core (e.g. the number of cores)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

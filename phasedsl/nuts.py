@@ -130,14 +130,41 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
     return run
 
 
-def build_many(run, batch: str):
+def build_many(run, batch: str, devices: int = 1):
     """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points,
-    ``vmap``-ed (``"vectorized"``) or one after another (``"sequential"``)."""
+    ``vmap``-ed (``"vectorized"``) or one after another (``"sequential"``).
+
+    ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
+    (``jax.shard_map``; ``V`` must be a multiple of ``devices``), each device running its share
+    the same way. Every point's computation is unchanged, so with ``"sequential"`` the draws
+    are exactly those of one device."""
     import jax
 
     if batch == "vectorized":
-        return jax.vmap(run, in_axes=(0, 0))
-    return lambda keys, ctxs: jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
+        many = jax.vmap(run, in_axes=(0, 0))
+    else:
+        def many(keys, ctxs):
+            return jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
+    if devices <= 1:
+        return many
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
+    points = PartitionSpec("points")
+    return jax.shard_map(many, mesh=mesh, in_specs=(points, points), out_specs=points,
+                         check_vma=False)
+
+
+def pad_points(tree, count: int):
+    """Each leaf ``[V, ...]`` padded to ``[count, ...]`` by repeating its last point."""
+    import jax
+    import jax.numpy as jnp
+
+    def pad(a):
+        extra = count - a.shape[0]
+        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
+
+    return jax.tree.map(pad, tree)
 
 
 class NutsEngine:
@@ -158,6 +185,8 @@ class NutsEngine:
         self.chain_method = settings.get("chain_method") or default_chain_method()
         if self.chain_method not in CHAIN_METHODS:
             raise ValueError(f"nuts chain_method must be one of {CHAIN_METHODS}")
+        # sweep points of run_many are split across this many devices (0: all there are)
+        self.devices = int(settings.get("devices") or 0)
         self._run_fn = build_nuts(target, **s, chain_method=self.chain_method)
         self._cache = CompiledCache(self._run_fn)
         self._many_caches: dict[str, CompiledCache] = {}
@@ -188,7 +217,9 @@ class NutsEngine:
         (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs)
         or ``"sequential"``; default ``"sequential"`` on CPU, else ``"vectorized"``. With
         ``"sequential"`` each point's draws are exactly ``run(keys[v], ctxs[v])``'s; with
-        ``"vectorized"`` they differ by float32 rounding (see the module doc). One compilation
+        ``"vectorized"`` they differ by float32 rounding (see the module doc). With several
+        devices (``jax.devices()``; ``settings["devices"]`` caps how many) the points are split
+        across them, ``V`` padded to a multiple of their number. One compilation
         serves every ``V`` of the same size; the compile time is reported on the first
         point, and each point's ``sample_s`` is an equal share of the call
         (``info["batch_sample_s"]`` is the whole call).
@@ -203,22 +234,26 @@ class NutsEngine:
             ctxs = stack_contexts(ctxs)
         if isinstance(keys, (list, tuple)):
             keys = jnp.stack([as_key(k) for k in keys])
-        cache = self._many_caches.get(batch)
+        count = keys.shape[0]
+        devices = min(self.devices or jax.device_count(), jax.device_count(), count)
+        padded = -(-count // devices) * devices
+        keys, ctxs = pad_points((keys, as_arrays(ctxs)), padded)
+        cache = self._many_caches.get((batch, devices))
         if cache is None:
-            cache = self._many_caches[batch] = CompiledCache(build_many(self._run_fn, batch))
+            cache = self._many_caches[(batch, devices)] = CompiledCache(
+                build_many(self._run_fn, batch, devices))
         t0 = time.perf_counter()
-        out, compile_s = cache.call(keys, as_arrays(ctxs))
+        out, compile_s = cache.call(keys, ctxs)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        out = [np.asarray(a) for a in out]
+        out = [np.asarray(a)[:count] for a in out]
         wall_s = time.perf_counter() - t0
-        count = out[0].shape[0]
         draws = []
         for v in range(count):
             d = self._draws([a[v] for a in out], compile_s if v == 0 else 0.0,
                             sample_s / count, wall_s / count)
             d.info.update(batch=batch, batch_points=count, batch_sample_s=sample_s,
-                          batch_compile_s=compile_s)
+                          batch_compile_s=compile_s, devices=devices)
             draws.append(d)
         return draws
 

@@ -132,7 +132,7 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()
     keys = [point_key(seed, i) for i, _ in chunk]
-    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk], batch="vectorized")
+    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk])
     wall = (time.perf_counter() - t0) / len(chunk)
     return [(summarise(compiled, v, draws, wall), draws) for (_, v), draws in zip(chunk, many)]
 

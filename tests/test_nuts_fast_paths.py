@@ -102,3 +102,39 @@ def test_vectorized_chains_and_points_sample_the_posterior():
     assert one.info["chain_method"] == "vectorized" and one.params.shape == (3, 300, 2)
     with pytest.raises(ValueError, match="chain_method"):
         make_engine("nuts", gaussian_target(), {"chain_method": "threads"})
+
+
+SHARDED = r"""
+import jax, jax.numpy as jnp, numpy as np
+from test_nuts_fast_paths import SETTINGS, gaussian_target
+from phasedsl.sample import make_engine
+assert jax.device_count() == 2
+engine = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential"})
+ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, -2.0, 0.5)]
+keys = [jax.random.PRNGKey(i) for i in range(3)]
+many = engine.run_many(keys, ctxs, batch="sequential")  # 3 points padded to 4 over 2 devices
+assert [d.info["devices"] for d in many] == [2, 2, 2] and len(many) == 3
+for k, c, d in zip(keys, ctxs, many):
+    np.testing.assert_array_equal(engine.run(k, c).params, d.params)
+one = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential",
+                                               "devices": 1}).run_many(keys, ctxs)
+assert one[0].info["devices"] == 1
+print("ok")
+"""
+
+
+def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
+    """Two CPU devices (XLA's host-platform device count, set before JAX starts, hence a
+    subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
+    done = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
