@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
     p.add_argument("--batch", type=int, default=0, metavar="K",
-                   help="sample K sweep points in one compiled call (NUTS): on a GPU points x "
-                        "chains vectorized, split across all GPUs; on a CPU split across "
+                   help="sample K sweep points in one compiled call (nuts, smc): on a GPU "
+                        "vectorized, split across all GPUs; on a CPU split across "
                         "--cpu-devices cores")
     p.add_argument("--cpu-devices", type=int, default=0, metavar="N",
                    help="on a CPU, let XLA show N devices so --batch runs N sweep points at "

@@ -21,7 +21,8 @@ differ between the two methods.
   4-chain run was ~4x faster sequential (``benchmarks/README.md``). The default on CPU.
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (sweep points
-vmapped on an accelerator, mapped one after another on CPU).
+vmapped on an accelerator, mapped one after another on CPU, split across devices where JAX
+sees several: ``phasedsl.batch``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 
 import numpy as np
 
+from phasedsl.batch import BATCH_METHODS, ManyCaller, stack_contexts
 from phasedsl.sample import (
     CompiledCache,
     as_arrays,
@@ -49,7 +51,7 @@ DEFAULTS = {
     "max_depth": 10,
 }
 
-CHAIN_METHODS = ("vectorized", "sequential")
+CHAIN_METHODS = BATCH_METHODS
 
 
 def default_chain_method() -> str:
@@ -57,14 +59,6 @@ def default_chain_method() -> str:
     import jax
 
     return "sequential" if jax.default_backend() == "cpu" else "vectorized"
-
-
-def stack_contexts(ctxs):
-    """A list of ``V`` context pytrees as one pytree with a leading ``V`` axis on each leaf."""
-    import jax
-    import jax.numpy as jnp
-
-    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
 
 
 def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
@@ -130,43 +124,6 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
     return run
 
 
-def build_many(run, batch: str, devices: int = 1):
-    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points,
-    ``vmap``-ed (``"vectorized"``) or one after another (``"sequential"``).
-
-    ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
-    (``jax.shard_map``; ``V`` must be a multiple of ``devices``), each device running its share
-    the same way. Every point's computation is unchanged, so with ``"sequential"`` the draws
-    are exactly those of one device."""
-    import jax
-
-    if batch == "vectorized":
-        many = jax.vmap(run, in_axes=(0, 0))
-    else:
-        def many(keys, ctxs):
-            return jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
-    if devices <= 1:
-        return many
-    from jax.sharding import Mesh, PartitionSpec
-
-    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
-    points = PartitionSpec("points")
-    return jax.shard_map(many, mesh=mesh, in_specs=(points, points), out_specs=points,
-                         check_vma=False)
-
-
-def pad_points(tree, count: int):
-    """Each leaf ``[V, ...]`` padded to ``[count, ...]`` by repeating its last point."""
-    import jax
-    import jax.numpy as jnp
-
-    def pad(a):
-        extra = count - a.shape[0]
-        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
-
-    return jax.tree.map(pad, tree)
-
-
 class NutsEngine:
     """``make_engine("nuts", target, settings)``; settings and defaults in ``DEFAULTS``."""
 
@@ -189,13 +146,13 @@ class NutsEngine:
         self.devices = int(settings.get("devices") or 0)
         self._run_fn = build_nuts(target, **s, chain_method=self.chain_method)
         self._cache = CompiledCache(self._run_fn)
-        self._many_caches: dict[str, CompiledCache] = {}
+        self._many = ManyCaller(self._run_fn, self.devices)
 
     @property
     def traces(self) -> int:
         """How many times a sampling function was traced and compiled (``run`` and
         ``run_many`` compile separately)."""
-        return self._cache.traces + sum(c.traces for c in self._many_caches.values())
+        return self._cache.traces + self._many.traces
 
     def run(self, key, ctx) -> Draws:
         import jax
@@ -224,38 +181,7 @@ class NutsEngine:
         point, and each point's ``sample_s`` is an equal share of the call
         (``info["batch_sample_s"]`` is the whole call).
         """
-        import jax
-        import jax.numpy as jnp
-
-        batch = batch or default_chain_method()
-        if batch not in CHAIN_METHODS:
-            raise ValueError(f"run_many batch must be one of {CHAIN_METHODS}")
-        if isinstance(ctxs, (list, tuple)):
-            ctxs = stack_contexts(ctxs)
-        if isinstance(keys, (list, tuple)):
-            keys = jnp.stack([as_key(k) for k in keys])
-        count = keys.shape[0]
-        devices = min(self.devices or jax.device_count(), jax.device_count(), count)
-        padded = -(-count // devices) * devices
-        keys, ctxs = pad_points((keys, as_arrays(ctxs)), padded)
-        cache = self._many_caches.get((batch, devices))
-        if cache is None:
-            cache = self._many_caches[(batch, devices)] = CompiledCache(
-                build_many(self._run_fn, batch, devices))
-        t0 = time.perf_counter()
-        out, compile_s = cache.call(keys, ctxs)
-        out = jax.block_until_ready(out)
-        sample_s = time.perf_counter() - t0 - compile_s
-        out = [np.asarray(a)[:count] for a in out]
-        wall_s = time.perf_counter() - t0
-        draws = []
-        for v in range(count):
-            d = self._draws([a[v] for a in out], compile_s if v == 0 else 0.0,
-                            sample_s / count, wall_s / count)
-            d.info.update(batch=batch, batch_points=count, batch_sample_s=sample_s,
-                          batch_compile_s=compile_s, devices=devices)
-            draws.append(d)
-        return draws
+        return self._many.run_many(keys, ctxs, batch or default_chain_method(), self._draws)
 
     def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = out

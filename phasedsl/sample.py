@@ -14,6 +14,7 @@ Engines:
 
 This module also holds what the gradient-based engines share: the box transform that maps
 unconstrained ``z`` to the prior's support, and the compile-once cache keyed by argument shapes.
+Both also sample several sweep points in one call (``run_many``, ``phasedsl.batch``).
 """
 
 from __future__ import annotations

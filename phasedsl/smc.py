@@ -61,6 +61,7 @@ import time
 
 import numpy as np
 
+from phasedsl.batch import ManyCaller
 from phasedsl.sample import (
     CompiledCache,
     as_arrays,
@@ -300,11 +301,14 @@ class SmcEngine:
             raise ValueError("smc needs generations >= 1, prior_draws >= 1")
         if not 0.0 < s["step_min"] <= s["step_max"]:
             raise ValueError("smc needs 0 < step_min <= step_max")
-        self._cache = CompiledCache(build_smc(target, **s))
+        run = build_smc(target, **s)
+        self._cache = CompiledCache(run)
+        # sweep points of run_many are split across this many devices (0: all there are)
+        self._many = ManyCaller(run, int(settings.get("devices") or 0))
 
     @property
     def traces(self) -> int:
-        return self._cache.traces
+        return self._cache.traces + self._many.traces
 
     def run(self, key, ctx) -> Draws:
         import jax
@@ -313,9 +317,21 @@ class SmcEngine:
         out, compile_s = self._cache.call(as_key(key), as_arrays(ctx))
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        x, ind, logd, weights, order, log_z, lam, stages, acceptance, scale = (
-            np.asarray(a) for a in out
-        )
+        d = self._draws([np.asarray(a) for a in out], compile_s, sample_s, 0.0)
+        d.info["wall_s"] = time.perf_counter() - t0
+        return d
+
+    def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
+        """Sample ``V`` sweep points in one compiled call (``phasedsl.batch.ManyCaller``):
+        ``"sequential"`` (default on CPU) reproduces ``run`` point by point; with several
+        devices the points are split across them."""
+        from phasedsl.nuts import default_chain_method
+
+        return self._many.run_many(keys, ctxs, batch or default_chain_method(), self._draws)
+
+    def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
+        t0 = time.perf_counter()
+        x, ind, logd, weights, order, log_z, lam, stages, acceptance, scale = out
         s = self.settings
         n = s["particles"]
         weights = weights.astype(np.float64)
@@ -330,7 +346,7 @@ class SmcEngine:
         with np.errstate(divide="ignore"):
             phase_log_z = log_z[:, None] + np.log(np.einsum("rn,rnp->rp", weights, ind))
         ess = 1.0 / np.sum(weights**2, axis=1)
-        wall_s = time.perf_counter() - t0
+        wall_s += time.perf_counter() - t0
         grad_evals = int(
             stages.astype(np.int64).sum() * s["mutations"] * s["integration_steps"] * n
         )

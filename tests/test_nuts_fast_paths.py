@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from phasedsl.lower import network_forward_t
-from phasedsl.nuts import stack_contexts
+from phasedsl.batch import stack_contexts
 from phasedsl.sample import make_engine
 from phasedsl.target import Target
 
@@ -119,13 +119,18 @@ for k, c, d in zip(keys, ctxs, many):
 one = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential",
                                                "devices": 1}).run_many(keys, ctxs)
 assert one[0].info["devices"] == 1
+smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior_draws": 4})
+for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
+    np.testing.assert_array_equal(smc.run(k, c).params, d.params)
+    assert d.info["devices"] == 2 and d.method == "repeats"
 print("ok")
 """
 
 
 def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     """Two CPU devices (XLA's host-platform device count, set before JAX starts, hence a
-    subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4."""
+    subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4, for
+    NUTS and for SMC."""
     import os
     import subprocess
     import sys

@@ -1,0 +1,122 @@
+"""Several sweep points in one compiled call, split across devices.
+
+An engine's pure ``run(key, ctx) -> outputs`` samples one sweep point. ``ManyCaller`` runs it
+over ``V`` points at once: ``vmap``-ed (``"vectorized"``: points x chains in lockstep, for
+GPUs) or one after another (``"sequential"``: ``lax.map``, for CPUs), and, when JAX sees
+several devices, with the points split across them (``jax.shard_map``): all GPUs of a machine,
+or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one point per
+core). Every point's computation is the same as alone, so with ``"sequential"`` its outputs
+are exactly ``run``'s.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from phasedsl.sample import CompiledCache, as_arrays, as_key
+
+__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "pad_points", "stack_contexts"]
+
+BATCH_METHODS = ("vectorized", "sequential")
+
+
+def stack_contexts(ctxs):
+    """A list of ``V`` context pytrees as one pytree with a leading ``V`` axis on each leaf."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
+
+
+def build_many(run, batch: str, devices: int = 1):
+    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points.
+
+    ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
+    (``V`` must be a multiple of ``devices``), each device running its share by ``batch``."""
+    import jax
+
+    if batch == "vectorized":
+        many = jax.vmap(run, in_axes=(0, 0))
+    else:
+        def many(keys, ctxs):
+            return jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
+    if devices <= 1:
+        return many
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
+    points = PartitionSpec("points")
+    return jax.shard_map(many, mesh=mesh, in_specs=(points, points), out_specs=points,
+                         check_vma=False)
+
+
+def pad_points(tree, count: int):
+    """Each leaf ``[V, ...]`` padded to ``[count, ...]`` by repeating its last point."""
+    import jax
+    import jax.numpy as jnp
+
+    def pad(a):
+        extra = count - a.shape[0]
+        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
+
+    return jax.tree.map(pad, tree)
+
+
+class ManyCaller:
+    """``run`` over sweep points, compiled once per (batch method, devices, ``V``).
+
+    ``devices``: how many devices to split points across at most (0: all of ``jax.devices()``).
+    """
+
+    def __init__(self, run: Callable, devices: int = 0):
+        self._run = run
+        self.devices = devices
+        self._caches: dict[tuple, CompiledCache] = {}
+
+    @property
+    def traces(self) -> int:
+        return sum(c.traces for c in self._caches.values())
+
+    def run_many(self, keys, ctxs, batch: str, to_draws: Callable) -> list:
+        """One ``to_draws(outputs_of_point, compile_s, sample_s, wall_s)`` per point.
+
+        ``keys``: ``V`` PRNG keys (or int seeds), a list or a stacked key array; ``ctxs``: a
+        list of ``V`` contexts or one pytree stacked along a leading ``V`` axis. The compile
+        time goes to the first point; each point gets an equal share of the sampling and wall
+        seconds; ``info`` gains ``batch``, ``batch_points``, ``batch_sample_s``,
+        ``batch_compile_s`` and ``devices``.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        if batch not in BATCH_METHODS:
+            raise ValueError(f"run_many batch must be one of {BATCH_METHODS}")
+        if isinstance(ctxs, (list, tuple)):
+            ctxs = stack_contexts(ctxs)
+        if isinstance(keys, (list, tuple)):
+            keys = jnp.stack([as_key(k) for k in keys])
+        count = keys.shape[0]
+        devices = min(self.devices or jax.device_count(), jax.device_count(), count)
+        padded = -(-count // devices) * devices
+        keys, ctxs = pad_points((keys, as_arrays(ctxs)), padded)
+        cache = self._caches.get((batch, devices))
+        if cache is None:
+            cache = self._caches[(batch, devices)] = CompiledCache(
+                build_many(self._run, batch, devices))
+        t0 = time.perf_counter()
+        out, compile_s = cache.call(keys, ctxs)
+        out = jax.block_until_ready(out)
+        sample_s = time.perf_counter() - t0 - compile_s
+        out = [np.asarray(a)[:count] for a in out]
+        wall_s = time.perf_counter() - t0
+        draws = []
+        for v in range(count):
+            d = to_draws([a[v] for a in out], compile_s if v == 0 else 0.0, sample_s / count,
+                         wall_s / count)
+            d.info.update(batch=batch, batch_points=count, batch_sample_s=sample_s,
+                          batch_compile_s=compile_s, devices=devices)
+            draws.append(d)
+        return draws
