@@ -10,7 +10,7 @@ from . import ast
 from . import symbolic as sy
 from .errors import Diagnostic, UsageError, did_you_mean, error
 
-# key -> (default, kind, lower, upper, inclusive lower); kind "int" or "float"
+# key -> (default, kind, lower); kind "int" (>= lower), "prob" (0, 1), "frac" [0, 1), "pos" > 0
 ENGINES = {
     "nuts": {"chains": (4, "int", 1), "draws": (2000, "int", 1), "warmup": (1000, "int", 0),
              "target_accept": (0.8, "prob", None), "max_depth": (10, "int", 1),
@@ -18,6 +18,7 @@ ENGINES = {
     "smc": {"particles": (2000, "int", 2), "runs": (4, "int", 1), "mutations": (10, "int", 1),
             "integration_steps": (10, "int", 1), "target_ess": (0.5, "prob", None),
             "generations": (8, "int", 1), "prior_draws": (32, "int", 1),
+            "step_min": (0.1, "pos", None), "step_max": (2.0, "pos", None),
             "seed": (0, "int", 0)},
     "quadrature": {"points": (None, "int", 3)},
 }
@@ -47,10 +48,21 @@ class SettingsChecker:
                             expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES),
                             found=f"`{engine}`")
         sample = self._block(items, ENGINES[engine], f"`sample {engine}`")
+        if engine == "smc" and sample["step_min"] > sample["step_max"]:
+            raise error("`step_min` must not exceed `step_max`", self._item_span("step_min"),
+                        expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
+                        found=f"step_min = {_value_text(sample['step_min'])}")
         if engine == "quadrature":
             self._quadrature_ok()
         report = self._block(self.report_st.items if self.report_st else (), REPORT, "`report`")
         return engine, sample, report
+
+    def _item_span(self, key: str):
+        """The span of ``key = ...`` in the sample block (or of the block, if not written)."""
+        for item in self.sample_st.items if self.sample_st else ():
+            if isinstance(item.target, ast.Name) and item.target.id == key:
+                return item.span
+        return self.sample_st.span if self.sample_st else None
 
     def _quadrature_ok(self):
         span = self.sample_st.span if self.sample_st else None
@@ -102,6 +114,9 @@ class SettingsChecker:
             return int(x)
         if kind == "prob" and not 0 < x < 1 and not (key == "merge" and x == 1):
             raise error(f"`{key}` must lie between 0 and 1", e.span, expected=f"0 < {key} < 1",
+                        found=_value_text(x))
+        if kind == "pos" and not x > 0:
+            raise error(f"`{key}` must be positive", e.span, expected=f"{key} > 0",
                         found=_value_text(x))
         if kind == "frac" and not 0 <= x < 1:
             raise error(f"`{key}` must lie in [0, 1)", e.span, expected=f"0 <= {key} < 1",
