@@ -119,7 +119,8 @@ def check_network(c):
         raise error("the model's width is missing", model.span,
                     expected="`model network(width = d)`", found="no width")
     d = m_args["width"]
-    t_args = _kwargs(c, truth, "truth", {"width": d, "activation": "relu"})
+    # the truth is the model's network unless it says otherwise (width and activation)
+    t_args = _kwargs(c, truth, "truth", {"width": d, "activation": m_args["activation"]})
     m = t_args["width"]
 
     symbols = [sp.Symbol(f"w[{i}][{j}]", real=True) for i in range(1, d + 1) for j in range(1, k + 1)]

@@ -152,7 +152,7 @@ sample nuts { chains = 2; draws = 500 }
 """)
     net = c.network
     assert (net.width, net.inputs, net.activation) == (3, 2, "tanh")
-    assert (net.truth_width, net.truth_activation) == (2, "relu")  # relu unless it says otherwise
+    assert (net.truth_width, net.truth_activation) == (2, "tanh")  # the model's unless it says otherwise
     assert c.dim == 3 * (2 + 2) + 1 == 13
     assert net.truth_q == (1, -1) and net.truth_b == (0, 0) and net.truth_c == 0
     assert net.n == 2000 and net.noise == 0.5 and net.seed == 7

@@ -47,7 +47,7 @@ data { n = 150; x ~ normal(0.5, 2)^2; noise = theta / 2; seed = 5 }
 beta = 1 / log(n)
 model network(width = 3, activation = tanh)
 prior normal(0, 1)
-truth network(width = 1) {
+truth network(width = 1, activation = relu) {
   w[1] = [cos(theta), sin(theta)]
   b = 0.1; q = 2; c = 0.5
 }
