@@ -4,8 +4,9 @@
   NUTS trajectory's many small steps are not each launched from the host. Measured on an H200
   (PT1, 8 sweep values x 4 chains batched, 500 iterations): 13.0 s instead of 23.4 s
   (``benchmarks/README.md``). Ignored by other backends.
-- ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run --batch K``
-  can split its sweep points across cores (``NutsEngine.run_many``).
+- ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run`` samples
+  that many sweep points at once, one per core (``phasedsl.batch``; the CLI's default is one
+  device per usable core). PT1 ``--quick`` on 2 cores: 12.3 s sampling instead of 23.0 s.
 
 A setting already present in ``XLA_FLAGS`` is left as the user wrote it.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["COMMAND_BUFFERS", "configure"]
+__all__ = ["COMMAND_BUFFERS", "configure", "usable_cores"]
 
 COMMAND_BUFFERS = ("--xla_gpu_enable_command_buffer="
                    "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL")
@@ -30,6 +31,14 @@ def xla_flags(current: str, cpu_devices: int = 0) -> str:
             f.startswith("--xla_force_host_platform_device_count") for f in flags):
         flags.append(f"--xla_force_host_platform_device_count={cpu_devices}")
     return " ".join(flags)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def configure(cpu_devices: int = 0) -> bool:

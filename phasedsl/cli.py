@@ -65,11 +65,12 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    if args.cpu_devices < 0:
-        raise UsageError("--cpu-devices must be >= 0")
-    from .accelerator import configure
+    from .accelerator import configure, usable_cores
 
-    configure(cpu_devices=args.cpu_devices)  # before JAX is imported
+    cpu_devices = usable_cores() if args.cpu_devices is None else args.cpu_devices
+    if cpu_devices < 1:
+        raise UsageError("--cpu-devices must be >= 1")
+    configure(cpu_devices=cpu_devices)  # before JAX is imported
     from .runner import run_command
 
     return run_command(args, _overrides(args.set))
@@ -114,13 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
-    p.add_argument("--batch", type=int, default=0, metavar="K",
+    p.add_argument("--batch", type=int, default=None, metavar="K",
                    help="sample K sweep points in one compiled call (nuts, smc): on a GPU "
-                        "vectorized, split across all GPUs; on a CPU split across "
-                        "--cpu-devices cores")
-    p.add_argument("--cpu-devices", type=int, default=0, metavar="N",
-                   help="on a CPU, let XLA show N devices so --batch runs N sweep points at "
-                        "once, one per core (e.g. the number of cores)")
+                        "vectorized and split across all GPUs, on a CPU split across "
+                        "--cpu-devices (default: on a CPU one point per core, else 1)")
+    p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                   help="on a CPU, let XLA show N devices so that N sweep points run at once, "
+                        "one per core (default: the number of usable cores)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

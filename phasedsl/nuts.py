@@ -173,8 +173,9 @@ class NutsEngine:
         list of ``V`` contexts or one context pytree stacked along a leading ``V`` axis
         (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs)
         or ``"sequential"``; default ``"sequential"`` on CPU, else ``"vectorized"``. With
-        ``"sequential"`` each point's draws are exactly ``run(keys[v], ctxs[v])``'s; with
-        ``"vectorized"`` they differ by float32 rounding (see the module doc). With several
+        ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s computation (its draws can
+        still differ by compiler rounding: ``phasedsl.batch``); with ``"vectorized"`` they
+        differ by float32 rounding (see the module doc). With several
         devices (``jax.devices()``; ``settings["devices"]`` caps how many) the points are split
         across them, ``V`` padded to a multiple of their number. One compilation
         serves every ``V`` of the same size; the compile time is reported on the first

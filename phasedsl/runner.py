@@ -254,6 +254,19 @@ def quick_sweep(values, limit: int = QUICK_POINTS) -> tuple[float, ...]:
     return tuple(values[i] for i in idx)
 
 
+def default_batch(batch: int | None) -> int:
+    """``--batch``: as given; if not given (``None``), one sweep point per device when JAX
+    sees several CPU devices (``--cpu-devices``, by default one per core), else one at a time.
+    Each point has the same key and posterior either way (``phasedsl.batch``)."""
+    if batch is not None:
+        if batch < 0:
+            raise UsageError("--batch must be >= 0")
+        return batch
+    import jax
+
+    return jax.device_count() if jax.default_backend() == "cpu" and jax.device_count() > 1 else 0
+
+
 def _progress_enabled() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
@@ -295,7 +308,7 @@ def run_command(args, overrides: dict) -> int:
         bar.start()
     try:
         results = run_spec(checked, folder, fresh=args.fresh, seed=args.seed, progress=progress_cb,
-                           batch=args.batch)
+                           batch=default_batch(args.batch))
     except KeyboardInterrupt:
         if bar is not None:
             bar.stop()
