@@ -158,11 +158,14 @@ def verdict(results: dict) -> Text:
     t = Text()
     t.append("diagnostics\n", style="bold")
     bad = [p for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)]
+    smc = results["sampler"]["engine"] == "smc"
     if bad:
         where = ", ".join(fmt(p["value"], 4) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
-        t.append(f"  chains disagree at {len(bad)} of {len(points)} points ({sweep} = {where}): "
-                 "the masses there depend on where the chains started and cannot be trusted.\n",
-                 style="red")
+        why = ("the independent runs disagree there: raise particles or runs"
+               if smc else "the masses there depend on where the chains started and cannot be "
+                           "trusted")
+        t.append(f"  {'runs' if smc else 'chains'} disagree at {len(bad)} of {len(points)} "
+                 f"points ({sweep} = {where}): {why}.\n", style="red")
         for p in bad[:3]:
             for note in p["diagnostics"].get("mixing_notes", [])[:3]:
                 t.append(f"    {sweep} = {fmt(p['value'], 4)}: {note}\n")
@@ -181,7 +184,8 @@ def verdict(results: dict) -> Text:
         t.append("  exact quadrature: no sampling error; free energies are absolute.\n",
                  style="green")
     elif not bad and not div and not low:
-        t.append("  all clear: chains agree, no divergences, enough effective samples.\n",
+        t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
+                 else "  all clear: chains agree, no divergences, enough effective samples.\n",
                  style="green")
     speed = [p.get("diagnostics", {}) for p in points]
     grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]

@@ -84,3 +84,13 @@ def test_markdown_table():
     assert lines[2] == "| 1.2 | 0.400 ± 0.010 | 0.050 ± 0.010 | 0.550 ± 0.010 | nondegenerate | ok |"
     assert "| 1.28 | 0.200 ± 0.010 | 0.300 ± 0.010 | 0.500 ± 0.010 | degenerate | **chains disagree** |" in lines
     assert lines[-1] == "- first-order crossover nondegenerate -> degenerate at theta = 1.261 [1.25, 1.27]"
+
+
+def test_smc_diagnostics_speak_of_runs_not_chains():
+    smc = {**RESULTS, "sampler": {"engine": "smc", "particles": 2000, "runs": 4, "seed": 0}}
+    text = " ".join(rendered(smc).split())
+    assert "runs disagree at 1 of 4 points (theta = 1.28): the independent runs disagree there: " \
+           "raise particles or runs." in text
+    assert "--engine smc" not in text
+    clear = {**smc, "points": [point(1.2, 0.4, 0.05), point(1.24, 0.3, 0.12)]}
+    assert "all clear: independent runs agree, enough effective samples." in rendered(clear)
