@@ -1,4 +1,4 @@
-"""The seed's two network experiments at reduced scale (slow: tens of minutes on 2 cores).
+"""The seed's two network experiments at reduced scale (slow: about 4 minutes on 2 cores).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction.
 Reduced scale: 4 chains x 1000 draws (1000 warmup) at every sweep value, n = 10,000.
