@@ -25,7 +25,10 @@ EMPTY_MASS = 0.02       # ... while another chain below this holds (almost) none
 CHI2_P = 1e-6           # per-chain masses disagree when the chi-square p-value is below this
 REPEATS_GAP = 0.25      # independent repeats whose masses differ by more than this disagree
 _PASS_THROUGH = ("wall_s", "compile_s", "sample_s", "grad_evals", "grad_evals_per_s",
-                 "steps_per_draw", "acceptance", "divergences")
+                 "steps_per_draw", "acceptance", "divergences", "lockstep_factor", "devices",
+                 "stages", "reached_posterior")
+# engine info keys stored under another name (SMC's per-run particle ESS is not a bulk ESS)
+_RENAMED = {"particle_ess": "ess"}
 
 
 def _num(x) -> float | None:
@@ -232,6 +235,10 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...]) -> dict:
     for key in _PASS_THROUGH:
         if key in info:
             diag[key] = _plain(info[key])
+    if method == "repeats":
+        for key, source in _RENAMED.items():
+            if source in info:
+                diag[key] = _plain(info[source])
 
     return {"phases": phases, "other": other, "preferred": preferred, "overlap": overlap,
             "absolute": draws.log_z is not None, "log_z": log_z, "diagnostics": diag}

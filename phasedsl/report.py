@@ -187,6 +187,8 @@ def verdict(results: dict) -> Text:
         t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
                  else "  all clear: chains agree, no divergences, enough effective samples.\n",
                  style="green")
+    if smc:
+        t.append(_smc_line(points))
     speed = [p.get("diagnostics", {}) for p in points]
     grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]
     walls = [d.get("sample_s", d.get("wall_s")) for d in speed if d.get("wall_s") is not None]
@@ -244,3 +246,28 @@ def render(results: dict) -> Group:
             w.append(f"  {line}\n", style="yellow")
         parts.append(w)
     return Group(*parts)
+
+
+def _smc_line(points: list[dict]) -> str:
+    """``  tempering: 12-15 stages, particle ESS 800-1,900 per run, acceptance 0.6-0.8``."""
+    def spread(key: str) -> list[float]:
+        out = []
+        for p in points:
+            v = p.get("diagnostics", {}).get(key)
+            out += [x for x in (v if isinstance(v, list) else [v]) if isinstance(x, (int, float))]
+        return out
+
+    parts = []
+    for key, label, form in (("stages", "stages", "{:.0f}"), ("particle_ess", "particle ESS",
+                             "{:,.0f}"), ("acceptance", "HMC acceptance", "{:.2f}")):
+        v = spread(key)
+        if v:
+            lo, hi = form.format(min(v)), form.format(max(v))
+            parts.append(f"{label} {lo}" if lo == hi else f"{label} {lo}-{hi}")
+    if not parts:
+        return ""
+    unfinished = [p for p in points if p.get("diagnostics", {}).get("reached_posterior") is False]
+    n = len(unfinished)
+    tail = (f"; {n} point{'s' if n != 1 else ''} stopped before the posterior (max_stages)"
+            if n else "")
+    return "  tempering (per run): " + ", ".join(parts) + tail + "\n"

@@ -94,3 +94,15 @@ def test_smc_diagnostics_speak_of_runs_not_chains():
     assert "--engine smc" not in text
     clear = {**smc, "points": [point(1.2, 0.4, 0.05), point(1.24, 0.3, 0.12)]}
     assert "all clear: independent runs agree, enough effective samples." in rendered(clear)
+
+
+def test_smc_reports_its_tempering():
+    pts = [point(1.2, 0.4, 0.05), point(1.24, 0.3, 0.12)]
+    for p, stages in zip(pts, ([12, 13], [15, 14])):
+        p["diagnostics"].update(stages=stages, particle_ess=[900.5, 1800.2],
+                                acceptance=[0.61, 0.8], reached_posterior=True)
+    smc = {**RESULTS, "sampler": {"engine": "smc", "runs": 2, "seed": 0}, "points": pts}
+    assert ("tempering (per run): stages 12-15, particle ESS 900-1,800, HMC acceptance "
+            "0.61-0.80") in rendered(smc)
+    pts[1]["diagnostics"]["reached_posterior"] = False
+    assert "1 point stopped before the posterior (max_stages)" in " ".join(rendered(smc).split())
