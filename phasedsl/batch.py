@@ -4,8 +4,9 @@ An engine's pure ``run(key, ctx) -> outputs`` samples one sweep point. ``ManyCal
 over ``V`` points at once: ``vmap``-ed (``"vectorized"``: points x chains in lockstep, for
 GPUs) or one after another (``"sequential"``: ``lax.map``, for CPUs), and, when JAX sees
 several devices, with the points split across them (``jax.shard_map``): all GPUs of a machine,
-or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one point per
-core). Every point gets the same key and computation as alone, so the draws have the same
+or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one per core).
+The unit of work is the engine's choice: a whole point for SMC, one chain of one point for
+NUTS (``group`` items per point), so a few points with several chains still fill many cores. Every point gets the same key and computation as alone, so the draws have the same
 distribution; they can still differ from ``run``'s, because the compiler may round the larger
 program differently and NUTS trajectories amplify float32 rounding (PT1 ``--quick``: 6 of 8
 points identical to ``run`` and to each other, 2 with other draws; on a Gaussian target
@@ -83,14 +84,15 @@ class ManyCaller:
     def traces(self) -> int:
         return sum(c.traces for c in self._caches.values())
 
-    def run_many(self, keys, ctxs, batch: str, to_draws: Callable) -> list:
+    def run_many(self, keys, ctxs, batch: str, to_draws: Callable, group: int = 1) -> list:
         """One ``to_draws(outputs_of_point, compile_s, sample_s, wall_s)`` per point.
 
-        ``keys``: ``V`` PRNG keys (or int seeds), a list or a stacked key array; ``ctxs``: a
-        list of ``V`` contexts or one pytree stacked along a leading ``V`` axis. The compile
-        time goes to the first point; each point gets an equal share of the sampling and wall
-        seconds; ``info`` gains ``batch``, ``batch_points``, ``batch_sample_s``,
-        ``batch_compile_s`` and ``devices``.
+        ``keys``: ``W`` PRNG keys (or int seeds), a list or a stacked key array; ``ctxs``: a
+        list of ``W`` contexts or one pytree stacked along a leading ``W`` axis. ``group``:
+        work items per point (consecutive items, e.g. the chains of a point): each point's
+        outputs get a leading ``[group]`` axis. The compile time goes to the first point; each
+        point gets an equal share of the sampling and wall seconds; ``info`` gains ``batch``,
+        ``batch_points``, ``batch_sample_s``, ``batch_compile_s`` and ``devices``.
         """
         import jax
         import jax.numpy as jnp
@@ -113,13 +115,16 @@ class ManyCaller:
         out, compile_s = cache.call(keys, ctxs)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
+        points = count // group
         out = [np.asarray(a)[:count] for a in out]
+        if group > 1:
+            out = [a.reshape((points, group) + a.shape[1:]) for a in out]
         wall_s = time.perf_counter() - t0
         draws = []
-        for v in range(count):
-            d = to_draws([a[v] for a in out], compile_s if v == 0 else 0.0, sample_s / count,
-                         wall_s / count)
-            d.info.update(batch=batch, batch_points=count, batch_sample_s=sample_s,
+        for v in range(points):
+            d = to_draws([a[v] for a in out], compile_s if v == 0 else 0.0, sample_s / points,
+                         wall_s / points)
+            d.info.update(batch=batch, batch_points=points, batch_sample_s=sample_s,
                           batch_compile_s=compile_s, devices=devices)
             draws.append(d)
         return draws

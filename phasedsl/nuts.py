@@ -61,13 +61,23 @@ def default_chain_method() -> str:
     return "sequential" if jax.default_backend() == "cpu" else "vectorized"
 
 
-def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
-               max_depth: int, chain_method: str = "vectorized"):
-    """The pure function ``(key, ctx) -> outputs`` that the engine compiles.
+def chain_keys(key, chains: int):
+    """``chains`` keys of one sweep point, ``fold_in(key, c)``: the same in ``run`` and
+    ``run_many``."""
+    import jax
+    import jax.numpy as jnp
 
-    Outputs (leading axes ``[chains, draws]``): ``x f[C,S,D]``, ``ind bool[C,S,P]``,
-    ``logdensity f[C,S]``, ``divergent bool[C,S]``, ``steps i[C,S]``, ``accept f[C,S]``, and per
-    chain ``step_size f[C]``, ``warmup_steps i[C]`` (integration steps spent in warmup).
+    return jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.arange(chains))
+
+
+def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
+                max_depth: int):
+    """The pure function ``(chain_key, ctx) -> outputs`` of one chain: a prior draw, window
+    adaptation, then ``draws`` NUTS transitions.
+
+    Outputs: ``x f[S,D]``, ``ind bool[S,P]``, ``logdensity f[S]``, ``divergent bool[S]``,
+    ``steps i[S]``, ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]`` (integration
+    steps spent in warmup).
     """
     import blackjax
     import jax
@@ -115,8 +125,19 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
         _, outs = jax.lax.scan(step, state, jax.random.split(k_draw, draws))
         return (*outs, step_size, warmup_steps)
 
+    return one_chain
+
+
+def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
+               max_depth: int, chain_method: str = "vectorized"):
+    """The pure function ``(key, ctx) -> outputs`` that the engine compiles for one point:
+    ``build_chain``'s outputs with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
+    import jax
+
+    one_chain = build_chain(target, draws, warmup, target_accept, max_depth)
+
     def run(key, ctx):
-        keys = jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.arange(chains))
+        keys = chain_keys(key, chains)
         if chain_method == "sequential":
             return jax.lax.map(lambda k: one_chain(k, ctx), keys)
         return jax.vmap(one_chain, in_axes=(0, None))(keys, ctx)
@@ -142,11 +163,14 @@ class NutsEngine:
         self.chain_method = settings.get("chain_method") or default_chain_method()
         if self.chain_method not in CHAIN_METHODS:
             raise ValueError(f"nuts chain_method must be one of {CHAIN_METHODS}")
-        # sweep points of run_many are split across this many devices (0: all there are)
+        # run_many's work is split across this many devices (0: all there are)
         self.devices = int(settings.get("devices") or 0)
         self._run_fn = build_nuts(target, **s, chain_method=self.chain_method)
         self._cache = CompiledCache(self._run_fn)
-        self._many = ManyCaller(self._run_fn, self.devices)
+        # run_many's unit of work is one chain of one point, so chains as well as points are
+        # spread over devices (4 points x 4 chains keep 16 cores busy)
+        chain_settings = {k: v for k, v in s.items() if k != "chains"}
+        self._many = ManyCaller(build_chain(target, **chain_settings), self.devices)
 
     @property
     def traces(self) -> int:
@@ -175,14 +199,27 @@ class NutsEngine:
         or ``"sequential"``; default ``"sequential"`` on CPU, else ``"vectorized"``. With
         ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s computation (its draws can
         still differ by compiler rounding: ``phasedsl.batch``); with ``"vectorized"`` they
-        differ by float32 rounding (see the module doc). With several
-        devices (``jax.devices()``; ``settings["devices"]`` caps how many) the points are split
-        across them, ``V`` padded to a multiple of their number. One compilation
-        serves every ``V`` of the same size; the compile time is reported on the first
-        point, and each point's ``sample_s`` is an equal share of the call
+        differ by float32 rounding (see the module doc). The unit of work is one chain of one
+        point: with several devices (``jax.devices()``; ``settings["devices"]`` caps how many)
+        the ``V x chains`` chains are split across them, padded to a multiple of their number.
+        One compilation serves every ``V`` of the same size; the compile time is reported on
+        the first point, and each point's ``sample_s`` is an equal share of the call
         (``info["batch_sample_s"]`` is the whole call).
         """
-        return self._many.run_many(keys, ctxs, batch or default_chain_method(), self._draws)
+        import jax
+        import jax.numpy as jnp
+
+        if isinstance(ctxs, (list, tuple)):
+            ctxs = stack_contexts(ctxs)
+        if isinstance(keys, (list, tuple)):
+            keys = jnp.stack([as_key(k) for k in keys])
+        chains = self.settings["chains"]
+        items = jax.vmap(lambda k: chain_keys(k, chains))(keys)
+        items = items.reshape((-1,) + items.shape[2:])  # [V*C, ...]: point-major
+        item_ctxs = jax.tree.map(lambda a: jnp.repeat(jnp.asarray(a), chains, axis=0),
+                                 as_arrays(ctxs))
+        return self._many.run_many(items, item_ctxs, batch or default_chain_method(),
+                                   self._draws, group=chains)
 
     def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = out
