@@ -4,9 +4,9 @@
   NUTS trajectory's many small steps are not each launched from the host. Measured on an H200
   (PT1, 8 sweep values x 4 chains batched, 500 iterations): 13.0 s instead of 23.4 s
   (``benchmarks/README.md``). Ignored by other backends.
-- ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run`` samples
-  that many sweep points at once, one per core (``phasedsl.batch``; the CLI's default is one
-  device per usable core). PT1 ``--quick`` on 2 cores: 12.3 s sampling instead of 23.0 s.
+- ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run`` spreads
+  its sweep points (NUTS: their chains) over that many cores (``phasedsl.batch``; the CLI's
+  default is one device per usable core). PT1 ``--quick`` on 2 cores: 12.3 s sampling instead of 23.0 s.
 
 A setting already present in ``XLA_FLAGS`` is left as the user wrote it.
 """
