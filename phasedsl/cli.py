@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "vectorized and split across all GPUs, on a CPU split across "
                         "--cpu-devices (default: on a CPU one point per core, else 1)")
     p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
-                   help="on a CPU, let XLA show N devices so that N sweep points run at once, "
-                        "one per core (default: the number of usable cores)")
+                   help="on a CPU, let XLA show N devices so that sweep points and their "
+                        "chains run on N cores at once (default: the number of usable cores)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")
