@@ -31,22 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jax
 import numpy as np
 from common import constants, cpu_note, load_pt1, numpyro_mcmc, run_numpyro
 
+from phasedsl.runner import point_key, quick_sweep
 from phasedsl.sample import make_engine
-
-
-def point_key(seed: int, index: int):
-    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
-
-
-def pick(values, count: int):
-    if count >= len(values):
-        return list(values)
-    idx = np.unique(np.round(np.linspace(0, len(values) - 1, count)).astype(int))
-    return [values[i] for i in idx]
 
 
 def main(argv=None) -> int:
@@ -67,7 +56,7 @@ def main(argv=None) -> int:
         methods.remove("numpyro")
 
     checked, compiled = load_pt1(args.draws, args.warmup, args.chains)
-    values = pick([float(v) for v in compiled.sweep_values], args.points)
+    values = list(quick_sweep([float(v) for v in compiled.sweep_values], args.points))
     print(f"PT1 sweep: {len(values)} values x {args.chains} chains x {args.draws} draws after "
           f"{args.warmup} warmup")
     print(cpu_note())

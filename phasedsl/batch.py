@@ -6,7 +6,8 @@ GPUs) or one after another (``"sequential"``: ``lax.map``, for CPUs), and, when 
 several devices, with the points split across them (``jax.shard_map``): all GPUs of a machine,
 or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one per core).
 The unit of work is the engine's choice: a whole point for SMC, one chain of one point for
-NUTS (``group`` items per point), so a few points with several chains still fill many cores. Every point gets the same key and computation as alone, so the draws have the same
+NUTS (``group`` items per point), so a few points with several chains still fill many
+cores. Every point gets the same key and computation as alone, so the draws have the same
 distribution; they can still differ from ``run``'s, because the compiler may round the larger
 program differently and NUTS trajectories amplify float32 rounding (PT1 ``--quick``: 6 of 8
 points identical to ``run`` and to each other, 2 with other draws; on a Gaussian target
@@ -16,15 +17,24 @@ points identical to ``run`` and to each other, 2 with other draws; on a Gaussian
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from phasedsl.sample import CompiledCache, as_arrays, as_key
 
-__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "pad_points", "stack_contexts"]
+__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "default_batch_method", "pad_points",
+           "stack_contexts", "stacked"]
 
 BATCH_METHODS = ("vectorized", "sequential")
+
+
+def default_batch_method() -> str:
+    """``"sequential"`` on CPU (a batched gradient costs there what the single ones do, so
+    lockstep only wastes work), ``"vectorized"`` on an accelerator."""
+    import jax
+
+    return "sequential" if jax.default_backend() == "cpu" else "vectorized"
 
 
 def stack_contexts(ctxs):
@@ -33,6 +43,18 @@ def stack_contexts(ctxs):
     import jax.numpy as jnp
 
     return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
+
+
+def stacked(keys, ctxs):
+    """``(keys, ctxs)`` with a leading axis: a list of keys (or int seeds) stacked, a list of
+    context pytrees stacked leaf by leaf; arrays and stacked pytrees pass through."""
+    import jax.numpy as jnp
+
+    if isinstance(ctxs, (list, tuple)):
+        ctxs = stack_contexts(ctxs)
+    if isinstance(keys, (list, tuple)):
+        keys = jnp.stack([as_key(k) for k in keys])
+    return keys, as_arrays(ctxs)
 
 
 def build_many(run, batch: str, devices: int = 1):
@@ -95,18 +117,14 @@ class ManyCaller:
         ``batch_points``, ``batch_sample_s``, ``batch_compile_s`` and ``devices``.
         """
         import jax
-        import jax.numpy as jnp
 
         if batch not in BATCH_METHODS:
             raise ValueError(f"run_many batch must be one of {BATCH_METHODS}")
-        if isinstance(ctxs, (list, tuple)):
-            ctxs = stack_contexts(ctxs)
-        if isinstance(keys, (list, tuple)):
-            keys = jnp.stack([as_key(k) for k in keys])
+        keys, ctxs = stacked(keys, ctxs)
         count = keys.shape[0]
         devices = min(self.devices or jax.device_count(), jax.device_count(), count)
         padded = -(-count // devices) * devices
-        keys, ctxs = pad_points((keys, as_arrays(ctxs)), padded)
+        keys, ctxs = pad_points((keys, ctxs), padded)
         cache = self._caches.get((batch, devices))
         if cache is None:
             cache = self._caches[(batch, devices)] = CompiledCache(

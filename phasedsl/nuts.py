@@ -31,7 +31,13 @@ import time
 
 import numpy as np
 
-from phasedsl.batch import BATCH_METHODS, ManyCaller, stack_contexts
+from phasedsl.batch import (
+    BATCH_METHODS,
+    ManyCaller,
+    default_batch_method,
+    stack_contexts,
+    stacked,
+)
 from phasedsl.sample import (
     CompiledCache,
     as_arrays,
@@ -56,9 +62,7 @@ CHAIN_METHODS = BATCH_METHODS
 
 def default_chain_method() -> str:
     """``"sequential"`` on CPU, ``"vectorized"`` on an accelerator (see the module doc)."""
-    import jax
-
-    return "sequential" if jax.default_backend() == "cpu" else "vectorized"
+    return default_batch_method()
 
 
 def chain_keys(key, chains: int):
@@ -209,15 +213,11 @@ class NutsEngine:
         import jax
         import jax.numpy as jnp
 
-        if isinstance(ctxs, (list, tuple)):
-            ctxs = stack_contexts(ctxs)
-        if isinstance(keys, (list, tuple)):
-            keys = jnp.stack([as_key(k) for k in keys])
+        keys, ctxs = stacked(keys, ctxs)
         chains = self.settings["chains"]
         items = jax.vmap(lambda k: chain_keys(k, chains))(keys)
         items = items.reshape((-1,) + items.shape[2:])  # [V*C, ...]: point-major
-        item_ctxs = jax.tree.map(lambda a: jnp.repeat(jnp.asarray(a), chains, axis=0),
-                                 as_arrays(ctxs))
+        item_ctxs = jax.tree.map(lambda a: jnp.repeat(a, chains, axis=0), ctxs)
         return self._many.run_many(items, item_ctxs, batch or default_chain_method(),
                                    self._draws, group=chains)
 

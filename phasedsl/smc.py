@@ -61,7 +61,7 @@ import time
 
 import numpy as np
 
-from phasedsl.batch import ManyCaller
+from phasedsl.batch import ManyCaller, default_batch_method
 from phasedsl.sample import (
     CompiledCache,
     as_arrays,
@@ -323,11 +323,10 @@ class SmcEngine:
 
     def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call (``phasedsl.batch.ManyCaller``):
-        ``"sequential"`` (default on CPU) reproduces ``run`` point by point; with several
-        devices the points are split across them."""
-        from phasedsl.nuts import default_chain_method
-
-        return self._many.run_many(keys, ctxs, batch or default_chain_method(), self._draws)
+        ``"sequential"`` (default on CPU) runs each point's ``run`` computation one after
+        another, ``"vectorized"`` vmaps them; with several devices the points are split across
+        them."""
+        return self._many.run_many(keys, ctxs, batch or default_batch_method(), self._draws)
 
     def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         t0 = time.perf_counter()
