@@ -3,12 +3,13 @@
 #
 #   benchmarks/device_session.sh OUTDIR [SECONDS] [PT1_DRAWS]
 #
-# 1. PT1 at the seed's scale (22 values x 4 chains x PT1_DRAWS draws after 1,000 warmup,
-#    default 20,000; --batch 22: one compiled call). Measured on an H200: 23 ms per iteration
-#    of all 88 chains, so 20,000 draws take about 8 minutes; the draws are cut to what the
-#    budget holds at 24 ms per iteration;
-# 2. PT2 with the draws that the time left allows at PT1's measured rate (x 1.25);
-# 3. the PT1 sweep with tempered SMC, as far as time allows (results saved after every point).
+# 1. the PT1 sweep (22 values x 4 chains, --batch 22: one compiled call) with 1,000 warmup
+#    and 500 draws, chains in lockstep (--chain-method vectorized; measured on an H200 before:
+#    23 ms per iteration of all 88 chains) and flat (phasedsl/flat_nuts.py; not yet timed on
+#    a GPU);
+# 2. PT1 at the seed's scale (PT1_DRAWS draws, default 20,000) with the faster of the two, the
+#    draws cut to what the budget holds at its measured rate;
+# 3. PT2 with the draws that the time left allows at that rate (x 1.25).
 # Everything (results.json, figures, logs, a timing summary) is packed into OUTDIR/device.tar.gz.
 # Wheels of packages the machine lacks (lark, blackjax, interegular) are taken from .whl/:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -69,22 +70,39 @@ rate, limit, top = float('$1'), float('$2'), int('$3')
 d = int(((limit - 40) / rate - 1000) // 1000 * 1000)
 print(min(max(d, 1000), top))"; }
 
-# 1. PT1 at the seed's scale
-lim=$(($(left) - 30))
-d=$(fit 0.024 "$lim" "$PT1_DRAWS")
-run pt1_seed "$lim" specs/pt1_degeneracy.phase --batch 22 --set draws="$d"
+# 1. lockstep against flat chains on the same short PT1 sweep (22 x 4 x (1,000 + 500))
+for m in vectorized flat; do
+  run "ab_$m" 150 specs/pt1_degeneracy.phase --batch 22 --set draws=500 --chain-method "$m" \
+    --no-plots
+done
+best=$(python3 - "$WORK" <<'EOF'
+import json, sys
+best = None
+for m in ("vectorized", "flat"):
+    try:
+        r = json.load(open(f"{sys.argv[1]}/ab_{m}/results.json"))
+        s = sum(p["diagnostics"]["sample_s"] for p in r["points"]) / 1500
+    except (OSError, KeyError, ZeroDivisionError):
+        continue
+    if r.get("status") == "complete" and (best is None or s < best[1]):
+        best = (m, s)
+print(*(best or ("vectorized", 0.024)))
+EOF
+)
+read -r method rate <<<"$best"
+say "faster: $method at $rate s per iteration"
 
-# 2. PT2 with what is left (its rate: PT1's measured one x 1.25)
-read -r s1 _ <<<"$(seconds pt1_seed)"
-rate=$(python3 -c "import math; s = float('$s1'); print(1.25 * (s / (1000 + $d) if not math.isnan(s) else 0.023))")
+# 2. PT1 at the seed's scale with the faster method
+lim=$(($(left) - 30))
+d=$(fit "$(python3 -c "print(1.05 * $rate)")" "$lim" "$PT1_DRAWS")
+run pt1_seed "$lim" specs/pt1_degeneracy.phase --batch 22 --set draws="$d" --chain-method "$method"
+
+# 3. PT2 with what is left (its rate: PT1's x 1.25)
 lim=$(($(left) - 30))
 if [ "$lim" -gt 100 ]; then
-  run pt2_seed "$lim" specs/pt2_cancellation.phase --batch 15 --set draws="$(fit "$rate" "$lim" 20000)"
+  run pt2_seed "$lim" specs/pt2_cancellation.phase --batch 15 --chain-method "$method" \
+    --set draws="$(fit "$(python3 -c "print(1.25 * $rate)")" "$lim" 20000)"
 fi
-
-# 3. PT1 with tempered SMC (default 2,000 particles x 4 runs), as far as time allows
-lim=$(($(left) - 20))
-[ "$lim" -gt 60 ] && run pt1_smc "$lim" specs/pt1_degeneracy.phase --engine smc
 
 cp "$WORK/summary.txt" "$OUTDIR/" 2>/dev/null
 tar -czf "$OUTDIR/device.tar.gz" --exclude='draws' --exclude='*.npz' "$WORK"

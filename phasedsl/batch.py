@@ -7,7 +7,8 @@ several devices, with the points split across them (``jax.shard_map``): all GPUs
 or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one per core).
 The unit of work is the engine's choice: a whole point for SMC, one chain of one point for
 NUTS (``group`` items per point), so a few points with several chains still fill many
-cores. Every point gets the same key and computation as alone, so the draws have the same
+cores. An engine can also bring its own whole-batch functions under other method names (NUTS:
+``"flat"``, chains that do not wait for each other: ``phasedsl.flat_nuts``). Every point gets the same key and computation as alone, so the draws have the same
 distribution; they can still differ from ``run``'s, because the compiler may round the larger
 program differently and NUTS trajectories amplify float32 rounding (PT1 ``--quick``: 6 of 8
 points identical to ``run`` and to each other, 2 with other draws; on a Gaussian target
@@ -57,14 +58,18 @@ def stacked(keys, ctxs):
     return keys, as_arrays(ctxs)
 
 
-def build_many(run, batch: str, devices: int = 1):
+def build_many(run, batch: str, devices: int = 1, batched: dict | None = None):
     """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points.
 
+    ``batched``: whole-batch functions ``(keys [V], ctxs [V, ...]) -> outputs [V, ...]`` by
+    method name, used for those ``batch`` names instead of ``vmap``/``lax.map`` of ``run``.
     ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
     (``V`` must be a multiple of ``devices``), each device running its share by ``batch``."""
     import jax
 
-    if batch == "vectorized":
+    if batched and batch in batched:
+        many = batched[batch]
+    elif batch == "vectorized":
         many = jax.vmap(run, in_axes=(0, 0))
     else:
         def many(keys, ctxs):
@@ -95,11 +100,14 @@ class ManyCaller:
     """``run`` over sweep points, compiled once per (batch method, devices, ``V``).
 
     ``devices``: how many devices to split points across at most (0: all of ``jax.devices()``).
+    ``batched``: the engine's own whole-batch functions by method name (``build_many``).
     """
 
-    def __init__(self, run: Callable, devices: int = 0):
+    def __init__(self, run: Callable, devices: int = 0, batched: dict | None = None):
         self._run = run
         self.devices = devices
+        self._batched = dict(batched or {})
+        self.methods = BATCH_METHODS + tuple(self._batched)
         self._caches: dict[tuple, CompiledCache] = {}
 
     @property
@@ -118,8 +126,8 @@ class ManyCaller:
         """
         import jax
 
-        if batch not in BATCH_METHODS:
-            raise ValueError(f"run_many batch must be one of {BATCH_METHODS}")
+        if batch not in self.methods:
+            raise ValueError(f"run_many batch must be one of {self.methods}")
         keys, ctxs = stacked(keys, ctxs)
         count = keys.shape[0]
         devices = min(self.devices or jax.device_count(), jax.device_count(), count)
@@ -128,7 +136,7 @@ class ManyCaller:
         cache = self._caches.get((batch, devices))
         if cache is None:
             cache = self._caches[(batch, devices)] = CompiledCache(
-                build_many(self._run, batch, devices))
+                build_many(self._run, batch, devices, self._batched))
         t0 = time.perf_counter()
         out, compile_s = cache.call(keys, ctxs)
         out = jax.block_until_ready(out)

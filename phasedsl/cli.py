@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
                    help="on a CPU, let XLA show N devices so that sweep points and their "
                         "chains run on N cores at once (default: the number of usable cores)")
+    p.add_argument("--chain-method", choices=["sequential", "vectorized", "flat"],
+                   help="how nuts runs its chains side by side: one after another "
+                        "(sequential), in lockstep (vectorized) or each at its own pace in one "
+                        "loop (flat); the draws change, not their distribution (default: "
+                        "sequential on a CPU, flat on a GPU)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

@@ -7,22 +7,26 @@ transitions in a ``lax.scan`` that also evaluates the phase indicators and the l
 every draw. Sampling happens in the unconstrained coordinates of the prior's box
 (``phasedsl.sample.Box``); draws are returned in the original coordinates.
 
-How the chains run (``chain_method``). Every chain has its own key either way, so both sample
-the same posterior with the same per-chain randomness; the batched and the unbatched code
-round differently in float32, and NUTS trajectories amplify that, so the draws themselves
-differ between the two methods.
+How the chains run (``chain_method``). Every chain has its own key either way, so all three
+sample the same posterior; the first two share the per-chain randomness, but batched and
+unbatched code round differently in float32, and NUTS trajectories amplify that, so the draws
+themselves differ between methods.
 
 - ``"vectorized"``: ``vmap`` over chains. Chains under ``vmap`` move in lockstep, so every
-  NUTS transition costs the longest of the chains' trajectories; that pays on a GPU, where a
-  batched gradient costs about what one does.
+  NUTS transition costs the longest of the chains' trajectories (on PT1's 88 chains, 2.9x
+  the mean chain's steps); measured on a GPU (``benchmarks/README.md``).
 - ``"sequential"``: ``lax.map`` over chains, one after the other in the same compiled call.
   On a CPU a batched gradient costs about the sum of the single ones, so lockstep only wastes
   work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
   4-chain run was ~4x faster sequential (``benchmarks/README.md``). The default on CPU.
+- ``"flat"``: all chains in one loop whose every iteration is one leapfrog step of every
+  chain, each chain at its own place in its own transition (``phasedsl.flat_nuts``): no chain
+  waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
+  the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
+  differently. The default on accelerators (``default_chain_method``).
 
-``NutsEngine.run_many`` samples several sweep points in one compiled call (sweep points
-vmapped on an accelerator, mapped one after another on CPU, split across devices where JAX
-sees several: ``phasedsl.batch``).
+``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
+by ``chain_method``, split across devices where JAX sees several: ``phasedsl.batch``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from phasedsl.batch import (
     stack_contexts,
     stacked,
 )
+from phasedsl.flat_nuts import build_flat_chains
 from phasedsl.sample import (
     CompiledCache,
     as_arrays,
@@ -57,12 +62,19 @@ DEFAULTS = {
     "max_depth": 10,
 }
 
-CHAIN_METHODS = BATCH_METHODS
+CHAIN_METHODS = BATCH_METHODS + ("flat",)
 
 
 def default_chain_method() -> str:
-    """``"sequential"`` on CPU, ``"vectorized"`` on an accelerator (see the module doc)."""
-    return default_batch_method()
+    """``"sequential"`` on CPU, ``"flat"`` on an accelerator (see the module doc).
+
+    Why flat on a GPU, before it was timed on one: a GPU's batched leapfrog step costs about
+    what a single one does (measured: 88 chains in lockstep ran at 0.1% of the GPU's batched
+    gradient rate), so its wall time follows the loop iterations, and on the PT1 sweep (88
+    chains) a flat batch needs 1.6x fewer than lockstep's (``benchmarks/bench_flat.py``), with
+    one loop instead of BlackJAX's three nested ones. ``"vectorized"`` is the measured
+    alternative (``benchmarks/README.md``)."""
+    return "sequential" if default_batch_method() == "sequential" else "flat"
 
 
 def chain_keys(key, chains: int):
@@ -106,10 +118,16 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
             adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
             max_num_doublings=max_depth,
         )
-        (state, parameters), warm_info = adaptation.run(k_warm, z0, num_steps=warmup)
-        step_size = parameters["step_size"]
-        inverse_mass_matrix = parameters["inverse_mass_matrix"]
-        warmup_steps = jnp.sum(warm_info.info.num_integration_steps)
+        if warmup > 0:
+            (state, parameters), warm_info = adaptation.run(k_warm, z0, num_steps=warmup)
+            step_size = parameters["step_size"]
+            inverse_mass_matrix = parameters["inverse_mass_matrix"]
+            warmup_steps = jnp.sum(warm_info.info.num_integration_steps)
+        else:  # what the adaptation gives after no step (BlackJAX cannot run zero steps)
+            state = blackjax.nuts.init(z0, logdensity)
+            step_size = jnp.asarray(1.0, z0.dtype)
+            inverse_mass_matrix = jnp.ones_like(z0)
+            warmup_steps = jnp.int32(0)
 
         def step(state, key):
             state, info = kernel(key, state, logdensity, step_size, inverse_mass_matrix,
@@ -137,11 +155,16 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
     """The pure function ``(key, ctx) -> outputs`` that the engine compiles for one point:
     ``build_chain``'s outputs with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
     import jax
+    import jax.numpy as jnp
 
     one_chain = build_chain(target, draws, warmup, target_accept, max_depth)
+    flat = build_flat_chains(target, draws, warmup, target_accept, max_depth)
 
     def run(key, ctx):
         keys = chain_keys(key, chains)
+        if chain_method == "flat":
+            return flat(keys, jax.tree.map(lambda a: jnp.broadcast_to(a, (chains,) + a.shape),
+                                           ctx))
         if chain_method == "sequential":
             return jax.lax.map(lambda k: one_chain(k, ctx), keys)
         return jax.vmap(one_chain, in_axes=(0, None))(keys, ctx)
@@ -174,7 +197,8 @@ class NutsEngine:
         # run_many's unit of work is one chain of one point, so chains as well as points are
         # spread over devices (4 points x 4 chains keep 16 cores busy)
         chain_settings = {k: v for k, v in s.items() if k != "chains"}
-        self._many = ManyCaller(build_chain(target, **chain_settings), self.devices)
+        self._many = ManyCaller(build_chain(target, **chain_settings), self.devices,
+                                {"flat": build_flat_chains(target, **chain_settings)})
 
     @property
     def traces(self) -> int:
@@ -199,8 +223,9 @@ class NutsEngine:
 
         ``keys``: ``V`` PRNG keys (or int seeds), as a list or a stacked key array; ``ctxs``: a
         list of ``V`` contexts or one context pytree stacked along a leading ``V`` axis
-        (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs)
-        or ``"sequential"``; default ``"sequential"`` on CPU, else ``"vectorized"``. With
+        (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs),
+        ``"flat"`` (all chains of all points in one flat loop: ``phasedsl.flat_nuts``) or
+        ``"sequential"``; default: the engine's ``chain_method``. With
         ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s computation (its draws can
         still differ by compiler rounding: ``phasedsl.batch``); with ``"vectorized"`` they
         differ by float32 rounding (see the module doc). The unit of work is one chain of one
@@ -218,7 +243,7 @@ class NutsEngine:
         items = jax.vmap(lambda k: chain_keys(k, chains))(keys)
         items = items.reshape((-1,) + items.shape[2:])  # [V*C, ...]: point-major
         item_ctxs = jax.tree.map(lambda a: jnp.repeat(a, chains, axis=0), ctxs)
-        return self._many.run_many(items, item_ctxs, batch or default_chain_method(),
+        return self._many.run_many(items, item_ctxs, batch or self.chain_method,
                                    self._draws, group=chains)
 
     def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
@@ -239,6 +264,10 @@ class NutsEngine:
             "acceptance": float(accept.mean()),
             "grad_evals": grad_evals,
             "grad_evals_warmup": int(warmup_steps.sum(dtype=np.int64)),
+            # leapfrog steps of each chain, warmup included: a flat batch runs as many loop
+            # iterations as its busiest chain has steps
+            "grad_evals_per_chain": [int(v) for v in
+                                     steps.sum(axis=1, dtype=np.int64) + warmup_steps],
             "compile_s": compile_s,
             "sample_s": sample_s,
             "wall_s": wall_s,

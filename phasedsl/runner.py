@@ -187,8 +187,12 @@ def mark_untrusted(events: list[dict], points: list[dict]) -> None:
 
 
 def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
-             progress=None, on_point=None, batch: int = 0) -> dict:
-    """Sample every unfinished sweep point of ``checked`` into ``folder``; the results."""
+             progress=None, on_point=None, batch: int = 0, chain_method: str | None = None) -> dict:
+    """Sample every unfinished sweep point of ``checked`` into ``folder``; the results.
+
+    ``chain_method``: how the ``nuts`` engine batches its chains (``phasedsl.nuts``; default:
+    its choice for the machine). It changes the draws, not their distribution, so it is not
+    part of the run key: a run resumed with another method goes on with the same posterior."""
     from .lower import compile_spec
     from .sample import make_engine
 
@@ -207,7 +211,12 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
                 "Use --fresh to discard it, or --out for another folder.")
         done = {p["value"]: p for p in old.get("points", [])}
     compiled = compile_spec(checked)
-    engine = make_engine(checked.engine, compiled.target, checked.sample)
+    settings = dict(checked.sample)
+    if chain_method is not None:
+        if checked.engine != "nuts":
+            raise UsageError(f"--chain-method applies to the nuts engine, not {checked.engine}")
+        settings["chain_method"] = chain_method
+    engine = make_engine(checked.engine, compiled.target, settings)
     values = list(checked.sweep_values)
     results["points"] = [done[v] for v in values if v in done]
     atomic_write(folder / "results.json", dumps(results).encode())
@@ -308,7 +317,8 @@ def run_command(args, overrides: dict) -> int:
         bar.start()
     try:
         results = run_spec(checked, folder, fresh=args.fresh, seed=args.seed, progress=progress_cb,
-                           batch=default_batch(args.batch))
+                           batch=default_batch(args.batch),
+                           chain_method=getattr(args, "chain_method", None))
     except KeyboardInterrupt:
         if bar is not None:
             bar.stop()

@@ -20,12 +20,13 @@ SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("chain_method", ["sequential", "flat"])
 @pytest.mark.parametrize("name", ["example_4_2_merge.phase", "example_4_1_first_order.phase"])
-def test_nuts_agrees_with_quadrature_within_4_se(name, tmp_path):
+def test_nuts_agrees_with_quadrature_within_4_se(name, chain_method, tmp_path):
     text = (SPECS / name).read_text()
     exact = run_spec(check(parse(text, name), {"engine": "quadrature"}), tmp_path / "q")
     nuts = run_spec(check(parse(text, name), {"engine": "nuts", "chains": "8", "draws": "2000"}),
-                    tmp_path / "n")
+                    tmp_path / "n", chain_method=chain_method)
     for pn, pq in zip(nuts["points"], exact["points"]):
         for phase in nuts["phases"]:
             m, se = pn["phases"][phase]["mass"], pn["phases"][phase]["se"]

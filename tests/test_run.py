@@ -151,6 +151,8 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.phase:3:18: error: unknown name `tt`" in err and "Traceback" not in err
     assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert main(["run", spec, "--chain-method", "flat", "--out", str(tmp_path / "c")]) == 2
+    assert "--chain-method applies to the nuts engine, not quadrature" in capsys.readouterr().err
 
 
 def test_check_and_help_do_not_import_jax():
