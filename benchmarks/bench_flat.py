@@ -11,7 +11,10 @@ Every method samples the same sweep values (``--points K`` of PT1's 22, evenly s
 - ``flat``: ``phasedsl.flat_nuts``: one loop iteration is one leapfrog step of every chain,
   each chain at its own place in its own transition. The loop runs as many iterations as the
   busiest chain has leapfrog steps.
-- ``sequential``: the chains one after another (the CPU default; no batching at all).
+- ``sequential``: the chains one after another (the CPU default; no batching at all). From
+  its per-draw steps the script also counts the loop iterations a lockstep batch of the same
+  chains executes in the draw phase (sum over draws of the batch's longest trajectory) and
+  a flat batch's (the busiest chain's steps), without running either.
 
 On a CPU a batched step costs about the sum of its chains' steps, so the wall time of the
 batched methods follows the loop iterations they execute times the batch width; on a GPU a
@@ -34,8 +37,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from common import cpu_note, load_pt1
 
+from phasedsl.batch import stack_contexts
+from phasedsl.nuts import build_chain, chain_keys
 from phasedsl.runner import point_key, quick_sweep
 from phasedsl.sample import make_engine
+
+
+def step_counts(compiled, settings: dict, keys, ctxs):
+    """``(steps i[W, S], warmup_steps i[W], masses f[P], seconds)`` of every chain of every point, run one
+    after another (``build_chain`` under ``lax.map``: the computation of ``run_many``'s
+    ``"sequential"``)."""
+    import jax
+    import jax.numpy as jnp
+
+    one = build_chain(compiled.target, settings["draws"], settings["warmup"],
+                      settings["target_accept"], settings["max_depth"])
+    chains = settings["chains"]
+    items = jnp.concatenate([chain_keys(k, chains) for k in keys])
+    item_ctxs = stack_contexts([c for c in ctxs for _ in range(chains)])
+    f = jax.jit(lambda k, c: jax.lax.map(lambda kc: one(*kc), (k, c)))
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(f(items, item_ctxs))
+    seconds = time.perf_counter() - t0
+    return (np.asarray(out[4]), np.asarray(out[7]), np.asarray(out[1]).mean(axis=(0, 1)),
+            seconds)
 
 
 def main(argv=None) -> int:
@@ -58,7 +83,17 @@ def main(argv=None) -> int:
     ctxs = [compiled.context(v) for v in values]
     names = compiled.target.phase_names
     rows = []
+    counts = None
     for method in args.methods.split(","):
+        if method == "sequential":
+            steps, warm, masses, secs = step_counts(compiled, checked.sample, keys, ctxs)
+            counts = (steps, warm)
+            totals = steps.sum(axis=1) + warm
+            rows.append(("sequential", float("nan"), secs, secs, int(totals.sum()),
+                         int(totals.max()), float(totals.mean()), float(steps.mean()),
+                         masses))
+            print(f"  sequential done: {secs:.1f} s (compile included)", flush=True)
+            continue
         engine = make_engine("nuts", compiled.target, checked.sample)
         t0 = time.perf_counter()
         draws = engine.run_many(keys, ctxs, batch=method)
@@ -80,6 +115,18 @@ def main(argv=None) -> int:
     print("gradients = leapfrog steps the chains needed (warmup included); max chain = loop "
           "iterations of a flat batch;\nmean chain = what each chain needs on average "
           "(max / mean = the flat batch's waste).")
+    if counts is not None:
+        steps, warm = counts
+        lockstep = int(steps.max(axis=0).sum())
+        flat = steps.sum(axis=1)
+        print(f"\ndraw phase of the sequential run's {steps.shape[0]} chains: a lockstep batch "
+              f"executes {lockstep:,d} iterations ({lockstep / steps.shape[1]:.0f} per draw), "
+              f"a flat batch {int(flat.max()):,d} ({flat.max() / steps.shape[1]:.0f} per draw), "
+              f"the mean chain needs {flat.mean():,.0f} ({steps.mean():.0f} per draw): "
+              f"lockstep / flat = {lockstep / flat.max():.2f}x")
+        print(f"warmup: the chains' steps range {int(warm.min()):,d}-{int(warm.max()):,d} "
+              f"(mean {warm.mean():,.0f}); a flat batch's whole run: "
+              f"{int((flat + warm).max()):,d} iterations")
     base = {r[0]: r[2] for r in rows}
     if "vectorized" in base and "flat" in base:
         print(f"sampling time vectorized / flat: {base['vectorized'] / base['flat']:.2f}x")

@@ -40,6 +40,16 @@ def _num(x) -> float | None:
     return None if math.isnan(x) else x
 
 
+def _above(x: float, limit: float) -> str:
+    """``x`` (known to exceed ``limit``) with 3 decimals, or with as many more as it takes to
+    print above ``limit`` (1.0504 against 1.05: ``1.0504``, not ``1.050``)."""
+    for digits in range(3, 8):
+        text = f"{x:.{digits}f}"
+        if float(text) > limit:
+            return text
+    return repr(x)
+
+
 def _plain(x):
     """Recursively turn numpy scalars/arrays into plain Python values."""
     if isinstance(x, dict):
@@ -214,8 +224,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...]) -> dict:
         for key, r in diag["rhat"].items():
             if r is not None and r > RHAT_LIMIT:
                 what = "the log density" if key == "logdensity" else f"`{key}`"
-                notes.append(f"R-hat of {what} is {r:.3f} (> {RHAT_LIMIT}): the chains "
-                             f"disagree")
+                notes.append(f"R-hat of {what} is {_above(r, RHAT_LIMIT)} (> {RHAT_LIMIT}): "
+                             f"the chains disagree")
         if n_groups > 1:
             for k, name in enumerate(phase_names):
                 notes += _mixing_notes_chains(name, group_mass[:, k], fi[:, :, k])

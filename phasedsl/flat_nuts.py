@@ -98,13 +98,18 @@ class Chain(NamedTuple):
     sub_n: Any  # i[]
     ckpt_p: Any  # f[K, D]: NumPyro's iterative U-turn checkpoints: momenta
     ckpt_rho: Any  # f[K, D]: ... and momentum sums
-    # results
-    warmup_steps: Any  # i[]
-    out_z: Any  # f[S, D]
-    out_l: Any  # f[S]
-    out_divergent: Any  # bool[S]
-    out_steps: Any  # i[S]
-    out_accept: Any  # f[S]
+
+
+class Outputs(NamedTuple):
+    """What one chain records (kept apart from ``Chain`` so that the per-step selects never
+    touch the ``[S, ...]`` buffers: each step writes at most one row in place)."""
+
+    warmup_steps: Any  # i[]: leapfrog steps of warmup
+    z: Any  # f[S, D]: the draws (unconstrained)
+    l: Any  # f[S]: their log density (unconstrained)
+    divergent: Any  # bool[S]
+    steps: Any  # i[S]: leapfrog steps of each transition
+    accept: Any  # f[S]: its acceptance statistic
 
 
 def _pick(cond, a, b):
@@ -236,7 +241,7 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         return c._replace(da=state.da, mm=state.mm, step_size=state.step_size,
                           inv_mass=state.inv_mass)
 
-    def step(c: Chain, ctx) -> Chain:
+    def step(c: Chain, out: Outputs, ctx) -> tuple[Chain, Outputs]:
         """One leapfrog step of one chain, and whatever ends with it."""
         active = c.t < total
         k_normal, k_uniform = jax.random.split(jax.random.fold_in(c.key, c.count))
@@ -309,24 +314,27 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         ended = c3._replace(state=Point(merged_prop.z, c.state.p, merged_prop.l, merged_prop.g))
         in_warmup = c.t < warmup
         ended = _pick(in_warmup, adapt(ended, merged_prop.z, accept), ended)  # at c.t
-        ended = ended._replace(t=c.t + 1,
-                               warmup_steps=ended.warmup_steps + jnp.where(in_warmup, n, 0))
-        s = jnp.clip(c.t - warmup, 0, draws - 1)
-        record = done & ~in_warmup
-
-        def put(buffer, value):
-            return buffer.at[s].set(jnp.where(record, value, buffer[s]))
-
-        ended = ended._replace(
-            out_z=put(c.out_z, merged_prop.z), out_l=put(c.out_l, merged_prop.l),
-            out_divergent=put(c.out_divergent, diverging), out_steps=put(c.out_steps, n),
-            out_accept=put(c.out_accept, accept.astype(c.out_accept.dtype)))
+        ended = ended._replace(t=c.t + 1)
         c4 = _pick(done, begin_transition(ended, normal), c3)
         # a new doubling starts after a subtree that did not end the transition, and at the
         # start of a transition
         c5 = _pick(sub_done, begin_doubling(c4, uniform[2]), c4)
         # the carry keeps its dtypes (the adaptation's pieces mix Python and JAX scalars)
-        return jax.tree.map(lambda a, b: jnp.asarray(a, b.dtype), _pick(active, c5, c), c)
+        c6 = jax.tree.map(lambda a, b: jnp.asarray(a, b.dtype), _pick(active, c5, c), c)
+
+        # record a finished draw: one row, in place
+        s = jnp.clip(c.t - warmup, 0, draws - 1)
+        record = active & done & ~in_warmup
+
+        def put(buffer, value):
+            return buffer.at[s].set(jnp.where(record, value.astype(buffer.dtype), buffer[s]))
+
+        out = Outputs(
+            warmup_steps=out.warmup_steps + jnp.where(active & done & in_warmup, n, 0),
+            z=put(out.z, merged_prop.z), l=put(out.l, merged_prop.l),
+            divergent=put(out.divergent, diverging), steps=put(out.steps, n),
+            accept=put(out.accept, accept))
+        return c6, out
 
     def init_chain(chain_key, ctx) -> Chain:
         k_init, k_first, k_run = jax.random.split(chain_key, 3)
@@ -344,27 +352,27 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
             prop=prop, depth=jnp.int32(0), direction=jnp.asarray(1.0, dtype),
             j=jnp.int32(0), current=state, sub_prop=prop, sub_rho=jnp.zeros_like(z0),
             sub_n=jnp.int32(0), ckpt_p=jnp.zeros((max_depth, dim), dtype),
-            ckpt_rho=jnp.zeros((max_depth, dim), dtype), warmup_steps=jnp.int32(0),
-            out_z=jnp.zeros((draws, dim), dtype), out_l=jnp.zeros((draws,), dtype),
-            out_divergent=jnp.zeros((draws,), bool), out_steps=jnp.zeros((draws,), jnp.int32),
-            out_accept=jnp.zeros((draws,), dtype))
+            ckpt_rho=jnp.zeros((max_depth, dim), dtype))
         k_normal, k_uniform = jax.random.split(k_first)
         c = begin_transition(c, jax.random.normal(k_normal, (dim,), dtype))
-        return begin_doubling(c, jax.random.uniform(k_uniform, (), dtype))
+        out = Outputs(jnp.int32(0), jnp.zeros((draws, dim), dtype), jnp.zeros((draws,), dtype),
+                      jnp.zeros((draws,), bool), jnp.zeros((draws,), jnp.int32),
+                      jnp.zeros((draws,), dtype))
+        return begin_doubling(c, jax.random.uniform(k_uniform, (), dtype)), out
 
-    def finish(c: Chain, ctx):
-        x = jax.vmap(zt.to_x)(c.out_z)
+    def finish(c: Chain, out: Outputs, ctx):
+        x = jax.vmap(zt.to_x)(out.z)
         ind = jax.vmap(lambda xi: jnp.asarray(target.indicators(xi, ctx), dtype=bool))(x)
-        logdensity = c.out_l - jax.vmap(zt.log_jacobian)(c.out_z)
-        return (x, ind, logdensity, c.out_divergent, c.out_steps, c.out_accept, c.step_size,
-                c.warmup_steps)
+        logdensity = out.l - jax.vmap(zt.log_jacobian)(out.z)
+        return (x, ind, logdensity, out.divergent, out.steps, out.accept, c.step_size,
+                out.warmup_steps)
 
     def run(chain_keys, ctxs):
-        chains = jax.vmap(init_chain)(chain_keys, ctxs)
-        chains = jax.lax.while_loop(
-            lambda cs: jnp.any(cs.t < total),
-            lambda cs: jax.vmap(step)(cs, ctxs),
-            chains)
-        return jax.vmap(finish)(chains, ctxs)
+        chains, outs = jax.vmap(init_chain)(chain_keys, ctxs)
+        chains, outs = jax.lax.while_loop(
+            lambda co: jnp.any(co[0].t < total),
+            lambda co: jax.vmap(step)(*co, ctxs),
+            (chains, outs))
+        return jax.vmap(finish)(chains, outs, ctxs)
 
     return run

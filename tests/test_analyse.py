@@ -295,3 +295,11 @@ def test_events_from_summaries():
     (ev,) = find_events(values, pts, 0.005, 0.9)
     assert (ev["from"], ev["to"]) == ("a", "b")
     assert ev["at"] == pytest.approx(0.5) and ev["interval"] == pytest.approx([0.5, 0.5])
+
+
+def test_values_just_above_a_limit_print_above_it():
+    from phasedsl.analyse import _above
+
+    assert _above(1.0504, 1.05) == "1.0504"
+    assert _above(1.23456, 1.05) == "1.235"
+    assert _above(1.0500001, 1.05) == "1.0500001"
