@@ -7,9 +7,11 @@ several devices, with the points split across them (``jax.shard_map``): all GPUs
 or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one per core).
 The unit of work is the engine's choice: a whole point for SMC, one chain of one point for
 NUTS (``group`` items per point), so a few points with several chains still fill many
-cores. An engine can also bring its own whole-batch functions under other method names (NUTS:
-``"flat"``, chains that do not wait for each other: ``phasedsl.flat_nuts``). Every point gets the same key and computation as alone, so the draws have the same
-distribution; they can still differ from ``run``'s, because the compiler may round the larger
+cores. Items are dealt to devices round-robin (``dealt``), so that each device's share mixes
+cheap and costly items. An engine can also bring its own whole-batch functions under other
+method names (NUTS: ``"flat"``, chains that do not wait for each other:
+``phasedsl.flat_nuts``). Every point gets the same key and computation as alone, so the
+draws have the same distribution; they can still differ from ``run``'s, because the compiler may round the larger
 program differently and NUTS trajectories amplify float32 rounding (PT1 ``--quick``: 6 of 8
 points identical to ``run`` and to each other, 2 with other draws; on a Gaussian target
 ``"sequential"`` reproduces ``run`` bit for bit, tested).
@@ -24,8 +26,8 @@ import numpy as np
 
 from phasedsl.sample import CompiledCache, as_arrays, as_key
 
-__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "default_batch_method", "pad_points",
-           "stack_contexts", "stacked"]
+__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "dealt", "default_batch_method",
+           "pad_points", "stack_contexts", "stacked"]
 
 BATCH_METHODS = ("vectorized", "sequential")
 
@@ -84,6 +86,19 @@ def build_many(run, batch: str, devices: int = 1, batched: dict | None = None):
                          check_vma=False)
 
 
+def dealt(count: int, devices: int) -> np.ndarray:
+    """The order that deals ``count`` items (a multiple of ``devices``) round-robin: device
+    ``d``'s contiguous block of ``count / devices`` holds items ``d, d + devices, ...``.
+
+    Work items differ in cost (PT1: one chain needs up to 3x another's leapfrog steps, and the
+    costly ones are the chains of the same few sweep values), and a device's block runs one
+    item after another, so the call lasts as long as the costliest block. Dealt, each block
+    mixes chains of many points: on PT1's 88 chains over 16 devices the costliest block holds
+    1.23x the mean block's steps, against 1.53x for contiguous blocks (22 devices: 1.16x
+    against 1.35x)."""
+    return np.arange(count).reshape(count // devices, devices).T.ravel()
+
+
 def pad_points(tree, count: int):
     """Each leaf ``[V, ...]`` padded to ``[count, ...]`` by repeating its last point."""
     import jax
@@ -132,7 +147,8 @@ class ManyCaller:
         count = keys.shape[0]
         devices = min(self.devices or jax.device_count(), jax.device_count(), count)
         padded = -(-count // devices) * devices
-        keys, ctxs = pad_points((keys, ctxs), padded)
+        order = dealt(padded, devices)
+        keys, ctxs = jax.tree.map(lambda a: a[order], pad_points((keys, ctxs), padded))
         cache = self._caches.get((batch, devices))
         if cache is None:
             cache = self._caches[(batch, devices)] = CompiledCache(
@@ -142,7 +158,7 @@ class ManyCaller:
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
         points = count // group
-        out = [np.asarray(a)[:count] for a in out]
+        out = [np.asarray(a)[np.argsort(order)][:count] for a in out]
         if group > 1:
             out = [a.reshape((points, group) + a.shape[1:]) for a in out]
         wall_s = time.perf_counter() - t0

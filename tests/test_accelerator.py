@@ -14,3 +14,12 @@ def test_cpu_devices_added_unless_the_user_chose():
     assert "device_count" not in xla_flags("", 1)
     mine = "--xla_force_host_platform_device_count=2"
     assert xla_flags(mine, 8).split() == [mine, COMMAND_BUFFERS]
+
+
+def test_items_are_dealt_round_robin():
+    from phasedsl.batch import dealt
+
+    order = dealt(8, 2)  # device 0's block: items 0, 2, 4, 6; device 1's: 1, 3, 5, 7
+    assert order.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    assert dealt(6, 1).tolist() == list(range(6))
+    assert sorted(dealt(12, 3).tolist()) == list(range(12))
