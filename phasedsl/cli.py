@@ -116,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
     p.add_argument("--batch", type=int, default=None, metavar="K",
-                   help="sample K sweep points in one compiled call (nuts, smc): on a GPU "
-                        "vectorized and split across all GPUs, on a CPU split across "
-                        "--cpu-devices (default: on a CPU one point per core, else 1)")
+                   help="sample K sweep points in one compiled call (nuts, smc), split "
+                        "across all GPUs or, on a CPU, across --cpu-devices (default: on a "
+                        "CPU one point per core, on a GPU 32 points per GPU); results are "
+                        "saved after each call")
     p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
                    help="on a CPU, let XLA show N devices so that sweep points and their "
                         "chains run on N cores at once (default: the number of usable cores)")

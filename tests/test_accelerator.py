@@ -23,3 +23,23 @@ def test_items_are_dealt_round_robin():
     assert order.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
     assert dealt(6, 1).tolist() == list(range(6))
     assert sorted(dealt(12, 3).tolist()) == list(range(12))
+
+
+def test_default_batch_by_machine(monkeypatch):
+    import jax
+    import pytest
+
+    from phasedsl.errors import UsageError
+    from phasedsl.runner import ACCELERATOR_BATCH, default_batch
+
+    assert default_batch(5) == 5
+    with pytest.raises(UsageError):
+        default_batch(-1)
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    monkeypatch.setattr(jax, "device_count", lambda: 1)
+    assert default_batch(None) == 0  # one point at a time
+    monkeypatch.setattr(jax, "device_count", lambda: 4)
+    assert default_batch(None) == 4  # one point per core
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(jax, "device_count", lambda: 2)
+    assert default_batch(None) == 2 * ACCELERATOR_BATCH
