@@ -181,7 +181,9 @@ class _Checker:
                         expected="`model network(...)` with `truth` and `data`, "
                                  "or `param` and `energy`", found="neither")
         self.kind = "network" if has_net else "energy"
-        self.sweep()
+        sweep: ast.Sweep | None = self.one.get(ast.Sweep)
+        self.sweep_name = sweep.name.id if sweep is not None else None
+        self.sweep_symbol = sp.Symbol(self.sweep_name or "_sweep", real=True)
         self.check_names()
         self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
@@ -190,6 +192,11 @@ class _Checker:
         for name, st in self.lets.items():
             if isinstance(st, ast.Let):
                 self.base.bindings[name] = (lambda name=name: self.let_value(name))
+        # sweep items may use lets that do not depend on the sweep variable; those lets are
+        # evaluated again below, checked against the sweep's values
+        self.ctx = sy.Context(None, "a `let`", sweep_symbol=self.sweep_symbol, sweep_values=())
+        self.sweep(sweep)
+        self._let_values.clear()
         self.ctx = sy.Context(None, "a `let`", sweep_symbol=self.sweep_symbol,
                               sweep_values=self.sweep_values)
         network = self.network() if self.kind == "network" else None
@@ -238,17 +245,14 @@ class _Checker:
                     expected=f"another name for this `{what}`", found=f"`{name.id}`", notes=notes)
 
     # ------------------------------------------------------------ sweep
-    def sweep(self):
-        st: ast.Sweep | None = self.one.get(ast.Sweep)
+    def sweep(self, st: ast.Sweep | None):
         if st is None:
-            self.sweep_name, self.sweep_symbol, self.sweep_values = None, sp.Symbol("_sweep"), (0.0,)
+            self.sweep_values = (0.0,)
             self.warnings.append(Diagnostic(
                 "no `sweep`: one posterior is sampled", None, severity="warning",
                 notes=("add `sweep NAME over a, b, ...` to study a transition",)))
             return
-        self.sweep_name = st.name.id
-        self.sweep_symbol = sp.Symbol(st.name.id, real=True)
-        self.sweep_values = sweep_values(st)
+        self.sweep_values = sweep_values(st, self.base)
 
     def _const(self, e, scope, ctx, what) -> float:
         return constant(e, scope, ctx, what)

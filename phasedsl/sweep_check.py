@@ -29,9 +29,11 @@ def constant(e: ast.Expr, scope: sy.Scope, ctx: sy.Context, what: str) -> float:
     return x.real
 
 
-def sweep_values(st: ast.Sweep) -> tuple[float, ...]:
-    """The values of ``sweep NAME over ITEM, ...``, in increasing order, each once."""
-    consts = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+def sweep_values(st: ast.Sweep, scope: sy.Scope | None = None) -> tuple[float, ...]:
+    """The values of ``sweep NAME over ITEM, ...``, in increasing order, each once. Items are
+    constant expressions in ``scope`` (default: ``pi`` and ``e`` only; the checker's has the
+    lets too, so that an item may use a let that does not depend on the sweep variable)."""
+    consts = scope or sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
     ctx = sy.Context(None, "`sweep`")
     values: list[float] = []
     origin: list[ast.Expr] = []  # the item each value comes from

@@ -286,6 +286,19 @@ def test_sweep_values(items, expected):
     assert list(c.sweep_values) == pytest.approx(expected)
 
 
+def test_sweep_items_may_use_lets_that_do_not_depend_on_the_sweep():
+    c = checked("let top = 2 * half\nlet half = 1\nsweep t over linspace(0, top, 5), top + 1\n"
+                "param w in [-1, 1]\nenergy K = (w^2 - t)^2\nlet eps = 1 - t / 4\n"
+                "let n = 50\nphase p = ball(w, 0, eps)\n")
+    assert list(c.sweep_values) == pytest.approx([0, 0.5, 1, 1.5, 2, 3])
+    # lets used by the sweep are checked again against its values: eps = 1 - 3/4 > 0 holds,
+    # and 1 - t / 2 would not
+    with pytest.raises(SpecError, match="must be positive at every sweep value"):
+        checked("let top = 2\nsweep t over linspace(0, top, 5), top + 1\n"
+                "param w in [-1, 1]\nenergy K = (w^2 - t)^2\nlet eps = 1 - t / 2\n"
+                "let n = 50\nphase p = ball(w, 0, eps)\n")
+
+
 # ---------------------------------------------------------------- warnings are values
 
 
