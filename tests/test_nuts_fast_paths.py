@@ -119,6 +119,13 @@ for k, c, d in zip(keys, ctxs, many):
 one = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential",
                                                "devices": 1}).run_many(keys, ctxs)
 assert one[0].info["devices"] == 1
+flat = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "flat"})
+# chains dealt over 2 devices; a chain's randomness is its own, but shard_map compiles
+# another program, whose rounding NUTS amplifies: compare the posterior, not the bits
+for c, d in zip(ctxs, flat.run_many(keys, ctxs)):
+    post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.25)
+    assert abs(d.params[..., 0].mean() - post_var * float(c["mu"]) / 0.25) < 0.1
+    assert d.info["devices"] == 2 and d.info["batch"] == "flat"
 smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior_draws": 4})
 for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     np.testing.assert_array_equal(smc.run(k, c).params, d.params)
