@@ -30,7 +30,9 @@ batched code), since its randomness is keyed by its own step count.
 The cost of the flat loop: every iteration does every chain's bookkeeping (subtree merge,
 transition end, adaptation, recording a draw) under masks, where lockstep NUTS does each only
 when it happens; chains that are done keep stepping (their results are frozen) until the
-busiest one is done.
+busiest one is done. Compiled for the CPU its loop body has about twice the kernels of a
+lockstep leapfrog step; whether it beats lockstep on a GPU is not yet measured
+(``benchmarks/README.md``, "Flat chains").
 """
 
 from __future__ import annotations

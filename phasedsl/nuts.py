@@ -14,7 +14,8 @@ themselves differ between methods.
 
 - ``"vectorized"``: ``vmap`` over chains. Chains under ``vmap`` move in lockstep, so every
   NUTS transition costs the longest of the chains' trajectories (on PT1's 88 chains, 2.9x
-  the mean chain's steps); measured on a GPU (``benchmarks/README.md``).
+  the mean chain's steps); measured on a GPU (``benchmarks/README.md``). The default on
+  accelerators.
 - ``"sequential"``: ``lax.map`` over chains, one after the other in the same compiled call.
   On a CPU a batched gradient costs about the sum of the single ones, so lockstep only wastes
   work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
@@ -23,7 +24,7 @@ themselves differ between methods.
   chain, each chain at its own place in its own transition (``phasedsl.flat_nuts``): no chain
   waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
   the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
-  differently. The default on accelerators (``default_chain_method``).
+  differently. Not yet timed on a GPU (``default_chain_method``).
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
 by ``chain_method``, split across devices where JAX sees several: ``phasedsl.batch``).
@@ -66,15 +67,14 @@ CHAIN_METHODS = BATCH_METHODS + ("flat",)
 
 
 def default_chain_method() -> str:
-    """``"sequential"`` on CPU, ``"flat"`` on an accelerator (see the module doc).
+    """``"sequential"`` on CPU, ``"vectorized"`` on an accelerator (see the module doc).
 
-    Why flat on a GPU, before it was timed on one: a GPU's batched leapfrog step costs about
-    what a single one does (measured: 88 chains in lockstep ran at 0.1% of the GPU's batched
-    gradient rate), so its wall time follows the loop iterations, and on the PT1 sweep (88
-    chains) a flat batch needs 1.6x fewer than lockstep's (``benchmarks/bench_flat.py``), with
-    one loop instead of BlackJAX's three nested ones. ``"vectorized"`` is the measured
-    alternative (``benchmarks/README.md``)."""
-    return "sequential" if default_batch_method() == "sequential" else "flat"
+    Why not ``"flat"`` on a GPU, although a GPU's wall time follows the loop iterations and a
+    flat batch of PT1's 88 chains needs 1.6x fewer than lockstep (``benchmarks/bench_flat.py``):
+    it was not timed on one, and its loop body is heavier: compiled for the CPU it has 166
+    fused kernels against about 75 per leapfrog step of lockstep NUTS, and a GPU pays launch
+    latency per kernel. ``benchmarks/device_session.sh`` times both; the default follows."""
+    return default_batch_method()
 
 
 def chain_keys(key, chains: int):
