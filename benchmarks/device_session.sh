@@ -37,18 +37,20 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
 python3 -c "import jax, blackjax, numpy, sympy, lark; print('jax', jax.__version__, 'blackjax',
 blackjax.__version__, 'numpy', numpy.__version__, jax.devices())" || exit 1
 
-# seconds NAME: total sampling seconds and compile seconds of a finished run folder
+# seconds NAME: total sampling seconds, compile seconds and the busiest chain's leapfrog steps
+# (a flat batch's loop iterations) of a finished run folder
 seconds() {
   python3 - "$WORK/$1/results.json" <<'EOF'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
 except OSError:
-    print("nan nan"); raise SystemExit
+    print("nan nan 0"); raise SystemExit
 d = [p["diagnostics"] for p in r["points"]]
 if not d or r.get("status") != "complete":
-    print("nan nan"); raise SystemExit
-print(f'{sum(x["sample_s"] for x in d):.2f} {max(x["compile_s"] for x in d):.2f}')
+    print("nan nan 0"); raise SystemExit
+busiest = max((max(x.get("grad_evals_per_chain") or [0]) for x in d), default=0)
+print(f'{sum(x["sample_s"] for x in d):.2f} {max(x["compile_s"] for x in d):.2f} {busiest}')
 EOF
 }
 
