@@ -130,6 +130,20 @@ smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior
 for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     np.testing.assert_array_equal(smc.run(k, c).params, d.params)
     assert d.info["devices"] == 2 and d.method == "repeats"
+# a lone sweep point still spreads its NUTS chains over the devices; SMC's runs one call
+from pathlib import Path
+from phasedsl.check import check
+from phasedsl.lower import compile_spec
+from phasedsl.runner import sample_points
+from phasedsl.syntax import parse
+spec = Path("specs/example_4_1_first_order.phase")
+for engine_name, devices in (("nuts", 2), ("smc", None)):
+    checked = check(parse(spec.read_text(), str(spec)),
+                    {"engine": engine_name, "draws": "50", "warmup": "50", "particles": "100"})
+    compiled = compile_spec(checked)
+    engine = make_engine(engine_name, compiled.target, checked.sample)
+    (point, draws), = sample_points(engine, compiled, [(0, checked.sweep_values[0])], 0)
+    assert draws.info.get("devices") == devices, (engine_name, draws.info.get("devices"))
 print("ok")
 """
 
@@ -137,7 +151,8 @@ print("ok")
 def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     """Two CPU devices (XLA's host-platform device count, set before JAX starts, hence a
     subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4, for
-    NUTS and for SMC."""
+    NUTS and for SMC; flat chains sample the posterior; a lone sweep point's NUTS chains
+    spread over both devices."""
     import os
     import subprocess
     import sys
@@ -147,6 +162,6 @@ def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
            "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
     done = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=here.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
