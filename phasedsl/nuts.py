@@ -243,8 +243,11 @@ class NutsEngine:
         items = jax.vmap(lambda k: chain_keys(k, chains))(keys)
         items = items.reshape((-1,) + items.shape[2:])  # [V*C, ...]: point-major
         item_ctxs = jax.tree.map(lambda a: jnp.repeat(a, chains, axis=0), ctxs)
-        return self._many.run_many(items, item_ctxs, batch or self.chain_method,
-                                   self._draws, group=chains)
+        batch = batch or self.chain_method
+        draws = self._many.run_many(items, item_ctxs, batch, self._draws, group=chains)
+        for d in draws:
+            d.info["chain_method"] = batch  # how these chains ran, whatever the engine's default
+        return draws
 
     def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = out
