@@ -11,10 +11,10 @@ cores. Items are dealt to devices round-robin (``dealt``), so that each device's
 cheap and costly items. An engine can also bring its own whole-batch functions under other
 method names (NUTS: ``"flat"``, chains that do not wait for each other:
 ``phasedsl.flat_nuts``). Every point gets the same key and computation as alone, so the
-draws have the same distribution; they can still differ from ``run``'s, because the compiler may round the larger
-program differently and NUTS trajectories amplify float32 rounding (PT1 ``--quick``: 6 of 8
-points identical to ``run`` and to each other, 2 with other draws; on a Gaussian target
-``"sequential"`` reproduces ``run`` bit for bit, tested).
+draws have the same distribution; they can still differ from ``run``'s, because the compiler
+may round the larger program differently and NUTS trajectories amplify float32 rounding (PT1
+``--quick``: 6 of 8 points identical to ``run`` and to each other, 2 with other draws; on a
+Gaussian target ``"sequential"`` reproduces ``run`` bit for bit, tested).
 """
 
 from __future__ import annotations
