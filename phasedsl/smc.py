@@ -91,10 +91,21 @@ DEFAULTS = {
 DROP_WEIGHT = 1e-12  # samples with less normalised weight are not returned
 
 
+def default_particle_block() -> int:
+    """Particles per block of HMC moves: 4 on a CPU, all at once (0) on an accelerator.
+
+    One ``vmap`` over every particle of every run makes each intermediate of a network's
+    gradient ``[runs x particles, n]`` floats (PT1 with 1,000 particles x 4 runs: 160 MB), far
+    out of a CPU's caches; blocks of 4 particles keep them in cache. Measured on PT1 at theta =
+    1.26, 1,000 particles x 4 runs, 2-core CPU: 107.0 s sampling all at once, 44.7 / 37.2 /
+    36.1 / 36.7 s in blocks of 1 / 2 / 4 / 8: 3.0x. A GPU wants the widest batch."""
+    return 4 if default_batch_method() == "sequential" else 0
+
+
 def build_smc(target: Target, particles: int, runs: int, mutations: int,
               integration_steps: int, target_ess: float, generations: int, prior_draws: int,
               step_min: float, step_max: float, target_accept: float, initial_scale: float,
-              max_stages: int):
+              max_stages: int, block: int = 0):
     """The pure function ``(key, ctx) -> outputs`` that the engine compiles (leading axis runs).
 
     Outputs (``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
@@ -102,6 +113,9 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
     ``order i[R,S]`` (generation number in each slot, -1 when empty), ``log_z f[R]``,
     ``lambda f[R]`` (final tempering, 1 unless ``max_stages`` was hit), ``stages i[R]``,
     ``acceptance f[R]`` (mean over stages), ``scale f[R]`` (final step scale).
+
+    ``block``: the particles' HMC moves run in blocks of this many (``lax.map`` over blocks,
+    ``vmap`` within; 0: one ``vmap`` over all particles): see ``default_particle_block``.
     """
     import blackjax
     import jax
@@ -214,7 +228,8 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
                                           jax.random.split(kk, mutations))
                 return state.position, jnp.mean(acc)
 
-            moved, acc = jax.vmap(mutate)(jax.random.split(k_mut, n), start)
+            moved, acc = jax.lax.map(lambda a: mutate(*a), (jax.random.split(k_mut, n), start),
+                                     batch_size=block)  # 0: one vmap over all
             acc = jnp.mean(acc)
             slot = c["stages"] % k
             return {
@@ -301,7 +316,10 @@ class SmcEngine:
             raise ValueError("smc needs generations >= 1, prior_draws >= 1")
         if not 0.0 < s["step_min"] <= s["step_max"]:
             raise ValueError("smc needs 0 < step_min <= step_max")
-        run = build_smc(target, **s)
+        # not a spec setting (the draws change with it, their distribution does not)
+        block = settings.get("particle_block")
+        self.particle_block = default_particle_block() if block is None else int(block)
+        run = build_smc(target, **s, block=self.particle_block)
         self._cache = CompiledCache(run)
         # sweep points of run_many are split across this many devices (0: all there are)
         self._many = ManyCaller(run, int(settings.get("devices") or 0))
@@ -351,6 +369,7 @@ class SmcEngine:
         )
         info = {
             "engine": "smc",
+            "particle_block": self.particle_block,
             "particles": n,
             "runs": s["runs"],
             "samples_out": index.shape[1],

@@ -262,10 +262,12 @@ def test_quadrature_2d_matches_scipy():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_smc_gaussian_evidence_and_no_retrace():
+@pytest.mark.parametrize("block", [None, 0])  # the machine's default (CPU: 4), all at once
+def test_smc_gaussian_evidence_and_no_retrace(block):
     counter = Counter()
     engine = make_engine("smc", gaussian_target(counter=counter),
-                         {"particles": 2000, "runs": 8, "mutations": 5})
+                         {"particles": 2000, "runs": 8, "mutations": 5, "particle_block": block})
+    assert engine.particle_block == (4 if block is None else 0)
     calls = None
     for mu, sigma in [(1.0, 0.1), (-2.0, 0.5)]:
         draws = engine.run(jax.random.PRNGKey(2), {"mu": mu, "sigma": sigma})
