@@ -71,7 +71,7 @@ from phasedsl.sample import (
 )
 from phasedsl.target import Draws, Target
 
-__all__ = ["SmcEngine", "DEFAULTS"]
+__all__ = ["DEFAULTS", "SmcEngine", "default_particle_block"]
 
 DEFAULTS = {
     "particles": 2000,  # per generation
