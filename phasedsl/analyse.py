@@ -26,8 +26,7 @@ CHI2_P = 1e-6           # per-chain masses disagree when the chi-square p-value 
 REPEATS_GAP = 0.25      # independent repeats whose masses differ by more than this disagree
 _PASS_THROUGH = ("wall_s", "compile_s", "sample_s", "grad_evals", "grad_evals_per_s",
                  "steps_per_draw", "acceptance", "divergences", "lockstep_factor", "chain_method",
-                 "grad_evals_per_chain", "devices",
-                 "stages", "reached_posterior")
+                 "grad_evals_per_chain", "devices", "stages", "reached_posterior")
 # engine info keys stored under another name (SMC's per-run particle ESS is not a bulk ESS)
 _RENAMED = {"particle_ess": "ess"}
 

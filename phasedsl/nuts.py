@@ -177,6 +177,7 @@ class NutsEngine:
 
     name = "nuts"
     DEFAULTS = DEFAULTS
+    splits_points = True  # run_many's unit of work is one chain of one point
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

@@ -128,11 +128,13 @@ def _chunks(todo: list, size: int) -> list[list]:
 def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     """``(point, draws)`` for each ``(index, value)`` of a chunk: one call of the engine's
     ``run_many`` (all points and chains batched, split across devices) or one ``run`` per
-    point. A lone point goes through ``run_many`` too where its NUTS chains can spread over
-    several devices (the last point of an odd sweep on two cores: twice as fast)."""
+    point. A lone point goes through ``run_many`` too where the engine splits a point's work
+    across devices (``splits_points``: NUTS's chains) and there are several (the last point of
+    an odd sweep on two cores: twice as fast)."""
     import jax
 
-    lone = len(chunk) == 1 and (engine.name != "nuts" or jax.device_count() == 1)
+    splits = getattr(engine, "splits_points", False) and jax.device_count() > 1
+    lone = len(chunk) == 1 and not splits
     if lone or not hasattr(engine, "run_many"):
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()
