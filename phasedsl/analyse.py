@@ -17,7 +17,7 @@ from .diagnostics import chi2_sf, ess, ess_bulk, ess_within, split_rhat
 from .target import Draws
 
 __all__ = ["summarise_point", "find_crossovers", "find_thresholds", "find_merges",
-           "find_events", "RHAT_LIMIT", "HOLD_MASS", "EMPTY_MASS"]
+           "find_events", "shown_above", "RHAT_LIMIT", "HOLD_MASS", "EMPTY_MASS"]
 
 RHAT_LIMIT = 1.05       # an R-hat above this marks the point as not mixed
 HOLD_MASS = 0.2         # a chain at or above this mass "holds" a phase ...
@@ -39,11 +39,13 @@ def _num(x) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _above(x: float, limit: float) -> str:
-    """``x`` (known to exceed ``limit``) with 3 decimals, or with as many more as it takes to
-    print above ``limit`` (1.0504 against 1.05: ``1.0504``, not ``1.050``)."""
-    for digits in range(3, 8):
-        text = f"{x:.{digits}f}"
+def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
+    """``x`` (known to exceed ``limit``) as ``form(x, digits)`` (default: ``digits`` decimals),
+    with more digits where that would print it at or below ``limit`` (1.0504 against 1.05:
+    ``1.0504``, not ``1.050``)."""
+    form = form or (lambda v, d: f"{v:.{d}f}")
+    for more in range(digits, digits + 6):
+        text = form(x, more)
         if float(text) > limit:
             return text
     return repr(x)
@@ -223,7 +225,7 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...]) -> dict:
         for key, r in diag["rhat"].items():
             if r is not None and r > RHAT_LIMIT:
                 what = "the log density" if key == "logdensity" else f"`{key}`"
-                notes.append(f"R-hat of {what} is {_above(r, RHAT_LIMIT)} (> {RHAT_LIMIT}): "
+                notes.append(f"R-hat of {what} is {shown_above(r, RHAT_LIMIT)} (> {RHAT_LIMIT}): "
                              f"the chains disagree")
         if n_groups > 1:
             for k, name in enumerate(phase_names):

@@ -13,6 +13,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .analyse import RHAT_LIMIT, shown_above
+
 SCHEMA = "phasedsl.results/1"
 ESS_LOW = 100
 DOT = "·"
@@ -76,8 +78,8 @@ def _flags(point: dict, engine: str) -> str:
     if not d.get("mixing_ok", True):
         flags.append("MIXING")
     rhat = d.get("rhat_max")
-    if rhat is not None and (not math.isfinite(rhat) or rhat > 1.05):
-        flags.append(f"rhat={fmt(rhat)}")
+    if rhat is not None and rhat > RHAT_LIMIT:
+        flags.append(f"rhat={shown_above(rhat, RHAT_LIMIT, fmt)}")
     ess = d.get("ess_min")
     if ess is not None and ess < ESS_LOW:
         flags.append(f"ess={ess:.0f}")

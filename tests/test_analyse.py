@@ -298,8 +298,13 @@ def test_events_from_summaries():
 
 
 def test_values_just_above_a_limit_print_above_it():
-    from phasedsl.analyse import _above
+    from phasedsl.analyse import shown_above
+    from phasedsl.report import fmt
 
-    assert _above(1.0504, 1.05) == "1.0504"
-    assert _above(1.23456, 1.05) == "1.235"
-    assert _above(1.0500001, 1.05) == "1.0500001"
+    assert shown_above(1.0504, 1.05) == "1.0504"
+    assert shown_above(1.23456, 1.05) == "1.235"
+    assert shown_above(1.0500001, 1.05) == "1.0500001"
+    # the report table's significant digits: 1.0504 would print as 1.05
+    assert shown_above(1.0504, 1.05, fmt) == "1.0504"
+    assert shown_above(1.2534, 1.05, fmt) == "1.25"
+    assert shown_above(float("inf"), 1.05, fmt) == "inf"
