@@ -344,6 +344,9 @@ def run_command(args, overrides: dict) -> int:
     finally:
         if bar is not None:
             bar.stop()
+    # show what was saved, so that `phasedsl report` on the folder prints the same (JSON has
+    # no infinity: an infinite R-hat is saved as null, and the notes say "inf")
+    results = json.loads(dumps(results))
     if not args.no_plots:
         _plots(folder, results, console, checked)
     if args.json:

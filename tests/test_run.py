@@ -129,6 +129,29 @@ def test_a_changed_spec_is_refused_not_overwritten(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["sampler"]["points"] == 2001
 
 
+STUCK = """experiment "two wells NUTS cannot cross"
+param w in [-1, 1]
+energy K = (w^2 - t/2)^2
+let n = 50
+sweep t over 1, 1.5
+phase left = w < 0
+phase right = w > 0.5
+sample nuts { chains = 4; draws = 100; warmup = 100 }
+"""
+
+
+def test_run_prints_what_report_prints(tmp_path, capsys):
+    """The run's own report is rendered from what it saved: an infinite R-hat (chains stuck
+    in different wells) is null in results.json, so `run` and `report` agree."""
+    spec = tmp_path / "stuck.phase"
+    spec.write_text(STUCK)
+    assert main(["run", str(spec), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    ran = capsys.readouterr().out
+    assert main(["report", str(tmp_path / "r")]) == 0
+    again = capsys.readouterr().out
+    assert ran.split("results:")[0] == again and "MIXING" in again
+
+
 def test_cli_json_and_exit_codes(tmp_path, capsys):
     spec = str(SPECS / "example_4_2_merge.phase")
     assert main(["run", spec, "--out", str(tmp_path / "r"), "--json", "--no-plots"]) == 0
