@@ -24,14 +24,20 @@ from BlackJAX's own pieces (``dual_averaging_adaptation``, ``mass_matrix_adaptat
 ``build_schedule``), applied by each chain when its transition ends. So each chain is a NUTS
 chain of the same posterior as ``phasedsl.nuts.build_chain``'s; only the random numbers are
 drawn differently (one counter-based key per chain and leapfrog step), so the draws differ.
-A chain's draws do not depend on the other chains in the batch (up to float rounding of
-batched code), since its randomness is keyed by its own step count.
+A chain's draws do not depend on the other chains in the batch, since its randomness is keyed
+by its own key and step count; they can depend on the batch's width through float rounding
+(on a CPU XLA vectorises a batch of 8 chains otherwise than one of 4).
 
 The cost of the flat loop: every iteration does every chain's bookkeeping (subtree merge,
 transition end, adaptation, recording a draw) under masks, where lockstep NUTS does each only
-when it happens; chains that are done keep stepping (their results are frozen) until the
-busiest one is done. Compiled for the CPU its loop body has about twice the kernels of a
-lockstep leapfrog step; whether it beats lockstep on a GPU is not yet measured
+when it happens; chains that are done keep stepping, recording nothing, until the busiest one
+is done. On a GPU, where a step of a few hundred chains is bound by kernel launches, not
+arithmetic, the body is written for few kernels: one output buffer (one row written per
+step), one checkpoint buffer, the last transition's statistics kept as scalars in the carry
+and the draw recorded from the new carry only (reading the old one after it is overwritten
+makes XLA copy it every step), the random numbers of ``RNG_BLOCK`` steps drawn at once.
+Compiled for an H200 (``benchmarks/gpu_kernels.py``) a flat step launches about 15 kernels
+against about 21 per leapfrog step of BlackJAX's NUTS under ``vmap``
 (``benchmarks/README.md``, "Flat chains").
 """
 
@@ -45,6 +51,9 @@ from phasedsl.target import Target
 __all__ = ["Adaptation", "build_flat_chains", "window_adaptation"]
 
 DIVERGENCE_THRESHOLD = 1000.0
+# leapfrog steps whose random numbers are drawn together (on a GPU one kernel per block
+# instead of two per step); the loop runs a multiple of it
+RNG_BLOCK = 32
 
 
 class Point(NamedTuple):
@@ -75,7 +84,6 @@ class Chain(NamedTuple):
     chain axis). ``K`` = ``max_depth``, ``S`` = draws."""
 
     key: Any  # PRNG key of the chain's transitions
-    count: Any  # i[]: leapfrog steps taken (keys the step's random numbers)
     t: Any  # i[]: transitions finished (warmup first)
     state: Point  # the chain's state (start of the current transition; p unused)
     # adaptation
@@ -98,20 +106,44 @@ class Chain(NamedTuple):
     sub_prop: Proposal
     sub_rho: Any  # f[D]
     sub_n: Any  # i[]
-    ckpt_p: Any  # f[K, D]: NumPyro's iterative U-turn checkpoints: momenta
-    ckpt_rho: Any  # f[K, D]: ... and momentum sums
+    ckpt: Any  # f[K, 2, D]: NumPyro's iterative U-turn checkpoints: momenta, momentum sums
+    # the last finished transition (scalars, not one array: an array would be one more kernel)
+    last_divergent: Any  # f[]: 0 or 1
+    last_steps: Any  # f[]: its leapfrog steps (exact in float32)
+    last_accept: Any  # f[]: its acceptance statistic
 
 
 class Outputs(NamedTuple):
     """What one chain records (kept apart from ``Chain`` so that the per-step selects never
-    touch the ``[S, ...]`` buffers: each step writes at most one row in place)."""
+    touch the ``[S, ...]`` buffer: each step writes at most one row in place, and one buffer
+    is one write per step on a GPU, where each is a kernel launch)."""
 
     warmup_steps: Any  # i[]: leapfrog steps of warmup
-    z: Any  # f[S, D]: the draws (unconstrained)
-    l: Any  # f[S]: their log density (unconstrained)
-    divergent: Any  # bool[S]
-    steps: Any  # i[S]: leapfrog steps of each transition
-    accept: Any  # f[S]: its acceptance statistic
+    rows: Any  # f[S, D + 4]: per draw its position z (unconstrained), log density (of z),
+    #            divergent (0/1), leapfrog steps (exact in float32) and acceptance statistic
+
+
+def _step_uniforms(key, count, steps: int, size: int, dtype):
+    """``u f[steps, size]``: uniforms on (-1, 1) for leapfrog steps ``count ... count + steps
+    - 1`` of one chain, step ``i``'s keyed by ``fold_in(key, i)`` (so a chain's numbers depend
+    on nothing but its key, and not on how many steps are drawn at once)."""
+    import jax
+    import jax.numpy as jnp
+
+    lo = jnp.nextafter(jnp.asarray(-1.0, dtype), jnp.asarray(0.0, dtype))
+    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (size,), dtype,
+                                                 minval=lo, maxval=1.0))(
+        count + jnp.arange(steps))
+
+
+def _normals_and_uniforms(u, dim: int):
+    """``(normal f[D], uniform f[3])``, independent standard normals and uniforms on (0, 1),
+    from ``u f[D + 3]`` uniform on (-1, 1); the normals are ``jax.random.normal``'s
+    transform, sqrt(2) erfinv(u)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jnp.sqrt(jnp.asarray(2.0, u.dtype)) * jax.lax.erf_inv(u[:dim]), (u[dim:] + 1) / 2
 
 
 def _pick(cond, a, b):
@@ -243,12 +275,10 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         return c._replace(da=state.da, mm=state.mm, step_size=state.step_size,
                           inv_mass=state.inv_mass)
 
-    def step(c: Chain, out: Outputs, ctx) -> tuple[Chain, Outputs]:
-        """One leapfrog step of one chain, and whatever ends with it."""
-        active = c.t < total
-        k_normal, k_uniform = jax.random.split(jax.random.fold_in(c.key, c.count))
-        normal = jax.random.normal(k_normal, (dim,), c.inv_mass.dtype)
-        uniform = jax.random.uniform(k_uniform, (3,), c.inv_mass.dtype)
+    def step(c: Chain, out: Outputs, ctx, u) -> tuple[Chain, Outputs]:
+        """One leapfrog step of one chain, and whatever ends with it; ``u f[D + 3]``: the
+        step's uniforms (``_step_uniforms``)."""
+        normal, uniform = _normals_and_uniforms(u, dim)
 
         # velocity Verlet from the subtree's last point
         eps = c.direction * c.step_size
@@ -279,16 +309,16 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         # NumPyro's iterative U-turn check of the subtree's sub-subtrees
         idx_min, idx_max = _checkpoint_range(c.j)
         even = c.j % 2 == 0
-        ckpt_p = jnp.where(even, c.ckpt_p.at[idx_max].set(p), c.ckpt_p)
-        ckpt_rho = jnp.where(even, c.ckpt_rho.at[idx_max].set(sub_rho), c.ckpt_rho)
+        ckpt = c.ckpt.at[idx_max].set(jnp.where(even, jnp.stack([p, sub_rho]), c.ckpt[idx_max]))
+        ckpt_p, ckpt_rho = ckpt[:, 0], ckpt[:, 1]
         idx = jnp.arange(max_depth)
         turning_each = jax.vmap(lambda pl, rho: _is_turning(c.inv_mass, pl, p, rho))(
             ckpt_p, sub_rho - ckpt_rho + ckpt_p)
         sub_turning = jnp.any(turning_each & (idx >= idx_min) & (idx <= idx_max))
         sub_done = (c.j + 1 >= 2 ** c.depth) | sub_turning | diverging
 
-        c2 = c._replace(count=c.count + 1, current=new, sub_prop=sub_prop, sub_rho=sub_rho,
-                        sub_n=sub_n, ckpt_p=ckpt_p, ckpt_rho=ckpt_rho, j=c.j + 1)
+        c2 = c._replace(current=new, sub_prop=sub_prop, sub_rho=sub_rho,
+                        sub_n=sub_n, ckpt=ckpt, j=c.j + 1)
 
         # the subtree ends: merge it into the trajectory (biased progressive sampling)
         rejected = diverging | sub_turning
@@ -313,7 +343,9 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         # the transition ends: the proposal is the chain's next state
         done = sub_done & ((depth >= max_depth) | rejected | turning)
         accept = jnp.exp(merged_prop.sum_log_accept) / n
-        ended = c3._replace(state=Point(merged_prop.z, c.state.p, merged_prop.l, merged_prop.g))
+        ended = c3._replace(state=Point(merged_prop.z, c.state.p, merged_prop.l, merged_prop.g),
+                            last_divergent=diverging.astype(accept.dtype),
+                            last_steps=n.astype(accept.dtype), last_accept=accept)
         in_warmup = c.t < warmup
         ended = _pick(in_warmup, adapt(ended, merged_prop.z, accept), ended)  # at c.t
         ended = ended._replace(t=c.t + 1)
@@ -322,20 +354,19 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         # start of a transition
         c5 = _pick(sub_done, begin_doubling(c4, uniform[2]), c4)
         # the carry keeps its dtypes (the adaptation's pieces mix Python and JAX scalars)
-        c6 = jax.tree.map(lambda a, b: jnp.asarray(a, b.dtype), _pick(active, c5, c), c)
+        c6 = jax.tree.map(lambda a, b: jnp.asarray(a, b.dtype), c5, c)
 
-        # record a finished draw: one row, in place
-        s = jnp.clip(c.t - warmup, 0, draws - 1)
-        record = active & done & ~in_warmup
-
-        def put(buffer, value):
-            return buffer.at[s].set(jnp.where(record, value.astype(buffer.dtype), buffer[s]))
-
+        # record a finished draw, one row in place, from the new carry only (reading the old
+        # one after it is overwritten would make XLA copy it every step)
+        finished = c6.t - 1  # the transition that ended, if one did
+        record = done & (finished >= warmup) & (finished < total)
+        s = jnp.clip(finished - warmup, 0, draws - 1)
+        row = jnp.concatenate([c6.state.z, jnp.stack([c6.state.l, c6.last_divergent,
+                                                      c6.last_steps, c6.last_accept])])
         out = Outputs(
-            warmup_steps=out.warmup_steps + jnp.where(active & done & in_warmup, n, 0),
-            z=put(out.z, merged_prop.z), l=put(out.l, merged_prop.l),
-            divergent=put(out.divergent, diverging), steps=put(out.steps, n),
-            accept=put(out.accept, accept))
+            warmup_steps=out.warmup_steps + jnp.where(done & (finished < warmup),
+                                                      c6.last_steps.astype(jnp.int32), 0),
+            rows=out.rows.at[s].set(jnp.where(record, row, out.rows[s])))
         return c6, out
 
     def init_chain(chain_key, ctx) -> Chain:
@@ -348,33 +379,46 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         zero = jnp.zeros((), dtype)
         prop = Proposal(z0, l0, g0, zero, zero, zero)
         c = Chain(
-            key=k_run, count=jnp.int32(0), t=jnp.int32(0), state=state, da=adaptation.da,
+            key=k_run, t=jnp.int32(0), state=state, da=adaptation.da,
             mm=adaptation.mm, step_size=adaptation.step_size, inv_mass=adaptation.inv_mass,
             h0=zero, left=state, right=state, rho=jnp.zeros_like(z0), n=jnp.int32(0),
             prop=prop, depth=jnp.int32(0), direction=jnp.asarray(1.0, dtype),
             j=jnp.int32(0), current=state, sub_prop=prop, sub_rho=jnp.zeros_like(z0),
-            sub_n=jnp.int32(0), ckpt_p=jnp.zeros((max_depth, dim), dtype),
-            ckpt_rho=jnp.zeros((max_depth, dim), dtype))
+            sub_n=jnp.int32(0), ckpt=jnp.zeros((max_depth, 2, dim), dtype),
+            last_divergent=zero, last_steps=zero, last_accept=zero)
         k_normal, k_uniform = jax.random.split(k_first)
         c = begin_transition(c, jax.random.normal(k_normal, (dim,), dtype))
-        out = Outputs(jnp.int32(0), jnp.zeros((draws, dim), dtype), jnp.zeros((draws,), dtype),
-                      jnp.zeros((draws,), bool), jnp.zeros((draws,), jnp.int32),
-                      jnp.zeros((draws,), dtype))
+        out = Outputs(jnp.int32(0), jnp.zeros((draws, dim + 4), dtype))
         return begin_doubling(c, jax.random.uniform(k_uniform, (), dtype)), out
 
     def finish(c: Chain, out: Outputs, ctx):
-        x = jax.vmap(zt.to_x)(out.z)
+        z, l, divergent, steps, accept = (out.rows[:, :dim], out.rows[:, dim],
+                                          out.rows[:, dim + 1] > 0, out.rows[:, dim + 2],
+                                          out.rows[:, dim + 3])
+        x = jax.vmap(zt.to_x)(z)
         ind = jax.vmap(lambda xi: jnp.asarray(target.indicators(xi, ctx), dtype=bool))(x)
-        logdensity = out.l - jax.vmap(zt.log_jacobian)(out.z)
-        return (x, ind, logdensity, out.divergent, out.steps, out.accept, c.step_size,
+        logdensity = l - jax.vmap(zt.log_jacobian)(z)
+        return (x, ind, logdensity, divergent, steps.astype(jnp.int32), accept, c.step_size,
                 out.warmup_steps)
 
     def run(chain_keys, ctxs):
         chains, outs = jax.vmap(init_chain)(chain_keys, ctxs)
-        chains, outs = jax.lax.while_loop(
-            lambda co: jnp.any(co[0].t < total),
-            lambda co: jax.vmap(step)(*co, ctxs),
-            (chains, outs))
+        dtype = chains.state.z.dtype
+
+        def block(state):
+            """``RNG_BLOCK`` steps of every chain from loop iteration ``it``, their random
+            numbers drawn at once (a chain that is done steps on harmlessly: it records
+            nothing). Every chain takes one step per iteration, so ``it`` counts each one's
+            steps and keys their random numbers."""
+            chains, outs, it = state
+            u = jax.vmap(lambda key: _step_uniforms(key, it, RNG_BLOCK, dim + 3, dtype))(
+                chains.key)
+            chains, outs = jax.lax.fori_loop(
+                0, RNG_BLOCK, lambda b, co: jax.vmap(step)(*co, ctxs, u[:, b]), (chains, outs))
+            return chains, outs, it + RNG_BLOCK
+
+        chains, outs, _ = jax.lax.while_loop(lambda s: jnp.any(s[0].t < total), block,
+                                             (chains, outs, jnp.int32(0)))
         return jax.vmap(finish)(chains, outs, ctxs)
 
     return run

@@ -14,8 +14,7 @@ themselves differ between methods.
 
 - ``"vectorized"``: ``vmap`` over chains. Chains under ``vmap`` move in lockstep, so every
   NUTS transition costs the longest of the chains' trajectories (on PT1's 88 chains, 2.9x
-  the mean chain's steps); measured on a GPU (``benchmarks/README.md``). The default on
-  accelerators.
+  the mean chain's steps); timed on an H200 (``benchmarks/README.md``).
 - ``"sequential"``: ``lax.map`` over chains, one after the other in the same compiled call.
   On a CPU a batched gradient costs about the sum of the single ones, so lockstep only wastes
   work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
@@ -24,7 +23,7 @@ themselves differ between methods.
   chain, each chain at its own place in its own transition (``phasedsl.flat_nuts``): no chain
   waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
   the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
-  differently. Not yet timed on a GPU (``default_chain_method``).
+  differently. The default on accelerators (``default_chain_method``).
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
 by ``chain_method``, split across devices where JAX sees several: ``phasedsl.batch``).
@@ -67,14 +66,15 @@ CHAIN_METHODS = BATCH_METHODS + ("flat",)
 
 
 def default_chain_method() -> str:
-    """``"sequential"`` on CPU, ``"vectorized"`` on an accelerator (see the module doc).
+    """``"sequential"`` on CPU, ``"flat"`` on an accelerator (see the module doc).
 
-    Why not ``"flat"`` on a GPU, although a GPU's wall time follows the loop iterations and a
-    flat batch of PT1's 88 chains needs 1.6x fewer than lockstep (``benchmarks/bench_flat.py``):
-    it was not timed on one, and its loop body is heavier: compiled for the CPU it has 166
-    fused kernels against about 75 per leapfrog step of lockstep NUTS, and a GPU pays launch
-    latency per kernel. ``benchmarks/device_session.sh`` times both; the default follows."""
-    return default_batch_method()
+    Why flat on a GPU: a batched step of a few hundred chains is bound by kernel launches, so
+    the wall time follows the loop iterations times the kernels per iteration. A flat batch of
+    PT1's 88 chains runs 1.6x fewer iterations than lockstep (``benchmarks/bench_flat.py``),
+    and compiled for an H200 a flat iteration launches about 15 kernels against about 21 per
+    lockstep leapfrog step (``benchmarks/gpu_kernels.py``). Lockstep is the one timed on an
+    H200 so far (``benchmarks/README.md``); ``benchmarks/device_session.sh`` times both."""
+    return "sequential" if default_batch_method() == "sequential" else "flat"
 
 
 def chain_keys(key, chains: int):

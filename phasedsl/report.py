@@ -101,6 +101,10 @@ def header(results: dict) -> Text:
     t = Text()
     t.append(results["experiment"], style="bold")
     t.append(f"\nengine {s['engine']}" + (f" ({settings})" if settings else ""))
+    # how NUTS ran its chains side by side (the draws depend on it, not their distribution)
+    methods = sorted({p["diagnostics"].get("chain_method") for p in results["points"]} - {None})
+    if methods:
+        t.append(f", chain method {' and '.join(methods)}")
     sweep = results["sweep"]
     t.append(f"\nsweep {sweep_name(results)}: {len(sweep['values'])} values"
              if sweep["name"] else "\nno sweep: one posterior")

@@ -43,3 +43,17 @@ def test_default_batch_by_machine(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     monkeypatch.setattr(jax, "device_count", lambda: 2)
     assert default_batch(None) == 2 * ACCELERATOR_BATCH
+
+
+def test_default_chain_method_by_machine(monkeypatch):
+    """NUTS chains one after another on a CPU, flat on an accelerator; SMC and the batching
+    of other engines keep vmap there."""
+    import jax
+
+    from phasedsl.batch import default_batch_method
+    from phasedsl.nuts import default_chain_method
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert (default_chain_method(), default_batch_method()) == ("sequential", "sequential")
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert (default_chain_method(), default_batch_method()) == ("flat", "vectorized")

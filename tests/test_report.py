@@ -24,7 +24,8 @@ def point(value, a, b, se=0.01, mixing=True, notes=(), div=0):
         "diagnostics": {"rhat_max": 1.01 if mixing else float("inf"), "ess_min": 400.0,
                         "mixing_ok": mixing, "mixing_notes": list(notes), "divergences": div,
                         "wall_s": 2.0, "sample_s": 1.5, "compile_s": 0.5,
-                        "grad_evals_per_s": 40000.0, "steps_per_draw": 31.5},
+                        "grad_evals_per_s": 40000.0, "steps_per_draw": 31.5,
+                        "chain_method": "sequential"},
     }
 
 
