@@ -6,7 +6,7 @@
 # 1. the PT1 sweep (22 values x 4 chains, --batch 22: one compiled call) with 1,000 warmup
 #    and 500 draws, chains in lockstep (--chain-method vectorized; measured on an H200 before:
 #    23 ms per iteration of all 88 chains) and flat (phasedsl/flat_nuts.py, the GPU default:
-#    1.6x fewer iterations, 15 kernels per iteration against 21 compiled for an H200 by
+#    1.6x fewer iterations, 17 kernels per iteration against 22 compiled for an H200 by
 #    benchmarks/gpu_kernels.py; not yet timed on a GPU);
 # 2. PT1 at the seed's scale (PT1_DRAWS draws, default 20,000) with the faster of the two, the
 #    draws cut to what the budget holds at its measured rate;

@@ -16,8 +16,7 @@ in the optimised HLO: fusions, copies, custom calls, and the loop's condition.
   U-turn check over the step's checkpoints. One leapfrog step launches the step loop's body
   and condition, plus the U-turn loop (``t`` iterations, ``t`` = the number of trailing ones
   of the step's index in its subtree, 1 on average, so body once and condition twice).
-- ``flat``: ``phasedsl.flat_nuts``: one loop body per leapfrog step of every chain, inside a
-  loop over blocks of ``RNG_BLOCK`` steps.
+- ``flat``: ``phasedsl.flat_nuts``: one loop whose body is one leapfrog step of every chain.
 
 Doubling and transition bookkeeping of lockstep NUTS (tens of kernels per doubling, a few
 doublings per transition of hundreds of steps) is left out of its per-step figure: under one
@@ -76,6 +75,7 @@ def launches(lines: list[str]) -> tuple[int, collections.Counter, list[tuple[str
     its condition and body are counted apart)."""
     ops, loops = collections.Counter(), []
     for line in lines:
+        line = re.sub(r"/\*index=\d+\*/", "", line)  # tuple shapes carry these comments
         m = re.search(r"= (?:\([^=]*?\)|\S+) ([\w\-]+)\(", line)
         if m and m.group(1) not in FREE and m.group(1) != "while":
             ops[m.group(1)] += 1
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     from jax.experimental import topologies
 
     from phasedsl.batch import stack_contexts
-    from phasedsl.flat_nuts import RNG_BLOCK, build_flat_chains
+    from phasedsl.flat_nuts import build_flat_chains
     from phasedsl.nuts import build_chain, chain_keys
     from phasedsl.runner import point_key
 
@@ -153,9 +153,8 @@ def main(argv=None) -> int:
             uturn = [r for r in rows if r[0] == deepest][-1]
             per_step[method] = step[1] + step[2] + uturn[1] + 2 * uturn[2]
         else:
-            inner = [r for r in rows if r[0] == deepest][-1]
-            outer = [r for r in rows if r[0] == deepest - 1][-1]
-            per_step[method] = inner[1] + inner[2] + (outer[1] + outer[2]) / RNG_BLOCK
+            (_, body, cond, _), = rows  # the one loop
+            per_step[method] = body + cond
     print("\nkernels per leapfrog step of every chain: "
           + ", ".join(f"{m} {k:.1f}" for m, k in per_step.items())
           + f"; flat / vectorized = {per_step['flat'] / per_step['vectorized']:.2f}")

@@ -26,7 +26,7 @@ chain of the same posterior as ``phasedsl.nuts.build_chain``'s; only the random 
 drawn differently (one counter-based key per chain and leapfrog step), so the draws differ.
 A chain's draws do not depend on the other chains in the batch, since its randomness is keyed
 by its own key and step count; they can depend on the batch's width through float rounding
-(on a CPU XLA vectorises a batch of 8 chains otherwise than one of 4).
+(on a CPU XLA vectorises a batch of 12 chains otherwise than one of 4 or 8).
 
 The cost of the flat loop: every iteration does every chain's bookkeeping (subtree merge,
 transition end, adaptation, recording a draw) under masks, where lockstep NUTS does each only
@@ -35,9 +35,9 @@ is done. On a GPU, where a step of a few hundred chains is bound by kernel launc
 arithmetic, the body is written for few kernels: one output buffer (one row written per
 step), one checkpoint buffer, the last transition's statistics kept as scalars in the carry
 and the draw recorded from the new carry only (reading the old one after it is overwritten
-makes XLA copy it every step), the random numbers of ``RNG_BLOCK`` steps drawn at once.
-Compiled for an H200 (``benchmarks/gpu_kernels.py``) a flat step launches about 15 kernels
-against about 21 per leapfrog step of BlackJAX's NUTS under ``vmap``
+makes XLA copy it every step), one draw of random numbers per step. Compiled for an H200
+(``benchmarks/gpu_kernels.py``) a flat step launches 17 kernels, its loop's condition included
+(32 before this was done), against 22 per leapfrog step of BlackJAX's NUTS under ``vmap``
 (``benchmarks/README.md``, "Flat chains").
 """
 
@@ -51,9 +51,6 @@ from phasedsl.target import Target
 __all__ = ["Adaptation", "build_flat_chains", "window_adaptation"]
 
 DIVERGENCE_THRESHOLD = 1000.0
-# leapfrog steps whose random numbers are drawn together (on a GPU one kernel per block
-# instead of two per step); the loop runs a multiple of it
-RNG_BLOCK = 32
 
 
 class Point(NamedTuple):
@@ -84,6 +81,7 @@ class Chain(NamedTuple):
     chain axis). ``K`` = ``max_depth``, ``S`` = draws."""
 
     key: Any  # PRNG key of the chain's transitions
+    count: Any  # i[]: leapfrog steps taken (keys the step's random numbers)
     t: Any  # i[]: transitions finished (warmup first)
     state: Point  # the chain's state (start of the current transition; p unused)
     # adaptation
@@ -123,27 +121,17 @@ class Outputs(NamedTuple):
     #            divergent (0/1), leapfrog steps (exact in float32) and acceptance statistic
 
 
-def _step_uniforms(key, count, steps: int, size: int, dtype):
-    """``u f[steps, size]``: uniforms on (-1, 1) for leapfrog steps ``count ... count + steps
-    - 1`` of one chain, step ``i``'s keyed by ``fold_in(key, i)`` (so a chain's numbers depend
-    on nothing but its key, and not on how many steps are drawn at once)."""
+def _random_numbers(key, dim: int, dtype):
+    """``(normal f[D], uniform f[3])``, independent standard normals and uniforms on (0, 1),
+    from one draw of ``D + 3`` uniforms (one random-bits computation per leapfrog step
+    instead of one per kind and a key split). The normals are ``jax.random.normal``'s
+    transform: sqrt(2) erfinv(u) of u uniform on (-1, 1)."""
     import jax
     import jax.numpy as jnp
 
     lo = jnp.nextafter(jnp.asarray(-1.0, dtype), jnp.asarray(0.0, dtype))
-    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (size,), dtype,
-                                                 minval=lo, maxval=1.0))(
-        count + jnp.arange(steps))
-
-
-def _normals_and_uniforms(u, dim: int):
-    """``(normal f[D], uniform f[3])``, independent standard normals and uniforms on (0, 1),
-    from ``u f[D + 3]`` uniform on (-1, 1); the normals are ``jax.random.normal``'s
-    transform, sqrt(2) erfinv(u)."""
-    import jax
-    import jax.numpy as jnp
-
-    return jnp.sqrt(jnp.asarray(2.0, u.dtype)) * jax.lax.erf_inv(u[:dim]), (u[dim:] + 1) / 2
+    u = jax.random.uniform(key, (dim + 3,), dtype, minval=lo, maxval=1.0)
+    return jnp.sqrt(jnp.asarray(2.0, dtype)) * jax.lax.erf_inv(u[:dim]), (u[dim:] + 1) / 2
 
 
 def _pick(cond, a, b):
@@ -275,10 +263,10 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         return c._replace(da=state.da, mm=state.mm, step_size=state.step_size,
                           inv_mass=state.inv_mass)
 
-    def step(c: Chain, out: Outputs, ctx, u) -> tuple[Chain, Outputs]:
-        """One leapfrog step of one chain, and whatever ends with it; ``u f[D + 3]``: the
-        step's uniforms (``_step_uniforms``)."""
-        normal, uniform = _normals_and_uniforms(u, dim)
+    def step(c: Chain, out: Outputs, ctx) -> tuple[Chain, Outputs]:
+        """One leapfrog step of one chain, and whatever ends with it."""
+        normal, uniform = _random_numbers(jax.random.fold_in(c.key, c.count), dim,
+                                          c.inv_mass.dtype)
 
         # velocity Verlet from the subtree's last point
         eps = c.direction * c.step_size
@@ -309,7 +297,9 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         # NumPyro's iterative U-turn check of the subtree's sub-subtrees
         idx_min, idx_max = _checkpoint_range(c.j)
         even = c.j % 2 == 0
-        ckpt = c.ckpt.at[idx_max].set(jnp.where(even, jnp.stack([p, sub_rho]), c.ckpt[idx_max]))
+        # a select over the K rows, not a scatter: on a GPU one kernel fewer per step
+        write = (jnp.arange(max_depth) == idx_max) & even
+        ckpt = jnp.where(write[:, None, None], jnp.stack([p, sub_rho])[None], c.ckpt)
         ckpt_p, ckpt_rho = ckpt[:, 0], ckpt[:, 1]
         idx = jnp.arange(max_depth)
         turning_each = jax.vmap(lambda pl, rho: _is_turning(c.inv_mass, pl, p, rho))(
@@ -317,7 +307,7 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         sub_turning = jnp.any(turning_each & (idx >= idx_min) & (idx <= idx_max))
         sub_done = (c.j + 1 >= 2 ** c.depth) | sub_turning | diverging
 
-        c2 = c._replace(current=new, sub_prop=sub_prop, sub_rho=sub_rho,
+        c2 = c._replace(count=c.count + 1, current=new, sub_prop=sub_prop, sub_rho=sub_rho,
                         sub_n=sub_n, ckpt=ckpt, j=c.j + 1)
 
         # the subtree ends: merge it into the trajectory (biased progressive sampling)
@@ -379,7 +369,7 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         zero = jnp.zeros((), dtype)
         prop = Proposal(z0, l0, g0, zero, zero, zero)
         c = Chain(
-            key=k_run, t=jnp.int32(0), state=state, da=adaptation.da,
+            key=k_run, count=jnp.int32(0), t=jnp.int32(0), state=state, da=adaptation.da,
             mm=adaptation.mm, step_size=adaptation.step_size, inv_mass=adaptation.inv_mass,
             h0=zero, left=state, right=state, rho=jnp.zeros_like(z0), n=jnp.int32(0),
             prop=prop, depth=jnp.int32(0), direction=jnp.asarray(1.0, dtype),
@@ -403,22 +393,11 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
 
     def run(chain_keys, ctxs):
         chains, outs = jax.vmap(init_chain)(chain_keys, ctxs)
-        dtype = chains.state.z.dtype
-
-        def block(state):
-            """``RNG_BLOCK`` steps of every chain from loop iteration ``it``, their random
-            numbers drawn at once (a chain that is done steps on harmlessly: it records
-            nothing). Every chain takes one step per iteration, so ``it`` counts each one's
-            steps and keys their random numbers."""
-            chains, outs, it = state
-            u = jax.vmap(lambda key: _step_uniforms(key, it, RNG_BLOCK, dim + 3, dtype))(
-                chains.key)
-            chains, outs = jax.lax.fori_loop(
-                0, RNG_BLOCK, lambda b, co: jax.vmap(step)(*co, ctxs, u[:, b]), (chains, outs))
-            return chains, outs, it + RNG_BLOCK
-
-        chains, outs, _ = jax.lax.while_loop(lambda s: jnp.any(s[0].t < total), block,
-                                             (chains, outs, jnp.int32(0)))
+        # a chain that is done steps on harmlessly until the busiest one is: it records nothing
+        chains, outs = jax.lax.while_loop(
+            lambda co: jnp.any(co[0].t < total),
+            lambda co: jax.vmap(step)(*co, ctxs),
+            (chains, outs))
         return jax.vmap(finish)(chains, outs, ctxs)
 
     return run

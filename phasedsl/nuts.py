@@ -71,8 +71,8 @@ def default_chain_method() -> str:
     Why flat on a GPU: a batched step of a few hundred chains is bound by kernel launches, so
     the wall time follows the loop iterations times the kernels per iteration. A flat batch of
     PT1's 88 chains runs 1.6x fewer iterations than lockstep (``benchmarks/bench_flat.py``),
-    and compiled for an H200 a flat iteration launches about 15 kernels against about 21 per
-    lockstep leapfrog step (``benchmarks/gpu_kernels.py``). Lockstep is the one timed on an
+    and compiled for an H200 a flat iteration launches 17 kernels against 22 per lockstep
+    leapfrog step (``benchmarks/gpu_kernels.py``). Lockstep is the one timed on an
     H200 so far (``benchmarks/README.md``); ``benchmarks/device_session.sh`` times both."""
     return "sequential" if default_batch_method() == "sequential" else "flat"
 

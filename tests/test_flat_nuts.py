@@ -115,8 +115,8 @@ def test_transition_matches_blackjax_in_distribution(scales):
 
 def test_chains_do_not_depend_on_their_batch():
     """A chain's draws depend on its key and context, not on the other chains of its batch
-    (bitwise, for batches of one width: on a CPU XLA vectorises a batch of 8 otherwise than
-    one of 4, which changes float rounding, hence the draws)."""
+    (bitwise, for batches of one width: on a CPU XLA can vectorise a batch of 12 otherwise
+    than one of 8, which changes float rounding, hence the draws)."""
     target = gaussian()
     f = jax.jit(build_flat_chains(target, 200, 100, 0.8, 10))
     keys = jax.random.split(jax.random.PRNGKey(3), 5)

@@ -46,9 +46,10 @@ RESULTS = {
 
 
 def rendered(results) -> str:
-    console = Console(width=100, color_system=None, force_terminal=False, record=True,
-                      file=open(os.devnull, "w"))
-    console.print(render(results))
+    with open(os.devnull, "w") as sink:
+        console = Console(width=100, color_system=None, force_terminal=False, record=True,
+                          file=sink)
+        console.print(render(results))
     return console.export_text()
 
 
