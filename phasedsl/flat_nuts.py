@@ -297,11 +297,11 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         # NumPyro's iterative U-turn check of the subtree's sub-subtrees
         idx_min, idx_max = _checkpoint_range(c.j)
         even = c.j % 2 == 0
+        idx = jnp.arange(max_depth)
         # a select over the K rows, not a scatter: on a GPU one kernel fewer per step
-        write = (jnp.arange(max_depth) == idx_max) & even
+        write = (idx == idx_max) & even
         ckpt = jnp.where(write[:, None, None], jnp.stack([p, sub_rho])[None], c.ckpt)
         ckpt_p, ckpt_rho = ckpt[:, 0], ckpt[:, 1]
-        idx = jnp.arange(max_depth)
         turning_each = jax.vmap(lambda pl, rho: _is_turning(c.inv_mass, pl, p, rho))(
             ckpt_p, sub_rho - ckpt_rho + ckpt_p)
         sub_turning = jnp.any(turning_each & (idx >= idx_min) & (idx <= idx_max))
@@ -376,10 +376,9 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
             j=jnp.int32(0), current=state, sub_prop=prop, sub_rho=jnp.zeros_like(z0),
             sub_n=jnp.int32(0), ckpt=jnp.zeros((max_depth, 2, dim), dtype),
             last_divergent=zero, last_steps=zero, last_accept=zero)
-        k_normal, k_uniform = jax.random.split(k_first)
-        c = begin_transition(c, jax.random.normal(k_normal, (dim,), dtype))
+        normal, uniform = _random_numbers(k_first, dim, dtype)  # as each step draws them
         out = Outputs(jnp.int32(0), jnp.zeros((draws, dim + 4), dtype))
-        return begin_doubling(c, jax.random.uniform(k_uniform, (), dtype)), out
+        return begin_doubling(begin_transition(c, normal), uniform[2]), out
 
     def finish(c: Chain, out: Outputs, ctx):
         z, l, divergent, steps, accept = (out.rows[:, :dim], out.rows[:, dim],
