@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how nuts runs its chains side by side: one after another "
                         "(sequential), in lockstep (vectorized) or each at its own pace in one "
                         "loop (flat); the draws change, not their distribution (default: "
-                        "sequential on a CPU, flat on a GPU)")
+                        "sequential on a CPU, flat on a GPU; the batched two pay on a GPU "
+                        "only, on a CPU they cost several times sequential)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")
