@@ -8,7 +8,7 @@ Every method samples the same sweep values (``--points K`` of PT1's 22, evenly s
 
 - ``vectorized``: BlackJAX NUTS ``vmap``-ed over all points x chains. The chains move in
   lockstep: every transition lasts as long as the batch's longest trajectory.
-- ``flat``: ``phasedsl.flat_nuts``: one loop iteration is one leapfrog step of every chain,
+- ``flat``: ``phasedsl.engines.flat_nuts``: one loop iteration is one leapfrog step of every chain,
   each chain at its own place in its own transition. The loop runs as many iterations as the
   busiest chain has leapfrog steps.
 - ``sequential``: the chains one after another (the CPU default; no batching at all). From
@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from common import cpu_note, load_pt1
 
-from phasedsl.batch import stack_contexts
-from phasedsl.nuts import build_chain, chain_keys
-from phasedsl.runner import point_key, quick_sweep
-from phasedsl.sample import make_engine
+from phasedsl.engines.many import stack_contexts
+from phasedsl.engines.nuts import build_chain, chain_keys
+from phasedsl.pipeline import point_key, quick_sweep
+from phasedsl.engines.base import make_engine
 
 
 def step_counts(compiled, settings: dict, keys, ctxs):

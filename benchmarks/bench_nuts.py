@@ -51,7 +51,7 @@ from common import (
     spread,
 )
 
-from phasedsl.sample import make_engine
+from phasedsl.engines.base import make_engine
 
 ROWS = [("compile_s", "compile s (phasedsl once; numpyro per run)"),
         ("sample_s", "sampling wall s (warmup+draws)"),
@@ -355,7 +355,7 @@ def _table(results: dict, phase_names) -> None:
               "> 1 is faster);\npooled = the same for (sum of ESS over runs) / (sum of sampling "
               "seconds over runs).\nESS = split multi-chain ESS (between-chain variance "
               "included: low when the chains sit in different modes);\nESS-within = from the "
-              "within-chain autocorrelation only (phasedsl.diagnostics.ess_within).")
+              "within-chain autocorrelation only (phasedsl.analysis.diagnostics.ess_within).")
 
 
 def _pooled(runs, ess_key) -> float:

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from common import constants, cpu_note, load_pt1, numpyro_mcmc, run_numpyro
 
-from phasedsl.runner import point_key, quick_sweep
-from phasedsl.sample import make_engine
+from phasedsl.pipeline import point_key, quick_sweep
+from phasedsl.engines.base import make_engine
 
 
 def main(argv=None) -> int:

@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from phasedsl.check import check
-from phasedsl.diagnostics import ess, ess_within
-from phasedsl.lower import compile_spec
-from phasedsl.syntax import parse
+from phasedsl.language.check import check
+from phasedsl.analysis.diagnostics import ess, ess_within
+from phasedsl.lower.compile import compile_spec
+from phasedsl.language.syntax import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 PT1 = ROOT / "specs" / "pt1_degeneracy.phase"
@@ -114,7 +114,7 @@ class CompileClock:
 
 def phasedsl_inits(target, key, ctx, chains: int):
     """The starting points phasedsl's NUTS engine draws for ``key`` (``f[C, D]``): chain ``c``
-    starts at ``target.init(split(fold_in(key, c), 3)[0], ctx)`` (see ``phasedsl.nuts``).
+    starts at ``target.init(split(fold_in(key, c), 3)[0], ctx)`` (see ``phasedsl.engines.nuts``).
     Giving NumPyro the same starting points pairs the two samplers' chains."""
     out = []
     for c in range(chains):

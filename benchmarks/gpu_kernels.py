@@ -16,7 +16,7 @@ in the optimised HLO: fusions, copies, custom calls, and the loop's condition.
   U-turn check over the step's checkpoints. One leapfrog step launches the step loop's body
   and condition, plus the U-turn loop (``t`` iterations, ``t`` = the number of trailing ones
   of the step's index in its subtree, 1 on average, so body once and condition twice).
-- ``flat``: ``phasedsl.flat_nuts``: one loop whose body is one leapfrog step of every chain.
+- ``flat``: ``phasedsl.engines.flat_nuts``: one loop whose body is one leapfrog step of every chain.
 
 Doubling and transition bookkeeping of lockstep NUTS (tens of kernels per doubling, a few
 doublings per transition of hundreds of steps) is left out of its per-step figure: under one
@@ -113,10 +113,10 @@ def main(argv=None) -> int:
     from common import load_pt1
     from jax.experimental import topologies
 
-    from phasedsl.batch import stack_contexts
-    from phasedsl.flat_nuts import build_flat_chains
-    from phasedsl.nuts import build_chain, chain_keys
-    from phasedsl.runner import point_key
+    from phasedsl.engines.many import stack_contexts
+    from phasedsl.engines.flat_nuts import build_flat_chains
+    from phasedsl.engines.nuts import build_chain, chain_keys
+    from phasedsl.pipeline import point_key
 
     topology = topologies.get_topology_desc(platform="cuda", target_config=H200,
                                             topology="1x1x1")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import PhaseDSLError, UsageError
+from .language.errors import PhaseDSLError, UsageError
 
 
 def _console():
@@ -22,7 +22,7 @@ def _console():
 
 def _read_spec(path: str):
     """Parse and return the AST of a spec file, or raise a ``UsageError`` if unreadable."""
-    from .syntax import parse
+    from .language.syntax import parse
 
     p = Path(path)
     if not p.is_file():
@@ -46,7 +46,7 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 
 def load(path: str, overrides: dict[str, str] | None = None):
     """Read, parse and check a spec: ``(CheckedSpec, warnings rendered as text)``."""
-    from .check import check
+    from .language.check import check
 
     spec = _read_spec(path)
     checked = check(spec, overrides)
@@ -55,7 +55,7 @@ def load(path: str, overrides: dict[str, str] | None = None):
 
 
 def cmd_check(args) -> int:
-    from .describe import summary
+    from .output.describe import summary
 
     checked, warnings = load(args.spec, _overrides(args.set))
     for w in warnings:
@@ -65,25 +65,25 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .accelerator import configure, usable_cores
+    from .engines.devices import configure, usable_cores
 
     cpu_devices = usable_cores() if args.cpu_devices is None else args.cpu_devices
     if cpu_devices < 1:
         raise UsageError("--cpu-devices must be >= 1")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
-    from .runner import run_command
+    from .pipeline import run_command
 
     return run_command(args, _overrides(args.set))
 
 
 def cmd_report(args) -> int:
-    from .runner import report_command
+    from .pipeline import report_command
 
     return report_command(args)
 
 
 def cmd_plot(args) -> int:
-    from .runner import plot_command
+    from .pipeline import plot_command
 
     return plot_command(args)
 

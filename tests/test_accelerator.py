@@ -1,6 +1,6 @@
 """XLA settings made before JAX starts."""
 
-from phasedsl.accelerator import COMMAND_BUFFERS, xla_flags
+from phasedsl.engines.devices import COMMAND_BUFFERS, xla_flags
 
 
 def test_command_buffers_added_unless_the_user_chose():
@@ -17,7 +17,7 @@ def test_cpu_devices_added_unless_the_user_chose():
 
 
 def test_items_are_dealt_round_robin():
-    from phasedsl.batch import dealt
+    from phasedsl.engines.many import dealt
 
     order = dealt(8, 2)  # device 0's block: items 0, 2, 4, 6; device 1's: 1, 3, 5, 7
     assert order.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
@@ -29,8 +29,8 @@ def test_default_batch_by_machine(monkeypatch):
     import jax
     import pytest
 
-    from phasedsl.errors import UsageError
-    from phasedsl.runner import ACCELERATOR_BATCH, default_batch
+    from phasedsl.language.errors import UsageError
+    from phasedsl.pipeline import ACCELERATOR_BATCH, default_batch
 
     assert default_batch(5) == 5
     with pytest.raises(UsageError):
@@ -50,8 +50,8 @@ def test_default_chain_method_by_machine(monkeypatch):
     of other engines keep vmap there."""
     import jax
 
-    from phasedsl.batch import default_batch_method
-    from phasedsl.nuts import default_chain_method
+    from phasedsl.engines.many import default_batch_method
+    from phasedsl.engines.nuts import default_chain_method
 
     monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
     assert (default_chain_method(), default_batch_method()) == ("sequential", "sequential")

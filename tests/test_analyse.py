@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from phasedsl.analyse import (find_crossovers, find_events, find_merges, find_thresholds,
+from phasedsl.analysis.masses import (find_crossovers, find_events, find_merges, find_thresholds,
                               summarise_point)
-from phasedsl.diagnostics import ess
-from phasedsl.target import Draws
+from phasedsl.analysis.diagnostics import ess
+from phasedsl.lower.target import Draws
 
 NAMES = ("a", "b")
 
@@ -298,8 +298,8 @@ def test_events_from_summaries():
 
 
 def test_values_just_above_a_limit_print_above_it():
-    from phasedsl.analyse import shown_above
-    from phasedsl.report import fmt
+    from phasedsl.analysis.masses import shown_above
+    from phasedsl.output.report import fmt
 
     assert shown_above(1.0504, 1.05) == "1.0504"
     assert shown_above(1.23456, 1.05) == "1.235"

@@ -8,10 +8,10 @@ import re
 import pytest
 import sympy as sp
 
-from phasedsl import symbolic as sy
-from phasedsl.check import check
-from phasedsl.errors import SpecError, UsageError
-from phasedsl.syntax import parse
+from phasedsl.language import symbolic as sy
+from phasedsl.language.check import check
+from phasedsl.language.errors import SpecError, UsageError
+from phasedsl.language.syntax import parse
 from specfiles import DOCS_MD, LANGUAGE_MD, ROOT, SPECS, fenced_blocks
 
 def checked(text: str, overrides=None, name: str = "t.phase"):

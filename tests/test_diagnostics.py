@@ -6,7 +6,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from phasedsl.diagnostics import (chi2_sf, ess, ess_bulk, ess_within, normal_ppf, rank_normalise,
+from phasedsl.analysis.diagnostics import (chi2_sf, ess, ess_bulk, ess_within, normal_ppf, rank_normalise,
                                   split_rhat)
 
 

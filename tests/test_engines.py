@@ -13,8 +13,8 @@ import pytest
 from blackjax.diagnostics import effective_sample_size
 from scipy.integrate import dblquad, quad
 
-from phasedsl.sample import Box, make_engine, settings_with_defaults
-from phasedsl.target import Target
+from phasedsl.engines.base import Box, make_engine, settings_with_defaults
+from phasedsl.lower.target import Target
 
 # ---------------------------------------------------------------------------------------------
 # Targets

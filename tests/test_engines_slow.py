@@ -12,8 +12,8 @@ import pytest
 from jax.scipy.special import logsumexp
 from test_engines import energy_free_energies, energy_target, mcmc_se
 
-from phasedsl.sample import make_engine
-from phasedsl.target import Target
+from phasedsl.engines.base import make_engine
+from phasedsl.lower.target import Target
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Flat NUTS (``phasedsl.flat_nuts``): the same warmup as BlackJAX's, the same transition in
+"""Flat NUTS (``phasedsl.engines.flat_nuts``): the same warmup as BlackJAX's, the same transition in
 distribution, chains independent of their batch, the right posterior."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.flat_nuts import build_flat_chains, window_adaptation
-from phasedsl.sample import make_engine, unconstrained
-from phasedsl.target import Target
+from phasedsl.engines.flat_nuts import build_flat_chains, window_adaptation
+from phasedsl.engines.base import make_engine, unconstrained
+from phasedsl.lower.target import Target
 
 SCALES = np.array([0.3, 1.0, 3.0], dtype=np.float32)
 

@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.check import check
-from phasedsl.lower import compile_spec
-from phasedsl.syntax import parse
+from phasedsl.language.check import check
+from phasedsl.lower.compile import compile_spec
+from phasedsl.language.syntax import parse
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 PT1_TEXT = (SPECS / "pt1_degeneracy.phase").read_text()

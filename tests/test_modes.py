@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from phasedsl.modes import mode_notes, sign_patterns
+from phasedsl.analysis.modes import mode_notes, sign_patterns
 
 
 def test_shares_per_group_and_overall():

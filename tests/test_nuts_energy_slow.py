@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from phasedsl.check import check
-from phasedsl.runner import run_spec
-from phasedsl.syntax import parse
+from phasedsl.language.check import check
+from phasedsl.pipeline import run_spec
+from phasedsl.language.syntax import parse
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.lower import network_forward_t
-from phasedsl.batch import stack_contexts
-from phasedsl.sample import make_engine
-from phasedsl.target import Target
+from phasedsl.lower.compile import network_forward_t
+from phasedsl.engines.many import stack_contexts
+from phasedsl.engines.base import make_engine
+from phasedsl.lower.target import Target
 
 
 def matmul_forward(params, xt, d, k, act):
@@ -107,7 +107,7 @@ def test_vectorized_chains_and_points_sample_the_posterior():
 SHARDED = r"""
 import jax, jax.numpy as jnp, numpy as np
 from test_nuts_fast_paths import SETTINGS, gaussian_target
-from phasedsl.sample import make_engine
+from phasedsl.engines.base import make_engine
 assert jax.device_count() == 2
 engine = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential"})
 ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, -2.0, 0.5)]
@@ -132,10 +132,10 @@ for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     assert d.info["devices"] == 2 and d.method == "repeats"
 # a lone sweep point still spreads its NUTS chains over the devices; SMC's runs one call
 from pathlib import Path
-from phasedsl.check import check
-from phasedsl.lower import compile_spec
-from phasedsl.runner import sample_points
-from phasedsl.syntax import parse
+from phasedsl.language.check import check
+from phasedsl.lower.compile import compile_spec
+from phasedsl.pipeline import sample_points
+from phasedsl.language.syntax import parse
 spec = Path("specs/example_4_1_first_order.phase")
 for engine_name, devices in (("nuts", 2), ("smc", None)):
     checked = check(parse(spec.read_text(), str(spec)),

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasedsl import runner
-from phasedsl.check import check
-from phasedsl.lower import compile_spec
-from phasedsl.plots import line_regions, plane_regions, write_plots
-from phasedsl.runner import run_spec
-from phasedsl.syntax import parse
+from phasedsl import pipeline as runner
+from phasedsl.language.check import check
+from phasedsl.lower.compile import compile_spec
+from phasedsl.output.plots import line_regions, plane_regions, write_plots
+from phasedsl.pipeline import run_spec
+from phasedsl.language.syntax import parse
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -164,12 +164,12 @@ def test_energy_intervals_follow_the_sweep():
 
 
 def test_a_plotting_failure_is_a_warning(monkeypatch, capsys, tmp_path):
-    import phasedsl.plots
+    import phasedsl.output.plots
 
     def broken(folder, results, checked=None):
         raise ValueError("no figure today\nsecond line")
 
-    monkeypatch.setattr(phasedsl.plots, "write_plots", broken)
+    monkeypatch.setattr(phasedsl.output.plots, "write_plots", broken)
     runner._plots(tmp_path, {"points": []}, console=None, checked=None)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no figure today" in err and "second line" not in err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from phasedsl.report import dumps, event_text, render
+from phasedsl.output.report import dumps, event_text, render
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -78,7 +78,7 @@ def test_json_is_strict_and_keeps_the_contract():
 
 
 def test_markdown_table():
-    from phasedsl.report import markdown
+    from phasedsl.output.report import markdown
 
     text = markdown(RESULTS)
     lines = text.splitlines()

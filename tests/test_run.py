@@ -10,11 +10,11 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from phasedsl.check import check
+from phasedsl.language.check import check
 from phasedsl.cli import main
-from phasedsl.errors import UsageError
-from phasedsl.runner import run_spec
-from phasedsl.syntax import parse
+from phasedsl.language.errors import UsageError
+from phasedsl.pipeline import run_spec
+from phasedsl.language.syntax import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
@@ -190,8 +190,8 @@ def test_check_and_help_do_not_import_jax():
 
 
 def test_events_at_points_where_chains_disagree_are_not_trusted():
-    from phasedsl.report import markdown
-    from phasedsl.runner import mark_untrusted
+    from phasedsl.output.report import markdown
+    from phasedsl.pipeline import mark_untrusted
 
     points = [{"value": 1.0, "diagnostics": {"mixing_ok": False}},
               {"value": 2.0, "diagnostics": {"mixing_ok": True}},

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from phasedsl import ast
-from phasedsl.errors import SpecError
-from phasedsl.syntax import parse
+from phasedsl.language import ast
+from phasedsl.language.errors import SpecError
+from phasedsl.language.syntax import parse
 from specfiles import DOCS_MD, LANGUAGE_MD, SPECS, fenced_blocks
 
 def experiment_blocks(path: Path) -> list[str]:

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .check import CheckedSpec
+from ..language.check import CheckedSpec
 
 
 def _num(expr, symbol, value) -> float:
@@ -100,7 +100,7 @@ def summary(checked: CheckedSpec) -> Group:
 
 def _phase_source(checked: CheckedSpec, phase: str) -> str:
     """The phase's definition as the user wrote it."""
-    from . import ast
+    from ..language import ast
 
     lines = checked.spec.source.splitlines()
     for st in checked.spec.statements:

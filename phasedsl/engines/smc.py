@@ -2,7 +2,7 @@
 
 Each run moves through the tempered targets ``logprior(z) + lambda * loglik(z)`` in the
 unconstrained coordinates of the prior's box (the Jacobian belongs to the prior,
-``phasedsl.sample.Box``). It keeps an ensemble of weighted particles made of
+``phasedsl.engines.base.Box``). It keeps an ensemble of weighted particles made of
 
 - ``prior_draws`` generations of ``particles`` independent prior draws (``target.init``: one
   likelihood evaluation each, no gradient), held for the whole run, and
@@ -61,15 +61,15 @@ import time
 
 import numpy as np
 
-from phasedsl.batch import ManyCaller, default_batch_method
-from phasedsl.sample import (
+from phasedsl.engines.many import ManyCaller, default_batch_method
+from phasedsl.engines.base import (
     CompiledCache,
     as_arrays,
     as_key,
     settings_with_defaults,
     unconstrained,
 )
-from phasedsl.target import Draws, Target
+from phasedsl.lower.target import Draws, Target
 
 __all__ = ["DEFAULTS", "SmcEngine", "default_particle_block"]
 
@@ -340,7 +340,7 @@ class SmcEngine:
         return d
 
     def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
-        """Sample ``V`` sweep points in one compiled call (``phasedsl.batch.ManyCaller``):
+        """Sample ``V`` sweep points in one compiled call (``phasedsl.engines.many.ManyCaller``):
         ``"sequential"`` (default on CPU) runs each point's ``run`` computation one after
         another, ``"vectorized"`` vmaps them; with several devices the points are split across
         them."""

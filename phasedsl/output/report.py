@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .analyse import RHAT_LIMIT, shown_above
+from ..analysis.masses import RHAT_LIMIT, shown_above
 
 SCHEMA = "phasedsl.results/1"
 ESS_LOW = 100

@@ -24,8 +24,8 @@ from jax.scipy.special import ndtri
 from jax.scipy.stats import norm as jnorm
 
 from . import jaxexpr
-from . import symbolic as sy
-from .check import CheckedSpec
+from ..language import symbolic as sy
+from ..language.check import CheckedSpec
 from .target import Target
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 from jax import lax
 
-from . import symbolic as sy
+from ..language import values as sy
 
 Env = tuple  # (params f[D], value f[])
 

@@ -10,7 +10,7 @@ NUTS (``group`` items per point), so a few points with several chains still fill
 cores. Items are dealt to devices round-robin (``dealt``), so that each device's share mixes
 cheap and costly items. An engine can also bring its own whole-batch functions under other
 method names (NUTS: ``"flat"``, chains that do not wait for each other:
-``phasedsl.flat_nuts``). Every point gets the same key and computation as alone, so the
+``phasedsl.engines.flat_nuts``). Every point gets the same key and computation as alone, so the
 draws have the same distribution; they can still differ from ``run``'s, because the compiler
 may round the larger program differently and NUTS trajectories amplify float32 rounding (PT1
 ``--quick``: 6 of 8 points identical to ``run`` and to each other, 2 with other draws; on a
@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from phasedsl.sample import CompiledCache, as_arrays, as_key
+from phasedsl.engines.base import CompiledCache, as_arrays, as_key
 
 __all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "dealt", "default_batch_method",
            "pad_points", "stack_contexts", "stacked"]

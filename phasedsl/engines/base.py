@@ -14,7 +14,7 @@ Engines:
 
 This module also holds what the gradient-based engines share: the box transform that maps
 unconstrained ``z`` to the prior's support, and the compile-once cache keyed by argument shapes.
-Both also sample several sweep points in one call (``run_many``, ``phasedsl.batch``).
+Both also sample several sweep points in one call (``run_many``, ``phasedsl.engines.many``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
 
-from phasedsl.target import Draws, Target
+from phasedsl.lower.target import Draws, Target
 
 __all__ = ["Engine", "Box", "CompiledCache", "ENGINES", "make_engine", "settings_with_defaults"]
 
@@ -43,11 +43,11 @@ class Engine(Protocol):
         ...
 
 
-# name -> (module, class name); imported lazily so that `import phasedsl.sample` stays cheap.
+# name -> (module, class name); imported lazily so that `import phasedsl.engines.base` stays cheap.
 ENGINES: dict[str, tuple[str, str]] = {
-    "nuts": ("phasedsl.nuts", "NutsEngine"),
-    "smc": ("phasedsl.smc", "SmcEngine"),
-    "quadrature": ("phasedsl.quadrature", "QuadratureEngine"),
+    "nuts": ("phasedsl.engines.nuts", "NutsEngine"),
+    "smc": ("phasedsl.engines.smc", "SmcEngine"),
+    "quadrature": ("phasedsl.engines.quadrature", "QuadratureEngine"),
 }
 
 

@@ -48,8 +48,8 @@ def write_plots(folder: Path, results: dict, checked=None) -> list[Path]:
 
 
 def _load_checked(results: dict):
-    from .check import check
-    from .syntax import parse
+    from ..language.check import check
+    from ..language.syntax import parse
 
     if not results.get("spec_file"):
         return None
@@ -190,7 +190,7 @@ def _save(plt, fig, path: Path) -> Path:
 def regions(pred) -> list:
     """The ``Region`` predicates inside a phase (through ``Symmetric``/``AllOf``/``AnyOf``;
     a negated region is not a region to draw)."""
-    from .symbolic import AllOf, AnyOf, Region, Symmetric
+    from ..language.symbolic import AllOf, AnyOf, Region, Symmetric
 
     if isinstance(pred, Region):
         return [pred]
@@ -203,7 +203,7 @@ def _geometry(checked, r, value: float):
     """``(centre, inner, outer)`` of a region at one sweep value, floats (``inner`` 0 for
     discs and balls); None when they depend on parameters."""
     import sympy as sp
-    from .symbolic import Vec
+    from ..language.symbolic import Vec
 
     def num(expr):
         expr = sp.sympify(expr).subs(checked.sweep_symbol, value)
@@ -269,7 +269,7 @@ def _facets(plt, count: int, ncols: int, panel: tuple, xlabel: str, ylabel: str,
 
 def _plane_let(checked):
     """``(name, per-node values)``: the first per-node 2-vector let, else ``w`` (2 inputs)."""
-    from .symbolic import Vec
+    from ..language.symbolic import Vec
 
     for name, nodes in checked.node_lets.items():
         if all(isinstance(v, Vec) and len(v.items) == 2 for v in nodes):
@@ -318,7 +318,7 @@ def _limits(clouds, extra) -> tuple[tuple, tuple]:
 def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Wedge
-    from .lower import compile_spec
+    from ..lower.compile import compile_spec
 
     if (plane := _plane_let(checked)) is None:
         return None
@@ -386,7 +386,7 @@ def _energy(plt, folder: Path, results: dict, checked) -> Path:
     import jax
     import jax.numpy as jnp
     from matplotlib.patches import Patch
-    from .lower import compile_spec
+    from ..lower.compile import compile_spec
 
     compiled = compile_spec(checked)
     lo, hi = checked.slots[0].lower, checked.slots[0].upper

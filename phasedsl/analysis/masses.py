@@ -14,7 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from .diagnostics import chi2_sf, ess, ess_bulk, ess_within, split_rhat
-from .target import Draws
+from ..lower.target import Draws
 
 __all__ = ["summarise_point", "find_crossovers", "find_thresholds", "find_merges",
            "find_events", "shown_above", "RHAT_LIMIT", "HOLD_MASS", "EMPTY_MASS"]

@@ -5,7 +5,7 @@ a prior draw from ``target.init``, Stan's windowed adaptation of step size and d
 mass matrix (``blackjax.window_adaptation``, one adaptation per chain), then ``draws`` NUTS
 transitions in a ``lax.scan`` that also evaluates the phase indicators and the log density of
 every draw. Sampling happens in the unconstrained coordinates of the prior's box
-(``phasedsl.sample.Box``); draws are returned in the original coordinates.
+(``phasedsl.engines.base.Box``); draws are returned in the original coordinates.
 
 How the chains run (``chain_method``). Every chain has its own key either way, so all three
 sample the same posterior; the first two share the per-chain randomness, but batched and
@@ -20,13 +20,13 @@ themselves differ between methods.
   work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
   4-chain run was ~4x faster sequential (``benchmarks/README.md``). The default on CPU.
 - ``"flat"``: all chains in one loop whose every iteration is one leapfrog step of every
-  chain, each chain at its own place in its own transition (``phasedsl.flat_nuts``): no chain
+  chain, each chain at its own place in its own transition (``phasedsl.engines.flat_nuts``): no chain
   waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
   the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
   differently. The default on accelerators (``default_chain_method``).
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
-by ``chain_method``, split across devices where JAX sees several: ``phasedsl.batch``).
+by ``chain_method``, split across devices where JAX sees several: ``phasedsl.engines.many``).
 """
 
 from __future__ import annotations
@@ -35,22 +35,22 @@ import time
 
 import numpy as np
 
-from phasedsl.batch import (
+from phasedsl.engines.many import (
     BATCH_METHODS,
     ManyCaller,
     default_batch_method,
     stack_contexts,
     stacked,
 )
-from phasedsl.flat_nuts import build_flat_chains
-from phasedsl.sample import (
+from phasedsl.engines.flat_nuts import build_flat_chains
+from phasedsl.engines.base import (
     CompiledCache,
     as_arrays,
     as_key,
     settings_with_defaults,
     unconstrained,
 )
-from phasedsl.target import Draws, Target
+from phasedsl.lower.target import Draws, Target
 
 __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "default_chain_method", "stack_contexts"]
 
@@ -225,10 +225,10 @@ class NutsEngine:
         ``keys``: ``V`` PRNG keys (or int seeds), as a list or a stacked key array; ``ctxs``: a
         list of ``V`` contexts or one context pytree stacked along a leading ``V`` axis
         (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs),
-        ``"flat"`` (all chains of all points in one flat loop: ``phasedsl.flat_nuts``) or
+        ``"flat"`` (all chains of all points in one flat loop: ``phasedsl.engines.flat_nuts``) or
         ``"sequential"``; default: the engine's ``chain_method``. With
         ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s computation (its draws can
-        still differ by compiler rounding: ``phasedsl.batch``); with ``"vectorized"`` they
+        still differ by compiler rounding: ``phasedsl.engines.many``); with ``"vectorized"`` they
         differ by float32 rounding (see the module doc). The unit of work is one chain of one
         point: with several devices (``jax.devices()``; ``settings["devices"]`` caps how many)
         the ``V x chains`` chains are split across them, padded to a multiple of their number.

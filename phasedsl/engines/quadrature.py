@@ -34,8 +34,8 @@ import time
 
 import numpy as np
 
-from phasedsl.sample import CompiledCache, settings_with_defaults
-from phasedsl.target import Draws, Target
+from phasedsl.engines.base import CompiledCache, settings_with_defaults
+from phasedsl.lower.target import Draws, Target
 
 __all__ = ["QuadratureEngine", "DEFAULTS"]
 

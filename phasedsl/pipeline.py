@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .analyse import find_events, summarise_point
-from .errors import UsageError
-from .report import SCHEMA, dumps
+from .analysis.masses import find_events, summarise_point
+from .language.errors import UsageError
+from .output.report import SCHEMA, dumps
 
 QUICK = {"nuts": {"draws": 200, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
          "quadrature": {}}
@@ -146,7 +146,7 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
 
 def network_modes(compiled, draws, summary) -> dict:
     """Sign patterns of ``q`` overall and per group; notes when groups sit in different ones."""
-    from .modes import mode_notes, sign_patterns
+    from .analysis.modes import mode_notes, sign_patterns
 
     slot = next(s for s in compiled.checked.slots if s.name == "q")
     q = draws.params[..., slot.start: slot.start + slot.size]
@@ -200,8 +200,8 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     ``chain_method``: how the ``nuts`` engine batches its chains (``phasedsl.nuts``; default:
     its choice for the machine). It changes the draws, not their distribution, so it is not
     part of the run key: a run resumed with another method goes on with the same posterior."""
-    from .lower import compile_spec
-    from .sample import make_engine
+    from .lower.compile import compile_spec
+    from .engines.base import make_engine
 
     folder.mkdir(parents=True, exist_ok=True)
     seed = checked.sample.get("seed", 0) if seed is None else seed
@@ -300,8 +300,8 @@ def run_command(args, overrides: dict) -> int:
     from rich.console import Console
 
     from .cli import load
-    from .report import console as report_console
-    from .report import render
+    from .output.report import console as report_console
+    from .output.report import render
 
     if args.engine:
         overrides = {**overrides, "engine": args.engine}
@@ -360,7 +360,7 @@ def run_command(args, overrides: dict) -> int:
 def _plots(folder: Path, results: dict, console, checked=None) -> None:
     """Write the run's figures; a failure is a one-line warning (the results are saved)."""
     try:
-        from .plots import write_plots
+        from .output.plots import write_plots
 
         write_plots(folder, results, checked)
     except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
@@ -381,8 +381,8 @@ def _open_folder(path: str) -> tuple[Path, dict]:
 
 def report_command(args) -> int:
     """``phasedsl report DIR``."""
-    from .report import console as report_console
-    from .report import markdown, render
+    from .output.report import console as report_console
+    from .output.report import markdown, render
 
     _, results = _open_folder(args.dir)
     if args.json:
@@ -396,7 +396,7 @@ def report_command(args) -> int:
 
 def plot_command(args) -> int:
     """``phasedsl plot DIR``."""
-    from .plots import write_plots
+    from .output.plots import write_plots
 
     folder, results = _open_folder(args.dir)
     paths = write_plots(folder, results)

@@ -45,8 +45,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from phasedsl.sample import unconstrained
-from phasedsl.target import Target
+from phasedsl.engines.base import unconstrained
+from phasedsl.lower.target import Target
 
 __all__ = ["Adaptation", "build_flat_chains", "window_adaptation"]
 

@@ -49,7 +49,7 @@ class _BracketNewlines:
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once per process."""
-    text = resources.files("phasedsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    text = resources.files("phasedsl.language").joinpath("grammar.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", strict=True, propagate_positions=True,
                 postlex=_BracketNewlines(), maybe_placeholders=False)
 

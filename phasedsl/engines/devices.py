@@ -5,7 +5,7 @@
   (PT1, 8 sweep values x 4 chains batched, 500 iterations): 13.0 s instead of 23.4 s
   (``benchmarks/README.md``). Ignored by other backends.
 - ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run`` spreads
-  its sweep points (NUTS: their chains) over that many cores (``phasedsl.batch``; the CLI's
+  its sweep points (NUTS: their chains) over that many cores (``phasedsl.engines.many``; the CLI's
   default is one device per usable core). PT1 ``--quick`` on 2 cores: 12.3 s sampling instead of 23.0 s.
 
 A setting already present in ``XLA_FLAGS`` is left as the user wrote it.
