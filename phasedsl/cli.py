@@ -1,4 +1,4 @@
-"""The ``phasedsl`` command: a thin layer over library calls.
+"""The ``phasedsl`` command: argparse and exit codes over the Python API (``phasedsl.pipeline``).
 
 Exit codes: 0 finished (warnings allowed), 1 a mistake in the spec, 2 a usage mistake.
 JAX is imported only by the commands that sample, so ``--help`` and ``check`` are fast.
@@ -7,31 +7,12 @@ JAX is imported only by the commands that sample, so ``--help`` and ``check`` ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from . import __version__
 from .language.errors import PhaseDSLError, UsageError
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
-def _read_spec(path: str):
-    """Parse and return the AST of a spec file, or raise a ``UsageError`` if unreadable."""
-    from .language.syntax import parse
-
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"no such spec file: {path}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    return parse(text, str(path))
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -44,23 +25,16 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def load(path: str, overrides: dict[str, str] | None = None):
-    """Read, parse and check a spec: ``(CheckedSpec, warnings rendered as text)``."""
-    from .language.check import check
-
-    spec = _read_spec(path)
-    checked = check(spec, overrides)
-    warnings = [w.render(spec.source, spec.filename) for w in checked.warnings]
-    return checked, warnings
-
-
 def cmd_check(args) -> int:
-    from .output.describe import summary
+    from rich.console import Console
 
-    checked, warnings = load(args.spec, _overrides(args.set))
-    for w in warnings:
+    from .output.describe import summary
+    from .pipeline.spec import load
+
+    spec = load(args.spec, _overrides(args.set))
+    for w in spec.warnings:
         print(w, file=sys.stderr)
-    _console().print(summary(checked))
+    Console(highlight=False).print(summary(spec.checked))
     return 0
 
 
@@ -71,21 +45,71 @@ def cmd_run(args) -> int:
     if cpu_devices < 1:
         raise UsageError("--cpu-devices must be >= 1")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
-    from .pipeline import run_command
+    from .output.progress import SweepProgress, progress_enabled
+    from .output.report import console, render
+    from .pipeline import load, run
+    from .rundir import dumps, load_results
 
-    return run_command(args, _overrides(args.set))
+    overrides = _overrides(args.set)
+    if args.engine:
+        overrides["engine"] = args.engine
+    if args.seed is not None and args.seed < 0:
+        raise UsageError("--seed must be >= 0")
+    spec = load(args.spec, overrides, quick=args.quick)
+    for w in spec.warnings:
+        print(w, file=sys.stderr)
+    out = args.out or str(Path("runs") / spec.name)
+    screen = console(stderr=args.json)
+    bar = SweepProgress(spec.checked.sweep_name) if progress_enabled() else None
+    try:
+        with bar or contextlib.nullcontext():
+            done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
+                       chain_method=args.chain_method, plots=not args.no_plots,
+                       progress=None if bar is None else bar.update)
+    except KeyboardInterrupt:
+        partial = load_results(Path(out)) or {"points": []}
+        print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "
+              "run the same command again to resume", file=sys.stderr)
+        return 130
+    if done.figure_error:
+        print(f"warning: figures incomplete ({done.figure_error}); "
+              f"retry with `phasedsl plot {out}`", file=sys.stderr)
+    if args.json:
+        print(dumps(done.results))
+    else:
+        screen.print(render(done.results))
+        screen.print(f"results: {Path(out) / 'results.json'}")
+    return 0
 
 
 def cmd_report(args) -> int:
-    from .pipeline import report_command
+    from .output.report import console, markdown, render
+    from .pipeline import open_run
+    from .rundir import dumps
 
-    return report_command(args)
+    results = open_run(args.dir).results
+    if args.json:
+        print(dumps(results))
+    elif args.markdown:
+        print(markdown(results), end="")
+    else:
+        console().print(render(results))
+    return 0
 
 
 def cmd_plot(args) -> int:
-    from .pipeline import plot_command
+    from .pipeline import open_run, spec_of_results, write_figures
 
-    return plot_command(args)
+    done = open_run(args.dir)
+    spec, why = spec_of_results(done.results)
+    if why:
+        print(f"plots: {why}", file=sys.stderr)
+    paths = write_figures(done.folder, done.results, None if spec is None else spec.checked)
+    for path in paths:
+        print(path)
+    if not paths:
+        print(f"no figures: {done.folder}/results.json has no finished points", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,10 +6,37 @@ import math
 import numpy as np
 import pytest
 
-from phasedsl.analysis.masses import (find_crossovers, find_events, find_merges, find_thresholds,
-                              summarise_point)
+import dataclasses
+
+from phasedsl.analysis import events
 from phasedsl.analysis.diagnostics import ess
+from phasedsl.analysis.masses import summarise_point as summarise_record
+from phasedsl.analysis.records import Mass, PhaseMass, PointSummary
 from phasedsl.lower.target import Draws
+from phasedsl.output.notes import note_lines
+
+
+def summarise_point(draws, names):
+    """The point as ``results.json`` holds it: the record, its findings in words."""
+    s = summarise_record(draws, names)
+    return dataclasses.replace(s, notes=tuple(x for f in s.findings for x in note_lines(f))).to_json()
+
+
+def find_crossovers(*args):
+    return [e.to_json() for e in events.find_crossovers(*args)]
+
+
+def find_thresholds(*args):
+    return [e.to_json() for e in events.find_thresholds(*args)]
+
+
+def find_merges(*args):
+    return [e.to_json() for e in events.find_merges(*args)]
+
+
+def find_events(values, points, *args, **kw):
+    points = [p if isinstance(p, PointSummary) else PointSummary.from_json(p) for p in points]
+    return [e.to_json() for e in events.find_events(values, points, *args, **kw)]
 
 NAMES = ("a", "b")
 
@@ -180,8 +207,11 @@ def test_stuck_chains_give_infinite_rhat():
     ind = np.zeros((2, 100, 2), bool)
     ind[0, :, 0] = True
     ind[1, :, 1] = True
+    record = summarise_record(make_draws(ind, method="mcmc"), NAMES)
+    assert record.diagnostics["rhat"]["a"] == math.inf
+    assert record.diagnostics["rhat_max"] == math.inf
     d = summarise_point(make_draws(ind, method="mcmc"), NAMES)["diagnostics"]
-    assert d["rhat"]["a"] == math.inf and d["rhat_max"] == math.inf
+    assert d["rhat"]["a"] is None and d["rhat_max"] is None  # JSON has no infinity
     assert d["rhat"]["logdensity"] == 1.0          # constant log density
     assert d["mixing_ok"] is False
     assert any("chain 1 holds `a` (1.00); chain 2 holds none of it" in n
@@ -256,8 +286,8 @@ def test_merges():
 
 
 def point(ma, mb, jac, se=0.0):
-    return {"phases": {"a": {"mass": ma, "se": se}, "b": {"mass": mb, "se": se}},
-            "overlap": {"a|b": jac}}
+    return PointSummary(0.0, {"a": PhaseMass(ma, se), "b": PhaseMass(mb, se)},
+                        Mass(1 - ma - mb, se), None, {"a|b": jac}, False, None, {})
 
 
 def test_find_events_composes_and_sorts():
@@ -298,7 +328,7 @@ def test_events_from_summaries():
 
 
 def test_values_just_above_a_limit_print_above_it():
-    from phasedsl.analysis.masses import shown_above
+    from phasedsl.output.notes import shown_above
     from phasedsl.output.report import fmt
 
     assert shown_above(1.0504, 1.05) == "1.0504"

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from phasedsl.analysis.modes import mode_notes, sign_patterns
+from phasedsl.analysis.modes import mode_finding, sign_patterns
+from phasedsl.output.notes import note_lines
+
+
+def mode_notes(patterns):
+    finding = mode_finding(patterns)
+    return [] if finding is None else note_lines(finding)
 
 
 def test_shares_per_group_and_overall():

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasedsl import pipeline as runner
+from phasedsl.cli import main
 from phasedsl.language.check import check
-from phasedsl.lower.compile import compile_spec
-from phasedsl.output.plots import line_regions, plane_regions, write_plots
-from phasedsl.pipeline import run_spec
 from phasedsl.language.syntax import parse
+from phasedsl.lower.compile import compile_spec
+from phasedsl.pipeline import run_spec
+from phasedsl.pipeline import write_figures as write_plots
+from phasedsl.pipeline.figures import line_regions, plane_regions
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -166,10 +167,11 @@ def test_energy_intervals_follow_the_sweep():
 def test_a_plotting_failure_is_a_warning(monkeypatch, capsys, tmp_path):
     import phasedsl.output.plots
 
-    def broken(folder, results, checked=None):
+    def broken(folder, results, figures=()):
         raise ValueError("no figure today\nsecond line")
 
     monkeypatch.setattr(phasedsl.output.plots, "write_plots", broken)
-    runner._plots(tmp_path, {"points": []}, console=None, checked=None)
+    assert main(["run", str(SPECS / "example_4_2_merge.phase"), "--set", "points=101",
+                 "--out", str(tmp_path / "run"), "--json"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no figure today" in err and "second line" not in err

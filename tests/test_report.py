@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from phasedsl.output.report import dumps, event_text, render
+from phasedsl.output.report import event_text, render
+from phasedsl.rundir import dumps
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -190,15 +190,15 @@ def test_check_and_help_do_not_import_jax():
 
 
 def test_events_at_points_where_chains_disagree_are_not_trusted():
+    from phasedsl.analysis.events import with_trust
+    from phasedsl.analysis.records import Event, Mass, PointSummary
     from phasedsl.output.report import markdown
-    from phasedsl.pipeline import mark_untrusted
 
-    points = [{"value": 1.0, "diagnostics": {"mixing_ok": False}},
-              {"value": 2.0, "diagnostics": {"mixing_ok": True}},
-              {"value": 3.0, "diagnostics": {"mixing_ok": True}}]
-    events = [{"order": 2, "kind": "creation", "phase": "a", "between": [1.0, 2.0]},
-              {"order": 2, "kind": "destruction", "phase": "a", "between": [2.0, 3.0]}]
-    mark_untrusted(events, points)
+    points = [PointSummary(v, {}, Mass(1.0, 0.0), None, {}, False, None, {"mixing_ok": ok})
+              for v, ok in ((1.0, False), (2.0, True), (3.0, True))]
+    events = [Event(2, "creation", (1.0, 2.0), phase="a"),
+              Event(2, "destruction", (2.0, 3.0), phase="a")]
+    events = [e.to_json() for e in with_trust(events, points)]
     assert [e["trusted"] for e in events] == [False, True]
     doc = {"sweep": {"name": "t"}, "phases": [], "points": [], "events": events}
     lines = markdown(doc).splitlines()

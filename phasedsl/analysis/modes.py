@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def pattern_name(signs) -> str:
-    """``(+1, -1)`` -> ``"+-"``."""
-    return "".join("+" if s > 0 else "-" for s in signs)
+from .mixing import Finding
 
 
 def sign_patterns(q: np.ndarray, weights: np.ndarray | None = None) -> dict:
@@ -41,14 +38,9 @@ def _code_name(code: int, d: int) -> str:
     return "".join("+" if (code >> (d - 1 - i)) & 1 else "-" for i in range(d))
 
 
-def mode_notes(patterns: dict, label: str = "chain") -> list[str]:
-    """Sentences naming the sign pattern each group sits in, when groups sit in different ones."""
-    main = [max(grp, key=grp.get) if grp else "" for grp in patterns["groups"]]
+def mode_finding(patterns: dict, label: str = "chain") -> Finding | None:
+    """The main sign pattern of each group, when groups sit in different ones (else None)."""
+    main = tuple(max(grp, key=grp.get) if grp else "" for grp in patterns["groups"])
     if len(set(main)) <= 1:
-        return []
-    notes = []
-    for pattern in dict.fromkeys(main):  # in order of the first group that sits there
-        idx = [i + 1 for i, m in enumerate(main) if m == pattern]
-        who = f"{label}s {', '.join(map(str, idx))} sit" if len(idx) > 1 else f"{label} {idx[0]} sits"
-        notes.append(f"{who} mostly in the sign pattern q = ({', '.join(pattern)})")
-    return notes
+        return None
+    return Finding("modes", "q", patterns=main, label=label)

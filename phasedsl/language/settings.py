@@ -235,3 +235,12 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
     elif report_items:
         stmts.append(ast.Report(ast.NOWHERE, tuple(report_items)))
     return ast.Spec(tuple(stmts), spec.source, spec.filename)
+
+
+QUICK = {"nuts": {"draws": 200, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
+         "quadrature": {}}
+
+
+def quick_overrides(engine: str) -> dict[str, str]:
+    """``--quick``'s settings of ``engine``, as ``--set`` texts."""
+    return {k: str(v) for k, v in QUICK.get(engine, {}).items()}

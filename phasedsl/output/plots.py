@@ -1,22 +1,19 @@
-"""Figures of a run folder: phase masses and free energies along the sweep and, given the spec,
-the posterior of a per-node let on one plane (networks) or the posterior density of a
-one-parameter energy, with the phase regions drawn.
+"""Figures of a run folder, drawn (never computed: no parsing, checking or compiling here):
+phase masses and free energies along the sweep from the results document, and the figures
+whose data the pipeline prepares (``phasedsl.pipeline.figures``): the posterior of a per-node
+let on one plane (networks), the posterior density of a one-parameter energy.
 
-``write_plots(folder, results, checked=None)`` writes PNGs into the run folder and returns
-their paths. Matplotlib (Agg backend) is imported inside the functions.
+``write_plots(folder, results, figures)`` writes PNGs into the run folder and returns their
+paths. Matplotlib (Agg backend) is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 
-MAX_PANELS = 24  # facet grids show at most this many sweep values (thinned, ends kept)
-MAX_DRAWS = 2000  # draws per panel (thinned evenly over chains and iterations)
 GREEK = set("alpha beta gamma delta epsilon zeta eta theta vartheta kappa lambda mu nu xi rho "
             "sigma tau phi psi omega".split())
 OTHER = "0.45"  # the colour of `other` and of merges
@@ -24,46 +21,39 @@ STYLE = {"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha":
          "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5}
 
 
-def write_plots(folder: Path, results: dict, checked=None) -> list[Path]:
-    """Write the figures of a run into ``folder``; their paths. ``checked`` (the spec of the
-    run) is re-loaded from ``results["spec_file"]`` when None; the figures that need it are
-    skipped when that file is gone or has changed since the run."""
+def draw_figures(results: dict, figures=()) -> dict:
+    """The run's figures as matplotlib ``Figure`` objects by name (``masses``,
+    ``free_energy``, ``posterior_u``, ``energy``). ``figures``: the prepared data of the
+    spec-dependent ones (``PlaneFigure``, ``EnergyFigure``). Close them when done."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    checked = _load_checked(results) if checked is None else checked
-    out = []
+    out = {}
     with plt.rc_context(STYLE):
         if results.get("points"):
-            out += [_sweep_figure(plt, folder, results, "masses"),
-                    _sweep_figure(plt, folder, results, "free_energy")]
-        if checked is not None and checked.kind == "network":
-            out.append(_posterior(plt, folder, results, checked))
-        elif checked is not None and checked.kind == "energy" and checked.dim == 1:
-            out.append(_energy(plt, folder, results, checked))
-    return [p for p in out if p is not None]
+            for what in ("masses", "free_energy"):
+                name, fig = _sweep_figure(plt, results, what)
+                out[name] = fig
+        for data in figures:
+            draw = {"plane": _posterior, "energy": _energy}[data.kind]
+            name, fig = draw(plt, results, data)
+            out[name] = fig
+    return out
 
 
-def _load_checked(results: dict):
-    from ..language.check import check
-    from ..language.syntax import parse
+def write_plots(folder: Path, results: dict, figures=()) -> list[Path]:
+    """Write the figures of a run into ``folder`` as PNGs; their paths."""
+    import matplotlib.pyplot as plt
 
-    if not results.get("spec_file"):
-        return None
-    path = Path(results["spec_file"])
-    if not path.is_file():
-        print(f"plots: spec file {path} not found from {Path.cwd()}; its posterior/energy "
-              "figure is skipped", file=sys.stderr)
-        return None
-    source = path.read_text(encoding="utf-8")
-    if results.get("spec_sha256") not in (None, hashlib.sha256(source.encode()).hexdigest()):
-        print(f"plots: {path} has changed since the run; its posterior/energy figure is "
-              "skipped", file=sys.stderr)
-        return None
-    return check(parse(source, str(path)))
+    paths = []
+    with plt.rc_context(STYLE):
+        for name, fig in draw_figures(results, figures).items():
+            paths.append(Path(folder) / f"{name}.png")
+            fig.savefig(paths[-1])
+            plt.close(fig)
+    return paths
 
 
 def sweep_label(name: str | None) -> str:
@@ -124,7 +114,7 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
     return list(kinds.values())
 
 
-def _sweep_figure(plt, folder: Path, results: dict, what: str) -> Path:
+def _sweep_figure(plt, results: dict, what: str):
     """``masses.png`` (``what == "masses"``) or ``free_energy.png`` against the sweep."""
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
@@ -178,77 +168,7 @@ def _sweep_figure(plt, folder: Path, results: dict, what: str) -> Path:
     ax.set_title(_title(results, "posterior mass of each phase" if what == "masses" else
                         "free energy of each phase (lower is preferred)"))
     ax.legend(handles=handles + events, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(plt, fig, folder / f"{what}.png")
-
-
-def _save(plt, fig, path: Path) -> Path:
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def regions(pred) -> list:
-    """The ``Region`` predicates inside a phase (through ``Symmetric``/``AllOf``/``AnyOf``;
-    a negated region is not a region to draw)."""
-    from ..language.symbolic import AllOf, AnyOf, Region, Symmetric
-
-    if isinstance(pred, Region):
-        return [pred]
-    if isinstance(pred, Symmetric):
-        return regions(pred.item)
-    return [r for it in pred.items for r in regions(it)] if isinstance(pred, (AllOf, AnyOf)) else []
-
-
-def _geometry(checked, r, value: float):
-    """``(centre, inner, outer)`` of a region at one sweep value, floats (``inner`` 0 for
-    discs and balls); None when they depend on parameters."""
-    import sympy as sp
-    from ..language.symbolic import Vec
-
-    def num(expr):
-        expr = sp.sympify(expr).subs(checked.sweep_symbol, value)
-        return None if expr.free_symbols else float(expr)
-
-    centre = tuple(map(num, r.centre.items)) if isinstance(r.centre, Vec) else num(r.centre)
-    inner, outer = (0.0 if r.inner is None else num(r.inner)), num(r.outer)
-    if None in (centre if isinstance(centre, tuple) else (centre,)) or None in (inner, outer):
-        return None
-    return centre, max(inner, 0.0), outer
-
-
-def plane_regions(checked, name: str, value: float, nodes=None) -> list[tuple]:
-    """Circles of each phase on the plane of the per-node let ``name`` at one sweep value:
-    ``(phase, (cx, cy), inner, outer)`` for each region whose point is that let at some node,
-    without duplicates, in phase order."""
-    nodes = checked.node_lets.get(name, ()) if nodes is None else nodes
-    out = []
-    for phase, pred in checked.phases:
-        for r in regions(pred):
-            geo = _geometry(checked, r, value) if any(r.point == v for v in nodes) else None
-            if geo is not None and isinstance(geo[0], tuple) and (phase, *geo) not in out:
-                out.append((phase, *geo))
-    return out
-
-
-def line_regions(checked, value: float) -> list[tuple]:
-    """Intervals of each phase of a one-parameter energy at one sweep value: ``(phase, lo,
-    hi)`` (an annulus gives two)."""
-    out = []
-    for phase, pred in checked.phases:
-        for r in regions(pred):
-            geo = _geometry(checked, r, value) if r.point == checked.symbols[0] else None
-            if geo is None:
-                continue
-            c, inner, outer = geo
-            spans = [(c - outer, c + outer)] if inner == 0 else [(c - outer, c - inner),
-                                                                 (c + inner, c + outer)]
-            out += [(phase, lo, hi) for lo, hi in spans if (phase, lo, hi) not in out]
-    return out
-
-
-def thin_indices(count: int, limit: int) -> list[int]:
-    """At most ``limit`` indices of ``range(count)``, evenly spread, both ends kept."""
-    return np.unique(np.round(np.linspace(0, count - 1, min(count, limit)))).astype(int).tolist()
+    return what, fig
 
 
 def _facets(plt, count: int, ncols: int, panel: tuple, xlabel: str, ylabel: str, **kw):
@@ -265,29 +185,6 @@ def _facets(plt, count: int, ncols: int, panel: tuple, xlabel: str, ylabel: str,
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     return fig, list(axes.flat[:count])
-
-
-def _plane_let(checked):
-    """``(name, per-node values)``: the first per-node 2-vector let, else ``w`` (2 inputs)."""
-    from ..language.symbolic import Vec
-
-    for name, nodes in checked.node_lets.items():
-        if all(isinstance(v, Vec) and len(v.items) == 2 for v in nodes):
-            return name, nodes
-    s = checked.symbols
-    if checked.network.inputs == 2:
-        return "w", tuple(Vec((s[2 * i], s[2 * i + 1])) for i in range(checked.network.width))
-    return None
-
-
-def _load_plane(path: Path, compiled, name: str):
-    """``(xy f[N, 2], weights f[N])``: every node's let from at most MAX_DRAWS draws."""
-    with np.load(path) as z:
-        params = z["params"].reshape(-1, z["params"].shape[-1])
-        weights = z["weights"].reshape(-1) if "weights" in z else np.ones(len(params))
-    keep = np.asarray(thin_indices(len(params), MAX_DRAWS))
-    values = compiled.unflatten(params[keep])[name]  # f[N, d, 2]
-    return values.reshape(-1, 2), np.repeat(weights[keep], values.shape[1])
 
 
 def smooth_density(xy, weights, xlim, ylim, bins: int = 140):
@@ -315,28 +212,13 @@ def _limits(clouds, extra) -> tuple[tuple, tuple]:
     return (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
 
 
-def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
+def _posterior(plt, results: dict, data):
+    """``posterior_NAME.png`` from a ``PlaneFigure``."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Wedge
-    from ..lower.compile import compile_spec
 
-    if (plane := _plane_let(checked)) is None:
-        return None
-    name, nodes = plane
-    compiled = compile_spec(checked)
-    values = list(results["sweep"]["values"])
-    done = {float(p["value"]) for p in results.get("points", [])}
-    files = [(i, folder / "draws" / f"point_{i:03d}.npz") for i, v in enumerate(values)
-             if float(v) in done]
-    files = [(i, f) for i, f in files if f.is_file()]
-    if not files:
-        return None
-    panels = []
-    for i, f in (files[k] for k in thin_indices(len(files), MAX_PANELS)):
-        truth = compiled.truth(values[i]) or {}
-        truth = np.asarray(truth[name]).reshape(-1, 2) if name in truth else np.zeros((0, 2))
-        panels.append((values[i], _load_plane(f, compiled, name), truth,
-                       plane_regions(checked, name, values[i], nodes)))
+    name = data.name
+    panels = [(p.value, (p.xy, p.weights), p.truth, p.circles) for p in data.panels]
     extra = [t for _, _, truth, _ in panels for t in truth]  # keep truths, balls, centres in view
     extra += [(cx + s * out, cy + s * out) if inner == 0 else (cx, cy) for *_, cs in panels
               for _, (cx, cy), inner, out in cs for s in (-1, 1)]
@@ -348,7 +230,7 @@ def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
     width = 2.6 if aspect >= 0.8 else 3.4
     fig, axes = _facets(plt, len(panels), ncols, (width, width * aspect + 0.35), *axis,
                         sharey=True)
-    colours = _colours(plt, checked.phase_names)
+    colours = _colours(plt, data.phase_names)
     levels = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.01]
     for ax, (value, (xy, w), truth, circles) in zip(axes, panels):
         for phase, centre, inner, outer in circles:
@@ -369,44 +251,28 @@ def _posterior(plt, folder: Path, results: dict, checked) -> Path | None:
         ax.set_aspect("equal", adjustable="box")
     shown = {c[0] for *_, cs in panels for c in cs}
     handles = [Patch(facecolor=colours[p], edgecolor=colours[p], alpha=0.5, label=f"phase {p}")
-               for p in checked.phase_names if p in shown]
+               for p in data.phase_names if p in shown]
     handles += [Patch(color="0.55", label="posterior density\n(peak of each panel = 1)"),
                 Line2D([], [], ls="", marker="o", color="red", mec="white",
                        label=f"truth {name}[i]")]
     fig.legend(handles=handles, loc="outside lower center",
                ncols=max(1, min(len(handles), int(fig.get_figwidth() / 2.2))))
-    fig.suptitle(f"{checked.experiment or 'run'}: posterior of {name}[i], all {len(nodes)} "
+    fig.suptitle(f"{data.experiment or 'run'}: posterior of {name}[i], all {data.nodes} "
                  "nodes on one plane", fontsize=11)
-    return _save(plt, fig, folder / f"posterior_{name}.png")
+    return f"posterior_{name}", fig
 
 
-def _energy(plt, folder: Path, results: dict, checked) -> Path:
-    """``phi(w) exp(-n beta K(w))`` normalised on a grid of the box, per sweep value: one
-    plot coloured by the sweep value when the phases stay put, else one panel per value."""
-    import jax
-    import jax.numpy as jnp
+def _energy(plt, results: dict, data):
+    """``energy.png`` from an ``EnergyFigure``: one plot coloured by the sweep value when the
+    phases stay put, else one panel per value."""
     from matplotlib.patches import Patch
-    from ..lower.compile import compile_spec
 
-    compiled = compile_spec(checked)
-    lo, hi = checked.slots[0].lower, checked.slots[0].upper
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        mean, sd = checked.prior[1:] if checked.prior[0] == "normal" else (0.0, 1.0)
-        lo, hi = float(mean) - 4 * float(sd), float(mean) + 4 * float(sd)
-    grid = np.linspace(lo, hi, 2001)
-    values = np.array(results["sweep"]["values"], float)
-    logdensity = jax.jit(jax.vmap(compiled.target.logdensity, in_axes=(0, None)))
-    curves = []
-    for v in values:
-        ld = np.asarray(logdensity(jnp.asarray(grid[:, None], jnp.float32), compiled.context(v)))
-        p = np.nan_to_num(np.exp(ld.astype(float) - np.max(ld[np.isfinite(ld)])))
-        curves.append(p / np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(grid)))
-    colours = _colours(plt, checked.phase_names)
-    spans = [line_regions(checked, v) for v in values]
-    pname, label = str(checked.symbols[0]), sweep_label(results["sweep"].get("name"))
+    grid, values, curves, spans = data.grid, data.values, data.curves, data.spans
+    colours = _colours(plt, data.phase_names)
+    pname, label = data.parameter, sweep_label(results["sweep"].get("name"))
     title = _title(results, rf"posterior density $\varphi({pname})\,e^{{-n\beta K({pname})}}$,"
                    " normalised (shaded: phases)")
-    handles = [Patch(color=colours[p], alpha=0.3, label=f"phase {p}") for p in checked.phase_names
+    handles = [Patch(color=colours[p], alpha=0.3, label=f"phase {p}") for p in data.phase_names
                if any(s[0] == p for ss in spans for s in ss)]
     if all(s == spans[0] for s in spans):
         fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
@@ -420,7 +286,7 @@ def _energy(plt, folder: Path, results: dict, checked) -> Path:
         if handles:
             ax.legend(handles=handles, loc="upper left")
     else:
-        idx = thin_indices(len(values), MAX_PANELS)
+        idx = np.unique(np.round(np.linspace(0, len(values) - 1, min(len(values), 24)))).astype(int)
         fig, axes = _facets(plt, len(idx), min(len(idx), 4), (2.8, 2.1), pname, "density")
         for ax, k in zip(axes, idx):
             for phase, a, b in spans[k]:
@@ -429,4 +295,4 @@ def _energy(plt, folder: Path, results: dict, checked) -> Path:
             ax.set(title=f"{label} = {values[k]:.4g}", ylim=(0, None))
         fig.suptitle(title, fontsize=11)
         fig.legend(handles=handles, loc="outside lower center", ncols=max(len(handles), 1))
-    return _save(plt, fig, folder / "energy.png")
+    return "energy", fig

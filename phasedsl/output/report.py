@@ -1,41 +1,22 @@
-"""The results document: JSON (versioned contract) and the rich terminal report.
+"""The terminal report of a results document (the shape of ``results.json``), as rich
+renderables, and its Markdown form.
 
-Compute first, render last: every function here takes the results dictionary (the shape of
-``results.json``) and returns text or a rich renderable; nothing samples or prints.
+Compute first, render last: every function here takes the results dictionary and returns text
+or a rich renderable; nothing samples or prints.
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.masses import RHAT_LIMIT, shown_above
+from ..analysis.mixing import RHAT_LIMIT
+from .notes import shown_above
 
-SCHEMA = "phasedsl.results/1"
 ESS_LOW = 100
-DOT = "·"
-
-
-def jsonable(obj):
-    """Plain JSON values: numpy scalars/arrays to Python, non-finite floats to ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def dumps(results: dict) -> str:
-    """The results document as strict JSON text."""
-    return json.dumps(jsonable(results), indent=1, allow_nan=False)
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -72,7 +53,7 @@ def event_text(event: dict, sweep: str) -> str:
     return f"second-order {event['kind']} of {a} and {b} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
 
 
-def _flags(point: dict, engine: str) -> str:
+def _flags(point: dict) -> str:
     d = point.get("diagnostics", {})
     flags = []
     if not d.get("mixing_ok", True):
@@ -136,7 +117,7 @@ def table(results: dict) -> Table:
         if absolute:
             row.append(fmt(-p["log_z"], 5) if p.get("log_z") is not None else "-")
         row.extend(_time(p.get("diagnostics", {})))
-        row.append(_flags(p, results["sampler"]["engine"]))
+        row.append(_flags(p))
         t.add_row(*[Text(x) for x in row])
     return t
 

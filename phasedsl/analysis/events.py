@@ -1,0 +1,142 @@
+"""Events across a sweep, from the point summaries: first-order crossovers (the preferred
+phase changes), second-order destruction/creation (a phase's mass crosses the floor) and
+merges/splits (two phases' overlap crosses the merge threshold), and which of them rest on
+points whose sampler groups disagree.
+
+Plain numpy on arrays in, ``Event`` records out (``phasedsl.analysis.records``).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+
+from .records import Event, PointSummary
+
+__all__ = ["find_crossovers", "find_thresholds", "find_merges", "find_events", "with_trust"]
+
+
+def _first_nonneg(a: float, b: float) -> float:
+    """Fraction ``t`` in [0, 1] where the line from ``a`` (t=0) to ``b`` (t=1) reaches 0."""
+    if a >= 0.0:
+        return 0.0
+    if b < 0.0:
+        return 1.0
+    return float(-a / (b - a))
+
+
+def find_crossovers(values, masses, se, names) -> list[Event]:
+    """Order-1 events: the preferred phase changes between consecutive sweep points.
+
+    ``values: f[V]`` ascending, ``masses: f[V, P]``, ``se: f[V, P]`` (NaN = unknown, treated
+    as an infinitely wide error), ``names``: ``P`` phase names. Points where every mass is 0
+    have no preferred phase and are skipped (a change across them is reported between the
+    neighbouring points that have one). ``at`` interpolates ``log(m_B / m_A)`` linearly to
+    zero; ``interval`` does the same for ``log ratio -/+ 2 se_log``, clipped to ``between``.
+    """
+    values = np.asarray(values, dtype=float)
+    masses = np.asarray(masses, dtype=float)
+    se = np.asarray(se, dtype=float)
+    valid = [k for k in range(len(values)) if np.nanmax(masses[k], initial=0.0) > 0.0]
+    events = []
+    for k, j in zip(valid, valid[1:]):
+        a, b = int(np.nanargmax(masses[k])), int(np.nanargmax(masses[j]))
+        if a == b:
+            continue
+        ends = []
+        for i in (k, j):
+            ma, mb = max(masses[i, a], 1e-12), max(masses[i, b], 1e-12)
+            sl = math.sqrt((se[i, a] / ma) ** 2 + (se[i, b] / mb) ** 2)
+            ends.append((math.log(mb / ma), sl if math.isfinite(sl) else math.inf))
+        (r0, s0), (r1, s1) = ends
+        v0, v1 = float(values[k]), float(values[j])
+        span = v1 - v0
+        at = v0 + _first_nonneg(r0, r1) * span
+        lo = v0 + _first_nonneg(r0 + 2 * s0, r1 + 2 * s1) * span
+        hi = v0 + _first_nonneg(r0 - 2 * s0, r1 - 2 * s1) * span
+        events.append(Event(1, "crossover", (v0, v1), source=names[a], target=names[b],
+                            at=at, interval=(lo, hi)))
+    return events
+
+
+def find_thresholds(values, masses, floor, names) -> list[Event]:
+    """Order-2 events: a phase's mass crosses ``floor`` between consecutive points.
+
+    ``"destruction"`` when ``mass >= floor`` at point k and ``< floor`` at k+1, ``"creation"``
+    the other way. ``values: f[V]`` ascending, ``masses: f[V, P]``.
+    """
+    values = np.asarray(values, dtype=float)
+    present = np.asarray(masses, dtype=float) >= floor
+    events = []
+    for k in range(len(values) - 1):
+        for p, name in enumerate(names):
+            if present[k, p] != present[k + 1, p]:
+                events.append(Event(2, "destruction" if present[k, p] else "creation",
+                                    (float(values[k]), float(values[k + 1])), phase=name))
+    return events
+
+
+def find_merges(values, overlap, threshold, names) -> list[Event]:
+    """Order-2 events: two phases' Jaccard overlap rises above ``threshold`` (``"merge"``) or
+    falls back to or below it (``"split"``) between consecutive points.
+
+    ``values: f[V]`` ascending, ``overlap: f[V, P, P]`` (only the upper triangle ``A < B`` is
+    read).
+    """
+    values = np.asarray(values, dtype=float)
+    merged = np.asarray(overlap, dtype=float) > threshold
+    events = []
+    for k in range(len(values) - 1):
+        for a, b in combinations(range(len(names)), 2):
+            if merged[k, a, b] != merged[k + 1, a, b]:
+                events.append(Event(2, "split" if merged[k, a, b] else "merge",
+                                    (float(values[k]), float(values[k + 1])),
+                                    phases=(names[a], names[b])))
+    return events
+
+
+def find_events(values, points: list[PointSummary], floor: float,
+                merge: float) -> list[Event]:
+    """All events of a sweep, from the points' summaries (``summarise_point``).
+
+    ``values: f[V]`` (sorted here if needed), ``points``: ``V`` summaries with the same
+    phases. Returns crossovers, destruction/creation and merges/splits, sorted by position
+    along the sweep (``between``, then order).
+    """
+    if not points:
+        return []
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    values = values[order]
+    points = [points[i] for i in order]
+    names = list(points[0].phases)
+    masses = np.array([[pt.phases[n].mass for n in names] for pt in points], float)
+    se = np.array([[np.nan if pt.phases[n].se is None else pt.phases[n].se
+                    for n in names] for pt in points], float)
+    overlap = np.zeros((len(points), len(names), len(names)))
+    for v, pt in enumerate(points):
+        for a, b in combinations(range(len(names)), 2):
+            overlap[v, a, b] = overlap[v, b, a] = pt.overlap.get(f"{names[a]}|{names[b]}", 0.0)
+    index = {float(v): k for k, v in enumerate(values)}
+
+    def merged(e) -> bool:
+        """A crossover between two phases that are merged (overlap above ``merge``) at either
+        end is no transition: they are one region there, and which is larger is noise."""
+        a, b = names.index(e.source), names.index(e.target)
+        return any(overlap[index[float(v)], a, b] > merge for v in e.between)
+
+    crossovers = [e for e in find_crossovers(values, masses, se, names) if not merged(e)]
+    events = (crossovers
+              + find_thresholds(values, masses, floor, names)
+              + find_merges(values, overlap, merge, names))
+    events.sort(key=lambda e: (e.between[0], e.between[1], e.order))
+    return events
+
+
+def with_trust(events: list[Event], points: list[PointSummary]) -> list[Event]:
+    """The events, each marked ``trusted=False`` where a point at either end of it has
+    sampler groups that disagree (``mixing_ok`` false), else ``trusted=True``."""
+    bad = {p.value for p in points if not p.mixing_ok}
+    return [e.replaced(trusted=not any(v in bad for v in e.between)) for e in events]

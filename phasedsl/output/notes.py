@@ -1,0 +1,64 @@
+"""Findings in words: why a point's sampler groups disagree (``phasedsl.analysis.mixing``)."""
+
+from __future__ import annotations
+
+from ..analysis.mixing import RHAT_LIMIT, Finding
+
+__all__ = ["note_lines", "shown_above"]
+
+
+def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
+    """``x`` (known to exceed ``limit``) as ``form(x, digits)`` (default: ``digits`` decimals),
+    with more digits where that would print it at or below ``limit`` (1.0504 against 1.05:
+    ``1.0504``, not ``1.050``)."""
+    form = form or (lambda v, d: f"{v:.{d}f}")
+    for more in range(digits, digits + 6):
+        text = form(x, more)
+        if float(text) > limit:
+            return text
+    return repr(x)
+
+
+def _fmt(values) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _groups(idx, label: str = "chain", verb: str = "holds") -> str:
+    """``(0, 2) -> "chains 1, 3 hold"``, ``(1,) -> "chain 2 holds"``."""
+    idx = [int(i) + 1 for i in idx]
+    if len(idx) == 1:
+        return f"{label} {idx[0]} {verb}"
+    plural = verb[:-1] if verb.endswith("s") else verb
+    return f"{label}s " + ", ".join(map(str, idx)) + f" {plural}"
+
+
+def note_lines(f: Finding) -> list[str]:
+    """The sentences of one finding (several for ``"modes"``: one per sign pattern)."""
+    if f.kind == "rhat":
+        what = "the log density" if f.subject == "logdensity" else f"`{f.subject}`"
+        r = float("inf") if f.stat is None else f.stat
+        return [f"R-hat of {what} is {shown_above(r, RHAT_LIMIT)} (> {RHAT_LIMIT}): "
+                "the chains disagree"]
+    if f.kind == "held_apart":
+        empty = [f.masses[i] for i in f.empty]
+        none = ("none of it" if all(m == 0.0 for m in empty)
+                else f"almost none of it ({_fmt(empty)})")
+        return [f"{_groups(f.hold)} `{f.subject}` ({_fmt(f.masses[i] for i in f.hold)}); "
+                f"{_groups(f.empty)} {none}"]
+    if f.kind == "chi2":
+        return [f"per-chain masses of `{f.subject}` ({_fmt(f.masses)}) disagree more than "
+                f"sampling noise allows (chi-square p = {f.stat:.1g}); the chains have not "
+                "mixed between phases"]
+    if f.kind == "repeats":
+        (hi,), (lo,) = f.hold, f.empty
+        g = f.masses
+        return [f"repeats disagree on `{f.subject}`: masses {_fmt(g)}; repeat "
+                f"{hi + 1} holds {g[hi]:.2f} of it, repeat {lo + 1} {g[lo]:.2f}"]
+    if f.kind == "modes":
+        lines = []
+        for pattern in dict.fromkeys(f.patterns):  # in order of the first group there
+            idx = [i for i, m in enumerate(f.patterns) if m == pattern]
+            lines.append(f"{_groups(idx, f.label, 'sits')} mostly in the sign pattern "
+                         f"q = ({', '.join(pattern)})")
+        return lines
+    raise ValueError(f"unknown finding {f.kind!r}")  # pragma: no cover - analysis bug

@@ -1,0 +1,190 @@
+"""A run as a Python object: start one (``run``), open a finished or partial one
+(``open_run``), and read its results, report, draws and figures.
+
+The command line is a thin layer over these functions; a notebook calls them directly::
+
+    import phasedsl
+    spec = phasedsl.load("specs/example_4_2_merge.phase", {"n": "20"})
+    run = phasedsl.run(spec, "runs/merge-n20")
+    run.masses()["mass"]         # f[V, P]
+    run.events                   # [Event, ...]
+    run.figures()                # {"masses": Figure, ...}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.records import Event, PointSummary
+from ..language.errors import PhaseDSLError, UsageError
+from ..rundir import SCHEMA, load_draws, load_results
+from .spec import Spec, load_text
+
+__all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
+
+
+def spec_of_results(results: dict) -> tuple[Spec | None, str | None]:
+    """The spec a run was made from, checked again with its ``--set`` values: from the text
+    the run recorded, else (older runs) from its spec file, if unchanged. ``(spec, None)``,
+    or ``(None, why not)``."""
+    import hashlib
+
+    name = results.get("spec_file") or "<spec>"
+    if results.get("spec_text") is not None:
+        source = results["spec_text"]
+    else:
+        if not results.get("spec_file"):
+            return None, None
+        path = Path(results["spec_file"])
+        if not path.is_file():
+            return None, (f"spec file {path} not found from {Path.cwd()}; its posterior/energy "
+                          "figure is skipped")
+        source = path.read_text(encoding="utf-8")
+        if results.get("spec_sha256") not in (None, hashlib.sha256(source.encode()).hexdigest()):
+            return None, (f"{path} has changed since the run; its posterior/energy figure is "
+                          "skipped")
+    try:
+        spec = load_text(source, name, results.get("set") or {}, bool(results.get("quick")))
+    except PhaseDSLError as exc:
+        return None, f"the run's spec no longer checks ({exc}); its posterior/energy figure is skipped"
+    return spec, None
+
+
+def write_figures(folder, results: dict, checked=None) -> list[Path]:
+    """Write the run's figures into ``folder``; their paths. ``checked``: the run's checked
+    spec (default: ``spec_of_results``; without it only the sweep figures are drawn)."""
+    from ..output.plots import write_plots
+    from .figures import figure_data
+
+    if checked is None:
+        spec, _ = spec_of_results(results)
+        checked = None if spec is None else spec.checked
+    return write_plots(folder, results, figure_data(checked, Path(folder), results))
+
+
+@dataclass
+class Run:
+    """A run folder and its results document (``results.json``)."""
+
+    folder: Path
+    results: dict
+    figure_error: str | None = None  # why the figures of ``run(..., plots=True)`` failed
+
+    @property
+    def points(self) -> list[PointSummary]:
+        """The finished sweep points, in sweep order."""
+        return [PointSummary.from_json(p) for p in self.results["points"]]
+
+    @property
+    def events(self) -> list[Event]:
+        return [Event.from_json(e) for e in self.results.get("events") or []]
+
+    @property
+    def spec(self) -> Spec | None:
+        """The run's spec, checked again with its ``--set`` values (None if unavailable)."""
+        return spec_of_results(self.results)[0]
+
+    def masses(self) -> dict:
+        """The table of phase masses: ``values f[V]``, ``phases`` (P names), ``mass f[V, P]``,
+        ``se f[V, P]`` (NaN where unknown), ``other f[V]``, ``preferred`` (V names or None)."""
+        points = self.points
+        names = list(self.results["phases"])
+        mass = np.array([[p.phases[n].mass for n in names] for p in points], float)
+        se = np.array([[np.nan if p.phases[n].se is None else p.phases[n].se for n in names]
+                       for p in points], float)
+        return {"values": np.array([p.value for p in points], float), "phases": names,
+                "mass": mass.reshape(len(points), len(names)),
+                "se": se.reshape(len(points), len(names)),
+                "other": np.array([p.other.mass for p in points], float),
+                "preferred": [p.preferred for p in points]}
+
+    def draws(self, value: float) -> dict[str, np.ndarray] | None:
+        """The saved draws of the sweep point at ``value`` (``params f[G,S,D]``,
+        ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``)."""
+        values = [float(v) for v in self.results["sweep"]["values"]]
+        return load_draws(self.folder, values.index(float(value)))
+
+    def report(self):
+        """The terminal report as a rich renderable."""
+        from ..output.report import render
+
+        return render(self.results)
+
+    def text(self, width: int = 120) -> str:
+        """The report as plain text."""
+        from rich.console import Console
+
+        console = Console(width=width, record=True, color_system=None, file=_Null())
+        console.print(self.report())
+        return console.export_text()
+
+    def markdown(self) -> str:
+        from ..output.report import markdown
+
+        return markdown(self.results)
+
+    def figures(self) -> dict:
+        """The figures as matplotlib ``Figure`` objects by name (close them when done)."""
+        from ..output.plots import draw_figures
+        from .figures import figure_data
+
+        spec = self.spec
+        return draw_figures(self.results, figure_data(None if spec is None else spec.checked,
+                                                      self.folder, self.results))
+
+    def write_figures(self) -> list[Path]:
+        """Write the figures into the run folder as PNGs; their paths."""
+        spec = self.spec
+        return write_figures(self.folder, self.results, None if spec is None else spec.checked)
+
+
+class _Null:
+    def write(self, _):
+        return 0
+
+    def flush(self):
+        pass
+
+
+def open_run(folder) -> Run:
+    """The run in ``folder`` (finished or not). Raises ``UsageError`` where there is none."""
+    folder = Path(folder)
+    results = load_results(folder)
+    if results is None:
+        raise UsageError(f"{folder} holds no results.json (run `phasedsl run SPEC --out {folder}` first)")
+    if results.get("schema") != SCHEMA:
+        raise UsageError(f"{folder}/results.json has schema {results.get('schema')!r}, expected {SCHEMA}")
+    return Run(folder, results)
+
+
+def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
+        batch: int | None = None, chain_method: str | None = None, progress=None,
+        plots: bool = True, on_point=None) -> Run:
+    """Sample every sweep point of ``spec`` into the folder ``out`` (default
+    ``runs/<spec name>``), resuming what an earlier run of the same spec and settings left
+    there; the finished ``Run``. ``batch``: sweep points per compiled call (default: by
+    machine); ``progress(count, total, value)``: called before each call; ``plots``: write
+    the figures (a failure to draw them raises nothing: ``Run.figure_error`` says why)."""
+    from ..engines.devices import configure, usable_cores
+    from .sweep import default_batch, run_spec
+
+    configure(cpu_devices=usable_cores())  # no effect once JAX is imported
+    if seed is not None and seed < 0:
+        raise UsageError("--seed must be >= 0")
+    folder = Path(out) if out is not None else Path("runs") / spec.name
+    provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
+                  "quick": spec.quick}
+    results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
+                       on_point=on_point, batch=default_batch(batch),
+                       chain_method=chain_method, provenance=provenance)
+    done = Run(folder, results)
+    if plots:
+        try:
+            write_figures(folder, results, spec.checked)
+        except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
+            reason = (str(exc).splitlines() or [""])[0]
+            done.figure_error = f"{type(exc).__name__}: {reason}"
+    return done

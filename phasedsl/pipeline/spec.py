@@ -1,0 +1,89 @@
+"""Load a spec: read the file, apply ``--set`` overrides and ``--quick``, check it.
+
+JAX-free, so ``phasedsl check`` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..language import ast
+from ..language.check import CheckedSpec, check
+from ..language.errors import UsageError
+from ..language.settings import quick_overrides
+from ..language.syntax import parse
+
+__all__ = ["Spec", "load", "load_text", "quick_sweep", "QUICK_POINTS"]
+
+QUICK_POINTS = 8  # --quick samples at most this many sweep values, ends included
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked spec and how it was made: ``path`` (``None`` for text), the ``overrides``
+    (``--set`` values, ``engine`` included), whether ``quick``, and the checker's warnings
+    rendered as text."""
+
+    checked: CheckedSpec
+    path: str | None
+    overrides: dict = field(default_factory=dict)
+    quick: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The file's stem (``pt1_degeneracy``), ``-quick`` appended for a quick setting."""
+        stem = Path(self.path).stem if self.path else "spec"
+        return stem + ("-quick" if self.quick else "")
+
+
+def _read(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such spec file: {path}")
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def quick_sweep(values, limit: int = QUICK_POINTS) -> tuple[float, ...]:
+    """At most ``limit`` sweep values, evenly spread over the list, both ends kept."""
+    if len(values) <= limit:
+        return tuple(values)
+    idx = np.unique(np.round(np.linspace(0, len(values) - 1, limit)).astype(int))
+    return tuple(values[i] for i in idx)
+
+
+def _engine_of(spec: ast.Spec, overrides: dict) -> str:
+    """The engine a spec asks for (``--set engine=...`` first), read off the syntax tree."""
+    if "engine" in overrides:
+        return overrides["engine"]
+    sample = next((s for s in spec.statements if isinstance(s, ast.Sample)), None)
+    return "nuts" if sample is None else sample.engine.id
+
+
+def load_text(source: str, filename: str = "<spec>", overrides: dict | None = None,
+              quick: bool = False, path: str | None = None) -> Spec:
+    """Parse and check spec text. ``quick``: the engine's quick settings (under the user's
+    own overrides) and at most ``QUICK_POINTS`` sweep values."""
+    overrides = dict(overrides or {})
+    spec = parse(source, filename)
+    given = overrides
+    if quick:
+        given = {**quick_overrides(_engine_of(spec, overrides)), **overrides}
+    checked = check(spec, given)
+    if quick:
+        checked = dataclasses.replace(checked, sweep_values=quick_sweep(checked.sweep_values))
+    warnings = tuple(w.render(spec.source, spec.filename) for w in checked.warnings)
+    return Spec(checked, path, overrides, quick, warnings)
+
+
+def load(path: str, overrides: dict | None = None, quick: bool = False) -> Spec:
+    """Read, parse and check the spec file at ``path`` (``overrides``: ``--set`` values as
+    text, ``{"eps": "0.25", "engine": "smc"}``)."""
+    return load_text(_read(str(path)), str(path), overrides, quick, path=str(path))

@@ -1,0 +1,209 @@
+"""Run a sweep: compile the spec, sample every unfinished sweep point into the run folder,
+summarise each point, find the events.
+
+``run_spec(checked, folder)`` composes the stages: ``lower.compile_spec`` -> an engine
+(``engines.make_engine``) per sweep point or group of points -> ``analysis.summarise_point``
+-> ``rundir.RunFolder`` (saved after every point) -> ``analysis.find_events``. A run of the
+same spec and settings into the same folder resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..version import __version__
+from ..analysis.events import find_events, with_trust
+from ..analysis.masses import summarise_point
+from ..analysis.modes import mode_finding, sign_patterns
+from ..analysis.records import Event, PointSummary
+from ..language.errors import UsageError
+from ..language.layout import NetworkLayout
+from ..output.notes import note_lines
+from ..rundir import SCHEMA, RunFolder, run_key
+
+__all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
+           "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
+
+ACCELERATOR_BATCH = 32  # sweep points per call and accelerator, when --batch is not given
+
+
+def point_key(seed: int, index: int):
+    """The PRNG key of sweep point ``index``: ``fold_in(PRNGKey(seed), index)``."""
+    import jax
+
+    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
+
+
+def default_batch(batch: int | None) -> int:
+    """Sweep points per compiled call. ``--batch``: as given; if not given (``None``): on a
+    CPU one sweep point per device when JAX sees several (``--cpu-devices``, by default one
+    per core), else one at a time; on an accelerator ``ACCELERATOR_BATCH`` points per device
+    (PT1's 22 in one call: a batch of 88 chains takes about as long on a GPU as one of 4, so
+    one point at a time would be ~20x slower; results are saved after each call). Each point
+    has the same key and posterior either way (``engines.many``)."""
+    if batch is not None:
+        if batch < 0:
+            raise UsageError("--batch must be >= 0")
+        return batch
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return ACCELERATOR_BATCH * jax.device_count()
+    return jax.device_count() if jax.device_count() > 1 else 0
+
+
+def summarise(compiled, value: float, draws, wall_s: float) -> PointSummary:
+    """The record of one sweep point from its draws: masses and diagnostics, the sign modes
+    of ``q`` for networks, and the mixing findings in words."""
+    summary = summarise_point(draws, compiled.phase_names, value)
+    diagnostics = {**summary.diagnostics}
+    diagnostics.setdefault("wall_s", wall_s)
+    findings, modes = list(summary.findings), None
+    net = compiled.checked.network  # TEMP until CheckedSpec.layout lands
+    layout = None if net is None else NetworkLayout(net.width, net.inputs)
+    if layout is not None:
+        q = layout.split(draws.params)[2]
+        patterns = sign_patterns(q, draws.weights)
+        modes = {"q_signs": patterns["shares"], "q_signs_per_group": patterns["groups"]}
+        extra = mode_finding(patterns, "chain" if draws.method == "mcmc" else "repeat")
+        if extra is not None and not summary.mixing_ok:
+            findings.append(extra)
+    notes = tuple(line for f in findings for line in note_lines(f))
+    return dataclasses.replace(summary, diagnostics=diagnostics, modes=modes,
+                               findings=tuple(findings), notes=notes)
+
+
+def sample_point(engine, compiled, index: int, value: float, seed: int):
+    """Run the engine at one sweep value: ``(PointSummary, Draws)``."""
+    t0 = time.perf_counter()
+    draws = engine.run(point_key(seed, index), compiled.context(value))
+    return summarise(compiled, value, draws, time.perf_counter() - t0), draws
+
+
+def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
+    """``(PointSummary, Draws)`` for each ``(index, value)`` of a chunk: one call of the
+    engine's ``run_many`` (all points and chains batched, split across devices) or one ``run``
+    per point. A lone point goes through ``run_many`` too where the engine splits a point's
+    work across devices (``splits_points``: NUTS's chains) and there are several (the last
+    point of an odd sweep on two cores: twice as fast)."""
+    import jax
+
+    splits = getattr(engine, "splits_points", False) and jax.device_count() > 1
+    if len(chunk) == 1 and not splits:
+        return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
+    t0 = time.perf_counter()
+    keys = [point_key(seed, i) for i, _ in chunk]
+    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk])
+    wall = (time.perf_counter() - t0) / len(chunk)
+    return [(summarise(compiled, v, draws, wall), draws) for (_, v), draws in zip(chunk, many)]
+
+
+def refine_crossovers(events: list[Event], engine, compiled, seed: int,
+                      iterations: int = 30) -> list[Event]:
+    """For exact engines: each crossover located by bisection on the sweep variable, where
+    the log mass ratio of its two phases changes sign (quadrature is cheap and
+    deterministic). The other events are returned as they are."""
+    out = []
+    for e in events:
+        if e.kind != "crossover":
+            out.append(e)
+            continue
+
+        def ratio(v):
+            point, _ = sample_point(engine, compiled, 0, v, seed)
+            ma, mb = point.phases[e.source].mass, point.phases[e.target].mass
+            return np.log(max(mb, 1e-300)) - np.log(max(ma, 1e-300))
+
+        lo, hi = e.between
+        f_lo = ratio(lo)
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            f_mid = ratio(mid)
+            if (f_mid > 0) == (f_lo > 0):
+                lo, f_lo = mid, f_mid
+            else:
+                hi = mid
+        out.append(e.replaced(at=0.5 * (lo + hi), interval=(lo, hi), refined="bisection"))
+    return out
+
+
+def header(checked, seed: int, provenance: dict | None = None) -> dict:
+    """The results document's fields before any point is finished."""
+    import blackjax
+    import jax
+
+    sampler = {"engine": checked.engine, **checked.sample}
+    if "seed" in checked.sample:
+        sampler["seed"] = seed
+    return {
+        "schema": SCHEMA, "experiment": checked.experiment, "kind": checked.kind,
+        "spec_file": checked.spec.filename,
+        "spec_sha256": hashlib.sha256(checked.spec.source.encode()).hexdigest(),
+        "run_key": run_key(checked) + f":{seed}",
+        "versions": {"phasedsl": __version__, "jax": jax.__version__,
+                     "blackjax": blackjax.__version__},
+        "device": str(jax.devices()[0].platform),
+        "sampler": sampler,
+        "sweep": {"name": checked.sweep_name, "values": list(checked.sweep_values)},
+        "phases": list(checked.phase_names),
+        "report": dict(checked.report),
+        **(provenance or {}),
+        "warnings": [w.message for w in checked.warnings],
+    }
+
+
+def _chunks(todo: list, size: int) -> list[list]:
+    """``todo`` in chunks of ``size`` sweep points (``size`` 0: one point at a time)."""
+    size = max(size, 1)
+    return [todo[k: k + size] for k in range(0, len(todo), size)]
+
+
+def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
+             progress=None, on_point=None, batch: int = 0, chain_method: str | None = None,
+             provenance: dict | None = None) -> dict:
+    """Sample every unfinished sweep point of ``checked`` into ``folder``; the results
+    document (``results.json``'s contents).
+
+    ``batch``: sweep points per compiled call (0: one at a time). ``progress(count, total,
+    value)`` is called before each call, ``on_point(point_json)`` after each finished point.
+    ``chain_method``: how the ``nuts`` engine runs its chains side by side (default: its
+    choice for the machine); it changes the draws, not their distribution, so it is not part
+    of the run key: a run resumed with another method goes on with the same posterior.
+    ``provenance``: extra fields for the document's header (the spec text, ``--set``)."""
+    from ..engines.base import make_engine
+    from ..lower.compile import compile_spec
+
+    seed = checked.sample.get("seed", 0) if seed is None else seed
+    values = list(checked.sweep_values)
+    run = RunFolder.open(folder, header(checked, seed, provenance), values, fresh)
+    compiled = compile_spec(checked)
+    settings = dict(checked.sample)
+    if chain_method is not None:
+        if checked.engine != "nuts":
+            raise UsageError(f"--chain-method applies to the nuts engine, not {checked.engine}")
+        settings["chain_method"] = chain_method
+    engine = make_engine(checked.engine, compiled.target, settings)
+    todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
+    try:
+        for count, chunk in enumerate(_chunks(todo, batch if hasattr(engine, "run_many") else 0)):
+            if progress is not None:
+                progress(count * max(batch, 1), len(todo), chunk[0][1])
+            for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
+                run.add_point(i, point.to_json(), draws)
+                if on_point is not None:
+                    on_point(point.to_json())
+    except KeyboardInterrupt:
+        run.interrupt()
+        raise
+    points = [PointSummary.from_json(p) for p in run.results["points"]]
+    report = checked.report
+    events = find_events(values, points, report["floor"], report["merge"])
+    if checked.engine == "quadrature":
+        events = refine_crossovers(events, engine, compiled, seed)
+    events = with_trust(events, points)
+    return run.finish([e.to_json() for e in events])
