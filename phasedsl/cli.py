@@ -11,8 +11,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from . import __version__
 from .language.errors import PhaseDSLError, UsageError
+from .version import __version__
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
