@@ -6,14 +6,16 @@ The AST is never changed. Every expression is evaluated once to a typed symbolic
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from dataclasses import dataclass
 
 import sympy as sp
 
 from . import ast
 from . import symbolic as sy
+from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from .errors import Diagnostic, SpecError, did_you_mean, error
+from .network_check import check_network
 from .settings import SettingsChecker, apply_overrides, override_error
 from .sweep_check import constant, sweep_values
 
@@ -22,78 +24,6 @@ NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of t
                  "q": "a parameter of the network model", "c": "a parameter of the network model",
                  "truth": "the truth network (`truth.w[1]`, ...)",
                  "n": "the sample size, set in `data`"}
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A named block of the flat parameter vector: ``params[start:start+size]``."""
-
-    name: str
-    shape: tuple[int, ...]
-    start: int
-    lower: float = float("-inf")
-    upper: float = float("inf")
-
-    @property
-    def size(self) -> int:
-        out = 1
-        for s in self.shape:
-            out *= s
-        return out
-
-
-@dataclass(frozen=True)
-class Network:
-    """A network model, its truth and its data. Truth values are sympy in the sweep symbol."""
-
-    width: int
-    inputs: int
-    activation: str
-    truth_width: int
-    truth_activation: str
-    truth_w: tuple[tuple[sp.Expr, ...], ...]  # [m][k]
-    truth_b: tuple[sp.Expr, ...]  # [m]
-    truth_q: tuple[sp.Expr, ...]  # [m]
-    truth_c: sp.Expr
-    n: sp.Expr
-    x_dist: tuple  # ("uniform", a, b) or ("normal", mean, sd)
-    noise: sp.Expr
-    seed: int
-    truth_lets: dict  # name -> tuple of per-node values of the truth
-
-
-@dataclass(frozen=True)
-class CheckedSpec:
-    """Everything later stages need, resolved and checked."""
-
-    spec: ast.Spec
-    experiment: str
-    kind: str  # "network" | "energy"
-    sweep_name: str | None
-    sweep_symbol: sp.Symbol
-    sweep_values: tuple[float, ...]
-    beta: sp.Expr
-    n: sp.Expr
-    prior: tuple  # ("normal", mean, sd) | ("uniform",)
-    slots: tuple[Slot, ...]
-    symbols: tuple[sp.Symbol, ...]  # one per flat parameter
-    network: Network | None
-    energy: sp.Expr | None
-    phases: tuple[tuple[str, sy.Pred], ...]
-    node_lets: dict  # name -> tuple of per-node values (model parameters)
-    lets: dict  # name -> value
-    engine: str
-    sample: dict
-    report: dict
-    warnings: tuple[Diagnostic, ...]
-
-    @property
-    def dim(self) -> int:
-        return len(self.symbols)
-
-    @property
-    def phase_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.phases)
 
 
 def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
@@ -128,6 +58,7 @@ class _Checker:
         self.assigns: dict[str, ast.Assign] = {}
         self._let_values: dict[str, object] = {}
         self._let_busy: list[str] = []
+        self.layout: NetworkLayout | None = None
 
     # ------------------------------------------------------------ grouping
     def group(self):
@@ -215,7 +146,8 @@ class _Checker:
             n=self.n, prior=self.prior, slots=self.slots, symbols=self.symbols,
             network=network, energy=energy, phases=phases, node_lets=self.node_let_values,
             lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
-            engine=engine, sample=sample, report=report, warnings=tuple(self.warnings))
+            engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
+            layout=self.layout)
 
     # ------------------------------------------------------------ names
     def check_names(self):
@@ -343,14 +275,31 @@ class _Checker:
 
     # ------------------------------------------------------------ networks
     def network(self) -> Network:
-        from .network_check import check_network
+        r = check_network(self)
+        self.base, self.scope = r.base, r.scope
+        self.layout, self.slots, self.symbols, self.n = r.layout, r.slots, r.symbols, r.n
+        self.ctx = dataclasses.replace(self.ctx, width=r.layout.width)
+        self.prior, self.node_let_values = r.prior, r.node_let_values
+        return r.network
 
-        return check_network(self)
+    @contextlib.contextmanager
+    def lets_in(self, scope: sy.Scope):
+        """Evaluate lets first used inside this block in ``scope`` (the network check widens
+        what lets may use step by step: constants, then ``n``, then the model)."""
+        outer, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = outer
 
     # ------------------------------------------------------------ prior, beta, phases
-    def prior_value(self) -> tuple:
+    def prior_value(self, base: sy.Scope | None = None, slots=None, ctx=None) -> tuple:
+        """The prior; its numbers are constants of ``base`` (default: the checker's)."""
+        base = self.base if base is None else base
+        slots = self.slots if slots is None else slots
+        ctx = self.ctx if ctx is None else ctx
         st: ast.Prior | None = self.one.get(ast.Prior)
-        boxed = all(s.lower > float("-inf") for s in self.slots)
+        boxed = all(s.lower > float("-inf") for s in slots)
         if st is None:
             return ("uniform",) if (self.kind == "energy" and boxed) else ("normal", 0.0, 1.0)
         e = st.expr
@@ -365,8 +314,8 @@ class _Checker:
             if len(e.args) != 2 or e.kwargs:
                 raise error("`normal` takes 2 arguments", e.span, expected="`normal(MEAN, SD)`",
                             found=f"{len(e.args)} arguments")
-            mean = self._const(e.args[0], self.base, self.ctx, "the prior mean")
-            sd = self._const(e.args[1], self.base, self.ctx, "the prior standard deviation")
+            mean = self._const(e.args[0], base, ctx, "the prior mean")
+            sd = self._const(e.args[1], base, ctx, "the prior standard deviation")
             if not sd > 0:
                 raise error("the prior standard deviation must be positive", e.args[1].span,
                             expected="SD > 0", found=f"{sd:g}")

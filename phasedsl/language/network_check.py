@@ -1,25 +1,27 @@
 """Checking the network statements: ``data``, ``model network(...)``, ``truth network(...)``.
 
-The model's parameters are laid out flat as ``w[1..d][1..k]``, ``b[1..d]``, ``q[1..d]``, ``c``
-(``d(k+2)+1`` numbers): 9 for PT1 (d = 2, k = 2), 13 for PT2 (d = 3).
+The model's parameters are laid out flat as ``layout.NetworkLayout`` says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import sympy as sp
 
 from . import ast
 from . import symbolic as sy
+from .checked import Network
 from .errors import did_you_mean, error
+from .layout import NetworkLayout, Slot
 
 DATA_KEYS = ("n", "x", "noise", "seed")
 ACTIVATIONS = ("relu", "tanh", "swish")
 
 
-def _kwargs(c, st, what: str, allowed: dict) -> dict:
+def _kwargs(c, base, st, what: str, allowed: dict) -> dict:
     """``network(width = 2, activation = tanh)`` -> {"width": 2, "activation": "tanh"}."""
     if st.kind.id != "network":
         raise error(f"unknown {what} kind `{st.kind.id}`", st.kind.span,
@@ -41,7 +43,7 @@ def _kwargs(c, st, what: str, allowed: dict) -> dict:
                             expected=" | ".join(ACTIVATIONS), found=found)
             out[key] = value.id
         else:
-            width = c._const(value, c.base, c.ctx, "the width")
+            width = c._const(value, base, c.ctx, "the width")
             if not (width >= 1 and float(width).is_integer()):
                 raise error("the width must be a whole number of 1 or more", value.span,
                             expected="width >= 1", found=f"{width:g}")
@@ -72,10 +74,10 @@ def _data(c, st: ast.Data):
     return items
 
 
-def _input_dist(c, e: ast.Expr):
+def _input_dist(c, base, e: ast.Expr):
     k, dist = 1, e
     if isinstance(e, ast.Binary) and e.op == "^":
-        k = c._const(e.right, c.base, c.ctx, "the input dimension")
+        k = c._const(e.right, base, c.ctx, "the input dimension")
         if not (k >= 1 and float(k).is_integer()):
             raise error("the input dimension must be a whole number", e.right.span,
                         expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
@@ -83,7 +85,7 @@ def _input_dist(c, e: ast.Expr):
     if not (isinstance(dist, ast.Call) and dist.func.id in ("uniform", "normal") and len(dist.args) == 2):
         raise error("unknown input distribution", dist.span,
                     expected="`uniform(a, b)^k` or `normal(mean, sd)^k`", found="something else")
-    a, b = (c._const(x, c.base, c.ctx, "a parameter of the input distribution") for x in dist.args)
+    a, b = (c._const(x, base, c.ctx, "a parameter of the input distribution") for x in dist.args)
     if dist.func.id == "uniform" and not b > a:
         raise error("`uniform(a, b)` needs a < b", dist.span, expected="a < b",
                     found=f"uniform({a:g}, {b:g})")
@@ -93,8 +95,23 @@ def _input_dist(c, e: ast.Expr):
     return (dist.func.id, a, b), k
 
 
-def check_network(c):
-    """Check the network statements of checker ``c``; bind the scope and slots on it."""
+class NetworkCheck(NamedTuple):
+    """What ``check_network`` found; the checker takes it over."""
+
+    network: Network
+    layout: NetworkLayout
+    slots: tuple[Slot, ...]
+    symbols: tuple[sp.Symbol, ...]  # one per flat parameter, in the layout's order
+    n: sp.Expr
+    base: sy.Scope  # constants (lets, the sweep variable); the model's names unavailable
+    scope: sy.Scope  # the model's: its parameters, `n`, `truth` and the per-node lets
+    prior: tuple
+    node_let_values: dict  # name -> tuple of per-node values (model parameters)
+
+
+def check_network(c) -> NetworkCheck:
+    """Check the network statements of checker ``c`` (read only: its statements, lets, sweep
+    and context; lets first used here are evaluated in the scopes built here)."""
     model, truth, data = c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Data)
     present = [st for st in (model, truth, data) if st is not None]
     for st, what, hint in ((model, "`model`", "`model network(width = 2)`"),
@@ -106,103 +123,97 @@ def check_network(c):
                         found=f"no {what} in this spec",
                         notes=("a network spec has `data`, `model` and `truth`",))
     # Until the model's parameters exist, lets and the truth may not use them.
-    c.base = c.base.child({name: (lambda name=name: sy.Unavailable(
+    base = c.base.child({name: (lambda name=name: sy.Unavailable(
         f"`{name}` belongs to the model, and this value must be a fixed number",
         "numbers, lets, `n` and the sweep variable",
         f"`{name}` (the data, the widths, the truth and the lets they use are fixed numbers)"))
         for name in ("w", "b", "q", "c", "truth")})
-    c.scope = c.base
-    items = _data(c, data)
-    x_dist, k = _input_dist(c, items["x"].expr)
-    m_args = _kwargs(c, model, "model", {"width": None, "activation": "relu"})
-    if m_args["width"] is None:
-        raise error("the model's width is missing", model.span,
-                    expected="`model network(width = d)`", found="no width")
-    d = m_args["width"]
-    # the truth is the model's network unless it says otherwise (width and activation)
-    t_args = _kwargs(c, truth, "truth", {"width": d, "activation": m_args["activation"]})
-    m = t_args["width"]
+    with c.lets_in(base):
+        items = _data(c, data)
+        x_dist, k = _input_dist(c, base, items["x"].expr)
+        m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
+        if m_args["width"] is None:
+            raise error("the model's width is missing", model.span,
+                        expected="`model network(width = d)`", found="no width")
+        d = m_args["width"]
+        # the truth is the model's network unless it says otherwise (width and activation)
+        t_args = _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]})
+        m = t_args["width"]
 
-    symbols = [sp.Symbol(f"w[{i}][{j}]", real=True) for i in range(1, d + 1) for j in range(1, k + 1)]
-    symbols += [sp.Symbol(f"b[{i}]", real=True) for i in range(1, d + 1)]
-    symbols += [sp.Symbol(f"q[{i}]", real=True) for i in range(1, d + 1)]
-    symbols += [sp.Symbol("c", real=True)]
-    from .check import Slot
+        layout = NetworkLayout(d, k)
+        symbols = tuple(sp.Symbol(name, real=True) for name in layout.names)
 
-    c.slots = (Slot("w", (d, k), 0), Slot("b", (d,), d * k), Slot("q", (d,), d * k + d),
-               Slot("c", (), d * k + 2 * d))
-    c.symbols = tuple(symbols)
+        n_item = items.get("n")
+        if n_item is None:
+            if c.sweep_name != "n":
+                raise error("`data` needs the sample size", data.span, expected="`n = 10000`",
+                            found="no `n`")
+            n = c.sweep_symbol
+        else:
+            n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
+            _sweep_only(c, n, n_item.expr.span, "`n`")
+            sy.ensure_positive(n, n_item.expr.span, "n", c.ctx)
+            _whole(c, n, n_item.expr.span, "`n`")
+    with_n = base.child({"n": lambda: n})
+    with c.lets_in(with_n):
+        noise = sp.Integer(1)
+        if "noise" in items:
+            noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
+            _sweep_only(c, noise, items["noise"].expr.span, "`noise`")
+            sy.ensure_positive(noise, items["noise"].expr.span, "noise", c.ctx)
+        seed = 0
+        if "seed" in items:
+            seed = c._const(items["seed"].expr, base, c.ctx, "the data seed")
+            if not (seed >= 0 and float(seed).is_integer()):
+                raise error("the data seed must be a whole number >= 0", items["seed"].expr.span,
+                            expected="`seed = 0`", found=f"{seed:g}")
+            seed = int(seed)
 
-    const_scope = c.base
-    n_item = items.get("n")
-    if n_item is None:
-        if c.sweep_name != "n":
-            raise error("`data` needs the sample size", data.span, expected="`n = 10000`",
-                        found="no `n`")
-        c.n = c.sweep_symbol
-    else:
-        c.n = sy.scalar(n_item.expr, const_scope, c.ctx, "a number (the sample size)")
-        _sweep_only(c, c.n, n_item.expr.span, "`n`")
-        sy.ensure_positive(c.n, n_item.expr.span, "n", c.ctx)
-        _whole(c, c.n, n_item.expr.span, "`n`")
-    with_n = const_scope.child({"n": lambda: c.n})
-    c.scope = with_n
-    noise = sp.Integer(1)
-    if "noise" in items:
-        noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
-        _sweep_only(c, noise, items["noise"].expr.span, "`noise`")
-        sy.ensure_positive(noise, items["noise"].expr.span, "noise", c.ctx)
-    seed = 0
-    if "seed" in items:
-        seed = c._const(items["seed"].expr, c.base, c.ctx, "the data seed")
-        if not (seed >= 0 and float(seed).is_integer()):
-            raise error("the data seed must be a whole number >= 0", items["seed"].expr.span,
-                        expected="`seed = 0`", found=f"{seed:g}")
-        seed = int(seed)
+        truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
+            "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
+            f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
+        model_fams = {
+            "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[layout.w(i, j)]
+                                                          for j in range(1, k + 1)))),
+            "b": sy.Nodes("b", d, lambda i: symbols[layout.b(i)]),
+            "q": sy.Nodes("q", d, lambda i: symbols[layout.q(i)]),
+            "c": lambda: symbols[layout.c],
+        }
+        tw, tb, tq, tc = truth_values
+        truth_fams = {
+            "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
+            "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
+            "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
+            "c": lambda: tc,
+        }
+        model_scope = with_n.child({})
+        truth_scope = with_n.child({})
+        for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
+                                          (truth_scope, truth_fams, m, "truth")):
+            for name, fam in fams.items():
+                scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
+            for name, st in c.lets.items():
+                if isinstance(st, ast.NodeLet):
+                    fam = _node_let(c, st, scope, count, owner)
+                    scope.bindings[name] = (lambda fam=fam: fam)
+        namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
+        model_scope.bindings["truth"] = lambda: namespace
+    with c.lets_in(model_scope):
+        prior = c.prior_value(base, layout.slots, dataclasses.replace(c.ctx, width=d))
+        node_let_values = {
+            name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
+        truth_lets = {
+            name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
 
-    truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
-        "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
-        f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
-    model_fams = {
-        "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[(i - 1) * k + j] for j in range(k)))),
-        "b": sy.Nodes("b", d, lambda i: symbols[d * k + i - 1]),
-        "q": sy.Nodes("q", d, lambda i: symbols[d * k + d + i - 1]),
-        "c": lambda: symbols[-1],
-    }
-    tw, tb, tq, tc = truth_values
-    truth_fams = {
-        "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
-        "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
-        "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
-        "c": lambda: tc,
-    }
-    model_scope = with_n.child({})
-    truth_scope = with_n.child({})
-    for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
-                                      (truth_scope, truth_fams, m, "truth")):
-        for name, fam in fams.items():
-            scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
-        for name, st in c.lets.items():
-            if isinstance(st, ast.NodeLet):
-                fam = _node_let(c, st, scope, count, owner)
-                scope.bindings[name] = (lambda fam=fam: fam)
-    namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
-    model_scope.bindings["truth"] = lambda: namespace
-    c.scope = model_scope
-    c.ctx = dataclasses.replace(c.ctx, width=d)
-    c.prior = c.prior_value()
-    c.node_let_values = {
-        name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
-        for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
-
-    truth_lets = {
-        name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
-        for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
-    from .check import Network
-
-    return Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"], truth_width=m,
-                   truth_activation=t_args["activation"], truth_w=tw, truth_b=tb, truth_q=tq,
-                   truth_c=tc, n=c.n, x_dist=x_dist, noise=noise, seed=seed)
+    network = Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"],
+                      truth_width=m, truth_activation=t_args["activation"], truth_w=tw,
+                      truth_b=tb, truth_q=tq, truth_c=tc, n=n, x_dist=x_dist, noise=noise,
+                      seed=seed)
+    return NetworkCheck(network=network, layout=layout, slots=layout.slots, symbols=symbols, n=n,
+                        base=base, scope=model_scope, prior=prior,
+                        node_let_values=node_let_values)
 
 
 def _sweep_only(c, value, span, what):
