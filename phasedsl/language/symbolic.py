@@ -5,12 +5,15 @@ Evaluating an expression of the AST in a scope gives one of these values:
 - a scalar: a ``sympy.Expr`` (free symbols: parameters and the sweep variable);
 - ``Vec``: a tuple of scalars (a point of R^k);
 - ``Nodes``: a per-node family (``w``, ``b``, ``u`` ...), indexed 1..count;
-- ``Pred``: a condition (comparisons, and/or/not, and ``symmetric``);
-- ``Points``: the list of values of ``linspace``/``range`` (only in ``sweep``).
+- ``Pred``: a condition (comparisons, and/or/not, and ``symmetric``).
 
 Sympy trees are built node by node from the AST: user text is never handed to ``eval``,
 ``sympify`` or ``lambdify``. The type of a value is its Python class, so checking and building
 are one walk and cannot disagree.
+
+The built-in functions (``functions.py``) receive these evaluators as an argument, and the
+checks of numbers (finite, real, positive) live in ``reals.py``: both import neither this
+module nor each other's callers, so the dependencies run one way.
 """
 
 from __future__ import annotations
@@ -20,24 +23,15 @@ import sympy as sp
 from . import ast
 from .errors import did_you_mean, error
 
-from .values import (  # noqa: F401 - re-exported: the value types are part of this API
-    Vec, Nodes, Points, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+from .functions import (  # noqa: F401 - re-exported
+    ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
 )
-
-SCALAR_FUNCS = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
-    "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh,
-    "relu": lambda x: sp.Max(0, x),
-}
-PRED_FUNCS = {"annulus": 3, "disc": 2, "ball": 3}
-ELSEWHERE = {
-    "linspace": "only in `sweep ... over`", "range": "only in `sweep ... over`",
-    "normal": "only in `prior` or `data`", "uniform": "only in `prior` or `data`",
-    "network": "only after `model` or `truth`",
-}
-ALL_FUNCS = sorted(set(SCALAR_FUNCS) | set(PRED_FUNCS)
-                   | {"min", "max", "norm", "dot", "symmetric", "linspace", "range"})
-
+from .reals import (  # noqa: F401 - re-exported
+    ensure_positive, ensure_real, finite, fmt, real_value,
+)
+from .values import (  # noqa: F401 - re-exported: the value types are part of this API
+    Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+)
 
 def number(text_value: float):
     """A sympy number: integers stay exact."""
@@ -91,22 +85,6 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
     raise _wrong_kind(e, v, "a number or a vector")
 
 
-def finite(value, e: ast.Expr, found: str | None = None):
-    """``value`` unless it is infinite or undefined (``1/0``, ``log(0)``) or, being a
-    constant, not real (``sqrt(-1)``)."""
-    if not isinstance(value, sp.Expr):
-        return value
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        if isinstance(e, ast.Binary) and e.op == "/":
-            found = "a division by zero"
-        raise error("this is not a finite number", e.span, expected="a finite value",
-                    found=found or "an infinite or undefined value")
-    if not value.free_symbols and value.is_extended_real is False:
-        raise error("this is not a real number", e.span, expected="a real number",
-                    found=found or f"`{value}`")
-    return value
-
-
 def _number(e: ast.Number, scope, ctx):
     return number(e.value)
 
@@ -150,7 +128,7 @@ def _literal_index(e: ast.Expr, scope: Scope, ctx: Context) -> int | NodeIndex:
         return int(v)
     found = describe(v)
     if isinstance(v, sp.Expr):
-        found = (_fmt(_real(v)) if not v.free_symbols
+        found = (fmt(real_value(v)) if not v.free_symbols
                  else "a number that depends on the parameters")
     raise error("an index must be a whole number or a node variable", e.span,
                 expected="an index such as `1` or `i`", found=found)
@@ -268,64 +246,8 @@ def positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
     return v
 
 
-def _real(v) -> float:
-    """The value of a constant sympy number; nan unless it is a finite real."""
-    try:
-        z = complex(sp.N(v))
-    except (TypeError, ValueError):
-        return float("nan")
-    return z.real if z.imag == 0 and abs(z.real) != float("inf") else float("nan")
-
-
-def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
-    """Error unless ``v`` (a number or a vector) is a finite real number at every sweep
-    value, when it depends on nothing but the sweep variable."""
-    items = v.items if isinstance(v, Vec) else (v,)
-    for item in items:
-        if not isinstance(item, sp.Expr):
-            return
-        free = item.free_symbols
-        if not free:
-            points = [(None, item)]
-        elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-            points = [(x, item.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-        else:
-            continue
-        for at, value in points:
-            if _real(value) != _real(value):  # nan
-                where = "" if at is None else f" at {ctx.sweep_symbol} = {_fmt(at)}"
-                raise error(f"{what} is not a real number{where}", span,
-                            expected="a finite real number", found=f"`{value}`")
-
-
-def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
-    """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
-    free = v.free_symbols
-    if not free:
-        values = [_real(v)]
-    elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-        values = [_real(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-    else:
-        return
-    bad = [(x, s) for x, s in zip(values, ctx.sweep_values if free else [None]) if not x > 0]
-    if bad:
-        value, at = bad[0]
-        where = "" if not free else " at every sweep value"
-        found = _fmt(value) if value == value else "a value that is not a real number"
-        if free:
-            found += f" at {ctx.sweep_symbol} = {_fmt(at)}"
-        raise error(f"`{what}` must be positive{where}", span, expected=f"{what} > 0",
-                    found=found)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def _call(e: ast.Call, scope: Scope, ctx: Context):
-    from .functions import call  # functions build on the evaluators above
-
-    return call(e, scope, ctx)
+    return call(e, scope, ctx, EVALUATORS)
 
 
 _DISPATCH = {
@@ -334,3 +256,7 @@ _DISPATCH = {
     ast.Compare: _compare, ast.BoolOp: _boolop, ast.Not: _not, ast.Quantified: _quantified,
     ast.Call: _call,
 }
+
+# what the built-in functions evaluate their arguments with
+EVALUATORS = Evaluators(evaluate=evaluate, scalar=scalar, condition=condition, point=point,
+                        positive=positive)
