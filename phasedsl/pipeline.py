@@ -21,10 +21,9 @@ import numpy as np
 from . import __version__
 from .analysis.masses import find_events, summarise_point
 from .language.errors import UsageError
+from .language.settings import quick_overrides
 from .output.report import SCHEMA, dumps
 
-QUICK = {"nuts": {"draws": 200, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
-         "quadrature": {}}
 QUICK_POINTS = 8  # --quick samples at most this many sweep values, ends included
 
 
@@ -257,7 +256,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
 
 
 def _quick(checked_overrides: dict, engine: str) -> dict:
-    out = {k: str(v) for k, v in QUICK.get(engine, {}).items()}
+    out = quick_overrides(engine)
     out.update(checked_overrides)
     return out
 

@@ -16,7 +16,8 @@ from . import symbolic as sy
 from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from .errors import Diagnostic, SpecError, did_you_mean, error
 from .network_check import check_network
-from .settings import SettingsChecker, apply_overrides, override_error
+from .overrides import apply_overrides, override_error
+from .settings import SettingsChecker
 from .sweep_check import constant, sweep_values
 
 BUILTINS = ("pi", "e")
