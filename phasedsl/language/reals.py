@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from . import ast
-from .errors import error
+from . import catalogue as err
 from .values import Context, Vec
 
 
@@ -17,11 +17,9 @@ def finite(value, e: ast.Expr, found: str | None = None):
     if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         if isinstance(e, ast.Binary) and e.op == "/":
             found = "a division by zero"
-        raise error("this is not a finite number", e.span, expected="a finite value",
-                    found=found or "an infinite or undefined value")
+        raise err.not_finite(e.span, found=found or "an infinite or undefined value")
     if not value.free_symbols and value.is_extended_real is False:
-        raise error("this is not a real number", e.span, expected="a real number",
-                    found=found or f"`{value}`")
+        raise err.not_a_real_number("this", e.span, found=found or f"`{value}`")
     return value
 
 
@@ -51,8 +49,8 @@ def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
         for at, value in points:
             if real_value(value) != real_value(value):  # nan
                 where = "" if at is None else f" at {ctx.sweep_symbol} = {fmt(at)}"
-                raise error(f"{what} is not a real number{where}", span,
-                            expected="a finite real number", found=f"`{value}`")
+                raise err.not_a_real_number(what, span, found=f"`{value}`",
+                                            expected="a finite real number", where=where)
 
 
 def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
@@ -71,8 +69,7 @@ def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None
         found = fmt(value) if value == value else "a value that is not a real number"
         if free:
             found += f" at {ctx.sweep_symbol} = {fmt(at)}"
-        raise error(f"`{what}` must be positive{where}", span, expected=f"{what} > 0",
-                    found=found)
+        raise err.must_be_positive(f"`{what}`", span, found=found, where=where)
 
 
 def fmt(x: float) -> str:

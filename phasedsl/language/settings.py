@@ -15,7 +15,8 @@ import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 
 RESULT, EXECUTION, ANALYSIS = "result", "execution", "analysis"
 KINDS = ("int", "prob", "frac", "pos", "choice")
@@ -184,14 +185,14 @@ class SettingsChecker:
             engine = self.sample_st.engine.id
             items = self.sample_st.items
             if engine not in ENGINES:
-                raise error(f"unknown sampler `{engine}`", self.sample_st.engine.span,
-                            expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES),
-                            found=f"`{engine}`")
+                raise err.unknown("sampler", engine, self.sample_st.engine.span,
+                                  expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES))
         sample = self._block(items, engine, f"`sample {engine}`")
         if engine == "smc" and sample["step_min"] > sample["step_max"]:
-            raise error("`step_min` must not exceed `step_max`", self._item_span("step_min"),
-                        expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
-                        found=f"step_min = {_value_text(sample['step_min'])}")
+            raise err.out_of_bounds(
+                "`step_min` must not exceed `step_max`", self._item_span("step_min"),
+                expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
+                found=f"step_min = {_value_text(sample['step_min'])}")
         if engine == "quadrature":
             self._quadrature_ok()
         report = self._block(self.report_st.items if self.report_st else (), "report", "`report`")
@@ -207,18 +208,20 @@ class SettingsChecker:
     def _quadrature_ok(self):
         span = self.sample_st.span if self.sample_st else None
         if self.kind != "energy":
-            raise error("`quadrature` integrates energy models only", span,
-                        expected="`sample nuts { ... }` for a network", found="`sample quadrature`")
+            raise err.misplaced("`quadrature` integrates energy models only", span,
+                                expected="`sample nuts { ... }` for a network",
+                                found="`sample quadrature`")
         dim = sum(s.size for s in self.slots)
         if dim > 2:
-            raise error("`quadrature` needs 1 or 2 parameters", span,
-                        expected="at most 2 numbers in all `param`s", found=f"{dim} numbers",
-                        notes=("use `sample nuts { ... }` for more parameters",))
+            raise err.misplaced("`quadrature` needs 1 or 2 parameters", span,
+                                expected="at most 2 numbers in all `param`s",
+                                found=f"{dim} numbers",
+                                notes=("use `sample nuts { ... }` for more parameters",))
         unbounded = [s.name for s in self.slots if s.lower == float("-inf")]
         if unbounded:
-            raise error("`quadrature` needs a box on every parameter", span,
-                        expected=f"`param {unbounded[0]} in [a, b]`",
-                        found=f"`{unbounded[0]}` without a box")
+            raise err.missing("`quadrature` needs a box on every parameter", span,
+                              expected=f"`param {unbounded[0]} in [a, b]`",
+                              found=f"`{unbounded[0]}` without a box")
 
     def _block(self, items, section: str, where: str) -> dict:
         table = settable(section)
@@ -226,16 +229,14 @@ class SettingsChecker:
         seen = {}
         for item in items:
             if not isinstance(item.target, ast.Name) or item.op != "=":
-                raise error(f"write `KEY = VALUE` in {where}", item.span,
-                            expected="`KEY = VALUE`", found="something else")
+                raise err.invalid(f"write `KEY = VALUE` in {where}", item.span,
+                                  expected="`KEY = VALUE`", found="something else")
             key = item.target.id
             if key not in table:
-                raise error(f"unknown key `{key}` in {where}", item.target.span,
-                            expected=", ".join(listed(section)) + did_you_mean(key, table),
-                            found=f"`{key}`")
+                raise err.unknown("key", key, item.target.span, where=f"in {where}",
+                                  expected=", ".join(listed(section)) + did_you_mean(key, table))
             if key in seen:
-                raise error(f"`{key}` is given twice in {where}", item.span, expected="once",
-                            found="twice", notes=(f"first at line {seen[key]}",))
+                raise err.key_twice(f"`{key}`", item.span, seen[key], where=f"in {where}")
             seen[key] = item.span.line
             out[key] = self._value(item.expr, key, table[key], where)
         return out
@@ -247,26 +248,26 @@ class SettingsChecker:
         scope = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         v = sy.scalar(e, scope, sy.Context(None, where), f"a number for `{key}`")
         if v.free_symbols:
-            raise error(f"`{key}` must be a constant", e.span, expected="a constant",
-                        found=f"an expression of {sy.names_text(v.free_symbols)}")
+            raise err.not_constant(f"`{key}`", e.span,
+                                   found=f"an expression of {sy.names_text(v.free_symbols)}")
         x = float(v)
         if kind == "int":
             if high is not None and x.is_integer() and x > high:
-                raise error(f"`{key}` must be a whole number <= {high}", e.span,
-                            expected=f"a whole number from {low} to {high}", found=_value_text(x))
+                raise err.not_whole(f"`{key}`", e.span, rest=f" <= {high}",
+                                    expected=f"a whole number from {low} to {high}",
+                                    found=_value_text(x))
             if not x.is_integer() or x < low:
-                raise error(f"`{key}` must be a whole number >= {low}", e.span,
-                            expected=f"a whole number >= {low}", found=_value_text(x))
+                raise err.not_whole(f"`{key}`", e.span, rest=f" >= {low}",
+                                    expected=f"a whole number >= {low}", found=_value_text(x))
             return int(x)
         if kind == "prob" and not 0 < x < 1 and not (rule.closed_upper and x == 1):
-            raise error(f"`{key}` must lie between 0 and 1", e.span, expected=f"0 < {key} < 1",
-                        found=_value_text(x))
+            raise err.out_of_bounds(f"`{key}` must lie between 0 and 1", e.span,
+                                    expected=f"0 < {key} < 1", found=_value_text(x))
         if kind == "pos" and not x > 0:
-            raise error(f"`{key}` must be positive", e.span, expected=f"{key} > 0",
-                        found=_value_text(x))
+            raise err.must_be_positive(f"`{key}`", e.span, found=_value_text(x))
         if kind == "frac" and not 0 <= x < 1:
-            raise error(f"`{key}` must lie in [0, 1)", e.span, expected=f"0 <= {key} < 1",
-                        found=_value_text(x))
+            raise err.out_of_bounds(f"`{key}` must lie in [0, 1)", e.span,
+                                    expected=f"0 <= {key} < 1", found=_value_text(x))
         return x
 
 
@@ -276,7 +277,7 @@ def _choice(e: ast.Expr, key: str, rule: Setting):
     word = e.id if isinstance(e, ast.Name) else e.value if isinstance(e, ast.String) else None
     if word not in names:
         found = f"`{word}`" if word is not None else "an expression"
-        raise error(f"`{key}` must be one of {', '.join(names)}", e.span,
-                    expected=" | ".join(names) + (did_you_mean(word, names) if word else ""),
-                    found=found)
+        raise err.out_of_bounds(f"`{key}` must be one of {', '.join(names)}", e.span,
+                                expected=" | ".join(names)
+                                + (did_you_mean(word, names) if word else ""), found=found)
     return None if word == "auto" else word
