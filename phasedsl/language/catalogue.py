@@ -94,8 +94,26 @@ def wrong_arity(message: str, span: Span, expected: str, found: str) -> SpecErro
     return error(message, span, expected=expected, found=found)
 
 
-def index_out_of_range(what: str, index, span: Span, expected: str) -> SpecError:
-    return error(f"{what} {index} is out of range", span, expected=expected, found=str(index))
+def index_out_of_range(what: str, index, span: Span, expected: str, of: str = "") -> SpecError:
+    """``WHAT INDEX is out of range[ for OF]``: a node index, or an index of a vector."""
+    return error(f"{what} {index} is out of range" + (f" for {of}" if of else ""), span,
+                 expected=expected, found=str(index))
+
+
+def _short(words: str) -> str:
+    """``a number (the sample size)`` -> ``a number``."""
+    return words.split(" (")[0]
+
+
+def value_where_needed(found: str, what: str, span: Span) -> SpecError:
+    """``a vector where a number is needed``: ``found`` and ``what`` are values in words."""
+    return error(f"{_short(found)} where {_short(what)} is needed", span, expected=what,
+                 found=found)
+
+
+def unavailable(message: str, span: Span, expected: str, found: str) -> SpecError:
+    """A name that exists but may not be used here (``values.Unavailable`` says why)."""
+    return error(message, span, expected=expected, found=found)
 
 
 # ---------------------------------------------------------------- numbers
@@ -148,3 +166,13 @@ def invalid(message: str, span: Span | None, expected: str | None = None,
             found: str | None = None, notes: tuple[str, ...] = ()) -> SpecError:
     """A mistake of its own kind (a cycle of lets, both model kinds, an empty vector ...)."""
     return error(message, span, expected=expected, found=found, notes=notes)
+
+
+def vector_lengths_differ(a: int, b: int, span: Span) -> SpecError:
+    return error("vector lengths differ", span, expected="two vectors of one length",
+                 found=f"a {a}-vector and a {b}-vector")
+
+
+def needs_a_network(message: str, span: Span, expected: str = "a network model") -> SpecError:
+    """Something about a network's nodes, in an energy spec."""
+    return error(message, span, expected=expected, found="an energy model")

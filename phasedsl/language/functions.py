@@ -7,7 +7,8 @@ from typing import Callable, NamedTuple
 import sympy as sp
 
 from . import ast
-from .errors import did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 from .reals import finite
 from .values import AllOf, Context, Region, Rel, Scope, Symmetric, Vec, describe
 
@@ -50,25 +51,25 @@ def _origin(v):
 def _same_kind(a, b, span, what):
     if isinstance(a, Vec) != isinstance(b, Vec) or (
             isinstance(a, Vec) and len(a.items) != len(b.items)):
-        raise error(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}", span,
-                    expected=f"{describe(a)}, like the point", found=describe(b))
+        raise err.wrong_kind(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}",
+                             span, expected=f"{describe(a)}, like the point", found=describe(b))
 
 
 def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
     """The value of a call of a built-in function; arguments evaluated with ``ev``."""
     name = e.func.id
     if scope.lookup(name) is not None and name not in SCALAR_FUNCS:
-        raise error(f"`{name}` is not a function", e.func.span,
-                    expected="a function name", found=describe(scope.lookup(name)()))
+        raise err.wrong_kind(f"`{name}` is not a function", e.func.span,
+                             expected="a function name", found=describe(scope.lookup(name)()))
     if e.kwargs:
-        raise error(f"`{name}` takes no named arguments", e.span,
-                    expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
+        raise err.wrong_arity(f"`{name}` takes no named arguments", e.span,
+                              expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
     args = e.args
 
     def arity(n, shape):
         if len(args) != n:
-            raise error(f"`{name}` takes {n} argument{'s' if n != 1 else ''}", e.span,
-                        expected=f"`{name}({shape})`", found=f"{len(args)} argument{'s' if len(args) != 1 else ''}")
+            raise err.wrong_arity(f"`{name}` takes {err.arguments(n)}", e.span,
+                                  expected=f"`{name}({shape})`", found=err.arguments(len(args)))
 
     if name in SCALAR_FUNCS:
         arity(1, "x")
@@ -76,8 +77,8 @@ def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
         return finite(SCALAR_FUNCS[name](x), e, found=f"`{name}({x})`")
     if name in ("min", "max"):
         if len(args) < 2:
-            raise error(f"`{name}` takes two or more arguments", e.span,
-                        expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
+            raise err.wrong_arity(f"`{name}` takes two or more arguments", e.span,
+                                  expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
         vals = [ev.scalar(a, scope, ctx) for a in args]
         return (sp.Min if name == "min" else sp.Max)(*vals)
     if name == "norm":
@@ -88,11 +89,10 @@ def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
         a, b = ev.evaluate(args[0], scope, ctx), ev.evaluate(args[1], scope, ctx)
         for side, v in zip(args, (a, b)):
             if not isinstance(v, Vec):
-                raise error("`dot` takes two vectors", side.span, expected="a vector",
-                            found=describe(v))
+                raise err.wrong_kind("`dot` takes two vectors", side.span, expected="a vector",
+                                     found=describe(v))
         if len(a.items) != len(b.items):
-            raise error("vector lengths differ", e.span, expected="two vectors of one length",
-                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+            raise err.vector_lengths_differ(len(a.items), len(b.items), e.span)
         return sum(x * y for x, y in zip(a.items, b.items))
     if name == "annulus":
         arity(3, "v, r, eps")
@@ -116,16 +116,16 @@ def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
     if name == "symmetric":
         arity(1, "condition")
         if ctx.width is None:
-            raise error("`symmetric` permutes a network's nodes, and this spec has none",
-                        e.span, expected="a network model", found="an energy model")
+            raise err.needs_a_network(
+                "`symmetric` permutes a network's nodes, and this spec has none", e.span)
         if not ctx.symmetric:
-            raise error("`symmetric` can only be used in a phase", e.span,
-                        expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {ctx.where}")
+            raise err.misplaced("`symmetric` can only be used in a phase", e.span,
+                                expected="`phase NAME = symmetric(...)`",
+                                found=f"`symmetric` in {ctx.where}")
         return Symmetric(ev.condition(args[0], scope, ctx))
     if name in ELSEWHERE:
-        raise error(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
-                    expected="a function of numbers or vectors", found=f"`{name}(...)`")
+        raise err.misplaced(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
+                            expected="a function of numbers or vectors", found=f"`{name}(...)`")
     hint = did_you_mean(name, ALL_FUNCS)
-    raise error(f"unknown function `{name}`", e.func.span,
-                expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}",
-                found=f"`{name}`")
+    raise err.unknown("function", name, e.func.span,
+                      expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}")

@@ -21,7 +21,8 @@ from __future__ import annotations
 import sympy as sp
 
 from . import ast
-from .errors import did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 
 from .functions import (  # noqa: F401 - re-exported
     ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
@@ -47,18 +48,12 @@ def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
     """The typed symbolic value of ``e``. Raises ``SpecError`` (unattached) on a mistake."""
     method = _DISPATCH.get(type(e))
     if method is None:  # pragma: no cover - grammar and AST agree
-        raise error(f"this cannot be used in an expression ({type(e).__name__})", e.span)
+        raise err.invalid(f"this cannot be used in an expression ({type(e).__name__})", e.span)
     return method(e, scope, ctx)
 
 
-def _short(words: str) -> str:
-    """``a number (the sample size)`` -> ``a number``."""
-    return words.split(" (")[0]
-
-
 def _wrong_kind(e: ast.Expr, v, what: str):
-    return error(f"{_short(describe(v))} where {_short(what)} is needed", e.span,
-                 expected=what, found=describe(v))
+    return err.value_where_needed(describe(v), what, e.span)
 
 
 def scalar(e: ast.Expr, scope: Scope, ctx: Context, what: str = "a number") -> sp.Expr:
@@ -90,29 +85,27 @@ def _number(e: ast.Number, scope, ctx):
 
 
 def _string(e: ast.String, scope, ctx):
-    raise error("a string can only be the experiment's title", e.span,
-                expected="a number, a name or a vector", found=f'"{e.value}"')
+    raise err.misplaced("a string can only be the experiment's title", e.span,
+                        expected="a number, a name or a vector", found=f'"{e.value}"')
 
 
 def _name(e: ast.Name, scope: Scope, ctx: Context):
     thunk = scope.lookup(e.id)
     if thunk is None:
         if e.id in SCALAR_FUNCS or e.id in PRED_FUNCS or e.id in ELSEWHERE:
-            raise error(f"`{e.id}` is a function; call it with arguments", e.span,
-                        expected=f"`{e.id}(...)`", found=f"`{e.id}`")
-        hint = did_you_mean(e.id, scope.names())
-        raise error(f"unknown name `{e.id}`", e.span,
-                    expected=f"a name defined in this spec{hint}", found=f"`{e.id}`")
+            raise err.wrong_kind(f"`{e.id}` is a function; call it with arguments", e.span,
+                                 expected=f"`{e.id}(...)`", found=f"`{e.id}`")
+        raise err.unknown_name(e.id, e.span, scope.names())
     value = thunk()
     if isinstance(value, Unavailable):
-        raise error(value.message, e.span, expected=value.expected, found=value.found)
+        raise err.unavailable(value.message, e.span, value.expected, value.found)
     return value
 
 
 def _vector(e: ast.Vector, scope, ctx):
     items = tuple(scalar(x, scope, ctx, "a number (vectors hold numbers)") for x in e.items)
     if not items:
-        raise error("an empty vector", e.span, expected="at least one entry", found="`[]`")
+        raise err.invalid("an empty vector", e.span, expected="at least one entry", found="`[]`")
     return Vec(items)
 
 
@@ -130,8 +123,8 @@ def _literal_index(e: ast.Expr, scope: Scope, ctx: Context) -> int | NodeIndex:
     if isinstance(v, sp.Expr):
         found = (fmt(real_value(v)) if not v.free_symbols
                  else "a number that depends on the parameters")
-    raise error("an index must be a whole number or a node variable", e.span,
-                expected="an index such as `1` or `i`", found=found)
+    raise err.not_whole("an index", e.span, rest=" or a node variable",
+                        expected="an index such as `1` or `i`", found=found)
 
 
 def _index(e: ast.Index, scope: Scope, ctx: Context):
@@ -141,32 +134,33 @@ def _index(e: ast.Index, scope: Scope, ctx: Context):
         j = idx.j if isinstance(idx, NodeIndex) else idx
         if not 1 <= j <= target.count:
             owner = "the truth" if target.owner == "truth" else "the model"
-            raise error(f"node index {j} is out of range", e.index.span,
-                        expected=f"1 to {target.count} ({owner} has {target.count} nodes)",
-                        found=str(j))
+            raise err.index_out_of_range(
+                "node index", j, e.index.span,
+                expected=f"1 to {target.count} ({owner} has {target.count} nodes)")
         return target.get(j)
     if isinstance(target, Vec):
         if isinstance(idx, NodeIndex):
-            raise error("a vector is indexed by a number, not a node variable", e.index.span,
-                        expected=f"1 to {len(target.items)}", found="a node variable")
+            raise err.wrong_kind("a vector is indexed by a number, not a node variable",
+                                 e.index.span, expected=f"1 to {len(target.items)}",
+                                 found="a node variable")
         if not 1 <= idx <= len(target.items):
-            raise error(f"index {idx} is out of range for {describe(target)}", e.index.span,
-                        expected=f"1 to {len(target.items)} (indices start at 1)", found=str(idx))
+            raise err.index_out_of_range("index", idx, e.index.span, of=describe(target),
+                                         expected=f"1 to {len(target.items)} (indices start at 1)")
         return target.items[idx - 1]
-    raise error("only vectors and per-node quantities can be indexed", e.target.span,
-                expected="a vector or a per-node quantity", found=describe(target))
+    raise err.wrong_kind("only vectors and per-node quantities can be indexed", e.target.span,
+                         expected="a vector or a per-node quantity", found=describe(target))
 
 
 def _attr(e: ast.Attr, scope: Scope, ctx: Context):
     target = evaluate(e.target, scope, ctx)
     if not isinstance(target, Namespace):
-        raise error("only `truth` has attributes", e.span,
-                    expected="`truth.NAME`", found=describe(target))
+        raise err.wrong_kind("only `truth` has attributes", e.span,
+                             expected="`truth.NAME`", found=describe(target))
     if e.name not in target.members:
         hint = did_you_mean(e.name, target.members)
-        raise error(f"`{target.name}` has no `{e.name}`", e.span,
-                    expected=f"one of {', '.join(sorted(target.members))}{hint}",
-                    found=f"`{e.name}`")
+        raise err.invalid(f"`{target.name}` has no `{e.name}`", e.span,
+                          expected=f"one of {', '.join(sorted(target.members))}{hint}",
+                          found=f"`{e.name}`")
     return target.members[e.name]()
 
 
@@ -176,7 +170,8 @@ def _neg(e: ast.Neg, scope, ctx):
         return Vec(tuple(-x for x in v.items))
     if isinstance(v, sp.Expr):
         return -v
-    raise error("cannot negate this", e.span, expected="a number or a vector", found=describe(v))
+    raise err.wrong_kind("cannot negate this", e.span, expected="a number or a vector",
+                         found=describe(v))
 
 
 def _binary(e: ast.Binary, scope, ctx):
@@ -184,8 +179,8 @@ def _binary(e: ast.Binary, scope, ctx):
     b = evaluate(e.right, scope, ctx)
     for side, v in ((e.left, a), (e.right, b)):
         if not isinstance(v, (Vec, sp.Expr)):
-            raise error(f"`{e.op}` needs numbers or vectors", side.span,
-                        expected="a number or a vector", found=describe(v))
+            raise err.wrong_kind(f"`{e.op}` needs numbers or vectors", side.span,
+                                 expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
         return finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
@@ -193,24 +188,24 @@ def _binary(e: ast.Binary, scope, ctx):
     if e.op in "+-":
         if not (va and vb):
             lone = e.right if va else e.left
-            raise error(f"cannot {'add' if e.op == '+' else 'subtract'} a number and a vector",
-                        lone.span, expected="a vector of the same length", found="a number")
+            raise err.wrong_kind(
+                f"cannot {'add' if e.op == '+' else 'subtract'} a number and a vector",
+                lone.span, expected="a vector of the same length", found="a number")
         if len(a.items) != len(b.items):
-            raise error("vector lengths differ", e.span,
-                        expected="two vectors of one length",
-                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+            raise err.vector_lengths_differ(len(a.items), len(b.items), e.span)
         f = (lambda x, y: x + y) if e.op == "+" else (lambda x, y: x - y)
         return Vec(tuple(f(x, y) for x, y in zip(a.items, b.items)))
     if e.op == "*":
         if va and vb:
-            raise error("cannot multiply two vectors", e.span,
-                        expected="a number times a vector (or `dot(u, v)`)", found="two vectors")
+            raise err.wrong_kind("cannot multiply two vectors", e.span,
+                                 expected="a number times a vector (or `dot(u, v)`)",
+                                 found="two vectors")
         s, v = (b, a) if va else (a, b)
         return Vec(tuple(s * x for x in v.items))
     if e.op == "/" and va and not vb:
         return Vec(tuple(finite(x / b, e) for x in a.items))
-    raise error(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
-                expected="numbers", found=f"{describe(a)} and {describe(b)}")
+    raise err.wrong_kind(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
+                         expected="numbers", found=f"{describe(a)} and {describe(b)}")
 
 
 def _compare(e: ast.Compare, scope, ctx):
@@ -232,9 +227,9 @@ def _not(e: ast.Not, scope, ctx):
 
 def _quantified(e: ast.Quantified, scope: Scope, ctx: Context):
     if ctx.width is None:
-        raise error(f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",
-                    e.span, expected="a network model (`model network(width = d)`)",
-                    found="an energy model")
+        raise err.needs_a_network(
+            f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",
+            e.span, expected="a network model (`model network(width = d)`)")
     items = tuple(condition(e.body, scope.child({e.var: (lambda j=j: NodeIndex(j))}), ctx)
                   for j in range(1, ctx.width + 1))
     return AllOf(items) if e.kind == "all" else AnyOf(items)
