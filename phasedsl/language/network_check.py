@@ -14,7 +14,8 @@ import sympy as sp
 from . import ast
 from . import symbolic as sy
 from .checked import Network
-from .errors import did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 from .layout import NetworkLayout, Slot
 
 DATA_KEYS = ("n", "x", "noise", "seed")
@@ -24,29 +25,27 @@ ACTIVATIONS = ("relu", "tanh", "swish")
 def _kwargs(c, base, st, what: str, allowed: dict) -> dict:
     """``network(width = 2, activation = tanh)`` -> {"width": 2, "activation": "tanh"}."""
     if st.kind.id != "network":
-        raise error(f"unknown {what} kind `{st.kind.id}`", st.kind.span,
-                    expected="`network(width = d)`" + did_you_mean(st.kind.id, ["network"]),
-                    found=f"`{st.kind.id}`")
+        raise err.unknown(f"{what} kind", st.kind.id, st.kind.span,
+                          expected="`network(width = d)`" + did_you_mean(st.kind.id, ["network"]))
     if st.args:
-        raise error("`network` takes named arguments", st.args[0].span,
+        raise err.wrong_arity("`network` takes named arguments", st.args[0].span,
                     expected="`network(width = d)`", found="a positional argument")
     out = dict(allowed)
     for key, value in st.kwargs:
         if key not in allowed:
-            raise error(f"unknown argument `{key}` of `network`", value.span,
-                        expected="`width` or `activation`" + did_you_mean(key, allowed),
-                        found=f"`{key}`")
+            raise err.unknown("argument", key, value.span, where="of `network`",
+                              expected="`width` or `activation`" + did_you_mean(key, allowed))
         if key == "activation":
             if not (isinstance(value, ast.Name) and value.id in ACTIVATIONS):
                 found = f"`{value.id}`" if isinstance(value, ast.Name) else "an expression"
-                raise error("unknown activation", value.span,
+                raise err.invalid("unknown activation", value.span,
                             expected=" | ".join(ACTIVATIONS), found=found)
             out[key] = value.id
         else:
             width = c._const(value, base, c.ctx, "the width")
             if not (width >= 1 and float(width).is_integer()):
-                raise error("the width must be a whole number of 1 or more", value.span,
-                            expected="width >= 1", found=f"{width:g}")
+                raise err.not_whole("the width", value.span, rest=" of 1 or more",
+                                    expected="width >= 1", found=f"{width:g}")
             out[key] = int(width)
     return out
 
@@ -57,19 +56,18 @@ def _data(c, st: ast.Data):
         key = item.target.id if isinstance(item.target, ast.Name) else None
         if key not in DATA_KEYS:
             shown = key or "an indexed name"
-            raise error(f"unknown key `{shown}` in `data`", item.target.span,
-                        expected=", ".join(DATA_KEYS) + (did_you_mean(key, DATA_KEYS) if key else ""),
-                        found=f"`{shown}`")
+            raise err.unknown("key", shown, item.target.span, where="in `data`",
+                              expected=", ".join(DATA_KEYS)
+                              + (did_you_mean(key, DATA_KEYS) if key else ""))
         if key in items:
-            raise error(f"`{key}` is given twice in `data`", item.span, expected="once",
-                        found="twice")
+            raise err.key_twice(f"`{key}`", item.span, where="in `data`")
         want = "~" if key == "x" else "="
         if item.op != want:
-            raise error(f"write `{key} {want} ...` in `data`", item.span,
+            raise err.invalid(f"write `{key} {want} ...` in `data`", item.span,
                         expected=f"`{key} {want}`", found=f"`{key} {item.op}`")
         items[key] = item
     if "x" not in items:
-        raise error("`data` needs an input distribution", st.span,
+        raise err.missing("`data` needs an input distribution", st.span,
                     expected="`x ~ uniform(-1, 1)^2`", found="no `x`")
     return items
 
@@ -79,18 +77,18 @@ def _input_dist(c, base, e: ast.Expr):
     if isinstance(e, ast.Binary) and e.op == "^":
         k = c._const(e.right, base, c.ctx, "the input dimension")
         if not (k >= 1 and float(k).is_integer()):
-            raise error("the input dimension must be a whole number", e.right.span,
-                        expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
+            raise err.not_whole("the input dimension", e.right.span,
+                                expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
         k, dist = int(k), e.left
     if not (isinstance(dist, ast.Call) and dist.func.id in ("uniform", "normal") and len(dist.args) == 2):
-        raise error("unknown input distribution", dist.span,
+        raise err.invalid("unknown input distribution", dist.span,
                     expected="`uniform(a, b)^k` or `normal(mean, sd)^k`", found="something else")
     a, b = (c._const(x, base, c.ctx, "a parameter of the input distribution") for x in dist.args)
     if dist.func.id == "uniform" and not b > a:
-        raise error("`uniform(a, b)` needs a < b", dist.span, expected="a < b",
+        raise err.out_of_bounds("`uniform(a, b)` needs a < b", dist.span, expected="a < b",
                     found=f"uniform({a:g}, {b:g})")
     if dist.func.id == "normal" and not b > 0:
-        raise error("`normal(mean, sd)` needs sd > 0", dist.args[1].span, expected="sd > 0",
+        raise err.out_of_bounds("`normal(mean, sd)` needs sd > 0", dist.args[1].span, expected="sd > 0",
                     found=f"{b:g}")
     return (dist.func.id, a, b), k
 
@@ -119,7 +117,7 @@ def check_network(c) -> NetworkCheck:
                            (data, "`data` block", "`data { n = 10000; x ~ uniform(-1, 1)^2 }`")):
         if st is None:
             first = min(present, key=lambda s: (s.span.line, s.span.column))
-            raise error(f"a network spec needs a {what}", first.span, expected=hint,
+            raise err.missing(f"a network spec needs a {what}", first.span, expected=hint,
                         found=f"no {what} in this spec",
                         notes=("a network spec has `data`, `model` and `truth`",))
     # Until the model's parameters exist, lets and the truth may not use them.
@@ -133,7 +131,7 @@ def check_network(c) -> NetworkCheck:
         x_dist, k = _input_dist(c, base, items["x"].expr)
         m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
         if m_args["width"] is None:
-            raise error("the model's width is missing", model.span,
+            raise err.missing("the model's width is missing", model.span,
                         expected="`model network(width = d)`", found="no width")
         d = m_args["width"]
         # the truth is the model's network unless it says otherwise (width and activation)
@@ -146,7 +144,7 @@ def check_network(c) -> NetworkCheck:
         n_item = items.get("n")
         if n_item is None:
             if c.sweep_name != "n":
-                raise error("`data` needs the sample size", data.span, expected="`n = 10000`",
+                raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
                             found="no `n`")
             n = c.sweep_symbol
         else:
@@ -165,8 +163,8 @@ def check_network(c) -> NetworkCheck:
         if "seed" in items:
             seed = c._const(items["seed"].expr, base, c.ctx, "the data seed")
             if not (seed >= 0 and float(seed).is_integer()):
-                raise error("the data seed must be a whole number >= 0", items["seed"].expr.span,
-                            expected="`seed = 0`", found=f"{seed:g}")
+                raise err.not_whole("the data seed", items["seed"].expr.span, rest=" >= 0",
+                                    expected="`seed = 0`", found=f"{seed:g}")
             seed = int(seed)
 
         truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
@@ -219,15 +217,13 @@ def check_network(c) -> NetworkCheck:
 def _sweep_only(c, value, span, what):
     extra = value.free_symbols - {c.sweep_symbol}
     if extra:
-        raise error(f"{what} cannot depend on the model's parameters", span,
-                    expected="constants and the sweep variable",
-                    found=sy.names_text(extra))
+        raise err.depends_on_parameters(what, span, whose="the model's parameters",
+                                        found=sy.names_text(extra))
 
 
 def _whole(c, value, span, what):
     if not value.free_symbols and not float(value).is_integer():
-        raise error(f"{what} must be a whole number", span, expected="a whole number",
-                    found=f"{float(value):g}")
+        raise err.not_whole(what, span, expected="a whole number", found=f"{float(value):g}")
 
 
 def _node_let(c, st: ast.NodeLet, scope, count, owner):
@@ -237,7 +233,7 @@ def _node_let(c, st: ast.NodeLet, scope, count, owner):
     def get(i):
         value = sy.evaluate(st.expr, scope.child({st.var.id: lambda: sy.NodeIndex(i)}), ctx)
         if not isinstance(value, (sp.Expr, sy.Vec, sy.Pred)):
-            raise error(f"`{st.name.id}[{st.var.id}]` must be a number or a vector", st.expr.span,
+            raise err.wrong_kind(f"`{st.name.id}[{st.var.id}]` must be a number or a vector", st.expr.span,
                         expected="a number or a vector per node", found=sy.describe(value))
         return value
 
@@ -260,45 +256,43 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
             name_node, idx_expr = target.target, target.index
             idx = sy._literal_index(idx_expr, scope, ctx)
             if not isinstance(idx, int) or not 1 <= idx <= m:
-                raise error(f"node index {idx} is out of range", idx_expr.span,
-                            expected=f"1 to {m} (the truth has {m} nodes)", found=str(idx))
+                raise err.index_out_of_range("node index", idx, idx_expr.span,
+                                             expected=f"1 to {m} (the truth has {m} nodes)")
         else:
             name_node = target
         name = name_node.id
         if name not in ("w", "b", "q", "c") or item.op != "=":
-            raise error(f"unknown truth parameter `{name}`", name_node.span,
-                        expected="`w[i]`, `b`, `q` or `c`" + did_you_mean(name, "wbqc"),
-                        found=f"`{name}`")
+            raise err.unknown("truth parameter", name, name_node.span,
+                              expected="`w[i]`, `b`, `q` or `c`" + did_you_mean(name, "wbqc"))
         key = (name, idx)
         earlier = [line for (n, i), line in seen.items()
                    if n == name and (i == idx or i is None or idx is None)]
         if earlier:
-            raise error(f"the truth's `{name}` is set twice", item.span, expected="once",
-                        found="twice", notes=(f"first set at line {earlier[0]}",))
+            raise err.key_twice(f"the truth's `{name}`", item.span, earlier[0], verb="set")
         seen[key] = item.span.line
         value = sy.evaluate(item.expr, scope, ctx)
         if sy.free_symbols(value) - {c.sweep_symbol}:
-            raise error("the truth cannot depend on the model's parameters", item.expr.span,
-                        expected="constants and the sweep variable",
-                        found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
+            raise err.depends_on_parameters(
+                "the truth", item.expr.span, whose="the model's parameters",
+                found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
         sy.ensure_real(value, item.expr.span, f"the truth's `{name}`", c.ctx)
         nodes = range(m) if idx is None else [idx - 1]
         if name == "w":
             if not (isinstance(value, sy.Vec) and len(value.items) == k):
-                raise error(f"each `w[i]` is a {k}-vector (the input has {k} dimensions)",
+                raise err.wrong_kind(f"each `w[i]` is a {k}-vector (the input has {k} dimensions)",
                             item.expr.span, expected=f"a {k}-vector", found=sy.describe(value))
             for i in nodes:
                 w[i] = value.items
         elif name == "c":
             if idx is not None or not isinstance(value, sp.Expr):
-                raise error("`c` is one number", item.span, expected="`c = NUMBER`",
+                raise err.wrong_kind("`c` is one number", item.span, expected="`c = NUMBER`",
                             found=sy.describe(value) if idx is None else "an index")
             cval = value
         else:
             table = b if name == "b" else q
             if isinstance(value, sy.Vec):
                 if idx is not None or len(value.items) != m:
-                    raise error(f"`{name}` as a vector needs one entry per node", item.expr.span,
+                    raise err.wrong_kind(f"`{name}` as a vector needs one entry per node", item.expr.span,
                                 expected=f"a {m}-vector (the truth has {m} nodes)",
                                 found=sy.describe(value))
                 for i in range(m):
@@ -307,11 +301,11 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
                 for i in nodes:
                     table[i] = value
             else:
-                raise error(f"`{name}` must be a number or a vector", item.expr.span,
+                raise err.wrong_kind(f"`{name}` must be a number or a vector", item.expr.span,
                             expected="a number", found=sy.describe(value))
     missing = [i + 1 for i in range(m) if w[i] is None]
     if missing:
-        raise error(f"the truth's `w[{missing[0]}]` is not set", truth.span,
+        raise err.missing(f"the truth's `w[{missing[0]}]` is not set", truth.span,
                     expected=f"`w[{missing[0]}] = [...]` inside `truth`", found="nothing")
     b = [sp.Integer(0) if x is None else x for x in b]
     q = [sp.Integer(1) if x is None else x for x in q]
