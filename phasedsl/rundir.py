@@ -19,6 +19,7 @@ import numpy as np
 
 from .analysis.records import plain
 from .language.errors import UsageError
+from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "atomic_write", "dumps", "load_results", "load_draws",
            "run_key", "draws_path"]
@@ -43,10 +44,14 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def run_key(checked) -> str:
     """A hash of everything that decides a point's result (spec text after overrides,
-    engine and its settings). Two runs with the same key may share finished points."""
+    engine and its result settings: not execution settings such as ``chain_method``, which
+    change how the work runs, not the posterior). Two runs with the same key may share
+    finished points."""
+    kept = result_keys(checked.engine)
+    sample = {k: v for k, v in checked.sample.items() if k in kept}
     payload = json.dumps({"source": checked.spec.source, "engine": checked.engine,
                           "sweep": list(checked.sweep_values),
-                          "sample": checked.sample, "lets": sorted(map(str, checked.lets.items())),
+                          "sample": sample, "lets": sorted(map(str, checked.lets.items())),
                           "phases": list(checked.phase_names)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -50,17 +50,13 @@ from phasedsl.engines.base import (
     settings_with_defaults,
     unconstrained,
 )
+from phasedsl.language.settings import defaults
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "default_chain_method", "stack_contexts"]
 
-DEFAULTS = {
-    "chains": 4,
-    "draws": 2000,
-    "warmup": 1000,
-    "target_accept": 0.8,
-    "max_depth": 10,
-}
+# every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["nuts"]
+DEFAULTS = defaults("nuts", arguments_only=True)
 
 CHAIN_METHODS = BATCH_METHODS + ("flat",)
 

@@ -35,16 +35,13 @@ import time
 import numpy as np
 
 from phasedsl.engines.base import CompiledCache, settings_with_defaults
+from phasedsl.language.settings import defaults
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["QuadratureEngine", "DEFAULTS"]
 
-DEFAULTS = {
-    "points": 0,  # 0 = by dimension: 4001 (D = 1), 801 per axis (D = 2)
-    "order": 5,  # Gauss-Legendre nodes per cell (D = 1)
-    "bisect": 48,  # bisection halvings for a phase boundary inside a cell (D = 1)
-    "subdivisions": 8,  # midpoint sub-cells per cell and axis (D = 2)
-}
+# every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["quadrature"]
+DEFAULTS = defaults("quadrature", arguments_only=True)
 DEFAULT_POINTS = {1: 4001, 2: 801}
 
 

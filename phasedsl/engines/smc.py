@@ -69,24 +69,13 @@ from phasedsl.engines.base import (
     settings_with_defaults,
     unconstrained,
 )
+from phasedsl.language.settings import defaults
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["DEFAULTS", "SmcEngine", "default_particle_block"]
 
-DEFAULTS = {
-    "particles": 2000,  # per generation
-    "runs": 4,
-    "mutations": 10,  # HMC steps per particle per stage
-    "integration_steps": 10,  # leapfrog steps per HMC step
-    "target_ess": 0.5,  # newest generation's incremental ESS, fraction of particles
-    "generations": 8,  # HMC generations held (persistent sampling window)
-    "prior_draws": 32,  # generations of independent prior draws, held for the whole run
-    "step_min": 0.1,  # each HMC step's step-size factor is log-uniform in [min, max]
-    "step_max": 2.0,
-    "target_accept": 0.7,  # mean HMC acceptance the step-size scale is steered to
-    "initial_scale": 1.0,  # step size in units of the ensemble std, times D^(-1/4)
-    "max_stages": 1000,  # safety cap on the number of tempering stages
-}
+# every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["smc"]
+DEFAULTS = defaults("smc", arguments_only=True)
 
 DROP_WEIGHT = 1e-12  # samples with less normalised weight are not returned
 

@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Span:
-    """A region of the source: 1-based line and column of the first character, and the end."""
+    """A region of the source: 1-based line and column of the first character, and the end.
+
+    ``origin`` names text outside the file (``"--set KEY"`` for the value of a ``--set``;
+    its lines are 0); "" for the file itself. Not compared."""
 
     line: int
     column: int
     end_line: int
     end_column: int
+    origin: str = field(default="", compare=False)
 
 
 NOWHERE = Span(0, 0, 0, 0)

@@ -6,15 +6,19 @@ The AST is never changed. Every expression is evaluated once to a typed symbolic
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from dataclasses import dataclass
 
 import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import Diagnostic, SpecError, did_you_mean, error
-from .settings import SettingsChecker, apply_overrides, override_error
+from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
+from . import catalogue as err
+from .errors import Diagnostic, SpecError, did_you_mean
+from .network_check import check_network
+from .overrides import apply_overrides, override_error
+from .settings import SettingsChecker
 from .sweep_check import constant, sweep_values
 
 BUILTINS = ("pi", "e")
@@ -22,78 +26,6 @@ NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of t
                  "q": "a parameter of the network model", "c": "a parameter of the network model",
                  "truth": "the truth network (`truth.w[1]`, ...)",
                  "n": "the sample size, set in `data`"}
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A named block of the flat parameter vector: ``params[start:start+size]``."""
-
-    name: str
-    shape: tuple[int, ...]
-    start: int
-    lower: float = float("-inf")
-    upper: float = float("inf")
-
-    @property
-    def size(self) -> int:
-        out = 1
-        for s in self.shape:
-            out *= s
-        return out
-
-
-@dataclass(frozen=True)
-class Network:
-    """A network model, its truth and its data. Truth values are sympy in the sweep symbol."""
-
-    width: int
-    inputs: int
-    activation: str
-    truth_width: int
-    truth_activation: str
-    truth_w: tuple[tuple[sp.Expr, ...], ...]  # [m][k]
-    truth_b: tuple[sp.Expr, ...]  # [m]
-    truth_q: tuple[sp.Expr, ...]  # [m]
-    truth_c: sp.Expr
-    n: sp.Expr
-    x_dist: tuple  # ("uniform", a, b) or ("normal", mean, sd)
-    noise: sp.Expr
-    seed: int
-    truth_lets: dict  # name -> tuple of per-node values of the truth
-
-
-@dataclass(frozen=True)
-class CheckedSpec:
-    """Everything later stages need, resolved and checked."""
-
-    spec: ast.Spec
-    experiment: str
-    kind: str  # "network" | "energy"
-    sweep_name: str | None
-    sweep_symbol: sp.Symbol
-    sweep_values: tuple[float, ...]
-    beta: sp.Expr
-    n: sp.Expr
-    prior: tuple  # ("normal", mean, sd) | ("uniform",)
-    slots: tuple[Slot, ...]
-    symbols: tuple[sp.Symbol, ...]  # one per flat parameter
-    network: Network | None
-    energy: sp.Expr | None
-    phases: tuple[tuple[str, sy.Pred], ...]
-    node_lets: dict  # name -> tuple of per-node values (model parameters)
-    lets: dict  # name -> value
-    engine: str
-    sample: dict
-    report: dict
-    warnings: tuple[Diagnostic, ...]
-
-    @property
-    def dim(self) -> int:
-        return len(self.symbols)
-
-    @property
-    def phase_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.phases)
 
 
 def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
@@ -113,8 +45,7 @@ def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpe
 
 
 def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
-    return error(f"{what} is given twice", second.span, expected=f"one {what}",
-                 found=f"a second {what}", notes=(f"the first is at line {first.span.line}",))
+    return err.given_twice(what, first.span, second.span)
 
 
 class _Checker:
@@ -128,6 +59,7 @@ class _Checker:
         self.assigns: dict[str, ast.Assign] = {}
         self._let_values: dict[str, object] = {}
         self._let_busy: list[str] = []
+        self.layout: NetworkLayout | None = None
 
     # ------------------------------------------------------------ grouping
     def group(self):
@@ -150,19 +82,17 @@ class _Checker:
                 self._unique(self.params, st.name, st, "param")
             elif isinstance(st, ast.Assign):
                 if st.name.id != "beta":
-                    raise error(f"unknown setting `{st.name.id}`", st.name.span,
-                                expected="`beta = ...`, or `let NAME = ...` for a constant"
-                                + did_you_mean(st.name.id, ["beta"]),
-                                found=f"`{st.name.id} = ...`")
+                    raise err.unknown("setting", st.name.id, st.name.span,
+                                      expected="`beta = ...`, or `let NAME = ...` for a constant"
+                                      + did_you_mean(st.name.id, ["beta"]),
+                                      found=f"`{st.name.id} = ...`")
                 if "beta" in self.assigns:
                     raise _dup(self.assigns["beta"], st, "`beta`")
                 self.assigns["beta"] = st
 
     def _unique(self, table, name: ast.Name, st, what):
         if name.id in table:
-            raise error(f"{what} `{name.id}` is defined twice", name.span,
-                        expected=f"one definition of `{name.id}`", found="a second one",
-                        notes=(f"the first is at line {table[name.id].span.line}",))
+            raise err.defined_twice(what, name.id, name.span, table[name.id].span.line)
         table[name.id] = st
 
     # ------------------------------------------------------------ driver
@@ -173,11 +103,11 @@ class _Checker:
         has_net, has_en = any(net_st), any(en_st)
         if has_net and has_en:
             first_en = next(s for s in en_st if s)
-            raise error("a spec has either a network model or an energy, not both",
+            raise err.invalid("a spec has either a network model or an energy, not both",
                         first_en.span, expected="network statements only (model, truth, data)",
                         found="`param`/`energy` in a network spec")
         if not has_net and not has_en:
-            raise error("this spec has no model", None,
+            raise err.missing("this spec has no model", None,
                         expected="`model network(...)` with `truth` and `data`, "
                                  "or `param` and `energy`", found="neither")
         self.kind = "network" if has_net else "energy"
@@ -215,7 +145,8 @@ class _Checker:
             n=self.n, prior=self.prior, slots=self.slots, symbols=self.symbols,
             network=network, energy=energy, phases=phases, node_lets=self.node_let_values,
             lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
-            engine=engine, sample=sample, report=report, warnings=tuple(self.warnings))
+            engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
+            layout=self.layout)
 
     # ------------------------------------------------------------ names
     def check_names(self):
@@ -240,9 +171,7 @@ class _Checker:
     @staticmethod
     def _clash(name: ast.Name, taken: tuple[str, int], what: str):
         meaning, line = taken
-        notes = (f"`{name.id}` is defined at line {line}",) if line else ()
-        raise error(f"`{name.id}` is already {meaning}", name.span,
-                    expected=f"another name for this `{what}`", found=f"`{name.id}`", notes=notes)
+        raise err.name_taken(name.id, meaning, name.span, what, line)
 
     # ------------------------------------------------------------ sweep
     def sweep(self, st: ast.Sweep | None):
@@ -264,7 +193,7 @@ class _Checker:
         st = self.lets[name]
         if name in self._let_busy:
             cycle = self._let_busy[self._let_busy.index(name):] + [name]
-            raise error(f"`{name}` is defined in terms of itself", st.name.span,
+            raise err.invalid(f"`{name}` is defined in terms of itself", st.name.span,
                         expected="a definition that does not refer back to it",
                         found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
         self._let_busy.append(name)
@@ -272,7 +201,7 @@ class _Checker:
         self._let_busy.remove(name)
         sy.ensure_real(value, st.expr.span, f"`{name}`", self.ctx)
         if isinstance(value, (sy.Nodes, sy.Namespace, sy.NodeIndex)):
-            raise error(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
+            raise err.wrong_kind(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
                         expected=f"`let {name}[i] = ...` for a per-node quantity", found=sy.describe(value))
         self._let_values[name] = value
         return value
@@ -281,14 +210,14 @@ class _Checker:
     def energy(self) -> sp.Expr:
         st: ast.Energy | None = self.one.get(ast.Energy)
         if st is None:
-            raise error("this spec has parameters but no energy", None,
+            raise err.missing("this spec has parameters but no energy", None,
                         expected="`energy K = ...`", found="none")
         if not self.params:
-            raise error("an energy needs parameters", st.span,
+            raise err.missing("an energy needs parameters", st.span,
                         expected="`param w in [a, b]` before it", found="no `param`")
         for name, ls in self.lets.items():
             if isinstance(ls, ast.NodeLet):
-                raise error("per-node quantities need a network", ls.span,
+                raise err.misplaced("per-node quantities need a network", ls.span,
                             expected="`let NAME = ...`", found=f"`let {name}[...]`")
         slots, symbols, start = [], [], 0
         for name, p in self.params.items():
@@ -296,17 +225,17 @@ class _Checker:
             if p.size is not None:
                 k = self._const(p.size, self.base, self.ctx, "a parameter's length")
                 if not (k >= 1 and float(k).is_integer()):
-                    raise error("a parameter's length must be a whole number of 1 or more",
-                                p.size.span, expected="`param v[2] ...`", found=f"{k:g}")
+                    raise err.not_whole("a parameter's length", p.size.span, rest=" of 1 or more",
+                                        expected="`param v[2] ...`", found=f"{k:g}")
                 k = int(k)
             lo, hi = float("-inf"), float("inf")
             if p.box is not None:
                 if len(p.box.items) != 2:
-                    raise error("a box is `[lower, upper]`", p.box.span,
+                    raise err.wrong_kind("a box is `[lower, upper]`", p.box.span,
                                 expected="two numbers", found=f"{len(p.box.items)}")
                 lo, hi = (self._const(x, self.base, self.ctx, "a bound") for x in p.box.items)
                 if not hi > lo:
-                    raise error("a box needs lower < upper", p.box.span,
+                    raise err.out_of_bounds("a box needs lower < upper", p.box.span,
                                 expected="`[lower, upper]` with lower < upper",
                                 found=f"[{lo:g}, {hi:g}]")
             shape = () if p.size is None else (k,)
@@ -330,51 +259,66 @@ class _Checker:
         if self.sweep_name == "n":
             return self.sweep_symbol
         if "n" not in self.lets:
-            raise error("an energy model needs the sample size `n`", st.span,
+            raise err.missing("an energy model needs the sample size `n`", st.span,
                         expected="`let n = ...` or `sweep n over ...`", found="no `n`")
         n = sy.scalar(self.lets["n"].expr, self.scope, self.ctx, "a number (the sample size)")
         extra = n.free_symbols - {self.sweep_symbol}
         if extra:
-            raise error("`n` cannot depend on the parameters", self.lets["n"].expr.span,
-                        expected="constants and the sweep variable",
-                        found=sy.names_text(extra))
+            raise err.depends_on_parameters("`n`", self.lets["n"].expr.span,
+                                            found=sy.names_text(extra))
         sy.ensure_positive(n, self.lets["n"].expr.span, "n", self.ctx)
         return n
 
     # ------------------------------------------------------------ networks
     def network(self) -> Network:
-        from .network_check import check_network
+        r = check_network(self)
+        self.base, self.scope = r.base, r.scope
+        self.layout, self.slots, self.symbols, self.n = r.layout, r.slots, r.symbols, r.n
+        self.ctx = dataclasses.replace(self.ctx, width=r.layout.width)
+        self.prior, self.node_let_values = r.prior, r.node_let_values
+        return r.network
 
-        return check_network(self)
+    @contextlib.contextmanager
+    def lets_in(self, scope: sy.Scope):
+        """Evaluate lets first used inside this block in ``scope`` (the network check widens
+        what lets may use step by step: constants, then ``n``, then the model)."""
+        outer, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = outer
 
     # ------------------------------------------------------------ prior, beta, phases
-    def prior_value(self) -> tuple:
+    def prior_value(self, base: sy.Scope | None = None, slots=None, ctx=None) -> tuple:
+        """The prior; its numbers are constants of ``base`` (default: the checker's)."""
+        base = self.base if base is None else base
+        slots = self.slots if slots is None else slots
+        ctx = self.ctx if ctx is None else ctx
         st: ast.Prior | None = self.one.get(ast.Prior)
-        boxed = all(s.lower > float("-inf") for s in self.slots)
+        boxed = all(s.lower > float("-inf") for s in slots)
         if st is None:
             return ("uniform",) if (self.kind == "energy" and boxed) else ("normal", 0.0, 1.0)
         e = st.expr
         if isinstance(e, ast.Name) and e.id == "uniform" or (
                 isinstance(e, ast.Call) and e.func.id == "uniform" and not e.args):
             if not boxed:
-                raise error("a uniform prior needs a box on every parameter", e.span,
+                raise err.missing("a uniform prior needs a box on every parameter", e.span,
                             expected="`param NAME in [a, b]` for every parameter, or `prior normal(0, 1)`",
                             found="`prior uniform` on an unbounded parameter")
             return ("uniform",)
         if isinstance(e, ast.Call) and e.func.id == "normal":
             if len(e.args) != 2 or e.kwargs:
-                raise error("`normal` takes 2 arguments", e.span, expected="`normal(MEAN, SD)`",
-                            found=f"{len(e.args)} arguments")
-            mean = self._const(e.args[0], self.base, self.ctx, "the prior mean")
-            sd = self._const(e.args[1], self.base, self.ctx, "the prior standard deviation")
+                raise err.wrong_arity("`normal` takes 2 arguments", e.span,
+                                      expected="`normal(MEAN, SD)`", found=f"{len(e.args)} arguments")
+            mean = self._const(e.args[0], base, ctx, "the prior mean")
+            sd = self._const(e.args[1], base, ctx, "the prior standard deviation")
             if not sd > 0:
-                raise error("the prior standard deviation must be positive", e.args[1].span,
-                            expected="SD > 0", found=f"{sd:g}")
+                raise err.must_be_positive("the prior standard deviation", e.args[1].span,
+                                           expected="SD > 0", found=f"{sd:g}")
             return ("normal", mean, sd)
         name = e.func.id if isinstance(e, ast.Call) else getattr(e, "id", "this")
-        raise error(f"unknown prior `{name}`", e.span,
-                    expected="`normal(MEAN, SD)` or `uniform`" + did_you_mean(name, ["normal", "uniform"]),
-                    found=f"`{name}`")
+        raise err.unknown("prior", name, e.span, expected="`normal(MEAN, SD)` or `uniform`"
+                          + did_you_mean(name, ["normal", "uniform"]))
 
     def beta(self) -> sp.Expr:
         st = self.assigns.get("beta")
@@ -382,9 +326,9 @@ class _Checker:
             return sp.Integer(1)
         value = sy.scalar(st.expr, self.base_with_n(), dataclasses.replace(self.ctx, where="`beta`"))
         if value.free_symbols - {self.sweep_symbol}:
-            raise error("`beta` cannot depend on the parameters", st.expr.span,
-                        expected="constants, `n` and the sweep variable",
-                        found=sy.names_text(value.free_symbols - {self.sweep_symbol}))
+            raise err.depends_on_parameters(
+                "`beta`", st.expr.span, expected="constants, `n` and the sweep variable",
+                found=sy.names_text(value.free_symbols - {self.sweep_symbol}))
         sy.ensure_positive(value, st.expr.span, "beta", self.ctx)
         return value
 

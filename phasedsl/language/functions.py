@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import sympy as sp
 
 from . import ast
-from .errors import did_you_mean, error
-from .symbolic import (ALL_FUNCS, ELSEWHERE, SCALAR_FUNCS, condition, describe, evaluate,
-                       finite, point, positive, scalar)
-from .values import AllOf, Context, Region, Rel, Scope, Symmetric, Vec
+from . import catalogue as err
+from .errors import did_you_mean
+from .reals import finite
+from .values import AllOf, Context, Region, Rel, Scope, Symmetric, Vec, describe
+
+SCALAR_FUNCS = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
+    "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh,
+    "relu": lambda x: sp.Max(0, x),
+}
+PRED_FUNCS = {"annulus": 3, "disc": 2, "ball": 3}
+ELSEWHERE = {
+    "linspace": "only in `sweep ... over`", "range": "only in `sweep ... over`",
+    "normal": "only in `prior` or `data`", "uniform": "only in `prior` or `data`",
+    "network": "only after `model` or `truth`",
+}
+ALL_FUNCS = sorted(set(SCALAR_FUNCS) | set(PRED_FUNCS)
+                   | {"min", "max", "norm", "dot", "symmetric", "linspace", "range"})
+
+
+class Evaluators(NamedTuple):
+    """How arguments are evaluated (``symbolic.EVALUATORS``): passed in by the evaluator, so
+    that this module does not import it."""
+
+    evaluate: Callable  # (expr, scope, ctx) -> value
+    scalar: Callable  # (expr, scope, ctx, what="a number") -> sympy scalar
+    condition: Callable  # (expr, scope, ctx) -> Pred
+    point: Callable  # (expr, scope, ctx) -> scalar or Vec
+    positive: Callable  # (expr, scope, ctx, what) -> sympy scalar > 0
 
 
 def _norm(v):
@@ -24,83 +51,81 @@ def _origin(v):
 def _same_kind(a, b, span, what):
     if isinstance(a, Vec) != isinstance(b, Vec) or (
             isinstance(a, Vec) and len(a.items) != len(b.items)):
-        raise error(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}", span,
-                    expected=f"{describe(a)}, like the point", found=describe(b))
+        raise err.wrong_kind(f"the centre of `{what}` is {describe(b)}, the point {describe(a)}",
+                             span, expected=f"{describe(a)}, like the point", found=describe(b))
 
 
-def call(e: ast.Call, scope: Scope, ctx: Context):
+def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
+    """The value of a call of a built-in function; arguments evaluated with ``ev``."""
     name = e.func.id
     if scope.lookup(name) is not None and name not in SCALAR_FUNCS:
-        raise error(f"`{name}` is not a function", e.func.span,
-                    expected="a function name", found=describe(scope.lookup(name)()))
+        raise err.wrong_kind(f"`{name}` is not a function", e.func.span,
+                             expected="a function name", found=describe(scope.lookup(name)()))
     if e.kwargs:
-        raise error(f"`{name}` takes no named arguments", e.span,
-                    expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
+        raise err.wrong_arity(f"`{name}` takes no named arguments", e.span,
+                              expected="positional arguments", found=f"`{e.kwargs[0][0]} = ...`")
     args = e.args
 
     def arity(n, shape):
         if len(args) != n:
-            raise error(f"`{name}` takes {n} argument{'s' if n != 1 else ''}", e.span,
-                        expected=f"`{name}({shape})`", found=f"{len(args)} argument{'s' if len(args) != 1 else ''}")
+            raise err.wrong_arity(f"`{name}` takes {err.arguments(n)}", e.span,
+                                  expected=f"`{name}({shape})`", found=err.arguments(len(args)))
 
     if name in SCALAR_FUNCS:
         arity(1, "x")
-        x = scalar(args[0], scope, ctx)
+        x = ev.scalar(args[0], scope, ctx)
         return finite(SCALAR_FUNCS[name](x), e, found=f"`{name}({x})`")
     if name in ("min", "max"):
         if len(args) < 2:
-            raise error(f"`{name}` takes two or more arguments", e.span,
-                        expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
-        vals = [scalar(a, scope, ctx) for a in args]
+            raise err.wrong_arity(f"`{name}` takes two or more arguments", e.span,
+                                  expected=f"`{name}(a, b, ...)`", found=f"{len(args)} argument")
+        vals = [ev.scalar(a, scope, ctx) for a in args]
         return (sp.Min if name == "min" else sp.Max)(*vals)
     if name == "norm":
         arity(1, "v")
-        return _norm(point(args[0], scope, ctx))
+        return _norm(ev.point(args[0], scope, ctx))
     if name == "dot":
         arity(2, "u, v")
-        a, b = evaluate(args[0], scope, ctx), evaluate(args[1], scope, ctx)
+        a, b = ev.evaluate(args[0], scope, ctx), ev.evaluate(args[1], scope, ctx)
         for side, v in zip(args, (a, b)):
             if not isinstance(v, Vec):
-                raise error("`dot` takes two vectors", side.span, expected="a vector",
-                            found=describe(v))
+                raise err.wrong_kind("`dot` takes two vectors", side.span, expected="a vector",
+                                     found=describe(v))
         if len(a.items) != len(b.items):
-            raise error("vector lengths differ", e.span, expected="two vectors of one length",
-                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+            raise err.vector_lengths_differ(len(a.items), len(b.items), e.span)
         return sum(x * y for x, y in zip(a.items, b.items))
     if name == "annulus":
         arity(3, "v, r, eps")
-        v, r = point(args[0], scope, ctx), scalar(args[1], scope, ctx)
-        eps = positive(args[2], scope, ctx, "eps")
+        v, r = ev.point(args[0], scope, ctx), ev.scalar(args[1], scope, ctx)
+        eps = ev.positive(args[2], scope, ctx, "eps")
         nv = _norm(v)
         return Region("annulus", v, _origin(v), r - eps, r + eps,
                       AllOf((Rel(">", nv, r - eps), Rel("<", nv, r + eps))))
     if name == "disc":
         arity(2, "v, eps")
-        v = point(args[0], scope, ctx)
-        eps = positive(args[1], scope, ctx, "eps")
+        v = ev.point(args[0], scope, ctx)
+        eps = ev.positive(args[1], scope, ctx, "eps")
         return Region("disc", v, _origin(v), None, eps, Rel("<", _norm(v), eps))
     if name == "ball":
         arity(3, "v, centre, eps")
-        v, c = point(args[0], scope, ctx), point(args[1], scope, ctx)
+        v, c = ev.point(args[0], scope, ctx), ev.point(args[1], scope, ctx)
         _same_kind(v, c, args[1].span, "ball")
-        eps = positive(args[2], scope, ctx, "eps")
+        eps = ev.positive(args[2], scope, ctx, "eps")
         diff = Vec(tuple(x - y for x, y in zip(v.items, c.items))) if isinstance(v, Vec) else v - c
         return Region("ball", v, c, None, eps, Rel("<=", _norm(diff), eps))
     if name == "symmetric":
         arity(1, "condition")
         if ctx.width is None:
-            raise error("`symmetric` permutes a network's nodes, and this spec has none",
-                        e.span, expected="a network model", found="an energy model")
+            raise err.needs_a_network(
+                "`symmetric` permutes a network's nodes, and this spec has none", e.span)
         if not ctx.symmetric:
-            raise error("`symmetric` can only be used in a phase", e.span,
-                        expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {ctx.where}")
-        return Symmetric(condition(args[0], scope, ctx))
+            raise err.misplaced("`symmetric` can only be used in a phase", e.span,
+                                expected="`phase NAME = symmetric(...)`",
+                                found=f"`symmetric` in {ctx.where}")
+        return Symmetric(ev.condition(args[0], scope, ctx))
     if name in ELSEWHERE:
-        raise error(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
-                    expected="a function of numbers or vectors", found=f"`{name}(...)`")
+        raise err.misplaced(f"`{name}` can be used {ELSEWHERE[name]}", e.span,
+                            expected="a function of numbers or vectors", found=f"`{name}(...)`")
     hint = did_you_mean(name, ALL_FUNCS)
-    raise error(f"unknown function `{name}`", e.func.span,
-                expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}",
-                found=f"`{name}`")
-
-
+    raise err.unknown("function", name, e.func.span,
+                      expected=f"one of {', '.join(x for x in ALL_FUNCS if x not in ELSEWHERE)}{hint}")

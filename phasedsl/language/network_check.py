@@ -1,50 +1,51 @@
 """Checking the network statements: ``data``, ``model network(...)``, ``truth network(...)``.
 
-The model's parameters are laid out flat as ``w[1..d][1..k]``, ``b[1..d]``, ``q[1..d]``, ``c``
-(``d(k+2)+1`` numbers): 9 for PT1 (d = 2, k = 2), 13 for PT2 (d = 3).
+The model's parameters are laid out flat as ``layout.NetworkLayout`` says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import did_you_mean, error
+from .checked import Network
+from . import catalogue as err
+from .errors import did_you_mean
+from .layout import NetworkLayout, Slot
 
 DATA_KEYS = ("n", "x", "noise", "seed")
 ACTIVATIONS = ("relu", "tanh", "swish")
 
 
-def _kwargs(c, st, what: str, allowed: dict) -> dict:
+def _kwargs(c, base, st, what: str, allowed: dict) -> dict:
     """``network(width = 2, activation = tanh)`` -> {"width": 2, "activation": "tanh"}."""
     if st.kind.id != "network":
-        raise error(f"unknown {what} kind `{st.kind.id}`", st.kind.span,
-                    expected="`network(width = d)`" + did_you_mean(st.kind.id, ["network"]),
-                    found=f"`{st.kind.id}`")
+        raise err.unknown(f"{what} kind", st.kind.id, st.kind.span,
+                          expected="`network(width = d)`" + did_you_mean(st.kind.id, ["network"]))
     if st.args:
-        raise error("`network` takes named arguments", st.args[0].span,
+        raise err.wrong_arity("`network` takes named arguments", st.args[0].span,
                     expected="`network(width = d)`", found="a positional argument")
     out = dict(allowed)
     for key, value in st.kwargs:
         if key not in allowed:
-            raise error(f"unknown argument `{key}` of `network`", value.span,
-                        expected="`width` or `activation`" + did_you_mean(key, allowed),
-                        found=f"`{key}`")
+            raise err.unknown("argument", key, value.span, where="of `network`",
+                              expected="`width` or `activation`" + did_you_mean(key, allowed))
         if key == "activation":
             if not (isinstance(value, ast.Name) and value.id in ACTIVATIONS):
                 found = f"`{value.id}`" if isinstance(value, ast.Name) else "an expression"
-                raise error("unknown activation", value.span,
+                raise err.invalid("unknown activation", value.span,
                             expected=" | ".join(ACTIVATIONS), found=found)
             out[key] = value.id
         else:
-            width = c._const(value, c.base, c.ctx, "the width")
+            width = c._const(value, base, c.ctx, "the width")
             if not (width >= 1 and float(width).is_integer()):
-                raise error("the width must be a whole number of 1 or more", value.span,
-                            expected="width >= 1", found=f"{width:g}")
+                raise err.not_whole("the width", value.span, rest=" of 1 or more",
+                                    expected="width >= 1", found=f"{width:g}")
             out[key] = int(width)
     return out
 
@@ -55,46 +56,60 @@ def _data(c, st: ast.Data):
         key = item.target.id if isinstance(item.target, ast.Name) else None
         if key not in DATA_KEYS:
             shown = key or "an indexed name"
-            raise error(f"unknown key `{shown}` in `data`", item.target.span,
-                        expected=", ".join(DATA_KEYS) + (did_you_mean(key, DATA_KEYS) if key else ""),
-                        found=f"`{shown}`")
+            raise err.unknown("key", shown, item.target.span, where="in `data`",
+                              expected=", ".join(DATA_KEYS)
+                              + (did_you_mean(key, DATA_KEYS) if key else ""))
         if key in items:
-            raise error(f"`{key}` is given twice in `data`", item.span, expected="once",
-                        found="twice")
+            raise err.key_twice(f"`{key}`", item.span, where="in `data`")
         want = "~" if key == "x" else "="
         if item.op != want:
-            raise error(f"write `{key} {want} ...` in `data`", item.span,
+            raise err.invalid(f"write `{key} {want} ...` in `data`", item.span,
                         expected=f"`{key} {want}`", found=f"`{key} {item.op}`")
         items[key] = item
     if "x" not in items:
-        raise error("`data` needs an input distribution", st.span,
+        raise err.missing("`data` needs an input distribution", st.span,
                     expected="`x ~ uniform(-1, 1)^2`", found="no `x`")
     return items
 
 
-def _input_dist(c, e: ast.Expr):
+def _input_dist(c, base, e: ast.Expr):
     k, dist = 1, e
     if isinstance(e, ast.Binary) and e.op == "^":
-        k = c._const(e.right, c.base, c.ctx, "the input dimension")
+        k = c._const(e.right, base, c.ctx, "the input dimension")
         if not (k >= 1 and float(k).is_integer()):
-            raise error("the input dimension must be a whole number", e.right.span,
-                        expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
+            raise err.not_whole("the input dimension", e.right.span,
+                                expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
         k, dist = int(k), e.left
     if not (isinstance(dist, ast.Call) and dist.func.id in ("uniform", "normal") and len(dist.args) == 2):
-        raise error("unknown input distribution", dist.span,
+        raise err.invalid("unknown input distribution", dist.span,
                     expected="`uniform(a, b)^k` or `normal(mean, sd)^k`", found="something else")
-    a, b = (c._const(x, c.base, c.ctx, "a parameter of the input distribution") for x in dist.args)
+    a, b = (c._const(x, base, c.ctx, "a parameter of the input distribution") for x in dist.args)
     if dist.func.id == "uniform" and not b > a:
-        raise error("`uniform(a, b)` needs a < b", dist.span, expected="a < b",
+        raise err.out_of_bounds("`uniform(a, b)` needs a < b", dist.span, expected="a < b",
                     found=f"uniform({a:g}, {b:g})")
     if dist.func.id == "normal" and not b > 0:
-        raise error("`normal(mean, sd)` needs sd > 0", dist.args[1].span, expected="sd > 0",
+        raise err.out_of_bounds("`normal(mean, sd)` needs sd > 0", dist.args[1].span, expected="sd > 0",
                     found=f"{b:g}")
     return (dist.func.id, a, b), k
 
 
-def check_network(c):
-    """Check the network statements of checker ``c``; bind the scope and slots on it."""
+class NetworkCheck(NamedTuple):
+    """What ``check_network`` found; the checker takes it over."""
+
+    network: Network
+    layout: NetworkLayout
+    slots: tuple[Slot, ...]
+    symbols: tuple[sp.Symbol, ...]  # one per flat parameter, in the layout's order
+    n: sp.Expr
+    base: sy.Scope  # constants (lets, the sweep variable); the model's names unavailable
+    scope: sy.Scope  # the model's: its parameters, `n`, `truth` and the per-node lets
+    prior: tuple
+    node_let_values: dict  # name -> tuple of per-node values (model parameters)
+
+
+def check_network(c) -> NetworkCheck:
+    """Check the network statements of checker ``c`` (read only: its statements, lets, sweep
+    and context; lets first used here are evaluated in the scopes built here)."""
     model, truth, data = c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Data)
     present = [st for st in (model, truth, data) if st is not None]
     for st, what, hint in ((model, "`model`", "`model network(width = 2)`"),
@@ -102,121 +117,113 @@ def check_network(c):
                            (data, "`data` block", "`data { n = 10000; x ~ uniform(-1, 1)^2 }`")):
         if st is None:
             first = min(present, key=lambda s: (s.span.line, s.span.column))
-            raise error(f"a network spec needs a {what}", first.span, expected=hint,
+            raise err.missing(f"a network spec needs a {what}", first.span, expected=hint,
                         found=f"no {what} in this spec",
                         notes=("a network spec has `data`, `model` and `truth`",))
     # Until the model's parameters exist, lets and the truth may not use them.
-    c.base = c.base.child({name: (lambda name=name: sy.Unavailable(
+    base = c.base.child({name: (lambda name=name: sy.Unavailable(
         f"`{name}` belongs to the model, and this value must be a fixed number",
         "numbers, lets, `n` and the sweep variable",
         f"`{name}` (the data, the widths, the truth and the lets they use are fixed numbers)"))
         for name in ("w", "b", "q", "c", "truth")})
-    c.scope = c.base
-    items = _data(c, data)
-    x_dist, k = _input_dist(c, items["x"].expr)
-    m_args = _kwargs(c, model, "model", {"width": None, "activation": "relu"})
-    if m_args["width"] is None:
-        raise error("the model's width is missing", model.span,
-                    expected="`model network(width = d)`", found="no width")
-    d = m_args["width"]
-    # the truth is the model's network unless it says otherwise (width and activation)
-    t_args = _kwargs(c, truth, "truth", {"width": d, "activation": m_args["activation"]})
-    m = t_args["width"]
+    with c.lets_in(base):
+        items = _data(c, data)
+        x_dist, k = _input_dist(c, base, items["x"].expr)
+        m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
+        if m_args["width"] is None:
+            raise err.missing("the model's width is missing", model.span,
+                        expected="`model network(width = d)`", found="no width")
+        d = m_args["width"]
+        # the truth is the model's network unless it says otherwise (width and activation)
+        t_args = _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]})
+        m = t_args["width"]
 
-    symbols = [sp.Symbol(f"w[{i}][{j}]", real=True) for i in range(1, d + 1) for j in range(1, k + 1)]
-    symbols += [sp.Symbol(f"b[{i}]", real=True) for i in range(1, d + 1)]
-    symbols += [sp.Symbol(f"q[{i}]", real=True) for i in range(1, d + 1)]
-    symbols += [sp.Symbol("c", real=True)]
-    from .check import Slot
+        layout = NetworkLayout(d, k)
+        symbols = tuple(sp.Symbol(name, real=True) for name in layout.names)
 
-    c.slots = (Slot("w", (d, k), 0), Slot("b", (d,), d * k), Slot("q", (d,), d * k + d),
-               Slot("c", (), d * k + 2 * d))
-    c.symbols = tuple(symbols)
+        n_item = items.get("n")
+        if n_item is None:
+            if c.sweep_name != "n":
+                raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
+                            found="no `n`")
+            n = c.sweep_symbol
+        else:
+            n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
+            _sweep_only(c, n, n_item.expr.span, "`n`")
+            sy.ensure_positive(n, n_item.expr.span, "n", c.ctx)
+            _whole(c, n, n_item.expr.span, "`n`")
+    with_n = base.child({"n": lambda: n})
+    with c.lets_in(with_n):
+        noise = sp.Integer(1)
+        if "noise" in items:
+            noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
+            _sweep_only(c, noise, items["noise"].expr.span, "`noise`")
+            sy.ensure_positive(noise, items["noise"].expr.span, "noise", c.ctx)
+        seed = 0
+        if "seed" in items:
+            seed = c._const(items["seed"].expr, base, c.ctx, "the data seed")
+            if not (seed >= 0 and float(seed).is_integer()):
+                raise err.not_whole("the data seed", items["seed"].expr.span, rest=" >= 0",
+                                    expected="`seed = 0`", found=f"{seed:g}")
+            seed = int(seed)
 
-    const_scope = c.base
-    n_item = items.get("n")
-    if n_item is None:
-        if c.sweep_name != "n":
-            raise error("`data` needs the sample size", data.span, expected="`n = 10000`",
-                        found="no `n`")
-        c.n = c.sweep_symbol
-    else:
-        c.n = sy.scalar(n_item.expr, const_scope, c.ctx, "a number (the sample size)")
-        _sweep_only(c, c.n, n_item.expr.span, "`n`")
-        sy.ensure_positive(c.n, n_item.expr.span, "n", c.ctx)
-        _whole(c, c.n, n_item.expr.span, "`n`")
-    with_n = const_scope.child({"n": lambda: c.n})
-    c.scope = with_n
-    noise = sp.Integer(1)
-    if "noise" in items:
-        noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
-        _sweep_only(c, noise, items["noise"].expr.span, "`noise`")
-        sy.ensure_positive(noise, items["noise"].expr.span, "noise", c.ctx)
-    seed = 0
-    if "seed" in items:
-        seed = c._const(items["seed"].expr, c.base, c.ctx, "the data seed")
-        if not (seed >= 0 and float(seed).is_integer()):
-            raise error("the data seed must be a whole number >= 0", items["seed"].expr.span,
-                        expected="`seed = 0`", found=f"{seed:g}")
-        seed = int(seed)
+        truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
+            "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
+            f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
+        model_fams = {
+            "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[layout.w(i, j)]
+                                                          for j in range(1, k + 1)))),
+            "b": sy.Nodes("b", d, lambda i: symbols[layout.b(i)]),
+            "q": sy.Nodes("q", d, lambda i: symbols[layout.q(i)]),
+            "c": lambda: symbols[layout.c],
+        }
+        tw, tb, tq, tc = truth_values
+        truth_fams = {
+            "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
+            "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
+            "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
+            "c": lambda: tc,
+        }
+        model_scope = with_n.child({})
+        truth_scope = with_n.child({})
+        for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
+                                          (truth_scope, truth_fams, m, "truth")):
+            for name, fam in fams.items():
+                scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
+            for name, st in c.lets.items():
+                if isinstance(st, ast.NodeLet):
+                    fam = _node_let(c, st, scope, count, owner)
+                    scope.bindings[name] = (lambda fam=fam: fam)
+        namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
+        model_scope.bindings["truth"] = lambda: namespace
+    with c.lets_in(model_scope):
+        prior = c.prior_value(base, layout.slots, dataclasses.replace(c.ctx, width=d))
+        node_let_values = {
+            name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
+        truth_lets = {
+            name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
 
-    truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
-        "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
-        f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
-    model_fams = {
-        "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[(i - 1) * k + j] for j in range(k)))),
-        "b": sy.Nodes("b", d, lambda i: symbols[d * k + i - 1]),
-        "q": sy.Nodes("q", d, lambda i: symbols[d * k + d + i - 1]),
-        "c": lambda: symbols[-1],
-    }
-    tw, tb, tq, tc = truth_values
-    truth_fams = {
-        "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
-        "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
-        "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
-        "c": lambda: tc,
-    }
-    model_scope = with_n.child({})
-    truth_scope = with_n.child({})
-    for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
-                                      (truth_scope, truth_fams, m, "truth")):
-        for name, fam in fams.items():
-            scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
-        for name, st in c.lets.items():
-            if isinstance(st, ast.NodeLet):
-                fam = _node_let(c, st, scope, count, owner)
-                scope.bindings[name] = (lambda fam=fam: fam)
-    namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
-    model_scope.bindings["truth"] = lambda: namespace
-    c.scope = model_scope
-    c.ctx = dataclasses.replace(c.ctx, width=d)
-    c.prior = c.prior_value()
-    c.node_let_values = {
-        name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
-        for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
-
-    truth_lets = {
-        name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
-        for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
-    from .check import Network
-
-    return Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"], truth_width=m,
-                   truth_activation=t_args["activation"], truth_w=tw, truth_b=tb, truth_q=tq,
-                   truth_c=tc, n=c.n, x_dist=x_dist, noise=noise, seed=seed)
+    network = Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"],
+                      truth_width=m, truth_activation=t_args["activation"], truth_w=tw,
+                      truth_b=tb, truth_q=tq, truth_c=tc, n=n, x_dist=x_dist, noise=noise,
+                      seed=seed)
+    return NetworkCheck(network=network, layout=layout, slots=layout.slots, symbols=symbols, n=n,
+                        base=base, scope=model_scope, prior=prior,
+                        node_let_values=node_let_values)
 
 
 def _sweep_only(c, value, span, what):
     extra = value.free_symbols - {c.sweep_symbol}
     if extra:
-        raise error(f"{what} cannot depend on the model's parameters", span,
-                    expected="constants and the sweep variable",
-                    found=sy.names_text(extra))
+        raise err.depends_on_parameters(what, span, whose="the model's parameters",
+                                        found=sy.names_text(extra))
 
 
 def _whole(c, value, span, what):
     if not value.free_symbols and not float(value).is_integer():
-        raise error(f"{what} must be a whole number", span, expected="a whole number",
-                    found=f"{float(value):g}")
+        raise err.not_whole(what, span, expected="a whole number", found=f"{float(value):g}")
 
 
 def _node_let(c, st: ast.NodeLet, scope, count, owner):
@@ -226,7 +233,7 @@ def _node_let(c, st: ast.NodeLet, scope, count, owner):
     def get(i):
         value = sy.evaluate(st.expr, scope.child({st.var.id: lambda: sy.NodeIndex(i)}), ctx)
         if not isinstance(value, (sp.Expr, sy.Vec, sy.Pred)):
-            raise error(f"`{st.name.id}[{st.var.id}]` must be a number or a vector", st.expr.span,
+            raise err.wrong_kind(f"`{st.name.id}[{st.var.id}]` must be a number or a vector", st.expr.span,
                         expected="a number or a vector per node", found=sy.describe(value))
         return value
 
@@ -249,45 +256,43 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
             name_node, idx_expr = target.target, target.index
             idx = sy._literal_index(idx_expr, scope, ctx)
             if not isinstance(idx, int) or not 1 <= idx <= m:
-                raise error(f"node index {idx} is out of range", idx_expr.span,
-                            expected=f"1 to {m} (the truth has {m} nodes)", found=str(idx))
+                raise err.index_out_of_range("node index", idx, idx_expr.span,
+                                             expected=f"1 to {m} (the truth has {m} nodes)")
         else:
             name_node = target
         name = name_node.id
         if name not in ("w", "b", "q", "c") or item.op != "=":
-            raise error(f"unknown truth parameter `{name}`", name_node.span,
-                        expected="`w[i]`, `b`, `q` or `c`" + did_you_mean(name, "wbqc"),
-                        found=f"`{name}`")
+            raise err.unknown("truth parameter", name, name_node.span,
+                              expected="`w[i]`, `b`, `q` or `c`" + did_you_mean(name, "wbqc"))
         key = (name, idx)
         earlier = [line for (n, i), line in seen.items()
                    if n == name and (i == idx or i is None or idx is None)]
         if earlier:
-            raise error(f"the truth's `{name}` is set twice", item.span, expected="once",
-                        found="twice", notes=(f"first set at line {earlier[0]}",))
+            raise err.key_twice(f"the truth's `{name}`", item.span, earlier[0], verb="set")
         seen[key] = item.span.line
         value = sy.evaluate(item.expr, scope, ctx)
         if sy.free_symbols(value) - {c.sweep_symbol}:
-            raise error("the truth cannot depend on the model's parameters", item.expr.span,
-                        expected="constants and the sweep variable",
-                        found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
+            raise err.depends_on_parameters(
+                "the truth", item.expr.span, whose="the model's parameters",
+                found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
         sy.ensure_real(value, item.expr.span, f"the truth's `{name}`", c.ctx)
         nodes = range(m) if idx is None else [idx - 1]
         if name == "w":
             if not (isinstance(value, sy.Vec) and len(value.items) == k):
-                raise error(f"each `w[i]` is a {k}-vector (the input has {k} dimensions)",
+                raise err.wrong_kind(f"each `w[i]` is a {k}-vector (the input has {k} dimensions)",
                             item.expr.span, expected=f"a {k}-vector", found=sy.describe(value))
             for i in nodes:
                 w[i] = value.items
         elif name == "c":
             if idx is not None or not isinstance(value, sp.Expr):
-                raise error("`c` is one number", item.span, expected="`c = NUMBER`",
+                raise err.wrong_kind("`c` is one number", item.span, expected="`c = NUMBER`",
                             found=sy.describe(value) if idx is None else "an index")
             cval = value
         else:
             table = b if name == "b" else q
             if isinstance(value, sy.Vec):
                 if idx is not None or len(value.items) != m:
-                    raise error(f"`{name}` as a vector needs one entry per node", item.expr.span,
+                    raise err.wrong_kind(f"`{name}` as a vector needs one entry per node", item.expr.span,
                                 expected=f"a {m}-vector (the truth has {m} nodes)",
                                 found=sy.describe(value))
                 for i in range(m):
@@ -296,11 +301,11 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
                 for i in nodes:
                     table[i] = value
             else:
-                raise error(f"`{name}` must be a number or a vector", item.expr.span,
+                raise err.wrong_kind(f"`{name}` must be a number or a vector", item.expr.span,
                             expected="a number", found=sy.describe(value))
     missing = [i + 1 for i in range(m) if w[i] is None]
     if missing:
-        raise error(f"the truth's `w[{missing[0]}]` is not set", truth.span,
+        raise err.missing(f"the truth's `w[{missing[0]}]` is not set", truth.span,
                     expected=f"`w[{missing[0]}] = [...]` inside `truth`", found="nothing")
     b = [sp.Integer(0) if x is None else x for x in b]
     q = [sp.Integer(1) if x is None else x for x in q]

@@ -1,28 +1,169 @@
-"""``sample`` and ``report`` settings: keys, defaults, ranges; and ``--set`` overrides."""
+"""``sample`` and ``report`` settings: ONE table of every key of every engine and of
+``report`` (default, kind, bounds, ``--quick`` value, meaning, role), and the checker of the
+``sample`` and ``report`` blocks. ``--set`` overrides are in ``overrides.py``.
+
+Roles: a *result* setting changes the posterior's draws (it is part of a run's identity); an
+*execution* setting changes how the work runs, not the distribution drawn from; an
+*analysis* setting changes only what is computed from finished draws (``report``).
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 
 import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import Diagnostic, UsageError, did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 
-# key -> (default, kind, lower); kind "int" (>= lower), "prob" (0, 1), "frac" [0, 1), "pos" > 0
-ENGINES = {
-    "nuts": {"chains": (4, "int", 1), "draws": (2000, "int", 1), "warmup": (1000, "int", 0),
-             "target_accept": (0.8, "prob", None), "max_depth": (10, "int", 1),
-             "seed": (0, "int", 0)},
-    "smc": {"particles": (2000, "int", 2), "runs": (4, "int", 1), "mutations": (10, "int", 1),
-            "integration_steps": (10, "int", 1), "target_ess": (0.5, "prob", None),
-            "generations": (8, "int", 1), "prior_draws": (32, "int", 1),
-            "step_min": (0.1, "pos", None), "step_max": (2.0, "pos", None),
-            "seed": (0, "int", 0)},
-    "quadrature": {"points": (None, "int", 3)},
+RESULT, EXECUTION, ANALYSIS = "result", "execution", "analysis"
+KINDS = ("int", "prob", "frac", "pos", "choice")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a ``sample ENGINE { ... }`` or ``report { ... }`` block.
+
+    ``kind``: ``int`` (whole, ``lower <= x``, and ``x <= upper`` when given), ``prob``
+    (``0 < x < 1``; ``x = 1`` too when ``closed_upper``), ``frac`` (``0 <= x < 1``), ``pos``
+    (``x > 0``) or ``choice`` (a bare name of ``choices``, or ``auto``).
+    ``default`` is what the engine uses when the key is absent; with ``auto`` set it is
+    decided at run time (``auto`` says how) and the checked settings hold None for it.
+    ``listed``: always in the checked settings and in the key lists of messages; False for
+    tuning keys, which are in the checked settings only when given. ``internal``: set by
+    the driver only, never by a spec or ``--set``. ``argument``: a keyword argument of the
+    engine's build function (False for ``seed``, which the driver reads, and for the
+    execution keys, which the engine reads itself).
+    """
+
+    default: object
+    kind: str
+    doc: str
+    lower: float | None = None
+    upper: float | None = None
+    closed_upper: bool = False
+    choices: tuple[str, ...] = ()
+    quick: object = None  # the value under --quick; None: unchanged
+    role: str = RESULT
+    auto: str = ""
+    listed: bool = True
+    internal: bool = False
+    argument: bool = True
+
+
+def _int(default, lower, doc, **kw) -> Setting:
+    return Setting(default, "int", doc, lower=lower, **kw)
+
+
+def _prob(default, doc, **kw) -> Setting:
+    return Setting(default, "prob", doc, lower=0, upper=1, **kw)
+
+
+def _pos(default, doc, **kw) -> Setting:
+    return Setting(default, "pos", doc, lower=0, **kw)
+
+
+_SEED = _int(0, 0, "the sampler's seed (`--seed` overrides it)", argument=False)
+_DEVICES = _int(0, 0, "run_many's work is split across this many devices (0: all there are)",
+                role=EXECUTION, internal=True, argument=False)
+
+TABLE: dict[str, dict[str, Setting]] = {
+    "nuts": {
+        "chains": _int(4, 1, "independent chains per sweep point"),
+        "draws": _int(2000, 1, "draws kept per chain", quick=200),
+        "warmup": _int(1000, 0, "window-adaptation steps per chain", quick=300),
+        "target_accept": _prob(0.8, "the acceptance rate step-size adaptation aims at"),
+        "max_depth": _int(10, 1, "the largest tree depth: at most 2^max_depth - 1 steps"),
+        "seed": _SEED,
+        "chain_method": Setting(
+            None, "choice", "how chains run: one after another, vmapped in lockstep, or "
+            "flattened into one loop", choices=("sequential", "vectorized", "flat"),
+            role=EXECUTION, auto="by machine: sequential on a CPU, flat on an accelerator",
+            listed=False, argument=False),
+        "devices": _DEVICES,
+    },
+    "smc": {
+        "particles": _int(2000, 2, "particles per generation", quick=400),
+        "runs": _int(4, 1, "independent runs per sweep point", quick=2),
+        "mutations": _int(10, 1, "HMC steps per particle per stage"),
+        "integration_steps": _int(10, 1, "leapfrog steps per HMC step"),
+        "target_ess": _prob(0.5, "the newest generation's incremental ESS, a fraction of "
+                                 "the particles"),
+        "generations": _int(8, 1, "HMC generations held and reweighted"),
+        "prior_draws": _int(32, 1, "prior draws held, in units of `particles`"),
+        "step_min": _pos(0.1, "each HMC step's step-size factor is log-uniform in "
+                              "[step_min, step_max]"),
+        "step_max": _pos(2.0, "the upper end of the step-size factor"),
+        "seed": _SEED,
+        "target_accept": _prob(0.7, "the mean HMC acceptance the step-size scale is steered to",
+                               listed=False),
+        "initial_scale": _pos(1.0, "the first step size, in units of the ensemble's std, "
+                                   "times D^(-1/4)", listed=False),
+        "max_stages": _int(1000, 1, "a safety cap on the number of tempering stages",
+                           listed=False),
+        "particle_block": _int(
+            None, 0, "particles per block of HMC moves (0: all at once)", role=EXECUTION,
+            auto="by machine: 4 on a CPU, 0 on an accelerator", listed=False, argument=False),
+        "devices": _DEVICES,
+    },
+    "quadrature": {
+        "points": _int(0, 3, "grid points (per axis for 2 parameters)",
+                       auto="by dimension: 4001 for 1 parameter, 801 per axis for 2"),
+        "order": _int(5, 1, "Gauss-Legendre nodes per cell (1 parameter)", listed=False),
+        "bisect": _int(48, 0, "bisection halvings for a phase boundary inside a cell "
+                              "(1 parameter)", listed=False),
+        "subdivisions": _int(8, 1, "midpoint sub-cells per cell and axis (2 parameters)",
+                             listed=False),
+    },
+    "report": {
+        "floor": Setting(0.005, "frac", "masses below this count as absent", lower=0, upper=1,
+                         role=ANALYSIS),
+        "merge": _prob(0.9, "events closer than this are merged", closed_upper=True,
+                       role=ANALYSIS),
+    },
 }
-REPORT = {"floor": (0.005, "frac", None), "merge": (0.9, "prob", None)}
+ENGINE_NAMES = ("nuts", "smc", "quadrature")
+
+
+def settable(section: str) -> dict[str, Setting]:
+    """The keys a spec or ``--set`` may give in ``section`` (an engine or ``report``)."""
+    return {k: s for k, s in TABLE[section].items() if not s.internal}
+
+
+def listed(section: str) -> tuple[str, ...]:
+    """The keys always in the checked settings, in table order."""
+    return tuple(k for k, s in TABLE[section].items() if s.listed and not s.internal)
+
+
+# the settable keys, per engine and of `report` (existing callers index these)
+ENGINES: dict[str, dict[str, Setting]] = {e: settable(e) for e in ENGINE_NAMES}
+REPORT: dict[str, Setting] = settable("report")
+
+
+def defaults(engine: str, *, arguments_only: bool = False) -> dict:
+    """What ``engine`` uses when a key is absent (auto keys: their run-time marker, None or
+    0). ``arguments_only``: only the keyword arguments of the engine's build function (the
+    engines' ``DEFAULTS``)."""
+    return {k: s.default for k, s in TABLE[engine].items()
+            if s.argument or not arguments_only}
+
+
+def quick_overrides(engine: str) -> dict[str, str]:
+    """The ``--set`` values that ``--quick`` applies for ``engine`` (``{"draws": "200"}``)."""
+    return {k: str(s.quick) for k, s in TABLE.get(engine, {}).items() if s.quick is not None}
+
+
+def result_keys(engine: str) -> tuple[str, ...]:
+    """The keys of ``engine`` that change the posterior's draws (a run's identity)."""
+    return tuple(k for k, s in TABLE[engine].items() if s.role == RESULT and not s.internal)
+
+
+def checked_defaults(section: str) -> dict:
+    """The checked settings of a block that gives no key: listed keys, auto ones as None."""
+    return {k: None if s.auto else s.default for k, s in TABLE[section].items()
+            if s.listed and not s.internal}
 
 
 def _value_text(x) -> str:
@@ -44,17 +185,17 @@ class SettingsChecker:
             engine = self.sample_st.engine.id
             items = self.sample_st.items
             if engine not in ENGINES:
-                raise error(f"unknown sampler `{engine}`", self.sample_st.engine.span,
-                            expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES),
-                            found=f"`{engine}`")
-        sample = self._block(items, ENGINES[engine], f"`sample {engine}`")
+                raise err.unknown("sampler", engine, self.sample_st.engine.span,
+                                  expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES))
+        sample = self._block(items, engine, f"`sample {engine}`")
         if engine == "smc" and sample["step_min"] > sample["step_max"]:
-            raise error("`step_min` must not exceed `step_max`", self._item_span("step_min"),
-                        expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
-                        found=f"step_min = {_value_text(sample['step_min'])}")
+            raise err.out_of_bounds(
+                "`step_min` must not exceed `step_max`", self._item_span("step_min"),
+                expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
+                found=f"step_min = {_value_text(sample['step_min'])}")
         if engine == "quadrature":
             self._quadrature_ok()
-        report = self._block(self.report_st.items if self.report_st else (), REPORT, "`report`")
+        report = self._block(self.report_st.items if self.report_st else (), "report", "`report`")
         return engine, sample, report
 
     def _item_span(self, key: str):
@@ -67,180 +208,76 @@ class SettingsChecker:
     def _quadrature_ok(self):
         span = self.sample_st.span if self.sample_st else None
         if self.kind != "energy":
-            raise error("`quadrature` integrates energy models only", span,
-                        expected="`sample nuts { ... }` for a network", found="`sample quadrature`")
+            raise err.misplaced("`quadrature` integrates energy models only", span,
+                                expected="`sample nuts { ... }` for a network",
+                                found="`sample quadrature`")
         dim = sum(s.size for s in self.slots)
         if dim > 2:
-            raise error("`quadrature` needs 1 or 2 parameters", span,
-                        expected="at most 2 numbers in all `param`s", found=f"{dim} numbers",
-                        notes=("use `sample nuts { ... }` for more parameters",))
+            raise err.misplaced("`quadrature` needs 1 or 2 parameters", span,
+                                expected="at most 2 numbers in all `param`s",
+                                found=f"{dim} numbers",
+                                notes=("use `sample nuts { ... }` for more parameters",))
         unbounded = [s.name for s in self.slots if s.lower == float("-inf")]
         if unbounded:
-            raise error("`quadrature` needs a box on every parameter", span,
-                        expected=f"`param {unbounded[0]} in [a, b]`",
-                        found=f"`{unbounded[0]}` without a box")
+            raise err.missing("`quadrature` needs a box on every parameter", span,
+                              expected=f"`param {unbounded[0]} in [a, b]`",
+                              found=f"`{unbounded[0]}` without a box")
 
-    def _block(self, items, table: dict, where: str) -> dict:
-        out = {k: v[0] for k, v in table.items()}
+    def _block(self, items, section: str, where: str) -> dict:
+        table = settable(section)
+        out = checked_defaults(section)
         seen = {}
         for item in items:
             if not isinstance(item.target, ast.Name) or item.op != "=":
-                raise error(f"write `KEY = VALUE` in {where}", item.span,
-                            expected="`KEY = VALUE`", found="something else")
+                raise err.invalid(f"write `KEY = VALUE` in {where}", item.span,
+                                  expected="`KEY = VALUE`", found="something else")
             key = item.target.id
             if key not in table:
-                raise error(f"unknown key `{key}` in {where}", item.target.span,
-                            expected=", ".join(table) + did_you_mean(key, table),
-                            found=f"`{key}`")
+                raise err.unknown("key", key, item.target.span, where=f"in {where}",
+                                  expected=", ".join(listed(section)) + did_you_mean(key, table))
             if key in seen:
-                raise error(f"`{key}` is given twice in {where}", item.span, expected="once",
-                            found="twice", notes=(f"first at line {seen[key]}",))
+                raise err.key_twice(f"`{key}`", item.span, seen[key], where=f"in {where}")
             seen[key] = item.span.line
             out[key] = self._value(item.expr, key, table[key], where)
         return out
 
-    def _value(self, e: ast.Expr, key: str, rule, where):
-        _, kind, low = rule
+    def _value(self, e: ast.Expr, key: str, rule: Setting, where):
+        if rule.kind == "choice":
+            return _choice(e, key, rule)
+        kind, low, high = rule.kind, rule.lower, rule.upper
         scope = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         v = sy.scalar(e, scope, sy.Context(None, where), f"a number for `{key}`")
         if v.free_symbols:
-            raise error(f"`{key}` must be a constant", e.span, expected="a constant",
-                        found=f"an expression of {sy.names_text(v.free_symbols)}")
+            raise err.not_constant(f"`{key}`", e.span,
+                                   found=f"an expression of {sy.names_text(v.free_symbols)}")
         x = float(v)
         if kind == "int":
+            if high is not None and x.is_integer() and x > high:
+                raise err.not_whole(f"`{key}`", e.span, rest=f" <= {high}",
+                                    expected=f"a whole number from {low} to {high}",
+                                    found=_value_text(x))
             if not x.is_integer() or x < low:
-                raise error(f"`{key}` must be a whole number >= {low}", e.span,
-                            expected=f"a whole number >= {low}", found=_value_text(x))
+                raise err.not_whole(f"`{key}`", e.span, rest=f" >= {low}",
+                                    expected=f"a whole number >= {low}", found=_value_text(x))
             return int(x)
-        if kind == "prob" and not 0 < x < 1 and not (key == "merge" and x == 1):
-            raise error(f"`{key}` must lie between 0 and 1", e.span, expected=f"0 < {key} < 1",
-                        found=_value_text(x))
+        if kind == "prob" and not 0 < x < 1 and not (rule.closed_upper and x == 1):
+            raise err.out_of_bounds(f"`{key}` must lie between 0 and 1", e.span,
+                                    expected=f"0 < {key} < 1", found=_value_text(x))
         if kind == "pos" and not x > 0:
-            raise error(f"`{key}` must be positive", e.span, expected=f"{key} > 0",
-                        found=_value_text(x))
+            raise err.must_be_positive(f"`{key}`", e.span, found=_value_text(x))
         if kind == "frac" and not 0 <= x < 1:
-            raise error(f"`{key}` must lie in [0, 1)", e.span, expected=f"0 <= {key} < 1",
-                        found=_value_text(x))
+            raise err.out_of_bounds(f"`{key}` must lie in [0, 1)", e.span,
+                                    expected=f"0 <= {key} < 1", found=_value_text(x))
         return x
 
 
-def _override_span(index: int) -> ast.Span:
-    """Where the value of the ``index``-th ``--set`` sits: not in the file (line < 0)."""
-    return ast.Span(-(index + 1), 0, -(index + 1), 0)
-
-
-def _respan(node, span: ast.Span):
-    """``node`` with every span replaced (the value's own spans point into the --set text)."""
-    if isinstance(node, tuple):
-        return tuple(_respan(x, span) for x in node)
-    if isinstance(node, ast.Expr):
-        changes = {f.name: _respan(getattr(node, f.name), span)
-                   for f in dataclasses.fields(node) if f.name != "span"}
-        return dataclasses.replace(node, span=span, **changes)
-    return node
-
-
-def _parse_value(key: str, text: str, span: ast.Span) -> ast.Expr:
-    from .errors import SpecError
-    from .syntax import parse
-
-    try:
-        spec = parse(f"let __value = {text}\n", f"--set {key}")
-    except SpecError:
-        raise UsageError(f"--set {key}={text}: the value is not an expression") from None
-    (stmt,) = spec.statements
-    return _respan(stmt.expr, span)
-
-
-def override_error(exc, overrides: dict[str, str]):
-    """A ``SpecError`` raised by a ``--set`` value, as the ``UsageError`` it is; else None."""
-    d = exc.diagnostic
-    if d.span is None or d.span.line >= 0:
-        return None
-    keys = list(overrides)
-    key = keys[-d.span.line - 1] if -d.span.line - 1 < len(keys) else "?"
-    text = f"--set {key}={overrides.get(key, '')}: {d.message}"
-    if d.expected:
-        text += f" (expected {d.expected}; found {d.found})"
-    return UsageError(text)
-
-
-def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
-                    warnings: list | None = None) -> ast.Spec:
-    """A new spec with ``--set`` values in place: ``engine``, sample and report keys, lets.
-
-    Keys may be bare (``draws``) or qualified (``sample.draws``, ``report.floor``,
-    ``let.eps``). A bare key is looked up in the sample block, then report, then lets.
-    A setting of another engine than the one in use (``draws`` with ``engine=quadrature``)
-    is ignored, with a warning appended to ``warnings``.
-    """
-    if not overrides:
-        return spec
-    stmts = list(spec.statements)
-    sample_i = next((i for i, s in enumerate(stmts) if isinstance(s, ast.Sample)), None)
-    report_i = next((i for i, s in enumerate(stmts) if isinstance(s, ast.Report)), None)
-    lets = {s.name.id: i for i, s in enumerate(stmts) if isinstance(s, ast.Let)}
-    engine_now = stmts[sample_i].engine.id if sample_i is not None else "nuts"
-    engine = overrides.get("engine", engine_now)
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine `{engine}` (expected {' | '.join(ENGINES)})")
-    sample_items = list(stmts[sample_i].items) if sample_i is not None else []
-    if engine != engine_now:  # settings of the spec's own engine no longer apply
-        sample_items = [it for it in sample_items
-                        if isinstance(it.target, ast.Name) and it.target.id in ENGINES[engine]]
-    report_items = list(stmts[report_i].items) if report_i is not None else []
-    sample_span = stmts[sample_i].span if sample_i is not None else ast.NOWHERE
-    for index, (raw_key, text) in enumerate(overrides.items()):
-        if raw_key == "engine":
-            if engine != engine_now:  # errors about the engine are errors of this --set
-                sample_span = _override_span(index)
-            continue
-        section, _, key = raw_key.rpartition(".")
-        if section not in ("", "sample", "report", "let"):
-            raise UsageError(f"--set {raw_key}: unknown section `{section}` "
-                             "(expected sample, report or let)")
-        span = _override_span(index)
-        expr = _parse_value(raw_key, text, span)
-        item = ast.Item(span, ast.Name(span, key), "=", expr)
-        if section in ("", "sample") and key in ENGINES[engine]:
-            sample_items = [it for it in sample_items if getattr(it.target, "id", None) != key]
-            sample_items.append(item)
-        elif section in ("", "report") and key in REPORT:
-            report_items = [it for it in report_items if getattr(it.target, "id", None) != key]
-            report_items.append(item)
-        elif section in ("", "let") and key in lets:
-            old = stmts[lets[key]]
-            stmts[lets[key]] = dataclasses.replace(old, expr=expr)
-        elif section in ("", "sample") and any(key in table for table in ENGINES.values()):
-            if warnings is not None:
-                owners = [name for name, table in ENGINES.items() if key in table]
-                warnings.append(Diagnostic(
-                    f"--set {raw_key}: `{engine}` has no setting `{key}`; ignored", None,
-                    severity="warning",
-                    notes=(f"`{key}` is a setting of {' and '.join(f'`{o}`' for o in owners)}",)))
-        else:
-            known = sorted(set(ENGINES[engine]) | set(REPORT) | set(lets))
-            raise UsageError(f"--set {raw_key}: no such setting or let{did_you_mean(key, known)}"
-                             f" (settings of `{engine}`: {', '.join(ENGINES[engine])}; "
-                             f"report: {', '.join(REPORT)}; lets: {', '.join(lets) or 'none'})")
-    engine_span = (stmts[sample_i].engine.span if sample_i is not None and engine == engine_now
-                   else sample_span)
-    new_sample = ast.Sample(sample_span, ast.Name(engine_span, engine), tuple(sample_items))
-    if sample_i is not None:
-        stmts[sample_i] = new_sample
-    else:
-        stmts.append(new_sample)
-    if report_i is not None:
-        stmts[report_i] = ast.Report(stmts[report_i].span, tuple(report_items))
-    elif report_items:
-        stmts.append(ast.Report(ast.NOWHERE, tuple(report_items)))
-    return ast.Spec(tuple(stmts), spec.source, spec.filename)
-
-
-QUICK = {"nuts": {"draws": 200, "warmup": 300}, "smc": {"particles": 400, "runs": 2},
-         "quadrature": {}}
-
-
-def quick_overrides(engine: str) -> dict[str, str]:
-    """``--quick``'s settings of ``engine``, as ``--set`` texts."""
-    return {k: str(v) for k, v in QUICK.get(engine, {}).items()}
+def _choice(e: ast.Expr, key: str, rule: Setting):
+    """A bare name (``chain_method = flat``) or a string; ``auto`` is None (run-time rule)."""
+    names = rule.choices + (("auto",) if rule.auto else ())
+    word = e.id if isinstance(e, ast.Name) else e.value if isinstance(e, ast.String) else None
+    if word not in names:
+        found = f"`{word}`" if word is not None else "an expression"
+        raise err.out_of_bounds(f"`{key}` must be one of {', '.join(names)}", e.span,
+                                expected=" | ".join(names)
+                                + (did_you_mean(word, names) if word else ""), found=found)
+    return None if word == "auto" else word

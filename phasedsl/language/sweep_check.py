@@ -6,7 +6,7 @@ import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .errors import error
+from . import catalogue as err
 
 MAX_SWEEP = 10_000  # sweep points; each one is a full posterior
 
@@ -20,12 +20,11 @@ def constant(e: ast.Expr, scope: sy.Scope, ctx: sy.Context, what: str) -> float:
     """The real value of a constant expression, or a located error."""
     v = sy.scalar(e, scope, ctx, what)
     if v.free_symbols:
-        raise error(f"{what} must be a constant", e.span, expected="a constant expression",
-                    found=f"one that depends on {sy.names_text(v.free_symbols)}")
+        raise err.not_constant(what, e.span, expected="a constant expression",
+                               found=f"one that depends on {sy.names_text(v.free_symbols)}")
     x = complex(sp.N(v))
     if x.imag != 0 or x.real != x.real:
-        raise error(f"{what} is not a real number", e.span, expected="a real number",
-                    found=str(sp.N(v)))
+        raise err.not_a_real_number(what, e.span, found=str(sp.N(v)))
     return x.real
 
 
@@ -45,13 +44,10 @@ def sweep_values(st: ast.Sweep, scope: sy.Scope | None = None) -> tuple[float, .
         values.extend(pts)
         origin.extend([item] * len(pts))
         if len(values) > MAX_SWEEP:
-            raise error("the sweep is too long", item.span,
-                        expected=f"at most {MAX_SWEEP} values", found=f"{len(values)}")
+            raise err.sweep_too_long(MAX_SWEEP, len(values), item.span)
     for a, b, item in zip(values, values[1:], origin[1:]):
         if not b > a:
-            raise error("sweep values must increase", item.span,
-                        expected=f"a value above {a:g} (sweep values increase, each once)",
-                        found=f"{a:g} followed by {b:g}")
+            raise err.sweep_not_increasing(a, b, item.span)
     return tuple(values)
 
 
@@ -60,23 +56,22 @@ def points(call: ast.Call, scope: sy.Scope, ctx: sy.Context) -> list[float]:
     name = call.func.id
     if len(call.args) != 3 or call.kwargs:
         shape = "a, b, k" if name == "linspace" else "a, b, step"
-        raise error(f"`{name}` takes 3 arguments", call.span, expected=f"`{name}({shape})`",
-                    found=f"{len(call.args)} argument{'s' if len(call.args) != 1 else ''}")
+        raise err.wrong_arity(f"`{name}` takes 3 arguments", call.span,
+                              expected=f"`{name}({shape})`", found=err.arguments(len(call.args)))
     a, b, k = (constant(x, scope, ctx, f"an argument of `{name}`") for x in call.args)
     if name == "linspace":
         if not (k >= 1 and float(k).is_integer()):
-            raise error("`linspace` needs a whole number of points", call.args[2].span,
-                        expected="a count of 1 or more", found=f"{k:g}")
+            raise err.out_of_bounds("`linspace` needs a whole number of points",
+                                    call.args[2].span, expected="a count of 1 or more",
+                                    found=f"{k:g}")
         k = int(k)
         if k > MAX_SWEEP:
-            raise error("the sweep is too long", call.args[2].span,
-                        expected=f"at most {MAX_SWEEP} values", found=f"{k}")
+            raise err.sweep_too_long(MAX_SWEEP, k, call.args[2].span)
         return [a] if k == 1 else [tidy(a + (b - a) * j / (k - 1)) for j in range(k)]
     if not k > 0 or not b > a:
-        raise error("`range(a, b, step)` needs a < b and step > 0", call.span,
-                    expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
+        raise err.out_of_bounds("`range(a, b, step)` needs a < b and step > 0", call.span,
+                                expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
     count = int((b - a) / k + 1e-9) + 1
     if count > MAX_SWEEP:
-        raise error("the sweep is too long", call.span,
-                    expected=f"at most {MAX_SWEEP} values", found=f"{count}")
+        raise err.sweep_too_long(MAX_SWEEP, count, call.span)
     return [tidy(a + j * k) for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]

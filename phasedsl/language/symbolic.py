@@ -5,12 +5,15 @@ Evaluating an expression of the AST in a scope gives one of these values:
 - a scalar: a ``sympy.Expr`` (free symbols: parameters and the sweep variable);
 - ``Vec``: a tuple of scalars (a point of R^k);
 - ``Nodes``: a per-node family (``w``, ``b``, ``u`` ...), indexed 1..count;
-- ``Pred``: a condition (comparisons, and/or/not, and ``symmetric``);
-- ``Points``: the list of values of ``linspace``/``range`` (only in ``sweep``).
+- ``Pred``: a condition (comparisons, and/or/not, and ``symmetric``).
 
 Sympy trees are built node by node from the AST: user text is never handed to ``eval``,
 ``sympify`` or ``lambdify``. The type of a value is its Python class, so checking and building
 are one walk and cannot disagree.
+
+The built-in functions (``functions.py``) receive these evaluators as an argument, and the
+checks of numbers (finite, real, positive) live in ``reals.py``: both import neither this
+module nor each other's callers, so the dependencies run one way.
 """
 
 from __future__ import annotations
@@ -18,26 +21,18 @@ from __future__ import annotations
 import sympy as sp
 
 from . import ast
-from .errors import did_you_mean, error
+from . import catalogue as err
+from .errors import did_you_mean
 
-from .values import (  # noqa: F401 - re-exported: the value types are part of this API
-    Vec, Nodes, Points, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+from .functions import (  # noqa: F401 - re-exported
+    ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
 )
-
-SCALAR_FUNCS = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
-    "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh,
-    "relu": lambda x: sp.Max(0, x),
-}
-PRED_FUNCS = {"annulus": 3, "disc": 2, "ball": 3}
-ELSEWHERE = {
-    "linspace": "only in `sweep ... over`", "range": "only in `sweep ... over`",
-    "normal": "only in `prior` or `data`", "uniform": "only in `prior` or `data`",
-    "network": "only after `model` or `truth`",
-}
-ALL_FUNCS = sorted(set(SCALAR_FUNCS) | set(PRED_FUNCS)
-                   | {"min", "max", "norm", "dot", "symmetric", "linspace", "range"})
-
+from .reals import (  # noqa: F401 - re-exported
+    ensure_positive, ensure_real, finite, fmt, real_value,
+)
+from .values import (  # noqa: F401 - re-exported: the value types are part of this API
+    Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+)
 
 def number(text_value: float):
     """A sympy number: integers stay exact."""
@@ -53,18 +48,12 @@ def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
     """The typed symbolic value of ``e``. Raises ``SpecError`` (unattached) on a mistake."""
     method = _DISPATCH.get(type(e))
     if method is None:  # pragma: no cover - grammar and AST agree
-        raise error(f"this cannot be used in an expression ({type(e).__name__})", e.span)
+        raise err.invalid(f"this cannot be used in an expression ({type(e).__name__})", e.span)
     return method(e, scope, ctx)
 
 
-def _short(words: str) -> str:
-    """``a number (the sample size)`` -> ``a number``."""
-    return words.split(" (")[0]
-
-
 def _wrong_kind(e: ast.Expr, v, what: str):
-    return error(f"{_short(describe(v))} where {_short(what)} is needed", e.span,
-                 expected=what, found=describe(v))
+    return err.value_where_needed(describe(v), what, e.span)
 
 
 def scalar(e: ast.Expr, scope: Scope, ctx: Context, what: str = "a number") -> sp.Expr:
@@ -91,50 +80,32 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
     raise _wrong_kind(e, v, "a number or a vector")
 
 
-def finite(value, e: ast.Expr, found: str | None = None):
-    """``value`` unless it is infinite or undefined (``1/0``, ``log(0)``) or, being a
-    constant, not real (``sqrt(-1)``)."""
-    if not isinstance(value, sp.Expr):
-        return value
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        if isinstance(e, ast.Binary) and e.op == "/":
-            found = "a division by zero"
-        raise error("this is not a finite number", e.span, expected="a finite value",
-                    found=found or "an infinite or undefined value")
-    if not value.free_symbols and value.is_extended_real is False:
-        raise error("this is not a real number", e.span, expected="a real number",
-                    found=found or f"`{value}`")
-    return value
-
-
 def _number(e: ast.Number, scope, ctx):
     return number(e.value)
 
 
 def _string(e: ast.String, scope, ctx):
-    raise error("a string can only be the experiment's title", e.span,
-                expected="a number, a name or a vector", found=f'"{e.value}"')
+    raise err.misplaced("a string can only be the experiment's title", e.span,
+                        expected="a number, a name or a vector", found=f'"{e.value}"')
 
 
 def _name(e: ast.Name, scope: Scope, ctx: Context):
     thunk = scope.lookup(e.id)
     if thunk is None:
         if e.id in SCALAR_FUNCS or e.id in PRED_FUNCS or e.id in ELSEWHERE:
-            raise error(f"`{e.id}` is a function; call it with arguments", e.span,
-                        expected=f"`{e.id}(...)`", found=f"`{e.id}`")
-        hint = did_you_mean(e.id, scope.names())
-        raise error(f"unknown name `{e.id}`", e.span,
-                    expected=f"a name defined in this spec{hint}", found=f"`{e.id}`")
+            raise err.wrong_kind(f"`{e.id}` is a function; call it with arguments", e.span,
+                                 expected=f"`{e.id}(...)`", found=f"`{e.id}`")
+        raise err.unknown_name(e.id, e.span, scope.names())
     value = thunk()
     if isinstance(value, Unavailable):
-        raise error(value.message, e.span, expected=value.expected, found=value.found)
+        raise err.unavailable(value.message, e.span, value.expected, value.found)
     return value
 
 
 def _vector(e: ast.Vector, scope, ctx):
     items = tuple(scalar(x, scope, ctx, "a number (vectors hold numbers)") for x in e.items)
     if not items:
-        raise error("an empty vector", e.span, expected="at least one entry", found="`[]`")
+        raise err.invalid("an empty vector", e.span, expected="at least one entry", found="`[]`")
     return Vec(items)
 
 
@@ -150,10 +121,10 @@ def _literal_index(e: ast.Expr, scope: Scope, ctx: Context) -> int | NodeIndex:
         return int(v)
     found = describe(v)
     if isinstance(v, sp.Expr):
-        found = (_fmt(_real(v)) if not v.free_symbols
+        found = (fmt(real_value(v)) if not v.free_symbols
                  else "a number that depends on the parameters")
-    raise error("an index must be a whole number or a node variable", e.span,
-                expected="an index such as `1` or `i`", found=found)
+    raise err.not_whole("an index", e.span, rest=" or a node variable",
+                        expected="an index such as `1` or `i`", found=found)
 
 
 def _index(e: ast.Index, scope: Scope, ctx: Context):
@@ -163,32 +134,33 @@ def _index(e: ast.Index, scope: Scope, ctx: Context):
         j = idx.j if isinstance(idx, NodeIndex) else idx
         if not 1 <= j <= target.count:
             owner = "the truth" if target.owner == "truth" else "the model"
-            raise error(f"node index {j} is out of range", e.index.span,
-                        expected=f"1 to {target.count} ({owner} has {target.count} nodes)",
-                        found=str(j))
+            raise err.index_out_of_range(
+                "node index", j, e.index.span,
+                expected=f"1 to {target.count} ({owner} has {target.count} nodes)")
         return target.get(j)
     if isinstance(target, Vec):
         if isinstance(idx, NodeIndex):
-            raise error("a vector is indexed by a number, not a node variable", e.index.span,
-                        expected=f"1 to {len(target.items)}", found="a node variable")
+            raise err.wrong_kind("a vector is indexed by a number, not a node variable",
+                                 e.index.span, expected=f"1 to {len(target.items)}",
+                                 found="a node variable")
         if not 1 <= idx <= len(target.items):
-            raise error(f"index {idx} is out of range for {describe(target)}", e.index.span,
-                        expected=f"1 to {len(target.items)} (indices start at 1)", found=str(idx))
+            raise err.index_out_of_range("index", idx, e.index.span, of=describe(target),
+                                         expected=f"1 to {len(target.items)} (indices start at 1)")
         return target.items[idx - 1]
-    raise error("only vectors and per-node quantities can be indexed", e.target.span,
-                expected="a vector or a per-node quantity", found=describe(target))
+    raise err.wrong_kind("only vectors and per-node quantities can be indexed", e.target.span,
+                         expected="a vector or a per-node quantity", found=describe(target))
 
 
 def _attr(e: ast.Attr, scope: Scope, ctx: Context):
     target = evaluate(e.target, scope, ctx)
     if not isinstance(target, Namespace):
-        raise error("only `truth` has attributes", e.span,
-                    expected="`truth.NAME`", found=describe(target))
+        raise err.wrong_kind("only `truth` has attributes", e.span,
+                             expected="`truth.NAME`", found=describe(target))
     if e.name not in target.members:
         hint = did_you_mean(e.name, target.members)
-        raise error(f"`{target.name}` has no `{e.name}`", e.span,
-                    expected=f"one of {', '.join(sorted(target.members))}{hint}",
-                    found=f"`{e.name}`")
+        raise err.invalid(f"`{target.name}` has no `{e.name}`", e.span,
+                          expected=f"one of {', '.join(sorted(target.members))}{hint}",
+                          found=f"`{e.name}`")
     return target.members[e.name]()
 
 
@@ -198,7 +170,8 @@ def _neg(e: ast.Neg, scope, ctx):
         return Vec(tuple(-x for x in v.items))
     if isinstance(v, sp.Expr):
         return -v
-    raise error("cannot negate this", e.span, expected="a number or a vector", found=describe(v))
+    raise err.wrong_kind("cannot negate this", e.span, expected="a number or a vector",
+                         found=describe(v))
 
 
 def _binary(e: ast.Binary, scope, ctx):
@@ -206,8 +179,8 @@ def _binary(e: ast.Binary, scope, ctx):
     b = evaluate(e.right, scope, ctx)
     for side, v in ((e.left, a), (e.right, b)):
         if not isinstance(v, (Vec, sp.Expr)):
-            raise error(f"`{e.op}` needs numbers or vectors", side.span,
-                        expected="a number or a vector", found=describe(v))
+            raise err.wrong_kind(f"`{e.op}` needs numbers or vectors", side.span,
+                                 expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
         return finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
@@ -215,24 +188,24 @@ def _binary(e: ast.Binary, scope, ctx):
     if e.op in "+-":
         if not (va and vb):
             lone = e.right if va else e.left
-            raise error(f"cannot {'add' if e.op == '+' else 'subtract'} a number and a vector",
-                        lone.span, expected="a vector of the same length", found="a number")
+            raise err.wrong_kind(
+                f"cannot {'add' if e.op == '+' else 'subtract'} a number and a vector",
+                lone.span, expected="a vector of the same length", found="a number")
         if len(a.items) != len(b.items):
-            raise error("vector lengths differ", e.span,
-                        expected="two vectors of one length",
-                        found=f"a {len(a.items)}-vector and a {len(b.items)}-vector")
+            raise err.vector_lengths_differ(len(a.items), len(b.items), e.span)
         f = (lambda x, y: x + y) if e.op == "+" else (lambda x, y: x - y)
         return Vec(tuple(f(x, y) for x, y in zip(a.items, b.items)))
     if e.op == "*":
         if va and vb:
-            raise error("cannot multiply two vectors", e.span,
-                        expected="a number times a vector (or `dot(u, v)`)", found="two vectors")
+            raise err.wrong_kind("cannot multiply two vectors", e.span,
+                                 expected="a number times a vector (or `dot(u, v)`)",
+                                 found="two vectors")
         s, v = (b, a) if va else (a, b)
         return Vec(tuple(s * x for x in v.items))
     if e.op == "/" and va and not vb:
         return Vec(tuple(finite(x / b, e) for x in a.items))
-    raise error(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
-                expected="numbers", found=f"{describe(a)} and {describe(b)}")
+    raise err.wrong_kind(f"`{e.op}` is not defined for {describe(a)} and {describe(b)}", e.span,
+                         expected="numbers", found=f"{describe(a)} and {describe(b)}")
 
 
 def _compare(e: ast.Compare, scope, ctx):
@@ -254,9 +227,9 @@ def _not(e: ast.Not, scope, ctx):
 
 def _quantified(e: ast.Quantified, scope: Scope, ctx: Context):
     if ctx.width is None:
-        raise error(f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",
-                    e.span, expected="a network model (`model network(width = d)`)",
-                    found="an energy model")
+        raise err.needs_a_network(
+            f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",
+            e.span, expected="a network model (`model network(width = d)`)")
     items = tuple(condition(e.body, scope.child({e.var: (lambda j=j: NodeIndex(j))}), ctx)
                   for j in range(1, ctx.width + 1))
     return AllOf(items) if e.kind == "all" else AnyOf(items)
@@ -268,64 +241,8 @@ def positive(e: ast.Expr, scope, ctx, what: str) -> sp.Expr:
     return v
 
 
-def _real(v) -> float:
-    """The value of a constant sympy number; nan unless it is a finite real."""
-    try:
-        z = complex(sp.N(v))
-    except (TypeError, ValueError):
-        return float("nan")
-    return z.real if z.imag == 0 and abs(z.real) != float("inf") else float("nan")
-
-
-def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
-    """Error unless ``v`` (a number or a vector) is a finite real number at every sweep
-    value, when it depends on nothing but the sweep variable."""
-    items = v.items if isinstance(v, Vec) else (v,)
-    for item in items:
-        if not isinstance(item, sp.Expr):
-            return
-        free = item.free_symbols
-        if not free:
-            points = [(None, item)]
-        elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-            points = [(x, item.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-        else:
-            continue
-        for at, value in points:
-            if _real(value) != _real(value):  # nan
-                where = "" if at is None else f" at {ctx.sweep_symbol} = {_fmt(at)}"
-                raise error(f"{what} is not a real number{where}", span,
-                            expected="a finite real number", found=f"`{value}`")
-
-
-def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
-    """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
-    free = v.free_symbols
-    if not free:
-        values = [_real(v)]
-    elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-        values = [_real(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-    else:
-        return
-    bad = [(x, s) for x, s in zip(values, ctx.sweep_values if free else [None]) if not x > 0]
-    if bad:
-        value, at = bad[0]
-        where = "" if not free else " at every sweep value"
-        found = _fmt(value) if value == value else "a value that is not a real number"
-        if free:
-            found += f" at {ctx.sweep_symbol} = {_fmt(at)}"
-        raise error(f"`{what}` must be positive{where}", span, expected=f"{what} > 0",
-                    found=found)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def _call(e: ast.Call, scope: Scope, ctx: Context):
-    from .functions import call  # functions build on the evaluators above
-
-    return call(e, scope, ctx)
+    return call(e, scope, ctx, EVALUATORS)
 
 
 _DISPATCH = {
@@ -334,3 +251,7 @@ _DISPATCH = {
     ast.Compare: _compare, ast.BoolOp: _boolop, ast.Not: _not, ast.Quantified: _quantified,
     ast.Call: _call,
 }
+
+# what the built-in functions evaluate their arguments with
+EVALUATORS = Evaluators(evaluate=evaluate, scalar=scalar, condition=condition, point=point,
+                        positive=positive)

@@ -3,8 +3,7 @@
 - a scalar: a ``sympy.Expr`` (free symbols: parameters and the sweep variable);
 - ``Vec``: a tuple of scalars (a point of R^k);
 - ``Nodes``: a per-node family (``w``, ``b``, ``u`` ...), indexed 1..count;
-- ``Pred``: a condition (comparisons, and/or/not, regions and ``symmetric``);
-- ``Points``: the list of values of ``linspace``/``range`` (only in ``sweep``).
+- ``Pred``: a condition (comparisons, and/or/not, regions and ``symmetric``).
 """
 
 from __future__ import annotations
@@ -30,11 +29,6 @@ class Nodes:
     count: int
     get: Callable[[int], object]
     owner: str = "model"  # or "truth"
-
-
-@dataclass(frozen=True)
-class Points:
-    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -117,8 +111,6 @@ def describe(value) -> str:
         return f"the per-node family `{value.name}` (index it: `{value.name}[1]`)"
     if isinstance(value, Pred):
         return "a condition"
-    if isinstance(value, Points):
-        return "a list of values"
     if isinstance(value, NodeIndex):
         return "a node index"
     if isinstance(value, Namespace):

@@ -11,7 +11,6 @@ sweep value by ``context``: every sweep point sees the same inputs and the same 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -295,20 +294,8 @@ def _data_size(checked: CheckedSpec) -> int:
 
 def _node_permutations(checked: CheckedSpec) -> np.ndarray | None:
     """``int[d!, D]``: for each permutation of the model's nodes, the parameter vector's
-    indices reordered (node i's ``w``, ``b``, ``q`` taken from node perm(i))."""
-    if checked.network is None:
-        return None
-    d, k, dim = checked.network.width, checked.network.inputs, checked.dim
-    rows = []
-    for perm in itertools.permutations(range(d)):
-        idx = list(range(dim))
-        for i, j in enumerate(perm):
-            for t in range(k):
-                idx[i * k + t] = j * k + t
-            idx[d * k + i] = d * k + j
-            idx[d * k + d + i] = d * k + d + j
-        rows.append(idx)
-    return np.asarray(rows, np.int32)
+    indices reordered (``NetworkLayout.permutations``); None for energies."""
+    return None if checked.layout is None else checked.layout.permutations()
 
 
 def _prior(prior: tuple, lower: np.ndarray, upper: np.ndarray):

@@ -22,7 +22,6 @@ from ..analysis.masses import summarise_point
 from ..analysis.modes import mode_finding, sign_patterns
 from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
-from ..language.layout import NetworkLayout
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, run_key
 
@@ -64,8 +63,7 @@ def summarise(compiled, value: float, draws, wall_s: float) -> PointSummary:
     diagnostics = {**summary.diagnostics}
     diagnostics.setdefault("wall_s", wall_s)
     findings, modes = list(summary.findings), None
-    net = compiled.checked.network  # TEMP until CheckedSpec.layout lands
-    layout = None if net is None else NetworkLayout(net.width, net.inputs)
+    layout = compiled.checked.layout
     if layout is not None:
         q = layout.split(draws.params)[2]
         patterns = sign_patterns(q, draws.weights)

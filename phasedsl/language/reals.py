@@ -1,0 +1,76 @@
+"""Checks of symbolic numbers: finite, real, positive (at every sweep value)."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import ast
+from . import catalogue as err
+from .values import Context, Vec
+
+
+def finite(value, e: ast.Expr, found: str | None = None):
+    """``value`` unless it is infinite or undefined (``1/0``, ``log(0)``) or, being a
+    constant, not real (``sqrt(-1)``)."""
+    if not isinstance(value, sp.Expr):
+        return value
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        if isinstance(e, ast.Binary) and e.op == "/":
+            found = "a division by zero"
+        raise err.not_finite(e.span, found=found or "an infinite or undefined value")
+    if not value.free_symbols and value.is_extended_real is False:
+        raise err.not_a_real_number("this", e.span, found=found or f"`{value}`")
+    return value
+
+
+def real_value(v) -> float:
+    """The value of a constant sympy number; nan unless it is a finite real."""
+    try:
+        z = complex(sp.N(v))
+    except (TypeError, ValueError):
+        return float("nan")
+    return z.real if z.imag == 0 and abs(z.real) != float("inf") else float("nan")
+
+
+def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
+    """Error unless ``v`` (a number or a vector) is a finite real number at every sweep
+    value, when it depends on nothing but the sweep variable."""
+    items = v.items if isinstance(v, Vec) else (v,)
+    for item in items:
+        if not isinstance(item, sp.Expr):
+            return
+        free = item.free_symbols
+        if not free:
+            points = [(None, item)]
+        elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
+            points = [(x, item.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
+        else:
+            continue
+        for at, value in points:
+            if real_value(value) != real_value(value):  # nan
+                where = "" if at is None else f" at {ctx.sweep_symbol} = {fmt(at)}"
+                raise err.not_a_real_number(what, span, found=f"`{value}`",
+                                            expected="a finite real number", where=where)
+
+
+def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
+    """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
+    free = v.free_symbols
+    if not free:
+        values = [real_value(v)]
+    elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
+        values = [real_value(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
+    else:
+        return
+    bad = [(x, s) for x, s in zip(values, ctx.sweep_values if free else [None]) if not x > 0]
+    if bad:
+        value, at = bad[0]
+        where = "" if not free else " at every sweep value"
+        found = fmt(value) if value == value else "a value that is not a real number"
+        if free:
+            found += f" at {ctx.sweep_symbol} = {fmt(at)}"
+        raise err.must_be_positive(f"`{what}`", span, found=found, where=where)
+
+
+def fmt(x: float) -> str:
+    return f"{x:g}"
