@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         methods.remove("numpyro")
 
     checked, compiled = load_pt1(args.draws, args.warmup, args.chains)
-    values = list(quick_sweep([float(v) for v in compiled.sweep_values], args.points))
+    values = list(quick_sweep([float(v) for v in compiled.checked.sweep_values], args.points))
     print(f"PT1 sweep: {len(values)} values x {args.chains} chains x {args.draws} draws after "
           f"{args.warmup} warmup")
     print(cpu_note())

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.lower.compile import network_forward_t
+from phasedsl.lower.network import network_forward_t
 from phasedsl.engines.many import stack_contexts
 from phasedsl.engines.base import make_engine
 from phasedsl.lower.target import Target

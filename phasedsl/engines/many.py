@@ -53,7 +53,7 @@ def stacked(keys, ctxs):
     context pytrees stacked leaf by leaf; arrays and stacked pytrees pass through."""
     import jax.numpy as jnp
 
-    if isinstance(ctxs, (list, tuple)):
+    if isinstance(ctxs, list) or type(ctxs) is tuple:  # a stacked Context is a NamedTuple
         ctxs = stack_contexts(ctxs)
     if isinstance(keys, (list, tuple)):
         keys = jnp.stack([as_key(k) for k in keys])
