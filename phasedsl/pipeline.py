@@ -133,9 +133,9 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     an odd sweep on two cores: twice as fast)."""
     import jax
 
-    splits = getattr(engine, "splits_points", False) and jax.device_count() > 1
+    splits = engine.splits_points and jax.device_count() > 1
     lone = len(chunk) == 1 and not splits
-    if lone or not hasattr(engine, "run_many"):
+    if lone:
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()
     keys = [point_key(seed, i) for i, _ in chunk]
@@ -201,7 +201,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     its choice for the machine). It changes the draws, not their distribution, so it is not
     part of the run key: a run resumed with another method goes on with the same posterior."""
     from .lower.compile import compile_spec
-    from .engines.base import make_engine
+    from .engines.registry import make_engine
 
     folder.mkdir(parents=True, exist_ok=True)
     seed = checked.sample.get("seed", 0) if seed is None else seed
@@ -229,7 +229,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     atomic_write(folder / "results.json", dumps(results).encode())
     todo = [(i, v) for i, v in enumerate(values) if v not in done]
     try:
-        for count, chunk in enumerate(_chunks(todo, batch if hasattr(engine, "run_many") else 0)):
+        for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
