@@ -40,7 +40,7 @@ from common import cpu_note, load_pt1
 from phasedsl.engines.many import stack_contexts
 from phasedsl.engines.nuts import build_chain, chain_keys
 from phasedsl.pipeline import point_key, quick_sweep
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 
 
 def step_counts(compiled, settings: dict, keys, ctxs):
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     checked, compiled = load_pt1(args.draws, args.warmup, args.chains)
-    values = list(quick_sweep([float(v) for v in compiled.sweep_values], args.points))
+    values = list(quick_sweep([float(v) for v in compiled.checked.sweep_values], args.points))
     print(f"PT1 sweep: {len(values)} values x {args.chains} chains x {args.draws} draws after "
           f"{args.warmup} warmup, all in one batch")
     print(cpu_note())
@@ -96,12 +96,12 @@ def main(argv=None) -> int:
             continue
         engine = make_engine("nuts", compiled.target, checked.sample)
         t0 = time.perf_counter()
-        draws = engine.run_many(keys, ctxs, batch=method)
+        draws = engine.run_many(keys, ctxs, method=method)
         wall = time.perf_counter() - t0
         info = draws[0].info
         per_chain = np.concatenate([d.info["grad_evals_per_chain"] for d in draws])
         masses = np.mean([d.indicators.mean(axis=(0, 1)) for d in draws], axis=0)
-        rows.append((method, info["batch_compile_s"], info["batch_sample_s"], wall,
+        rows.append((method, info["call_compile_s"], info["call_sample_s"], wall,
                      int(per_chain.sum()), int(per_chain.max()), float(per_chain.mean()),
                      float(np.mean([d.info["steps_per_draw"] for d in draws])), masses))
         print(f"  {method} done: {wall:.1f} s", flush=True)

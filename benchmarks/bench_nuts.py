@@ -51,7 +51,7 @@ from common import (
     spread,
 )
 
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 
 ROWS = [("compile_s", "compile s (phasedsl once; numpyro per run)"),
         ("sample_s", "sampling wall s (warmup+draws)"),

@@ -8,7 +8,7 @@ sampled with ``chains x draws`` after ``warmup``, target acceptance 0.9.
 - phasedsl ``loop``: one engine, compiled once, ``engine.run`` per sweep value (what
   ``phasedsl run`` does).
 - phasedsl ``run_many``: every sweep value in one compiled call (``NutsEngine.run_many``;
-  sweep points one after another on CPU, ``--batch vectorized`` vmaps them, as on a GPU).
+  sweep points one after another on CPU, ``--many-method vectorized`` vmaps them, as on a GPU).
 - NumPyro: one ``MCMC`` object with ``jit_model_args=True`` and the data as model arguments,
   so its compiled kernel is re-used at every sweep value (as a NumPyro user would);
   ``chain_method="vectorized"``.
@@ -35,7 +35,7 @@ import numpy as np
 from common import constants, cpu_note, load_pt1, numpyro_mcmc, run_numpyro
 
 from phasedsl.pipeline import point_key, quick_sweep
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 
 
 def main(argv=None) -> int:
@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--points", type=int, default=22, help="sweep values used (of 22)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", choices=["sequential", "vectorized"], default=None,
-                    help="run_many's batching (default: sequential on CPU)")
+    ap.add_argument("--many-method", choices=["sequential", "vectorized"], default=None,
+                    help="run_many method (default: sequential on CPU)")
     ap.add_argument("--methods", default="loop,many,numpyro",
                     help="comma-separated subset of loop, many, numpyro")
     ap.add_argument("--no-numpyro", action="store_true")
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         methods.remove("numpyro")
 
     checked, compiled = load_pt1(args.draws, args.warmup, args.chains)
-    values = list(quick_sweep([float(v) for v in compiled.sweep_values], args.points))
+    values = list(quick_sweep([float(v) for v in compiled.checked.sweep_values], args.points))
     print(f"PT1 sweep: {len(values)} values x {args.chains} chains x {args.draws} draws after "
           f"{args.warmup} warmup")
     print(cpu_note())
@@ -79,11 +79,11 @@ def main(argv=None) -> int:
         keys = [point_key(args.seed, i) for i in range(len(values))]
         t0 = time.perf_counter()
         ctxs = [compiled.context(v) for v in values]
-        draws = engine.run_many(keys, ctxs, batch=args.batch)
+        draws = engine.run_many(keys, ctxs, method=args.many_method)
         total = time.perf_counter() - t0
-        batch = draws[0].info["batch"]
-        rows[f"phasedsl run_many ({batch} points)"] = (
-            draws[0].info["batch_compile_s"], total, [d.info["steps_per_draw"] for d in draws])
+        method = draws[0].info["method"]
+        rows[f"phasedsl run_many ({method} points)"] = (
+            draws[0].info["call_compile_s"], total, [d.info["steps_per_draw"] for d in draws])
         print(f"  phasedsl run_many done: {total:.1f} s", flush=True)
 
     if "numpyro" in methods:

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     on_gpu = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     checked, compiled = load_pt1(20000, 1000, args.chains)
     settings = checked.sample
-    values = [float(v) for v in compiled.sweep_values][:args.points]
+    values = [float(v) for v in compiled.checked.sweep_values][:args.points]
     ctxs = stack_contexts([compiled.context(v) for v in values for _ in range(args.chains)])
     keys = jnp.concatenate([chain_keys(point_key(0, i), args.chains)
                             for i in range(len(values))])

@@ -50,10 +50,19 @@ def test_default_chain_method_by_machine(monkeypatch):
     of other engines keep vmap there."""
     import jax
 
-    from phasedsl.engines.many import default_batch_method
-    from phasedsl.engines.nuts import default_chain_method
+    from phasedsl.engines.devices import default_chain_method, default_method
 
     monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
-    assert (default_chain_method(), default_batch_method()) == ("sequential", "sequential")
+    assert (default_chain_method(), default_method()) == ("sequential", "sequential")
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert (default_chain_method(), default_batch_method()) == ("flat", "vectorized")
+    assert (default_chain_method(), default_method()) == ("flat", "vectorized")
+
+
+def test_device_policy_is_a_function_of_the_backend():
+    from phasedsl.engines.devices import chain_method_for, method_for, particle_block_for
+
+    assert (method_for("cpu"), chain_method_for("cpu"), particle_block_for("cpu")) == (
+        "sequential", "sequential", 4)
+    for backend in ("gpu", "tpu"):
+        assert (method_for(backend), chain_method_for(backend), particle_block_for(backend)) == (
+            "vectorized", "flat", 0)

@@ -13,7 +13,8 @@ import pytest
 from blackjax.diagnostics import effective_sample_size
 from scipy.integrate import dblquad, quad
 
-from phasedsl.engines.base import Box, make_engine, settings_with_defaults
+from phasedsl.engines.base import Box, settings_with_defaults
+from phasedsl.engines.registry import make_engine
 from phasedsl.lower.target import Target
 
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +220,33 @@ def test_quadrature_1d_large_n_does_not_underflow():
     f_total, f_phases = energy_free_energies(0.5, n=1e4)
     assert abs(-draws.log_z[0] - f_total) < 1e-4
     np.testing.assert_allclose(-draws.phase_log_z[0], f_phases, atol=1e-4)
+
+
+def test_every_engine_has_the_whole_protocol():
+    """``run``, ``run_many``, ``splits_points``, ``traces``, ``settings`` on every engine; the
+    quadrature's ``run_many`` is one ``run`` per point, for a list or a stacked pytree."""
+    from phasedsl.engines.many import stack_contexts
+    from phasedsl.engines.registry import ENGINES
+
+    splits = {}
+    for name in ENGINES:
+        target = energy_target() if name == "quadrature" else gaussian_target()
+        engine = make_engine(name, target, {"points": 201})
+        assert engine.name == name and isinstance(engine.settings, dict)
+        assert callable(engine.run) and callable(engine.run_many) and engine.traces == 0
+        splits[name] = engine.splits_points
+    assert splits == {"nuts": True, "smc": False, "quadrature": False}
+    engine = make_engine("quadrature", energy_target(), {"points": 201})
+    ctxs = [{"n": jnp.float32(10.0), "t": jnp.float32(t)} for t in (0.0, 0.5)]
+    for many in (engine.run_many([0, 1], ctxs), engine.run_many([0, 1], stack_contexts(ctxs))):
+        for ctx, d in zip(ctxs, many):
+            one = engine.run(None, ctx)
+            np.testing.assert_array_equal(one.params, d.params)
+            np.testing.assert_array_equal(one.weights, d.weights)
+            np.testing.assert_array_equal(one.phase_log_z, d.phase_log_z)
+    assert engine.traces == 1
+    with pytest.raises(ValueError, match="method must be one of"):
+        engine.run_many([0], ctxs[:1], method="vectorized")
 
 
 def test_quadrature_2d_matches_scipy():

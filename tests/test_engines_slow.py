@@ -12,7 +12,7 @@ import pytest
 from jax.scipy.special import logsumexp
 from test_engines import energy_free_energies, energy_target, mcmc_se
 
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 from phasedsl.lower.target import Target
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from phasedsl.engines.flat_nuts import build_flat_chains, window_adaptation
-from phasedsl.engines.base import make_engine, unconstrained
+from phasedsl.engines.base import unconstrained
+from phasedsl.engines.registry import make_engine
 from phasedsl.lower.target import Target
 
 SCALES = np.array([0.3, 1.0, 3.0], dtype=np.float32)
@@ -133,7 +134,7 @@ def test_flat_engine_samples_the_posterior():
                                               "chain_method": "flat"})
     ctxs = [{"mu": jnp.float32(m)} for m in (1.0, -1.0)]
     many = engine.run_many([0, 1], ctxs)
-    assert [d.info["batch"] for d in many] == ["flat", "flat"]
+    assert [d.info["method"] for d in many] == ["flat", "flat"]
     for d, mu in zip(many, (1.0, -1.0)):
         mean, sd = posterior(mu)
         x = d.params.reshape(-1, 3)
@@ -146,8 +147,8 @@ def test_flat_engine_samples_the_posterior():
     # the first point's chains in another batch of the same width: keyed by themselves
     other = engine.run_many([0, 2], [ctxs[0], {"mu": jnp.float32(3.0)}])
     np.testing.assert_array_equal(other[0].params, many[0].params)
-    with pytest.raises(ValueError, match="batch must be one of"):
-        engine.run_many([0], ctxs[:1], batch="threads")
+    with pytest.raises(ValueError, match="method must be one of"):
+        engine.run_many([0], ctxs[:1], method="threads")
 
 
 def test_no_warmup_runs_with_unit_step_and_mass():

@@ -291,8 +291,8 @@ def test_shipped_pt1_every_sweep_value_one_trace(pt1_full):
     """n = 10000: numpy agrees at every sweep value, and the sweep value is traced (one
     compilation serves all 22 points)."""
     c = pt1_full
-    assert len(c.sweep_values) == 22
-    np.testing.assert_allclose(c.sweep_values[-1], math.pi / 2)
+    assert len(c.checked.sweep_values) == 22
+    np.testing.assert_allclose(c.checked.sweep_values[-1], math.pi / 2)
     traces = [0]
 
     def logdensity(params, ctx):
@@ -304,7 +304,7 @@ def test_shipped_pt1_every_sweep_value_one_trace(pt1_full):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(10000, 2))
     z = rng.standard_normal(10000)
-    for theta in c.sweep_values:
+    for theta in c.checked.sweep_values:
         got = float(fn(jnp.asarray(params, jnp.float32), c.context(theta)))
         y = pt1_truth(x, theta) + z
         np.testing.assert_allclose(got, np_network_logdensity(params, x, y, 10000, 1.0, 2, 2),
@@ -705,3 +705,36 @@ def test_truncated_normal_prior_in_the_tail():
     assert np.all((x >= 6) & (x <= 7))
     np.testing.assert_allclose(x.mean(), mean, atol=0.02)
     assert x.std() > 0.1
+
+
+def test_network_layout_indices_split_and_permutations():
+    from phasedsl.language.layout import NetworkLayout
+
+    lay = NetworkLayout(width=3, inputs=2)
+    assert lay.dim == 3 * 2 + 2 * 3 + 1
+    assert (lay.w(2, 2), lay.b(1), lay.q(3), lay.c) == (3, 6, 11, 12)  # 1-based names
+    params = np.arange(2 * lay.dim, dtype=float).reshape(2, lay.dim)
+    w, b, q, c = lay.split(params)
+    assert w.shape == (2, 3, 2) and b.shape == q.shape == (2, 3) and c.shape == (2,)
+    np.testing.assert_array_equal(np.concatenate([w.reshape(2, -1), b, q, c[:, None]], 1), params)
+    perms = lay.permutations()
+    assert perms.shape == (6, lay.dim) and perms.dtype == np.int32
+    np.testing.assert_array_equal(perms[0], np.arange(lay.dim))
+    for row, perm in zip(perms, itertools.permutations(range(3))):
+        pw, pb, pq, pc = lay.split(params[0][row])
+        np.testing.assert_array_equal(pw, w[0][list(perm)])
+        np.testing.assert_array_equal(pb, b[0][list(perm)])
+        np.testing.assert_array_equal(pq, q[0][list(perm)])
+        assert pc == c[0]
+
+
+def test_context_is_a_record(pt1, ex42):
+    from phasedsl.lower.target import Context
+
+    ctx = pt1.context(1.2)
+    assert isinstance(ctx, Context) and ctx.value.shape == ()
+    n = ctx.y.shape[0]
+    assert ctx.xt.shape == (2, n) and ctx.mask.shape == (n,)
+    energy = ex42.context(0.5)
+    assert isinstance(energy, Context) and energy.xt is None and energy.y is None
+    assert float(energy.value) == 0.5

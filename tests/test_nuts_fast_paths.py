@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.lower.compile import network_forward_t
+from phasedsl.lower.network import network_forward_t
 from phasedsl.engines.many import stack_contexts
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 from phasedsl.lower.target import Target
 
 
@@ -75,15 +75,15 @@ def test_run_many_sequential_equals_run_and_compiles_once():
     ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(s)} for m, s in [(1.0, 0.5), (-2.0, 1.0)]]
     keys = [jax.random.PRNGKey(i) for i in range(2)]
     singles = [engine.run(k, c) for k, c in zip(keys, ctxs)]
-    many = engine.run_many(keys, ctxs, batch="sequential")
+    many = engine.run_many(keys, ctxs, method="sequential")
     assert engine.traces == 2  # one for run, one for run_many
     for one, batched in zip(singles, many):
         np.testing.assert_array_equal(one.params, batched.params)
         np.testing.assert_array_equal(one.indicators, batched.indicators)
         assert batched.params.shape == (3, 300, 2) and batched.method == "mcmc"
-        assert batched.info["batch_points"] == 2 and batched.info["chain_method"] == "sequential"
+        assert batched.info["call_points"] == 2 and batched.info["chain_method"] == "sequential"
     assert many[0].info["compile_s"] > 0 and many[1].info["compile_s"] == 0.0
-    again = engine.run_many(jnp.stack(keys), stack_contexts(ctxs), batch="sequential")
+    again = engine.run_many(jnp.stack(keys), stack_contexts(ctxs), method="sequential")
     assert again[0].info["compile_s"] == 0.0 and engine.traces == 2
     np.testing.assert_array_equal(again[1].params, many[1].params)
 
@@ -91,7 +91,7 @@ def test_run_many_sequential_equals_run_and_compiles_once():
 def test_vectorized_chains_and_points_sample_the_posterior():
     engine = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "vectorized"})
     ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, -1.0)]
-    draws = engine.run_many([0, 1], ctxs, batch="vectorized")
+    draws = engine.run_many([0, 1], ctxs, method="vectorized")
     for d, mu in zip(draws, (1.0, -1.0)):
         assert d.params.shape == (3, 300, 2)
         post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.25)
@@ -107,12 +107,12 @@ def test_vectorized_chains_and_points_sample_the_posterior():
 SHARDED = r"""
 import jax, jax.numpy as jnp, numpy as np
 from test_nuts_fast_paths import SETTINGS, gaussian_target
-from phasedsl.engines.base import make_engine
+from phasedsl.engines.registry import make_engine
 assert jax.device_count() == 2
 engine = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential"})
 ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, -2.0, 0.5)]
 keys = [jax.random.PRNGKey(i) for i in range(3)]
-many = engine.run_many(keys, ctxs, batch="sequential")  # 3 points padded to 4 over 2 devices
+many = engine.run_many(keys, ctxs, method="sequential")  # 3 points padded to 4 over 2 devices
 assert [d.info["devices"] for d in many] == [2, 2, 2] and len(many) == 3
 for k, c, d in zip(keys, ctxs, many):
     np.testing.assert_array_equal(engine.run(k, c).params, d.params)
@@ -125,7 +125,7 @@ flat = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "flat
 for c, d in zip(ctxs, flat.run_many(keys, ctxs)):
     post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.25)
     assert abs(d.params[..., 0].mean() - post_var * float(c["mu"]) / 0.25) < 0.1
-    assert d.info["devices"] == 2 and d.info["batch"] == "flat"
+    assert d.info["devices"] == 2 and d.info["method"] == "flat"
 smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior_draws": 4})
 for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     np.testing.assert_array_equal(smc.run(k, c).params, d.params)

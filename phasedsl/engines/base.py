@@ -1,71 +1,27 @@
-"""Sampling engines behind one small interface.
+"""What the engines share: their settings, the box transform, the compile-once cache.
 
-``make_engine(name, target, settings)`` returns an engine whose ``run(key, ctx)`` samples the
-posterior of ``target`` at one sweep point and returns ``Draws``. Each engine traces and
-compiles its work once per context *shape* and re-uses the executable for every sweep value:
-the context is a traced argument, never a closed-over constant.
+- ``settings_with_defaults``: an engine's settings from its ``DEFAULTS`` and the spec's.
+- ``Box``/``unconstrained``: the map from unconstrained ``z`` to the prior's support, in which
+  the gradient-based engines (NUTS, SMC's HMC moves) work.
+- ``CompiledCache``: each engine traces and compiles its work once per context *shape* and
+  re-uses the executable for every sweep value (the context is a traced argument, never a
+  closed-over constant).
 
-Engines:
-
-- ``nuts`` (``phasedsl.nuts``): BlackJAX window adaptation + NUTS, chains vmapped.
-- ``smc`` (``phasedsl.smc``): adaptive tempered SMC from the prior, independent repeats vmapped.
-- ``quadrature`` (``phasedsl.quadrature``): exact grid integration for 1 or 2 bounded
-  parameters.
-
-This module also holds what the gradient-based engines share: the box transform that maps
-unconstrained ``z`` to the prior's support, and the compile-once cache keyed by argument shapes.
-Both also sample several sweep points in one call (``run_many``, ``phasedsl.engines.many``).
+The engines themselves: ``phasedsl.engines.registry`` (by name), ``phasedsl.engines.protocol``
+(their interface).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from phasedsl.lower.target import Draws, Target
+from phasedsl.lower.target import Target
 
-__all__ = ["Engine", "Box", "CompiledCache", "ENGINES", "make_engine", "settings_with_defaults"]
-
-
-class Engine(Protocol):
-    """What every engine provides."""
-
-    name: str
-    settings: dict  # the engine's settings, defaults filled in
-    traces: int  # how many times the work was traced and compiled (1 for a whole sweep)
-
-    def run(self, key, ctx) -> Draws:  # pragma: no cover - protocol
-        """Sample at one sweep point: ``key`` a JAX PRNG key (or an int seed), ``ctx`` the
-        context pytree. ``Draws.info["compile_s"]`` is 0.0 when a compiled function was
-        re-used."""
-        ...
-
-
-# name -> (module, class name); imported lazily so that `import phasedsl.engines.base` stays cheap.
-ENGINES: dict[str, tuple[str, str]] = {
-    "nuts": ("phasedsl.engines.nuts", "NutsEngine"),
-    "smc": ("phasedsl.engines.smc", "SmcEngine"),
-    "quadrature": ("phasedsl.engines.quadrature", "QuadratureEngine"),
-}
-
-
-def make_engine(name: str, target: Target, settings: dict | None = None) -> Engine:
-    """Build the engine called ``name`` for ``target``.
-
-    ``settings`` is a plain dict; missing keys take the engine's defaults (``DEFAULTS`` on each
-    engine class). Keys the engine does not know are ignored (checking them is the caller's
-    job). Raises ``ValueError`` for an unknown engine name, or when the engine cannot handle
-    the target (e.g. quadrature in more than two dimensions).
-    """
-    if name not in ENGINES:
-        raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(ENGINES)}")
-    import importlib
-
-    module_name, class_name = ENGINES[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(target, dict(settings or {}))
+__all__ = ["Box", "CompiledCache", "ZTarget", "as_arrays", "as_key", "settings_with_defaults",
+           "unconstrained"]
 
 
 def settings_with_defaults(defaults: dict, settings: dict) -> dict:

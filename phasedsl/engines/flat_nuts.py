@@ -22,7 +22,7 @@ after each doubling, divergence at an energy error above 1,000, at most ``max_de
 doublings. Warmup is Stan's windowed adaptation as ``blackjax.window_adaptation`` does it,
 from BlackJAX's own pieces (``dual_averaging_adaptation``, ``mass_matrix_adaptation``,
 ``build_schedule``), applied by each chain when its transition ends. So each chain is a NUTS
-chain of the same posterior as ``phasedsl.nuts.build_chain``'s; only the random numbers are
+chain of the same posterior as ``phasedsl.engines.nuts.build_chain``'s; only the random numbers are
 drawn differently (one counter-based key per chain and leapfrog step), so the draws differ.
 A chain's draws do not depend on the other chains in the batch, since its randomness is keyed
 by its own key and step count; they can depend on the batch's width through float rounding
@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from phasedsl.engines.base import unconstrained
+from phasedsl.engines.outputs import ChainOutput
 from phasedsl.lower.target import Target
 
 __all__ = ["Adaptation", "build_flat_chains", "window_adaptation"]
@@ -220,12 +221,10 @@ def window_adaptation(target_accept: float, warmup: int):
 
 def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: float,
                       max_depth: int):
-    """The pure function ``(chain_keys [W], ctxs [W, ...]) -> outputs`` of ``W`` NUTS chains
-    run flat (module doc); ``ctxs`` is stacked along the chain axis (one context per chain).
-
-    Outputs are those of ``phasedsl.nuts.build_chain`` with a leading ``[W]`` axis: ``x
-    f[W,S,D]``, ``ind bool[W,S,P]``, ``logdensity f[W,S]``, ``divergent bool[W,S]``, ``steps
-    i[W,S]``, ``accept f[W,S]``, ``step_size f[W]``, ``warmup_steps i[W]``.
+    """The pure function ``(chain_keys [W], ctxs [W, ...]) -> ChainOutput`` of ``W`` NUTS
+    chains run flat (module doc); ``ctxs`` is stacked along the chain axis (one context per
+    chain). The record is ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis:
+    ``x f[W,S,D]``, ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
     """
     import jax
     import jax.numpy as jnp
@@ -387,8 +386,8 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         x = jax.vmap(zt.to_x)(z)
         ind = jax.vmap(lambda xi: jnp.asarray(target.indicators(xi, ctx), dtype=bool))(x)
         logdensity = l - jax.vmap(zt.log_jacobian)(z)
-        return (x, ind, logdensity, divergent, steps.astype(jnp.int32), accept, c.step_size,
-                out.warmup_steps)
+        return ChainOutput(x, ind, logdensity, divergent, steps.astype(jnp.int32), accept,
+                           c.step_size, out.warmup_steps)
 
     def run(chain_keys, ctxs):
         chains, outs = jax.vmap(init_chain)(chain_keys, ctxs)

@@ -1,15 +1,15 @@
 """Several sweep points in one compiled call, split across devices.
 
 An engine's pure ``run(key, ctx) -> outputs`` samples one sweep point. ``ManyCaller`` runs it
-over ``V`` points at once: ``vmap``-ed (``"vectorized"``: points x chains in lockstep, for
-GPUs) or one after another (``"sequential"``: ``lax.map``, for CPUs), and, when JAX sees
+over ``V`` points at once: ``vmap``-ed (method ``"vectorized"``: points x chains in lockstep,
+for GPUs) or one after another (``"sequential"``: ``lax.map``, for CPUs), and, when JAX sees
 several devices, with the points split across them (``jax.shard_map``): all GPUs of a machine,
 or on a CPU the devices that ``phasedsl run --cpu-devices N`` makes XLA show (one per core).
 The unit of work is the engine's choice: a whole point for SMC, one chain of one point for
 NUTS (``group`` items per point), so a few points with several chains still fill many
 cores. Items are dealt to devices round-robin (``dealt``), so that each device's share mixes
 cheap and costly items. An engine can also bring its own whole-batch functions under other
-method names (NUTS: ``"flat"``, chains that do not wait for each other:
+method names (``own_methods``) (NUTS: ``"flat"``, chains that do not wait for each other:
 ``phasedsl.engines.flat_nuts``). Every point gets the same key and computation as alone, so the
 draws have the same distribution; they can still differ from ``run``'s, because the compiler
 may round the larger program differently and NUTS trajectories amplify float32 rounding (PT1
@@ -26,18 +26,11 @@ import numpy as np
 
 from phasedsl.engines.base import CompiledCache, as_arrays, as_key
 
-__all__ = ["BATCH_METHODS", "ManyCaller", "build_many", "dealt", "default_batch_method",
-           "pad_points", "stack_contexts", "stacked"]
+__all__ = ["METHODS", "ManyCaller", "build_many", "dealt", "is_list_of_contexts", "pad_points",
+           "stack_contexts", "stacked"]
 
-BATCH_METHODS = ("vectorized", "sequential")
-
-
-def default_batch_method() -> str:
-    """``"sequential"`` on CPU (a batched gradient costs there what the single ones do, so
-    lockstep only wastes work), ``"vectorized"`` on an accelerator."""
-    import jax
-
-    return "sequential" if jax.default_backend() == "cpu" else "vectorized"
+# how run is batched over points (default by machine: phasedsl.engines.devices.default_method)
+METHODS = ("vectorized", "sequential")
 
 
 def stack_contexts(ctxs):
@@ -48,30 +41,37 @@ def stack_contexts(ctxs):
     return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
 
 
+def is_list_of_contexts(ctxs) -> bool:
+    """Whether ``ctxs`` is a list (or plain tuple) of contexts rather than one context pytree
+    stacked along a leading axis (a stacked ``Context`` is a ``NamedTuple``, not a list)."""
+    return isinstance(ctxs, list) or type(ctxs) is tuple
+
+
 def stacked(keys, ctxs):
     """``(keys, ctxs)`` with a leading axis: a list of keys (or int seeds) stacked, a list of
     context pytrees stacked leaf by leaf; arrays and stacked pytrees pass through."""
     import jax.numpy as jnp
 
-    if isinstance(ctxs, (list, tuple)):
+    if is_list_of_contexts(ctxs):
         ctxs = stack_contexts(ctxs)
     if isinstance(keys, (list, tuple)):
         keys = jnp.stack([as_key(k) for k in keys])
     return keys, as_arrays(ctxs)
 
 
-def build_many(run, batch: str, devices: int = 1, batched: dict | None = None):
-    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points.
+def build_many(run, method: str, devices: int = 1, own_methods: dict | None = None):
+    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points
+    (``outputs``: ``run``'s output record, every leaf with a leading ``[V]`` axis).
 
-    ``batched``: whole-batch functions ``(keys [V], ctxs [V, ...]) -> outputs [V, ...]`` by
-    method name, used for those ``batch`` names instead of ``vmap``/``lax.map`` of ``run``.
+    ``own_methods``: whole-batch functions ``(keys [V], ctxs [V, ...]) -> outputs [V, ...]`` by
+    method name, used for those ``method`` names instead of ``vmap``/``lax.map`` of ``run``.
     ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
-    (``V`` must be a multiple of ``devices``), each device running its share by ``batch``."""
+    (``V`` must be a multiple of ``devices``), each device running its share by ``method``."""
     import jax
 
-    if batched and batch in batched:
-        many = batched[batch]
-    elif batch == "vectorized":
+    if own_methods and method in own_methods:
+        many = own_methods[method]
+    elif method == "vectorized":
         many = jax.vmap(run, in_axes=(0, 0))
     else:
         def many(keys, ctxs):
@@ -112,61 +112,66 @@ def pad_points(tree, count: int):
 
 
 class ManyCaller:
-    """``run`` over sweep points, compiled once per (batch method, devices, ``V``).
+    """``run`` over sweep points, compiled once per (method, devices, ``V``).
 
+    ``run(key, ctx) -> outputs``: an engine's pure function of one work item, ``outputs`` any
+    pytree of arrays (the engines' records, ``phasedsl.engines.outputs``).
     ``devices``: how many devices to split points across at most (0: all of ``jax.devices()``).
-    ``batched``: the engine's own whole-batch functions by method name (``build_many``).
+    ``own_methods``: the engine's own whole-batch functions by method name (``build_many``).
     """
 
-    def __init__(self, run: Callable, devices: int = 0, batched: dict | None = None):
+    def __init__(self, run: Callable, devices: int = 0, own_methods: dict | None = None):
         self._run = run
         self.devices = devices
-        self._batched = dict(batched or {})
-        self.methods = BATCH_METHODS + tuple(self._batched)
+        self._own_methods = dict(own_methods or {})
+        self.methods = METHODS + tuple(self._own_methods)
         self._caches: dict[tuple, CompiledCache] = {}
 
     @property
     def traces(self) -> int:
         return sum(c.traces for c in self._caches.values())
 
-    def run_many(self, keys, ctxs, batch: str, to_draws: Callable, group: int = 1) -> list:
-        """One ``to_draws(outputs_of_point, compile_s, sample_s, wall_s)`` per point.
+    def run_many(self, keys, ctxs, method: str, to_draws: Callable, group: int = 1) -> list:
+        """One ``to_draws(outputs_of_point, compile_s, sample_s, wall_s)`` per point
+        (``outputs_of_point``: ``run``'s record of numpy arrays, without the point axis).
 
         ``keys``: ``W`` PRNG keys (or int seeds), a list or a stacked key array; ``ctxs``: a
         list of ``W`` contexts or one pytree stacked along a leading ``W`` axis. ``group``:
         work items per point (consecutive items, e.g. the chains of a point): each point's
         outputs get a leading ``[group]`` axis. The compile time goes to the first point; each
-        point gets an equal share of the sampling and wall seconds; ``info`` gains ``batch``,
-        ``batch_points``, ``batch_sample_s``, ``batch_compile_s`` and ``devices``.
+        point gets an equal share of the sampling and wall seconds; ``info`` gains ``method``,
+        ``call_points`` (points in the call), ``call_sample_s``, ``call_compile_s`` (of the
+        whole call) and ``devices``.
         """
         import jax
 
-        if batch not in self.methods:
-            raise ValueError(f"run_many batch must be one of {self.methods}")
+        if method not in self.methods:
+            raise ValueError(f"run_many method must be one of {self.methods}")
         keys, ctxs = stacked(keys, ctxs)
         count = keys.shape[0]
         devices = min(self.devices or jax.device_count(), jax.device_count(), count)
         padded = -(-count // devices) * devices
         order = dealt(padded, devices)
         keys, ctxs = jax.tree.map(lambda a: a[order], pad_points((keys, ctxs), padded))
-        cache = self._caches.get((batch, devices))
+        cache = self._caches.get((method, devices))
         if cache is None:
-            cache = self._caches[(batch, devices)] = CompiledCache(
-                build_many(self._run, batch, devices, self._batched))
+            cache = self._caches[(method, devices)] = CompiledCache(
+                build_many(self._run, method, devices, self._own_methods))
         t0 = time.perf_counter()
         out, compile_s = cache.call(keys, ctxs)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
         points = count // group
-        out = [np.asarray(a)[np.argsort(order)][:count] for a in out]
+        unsort = np.argsort(order)
+        out = jax.tree.map(lambda a: np.asarray(a)[unsort][:count], out)
         if group > 1:
-            out = [a.reshape((points, group) + a.shape[1:]) for a in out]
+            out = jax.tree.map(lambda a: a.reshape((points, group) + a.shape[1:]), out)
         wall_s = time.perf_counter() - t0
         draws = []
         for v in range(points):
-            d = to_draws([a[v] for a in out], compile_s if v == 0 else 0.0, sample_s / points,
-                         wall_s / points)
-            d.info.update(batch=batch, batch_points=points, batch_sample_s=sample_s,
-                          batch_compile_s=compile_s, devices=devices)
+            d = to_draws(jax.tree.map(lambda a: a[v], out), compile_s if v == 0 else 0.0,
+                         sample_s / points, wall_s / points)
+            d.info.update(method=method, call_points=points, call_sample_s=sample_s,
+                          call_compile_s=compile_s, devices=devices)
             draws.append(d)
         return draws

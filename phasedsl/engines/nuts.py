@@ -23,7 +23,7 @@ themselves differ between methods.
   chain, each chain at its own place in its own transition (``phasedsl.engines.flat_nuts``): no chain
   waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
   the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
-  differently. The default on accelerators (``default_chain_method``).
+  differently. The default on accelerators (``phasedsl.engines.devices.chain_method_for``).
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
 by ``chain_method``, split across devices where JAX sees several: ``phasedsl.engines.many``).
@@ -35,14 +35,10 @@ import time
 
 import numpy as np
 
-from phasedsl.engines.many import (
-    BATCH_METHODS,
-    ManyCaller,
-    default_batch_method,
-    stack_contexts,
-    stacked,
-)
+from phasedsl.engines.devices import default_chain_method
 from phasedsl.engines.flat_nuts import build_flat_chains
+from phasedsl.engines.many import METHODS, ManyCaller, stacked
+from phasedsl.engines.outputs import ChainOutput
 from phasedsl.engines.base import (
     CompiledCache,
     as_arrays,
@@ -53,24 +49,12 @@ from phasedsl.engines.base import (
 from phasedsl.language.settings import defaults
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "default_chain_method", "stack_contexts"]
+__all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts", "chain_keys"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["nuts"]
 DEFAULTS = defaults("nuts", arguments_only=True)
 
-CHAIN_METHODS = BATCH_METHODS + ("flat",)
-
-
-def default_chain_method() -> str:
-    """``"sequential"`` on CPU, ``"flat"`` on an accelerator (see the module doc).
-
-    Why flat on a GPU: a batched step of a few hundred chains is bound by kernel launches, so
-    the wall time follows the loop iterations times the kernels per iteration. A flat batch of
-    PT1's 88 chains runs 1.6x fewer iterations than lockstep (``benchmarks/bench_flat.py``),
-    and compiled for an H200 a flat iteration launches 17 kernels against 22 per lockstep
-    leapfrog step (``benchmarks/gpu_kernels.py``). Lockstep is the one timed on an
-    H200 so far (``benchmarks/README.md``); ``benchmarks/device_session.sh`` times both."""
-    return "sequential" if default_batch_method() == "sequential" else "flat"
+CHAIN_METHODS = METHODS + ("flat",)  # also run_many's methods
 
 
 def chain_keys(key, chains: int):
@@ -84,12 +68,10 @@ def chain_keys(key, chains: int):
 
 def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
                 max_depth: int):
-    """The pure function ``(chain_key, ctx) -> outputs`` of one chain: a prior draw, window
-    adaptation, then ``draws`` NUTS transitions.
-
-    Outputs: ``x f[S,D]``, ``ind bool[S,P]``, ``logdensity f[S]``, ``divergent bool[S]``,
-    ``steps i[S]``, ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]`` (integration
-    steps spent in warmup).
+    """The pure function ``(chain_key, ctx) -> ChainOutput`` of one chain: a prior draw,
+    window adaptation, then ``draws`` NUTS transitions (``phasedsl.engines.outputs``: ``x
+    f[S,D]``, ``ind bool[S,P]``, ``logdensity f[S]``, ``divergent bool[S]``, ``steps i[S]``,
+    ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]``).
     """
     import blackjax
     import jax
@@ -141,15 +123,15 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
             return state, out
 
         _, outs = jax.lax.scan(step, state, jax.random.split(k_draw, draws))
-        return (*outs, step_size, warmup_steps)
+        return ChainOutput(*outs, step_size, warmup_steps)
 
     return one_chain
 
 
 def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
                max_depth: int, chain_method: str = "vectorized"):
-    """The pure function ``(key, ctx) -> outputs`` that the engine compiles for one point:
-    ``build_chain``'s outputs with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
+    """The pure function ``(key, ctx) -> ChainOutput`` that the engine compiles for one point:
+    ``build_chain``'s record with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
     import jax
     import jax.numpy as jnp
 
@@ -173,7 +155,7 @@ class NutsEngine:
 
     name = "nuts"
     DEFAULTS = DEFAULTS
-    splits_points = True  # run_many's unit of work is one chain of one point
+    splits_points = True  # run_many's unit of work is one chain of one point (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target
@@ -195,7 +177,7 @@ class NutsEngine:
         # spread over devices (4 points x 4 chains keep 16 cores busy)
         chain_settings = {k: v for k, v in s.items() if k != "chains"}
         self._many = ManyCaller(build_chain(target, **chain_settings), self.devices,
-                                {"flat": build_flat_chains(target, **chain_settings)})
+                                own_methods={"flat": build_flat_chains(target, **chain_settings)})
 
     @property
     def traces(self) -> int:
@@ -211,26 +193,27 @@ class NutsEngine:
         out, compile_s = self._cache.call(*args)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        out = [np.asarray(a) for a in out]
+        out = jax.tree.map(np.asarray, out)
         wall_s = time.perf_counter() - t0
         return self._draws(out, compile_s, sample_s, wall_s)
 
-    def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
+    def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call; one ``Draws`` per point.
 
         ``keys``: ``V`` PRNG keys (or int seeds), as a list or a stacked key array; ``ctxs``: a
         list of ``V`` contexts or one context pytree stacked along a leading ``V`` axis
-        (``stack_contexts``). ``batch``: ``"vectorized"`` (``vmap`` over points: for GPUs),
-        ``"flat"`` (all chains of all points in one flat loop: ``phasedsl.engines.flat_nuts``) or
-        ``"sequential"``; default: the engine's ``chain_method``. With
-        ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s computation (its draws can
-        still differ by compiler rounding: ``phasedsl.engines.many``); with ``"vectorized"`` they
-        differ by float32 rounding (see the module doc). The unit of work is one chain of one
+        (``phasedsl.engines.many.stack_contexts``). ``method``: ``"vectorized"`` (``vmap``
+        over points: for GPUs), ``"flat"`` (all chains of all points in one flat loop:
+        ``phasedsl.engines.flat_nuts``) or ``"sequential"``; default: the engine's
+        ``chain_method``. With ``"sequential"`` each point runs ``run(keys[v], ctxs[v])``'s
+        computation (its draws can still differ by compiler rounding:
+        ``phasedsl.engines.many``); with ``"vectorized"`` they differ by float32 rounding (see
+        the module doc). The unit of work is one chain of one
         point: with several devices (``jax.devices()``; ``settings["devices"]`` caps how many)
         the ``V x chains`` chains are split across them, padded to a multiple of their number.
         One compilation serves every ``V`` of the same size; the compile time is reported on
         the first point, and each point's ``sample_s`` is an equal share of the call
-        (``info["batch_sample_s"]`` is the whole call).
+        (``info["call_sample_s"]`` is the whole call's).
         """
         import jax
         import jax.numpy as jnp
@@ -240,14 +223,15 @@ class NutsEngine:
         items = jax.vmap(lambda k: chain_keys(k, chains))(keys)
         items = items.reshape((-1,) + items.shape[2:])  # [V*C, ...]: point-major
         item_ctxs = jax.tree.map(lambda a: jnp.repeat(a, chains, axis=0), ctxs)
-        batch = batch or self.chain_method
-        draws = self._many.run_many(items, item_ctxs, batch, self._draws, group=chains)
+        method = method or self.chain_method
+        draws = self._many.run_many(items, item_ctxs, method, self._draws, group=chains)
         for d in draws:
-            d.info["chain_method"] = batch  # how these chains ran, whatever the engine's default
+            d.info["chain_method"] = method  # how these chains ran, whatever the engine's default
         return draws
 
-    def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
-        x, ind, logdensity, divergent, steps, accept, step_size, warmup_steps = out
+    def _draws(self, out: ChainOutput, compile_s: float, sample_s: float, wall_s: float) -> Draws:
+        """``out``: numpy arrays with a leading ``[chains]`` axis."""
+        divergent, steps, warmup_steps = out.divergent, out.steps, out.warmup_steps
         grad_evals = int(steps.sum(dtype=np.int64) + warmup_steps.sum(dtype=np.int64))
         info = {
             "engine": "nuts",
@@ -261,7 +245,7 @@ class NutsEngine:
             # work of the chains in lockstep (vmap) over the work of each chain alone:
             # sum over draws of the longest chain's steps / of the mean steps (1 = no waste)
             "lockstep_factor": float(steps.max(axis=0).sum() / max(steps.mean(axis=0).sum(), 1)),
-            "acceptance": float(accept.mean()),
+            "acceptance": float(out.accept.mean()),
             "grad_evals": grad_evals,
             "grad_evals_warmup": int(warmup_steps.sum(dtype=np.int64)),
             # leapfrog steps of each chain, warmup included: a flat batch runs as many loop
@@ -272,13 +256,13 @@ class NutsEngine:
             "sample_s": sample_s,
             "wall_s": wall_s,
             "grad_evals_per_s": grad_evals / sample_s if sample_s > 0 else float("nan"),
-            "step_size": [float(v) for v in step_size],
+            "step_size": [float(v) for v in out.step_size],
             "max_depth_hits": int((steps >= 2 ** self.settings["max_depth"] - 1).sum()),
         }
         return Draws(
-            params=x,
-            indicators=ind,
-            logdensity=logdensity,
+            params=out.x,
+            indicators=out.ind,
+            logdensity=out.logdensity,
             weights=None,
             method="mcmc",
             info=info,

@@ -36,6 +36,8 @@ import numpy as np
 
 from phasedsl.engines.base import CompiledCache, settings_with_defaults
 from phasedsl.language.settings import defaults
+from phasedsl.engines.many import is_list_of_contexts
+from phasedsl.engines.outputs import GridOutput
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["QuadratureEngine", "DEFAULTS"]
@@ -63,9 +65,9 @@ def _logsumexp(a, axis=None):
 
 
 def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
-    """``ctx -> (nodes f[N,1], logd f[N], ind bool[N,P], log_z f[], phase_log_z f[P], logw f[N])``.
-
-    ``logw`` are the nodes' normalised log weights (sum of ``exp`` is 1)."""
+    """``ctx -> GridOutput``: ``nodes f[N,1]``, ``logdensity f[N]``, ``ind bool[N,P]``,
+    ``log_z f[]``, ``phase_log_z f[P]``, ``logw f[N]`` (the nodes' normalised log weights: their
+    ``exp`` sums to 1)."""
     import jax
     import jax.numpy as jnp
 
@@ -151,13 +153,15 @@ def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
             jnp.concatenate([lw_left, pad]), jnp.concatenate([pad, lw_right])
         )
         node_logd = jax.vmap(logd)(nodes)
-        return nodes[:, None], node_logd, node_ind, log_z, phase_log_z, node_logw - log_z
+        return GridOutput(nodes[:, None], node_logd, node_ind, log_z, phase_log_z,
+                          node_logw - log_z)
 
     return fn
 
 
 def build_quadrature_2d(target: Target, points: int, subdivisions: int):
-    """Same outputs as the 1-D rule, nodes ``f[N*N, 2]`` (row-major, first axis slowest).
+    """``ctx -> GridOutput`` as the 1-D rule's, nodes ``f[N*N, 2]`` (row-major, first axis
+    slowest).
 
     Node weights are trapezoid weights times the density (``O(h)`` at phase boundaries)."""
     import jax
@@ -207,7 +211,7 @@ def build_quadrature_2d(target: Target, points: int, subdivisions: int):
         tw = jnp.full(points, 1.0).at[0].set(0.5).at[-1].set(0.5)
         node_logw = jnp.log(jnp.outer(tw, tw).reshape(-1)) + node_logd
         node_logw = node_logw - _logsumexp(node_logw)
-        return nodes, node_logd, node_ind, log_z, phase_log_z, node_logw
+        return GridOutput(nodes, node_logd, node_ind, log_z, phase_log_z, node_logw)
 
     return fn
 
@@ -217,6 +221,7 @@ class QuadratureEngine:
 
     name = "quadrature"
     DEFAULTS = DEFAULTS
+    splits_points = False  # a point is one deterministic grid integration (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target
@@ -252,11 +257,11 @@ class QuadratureEngine:
         t0 = time.perf_counter()
         out, compile_s = self._cache.call(ctx)
         out = jax.block_until_ready(out)
-        nodes, node_logd, node_ind, log_z, phase_log_z, node_logw = (np.asarray(a) for a in out)
-        weights = np.exp(node_logw)
+        out = jax.tree.map(np.asarray, out)
+        weights = np.exp(out.logw)
         weights /= weights.sum()
         wall_s = time.perf_counter() - t0
-        n_nodes = nodes.shape[0]
+        n_nodes = out.nodes.shape[0]
         info = {
             "engine": "quadrature",
             "points": self.settings["points"],
@@ -271,12 +276,26 @@ class QuadratureEngine:
         else:
             info.update(subdivisions=self.settings["subdivisions"])
         return Draws(
-            params=nodes[None],
-            indicators=node_ind[None],
-            logdensity=node_logd[None],
+            params=out.nodes[None],
+            indicators=out.ind[None],
+            logdensity=out.logdensity[None],
             weights=weights[None],
             method="exact",
-            log_z=np.asarray([log_z]),
-            phase_log_z=phase_log_z[None],
+            log_z=np.asarray([out.log_z]),
+            phase_log_z=out.phase_log_z[None],
             info=info,
         )
+
+    def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
+        """One ``run`` per sweep point (the grid of one point is already one large batch).
+
+        ``keys`` are unused; ``ctxs``: a list of ``V`` contexts or one pytree stacked along a
+        leading ``V`` axis. ``method``: ``None`` or ``"sequential"``, the only one."""
+        import jax
+
+        if method not in (None, "sequential"):
+            raise ValueError("quadrature run_many method must be one of ('sequential',)")
+        if not is_list_of_contexts(ctxs):
+            count = jax.tree.leaves(ctxs)[0].shape[0]
+            ctxs = [jax.tree.map(lambda a, v=v: a[v], ctxs) for v in range(count)]
+        return [self.run(None, ctx) for ctx in ctxs]

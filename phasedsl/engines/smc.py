@@ -61,7 +61,6 @@ import time
 
 import numpy as np
 
-from phasedsl.engines.many import ManyCaller, default_batch_method
 from phasedsl.engines.base import (
     CompiledCache,
     as_arrays,
@@ -70,9 +69,12 @@ from phasedsl.engines.base import (
     unconstrained,
 )
 from phasedsl.language.settings import defaults
+from phasedsl.engines.devices import default_method, default_particle_block
+from phasedsl.engines.many import ManyCaller
+from phasedsl.engines.outputs import SmcOutput
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["DEFAULTS", "SmcEngine", "default_particle_block"]
+__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "kept_samples"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["smc"]
 DEFAULTS = defaults("smc", arguments_only=True)
@@ -80,31 +82,20 @@ DEFAULTS = defaults("smc", arguments_only=True)
 DROP_WEIGHT = 1e-12  # samples with less normalised weight are not returned
 
 
-def default_particle_block() -> int:
-    """Particles per block of HMC moves: 4 on a CPU, all at once (0) on an accelerator.
-
-    One ``vmap`` over every particle of every run makes each intermediate of a network's
-    gradient ``[runs x particles, n]`` floats (PT1 with 1,000 particles x 4 runs: 160 MB), far
-    out of a CPU's caches; blocks of 4 particles keep them in cache. Measured on PT1 at theta =
-    1.26, 1,000 particles x 4 runs, 2-core CPU: 107.0 s sampling all at once, 44.7 / 37.2 /
-    36.1 / 36.7 s in blocks of 1 / 2 / 4 / 8: 3.0x. A GPU wants the widest batch."""
-    return 4 if default_batch_method() == "sequential" else 0
-
-
 def build_smc(target: Target, particles: int, runs: int, mutations: int,
               integration_steps: int, target_ess: float, generations: int, prior_draws: int,
               step_min: float, step_max: float, target_accept: float, initial_scale: float,
               max_stages: int, block: int = 0):
-    """The pure function ``(key, ctx) -> outputs`` that the engine compiles (leading axis runs).
-
-    Outputs (``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
+    """The pure function ``(key, ctx) -> SmcOutput`` that the engine compiles (leading axis
+    runs; ``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
     ``ind bool[R,S*N,P]``, ``logdensity f[R,S*N]``, ``weights f[R,S*N]`` (0 in empty slots),
     ``order i[R,S]`` (generation number in each slot, -1 when empty), ``log_z f[R]``,
-    ``lambda f[R]`` (final tempering, 1 unless ``max_stages`` was hit), ``stages i[R]``,
+    ``lam f[R]`` (final tempering, 1 unless ``max_stages`` was hit), ``stages i[R]``,
     ``acceptance f[R]`` (mean over stages), ``scale f[R]`` (final step scale).
 
     ``block``: the particles' HMC moves run in blocks of this many (``lax.map`` over blocks,
-    ``vmap`` within; 0: one ``vmap`` over all particles): see ``default_particle_block``.
+    ``vmap`` within; 0: one ``vmap`` over all particles): see
+    ``phasedsl.engines.devices.particle_block_for``.
     """
     import blackjax
     import jax
@@ -259,8 +250,8 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
         ring_number = g0 + c["stages"] - 1 - (c["stages"] - 1 - jnp.arange(k)) % k
         order = jnp.concatenate([jnp.arange(g0), jnp.where(c["held"], ring_number, -1)])
         acceptance = c["acc_sum"] / jnp.maximum(c["stages"], 1)
-        return (x, ind, logd, weights, order, log_z, c["lam"], c["stages"], acceptance,
-                jnp.exp(c["log_scale"]))
+        return SmcOutput(x, ind, logd, weights, order, log_z, c["lam"], c["stages"], acceptance,
+                         jnp.exp(c["log_scale"]))
 
     def run(key, ctx):
         keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(runs))
@@ -290,6 +281,7 @@ class SmcEngine:
 
     name = "smc"
     DEFAULTS = DEFAULTS
+    splits_points = False  # run_many's unit of work is a whole point (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target
@@ -324,25 +316,27 @@ class SmcEngine:
         out, compile_s = self._cache.call(as_key(key), as_arrays(ctx))
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        d = self._draws([np.asarray(a) for a in out], compile_s, sample_s, 0.0)
+        d = self._draws(jax.tree.map(np.asarray, out), compile_s, sample_s, 0.0)
         d.info["wall_s"] = time.perf_counter() - t0
         return d
 
-    def run_many(self, keys, ctxs, batch: str | None = None) -> list[Draws]:
+    def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call (``phasedsl.engines.many.ManyCaller``):
-        ``"sequential"`` (default on CPU) runs each point's ``run`` computation one after
-        another, ``"vectorized"`` vmaps them; with several devices the points are split across
-        them."""
-        return self._many.run_many(keys, ctxs, batch or default_batch_method(), self._draws)
+        ``method`` ``"sequential"`` (default on CPU) runs each point's ``run`` computation one
+        after another, ``"vectorized"`` vmaps them; with several devices the points are split
+        across them."""
+        return self._many.run_many(keys, ctxs, method or default_method(), self._draws)
 
-    def _draws(self, out, compile_s: float, sample_s: float, wall_s: float) -> Draws:
+    def _draws(self, out: SmcOutput, compile_s: float, sample_s: float, wall_s: float) -> Draws:
+        """``out``: numpy arrays with a leading ``[runs]`` axis."""
         t0 = time.perf_counter()
-        x, ind, logd, weights, order, log_z, lam, stages, acceptance, scale = out
+        x, ind, logd, weights, log_z = out.x, out.ind, out.logdensity, out.weights, out.log_z
+        lam, stages = out.lam, out.stages
         s = self.settings
         n = s["particles"]
         weights = weights.astype(np.float64)
         weights /= weights.sum(axis=1, keepdims=True)
-        index = kept_samples(order, weights, n)
+        index = kept_samples(out.order, weights, n)
         x = np.take_along_axis(x, index[:, :, None], axis=1)
         ind = np.take_along_axis(ind, index[:, :, None], axis=1)
         logd = np.take_along_axis(logd, index, axis=1)
@@ -364,8 +358,8 @@ class SmcEngine:
             "samples_out": index.shape[1],
             "stages": [int(v) for v in stages],
             "ess": [float(v) for v in ess],
-            "acceptance": [float(v) for v in acceptance],
-            "step_scale": [float(v) for v in scale],
+            "acceptance": [float(v) for v in out.acceptance],
+            "step_scale": [float(v) for v in out.scale],
             "reached_posterior": bool(np.all(lam >= 1.0)),
             "final_lambda": [float(v) for v in lam],
             "grad_evals": grad_evals,

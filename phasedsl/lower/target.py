@@ -1,9 +1,10 @@
 """What a sampling engine needs from a compiled spec, and what it gives back.
 
 A ``Target`` holds pure, unbatched JAX functions of one parameter vector ``params: f[D]`` and
-one *context* ``ctx`` (a pytree of arrays built from one sweep value by ``Compiled.context``;
-for networks it carries the dataset). Because the context is an argument, a function jitted
-once serves every sweep point with the same shapes.
+one *context* ``ctx``: a pytree of arrays, for compiled specs a ``Context`` built from one
+sweep value by ``Compiled.context`` (for networks it carries the dataset). Because the context
+is an argument, a function jitted once serves every sweep point with the same shapes. Engines
+treat the context as an opaque pytree (tests hand them dicts of their own).
 
 Engines return ``Draws``: groups (chains, SMC repeats, or the single quadrature grid) of
 weighted samples, each with its phase indicators. Analysis works on ``Draws`` alone.
@@ -14,6 +15,24 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+
+
+class Context(NamedTuple):
+    """The data a compiled spec's target functions see at one sweep value.
+
+    - ``value: f[]``: the sweep value.
+    - ``xt: f[k, N] | None``: network inputs, feature-major (``None`` for energies).
+    - ``y: f[N] | None``: network outputs, ``f_truth(x; value) + noise(value) * z``.
+    - ``mask: f[N] | None``: 1 for the first ``n(value)`` rows, 0 for the rest (a sweep
+      over ``n`` uses the rows of its largest ``n``).
+
+    A pytree (``None`` fields are empty), so it is traced, stacked and vmapped like any other.
+    """
+
+    value: Any
+    xt: Any = None
+    y: Any = None
+    mask: Any = None
 
 
 class Target(NamedTuple):

@@ -91,7 +91,7 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     point of an odd sweep on two cores: twice as fast)."""
     import jax
 
-    splits = getattr(engine, "splits_points", False) and jax.device_count() > 1
+    splits = engine.splits_points and jax.device_count() > 1
     if len(chunk) == 1 and not splits:
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()
@@ -173,7 +173,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     choice for the machine); it changes the draws, not their distribution, so it is not part
     of the run key: a run resumed with another method goes on with the same posterior.
     ``provenance``: extra fields for the document's header (the spec text, ``--set``)."""
-    from ..engines.base import make_engine
+    from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
 
     seed = checked.sample.get("seed", 0) if seed is None else seed
@@ -188,7 +188,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     engine = make_engine(checked.engine, compiled.target, settings)
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
     try:
-        for count, chunk in enumerate(_chunks(todo, batch if hasattr(engine, "run_many") else 0)):
+        for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
