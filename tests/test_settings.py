@@ -80,3 +80,15 @@ def test_set_errors_name_the_set_not_a_line():
         checked(ENERGY, {"n": "12", "sample.draws": "0"})
     assert info.value.render() == ("phasedsl: error: --set sample.draws=0: `draws` must be a "
                                    "whole number >= 1 (expected a whole number >= 1; found 0)")
+
+
+def test_switching_engine_keeps_only_the_seed():
+    """`--set engine=smc` on a spec whose nuts block sets `target_accept`: that key steers
+    NUTS's step size, and SMC's HMC moves under the same name, so it must not carry over."""
+    from phasedsl.language.check import check
+    from phasedsl.language.syntax import parse
+
+    text = "param w in [-1, 1]\nlet n = 3\nenergy K = w^2\nsample nuts { target_accept = 0.9; seed = 7 }\n"
+    checked = check(parse(text, "t.phase"), {"engine": "smc"})
+    assert checked.engine == "smc"
+    assert "target_accept" not in checked.sample and checked.sample["seed"] == 7

@@ -51,6 +51,9 @@ def override_error(exc, overrides: dict[str, str]):
     return UsageError(text)
 
 
+SHARED = ("seed",)  # sample keys that mean the same for every engine
+
+
 def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
                     warnings: list | None = None) -> ast.Spec:
     """A new spec with ``--set`` values in place: ``engine``, sample and report keys, lets.
@@ -71,9 +74,13 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
     if engine not in ENGINES:
         raise UsageError(f"unknown engine `{engine}` (expected {' | '.join(ENGINES)})")
     sample_items = list(stmts[sample_i].items) if sample_i is not None else []
-    if engine != engine_now:  # settings of the spec's own engine no longer apply
+    if engine != engine_now:
+        # settings of the spec's own engine no longer apply: a key two engines share may
+        # mean different things (`target_accept` steers NUTS's step size and SMC's HMC
+        # moves), so only the seed carries over
         sample_items = [it for it in sample_items
-                        if isinstance(it.target, ast.Name) and it.target.id in ENGINES[engine]]
+                        if isinstance(it.target, ast.Name) and it.target.id in SHARED
+                        and it.target.id in ENGINES[engine]]
     report_items = list(stmts[report_i].items) if report_i is not None else []
     sample_span = stmts[sample_i].span if sample_i is not None else ast.NOWHERE
     for raw_key, text in overrides.items():
