@@ -338,3 +338,14 @@ def test_values_just_above_a_limit_print_above_it():
     assert shown_above(1.0504, 1.05, fmt) == "1.0504"
     assert shown_above(1.2534, 1.05, fmt) == "1.25"
     assert shown_above(float("inf"), 1.05, fmt) == "inf"
+
+
+def test_fewer_than_four_repeats_give_an_unknown_error_never_zero():
+    """Two SMC runs that agree exactly would have a spread of 0: the error is unknown."""
+    ind = np.zeros((2, 10, 2), bool)
+    ind[:, :4, 0] = True                                  # both repeats: a = 0.4 exactly
+    out = summarise_point(make_draws(ind, method="repeats"), NAMES)
+    assert out["phases"]["a"]["mass"] == pytest.approx(0.4)
+    assert out["phases"]["a"]["se"] is None and out["other"]["se"] is None
+    four = summarise_point(make_draws(np.concatenate([ind, ind]), method="repeats"), NAMES)
+    assert four["phases"]["a"]["se"] == 0.0               # four agreeing repeats: quotable

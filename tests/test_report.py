@@ -109,3 +109,17 @@ def test_smc_reports_its_tempering():
             "0.61-0.80") in rendered(smc)
     pts[1]["diagnostics"]["reached_posterior"] = False
     assert "1 point stopped before the posterior (max_stages)" in " ".join(rendered(smc).split())
+
+
+def test_unknown_errors_are_shown_and_never_all_clear():
+    pts = [point(1.2, 0.4, 0.05), point(1.24, 0.3, 0.12)]
+    for p in pts:
+        for m in list(p["phases"].values()) + [p["other"]]:
+            m["se"] = None
+    smc = {**RESULTS, "sampler": {"engine": "smc", "runs": 2, "seed": 0}, "points": pts}
+    text = " ".join(rendered(smc).split())
+    assert "0.400 ± ?" in text and "± 0.000" not in text
+    assert "standard errors unknown at 2 of 2 points (2 independent runs" in text
+    assert "all clear" not in text
+    tiny = {**smc, "points": [point(1.2, 0.4, 0.05, se=0.0002)]}
+    assert "0.050 ± 2e-04" in rendered(tiny)

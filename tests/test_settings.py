@@ -33,7 +33,7 @@ def test_every_entry_is_well_formed():
 
 def test_functions():
     assert quick_overrides("nuts") == {"draws": "200", "warmup": "300"}
-    assert quick_overrides("smc") == {"particles": "400", "runs": "2"}
+    assert quick_overrides("smc") == {"particles": "200", "runs": "4"}  # 4 runs: a known se
     assert quick_overrides("quadrature") == {}
     assert "chain_method" not in result_keys("nuts") and "seed" in result_keys("nuts")
     assert "particle_block" not in result_keys("smc") and "max_stages" in result_keys("smc")

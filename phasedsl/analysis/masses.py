@@ -16,7 +16,7 @@ from .diagnostics import ess, ess_bulk, split_rhat
 from .mixing import chain_findings, repeat_findings, rhat_findings
 from .records import Mass, PhaseMass, PointSummary, plain
 
-__all__ = ["summarise_point", "PASS_THROUGH"]
+__all__ = ["summarise_point", "PASS_THROUGH", "MIN_REPEATS"]
 
 # engine info keys a point's diagnostics keep (SMC's per-run particle ESS is stored as
 # ``particle_ess``: it is not a bulk ESS)
@@ -24,6 +24,7 @@ PASS_THROUGH = ("wall_s", "compile_s", "sample_s", "grad_evals", "grad_evals_per
                 "steps_per_draw", "acceptance", "divergences", "lockstep_factor", "chain_method",
                 "grad_evals_per_chain", "devices", "stages", "reached_posterior")
 _RENAMED = {"particle_ess": "ess"}
+MIN_REPEATS = 4  # independent repeats needed before their spread is quoted as a standard error
 
 
 def _num(x) -> float | None:
@@ -58,8 +59,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
 
     ``se``: ``"mcmc"``: ``sqrt(p (1 - p) / ESS)`` with the multi-chain ESS of the indicator
     (weights, if any, are ignored there; with fewer than 8 draws per chain the ESS falls back
-    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, ``None`` for a
-    single group; ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
+    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, ``None``
+    (unknown) with fewer than ``MIN_REPEATS`` groups; ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
 
     ``free_energy``: ``-mean_g phase_log_z[g, p]`` when given (``None`` if not finite);
     else ``-(log_z + log mass)`` when ``log_z`` is given; else ``-log mass``; ``None`` for a
@@ -90,7 +91,11 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
         if method == "exact":
             return 0.0
         if method == "repeats":
-            return _num(np.std(groups, ddof=1) / math.sqrt(n_groups)) if n_groups > 1 else None
+            # the spread of fewer repeats is itself too noisy to quote (2 runs that agree by
+            # chance would give 0): unknown, not 0
+            if n_groups < MIN_REPEATS:
+                return None
+            return _num(np.std(groups, ddof=1) / math.sqrt(n_groups))
         if method == "mcmc":
             if p <= 0.0 or p >= 1.0:
                 return 0.0

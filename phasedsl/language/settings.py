@@ -85,8 +85,8 @@ TABLE: dict[str, dict[str, Setting]] = {
         "devices": _DEVICES,
     },
     "smc": {
-        "particles": _int(2000, 2, "particles per generation", quick=400),
-        "runs": _int(4, 1, "independent runs per sweep point", quick=2),
+        "particles": _int(2000, 2, "particles per generation", quick=200),
+        "runs": _int(4, 1, "independent runs per sweep point (their spread is the standard error: 4 or more)", quick=4),
         "mutations": _int(10, 1, "HMC steps per particle per stage"),
         "integration_steps": _int(10, 1, "leapfrog steps per HMC step"),
         "target_ess": _prob(0.5, "the newest generation's incremental ESS, a fraction of "

@@ -35,9 +35,30 @@ def sweep_name(results: dict) -> str:
     return results["sweep"]["name"] or "point"
 
 
-def _mass(m: dict) -> str:
-    se = m.get("se")
-    return f"{m['mass']:.3f}" + ("" if se is None or se == 0 else f" ± {se:.3f}")
+def _se(se, exact: bool) -> str:
+    """`` ± 0.012``; `` ± ?`` where a sampled mass has no known error; `` ± 3e-04`` below
+    what three decimals show (never `` ± 0.000``); nothing for an exact engine's 0."""
+    if se is None:
+        return "" if exact else " ± ?"
+    if se == 0:
+        return ""
+    return f" ± {se:.3f}" if se >= 0.0005 else f" ± {se:.0e}"
+
+
+def _mass(m: dict, exact: bool = False) -> str:
+    return f"{m['mass']:.3f}" + _se(m.get("se"), exact)
+
+
+def _exact(results: dict) -> bool:
+    return results.get("sampler", {}).get("engine") == "quadrature"
+
+
+def unknown_errors(results: dict) -> list[dict]:
+    """The points of a sampled run where some phase's standard error is unknown."""
+    if _exact(results):
+        return []
+    return [p for p in results["points"]
+            if any(m.get("se") is None for m in p["phases"].values())]
 
 
 def event_text(event: dict, sweep: str) -> str:
@@ -112,7 +133,9 @@ def table(results: dict) -> Table:
     t.add_column("steps/draw", justify="right", no_wrap=True)
     t.add_column("diagnostics")
     for p in results["points"]:
-        row = [fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases] + [_mass(p["other"])]
+        exact = _exact(results)
+        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n], exact) for n in phases]
+               + [_mass(p["other"], exact)])
         row.append(p.get("preferred") or "-")
         if absolute:
             row.append(fmt(-p["log_z"], 5) if p.get("log_z") is not None else "-")
@@ -167,10 +190,18 @@ def verdict(results: dict) -> Text:
     if low:
         t.append(f"  effective sample size below {ESS_LOW} at {len(low)} points: "
                  "draw more (--set draws=...).\n", style="yellow")
+    unknown = unknown_errors(results)
+    if unknown:
+        runs = results["sampler"].get("runs")
+        why = (f"{runs} independent run{'s' if runs != 1 else ''}; their spread is quoted from 4"
+               if smc and runs is not None else "too few independent groups")
+        t.append(f"  standard errors unknown at {len(unknown)} of {len(points)} points ({why}): "
+                 "the masses there cannot be compared within their noise"
+                 + (" (--set runs=4)" if smc else "") + ".\n", style="yellow")
     if results["sampler"]["engine"] == "quadrature":
         t.append("  exact quadrature: no sampling error; free energies are absolute.\n",
                  style="green")
-    elif not bad and not div and not low:
+    elif not bad and not div and not low and not unknown:
         t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
                  else "  all clear: chains agree, no divergences, enough effective samples.\n",
                  style="green")
@@ -201,8 +232,10 @@ def markdown(results: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in results["points"]:
         ok = p.get("diagnostics", {}).get("mixing_ok", True)
-        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n]) for n in phases]
-               + [_mass(p["other"]), p.get("preferred") or "-", "ok" if ok else "**chains disagree**"])
+        exact = _exact(results)
+        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n], exact) for n in phases]
+               + [_mass(p["other"], exact), p.get("preferred") or "-",
+                  "ok" if ok else "**chains disagree**"])
         lines.append("| " + " | ".join(row) + " |")
     events = results.get("events") or []
     lines.append("")
