@@ -349,3 +349,38 @@ def test_fewer_than_four_repeats_give_an_unknown_error_never_zero():
     assert out["phases"]["a"]["se"] is None and out["other"]["se"] is None
     four = summarise_point(make_draws(np.concatenate([ind, ind]), method="repeats"), NAMES)
     assert four["phases"]["a"]["se"] == 0.0               # four agreeing repeats: quotable
+
+
+def test_a_crossover_inside_the_noise_is_not_resolved():
+    """The seed's width-3 trap: 0.020 +- 0.005 against 0.024 +- 0.005 at one end."""
+    values = [0.6, 0.75]
+    masses = np.array([[0.05, 0.01], [0.020, 0.024]])
+    se = np.array([[0.004, 0.003], [0.005, 0.005]])
+    (ev,) = events.find_crossovers(values, masses, se, NAMES)
+    assert ev.resolved is False
+    assert ev.to_json()["resolved"] is False
+    from phasedsl.output.report import event_text
+
+    assert event_text(ev.to_json(), "t").startswith("unresolved crossover a -> b somewhere "
+                                                    "between t = 0.6 and 0.75")
+    sure = np.array([[0.05, 0.01], [0.010, 0.060]])
+    (ev,) = events.find_crossovers(values, sure, np.full_like(sure, 0.002), NAMES)
+    assert ev.resolved is True and "first-order crossover a -> b at t =" in \
+        event_text(ev.to_json(), "t")
+    (unknown,) = events.find_crossovers(values, sure, np.full_like(sure, np.nan), NAMES)
+    assert unknown.resolved is False                       # an unknown error never resolves
+
+
+def test_a_destruction_that_moves_with_the_floor_says_so():
+    """A mass decaying smoothly (e^-v) crosses each floor at its own place."""
+    values = np.linspace(0.0, 10.0, 11)
+    masses = np.stack([0.5 * np.exp(-values), 0.5 + 0 * values], axis=1)
+    (ev,) = events.with_floor_moves(events.find_thresholds(values, masses, 0.005, NAMES),
+                                    values, masses, 0.005, NAMES)
+    assert ev.between == (4.0, 5.0)                      # 0.5 e^-v = 0.005 at v = 4.6
+    moves = [(m["floor"], m["between"]) for m in ev.extra["other_floors"]]
+    assert moves == [(pytest.approx(0.0005), [6.0, 7.0]),  # 0.5 e^-v = 0.0005 at v = 6.9
+                     (pytest.approx(0.05), [2.0, 3.0])]     # and 0.05 at v = 2.3
+    from phasedsl.output.report import event_text
+
+    assert "(floor 0.0005: 6-7; floor 0.05: 2-3)" in event_text(ev.to_json(), "v")

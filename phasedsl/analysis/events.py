@@ -15,7 +15,8 @@ import numpy as np
 
 from .records import Event, PointSummary
 
-__all__ = ["find_crossovers", "find_thresholds", "find_merges", "find_events", "with_trust"]
+__all__ = ["find_crossovers", "find_thresholds", "find_merges", "find_events", "with_trust",
+           "with_floor_moves"]
 
 
 def _first_nonneg(a: float, b: float) -> float:
@@ -35,6 +36,9 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
     have no preferred phase and are skipped (a change across them is reported between the
     neighbouring points that have one). ``at`` interpolates ``log(m_B / m_A)`` linearly to
     zero; ``interval`` does the same for ``log ratio -/+ 2 se_log``, clipped to ``between``.
+    ``resolved``: the log ratio is more than 2 se below 0 at the first end and above 0 at the
+    second (an unknown error never resolves); an unresolved crossover lies somewhere in
+    ``between`` and its ``at`` is not to be quoted.
     """
     values = np.asarray(values, dtype=float)
     masses = np.asarray(masses, dtype=float)
@@ -56,8 +60,11 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
         at = v0 + _first_nonneg(r0, r1) * span
         lo = v0 + _first_nonneg(r0 + 2 * s0, r1 + 2 * s1) * span
         hi = v0 + _first_nonneg(r0 - 2 * s0, r1 - 2 * s1) * span
+        # resolved: the ratio is beyond 2 se of 0 on both sides, so which phase is preferred
+        # at each end is not noise; else the change lies somewhere in the bracket
+        resolved = bool(r0 + 2 * s0 < 0.0 < r1 - 2 * s1)
         events.append(Event(1, "crossover", (v0, v1), source=names[a], target=names[b],
-                            at=at, interval=(lo, hi)))
+                            at=at, interval=(lo, hi), resolved=resolved))
     return events
 
 
@@ -129,10 +136,31 @@ def find_events(values, points: list[PointSummary], floor: float,
 
     crossovers = [e for e in find_crossovers(values, masses, se, names) if not merged(e)]
     events = (crossovers
-              + find_thresholds(values, masses, floor, names)
+              + with_floor_moves(find_thresholds(values, masses, floor, names), values, masses,
+                                 floor, names)
               + find_merges(values, overlap, merge, names))
     events.sort(key=lambda e: (e.between[0], e.between[1], e.order))
     return events
+
+
+def with_floor_moves(events: list[Event], values, masses, floor: float, names) -> list[Event]:
+    """Each destruction/creation with where it falls at ``floor / 10`` and ``floor * 10``:
+    ``extra["other_floors"] = [{"floor": f, "between": [a, b] | None}, ...]`` (None: the
+    mass does not cross that floor in this direction anywhere near). A smoothly decaying mass
+    crosses every floor somewhere: an event that moves with the floor is where a cutoff is
+    met, not a change of the posterior's shape."""
+    out = []
+    for e in events:
+        moves = []
+        for f in (floor / 10.0, floor * 10.0):
+            if not 0.0 <= f < 1.0:
+                continue
+            alike = [o for o in find_thresholds(values, masses, f, names)
+                     if o.phase == e.phase and o.kind == e.kind]
+            near = min(alike, key=lambda o: abs(o.between[0] - e.between[0]), default=None)
+            moves.append({"floor": f, "between": None if near is None else list(near.between)})
+        out.append(e.replaced(extra={**e.extra, "other_floors": moves}))
+    return out
 
 
 def with_trust(events: list[Event], points: list[PointSummary]) -> list[Event]:

@@ -121,7 +121,9 @@ class Event:
     floor), ``"merge"``/``"split"`` (order 2: two ``phases``' overlap rises above / falls below
     the merge threshold). ``between``: the two sweep values around it. ``trusted``: ``False``
     when the sampler's groups disagree at an end (``None``: not judged); ``refined``: how
-    ``at`` was located more finely than the sweep (``"bisection"``)."""
+    ``at`` was located more finely than the sweep (``"bisection"``); ``resolved`` (crossovers):
+    whether the log mass ratio is beyond 2 se of 0 at both ends (``False``: the change lies
+    somewhere in ``between``, inside the noise)."""
 
     order: int
     kind: str
@@ -134,6 +136,7 @@ class Event:
     phases: tuple[str, str] | None = None
     trusted: bool | None = None
     refined: str | None = None
+    resolved: bool | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -141,6 +144,8 @@ class Event:
         if self.kind == "crossover":
             out.update({"from": self.source, "to": self.target, "at": self.at,
                         "interval": list(self.interval)})
+            if self.resolved is not None:
+                out["resolved"] = self.resolved
         elif self.phase is not None:
             out["phase"] = self.phase
         else:
@@ -156,13 +161,14 @@ class Event:
     @classmethod
     def from_json(cls, d: dict) -> "Event":
         known = {"order", "kind", "from", "to", "at", "interval", "phase", "phases", "between",
-                 "trusted", "refined"}
+                 "trusted", "refined", "resolved"}
         return cls(order=d["order"], kind=d["kind"], between=tuple(d["between"]),
                    source=d.get("from"), target=d.get("to"), at=d.get("at"),
                    interval=None if d.get("interval") is None else tuple(d["interval"]),
                    phase=d.get("phase"),
                    phases=None if d.get("phases") is None else tuple(d["phases"]),
                    trusted=d.get("trusted"), refined=d.get("refined"),
+                   resolved=d.get("resolved"),
                    extra={k: v for k, v in d.items() if k not in known})
 
     def replaced(self, **changes) -> "Event":

@@ -65,11 +65,23 @@ def event_text(event: dict, sweep: str) -> str:
     """One event in words."""
     lo, hi = event.get("between", [None, None])
     if event["kind"] == "crossover":
+        if event.get("resolved") is False:
+            return (f"unresolved crossover {event['from']} -> {event['to']} somewhere between "
+                    f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within 2 se "
+                    "of 1 at an end)")
         a, b = event.get("interval", [lo, hi])
         return (f"first-order crossover {event['from']} -> {event['to']} at {sweep} = "
                 f"{fmt(event['at'], 4)} [{fmt(a, 4)}, {fmt(b, 4)}]")
     if event["kind"] in ("destruction", "creation"):
-        return f"second-order {event['kind']} of {event['phase']} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
+        text = (f"second-order {event['kind']} of {event['phase']} between {sweep} = "
+                f"{fmt(lo, 4)} and {fmt(hi, 4)}")
+        moves = event.get("other_floors") or []
+        if moves:
+            where = "; ".join(f"floor {m['floor']:g}: " + ("not crossed" if m["between"] is None
+                              else f"{fmt(m['between'][0], 4)}-{fmt(m['between'][1], 4)}")
+                              for m in moves)
+            text += f" ({where})"
+        return text
     a, b = event["phases"]
     return f"second-order {event['kind']} of {a} and {b} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
 
