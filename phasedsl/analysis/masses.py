@@ -13,7 +13,7 @@ import numpy as np
 
 from ..lower.target import Draws
 from .diagnostics import ess, ess_bulk, split_rhat
-from .mixing import chain_findings, repeat_findings, rhat_findings
+from .mixing import chain_findings, direction_findings, repeat_findings, rhat_findings
 from .records import Mass, PhaseMass, PointSummary, plain
 
 __all__ = ["summarise_point", "PASS_THROUGH", "MIN_REPEATS"]
@@ -22,7 +22,8 @@ __all__ = ["summarise_point", "PASS_THROUGH", "MIN_REPEATS"]
 # ``particle_ess``: it is not a bulk ESS)
 PASS_THROUGH = ("wall_s", "compile_s", "sample_s", "grad_evals", "grad_evals_per_s",
                 "steps_per_draw", "acceptance", "divergences", "lockstep_factor", "chain_method",
-                "grad_evals_per_chain", "devices", "stages", "reached_posterior")
+                "grad_evals_per_chain", "devices", "stages", "reached_posterior",
+                "tempered_from_prior")
 _RENAMED = {"particle_ess": "ess"}
 MIN_REPEATS = 4  # independent repeats needed before their spread is quoted as a standard error
 
@@ -160,6 +161,9 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     elif method == "repeats" and n_groups > 1:
         for k, name in enumerate(phase_names):
             findings += repeat_findings(name, group_mass[:, k])
+        if draws.log_z is not None and (draws.info or {}).get("directions") is not None:
+            findings += direction_findings(np.asarray(draws.log_z, float),
+                                           draws.info["directions"])
     diag["mixing_ok"] = not findings
 
     info = draws.info or {}

@@ -19,13 +19,14 @@ import numpy as np
 from .diagnostics import chi2_sf, ess_within
 
 __all__ = ["Finding", "RHAT_LIMIT", "HOLD_MASS", "EMPTY_MASS", "chain_findings",
-           "rhat_findings", "repeat_findings"]
+           "rhat_findings", "repeat_findings", "direction_findings"]
 
 RHAT_LIMIT = 1.05       # an R-hat above this marks the point as not mixed
 HOLD_MASS = 0.2         # a chain at or above this mass "holds" a phase ...
 EMPTY_MASS = 0.02       # ... while another chain below this holds (almost) none of it
 CHI2_P = 1e-6           # per-chain masses disagree when the chi-square p-value is below this
 REPEATS_GAP = 0.25      # independent repeats whose masses differ by more than this disagree
+LOG_Z_GAP = 1.0         # paths walked in opposite directions whose log Z differ by more disagree
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Finding:
 
     ``kind``: ``"rhat"`` (``subject``: ``"logdensity"`` or a phase; ``stat``: the R-hat),
     ``"held_apart"`` (groups ``hold`` hold ``subject``, groups ``empty`` almost none),
-    ``"chi2"`` (``stat``: the p-value), ``"repeats"`` (``hold``/``empty``: the repeats with
+    ``"chi2"`` (``stat``: the p-value), ``"directions"`` (``stat``: how many nats the log Z
+    of the runs walking the sweep forwards and backwards differ; ``masses``: their means),
+    ``"repeats"`` (``hold``/``empty``: the repeats with
     the most and the least of it), ``"modes"`` (``patterns``: each group's main sign pattern
     of ``q``). ``masses``: the subject's mass in each group; ``label``: ``"chain"`` or
     ``"repeat"``. Group indices are 0-based."""
@@ -85,3 +88,17 @@ def repeat_findings(name: str, group_masses: np.ndarray) -> list[Finding]:
         return [Finding("repeats", name, tuple(float(v) for v in g), hold=(hi,), empty=(lo,),
                         label="repeat")]
     return []
+
+
+def direction_findings(log_z: np.ndarray, directions) -> list[Finding]:
+    """Runs that walked the sweep in opposite directions (``directions i[R]``: 0 forwards,
+    1 backwards) and disagree on ``log Z f[R]`` by more than ``LOG_Z_GAP``: one direction
+    carried particles that missed a part of the posterior (a phase it could not see), so
+    neither its masses nor its free energies can be trusted there."""
+    directions = np.asarray(directions)
+    if set(directions.tolist()) != {0, 1}:
+        return []
+    means = [float(np.mean(log_z[directions == d])) for d in (0, 1)]
+    gap = abs(means[0] - means[1])
+    return [Finding("directions", "log Z", tuple(means), stat=gap, label="direction")] \
+        if gap > LOG_Z_GAP else []

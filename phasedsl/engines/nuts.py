@@ -156,6 +156,7 @@ class NutsEngine:
     name = "nuts"
     DEFAULTS = DEFAULTS
     splits_points = True  # run_many's unit of work is one chain of one point (Engine)
+    follows_sweep = False  # each point on its own (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

@@ -22,6 +22,9 @@ class Engine(Protocol):
     # whether run_many splits one point's work across devices (NUTS: a point's chains), so
     # that even a lone point is worth sending through run_many when there are several
     splits_points: bool
+    # whether the engine can walk the whole sweep at once (``run_sweep(key, ctxs)``: particles
+    # carried from each sweep value to the next); the others sample each point on its own
+    follows_sweep: bool
 
     @property
     def traces(self) -> int:  # pragma: no cover - protocol

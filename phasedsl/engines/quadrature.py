@@ -222,6 +222,7 @@ class QuadratureEngine:
     name = "quadrature"
     DEFAULTS = DEFAULTS
     splits_points = False  # a point is one deterministic grid integration (Engine)
+    follows_sweep = False  # each point on its own (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

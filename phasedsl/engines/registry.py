@@ -6,6 +6,7 @@ from phasedsl.engines.nuts import NutsEngine
 from phasedsl.engines.protocol import Engine
 from phasedsl.engines.quadrature import QuadratureEngine
 from phasedsl.engines.smc import SmcEngine
+from phasedsl.engines.smc_path import SmcPathEngine
 from phasedsl.lower.target import Target
 
 __all__ = ["ENGINES", "make_engine"]
@@ -13,6 +14,7 @@ __all__ = ["ENGINES", "make_engine"]
 ENGINES: dict[str, type] = {
     "nuts": NutsEngine,  # BlackJAX window adaptation + NUTS
     "smc": SmcEngine,  # adaptive tempered SMC from the prior, persistent sampling
+    "smc_path": SmcPathEngine,  # the sweep as one tempering path (particles carried along)
     "quadrature": QuadratureEngine,  # exact grid integration, 1 or 2 bounded parameters
 }
 

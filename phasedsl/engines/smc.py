@@ -282,6 +282,7 @@ class SmcEngine:
     name = "smc"
     DEFAULTS = DEFAULTS
     splits_points = False  # run_many's unit of work is a whole point (Engine)
+    follows_sweep = False  # each point on its own (Engine)
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

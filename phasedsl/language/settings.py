@@ -120,11 +120,14 @@ TABLE: dict[str, dict[str, Setting]] = {
     "report": {
         "floor": Setting(0.005, "frac", "masses below this count as absent", lower=0, upper=1,
                          role=ANALYSIS),
-        "merge": _prob(0.9, "events closer than this are merged", closed_upper=True,
+        "merge": _prob(0.9, "two phases whose draws overlap (Jaccard) above this count as "
+                            "merged", closed_upper=True,
                        role=ANALYSIS),
     },
 }
-ENGINE_NAMES = ("nuts", "smc", "quadrature")
+# the sweep as one tempering path: smc's settings, particles carried along the sweep
+TABLE["smc_path"] = dict(TABLE["smc"])
+ENGINE_NAMES = ("nuts", "smc", "smc_path", "quadrature")
 
 
 def settable(section: str) -> dict[str, Setting]:

@@ -54,6 +54,10 @@ def note_lines(f: Finding) -> list[str]:
         g = f.masses
         return [f"repeats disagree on `{f.subject}`: masses {_fmt(g)}; repeat "
                 f"{hi + 1} holds {g[hi]:.2f} of it, repeat {lo + 1} {g[lo]:.2f}"]
+    if f.kind == "directions":
+        fwd, bwd = f.masses
+        return [f"the runs walking the sweep forwards and backwards disagree on log Z "
+                f"({fwd:.2f} against {bwd:.2f}): one direction missed part of the posterior"]
     if f.kind == "modes":
         lines = []
         for pattern in dict.fromkeys(f.patterns):  # in order of the first group there

@@ -180,7 +180,7 @@ def verdict(results: dict) -> Text:
     t = Text()
     t.append("diagnostics\n", style="bold")
     bad = [p for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)]
-    smc = results["sampler"]["engine"] == "smc"
+    smc = results["sampler"]["engine"] in ("smc", "smc_path")
     if bad:
         where = ", ".join(fmt(p["value"], 4) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
         why = ("the independent runs disagree there: raise particles or runs"
@@ -217,6 +217,12 @@ def verdict(results: dict) -> Text:
         t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
                  else "  all clear: chains agree, no divergences, enough effective samples.\n",
                  style="green")
+    again = [p for p in points if p.get("diagnostics", {}).get("retempered")]
+    if again:
+        where = ", ".join(fmt(p["value"], 4) for p in again[:8]) + (" ..." if len(again) > 8 else "")
+        t.append(f"  tempered again from the prior at {len(again)} of {len(points)} points "
+                 f"({sweep} = {where}): the runs carried along the sweep disagreed there.\n",
+                 style="yellow")
     if smc:
         t.append(_smc_line(points))
     speed = [p.get("diagnostics", {}) for p in points]

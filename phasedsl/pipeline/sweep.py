@@ -130,6 +130,26 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
     return out
 
 
+def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point) -> None:
+    """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
+    each unfinished point saved; a point where the path's runs disagree (forwards against
+    backwards: a phase one direction cannot see) is tempered again from the prior."""
+    if progress is not None:
+        progress(0, len(todo), todo[0][1])
+    t0 = time.perf_counter()
+    walked = engine.run_sweep(point_key(seed, len(values)), [compiled.context(v) for v in values])
+    wall = (time.perf_counter() - t0) / len(values)
+    for i, v in todo:
+        point, draws = summarise(compiled, v, walked[i], wall), walked[i]
+        if not point.mixing_ok:
+            point, draws = sample_point(engine, compiled, i, v, seed)
+            point = dataclasses.replace(point, diagnostics={**point.diagnostics,
+                                                            "retempered": True})
+        run.add_point(i, point.to_json(), draws)
+        if on_point is not None:
+            on_point(point.to_json())
+
+
 def header(checked, seed: int, provenance: dict | None = None) -> dict:
     """The results document's fields before any point is finished."""
     import blackjax
@@ -188,6 +208,9 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     engine = make_engine(checked.engine, compiled.target, settings)
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
     try:
+        if engine.follows_sweep and len(todo) > 1:
+            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point)
+            todo = []
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])

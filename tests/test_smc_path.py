@@ -1,0 +1,70 @@
+"""The sweep as one tempering path (``smc_path``): particles carried from value to value give
+the masses and log Z of exact quadrature, and a phase created mid-sweep, which particles
+carried from the first value cannot see, is found (the two directions disagree there and the
+point is tempered again from the prior)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+import phasedsl
+from phasedsl.engines.registry import make_engine
+from phasedsl.engines.smc_path import stratified_resample
+
+CREATED = """
+experiment "a well created mid-sweep"
+sweep theta over 0, 0.2, 0.4, 0.55, 0.6, 0.65, 0.8, 1
+param w in [-2, 2]
+prior uniform
+energy K = (w + 1)^2 * ((w - 1)^2 + 0.6 - theta)
+let n = 20
+phase left  = ball(w, -1, 1/2)
+phase right = ball(w, 1, 1/2)
+sample smc_path { particles = 300; runs = 4 }
+"""
+
+
+def test_stratified_resampling_keeps_each_phase_to_one_particle():
+    w = jax.random.uniform(jax.random.PRNGKey(0), (997,))
+    w = w / w.sum()
+    codes = (jax.random.uniform(jax.random.PRNGKey(1), (997,)) * 3).astype(int)
+    for seed in range(5):
+        idx = np.asarray(stratified_resample(jax.random.PRNGKey(seed), w, codes, 400))
+        for c in range(3):
+            share = float(np.asarray(w)[np.asarray(codes) == c].sum())
+            assert abs(np.sum(np.asarray(codes)[idx] == c) - 400 * share) < 1.0 + 1e-9
+
+
+@pytest.fixture(scope="module")
+def created(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("created")
+    spec_file = folder / "created.phase"
+    spec_file.write_text(CREATED)
+    path = phasedsl.run(phasedsl.load(spec_file), folder / "path", plots=False)
+    exact = phasedsl.run(phasedsl.load(spec_file, {"engine": "quadrature"}), folder / "exact",
+                         plots=False)
+    return path, exact
+
+
+def test_a_phase_created_mid_sweep_is_found(created):
+    path, exact = created
+    for p, q in zip(path.points, exact.points):
+        for name in ("left", "right"):
+            m, se = p.phases[name].mass, p.phases[name].se
+            assert se is not None
+            assert abs(m - q.phases[name].mass) <= 4 * se + 0.02, (p.value, name)
+        assert abs(p.log_z - q.log_z) < 0.1, p.value
+    # the right well does not exist at theta = 0 (K has one minimum there), holds half the
+    # mass at 0.6 and all of it at 1: particles walked from either end cannot see the other
+    # well, so those points disagree between directions and were tempered from the prior
+    again = {p.value for p in path.points if p.diagnostics.get("retempered")}
+    assert {0.55, 0.6, 0.65} <= again
+    kinds = {(e.kind, e.phase) for e in path.events}
+    assert ("creation", "right") in kinds and ("destruction", "left") in kinds
+
+
+def test_the_report_says_where_points_were_tempered_again(created):
+    path, _ = created
+    assert "tempered again from the prior at" in " ".join(path.text().split())
