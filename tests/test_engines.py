@@ -223,19 +223,21 @@ def test_quadrature_1d_large_n_does_not_underflow():
 
 
 def test_every_engine_has_the_whole_protocol():
-    """``run``, ``run_many``, ``splits_points``, ``traces``, ``settings`` on every engine; the
-    quadrature's ``run_many`` is one ``run`` per point, for a list or a stacked pytree."""
+    """``run``, ``run_many``, ``splits_points``, ``follows_sweep``, ``traces``, ``settings`` on
+    every engine; the quadrature's ``run_many`` is one ``run`` per point, for a list or a
+    stacked pytree."""
     from phasedsl.engines.many import stack_contexts
     from phasedsl.engines.registry import ENGINES
 
-    splits = {}
+    splits, follows = {}, {}
     for name in ENGINES:
         target = energy_target() if name == "quadrature" else gaussian_target()
         engine = make_engine(name, target, {"points": 201})
         assert engine.name == name and isinstance(engine.settings, dict)
         assert callable(engine.run) and callable(engine.run_many) and engine.traces == 0
-        splits[name] = engine.splits_points
-    assert splits == {"nuts": True, "smc": False, "quadrature": False}
+        splits[name], follows[name] = engine.splits_points, engine.follows_sweep
+    assert splits == {"nuts": True, "smc": False, "smc_path": False, "quadrature": False}
+    assert follows == {"nuts": False, "smc": False, "smc_path": True, "quadrature": False}
     engine = make_engine("quadrature", energy_target(), {"points": 201})
     ctxs = [{"n": jnp.float32(10.0), "t": jnp.float32(t)} for t in (0.0, 0.5)]
     for many in (engine.run_many([0, 1], ctxs), engine.run_many([0, 1], stack_contexts(ctxs))):
