@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/<spec name>/)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a sample/report setting or a let, e.g. --set draws=500")
-    p.add_argument("--engine", choices=["nuts", "smc", "quadrature"],
+    p.add_argument("--engine", choices=["nuts", "smc", "smc_path", "quadrature"],
                    help="sampler to use instead of the spec's")
     p.add_argument("--seed", type=int, help="sampler seed")
     p.add_argument("--quick", action="store_true",
