@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -184,6 +186,33 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            return _closed_pipe()
+        if exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+            where = f" ({exc.filename})" if exc.filename else ""
+            _say(f"error: {exc.strerror}{where}; nothing was lost that was already saved "
+                 "(results.json is written atomically after every point)")
+            return 2
+        raise
+
+
+def _say(line: str) -> None:
+    """A line on stderr that never raises (stderr itself may be a closed pipe)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``phasedsl report DIR --json | head``): stop quietly,
+    as ``cat`` does. Pointing stdout at /dev/null keeps Python's flush at exit from printing
+    "Exception ignored ... BrokenPipeError"; 141 is a shell's status for SIGPIPE."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
