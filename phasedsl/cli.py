@@ -96,6 +96,10 @@ def cmd_report(args) -> int:
         print(markdown(results), end="")
     else:
         console().print(render(results))
+    if args.provenance and not args.json:
+        from .output.report import provenance
+
+        console().print(provenance(results))
     return 0
 
 
@@ -161,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a run folder")
     p.add_argument("--json", action="store_true", help="print the results document")
     p.add_argument("--markdown", action="store_true", help="print the table and events as Markdown")
+    p.add_argument("--provenance", action="store_true",
+                   help="also show what the run was made from: spec, effective settings, n, "
+                        "beta, seeds, package versions, machine, timings")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("plot", help="draw the figures of a run folder")

@@ -9,6 +9,7 @@ shape on disk; what goes into it comes from the pipeline as records.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -54,6 +55,11 @@ def run_key(checked) -> str:
                           "sample": sample, "lets": sorted(map(str, checked.lets.items())),
                           "phases": list(checked.phase_names)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _now() -> str:
+    """The time now, UTC, ISO 8601 (microseconds kept so that wall_s is exact)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def load_results(folder: Path) -> dict | None:
@@ -123,6 +129,8 @@ class RunFolder:
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
         results["points"] = [done[v] for v in values if v in done]
+        results["timings"] = {"started": _now(), "ended": None, "wall_s": None,
+                              "points_resumed": len(results["points"])}
         run = cls(folder, results, done)
         run.save()
         return run
@@ -137,12 +145,22 @@ class RunFolder:
         self.results["points"].sort(key=lambda p: p["value"])
         self.save()
 
+    def _ended(self) -> None:
+        timings = self.results.get("timings")
+        if timings and timings.get("started"):
+            end = datetime.datetime.now(datetime.timezone.utc)
+            start = datetime.datetime.fromisoformat(timings["started"])
+            timings.update(ended=end.isoformat(timespec="seconds"),
+                           wall_s=round((end - start).total_seconds(), 3))
+
     def interrupt(self) -> None:
         self.results["status"] = "interrupted"
+        self._ended()
         self.save()
 
     def finish(self, events: list[dict]) -> dict:
         self.results["events"] = events
         self.results["status"] = "complete"
+        self._ended()
         self.save()
         return self.results

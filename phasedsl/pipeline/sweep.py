@@ -176,9 +176,12 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
 
+    from .provenance import provenance as environment
+
     seed = checked.sample.get("seed", 0) if seed is None else seed
     values = list(checked.sweep_values)
-    run = RunFolder.open(folder, header(checked, seed, provenance), values, fresh)
+    recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
+    run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     compiled = compile_spec(checked)
     settings = dict(checked.sample)
     if chain_method is not None:
