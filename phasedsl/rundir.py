@@ -23,7 +23,7 @@ from .language.errors import UsageError
 from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "atomic_write", "dumps", "load_results", "load_draws",
-           "run_key", "draws_path"]
+           "run_key", "posterior_identity", "posterior_key", "draws_path"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -62,6 +62,32 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+def posterior_identity(checked) -> dict:
+    """Everything that decides the draws, as text by part: the model (energy or network,
+    with its lets substituted), prior, parameters, ``n``, ``beta``, the sweep, the engine and
+    its result settings. Not the phases, nor ``report``, nor lets used only by phases: two
+    specs with the same identity have the same posterior at every sweep value, so the draws
+    of one are draws of the other and only the analysis differs (``pipeline.reanalyse``)."""
+    kept = result_keys(checked.engine)
+    return {
+        "kind": checked.kind,
+        "model": str(checked.energy) if checked.kind == "energy" else repr(checked.network),
+        "prior": repr(checked.prior),
+        "parameters": repr(checked.slots),
+        "n": str(checked.n), "beta": str(checked.beta),
+        "sweep": repr((checked.sweep_name, tuple(float(v) for v in checked.sweep_values))),
+        "engine": checked.engine,
+        "settings": json.dumps({k: v for k, v in checked.sample.items() if k in kept},
+                               sort_keys=True, default=str),
+    }
+
+
+def posterior_key(checked) -> str:
+    """A hash of ``posterior_identity``: equal keys (and seeds), equal draws."""
+    payload = json.dumps(posterior_identity(checked), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def load_results(folder: Path) -> dict | None:
     """The results document of ``folder``, or ``None`` where there is none yet."""
     path = Path(folder) / "results.json"
@@ -86,6 +112,8 @@ def save_draws(folder: Path, index: int, draws) -> None:
               "logdensity": draws.logdensity}
     if draws.weights is not None:
         arrays["weights"] = draws.weights
+    if draws.log_z is not None:  # SMC and quadrature: log Z per group (re-analysis, export)
+        arrays["log_z"] = np.asarray(draws.log_z)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write(draws_path(folder, index), buf.getvalue())
@@ -129,6 +157,8 @@ class RunFolder:
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
         results["points"] = [done[v] for v in values if v in done]
+        if old is not None and old.get("reanalyses"):  # the history of a resumed run
+            results["reanalyses"] = old["reanalyses"]
         results["timings"] = {"started": _now(), "ended": None, "wall_s": None,
                               "points_resumed": len(results["points"])}
         run = cls(folder, results, done)

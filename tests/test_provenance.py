@@ -53,3 +53,85 @@ def test_report_shows_provenance(wells, capsys):
     out = capsys.readouterr().out
     assert "--set: eps=0.1" in out and "seeds: sampler 3" in out
     assert "versions: phasedsl" in out and "wall" in out
+
+
+def _copy(run_folder, tmp_path):
+    import shutil
+
+    target = tmp_path / "copy"
+    shutil.copytree(run_folder, target)
+    return target
+
+
+def _draw_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted((folder / "draws").glob("*.npz"))}
+
+
+def test_report_reanalyses_new_phases_and_floor_without_resampling(wells, tmp_path, capsys):
+    folder = _copy(wells.folder, tmp_path)
+    before = json.loads((folder / "results.json").read_text())
+    draws = _draw_bytes(folder)
+    assert main(["report", str(folder), "--set", "eps=-0.8", "--set", "report.floor=0.001",
+                 "--no-plots"]) == 0
+    assert "re-analysed 2 points on their saved draws" in capsys.readouterr().err
+    after = json.loads((folder / "results.json").read_text())
+    assert _draw_bytes(folder) == draws  # the draws are untouched
+    old = [p["phases"]["left"]["mass"] for p in before["points"]]
+    new = [p["phases"]["left"]["mass"] for p in after["points"]]
+    assert new != old and all(n <= o for n, o in zip(new, old))  # left = w < -0.8 now
+    assert after["report"]["floor"] == 0.001 and after["settings"]["report"]["floor"] == 0.001
+    assert after["set"] == {"eps": "-0.8", "report.floor": "0.001"}
+    assert after["reanalyses"][-1]["previous_set"] == {"eps": "0.1"}
+    assert after["timings"] == before["timings"] and after["versions"] == before["versions"]
+    # a change of the posterior is refused and changes nothing
+    assert main(["report", str(folder), "--set", "n=60"]) == 2
+    assert "changes the posterior (it differs in: n, beta)" in capsys.readouterr().err
+    assert json.loads((folder / "results.json").read_text()) == after
+
+
+def test_report_with_another_spec_of_the_same_posterior(wells, tmp_path, capsys):
+    folder = _copy(wells.folder, tmp_path)
+    other = tmp_path / "other.phase"
+    other.write_text(WELLS.replace("phase right = w > 0.5", "phase right = w > 0.5\n"
+                                   "phase middle = abs(w) < 0.25"))
+    draws = _draw_bytes(folder)
+    assert main(["report", str(folder), "--spec", str(other), "--no-plots"]) == 0
+    after = json.loads((folder / "results.json").read_text())
+    assert after["phases"] == ["left", "right", "middle"]
+    assert all("middle" in p["phases"] for p in after["points"])
+    assert _draw_bytes(folder) == draws
+
+
+def test_run_with_only_a_new_eps_reanalyses(wells, tmp_path):
+    folder = _copy(wells.folder, tmp_path)
+    draws = _draw_bytes(folder)
+    calls = []
+    spec = load_text(WELLS, str(wells.folder.parent / "wells.phase"), {"eps": "-0.8"})
+    done = run(spec, folder, plots=False, seed=3, progress=lambda *a: calls.append(a))
+    assert calls == [] and done.reanalysed == 2  # nothing was sampled
+    assert _draw_bytes(folder) == draws
+    assert done.results["set"] == {"eps": "-0.8"} and done.results["status"] == "complete"
+
+
+MERGE = """sweep theta over linspace(0, 1, 6)
+param w in [-2, 2]
+prior uniform
+energy K = (w + 1 - theta)^2 * (w - 1 + theta)^4
+let n = 10
+let r = 1/2
+phase left  = ball(w, theta - 1, r)
+phase right = ball(w, 1 - theta, 1/2)
+sample quadrature { points = 401 }
+"""
+
+
+def test_quadrature_reanalyses_report_settings_but_not_new_phases(tmp_path, capsys):
+    spec = load_text(MERGE, "merge.phase", {})
+    done = run(spec, tmp_path / "q", plots=False)
+    folder = done.folder
+    assert main(["report", str(folder), "--set", "report.floor=0.3", "--no-plots"]) == 0
+    capsys.readouterr()
+    after = json.loads((folder / "results.json").read_text())
+    assert after["points"] == done.results["points"] and after["report"]["floor"] == 0.3
+    assert main(["report", str(folder), "--set", "r=0.3", "--no-plots"]) == 2
+    assert "phase integrals" in capsys.readouterr().err

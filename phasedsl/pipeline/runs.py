@@ -19,38 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.records import Event, PointSummary
-from ..language.errors import PhaseDSLError, UsageError
+from ..language.errors import UsageError
 from ..rundir import SCHEMA, load_draws, load_results
-from .spec import Spec, load_text
+from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
-
-
-def spec_of_results(results: dict) -> tuple[Spec | None, str | None]:
-    """The spec a run was made from, checked again with its ``--set`` values: from the text
-    the run recorded, else (older runs) from its spec file, if unchanged. ``(spec, None)``,
-    or ``(None, why not)``."""
-    import hashlib
-
-    name = results.get("spec_file") or "<spec>"
-    if results.get("spec_text") is not None:
-        source = results["spec_text"]
-    else:
-        if not results.get("spec_file"):
-            return None, None
-        path = Path(results["spec_file"])
-        if not path.is_file():
-            return None, (f"spec file {path} not found from {Path.cwd()}; its posterior/energy "
-                          "figure is skipped")
-        source = path.read_text(encoding="utf-8")
-        if results.get("spec_sha256") not in (None, hashlib.sha256(source.encode()).hexdigest()):
-            return None, (f"{path} has changed since the run; its posterior/energy figure is "
-                          "skipped")
-    try:
-        spec = load_text(source, name, results.get("set") or {}, bool(results.get("quick")))
-    except PhaseDSLError as exc:
-        return None, f"the run's spec no longer checks ({exc}); its posterior/energy figure is skipped"
-    return spec, None
 
 
 def write_figures(folder, results: dict, checked=None) -> list[Path]:
@@ -72,6 +45,7 @@ class Run:
     folder: Path
     results: dict
     figure_error: str | None = None  # why the figures of ``run(..., plots=True)`` failed
+    reanalysed: int = 0  # points of an earlier run re-analysed on their draws, not resampled
 
     @property
     def points(self) -> list[PointSummary]:
@@ -177,10 +151,17 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     folder = Path(out) if out is not None else Path("runs") / spec.name
     provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
                   "quick": spec.quick}
+    reanalysed = 0
+    if not fresh:
+        from .reanalyse import reanalysable, reanalyse
+
+        if reanalysable(folder, spec, spec.checked.sample.get("seed", 0) if seed is None else seed):
+            # only phases or report settings changed: evaluate them on the saved draws
+            reanalysed = len(reanalyse(folder, spec)["points"])
     results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
                        on_point=on_point, batch=default_batch(batch),
                        chain_method=chain_method, provenance=provenance)
-    done = Run(folder, results)
+    done = Run(folder, results, reanalysed=reanalysed)
     if plots:
         try:
             write_figures(folder, results, spec.checked)
