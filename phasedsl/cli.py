@@ -47,7 +47,7 @@ def cmd_run(args) -> int:
     if cpu_devices < 1:
         raise UsageError("--cpu-devices must be >= 1")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
-    from .output.progress import SweepProgress, progress_enabled
+    from .output.progress import RunProgress, progress_mode
     from .output.report import console, render
     from .pipeline import load, run
     from .rundir import dumps, load_results
@@ -62,12 +62,12 @@ def cmd_run(args) -> int:
         print(w, file=sys.stderr)
     out = args.out or str(Path("runs") / spec.name)
     screen = console(stderr=args.json)
-    bar = SweepProgress(spec.checked.sweep_name) if progress_enabled() else None
+    watch = RunProgress(spec.checked, progress_mode(args.json))
     try:
-        with bar or contextlib.nullcontext():
+        with watch:
             done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
                        chain_method=args.chain_method, plots=not args.no_plots,
-                       progress=None if bar is None else bar.update)
+                       progress=watch.update, on_point=watch.point)
     except KeyboardInterrupt:
         partial = load_results(Path(out)) or {"points": []}
         print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "
