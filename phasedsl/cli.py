@@ -137,6 +137,15 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .pipeline import open_run
+    from .pipeline.export import export_arviz
+
+    done = open_run(args.dir)
+    print(export_arviz(done.folder, done.results, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phasedsl",
@@ -201,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="draw the figures of a run folder")
     p.add_argument("dir", help="a run folder")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("export", help="write a run's draws as an ArviZ netCDF file "
+                                      "(needs phasedsl[arviz])")
+    p.add_argument("dir", help="a run folder")
+    p.add_argument("--out", help="the file to write (default DIR/arviz.nc)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

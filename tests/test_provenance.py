@@ -135,3 +135,30 @@ def test_quadrature_reanalyses_report_settings_but_not_new_phases(tmp_path, caps
     assert after["points"] == done.results["points"] and after["report"]["floor"] == 0.3
     assert main(["report", str(folder), "--set", "r=0.3", "--no-plots"]) == 2
     assert "phase integrals" in capsys.readouterr().err
+
+
+def test_export_is_read_back_by_arviz(wells, tmp_path, capsys):
+    az = pytest.importorskip("arviz")
+    folder = _copy(wells.folder, tmp_path)
+    assert main(["export", str(folder)]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path.endswith("arviz.nc")
+    idata = az.from_netcdf(path)
+    post = idata.posterior
+    assert post["w"].dims == ("chain", "draw", "t")
+    assert list(post["t"].values) == [1.0, 1.5]
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 100
+    assert post["in_phase"].dims == ("chain", "draw", "t", "phase")
+    assert list(post["phase"].values) == ["left", "right"]
+    assert idata.sample_stats["lp"].dims == ("chain", "draw", "t")
+    summary = az.summary(idata, var_names=["w", "in_phase"])
+    assert "w[1.0]" in summary.index and "r_hat" in summary.columns
+    rhat = az.rhat(idata)
+    assert rhat["w"].dims == ("t",)
+    masses = idata.phase_summary["mass"].sel(phase="left").values
+    doc = json.loads((folder / "results.json").read_text())
+    assert list(masses) == [p["phases"]["left"]["mass"] for p in doc["points"]]
+    # the indicator means are the masses of an unweighted (NUTS) run
+    means = post["in_phase"].sel(phase="left").mean(("chain", "draw")).values
+    assert means == pytest.approx(masses)
+    assert json.loads(idata.phase_summary.attrs["events"]) == doc["events"]
