@@ -57,6 +57,7 @@ def cmd_run(args) -> int:
         overrides["engine"] = args.engine
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be >= 0")
+    formats, dpi = _figure_options(args)
     spec = load(args.spec, overrides, quick=args.quick)
     for w in spec.warnings:
         print(w, file=sys.stderr)
@@ -67,7 +68,8 @@ def cmd_run(args) -> int:
         with watch:
             done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
                        chain_method=args.chain_method, plots=not args.no_plots,
-                       progress=watch.update, on_point=watch.point)
+                       progress=watch.update, on_point=watch.point, formats=formats,
+                       dpi=dpi)
     except KeyboardInterrupt:
         partial = load_results(Path(out)) or {"points": []}
         print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "
@@ -122,14 +124,35 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _figure_options(args) -> tuple[tuple[str, ...], float | None]:
+    from .output.plots import check_formats
+
+    try:
+        formats = check_formats(args.format)
+    except ValueError as exc:
+        raise UsageError(f"--format: {exc}") from None
+    if args.dpi is not None and not 10 <= args.dpi <= 2400:
+        raise UsageError("--dpi must be between 10 and 2400")
+    return formats, args.dpi
+
+
+def _add_figure_options(p) -> None:
+    p.add_argument("--format", default="png", metavar="FORMATS",
+                   help="figure file formats, comma-separated: png, pdf, svg (default png)")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="resolution of PNG figures (default 130)")
+
+
 def cmd_plot(args) -> int:
     from .pipeline import open_run, spec_of_results, write_figures
 
+    formats, dpi = _figure_options(args)
     done = open_run(args.dir)
     spec, why = spec_of_results(done.results)
     if why:
         print(f"plots: {why}", file=sys.stderr)
-    paths = write_figures(done.folder, done.results, None if spec is None else spec.checked)
+    paths = write_figures(done.folder, done.results, None if spec is None else spec.checked,
+                          formats, dpi)
     for path in paths:
         print(path)
     if not paths:
@@ -173,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
+    _add_figure_options(p)
     p.add_argument("--batch", type=int, default=None, metavar="K",
                    help="sample K sweep points in one compiled call (nuts, smc), split "
                         "across all GPUs or, on a CPU, across --cpu-devices (default: on a "
@@ -209,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw the figures of a run folder")
     p.add_argument("dir", help="a run folder")
+    _add_figure_options(p)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("export", help="write a run's draws as an ArviZ netCDF file "

@@ -26,16 +26,19 @@ from .spec import Spec, load_text, spec_of_results
 __all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
 
 
-def write_figures(folder, results: dict, checked=None) -> list[Path]:
+def write_figures(folder, results: dict, checked=None, formats=("png",),
+                  dpi: float | None = None) -> list[Path]:
     """Write the run's figures into ``folder``; their paths. ``checked``: the run's checked
-    spec (default: ``spec_of_results``; without it only the sweep figures are drawn)."""
+    spec (default: ``spec_of_results``; without it only the sweep figures are drawn);
+    ``formats``: ``png``, ``pdf``, ``svg`` (one file each); ``dpi``: of the PNGs."""
     from ..output.plots import write_plots
     from .figures import figure_data
 
     if checked is None:
         spec, _ = spec_of_results(results)
         checked = None if spec is None else spec.checked
-    return write_plots(folder, results, figure_data(checked, Path(folder), results))
+    return write_plots(folder, results, figure_data(checked, Path(folder), results),
+                       formats, dpi)
 
 
 @dataclass
@@ -136,7 +139,7 @@ def open_run(folder) -> Run:
 
 def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         batch: int | None = None, chain_method: str | None = None, progress=None,
-        plots: bool = True, on_point=None) -> Run:
+        plots: bool = True, on_point=None, formats=("png",), dpi: float | None = None) -> Run:
     """Sample every sweep point of ``spec`` into the folder ``out`` (default
     ``runs/<spec name>``), resuming what an earlier run of the same spec and settings left
     there; the finished ``Run``. ``batch``: sweep points per compiled call (default: by
@@ -164,7 +167,7 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     done = Run(folder, results, reanalysed=reanalysed)
     if plots:
         try:
-            write_figures(folder, results, spec.checked)
+            write_figures(folder, results, spec.checked, formats, dpi)
         except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
             reason = (str(exc).splitlines() or [""])[0]
             done.figure_error = f"{type(exc).__name__}: {reason}"
