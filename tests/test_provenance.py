@@ -162,3 +162,12 @@ def test_export_is_read_back_by_arviz(wells, tmp_path, capsys):
     means = post["in_phase"].sel(phase="left").mean(("chain", "draw")).values
     assert means == pytest.approx(masses)
     assert json.loads(idata.phase_summary.attrs["events"]) == doc["events"]
+    # after a re-analysis the exported indicators are the new phases', not the sampled ones
+    assert main(["report", str(folder), "--set", "eps=-0.8", "--no-plots"]) == 0
+    assert main(["export", str(folder), "--out", str(tmp_path / "again.nc")]) == 0
+    capsys.readouterr()
+    again = az.from_netcdf(str(tmp_path / "again.nc"))
+    masses = again.phase_summary["mass"].sel(phase="left").values
+    means = again.posterior["in_phase"].sel(phase="left").mean(("chain", "draw")).values
+    assert means == pytest.approx(masses) and list(masses) != [
+        p["phases"]["left"]["mass"] for p in doc["points"]]

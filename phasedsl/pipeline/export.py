@@ -39,6 +39,23 @@ def _import_arviz():
     return az, xr
 
 
+def _padded(arrays: list[dict], size: int) -> list[dict]:
+    """Every point's draws widened to ``size`` samples per group: NaN parameters and log
+    densities, no phase, weight 0 (only weighted engines hold unequal sizes)."""
+    fill = {"params": np.nan, "indicators": False, "logdensity": np.nan, "weights": 0.0}
+    out = []
+    for a in arrays:
+        b = dict(a)
+        extra = size - a["params"].shape[1]
+        for key, value in fill.items():
+            if key in a and extra:
+                pad = [(0, 0)] * a[key].ndim
+                pad[1] = (0, extra)
+                b[key] = np.pad(a[key], pad, constant_values=value)
+        out.append(b)
+    return out
+
+
 def inference_data(folder, results: dict):
     """The run in ``folder`` as an ``arviz.InferenceData``."""
     az, xr = _import_arviz()
@@ -58,9 +75,21 @@ def inference_data(folder, results: dict):
         if a is None:
             raise UsageError(f"{folder}: the draws of {sweep} = {v:g} are missing")
         arrays.append(a)
+    if results.get("reanalyses"):
+        # the draws files hold the indicators of the phases the run sampled with; after a
+        # re-analysis the document's phases are others: evaluate those
+        from ..lower.compile import compile_spec
+        from .reanalyse import _indicators
+
+        compiled = compile_spec(checked)
+        arrays = [{**a, "indicators": _indicators(compiled, a["params"], v)}
+                  for a, v in zip(arrays, values)]
     shapes = {a["params"].shape for a in arrays}
-    if len(shapes) != 1:
+    padded = len({shape[1] for shape in shapes}) > 1
+    if len({(shape[0], shape[2]) for shape in shapes}) != 1:
         raise UsageError(f"{folder}: sweep points hold draws of different shapes {sorted(shapes)}")
+    if padded:  # SMC keeps as many particles as its stages left: pad with weight-0 slots
+        arrays = _padded(arrays, max(shape[1] for shape in shapes))
     params = np.stack([a["params"] for a in arrays], axis=2)  # [G, S, V, D]
     g, s = params.shape[:2]
     coords = {"chain": np.arange(g), "draw": np.arange(s), sweep: np.array(values),
@@ -102,9 +131,11 @@ def inference_data(folder, results: dict):
                "results_json": dumps(results)})
     attrs = {"created_by": f"phasedsl {results.get('versions', {}).get('phasedsl', '')}",
              "experiment": results.get("experiment", ""), "engine": checked.engine,
-             "sweep": sweep, "weighted_draws": int(weighted),
+             "sweep": sweep, "weighted_draws": int(weighted), "padded_draws": int(padded),
              "note": ("draws are weighted (sample_stats.weights): resample them before "
-                      "ArviZ's equal-weight statistics") if weighted else ""}
+                      "ArviZ's equal-weight statistics"
+                      + ("; points with fewer draws are padded with NaN draws of weight 0"
+                         if padded else "")) if weighted else ""}
     post = xr.Dataset(posterior, coords={k: v for k, v in coords.items()}, attrs=attrs)
     post = post.drop_vars([c for c in post.coords if c not in post.dims])
     stats = xr.Dataset(stats, coords={k: coords[k] for k in ("chain", "draw", sweep)},
