@@ -80,7 +80,10 @@ class Run:
 
     def draws(self, value: float) -> dict[str, np.ndarray] | None:
         """The saved draws of the sweep point at ``value`` (``params f[G,S,D]``,
-        ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``)."""
+        ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``). The
+        indicators are those of the phases the run sampled with: after a re-analysis
+        (``results["reanalyses"]``) the current phases are evaluated by ``phasedsl export``
+        and ``pipeline.reanalyse``, not stored."""
         values = [float(v) for v in self.results["sweep"]["values"]]
         return load_draws(self.folder, values.index(float(value)))
 
