@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +47,7 @@ def cmd_run(args) -> int:
     if cpu_devices < 1:
         raise UsageError("--cpu-devices must be >= 1")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
-    from .output.progress import SweepProgress, progress_enabled
+    from .output.progress import RunProgress, progress_mode
     from .output.report import console, render
     from .pipeline import load, run
     from .rundir import dumps, load_results
@@ -55,22 +57,27 @@ def cmd_run(args) -> int:
         overrides["engine"] = args.engine
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be >= 0")
+    formats, dpi = _figure_options(args)
     spec = load(args.spec, overrides, quick=args.quick)
     for w in spec.warnings:
         print(w, file=sys.stderr)
     out = args.out or str(Path("runs") / spec.name)
     screen = console(stderr=args.json)
-    bar = SweepProgress(spec.checked.sweep_name) if progress_enabled() else None
+    watch = RunProgress(spec.checked, progress_mode(args.json))
     try:
-        with bar or contextlib.nullcontext():
+        with watch:
             done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
                        chain_method=args.chain_method, plots=not args.no_plots,
-                       progress=None if bar is None else bar.update)
+                       progress=watch.update, on_point=watch.point, formats=formats,
+                       dpi=dpi)
     except KeyboardInterrupt:
         partial = load_results(Path(out)) or {"points": []}
         print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "
               "run the same command again to resume", file=sys.stderr)
         return 130
+    if done.reanalysed:
+        print(f"{done.reanalysed} finished points of {out} were re-analysed on their saved "
+              "draws (only phases or report settings changed; no resampling)", file=sys.stderr)
     if done.figure_error:
         print(f"warning: figures incomplete ({done.figure_error}); "
               f"retry with `phasedsl plot {out}`", file=sys.stderr)
@@ -88,27 +95,77 @@ def cmd_report(args) -> int:
     from .rundir import dumps
 
     results = open_run(args.dir).results
+    if args.set or args.spec:
+        from .pipeline.reanalyse import reanalyse, respec
+        from .pipeline.runs import write_figures
+
+        spec = respec(results, _overrides(args.set), args.spec)
+        for w in spec.warnings:
+            print(w, file=sys.stderr)
+        done = open_run(args.dir)
+        results = done.results = reanalyse(args.dir, spec)
+        print(f"re-analysed {len(results['points'])} points on their saved draws "
+              f"(no resampling); {Path(args.dir) / 'results.json'} rewritten", file=sys.stderr)
+        if not args.no_plots:
+            try:
+                write_figures(done.folder, results, spec.checked)
+            except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
+                print(f"warning: figures incomplete ({type(exc).__name__}: {exc})", file=sys.stderr)
     if args.json:
         print(dumps(results))
     elif args.markdown:
         print(markdown(results), end="")
     else:
         console().print(render(results))
+    if args.provenance and not args.json:
+        from .output.report import provenance
+
+        console().print(provenance(results))
     return 0
+
+
+def _figure_options(args) -> tuple[tuple[str, ...], float | None]:
+    from .output.plots import check_formats
+
+    try:
+        formats = check_formats(args.format)
+    except ValueError as exc:
+        raise UsageError(f"--format: {exc}") from None
+    if args.dpi is not None and not 10 <= args.dpi <= 2400:
+        raise UsageError("--dpi must be between 10 and 2400")
+    return formats, args.dpi
+
+
+def _add_figure_options(p) -> None:
+    p.add_argument("--format", default="png", metavar="FORMATS",
+                   help="figure file formats, comma-separated: png, pdf, svg (default png)")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="resolution of PNG figures (default 130)")
 
 
 def cmd_plot(args) -> int:
     from .pipeline import open_run, spec_of_results, write_figures
 
+    formats, dpi = _figure_options(args)
     done = open_run(args.dir)
     spec, why = spec_of_results(done.results)
     if why:
         print(f"plots: {why}", file=sys.stderr)
-    paths = write_figures(done.folder, done.results, None if spec is None else spec.checked)
+    paths = write_figures(done.folder, done.results, None if spec is None else spec.checked,
+                          formats, dpi)
     for path in paths:
         print(path)
     if not paths:
         print(f"no figures: {done.folder}/results.json has no finished points", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .pipeline import open_run
+    from .pipeline.export import export_arviz
+
+    done = open_run(args.dir)
+    print(export_arviz(done.folder, done.results, args.out))
     return 0
 
 
@@ -139,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
     p.add_argument("--no-plots", action="store_true", help="do not write figures")
+    _add_figure_options(p)
     p.add_argument("--batch", type=int, default=None, metavar="K",
                    help="sample K sweep points in one compiled call (nuts, smc), split "
                         "across all GPUs or, on a CPU, across --cpu-devices (default: on a "
@@ -159,11 +217,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a run folder")
     p.add_argument("--json", action="store_true", help="print the results document")
     p.add_argument("--markdown", action="store_true", help="print the table and events as Markdown")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="re-analyse the saved draws with a changed phase let or report "
+                        "setting (e.g. --set eps=0.5 --set report.floor=0.001); refused where "
+                        "it would change the posterior")
+    p.add_argument("--spec", metavar="FILE",
+                   help="re-analyse the saved draws with the phases of another spec whose "
+                        "posterior is the same")
+    p.add_argument("--no-plots", action="store_true",
+                   help="after a re-analysis, do not redraw the figures")
+    p.add_argument("--provenance", action="store_true",
+                   help="also show what the run was made from: spec, effective settings, n, "
+                        "beta, seeds, package versions, machine, timings")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("plot", help="draw the figures of a run folder")
     p.add_argument("dir", help="a run folder")
+    _add_figure_options(p)
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("export", help="write a run's draws as an ArviZ netCDF file "
+                                      "(needs phasedsl[arviz])")
+    p.add_argument("dir", help="a run folder")
+    p.add_argument("--out", help="the file to write (default DIR/arviz.nc)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
@@ -184,6 +261,33 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            return _closed_pipe()
+        if exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+            where = f" ({exc.filename})" if exc.filename else ""
+            _say(f"error: {exc.strerror}{where}; nothing was lost that was already saved "
+                 "(results.json is written atomically after every point)")
+            return 2
+        raise
+
+
+def _say(line: str) -> None:
+    """A line on stderr that never raises (stderr itself may be a closed pipe)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``phasedsl report DIR --json | head``): stop quietly,
+    as ``cat`` does. Pointing stdout at /dev/null keeps Python's flush at exit from printing
+    "Exception ignored ... BrokenPipeError"; 141 is a shell's status for SIGPIPE."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ shape on disk; what goes into it comes from the pipeline as records.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ from .language.errors import UsageError
 from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "atomic_write", "dumps", "load_results", "load_draws",
-           "run_key", "draws_path"]
+           "run_key", "posterior_identity", "posterior_key", "draws_path"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -56,6 +57,37 @@ def run_key(checked) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _now() -> str:
+    """The time now, UTC, ISO 8601 (microseconds kept so that wall_s is exact)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def posterior_identity(checked) -> dict:
+    """Everything that decides the draws, as text by part: the model (energy or network,
+    with its lets substituted), prior, parameters, ``n``, ``beta``, the sweep, the engine and
+    its result settings. Not the phases, nor ``report``, nor lets used only by phases: two
+    specs with the same identity have the same posterior at every sweep value, so the draws
+    of one are draws of the other and only the analysis differs (``pipeline.reanalyse``)."""
+    kept = result_keys(checked.engine)
+    return {
+        "kind": checked.kind,
+        "model": str(checked.energy) if checked.kind == "energy" else repr(checked.network),
+        "prior": repr(checked.prior),
+        "parameters": repr(checked.slots),
+        "n": str(checked.n), "beta": str(checked.beta),
+        "sweep": repr((checked.sweep_name, tuple(float(v) for v in checked.sweep_values))),
+        "engine": checked.engine,
+        "settings": json.dumps({k: v for k, v in checked.sample.items() if k in kept},
+                               sort_keys=True, default=str),
+    }
+
+
+def posterior_key(checked) -> str:
+    """A hash of ``posterior_identity``: equal keys (and seeds), equal draws."""
+    payload = json.dumps(posterior_identity(checked), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def load_results(folder: Path) -> dict | None:
     """The results document of ``folder``, or ``None`` where there is none yet."""
     path = Path(folder) / "results.json"
@@ -80,6 +112,8 @@ def save_draws(folder: Path, index: int, draws) -> None:
               "logdensity": draws.logdensity}
     if draws.weights is not None:
         arrays["weights"] = draws.weights
+    if draws.log_z is not None:  # SMC and quadrature: log Z per group (re-analysis, export)
+        arrays["log_z"] = np.asarray(draws.log_z)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write(draws_path(folder, index), buf.getvalue())
@@ -123,6 +157,10 @@ class RunFolder:
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
         results["points"] = [done[v] for v in values if v in done]
+        if old is not None and old.get("reanalyses"):  # the history of a resumed run
+            results["reanalyses"] = old["reanalyses"]
+        results["timings"] = {"started": _now(), "ended": None, "wall_s": None,
+                              "points_resumed": len(results["points"])}
         run = cls(folder, results, done)
         run.save()
         return run
@@ -137,12 +175,22 @@ class RunFolder:
         self.results["points"].sort(key=lambda p: p["value"])
         self.save()
 
+    def _ended(self) -> None:
+        timings = self.results.get("timings")
+        if timings and timings.get("started"):
+            end = datetime.datetime.now(datetime.timezone.utc)
+            start = datetime.datetime.fromisoformat(timings["started"])
+            timings.update(ended=end.isoformat(timespec="seconds"),
+                           wall_s=round((end - start).total_seconds(), 3))
+
     def interrupt(self) -> None:
         self.results["status"] = "interrupted"
+        self._ended()
         self.save()
 
     def finish(self, events: list[dict]) -> dict:
         self.results["events"] = events
         self.results["status"] = "complete"
+        self._ended()
         self.save()
         return self.results

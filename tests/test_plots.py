@@ -167,7 +167,7 @@ def test_energy_intervals_follow_the_sweep():
 def test_a_plotting_failure_is_a_warning(monkeypatch, capsys, tmp_path):
     import phasedsl.output.plots
 
-    def broken(folder, results, figures=()):
+    def broken(folder, results, figures=(), *formats_and_dpi):
         raise ValueError("no figure today\nsecond line")
 
     monkeypatch.setattr(phasedsl.output.plots, "write_plots", broken)
@@ -175,3 +175,22 @@ def test_a_plotting_failure_is_a_warning(monkeypatch, capsys, tmp_path):
                  "--out", str(tmp_path / "run"), "--json"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no figure today" in err and "second line" not in err
+
+
+def test_plot_writes_every_format_asked_for(tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "pt1"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "pt1_reduced", folder)
+    for png in folder.glob("*.png"):
+        png.unlink()
+    assert main(["plot", str(folder), "--format", "png,pdf,svg", "--dpi", "200"]) == 0
+    written = capsys.readouterr().out.split()
+    for name in ("masses", "free_energy"):
+        for ext in ("png", "pdf", "svg"):
+            assert str(folder / f"{name}.{ext}") in written
+            assert (folder / f"{name}.{ext}").stat().st_size > 1000
+    assert (folder / "masses.pdf").read_bytes()[:4] == b"%PDF"
+    assert b"<svg" in (folder / "masses.svg").read_bytes()[:2000]
+    assert main(["plot", str(folder), "--format", "jpg"]) == 2
+    assert "png, pdf, svg" in capsys.readouterr().err

@@ -25,6 +25,24 @@ def unknown_name(name: str, span: Span, candidates) -> SpecError:
                  found=f"`{name}`")
 
 
+def phase_in_phase(name: str, span: Span, phase: str) -> SpecError:
+    """A phase's condition that names another phase (phases are not values)."""
+    return error(f"a phase cannot refer to another phase: `{name}`", span,
+                 expected="a condition on the parameters, lets and the sweep variable",
+                 found=f"the phase `{name}` in `phase {phase}`",
+                 notes=(f"to share a condition, give it a `let` and use that in both phases: "
+                        f"`let {name}_region = ...`, `phase {name} = {name}_region`, "
+                        f"`phase {phase} = {name}_region or ...`",))
+
+
+def symmetric_outside_phase(span: Span, where: str) -> SpecError:
+    """``symmetric(...)`` outside a phase (it is a phase's node permutation, not a value)."""
+    return error("`symmetric` can only be used in a phase", span,
+                 expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {where}",
+                 notes=("keep the condition in the `let` without `symmetric` and apply it in "
+                        "the phase: `let s = CONDITION`, `phase NAME = symmetric(s)`",))
+
+
 def unknown(what: str, name: str, span: Span, expected: str, where: str = "",
             found: str | None = None) -> SpecError:
     """``unknown WHAT `NAME` [WHERE]``: a sampler, prior, key, argument, function ..."""

@@ -336,11 +336,22 @@ class _Checker:
         """The scope of beta and phases (for networks it already holds `n` and the truth)."""
         return self.scope
 
+    def _phase_in_phase(self, exc: SpecError, phase: str) -> SpecError:
+        """``unknown name `two``` where `two` is a phase: say so, and how to share it."""
+        d = exc.diagnostic
+        other = d.message.removeprefix("unknown name `").removesuffix("`")
+        if d.message.startswith("unknown name `") and other in self.phases and d.span:
+            return err.phase_in_phase(other, d.span, phase)
+        return exc
+
     def phase_values(self):
         out = []
         ctx = dataclasses.replace(self.ctx, where="a phase", symmetric=True)
         for name, st in self.phases.items():
-            pred = sy.condition(st.pred, self.base_with_n(), ctx)
+            try:
+                pred = sy.condition(st.pred, self.base_with_n(), ctx)
+            except SpecError as exc:
+                raise self._phase_in_phase(exc, name) from None
             out.append((name, pred))
         if not out:
             self.warnings.append(Diagnostic(

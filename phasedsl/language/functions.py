@@ -119,9 +119,7 @@ def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
             raise err.needs_a_network(
                 "`symmetric` permutes a network's nodes, and this spec has none", e.span)
         if not ctx.symmetric:
-            raise err.misplaced("`symmetric` can only be used in a phase", e.span,
-                                expected="`phase NAME = symmetric(...)`",
-                                found=f"`symmetric` in {ctx.where}")
+            raise err.symmetric_outside_phase(e.span, ctx.where)
         return Symmetric(ev.condition(args[0], scope, ctx))
     if name in ELSEWHERE:
         raise err.misplaced(f"`{name}` can be used {ELSEWHERE[name]}", e.span,

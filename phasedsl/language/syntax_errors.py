@@ -172,6 +172,24 @@ def _unexpected_character(exc: UnexpectedCharacters, source: str) -> Diagnostic:
                                            else ""))
 
 
+_COMPARISON = re.compile(r"^(.*?)\s*(<=|>=|==|!=|<|>)\s*(.*?)\s*$")
+_OPERAND_START = re.compile(r".*(?:\band\b|\bor\b|\bnot\b|\(|:|(?<![=<>!])=(?!=))")
+
+
+def _chained_comparison(source: str, line_start: int, tok: Token) -> str | None:
+    """``a < b and b < c`` where ``tok`` is the second operator of ``a < b < c``; None when the
+    text before ``tok`` holds no comparison of its own."""
+    before = source[line_start:tok.start_pos]
+    cut = _OPERAND_START.match(before)
+    before = before[cut.end():] if cut else before
+    m = _COMPARISON.match(before.strip())
+    if m is None or not m.group(1) or not m.group(3):
+        return None
+    after = re.split(r"\band\b|\bor\b|[);\n#]", source[tok.end_pos:], maxsplit=1)[0].strip()
+    a, op1, b = m.groups()
+    return f"{a} {op1} {b} and {b} {tok.value} {after}" if after else None
+
+
 def syntax_error(exc: UnexpectedInput, source: str, filename: str) -> SpecError:
     if isinstance(exc, UnexpectedCharacters):
         return SpecError(_unexpected_character(exc, source), source, filename)
@@ -218,6 +236,10 @@ def syntax_error(exc: UnexpectedInput, source: str, filename: str) -> SpecError:
         opener = {")": "(", "]": "[", "}": "{"}[tok.value]
         return done(f"unmatched `{tok.value}`", _describe_expected(expected),
                     notes=(f"there is no `{opener}` for it to close",))
+    if tok.type == "COMP_OP" and (chained := _chained_comparison(source, line_start, tok)):
+        return done("comparisons do not chain", f"two comparisons joined by `and`: `{chained}`",
+                    notes=("`a < b < c` is not a range test here; write each side of the range "
+                           "as its own comparison",))
     if tok.value == "=" and "COMP_OP" in expected:
         return done("`=` assigns; write `==` to compare", "`==` to compare, or another operator")
     if tok.type in ("ITEM_OP", "EQUAL") and tok.value == "~" and not stack:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 from rich.console import Group
+from sympy.printing.str import StrPrinter
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +19,62 @@ def _num(expr, symbol, value) -> float:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.4g}"
+    """``0.5403``; rounding noise such as cos(pi/2) = 6.1e-17 shown as ``0``."""
+    return "0" if abs(x) < 1e-12 else f"{x:.4g}"
+
+
+class _LanguagePrinter(StrPrinter):
+    """sympy -> the ``.phase`` language's own syntax: ``^`` for powers, ``abs``, ``relu``
+    (the language has no min/max: ``Max(0, x)`` is ``relu(x)``, ``Min(a, b)`` is
+    ``a - relu(a - b)``), numbers to 6 significant digits."""
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.as_base_exp()
+        if exp == sp.Rational(1, 2):
+            return f"sqrt({self._print(base)})"
+        if exp == -1:
+            return f"1/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
+        prec = sp.printing.precedence.PRECEDENCE["Pow"]
+        return f"{self.parenthesize(base, prec, strict=True)}^{self.parenthesize(exp, prec)}"
+
+    def _print_Float(self, expr):
+        x = float(expr)
+        return "0" if abs(x) < 1e-12 else f"{x:.6g}"
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _pair(self, expr, fold):
+        args = list(expr.args)
+        numbers = [a for a in args if a.is_number]
+        args = numbers + [a for a in args if not a.is_number]  # constants first
+        out = args[0]
+        text = self._print(out)
+        for b in args[1:]:
+            text = fold(text, out, b)
+            out = None
+        return text
+
+    def _print_Max(self, expr):
+        def fold(text, a, b):
+            if a is not None and a == 0:
+                return f"relu({self._print(b)})"
+            return f"{text} + relu({self._print(b)} - ({text}))"
+        return self._pair(expr, fold)
+
+    def _print_Min(self, expr):
+        def fold(text, a, b):
+            if a is not None and a == 0:
+                return f"-relu({self._print(-b)})"
+            return f"{text} - relu({text} - ({self._print(b)}))"
+        return self._pair(expr, fold)
+
+
+def language_text(expr) -> str:
+    """An expression in the language's syntax (``(w + 1)^2*relu(w)``), not sympy's."""
+    expr = sp.sympify(expr)
+    expr = expr.xreplace({f: sp.Integer(0) for f in expr.atoms(sp.Float) if abs(float(f)) < 1e-12})
+    return _LanguagePrinter().doprint(expr)
 
 
 def sweep_text(values, limit: int = 8) -> str:
@@ -75,14 +131,14 @@ def summary(checked: CheckedSpec) -> Group:
         t.add_row("model", f"network: width {net.width}, {net.inputs} inputs, {net.activation}; "
                            f"truth width {net.truth_width}")
         kind, a, b = net.x_dist
-        t.add_row("data", f"n = {checked.n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{net.inputs}, "
-                          f"noise = {net.noise}, seed {net.seed}")
+        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {kind}({_fmt(a)}, {_fmt(b)})"
+                          f"^{net.inputs}, noise = {language_text(net.noise)}, seed {net.seed}")
     else:
-        t.add_row("model", f"energy K = {checked.energy}")
-        t.add_row("n", str(checked.n))
+        t.add_row("model", f"energy K = {language_text(checked.energy)}")
+        t.add_row("n", language_text(checked.n))
     t.add_row("parameters", f"{checked.dim}: {layout_text(checked)}")
     t.add_row("prior", _prior_text(checked.prior))
-    t.add_row("beta", str(checked.beta))
+    t.add_row("beta", language_text(checked.beta))
     name = checked.sweep_name or "(none)"
     t.add_row("sweep", f"{name} over {sweep_text(checked.sweep_values)}")
     if checked.kind == "network":

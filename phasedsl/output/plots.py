@@ -17,6 +17,8 @@ import numpy as np
 GREEK = set("alpha beta gamma delta epsilon zeta eta theta vartheta kappa lambda mu nu xi rho "
             "sigma tau phi psi omega".split())
 OTHER = "0.45"  # the colour of `other` and of merges
+# nodes of a network in posterior_NAME.png: apart from the phase colours (tab10) and red
+NODE_COLOURS = ("#222222", "#c51b7d", "#8c510a", "#01665e", "#7b3294", "#4d9221")
 STYLE = {"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3,
          "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5}
 
@@ -43,15 +45,34 @@ def draw_figures(results: dict, figures=()) -> dict:
     return out
 
 
-def write_plots(folder: Path, results: dict, figures=()) -> list[Path]:
-    """Write the figures of a run into ``folder`` as PNGs; their paths."""
+FORMATS = ("png", "pdf", "svg")
+
+
+def check_formats(formats) -> tuple[str, ...]:
+    """``("png",)`` from ``"png"``, ``"png,pdf"`` or a sequence; ``ValueError`` for others."""
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    out = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in formats if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise ValueError(f"figure formats are {', '.join(FORMATS)} (comma-separated), "
+                         f"not {', '.join(bad) or 'nothing'}")
+    return out
+
+
+def write_plots(folder: Path, results: dict, figures=(), formats=("png",),
+                dpi: float | None = None) -> list[Path]:
+    """Write the figures of a run into ``folder``, one file per figure and format (``png``,
+    ``pdf``, ``svg``; ``dpi`` for the raster one, default 130); their paths."""
     import matplotlib.pyplot as plt
 
+    formats = check_formats(formats)
     paths = []
     with plt.rc_context(STYLE):
         for name, fig in draw_figures(results, figures).items():
-            paths.append(Path(folder) / f"{name}.png")
-            fig.savefig(paths[-1])
+            for fmt_ in formats:
+                paths.append(Path(folder) / f"{name}.{fmt_}")
+                fig.savefig(paths[-1], dpi=dpi or STYLE["savefig.dpi"])
             plt.close(fig)
     return paths
 
@@ -76,42 +97,51 @@ def _num(x) -> float:
 
 
 def _mark_events(ax, results: dict, colours: dict) -> list:
-    """Shade the sweep's events and label them at the top (labels at one place side by
-    side); legend handles for the kinds shown."""
+    """Shade the sweep's events and number them in a band above the data (the axes are
+    given the head room by the caller), so that no label runs over a marker; legend handles:
+    one line per event with its number and words, in the colour it is shaded in."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.transforms import blended_transform_factory
 
-    kinds, labels = {}, []
-    for e in results.get("events", []):
-        lo, hi = e.get("interval") or e.get("between") or (None, None)
-        if lo is None:
-            continue
+    handles, marks = [], []
+    events = [e for e in results.get("events", [])
+              if (e.get("interval") or e.get("between") or (None,))[0] is not None]
+    for k, e in enumerate(events, 1):
+        lo, hi = e.get("interval") or e.get("between")
         if e.get("kind") == "crossover":
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
             ax.axvline(e["at"], color="k", ls=":", lw=1.2)
-            labels.append((e["at"], f"{e['from']} \u2192 {e['to']} at {e['at']:.4g}"))
-            kinds["1"] = Line2D([], [], color="k", ls=":", label="crossover (grey: its interval)")
+            marks.append((e["at"], k))
+            handles.append(Line2D([], [], color="k", ls=":", label=(
+                f"{k}: crossover {e['from']} \u2192 {e['to']} at {e['at']:.4g}\n"
+                "   (grey: its interval)")))
         else:
             merge = e.get("kind") in ("merge", "split")
-            ax.axvspan(lo, hi, color=colours.get(e.get("phase"), OTHER), alpha=0.10, lw=0,
-                       hatch="//" if merge else None)
+            colour = OTHER if merge else colours.get(e.get("phase"), OTHER)
+            ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0, hatch="//" if merge else None)
             subject = e.get("phase") or " + ".join(e.get("phases", []))
-            labels.append((0.5 * (lo + hi), f"{subject}: {e.get('kind')}"))
-            kinds["2"] = Patch(color=OTHER, alpha=0.25,
-                               label="order-2 event: somewhere in\nthe shaded span (labelled)")
-    values = results["sweep"].get("values") or [0.0, 1.0]
-    near, groups = 0.02 * (max(values) - min(values) or 1.0), []
-    for x, text in sorted(labels):
-        if groups and x - groups[-1][0] < near:
-            groups[-1][1].append(text)
-        else:
-            groups.append((x, [text]))
+            marks.append((0.5 * (lo + hi), k))
+            handles.append(Patch(facecolor=colour, alpha=0.35, hatch="//" if merge else None,
+                                 label=f"{k}: {e.get('kind')} of {subject}\n"
+                                       "   (order 2: somewhere in the span)"))
     top = blended_transform_factory(ax.transData, ax.transAxes)
-    for x, texts in groups:
-        ax.text(x, 0.98, "\n".join(texts), transform=top, rotation=90, ha="center", va="top",
-                fontsize=7, bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
-    return list(kinds.values())
+    values = results["sweep"].get("values") or [0.0, 1.0]
+    near, last, row = 0.04 * (max(values) - min(values) or 1.0), None, 0
+    for x, k in sorted(marks):
+        row = row + 1 if last is not None and x - last < near else 0
+        last = x
+        ax.text(x, 0.965 - 0.05 * (row % 2), str(k), transform=top, ha="center", va="center",
+                fontsize=7.5, bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "0.3",
+                                    "lw": 0.6})
+    return handles
+
+
+def _head_room(ax, events: list, fraction: float = 0.14) -> None:
+    """Raise the top of the axes so that the event numbers sit above the data."""
+    if events:
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + fraction * (hi - lo))
 
 
 def _sweep_figure(plt, results: dict, what: str):
@@ -131,14 +161,17 @@ def _sweep_figure(plt, results: dict, what: str):
     series = [(n, colours[n], "-", [p["phases"][n] for p in points]) for n in phases]
     if what == "masses":
         series.append(("other (in no phase)", OTHER, "--", [p["other"] for p in points]))
-    handles, empty = [], False
+    handles, empty, bars = [], False, False
     for name, colour, ls, rows in series:
         m = np.array([_num(r.get("mass")) for r in rows])
         se = np.nan_to_num(np.array([_num(r.get("se")) for r in rows]))
         y, err = m, se
         if what != "masses":
             y = np.array([_num(r.get("free_energy")) for r in rows])
-            err = None if absolute else np.where(m > 0, se / np.where(m > 0, m, 1.0), 0.0)
+            # F = -log(mass) (+ -log Z): the mass's se gives se/mass (log Z's own spread aside)
+            err = np.where(m > 0, se / np.where(m > 0, m, 1.0), 0.0)
+        bars = bars or bool(np.any(err > 0))
+        err = err if np.any(err > 0) else None
         handles.append(ax.errorbar(x, y, yerr=err, color=colour, ls=ls, marker="o", ms=4,
                                    capsize=2, lw=1.5, label=name))
         hollow = bad & np.isfinite(y)
@@ -148,15 +181,24 @@ def _sweep_figure(plt, results: dict, what: str):
             ax.plot(x[gone], np.full(gone.sum(), 0.985), "^", color=colour, ms=7,
                     transform=top, clip_on=False)
     log_z = np.array([_num(p.get("log_z")) for p in points])
+    network = results.get("kind") == "network"
     if what == "masses":
-        ax.set_ylim(-0.03, 1.03)
-        ylabel = "posterior mass  (bars: \u00b1 1 se)"
+        ax.set_ylim(-0.03, 1.03 + (0.16 if events else 0.0))
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ylabel = "posterior mass" + ("  (bars: \u00b1 1 se)" if bars else "")
     else:
         if absolute and np.isfinite(log_z).any():
             handles += ax.plot(x, -log_z, color="k", lw=1, ls="--",
                                label="whole posterior (\u2212log Z)")
-        ylabel = (r"absolute $F = -\log \int_{\mathrm{phase}} \varphi(w)\, e^{-n\beta K(w)}\, dw$"
-                  if absolute else "relative  F = \u2212log(mass)  (bars: \u00b1 se/mass)")
+        # networks: the likelihood is prod_i N(y_i | f(x_i, w), noise^2)^beta = exp(-n beta L_n)
+        # with L_n the empirical loss (mean negative log likelihood), not a K(w)
+        ylabel = ((r"absolute $F = -\log \int_{\mathrm{phase}} \varphi(w)\, e^{-n\beta L_n(w)}\, dw$"
+                   if network else
+                   r"absolute $F = -\log \int_{\mathrm{phase}} \varphi(w)\, e^{-n\beta K(w)}\, dw$")
+                  if absolute else "relative  F = \u2212log(mass)")
+        if bars:
+            ylabel += "  (bars: \u00b1 se/mass)"
+        _head_room(ax, events)
     if empty:
         handles.append(Line2D([], [], ls="", marker="^", color="k",
                               label="no mass: F = +\u221e (at the top)"))
@@ -220,8 +262,9 @@ def _posterior(plt, results: dict, data):
     name = data.name
     panels = [(p.value, (p.xy, p.weights), p.truth, p.circles) for p in data.panels]
     extra = [t for _, _, truth, _ in panels for t in truth]  # keep truths, balls, centres in view
-    extra += [(cx + s * out, cy + s * out) if inner == 0 else (cx, cy) for *_, cs in panels
-              for _, (cx, cy), inner, out in cs for s in (-1, 1)]
+    # every circle whole, annuli included (they used to be cropped to their centre)
+    extra += [(cx + sx * out, cy + sy * out) for *_, cs in panels
+              for _, (cx, cy), inner, out in cs for sx in (-1, 1) for sy in (-1, 1)]
     xlim, ylim = _limits([p[1][0] for p in panels], extra)
     aspect = float(np.clip((ylim[1] - ylim[0]) / (xlim[1] - xlim[0]), 0.4, 2.5))
     ncols = min(len(panels), int(np.ceil(np.sqrt(1.5 * len(panels)))))
@@ -239,12 +282,16 @@ def _posterior(plt, results: dict, data):
                                alpha=0.18, lw=0, zorder=1))
             ax.add_patch(Wedge(centre, outer, 0, 360, width=ring, fill=False,
                                edgecolor=colours[phase], lw=1.3, zorder=3))
-        gx, gy, dens = smooth_density(xy, w, xlim, ylim)
-        if dens.max() > 0:
-            ax.contourf(gx, gy, dens / dens.max(), levels=levels, cmap="Greys", alpha=0.6,
-                        zorder=2)
-            ax.contour(gx, gy, dens / dens.max(), levels=levels[:-1], colors="0.15",
-                       linewidths=0.5, zorder=2)
+        node = np.arange(len(xy)) % max(data.nodes, 1)  # rows are draw-major, node-minor
+        for i in range(max(data.nodes, 1)):
+            # each node on its own scale: a concentrated inactive node no longer hides the rest
+            gx, gy, dens = smooth_density(xy[node == i], w[node == i], xlim, ylim)
+            if dens.max() > 0:
+                c = NODE_COLOURS[i % len(NODE_COLOURS)]
+                ax.contourf(gx, gy, dens / dens.max(), levels=[0.2, 0.5, 1.01], colors=[c, c],
+                            alpha=0.16, zorder=2)
+                ax.contour(gx, gy, dens / dens.max(), levels=[0.05, 0.2, 0.5, 0.8], colors=c,
+                           linewidths=0.8, zorder=2)
         ax.plot(truth[:, 0], truth[:, 1], "o", color="red", ms=5, mec="white", mew=0.7, zorder=4)
         ax.set(title=f"{sweep_label(results['sweep'].get('name'))} = {value:.4g}", xlim=xlim,
                ylim=ylim)
@@ -252,13 +299,15 @@ def _posterior(plt, results: dict, data):
     shown = {c[0] for *_, cs in panels for c in cs}
     handles = [Patch(facecolor=colours[p], edgecolor=colours[p], alpha=0.5, label=f"phase {p}")
                for p in data.phase_names if p in shown]
-    handles += [Patch(color="0.55", label="posterior density\n(peak of each panel = 1)"),
-                Line2D([], [], ls="", marker="o", color="red", mec="white",
+    handles += [Line2D([], [], color=NODE_COLOURS[i % len(NODE_COLOURS)],
+                       label=f"{name}[{i + 1}] (each node's peak = 1)")
+                for i in range(max(data.nodes, 1))]
+    handles += [Line2D([], [], ls="", marker="o", color="red", mec="white",
                        label=f"truth {name}[i]")]
     fig.legend(handles=handles, loc="outside lower center",
                ncols=max(1, min(len(handles), int(fig.get_figwidth() / 2.2))))
-    fig.suptitle(f"{data.experiment or 'run'}: posterior of {name}[i], all {data.nodes} "
-                 "nodes on one plane", fontsize=11)
+    fig.suptitle(f"{data.experiment or 'run'}: posterior of {name}[i], its {data.nodes} "
+                 "nodes by colour (contours at 5, 20, 50, 80% of each node's peak)", fontsize=11)
     return f"posterior_{name}", fig
 
 
@@ -270,8 +319,11 @@ def _energy(plt, results: dict, data):
     grid, values, curves, spans = data.grid, data.values, data.curves, data.spans
     colours = _colours(plt, data.phase_names)
     pname, label = data.parameter, sweep_label(results["sweep"].get("name"))
+    shaded = any(ss for ss in spans)
     title = _title(results, rf"posterior density $\varphi({pname})\,e^{{-n\beta K({pname})}}$,"
-                   " normalised (shaded: phases)")
+                   " normalised" + (" (shaded: phases)" if shaded else
+                                    " (the phases are not intervals of "
+                                    f"{pname}: not shaded)"))
     handles = [Patch(color=colours[p], alpha=0.3, label=f"phase {p}") for p in data.phase_names
                if any(s[0] == p for ss in spans for s in ss)]
     if all(s == spans[0] for s in spans):

@@ -19,50 +19,26 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.records import Event, PointSummary
-from ..language.errors import PhaseDSLError, UsageError
+from ..language.errors import UsageError
 from ..rundir import SCHEMA, load_draws, load_results
-from .spec import Spec, load_text
+from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
 
 
-def spec_of_results(results: dict) -> tuple[Spec | None, str | None]:
-    """The spec a run was made from, checked again with its ``--set`` values: from the text
-    the run recorded, else (older runs) from its spec file, if unchanged. ``(spec, None)``,
-    or ``(None, why not)``."""
-    import hashlib
-
-    name = results.get("spec_file") or "<spec>"
-    if results.get("spec_text") is not None:
-        source = results["spec_text"]
-    else:
-        if not results.get("spec_file"):
-            return None, None
-        path = Path(results["spec_file"])
-        if not path.is_file():
-            return None, (f"spec file {path} not found from {Path.cwd()}; its posterior/energy "
-                          "figure is skipped")
-        source = path.read_text(encoding="utf-8")
-        if results.get("spec_sha256") not in (None, hashlib.sha256(source.encode()).hexdigest()):
-            return None, (f"{path} has changed since the run; its posterior/energy figure is "
-                          "skipped")
-    try:
-        spec = load_text(source, name, results.get("set") or {}, bool(results.get("quick")))
-    except PhaseDSLError as exc:
-        return None, f"the run's spec no longer checks ({exc}); its posterior/energy figure is skipped"
-    return spec, None
-
-
-def write_figures(folder, results: dict, checked=None) -> list[Path]:
+def write_figures(folder, results: dict, checked=None, formats=("png",),
+                  dpi: float | None = None) -> list[Path]:
     """Write the run's figures into ``folder``; their paths. ``checked``: the run's checked
-    spec (default: ``spec_of_results``; without it only the sweep figures are drawn)."""
+    spec (default: ``spec_of_results``; without it only the sweep figures are drawn);
+    ``formats``: ``png``, ``pdf``, ``svg`` (one file each); ``dpi``: of the PNGs."""
     from ..output.plots import write_plots
     from .figures import figure_data
 
     if checked is None:
         spec, _ = spec_of_results(results)
         checked = None if spec is None else spec.checked
-    return write_plots(folder, results, figure_data(checked, Path(folder), results))
+    return write_plots(folder, results, figure_data(checked, Path(folder), results),
+                       formats, dpi)
 
 
 @dataclass
@@ -72,6 +48,7 @@ class Run:
     folder: Path
     results: dict
     figure_error: str | None = None  # why the figures of ``run(..., plots=True)`` failed
+    reanalysed: int = 0  # points of an earlier run re-analysed on their draws, not resampled
 
     @property
     def points(self) -> list[PointSummary]:
@@ -103,7 +80,10 @@ class Run:
 
     def draws(self, value: float) -> dict[str, np.ndarray] | None:
         """The saved draws of the sweep point at ``value`` (``params f[G,S,D]``,
-        ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``)."""
+        ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``). The
+        indicators are those of the phases the run sampled with: after a re-analysis
+        (``results["reanalyses"]``) the current phases are evaluated by ``phasedsl export``
+        and ``pipeline.reanalyse``, not stored."""
         values = [float(v) for v in self.results["sweep"]["values"]]
         return load_draws(self.folder, values.index(float(value)))
 
@@ -162,7 +142,7 @@ def open_run(folder) -> Run:
 
 def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         batch: int | None = None, chain_method: str | None = None, progress=None,
-        plots: bool = True, on_point=None) -> Run:
+        plots: bool = True, on_point=None, formats=("png",), dpi: float | None = None) -> Run:
     """Sample every sweep point of ``spec`` into the folder ``out`` (default
     ``runs/<spec name>``), resuming what an earlier run of the same spec and settings left
     there; the finished ``Run``. ``batch``: sweep points per compiled call (default: by
@@ -177,13 +157,20 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     folder = Path(out) if out is not None else Path("runs") / spec.name
     provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
                   "quick": spec.quick}
+    reanalysed = 0
+    if not fresh:
+        from .reanalyse import reanalysable, reanalyse
+
+        if reanalysable(folder, spec, spec.checked.sample.get("seed", 0) if seed is None else seed):
+            # only phases or report settings changed: evaluate them on the saved draws
+            reanalysed = len(reanalyse(folder, spec)["points"])
     results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
                        on_point=on_point, batch=default_batch(batch),
                        chain_method=chain_method, provenance=provenance)
-    done = Run(folder, results)
+    done = Run(folder, results, reanalysed=reanalysed)
     if plots:
         try:
-            write_figures(folder, results, spec.checked)
+            write_figures(folder, results, spec.checked, formats, dpi)
         except Exception as exc:  # noqa: BLE001 - a figure must never cost the results
             reason = (str(exc).splitlines() or [""])[0]
             done.figure_error = f"{type(exc).__name__}: {reason}"

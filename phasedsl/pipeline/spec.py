@@ -13,11 +13,11 @@ import numpy as np
 
 from ..language import ast
 from ..language.check import CheckedSpec, check
-from ..language.errors import UsageError
+from ..language.errors import PhaseDSLError, UsageError
 from ..language.settings import quick_overrides
 from ..language.syntax import parse
 
-__all__ = ["Spec", "load", "load_text", "quick_sweep", "QUICK_POINTS"]
+__all__ = ["Spec", "load", "load_text", "quick_sweep", "spec_of_results", "QUICK_POINTS"]
 
 QUICK_POINTS = 8  # --quick samples at most this many sweep values, ends included
 
@@ -87,3 +87,30 @@ def load(path: str, overrides: dict | None = None, quick: bool = False) -> Spec:
     """Read, parse and check the spec file at ``path`` (``overrides``: ``--set`` values as
     text, ``{"eps": "0.25", "engine": "smc"}``)."""
     return load_text(_read(str(path)), str(path), overrides, quick, path=str(path))
+
+
+def spec_of_results(results: dict) -> tuple[Spec | None, str | None]:
+    """The spec a run was made from, checked again with its ``--set`` values: from the text
+    the run recorded, else (older runs) from its spec file, if unchanged. ``(spec, None)``,
+    or ``(None, why not)``."""
+    import hashlib
+
+    name = results.get("spec_file") or "<spec>"
+    if results.get("spec_text") is not None:
+        source = results["spec_text"]
+    else:
+        if not results.get("spec_file"):
+            return None, None
+        path = Path(results["spec_file"])
+        if not path.is_file():
+            return None, (f"spec file {path} not found from {Path.cwd()}; its posterior/energy "
+                          "figure is skipped")
+        source = path.read_text(encoding="utf-8")
+        if results.get("spec_sha256") not in (None, hashlib.sha256(source.encode()).hexdigest()):
+            return None, (f"{path} has changed since the run; its posterior/energy figure is "
+                          "skipped")
+    try:
+        spec = load_text(source, name, results.get("set") or {}, bool(results.get("quick")))
+    except PhaseDSLError as exc:
+        return None, f"the run's spec no longer checks ({exc}); its posterior/energy figure is skipped"
+    return spec, None

@@ -23,7 +23,7 @@ from ..analysis.modes import mode_finding, sign_patterns
 from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
 from ..output.notes import note_lines
-from ..rundir import SCHEMA, RunFolder, run_key
+from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
 
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
            "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
@@ -163,6 +163,7 @@ def header(checked, seed: int, provenance: dict | None = None) -> dict:
         "spec_file": checked.spec.filename,
         "spec_sha256": hashlib.sha256(checked.spec.source.encode()).hexdigest(),
         "run_key": run_key(checked) + f":{seed}",
+        "posterior_key": posterior_key(checked) + f":{seed}",
         "versions": {"phasedsl": __version__, "jax": jax.__version__,
                      "blackjax": blackjax.__version__},
         "device": str(jax.devices()[0].platform),
@@ -196,9 +197,12 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
 
+    from .provenance import provenance as environment
+
     seed = checked.sample.get("seed", 0) if seed is None else seed
     values = list(checked.sweep_values)
-    run = RunFolder.open(folder, header(checked, seed, provenance), values, fresh)
+    recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
+    run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     compiled = compile_spec(checked)
     settings = dict(checked.sample)
     if chain_method is not None:

@@ -1,0 +1,157 @@
+"""``phasedsl export DIR``: a run's draws as an ArviZ ``InferenceData`` netCDF file.
+
+Groups: ``posterior`` (the named parameters, ``w [chain, draw, SWEEP, node, input]``, ``b``,
+``q``, ``c`` for a network or the energy's parameters, plus ``in_phase [chain, draw, SWEEP,
+phase]``, the phase indicators as 0/1), ``sample_stats`` (``lp``, the unnormalised log
+posterior; ``weights`` and ``log_z`` for weighted engines), and ``phase_summary`` (masses,
+their standard errors, free energies, ``other``, preferred phase per sweep value; the events
+and the results document as JSON attributes). The sweep value is a coordinate of its own
+dimension, named after the sweep variable. ``chain`` is a NUTS chain, an SMC run or the one
+quadrature grid; for SMC and quadrature the draws are *weighted* (``weights``): ArviZ's
+statistics, which treat draws as equally weighted, then need the draws resampled first.
+
+Needs the optional extra ``phasedsl[arviz]`` (ArviZ's ``InferenceData`` API, ``arviz<0.24``
+on Python 3.11; ArviZ 1.x needs Python 3.12).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..language.errors import UsageError
+from ..rundir import dumps, load_draws
+from .spec import spec_of_results
+
+__all__ = ["export_arviz", "inference_data"]
+
+_NETWORK_DIMS = {"w": ("node", "input"), "b": ("node",), "q": ("node",), "c": ()}
+
+
+def _import_arviz():
+    try:
+        import arviz as az
+        import xarray as xr
+    except ImportError:
+        raise UsageError("export needs ArviZ: pip install 'phasedsl[arviz]'") from None
+    return az, xr
+
+
+def _padded(arrays: list[dict], size: int) -> list[dict]:
+    """Every point's draws widened to ``size`` samples per group: NaN parameters and log
+    densities, no phase, weight 0 (only weighted engines hold unequal sizes)."""
+    fill = {"params": np.nan, "indicators": False, "logdensity": np.nan, "weights": 0.0}
+    out = []
+    for a in arrays:
+        b = dict(a)
+        extra = size - a["params"].shape[1]
+        for key, value in fill.items():
+            if key in a and extra:
+                pad = [(0, 0)] * a[key].ndim
+                pad[1] = (0, extra)
+                b[key] = np.pad(a[key], pad, constant_values=value)
+        out.append(b)
+    return out
+
+
+def inference_data(folder, results: dict):
+    """The run in ``folder`` as an ``arviz.InferenceData``."""
+    az, xr = _import_arviz()
+    spec, why = spec_of_results(results)
+    if spec is None:
+        raise UsageError(f"cannot name the parameters: {why or 'the run recorded no spec'}")
+    checked = spec.checked
+    sweep = checked.sweep_name or "point"
+    all_values = [float(v) for v in results["sweep"]["values"]]
+    points = results["points"]
+    if not points:
+        raise UsageError(f"{folder} has no finished points to export")
+    values = [float(p["value"]) for p in points]
+    arrays = []
+    for v in values:
+        a = load_draws(Path(folder), all_values.index(v))
+        if a is None:
+            raise UsageError(f"{folder}: the draws of {sweep} = {v:g} are missing")
+        arrays.append(a)
+    if results.get("reanalyses"):
+        # the draws files hold the indicators of the phases the run sampled with; after a
+        # re-analysis the document's phases are others: evaluate those
+        from ..lower.compile import compile_spec
+        from .reanalyse import _indicators
+
+        compiled = compile_spec(checked)
+        arrays = [{**a, "indicators": _indicators(compiled, a["params"], v)}
+                  for a, v in zip(arrays, values)]
+    shapes = {a["params"].shape for a in arrays}
+    padded = len({shape[1] for shape in shapes}) > 1
+    if len({(shape[0], shape[2]) for shape in shapes}) != 1:
+        raise UsageError(f"{folder}: sweep points hold draws of different shapes {sorted(shapes)}")
+    if padded:  # SMC keeps as many particles as its stages left: pad with weight-0 slots
+        arrays = _padded(arrays, max(shape[1] for shape in shapes))
+    params = np.stack([a["params"] for a in arrays], axis=2)  # [G, S, V, D]
+    g, s = params.shape[:2]
+    coords = {"chain": np.arange(g), "draw": np.arange(s), sweep: np.array(values),
+              "phase": list(results["phases"])}
+    posterior = {}
+    network = checked.kind == "network"
+    for slot in checked.slots:
+        x = params[..., slot.start: slot.start + slot.size].reshape(
+            params.shape[:3] + tuple(slot.shape))
+        dims = (_NETWORK_DIMS.get(slot.name) if network else None) or tuple(
+            f"{slot.name}_dim_{i}" for i in range(len(slot.shape)))
+        for i, dim in enumerate(dims):
+            coords.setdefault(dim, np.arange(1, slot.shape[i] + 1))  # 1-based, as in specs
+        posterior[slot.name] = xr.DataArray(x, dims=("chain", "draw", sweep) + dims)
+    ind = np.stack([a["indicators"] for a in arrays], axis=2).astype(np.int8)  # [G, S, V, P]
+    posterior["in_phase"] = xr.DataArray(ind, dims=("chain", "draw", sweep, "phase"))
+    stats = {"lp": xr.DataArray(np.stack([a["logdensity"] for a in arrays], axis=2),
+                                dims=("chain", "draw", sweep))}
+    weighted = "weights" in arrays[0]
+    if weighted:
+        stats["weights"] = xr.DataArray(np.stack([a["weights"] for a in arrays], axis=2),
+                                        dims=("chain", "draw", sweep))
+    if all("log_z" in a for a in arrays):
+        stats["log_z"] = xr.DataArray(np.stack([np.ravel(a["log_z"]) for a in arrays], axis=1),
+                                      dims=("chain", sweep))
+    names = list(results["phases"])
+
+    def table(key):
+        return np.array([[np.nan if p["phases"][n].get(key) is None else p["phases"][n][key]
+                          for n in names] for p in points], float)
+
+    summary = xr.Dataset(
+        {"mass": ((sweep, "phase"), table("mass")), "se": ((sweep, "phase"), table("se")),
+         "free_energy": ((sweep, "phase"), table("free_energy")),
+         "other": ((sweep,), np.array([p["other"]["mass"] for p in points], float)),
+         "preferred": ((sweep,), np.array([p.get("preferred") or "" for p in points]))},
+        coords={sweep: np.array(values), "phase": names},
+        attrs={"events": json.dumps(results.get("events") or []),
+               "results_json": dumps(results)})
+    attrs = {"created_by": f"phasedsl {results.get('versions', {}).get('phasedsl', '')}",
+             "experiment": results.get("experiment", ""), "engine": checked.engine,
+             "sweep": sweep, "weighted_draws": int(weighted), "padded_draws": int(padded),
+             "note": ("draws are weighted (sample_stats.weights): resample them before "
+                      "ArviZ's equal-weight statistics"
+                      + ("; points with fewer draws are padded with NaN draws of weight 0"
+                         if padded else "")) if weighted else ""}
+    post = xr.Dataset(posterior, coords={k: v for k, v in coords.items()}, attrs=attrs)
+    post = post.drop_vars([c for c in post.coords if c not in post.dims])
+    stats = xr.Dataset(stats, coords={k: coords[k] for k in ("chain", "draw", sweep)},
+                       attrs=attrs)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "phase_summary" is not one of ArviZ's group names
+        return az.InferenceData(posterior=post, sample_stats=stats, phase_summary=summary)
+
+
+def export_arviz(folder, results: dict, out=None) -> Path:
+    """Write ``inference_data`` to ``out`` (default ``DIR/arviz.nc``); its path."""
+    idata = inference_data(folder, results)
+    path = Path(out) if out is not None else Path(folder) / "arviz.nc"
+    tmp = path.with_name(path.name + ".tmp")
+    idata.to_netcdf(str(tmp))
+    tmp.replace(path)
+    return path

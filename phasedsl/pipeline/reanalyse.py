@@ -1,0 +1,200 @@
+"""Re-analysis without resampling: evaluate new phase definitions and ``report`` settings on
+the draws a run already saved (``draws/point_NNN.npz``), summarise every point again and find
+the events again. The draws files are read, never written.
+
+Only a change of the posterior (``rundir.posterior_identity``: model, prior, parameters,
+``n``, ``beta``, sweep, engine and its result settings, seed) needs new draws; phases, lets
+used only by phases, and ``report`` settings do not. Quadrature is the exception: its masses
+are phase integrals computed while integrating (the grid is refined at each phase's
+boundary), which the stored grid cannot give again, so a quadrature run is integrated again
+instead (deterministic, seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.events import find_events, with_trust
+from ..analysis.records import PointSummary
+from ..language.errors import UsageError
+from ..rundir import (RunFolder, load_draws, posterior_identity, posterior_key, run_key,
+                      _now)
+from .spec import Spec, load_text, spec_of_results
+
+__all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
+
+_METHOD = {"nuts": "mcmc", "smc": "repeats"}
+
+
+def recorded_seed(results: dict) -> int:
+    """The sampler seed of a run (``seeds.sampler``, else the tail of its ``run_key``)."""
+    seeds = results.get("seeds") or {}
+    if seeds.get("sampler") is not None:
+        return int(seeds["sampler"])
+    return int(str(results.get("run_key", ":0")).rsplit(":", 1)[-1] or 0)
+
+
+def same_posterior(old: Spec, new: Spec) -> list[str]:
+    """The parts of the posterior's identity that differ between two specs (empty: the
+    draws of one are draws of the other)."""
+    a, b = posterior_identity(old.checked), posterior_identity(new.checked)
+    return [k for k in a if a[k] != b.get(k)]
+
+
+def respec(results: dict, overrides: dict, spec_path: str | None = None) -> Spec:
+    """The spec of a re-analysis: the run's own spec with its ``--set`` values and these
+    ``overrides`` on top, or (``spec_path``) another spec file with ``overrides``."""
+    from .spec import load
+
+    if spec_path is not None:
+        return load(spec_path, overrides, quick=bool(results.get("quick")))
+    old, why = spec_of_results(results)
+    if old is None:
+        raise UsageError(f"cannot re-analyse: {why or 'the run recorded no spec'}; "
+                         "give the spec with --spec FILE")
+    given = {**(results.get("set") or {}), **overrides}
+    return load_text(old.checked.spec.source, results.get("spec_file") or "<spec>", given,
+                     bool(results.get("quick")))
+
+
+def _indicators(compiled, params: np.ndarray, value: float) -> np.ndarray:
+    """``bool[G, S, P]``: the new phases evaluated on ``params f[G, S, D]``."""
+    import jax
+    import jax.numpy as jnp
+
+    g, s, d = params.shape
+    ctx = compiled.context(value)
+    fn = jax.jit(jax.vmap(lambda x: compiled.target.indicators(x, ctx)))
+    flat = jnp.asarray(params.reshape(g * s, d), jnp.float32)
+    out = np.asarray(fn(flat), bool)
+    return out.reshape(g, s, -1)
+
+
+def reanalysable(folder, spec: Spec, seed: int) -> bool:
+    """Whether ``folder`` holds a run whose draws ``spec`` (sampled with ``seed``) would
+    reproduce, under other phases or report settings: then ``run`` re-analyses it instead of
+    refusing it as a different run. Quadrature runs raise ``UsageError`` (see the module)."""
+    from ..rundir import load_results
+
+    results = load_results(Path(folder))
+    if results is None or results.get("run_key") == run_key(spec.checked) + f":{seed}":
+        return False
+    if recorded_seed(results) != seed:
+        return False
+    old, _ = spec_of_results(results)
+    if old is None or same_posterior(old, spec):
+        return False
+    if spec.checked.engine == "quadrature" and not same_phases(old, spec):
+        raise UsageError(
+            f"{folder} holds this posterior with other phases, but it is a quadrature run: "
+            "its masses are phase integrals computed while integrating, which the stored "
+            "grid cannot give again; use --fresh (quadrature takes seconds)")
+    return True
+
+
+def same_phases(old: Spec, new: Spec) -> bool:
+    """Whether two specs define the same phases (names and resolved predicates)."""
+    return repr(old.checked.phases) == repr(new.checked.phases)
+
+
+def reanalyse(folder, spec: Spec) -> dict:
+    """Re-evaluate the phases and report settings of ``spec`` on the draws saved in
+    ``folder``; the re-analysed results document (``results.json`` rewritten, draws
+    untouched).
+    Raises ``UsageError`` where the posterior differs, or the engine is quadrature."""
+    from ..lower.compile import compile_spec
+    from .sweep import summarise
+
+    from ..rundir import SCHEMA, load_results
+
+    results = load_results(Path(folder))
+    if results is None or results.get("schema") != SCHEMA:
+        raise UsageError(f"{folder} holds no results.json of schema {SCHEMA} to re-analyse")
+    old, why = spec_of_results(results)
+    if old is None:
+        raise UsageError(f"cannot tell whether the draws in {folder} fit this spec: "
+                         f"{why or 'the run recorded no spec'}")
+    seed = recorded_seed(results)
+    differ = same_posterior(old, spec)
+    if differ:
+        raise UsageError(
+            f"{folder}: this changes the posterior (it differs in: {', '.join(differ)}), so "
+            "the saved draws cannot be re-used; run `phasedsl run` with --fresh or --out for "
+            "new draws")
+    checked = spec.checked
+    quadrature = checked.engine == "quadrature"
+    if quadrature and not same_phases(old, spec):
+        raise UsageError(
+            f"{folder} is a quadrature run: its masses are phase integrals computed while "
+            "integrating (the grid is refined at each phase boundary), which the stored grid "
+            "cannot give again for other phases; run it again with --fresh (quadrature takes "
+            "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
+    compiled = compile_spec(checked)
+    values = [float(v) for v in results["sweep"]["values"]]
+    points = []
+    for old_point in results["points"] if not quadrature else ():
+        value = float(old_point["value"])
+        arrays = load_draws(Path(folder), values.index(value))
+        if arrays is None:
+            raise UsageError(f"{folder}: the draws of {results['sweep']['name'] or 'point'} = "
+                             f"{value:g} are missing; they are needed to re-analyse")
+        params = arrays["params"]
+        log_z = arrays.get("log_z")
+        if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
+            # runs saved before log Z was stored: the mean is all the summary uses
+            log_z = np.full(params.shape[0], float(old_point["log_z"]))
+        draws = compiled_draws(params, _indicators(compiled, params, value), arrays,
+                               _METHOD[checked.engine], log_z)
+        old_diag = old_point.get("diagnostics", {})
+        summary = summarise(compiled, value, draws, old_diag.get("wall_s", 0.0))
+        # engine diagnostics (divergences, steps, times) are the sampling's: keep them
+        summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
+        points.append(summary)
+    if quadrature:  # same phases: the masses stand, only the events are found again
+        points = [PointSummary.from_json(p) for p in results["points"]]
+    report = checked.report
+    events = find_events(values, points, report["floor"], report["merge"])
+    if quadrature:  # crossovers located by bisection, as the run did (deterministic)
+        from ..engines.registry import make_engine
+        from .sweep import refine_crossovers
+
+        engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
+        events = refine_crossovers(events, engine, compiled, seed)
+    events = with_trust(events, points)
+    from .provenance import effective_numbers, effective_settings
+
+    numbers = effective_numbers(checked)
+    previous = {"at": _now(), "previous_run_key": results.get("run_key"),
+                "previous_phases": results.get("phases"), "previous_report": results.get("report"),
+                "previous_set": results.get("set"), "previous_spec_sha256": results.get("spec_sha256"),
+                "set": dict(spec.overrides), "spec_file": spec.path and str(spec.path)}
+    import hashlib
+
+    results = {**results,
+               "spec_file": str(spec.path) if spec.path else results.get("spec_file"),
+               "spec_sha256": hashlib.sha256(checked.spec.source.encode()).hexdigest(),
+               "spec_text": checked.spec.source, "set": dict(spec.overrides),
+               "run_key": run_key(checked) + f":{seed}",
+               "posterior_key": posterior_key(checked) + f":{seed}",
+               "phases": list(checked.phase_names), "report": dict(report),
+               "points": [p.to_json() for p in points],
+               "events": [e.to_json() for e in events],
+               "warnings": [w.message for w in checked.warnings],
+               "reanalyses": list(results.get("reanalyses") or []) + [previous]}
+    if results.get("settings"):
+        results["settings"] = {**results["settings"], "report": dict(report)}
+    else:
+        results["settings"] = effective_settings(checked)
+    results["effective"] = {**(results.get("effective") or {}), "lets": numbers["lets"]}
+    RunFolder(Path(folder), results, {}).save()
+    return results
+
+
+def compiled_draws(params, indicators, arrays: dict, method: str, log_z):
+    from ..lower.target import Draws
+
+    return Draws(params=params, indicators=indicators, logdensity=arrays["logdensity"],
+                 weights=arrays.get("weights"), method=method, log_z=log_z)
