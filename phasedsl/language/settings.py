@@ -122,6 +122,10 @@ TABLE: dict[str, dict[str, Setting]] = {
                          role=ANALYSIS),
         "merge": _prob(0.9, "events closer than this are merged", closed_upper=True,
                        role=ANALYSIS),
+        "lcoef": _int(1, 0, "estimate each phase's learning coefficient (1) or not (0)",
+                      upper=1, role=ANALYSIS, listed=False),
+        "lcoef_steps": _int(200, 0, "optimiser steps for each phase's minimiser w* (the "
+                                    "learning coefficient)", role=ANALYSIS, listed=False),
     },
 }
 ENGINE_NAMES = ("nuts", "smc", "quadrature")

@@ -24,6 +24,7 @@ from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, run_key
+from .lcoef import lcoef_step, with_lcoef
 
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
            "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
@@ -187,11 +188,14 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
         settings["chain_method"] = chain_method
     engine = make_engine(checked.engine, compiled.target, settings)
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
+    lcoef = lcoef_step(compiled, checked.report)
     try:
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
+                if lcoef is not None:
+                    point = with_lcoef(point, lcoef, v, draws)
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
