@@ -60,6 +60,9 @@ class LearningCoefficient:
       ``in_phase``: whether ``w*`` satisfies the phase's condition (else ``w*`` is the best
       point of the phase that the optimiser or the draws visited).
     - ``n_beta``: ``t = n beta``; ``draws``: the phase's effective sample size.
+    - ``method``: ``"mean"`` (moments of the draws) or ``"logz"`` (exact engines: the
+      moments are derivatives of the phase's ``log Z`` in ``beta``; ``lam_draws`` is then the
+      grid nodes' own weighted-moment estimate, a check of the grid's resolution).
     """
 
     phase: str
@@ -74,6 +77,7 @@ class LearningCoefficient:
     draws: float
     method: str = "mean"
     sys: float | None = None
+    lam_draws: float | None = None
 
     def to_json(self) -> dict:
         return plain({"lambda": self.lam, "lambda_se": self.se, "lambda_method": self.method,
@@ -81,7 +85,7 @@ class LearningCoefficient:
                       "lambda_sys": self.sys, "loss_min": self.loss_min,
                       "minimiser": None if self.minimiser is None else list(self.minimiser),
                       "minimiser_in_phase": self.in_phase, "n_beta": self.n_beta,
-                      "draws": self.draws})
+                      "draws": self.draws, "lambda_draws": self.lam_draws})
 
     @classmethod
     def from_json(cls, phase: str, d: dict) -> "LearningCoefficient":
@@ -90,7 +94,7 @@ class LearningCoefficient:
                    d.get("lambda_var_se"), d.get("loss_min"),
                    None if m is None else tuple(m), d.get("minimiser_in_phase"),
                    d.get("n_beta"), d.get("draws"), d.get("lambda_method", "mean"),
-                   d.get("lambda_sys"))
+                   d.get("lambda_sys"), d.get("lambda_draws"))
 
 
 def _moments(e, w):
@@ -102,13 +106,17 @@ def _moments(e, w):
 
 
 def phase_estimate(phase: str, energy, weights, inside, e_min: float, method: str,
-                   n_beta: float, minimiser=None, in_phase=None) -> LearningCoefficient:
+                   n_beta: float, minimiser=None, in_phase=None,
+                   moments: tuple[float, float] | None = None) -> LearningCoefficient:
     """The two estimates of one phase.
 
     ``energy f[G, S]``: ``-loglik`` of every draw; ``weights f[G, S]`` (each group sums to 1;
     ``None``: equal); ``inside bool[G, S]``: the phase's indicator; ``e_min``: the energy
     of the phase's minimiser (``-loglik(w*)``, the same constant as ``energy``);
-    ``method``: the draws' ``"exact"``, ``"repeats"`` or ``"mcmc"``."""
+    ``method``: the draws' ``"exact"``, ``"repeats"`` or ``"mcmc"``. ``moments``: the
+    phase's exact ``(E[e | W], Var[e | W])`` where known (quadrature: from ``log Z_W`` at
+    ``beta (1 +- h)``), used instead of the draws' (the record's ``method`` is then
+    ``"logz"``, and the draws' own mean estimate is kept in ``lam_draws``)."""
     e = np.asarray(energy, dtype=float)
     g, s = e.shape
     w = np.full((g, s), 1.0 / s) if weights is None else np.asarray(weights, dtype=float)
@@ -123,10 +131,14 @@ def phase_estimate(phase: str, energy, weights, inside, e_min: float, method: st
         return LearningCoefficient(phase, None, None, None, None, draws=0.0, **common)
     pooled = (w / total).ravel()
     ess = float(1.0 / np.sum(pooled ** 2))
-    if ess < MIN_DRAWS:
+    if ess < (3 if method == "exact" else MIN_DRAWS) and moments is None:
         return LearningCoefficient(phase, None, None, None, None, draws=ess, **common)
     mean, var, m4 = _moments(e.ravel(), pooled)
     lam, lam_var = mean - e_min, var
+    lam_draws = None
+    if moments is not None and all(math.isfinite(x) for x in moments):
+        lam_draws = lam
+        lam, lam_var = float(moments[0]) - e_min, float(moments[1])
     if method == "exact":
         se, var_se = 0.0, 0.0
     else:
@@ -146,4 +158,5 @@ def phase_estimate(phase: str, energy, weights, inside, e_min: float, method: st
             spread = arr.std(axis=0, ddof=1) / math.sqrt(len(groups))
             se, var_se = max(se, float(spread[0])), max(var_se, float(spread[1]))
     return LearningCoefficient(phase, lam, se, lam_var, var_se, draws=ess,
-                               sys=lam - lam_var, **common)
+                               sys=lam - lam_var, lam_draws=lam_draws,
+                               method="mean" if lam_draws is None else "logz", **common)

@@ -30,6 +30,17 @@ from ..analysis.lcoef import LearningCoefficient, phase_estimate
 __all__ = ["LcoefStep", "n_beta", "STARTS"]
 
 STARTS = 4  # optimiser starts per phase: the phase's lowest-energy draws
+H = 1e-3  # relative step in beta for the exact engines' log Z derivatives
+
+
+def _scaled_target(target):
+    """``target`` with context ``(ctx, s)`` and log-likelihood ``s * loglik``: inverse
+    temperature ``s beta`` with one compilation for every ``s``."""
+    return target._replace(
+        logprior=lambda p, c: target.logprior(p, c[0]),
+        loglik=lambda p, c: c[1] * target.loglik(p, c[0]),
+        indicators=lambda p, c: target.indicators(p, c[0]),
+        init=lambda k, c: target.init(k, c[0]))
 
 
 def n_beta(checked, value: float) -> float:
@@ -45,10 +56,24 @@ class LcoefStep:
     """Per-phase learning coefficients of the points of one compiled spec (jitted functions
     are built once and reused at every sweep point)."""
 
-    def __init__(self, compiled, steps: int = 200):
+    def __init__(self, compiled, steps: int = 200, make_engine=None):
         self.compiled = compiled
         self.steps = int(steps)
         self._fns = {}
+        self._scaled = None
+        if make_engine is not None:  # exact engines: log Z_W at beta (1 +- H)
+            self._scaled = make_engine(_scaled_target(compiled.target))
+
+    def _logz_moments(self, ctx) -> np.ndarray | None:
+        """``f[P, 2]``: each phase's exact ``E[e | W]`` and ``Var[e | W]`` from its ``log Z``
+        at ``beta (1 - H)``, ``beta``, ``beta (1 + H)`` (central differences), or None."""
+        if self._scaled is None:
+            return None
+        lz = [np.asarray(self._scaled.run(None, (ctx, np.float64(1.0 + k * H))).phase_log_z[0],
+                         float) for k in (-1, 0, 1)]
+        mean = -(lz[2] - lz[0]) / (2 * H)
+        var = (lz[2] - 2 * lz[1] + lz[0]) / H ** 2
+        return np.stack([mean, var], axis=1)
 
     def _functions(self, x64: bool):
         if x64 in self._fns:
@@ -124,23 +149,32 @@ class LcoefStep:
                 if not np.allclose(direct, e[probe], rtol=1e-5, atol=1e-3):
                     e = -np.asarray(loglik(flat, ctx), float)
             energy = e.reshape(g, s)
+            exact = self._logz_moments(self.compiled.context(value)) if x64 else None
             inds = np.asarray(draws.indicators, bool)
             weights = draws.weights
             out = {}
             for j, name in enumerate(names):
                 inside = inds[..., j] & np.isfinite(energy)
-                if weights is not None:
-                    inside &= np.asarray(weights) > 0
+                phase_weights = weights
+                if weights is not None and x64 and not (np.asarray(weights)[inside] > 0).any():
+                    # exact grid, a phase whose normalised weights underflowed: weights
+                    # from the density on the (evenly spaced) grid, normalised in the phase
+                    logd = np.where(inside, np.asarray(draws.logdensity, float), -np.inf)
+                    if inside.any():
+                        phase_weights = np.exp(logd - logd.max())
+                        phase_weights /= phase_weights.sum(axis=1, keepdims=True)
+                if phase_weights is not None:
+                    inside &= np.asarray(phase_weights) > 0
                 if not inside.any():
-                    out[name] = phase_estimate(name, energy, weights, inside, None,
+                    out[name] = phase_estimate(name, energy, phase_weights, inside, None,
                                                draws.method, t)
                     continue
                 idx = np.flatnonzero(inside.ravel())
                 order = idx[np.argsort(energy.ravel()[idx])]
                 starts = flat[order[:STARTS]]
                 sd = flat[idx].std(axis=0) if len(idx) > 1 else np.ones(d)
-                if weights is not None:  # weighted spread (quadrature nodes)
-                    ww = np.asarray(weights, float).ravel()[idx]
+                if phase_weights is not None:  # weighted spread (quadrature nodes)
+                    ww = np.asarray(phase_weights, float).ravel()[idx]
                     ww = ww / ww.sum()
                     mu = (ww[:, None] * flat[idx]).sum(0)
                     sd = np.sqrt((ww[:, None] * (flat[idx] - mu) ** 2).sum(0))
@@ -150,20 +184,24 @@ class LcoefStep:
                 k = int(np.argmin(best_f))
                 e_min = min(float(best_f[k]), float(energy.ravel()[order[0]]))
                 minimiser = best_p[k] if best_f[k] <= energy.ravel()[order[0]] else flat[order[0]]
-                out[name] = phase_estimate(name, energy, weights, inside, e_min, draws.method,
-                                           t, minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]))
+                out[name] = phase_estimate(name, energy, phase_weights, inside, e_min, draws.method,
+                                           t, minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]),
+                                           moments=None if exact is None else tuple(exact[j]))
         return out
 
 
-def lcoef_step(compiled, report: dict) -> LcoefStep | None:
-    """The step for a run with ``report`` settings (``lcoef = 0``: None, nothing estimated)."""
+def lcoef_step(compiled, report: dict, make_engine=None) -> LcoefStep | None:
+    """The step for a run with ``report`` settings (``lcoef = 0``: None, nothing estimated).
+    ``make_engine(target)``: for an exact engine, the engine on another target (for the
+    ``log Z`` derivatives); None for sampling engines."""
     from ..language.settings import TABLE
 
     rules = TABLE["report"]
     on = report.get("lcoef", rules["lcoef"].default)
     if not on or not compiled.phase_names:
         return None
-    return LcoefStep(compiled, report.get("lcoef_steps", rules["lcoef_steps"].default))
+    return LcoefStep(compiled, report.get("lcoef_steps", rules["lcoef_steps"].default),
+                     make_engine)
 
 
 def with_lcoef(point, step: LcoefStep, value: float, draws):

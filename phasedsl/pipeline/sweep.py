@@ -188,7 +188,8 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
         settings["chain_method"] = chain_method
     engine = make_engine(checked.engine, compiled.target, settings)
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
-    lcoef = lcoef_step(compiled, checked.report)
+    lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
+                       (lambda target: make_engine(checked.engine, target, settings)))
     try:
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
