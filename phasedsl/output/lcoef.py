@@ -11,6 +11,14 @@ import numpy as np
 __all__ = ["has_lcoef", "lcoef_block", "lcoef_markdown", "lambda_figure"]
 
 
+def fmt(x, digits: int = 4) -> str:
+    return f"{x:.{digits}g}"
+
+
+def sweep_name(results: dict) -> str:
+    return results["sweep"]["name"] or "point"
+
+
 def has_lcoef(results: dict) -> bool:
     return any(p.get("lcoef") for p in results.get("points") or [])
 
@@ -40,8 +48,6 @@ def lcoef_block(results: dict):
     from rich.table import Table
     from rich.text import Text
 
-    from .report import fmt, sweep_name
-
     if not has_lcoef(results):
         return None
     t = Table(box=None, pad_edge=False, header_style="bold")
@@ -63,7 +69,6 @@ def lcoef_block(results: dict):
 def lcoef_markdown(results: dict) -> list[str]:
     if not has_lcoef(results):
         return []
-    from .report import fmt, sweep_name
 
     head = [sweep_name(results)] + [f"λ {n}" for n in results["phases"]]
     lines = ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -71,13 +76,10 @@ def lcoef_markdown(results: dict) -> list[str]:
     return lines
 
 
-def lambda_figure(plt, results: dict):
+def lambda_figure(plt, results: dict, colours: dict, xlabel: str):
     """``("lambda", Figure)``: each phase's lambda along the sweep with +- 1 se bars, and its
-    variance estimate dashed."""
-    from .plots import _colours, sweep_label
-
+    variance estimate dashed (``colours``: by phase; ``xlabel``: the sweep axis)."""
     phases = results["phases"]
-    colours = _colours(plt, phases)
     points = sorted(results["points"], key=lambda p: p["value"])
     x = np.array([p["value"] for p in points], float)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -92,7 +94,7 @@ def lambda_figure(plt, results: dict):
                     label=f"{name}: E[nβL] − nβL(w*)")
         ax.plot(x, var, ls="--", lw=1, color=colours[name], alpha=0.7,
                 label=f"{name}: Var[nβL]")
-    ax.set_xlabel(sweep_label(results["sweep"]["name"]))
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("learning coefficient λ")
     ax.set_title(f"{results.get('experiment', '')}: learning coefficient of each phase")
     ax.legend(loc="best")

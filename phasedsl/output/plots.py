@@ -39,7 +39,8 @@ def draw_figures(results: dict, figures=()) -> dict:
             from .lcoef import has_lcoef, lambda_figure
 
             if has_lcoef(results):
-                name, fig = lambda_figure(plt, results)
+                name, fig = lambda_figure(plt, results, _colours(plt, results["phases"]),
+                                          sweep_label(results["sweep"]["name"]))
                 out[name] = fig
         for data in figures:
             draw = {"plane": _posterior, "energy": _energy}[data.kind]
