@@ -52,7 +52,7 @@ def test_plot_needs_no_spec_file_when_the_run_recorded_its_text(tmp_path):
     spec_file.unlink()
     assert main(["plot", str(folder)]) == 0
     assert {p.name for p in folder.glob("*.png")} == {"masses.png", "free_energy.png",
-                                                      "energy.png"}
+                                                      "energy.png", "lambda.png"}
 
 
 NOTEBOOK = """
