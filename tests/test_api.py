@@ -52,7 +52,7 @@ def test_plot_needs_no_spec_file_when_the_run_recorded_its_text(tmp_path):
     spec_file.unlink()
     assert main(["plot", str(folder)]) == 0
     assert {p.name for p in folder.glob("*.png")} == {"masses.png", "free_energy.png",
-                                                      "energy.png"}
+                                                      "energy.png", "lambda.png"}
 
 
 NOTEBOOK = """
@@ -66,7 +66,7 @@ again = phasedsl.open_run({out!r})
 assert again.results == run.results
 assert "second-order merge of left and right" in again.text()
 figures = again.figures()
-assert sorted(figures) == ["energy", "free_energy", "masses"]
+assert sorted(figures) == ["energy", "free_energy", "lambda", "masses"]
 draws = again.draws(0.5)
 assert draws["params"].shape[-1] == 1
 print("notebook ok", round(float(table["mass"][0, 1]), 3))

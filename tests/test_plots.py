@@ -74,7 +74,7 @@ def network_run(tmp_path_factory):
 def test_energy_run_figures(merge_run):
     folder, results, checked = merge_run
     paths = write_plots(folder, results, checked)
-    assert names(paths) == {"masses.png", "free_energy.png", "energy.png"}
+    assert names(paths) == {"masses.png", "free_energy.png", "energy.png", "lambda.png"}
     for p in paths:
         assert p.parent == folder
         assert_png(p)
@@ -82,16 +82,17 @@ def test_energy_run_figures(merge_run):
 
 def test_spec_is_reloaded_from_spec_file(merge_run, tmp_path):
     folder, results, _ = merge_run
-    assert names(write_plots(folder, results)) == {"masses.png", "free_energy.png", "energy.png"}
+    assert names(write_plots(folder, results)) == {"masses.png", "free_energy.png", "energy.png",
+                                                   "lambda.png"}
     gone = {**results, "spec_file": str(tmp_path / "missing.phase")}
-    assert names(write_plots(tmp_path, gone)) == {"masses.png", "free_energy.png"}
+    assert names(write_plots(tmp_path, gone)) == {"masses.png", "free_energy.png", "lambda.png"}
 
 
 def test_network_run_figures(network_run):
     folder, results, checked = network_run
     assert (folder / "draws" / "point_001.npz").is_file()
     paths = write_plots(folder, results, checked)
-    assert names(paths) == {"masses.png", "free_energy.png", "posterior_u.png"}
+    assert names(paths) == {"masses.png", "free_energy.png", "posterior_u.png", "lambda.png"}
     for p in paths:
         assert_png(p)
     # the spec file beside the run is found again by `phasedsl plot`

@@ -76,6 +76,7 @@ class PointSummary:
     modes: dict | None = None
     findings: tuple = ()  # mixing.Finding: why the groups disagree (mixing_ok False)
     notes: tuple[str, ...] = ()  # the findings in words (``phasedsl.output.notes``)
+    lcoef: dict | None = None  # phase -> its learning coefficient (``LearningCoefficient.to_json``)
 
     @property
     def mixing_ok(self) -> bool:
@@ -90,6 +91,8 @@ class PointSummary:
                                "findings": [asdict(f) for f in self.findings]}}
         if self.modes is not None:
             out["modes"] = self.modes
+        if self.lcoef is not None:
+            out["lcoef"] = self.lcoef
         return plain(out)
 
     @classmethod
@@ -108,7 +111,8 @@ class PointSummary:
             findings=tuple(Finding(**{k: tuple(v) if isinstance(v, list) else v
                                       for k, v in f.items()})
                            for f in (d.get("diagnostics") or {}).get("findings", [])),
-            notes=tuple((d.get("diagnostics") or {}).get("mixing_notes", [])))
+            notes=tuple((d.get("diagnostics") or {}).get("mixing_notes", [])),
+            lcoef=d.get("lcoef"))
 
 
 @dataclass(frozen=True)

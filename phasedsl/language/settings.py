@@ -123,6 +123,10 @@ TABLE: dict[str, dict[str, Setting]] = {
         "merge": _prob(0.9, "two phases whose draws overlap (Jaccard) above this count as "
                             "merged", closed_upper=True,
                        role=ANALYSIS),
+        "lcoef": _int(1, 0, "estimate each phase's learning coefficient (1) or not (0)",
+                      upper=1, role=ANALYSIS, listed=False),
+        "lcoef_steps": _int(200, 0, "optimiser steps for each phase's minimiser w* (the "
+                                    "learning coefficient)", role=ANALYSIS, listed=False),
     },
 }
 # the sweep as one tempering path: smc's settings, particles carried along the sweep

@@ -38,6 +38,12 @@ def draw_figures(results: dict, figures=()) -> dict:
             for what in ("masses", "free_energy"):
                 name, fig = _sweep_figure(plt, results, what)
                 out[name] = fig
+            from .lcoef import has_lcoef, lambda_figure
+
+            if has_lcoef(results):
+                name, fig = lambda_figure(plt, results, _colours(plt, results["phases"]),
+                                          sweep_label(results["sweep"]["name"]))
+                out[name] = fig
         for data in figures:
             draw = {"plane": _posterior, "energy": _energy}[data.kind]
             name, fig = draw(plt, results, data)

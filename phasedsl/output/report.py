@@ -262,6 +262,9 @@ def markdown(results: dict) -> str:
                  for e in events)
     if not events:
         lines.append("- no events found")
+    from .lcoef import lcoef_markdown
+
+    lines.extend(lcoef_markdown(results))
     return "\n".join(lines) + "\n"
 
 
@@ -276,8 +279,11 @@ def console(stderr: bool = False):
 
 def render(results: dict) -> Group:
     """The whole terminal report."""
-    parts = [header(results), Text(""), table(results), Text(""), events_block(results),
-             verdict(results)]
+    from .lcoef import lcoef_block
+
+    block = lcoef_block(results)
+    parts = [header(results), Text(""), table(results), Text("")] + ([block] if block else []) + [
+        events_block(results), verdict(results)]
     if results.get("warnings"):
         w = Text("warnings\n", style="bold")
         for line in results["warnings"]:

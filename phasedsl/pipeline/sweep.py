@@ -24,6 +24,7 @@ from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
+from .lcoef import lcoef_step, with_lcoef
 
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
            "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
@@ -130,7 +131,7 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
     return out
 
 
-def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point) -> None:
+def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef) -> None:
     """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
     each unfinished point saved; a point where the path's runs disagree (forwards against
     backwards: a phase one direction cannot see) is tempered again from the prior."""
@@ -145,6 +146,8 @@ def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point) -
             point, draws = sample_point(engine, compiled, i, v, seed)
             point = dataclasses.replace(point, diagnostics={**point.diagnostics,
                                                             "retempered": True})
+        if lcoef is not None:
+            point = with_lcoef(point, lcoef, v, draws)
         run.add_point(i, point.to_json(), draws)
         if on_point is not None:
             on_point(point.to_json())
@@ -211,14 +214,18 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
         settings["chain_method"] = chain_method
     engine = make_engine(checked.engine, compiled.target, settings)
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
+    lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
+                       (lambda target: make_engine(checked.engine, target, settings)))
     try:
         if engine.follows_sweep and len(todo) > 1:
-            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point)
+            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef)
             todo = []
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
+                if lcoef is not None:
+                    point = with_lcoef(point, lcoef, v, draws)
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())

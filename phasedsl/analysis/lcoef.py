@@ -1,0 +1,162 @@
+"""The learning coefficient of each phase at one sweep point, from the point's draws.
+
+Arrays in, ``LearningCoefficient`` records out (no sentences, no JAX). The pipeline
+(``phasedsl.pipeline.lcoef``) supplies, for every draw, its *tempered energy*
+``e = -loglik = n beta L_n(w) + const`` and, per phase, the energy of the phase's
+minimiser ``w*`` (found by optimisation); the constant cancels in every estimate here.
+
+Two estimates of ``lambda`` for a phase ``W`` (posterior restricted to ``W``, at the spec's
+inverse temperature ``beta``, ``t = n beta``):
+
+- ``lambda`` (method ``"mean"``, WBIC-type / thermodynamic):
+  ``E[t L_n | W] - t L_n(w*_W)``. From ``log Z_W(beta) = -t L_n(w*) - lambda log t +
+  (m - 1) log log t + O(1)`` and ``E[n L_n | W] = -d log Z_W / d beta``, this tends to
+  ``lambda`` as ``t -> infinity`` for *any* ``beta`` (at ``beta = 1 / log n`` it is WBIC's
+  ``(WBIC_W - n L_n(w*)) / log n``). Finite-``t`` bias: ``-(m - 1) / log t`` for multiplicity
+  ``m`` and ``O(t^-(lambda' - lambda))`` from the next term of the expansion.
+- ``lambda_var`` (method ``"variance"``): ``Var[t L_n | W]``. It is ``beta^2 d^2 log Z_W /
+  d beta^2 = -beta^2 d E[n L_n | W] / d beta``: how the phase's mean loss changes with
+  ``beta``, by the fluctuation identity at the sampled ``beta`` itself (no second run, no
+  minimiser). It tends to ``lambda`` too; its multiplicity bias is ``-(m - 1) (1/log t +
+  1/log^2 t)``.
+
+Both are exact identities of the phase's free energy ``F_W(beta)``; they agree once ``F_W`` is
+``t L_n(w*) + lambda log t`` (plus a constant), so their difference ``lambda_sys`` measures
+how far the point is from that asymptotic form (it does not see the ``log log t`` term, which
+shifts both nearly alike).
+
+Standard errors (``lambda_se``, ``lambda_var_se``): sampling error only. ``"exact"`` draws
+(quadrature) have none (0); ``"repeats"`` and ``"mcmc"`` draws: the spread of the per-group
+estimates over the groups that visit the phase, ``sd / sqrt(G)``, never below the
+importance-sampling error ``sd(e | W) / sqrt(ESS_W)`` of the pooled draws (``ESS_W``: Kish's
+effective size of the phase's weights; for MCMC this ignores autocorrelation, which the group
+spread catches).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import plain
+
+__all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS"]
+
+MIN_DRAWS = 10  # effective draws a phase needs in the pooled sample for an estimate
+
+
+@dataclass(frozen=True)
+class LearningCoefficient:
+    """One phase's learning coefficient at one sweep point.
+
+    - ``lam``/``se``: the mean estimate and its sampling standard error (``None``: too few
+      draws in the phase); ``method``: ``"mean"``.
+    - ``lam_var``/``var_se``: the variance estimate and its standard error.
+    - ``sys``: ``lam - lam_var``, the non-asymptotic disagreement of the two.
+    - ``loss_min``: ``L_n(w*)`` (energies: ``K(w*)``; networks: the mean negative log
+      likelihood per data point at ``beta = 1``, constants included); ``minimiser``: ``w*``;
+      ``in_phase``: whether ``w*`` satisfies the phase's condition (else ``w*`` is the best
+      point of the phase that the optimiser or the draws visited).
+    - ``n_beta``: ``t = n beta``; ``draws``: the phase's effective sample size.
+    - ``method``: ``"mean"`` (moments of the draws) or ``"logz"`` (exact engines: the
+      moments are derivatives of the phase's ``log Z`` in ``beta``; ``lam_draws`` is then the
+      grid nodes' own weighted-moment estimate, a check of the grid's resolution).
+    """
+
+    phase: str
+    lam: float | None
+    se: float | None
+    lam_var: float | None
+    var_se: float | None
+    loss_min: float | None
+    minimiser: tuple[float, ...] | None
+    in_phase: bool | None
+    n_beta: float
+    draws: float
+    method: str = "mean"
+    sys: float | None = None
+    lam_draws: float | None = None
+
+    def to_json(self) -> dict:
+        return plain({"lambda": self.lam, "lambda_se": self.se, "lambda_method": self.method,
+                      "lambda_var": self.lam_var, "lambda_var_se": self.var_se,
+                      "lambda_sys": self.sys, "loss_min": self.loss_min,
+                      "minimiser": None if self.minimiser is None else list(self.minimiser),
+                      "minimiser_in_phase": self.in_phase, "n_beta": self.n_beta,
+                      "draws": self.draws, "lambda_draws": self.lam_draws})
+
+    @classmethod
+    def from_json(cls, phase: str, d: dict) -> "LearningCoefficient":
+        m = d.get("minimiser")
+        return cls(phase, d.get("lambda"), d.get("lambda_se"), d.get("lambda_var"),
+                   d.get("lambda_var_se"), d.get("loss_min"),
+                   None if m is None else tuple(m), d.get("minimiser_in_phase"),
+                   d.get("n_beta"), d.get("draws"), d.get("lambda_method", "mean"),
+                   d.get("lambda_sys"), d.get("lambda_draws"))
+
+
+def _moments(e, w):
+    """Weighted mean, variance and fourth central moment of ``e`` (``w`` sums to 1)."""
+    mean = float(np.sum(w * e))
+    c = e - mean
+    var = float(np.sum(w * c * c))
+    return mean, var, float(np.sum(w * c ** 4))
+
+
+def phase_estimate(phase: str, energy, weights, inside, e_min: float, method: str,
+                   n_beta: float, minimiser=None, in_phase=None,
+                   moments: tuple[float, float] | None = None) -> LearningCoefficient:
+    """The two estimates of one phase.
+
+    ``energy f[G, S]``: ``-loglik`` of every draw; ``weights f[G, S]`` (each group sums to 1;
+    ``None``: equal); ``inside bool[G, S]``: the phase's indicator; ``e_min``: the energy
+    of the phase's minimiser (``-loglik(w*)``, the same constant as ``energy``);
+    ``method``: the draws' ``"exact"``, ``"repeats"`` or ``"mcmc"``. ``moments``: the
+    phase's exact ``(E[e | W], Var[e | W])`` where known (quadrature: from ``log Z_W`` at
+    ``beta (1 +- h)``), used instead of the draws' (the record's ``method`` is then
+    ``"logz"``, and the draws' own mean estimate is kept in ``lam_draws``)."""
+    e = np.asarray(energy, dtype=float)
+    g, s = e.shape
+    w = np.full((g, s), 1.0 / s) if weights is None else np.asarray(weights, dtype=float)
+    w = np.where(np.asarray(inside, bool) & np.isfinite(e), w, 0.0)
+    e = np.where(w > 0, e, 0.0)
+    loss_min = e_min / n_beta if e_min is not None and math.isfinite(e_min) else None
+    common = dict(loss_min=loss_min, minimiser=None if minimiser is None else
+                  tuple(float(x) for x in np.ravel(minimiser)), in_phase=in_phase,
+                  n_beta=float(n_beta))
+    total = w.sum()
+    if total <= 0 or e_min is None or not math.isfinite(e_min):
+        return LearningCoefficient(phase, None, None, None, None, draws=0.0, **common)
+    pooled = (w / total).ravel()
+    ess = float(1.0 / np.sum(pooled ** 2))
+    if ess < (3 if method == "exact" else MIN_DRAWS) and moments is None:
+        return LearningCoefficient(phase, None, None, None, None, draws=ess, **common)
+    mean, var, m4 = _moments(e.ravel(), pooled)
+    lam, lam_var = mean - e_min, var
+    lam_draws = None
+    if moments is not None and all(math.isfinite(x) for x in moments):
+        lam_draws = lam
+        lam, lam_var = float(moments[0]) - e_min, float(moments[1])
+    if method == "exact":
+        se, var_se = 0.0, 0.0
+    else:
+        se = math.sqrt(var / ess)
+        var_se = math.sqrt(max(m4 - var * var, 0.0) / ess)
+        groups = []
+        for k in range(g):
+            tk = w[k].sum()
+            if tk <= 0:
+                continue
+            wk = w[k] / tk
+            if 1.0 / np.sum(wk ** 2) >= MIN_DRAWS:
+                mk, vk, _ = _moments(e[k], wk)
+                groups.append((mk, vk))
+        if len(groups) >= 2:
+            arr = np.asarray(groups)
+            spread = arr.std(axis=0, ddof=1) / math.sqrt(len(groups))
+            se, var_se = max(se, float(spread[0])), max(var_se, float(spread[1]))
+    return LearningCoefficient(phase, lam, se, lam_var, var_se, draws=ess,
+                               sys=lam - lam_var, lam_draws=lam_draws,
+                               method="mean" if lam_draws is None else "logz", **common)

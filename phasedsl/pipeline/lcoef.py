@@ -1,0 +1,217 @@
+"""The pipeline step that estimates every phase's learning coefficient at a sweep point.
+
+``LcoefStep(compiled, steps).estimate(value, draws)`` -> ``{phase: LearningCoefficient}``
+(``phasedsl.analysis.lcoef`` does the statistics). What it computes with JAX:
+
+- each draw's tempered energy ``e = -loglik = logprior - logdensity`` (the engines' own
+  ``logdensity``, so no second pass over the data; checked against ``-loglik`` recomputed
+  on a few draws, and recomputed for all draws if they disagree);
+- each phase's minimiser ``w*``: Adam on ``-loglik`` (``steps`` steps, per-coordinate step
+  ``0.1 sd`` of the phase's draws, decaying a thousandfold, clipped to the box) from the
+  phase's ``STARTS`` lowest-energy draws, keeping the best iterate that satisfies the phase's
+  condition (a start always does); ``in_phase`` says whether the optimiser's last iterate is
+  still inside the phase (False: the loss keeps falling across the phase's boundary, so the
+  phase is not a basin and ``w*`` is its best boundary point). ``e_min`` is never above the
+  phase's lowest draw.
+
+Exact (quadrature) draws are handled in float64, like the engine.
+``n * beta`` is the spec's at the sweep value (sympy), which turns ``e_min`` into ``loss_min``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import sympy as sp
+
+from ..analysis.lcoef import LearningCoefficient, phase_estimate
+
+__all__ = ["LcoefStep", "n_beta", "STARTS"]
+
+STARTS = 4  # optimiser starts per phase: the phase's lowest-energy draws
+H = 1e-3  # relative step in beta for the exact engines' log Z derivatives
+
+
+def _scaled_target(target):
+    """``target`` with context ``(ctx, s)`` and log-likelihood ``s * loglik``: inverse
+    temperature ``s beta`` with one compilation for every ``s``."""
+    return target._replace(
+        logprior=lambda p, c: target.logprior(p, c[0]),
+        loglik=lambda p, c: c[1] * target.loglik(p, c[0]),
+        indicators=lambda p, c: target.indicators(p, c[0]),
+        init=lambda k, c: target.init(k, c[0]))
+
+
+def n_beta(checked, value: float) -> float:
+    """``n * beta`` of the spec at one sweep value."""
+    sub = {checked.sweep_symbol: value} if checked.sweep_symbol is not None else {}
+    n = float(sp.sympify(checked.n).subs(sub))
+    beta = sp.sympify(checked.beta)
+    beta = float(beta.subs({**sub, sp.Symbol("n"): n}))
+    return n * beta
+
+
+class LcoefStep:
+    """Per-phase learning coefficients of the points of one compiled spec (jitted functions
+    are built once and reused at every sweep point)."""
+
+    def __init__(self, compiled, steps: int = 200, make_engine=None):
+        self.compiled = compiled
+        self.steps = int(steps)
+        self._fns = {}
+        self._scaled = None
+        if make_engine is not None:  # exact engines: log Z_W at beta (1 +- H)
+            self._scaled = make_engine(_scaled_target(compiled.target))
+
+    def _logz_moments(self, ctx) -> np.ndarray | None:
+        """``f[P, 2]``: each phase's exact ``E[e | W]`` and ``Var[e | W]`` from its ``log Z``
+        at ``beta (1 - H)``, ``beta``, ``beta (1 + H)`` (central differences), or None."""
+        if self._scaled is None:
+            return None
+        lz = [np.asarray(self._scaled.run(None, (ctx, np.float64(1.0 + k * H))).phase_log_z[0],
+                         float) for k in (-1, 0, 1)]
+        mean = -(lz[2] - lz[0]) / (2 * H)
+        var = (lz[2] - 2 * lz[1] + lz[0]) / H ** 2
+        return np.stack([mean, var], axis=1)
+
+    def _functions(self, x64: bool):
+        if x64 in self._fns:
+            return self._fns[x64]
+        import jax
+        import jax.numpy as jnp
+
+        target = self.compiled.target
+        lower = np.asarray(target.lower, float)
+        upper = np.asarray(target.upper, float)
+        steps = max(self.steps, 1)
+
+        def energy(p, ctx):
+            return -target.loglik(p, ctx)
+
+        def opt_one(p0, lr0, ctx, phase):
+            lo, hi = jnp.asarray(lower, p0.dtype), jnp.asarray(upper, p0.dtype)
+            value_grad = jax.value_and_grad(energy)
+
+            def body(carry, i):
+                p, m, v, best_p, best_f = carry
+                f, g = value_grad(p, ctx)
+                g = jnp.where(jnp.isfinite(g), g, 0.0)
+                inside = target.indicators(p, ctx)[phase]
+                better = inside & (f < best_f)
+                best_p = jnp.where(better, p, best_p)
+                best_f = jnp.where(better, f, best_f)
+                m = 0.9 * m + 0.1 * g
+                v = 0.999 * v + 0.001 * g * g
+                k = i + 1.0
+                mhat, vhat = m / (1 - 0.9 ** k), v / (1 - 0.999 ** k)
+                lr = lr0 * (1e-3 ** (i / steps))
+                p = jnp.clip(p - lr * mhat / (jnp.sqrt(vhat) + 1e-30), lo, hi)
+                return (p, m, v, best_p, best_f), None
+
+            f0 = energy(p0, ctx)
+            zero = jnp.zeros_like(p0)
+            init = (p0, zero, zero, p0, f0)
+            (p, _, _, best_p, best_f), _ = jax.lax.scan(
+                body, init, jnp.arange(self.steps, dtype=p0.dtype))
+            f_last = energy(p, ctx)
+            inside = target.indicators(p, ctx)[phase]
+            take = inside & (f_last < best_f)
+            return (jnp.where(take, p, best_p), jnp.where(take, f_last, best_f), inside)
+
+        optimise = jax.jit(jax.vmap(opt_one, in_axes=(0, None, None, None)))
+        logprior = jax.jit(jax.vmap(target.logprior, in_axes=(0, None)))
+        loglik = jax.jit(jax.vmap(target.loglik, in_axes=(0, None)))
+        self._fns[x64] = (optimise, logprior, loglik)
+        return self._fns[x64]
+
+    def estimate(self, value: float, draws) -> dict[str, LearningCoefficient]:
+        import jax
+        import jax.numpy as jnp
+
+        names = self.compiled.phase_names
+        if not names:
+            return {}
+        x64 = draws.method == "exact"
+        dtype = np.float64 if x64 else np.float32
+        t = n_beta(self.compiled.checked, value)
+        with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+            optimise, logprior, loglik = self._functions(x64)
+            ctx = jax.tree.map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(
+                jnp.asarray(a).dtype, jnp.floating) else a, self.compiled.context(value))
+            params = np.asarray(draws.params, dtype)
+            g, s, d = params.shape
+            flat = params.reshape(-1, d)
+            e = np.asarray(logprior(flat, ctx), float) - np.asarray(draws.logdensity, float).ravel()
+            probe = np.flatnonzero(np.isfinite(e))[:4]
+            if len(probe):
+                direct = -np.asarray(loglik(flat[probe], ctx), float)
+                if not np.allclose(direct, e[probe], rtol=1e-5, atol=1e-3):
+                    e = -np.asarray(loglik(flat, ctx), float)
+            energy = e.reshape(g, s)
+            exact = self._logz_moments(self.compiled.context(value)) if x64 else None
+            inds = np.asarray(draws.indicators, bool)
+            weights = draws.weights
+            out = {}
+            for j, name in enumerate(names):
+                inside = inds[..., j] & np.isfinite(energy)
+                phase_weights = weights
+                if weights is not None and x64 and not (np.asarray(weights)[inside] > 0).any():
+                    # exact grid, a phase whose normalised weights underflowed: weights
+                    # from the density on the (evenly spaced) grid, normalised in the phase
+                    logd = np.where(inside, np.asarray(draws.logdensity, float), -np.inf)
+                    if inside.any():
+                        phase_weights = np.exp(logd - logd.max())
+                        phase_weights /= phase_weights.sum(axis=1, keepdims=True)
+                if phase_weights is not None:
+                    inside &= np.asarray(phase_weights) > 0
+                if not inside.any():
+                    out[name] = phase_estimate(name, energy, phase_weights, inside, None,
+                                               draws.method, t)
+                    continue
+                idx = np.flatnonzero(inside.ravel())
+                order = idx[np.argsort(energy.ravel()[idx])]
+                starts = flat[order[:STARTS]]
+                sd = flat[idx].std(axis=0) if len(idx) > 1 else np.ones(d)
+                if phase_weights is not None:  # weighted spread (quadrature nodes)
+                    ww = np.asarray(phase_weights, float).ravel()[idx]
+                    ww = ww / ww.sum()
+                    mu = (ww[:, None] * flat[idx]).sum(0)
+                    sd = np.sqrt((ww[:, None] * (flat[idx] - mu) ** 2).sum(0))
+                lr0 = np.asarray(0.1 * np.where(sd > 0, sd, 1e-3), dtype)
+                best_p, best_f, stayed = optimise(jnp.asarray(starts), jnp.asarray(lr0), ctx, j)
+                best_p, best_f = np.asarray(best_p, float), np.asarray(best_f, float)
+                k = int(np.argmin(best_f))
+                e_min = min(float(best_f[k]), float(energy.ravel()[order[0]]))
+                minimiser = best_p[k] if best_f[k] <= energy.ravel()[order[0]] else flat[order[0]]
+                out[name] = phase_estimate(name, energy, phase_weights, inside, e_min, draws.method,
+                                           t, minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]),
+                                           moments=None if exact is None else tuple(exact[j]))
+        return out
+
+
+def lcoef_step(compiled, report: dict, make_engine=None) -> LcoefStep | None:
+    """The step for a run with ``report`` settings (``lcoef = 0``: None, nothing estimated).
+    ``make_engine(target)``: for an exact engine, the engine on another target (for the
+    ``log Z`` derivatives); None for sampling engines."""
+    from ..language.settings import TABLE
+
+    rules = TABLE["report"]
+    on = report.get("lcoef", rules["lcoef"].default)
+    if not on or not compiled.phase_names:
+        return None
+    return LcoefStep(compiled, report.get("lcoef_steps", rules["lcoef_steps"].default),
+                     make_engine)
+
+
+def with_lcoef(point, step: LcoefStep, value: float, draws):
+    """``point`` with its phases' learning coefficients (``lcoef``) and the time they took
+    (``diagnostics["lcoef_s"]``)."""
+    import dataclasses
+    import time
+
+    t0 = time.perf_counter()
+    est = step.estimate(value, draws)
+    diagnostics = {**point.diagnostics, "lcoef_s": time.perf_counter() - t0}
+    return dataclasses.replace(point, lcoef={k: v.to_json() for k, v in est.items()},
+                               diagnostics=diagnostics)
