@@ -176,3 +176,18 @@ def vector_lengths_differ(a: int, b: int, span: Span) -> SpecError:
 def needs_a_network(message: str, span: Span, expected: str = "a network model") -> SpecError:
     """Something about a network's nodes, in an energy spec."""
     return error(message, span, expected=expected, found="an energy model")
+
+
+# ---------------------------------------------------------------- posteriors (run time)
+
+
+def bad_density(what: str, sweep: str, span: Span | None, where: str,
+                notes: tuple[str, ...] = ()):
+    """The posterior at one sweep value is not a density: ``what`` (``NaN``, ``+inf``,
+    ``zero everywhere``) at the point ``where`` (``w = -1.2``)."""
+    from .errors import Diagnostic, PosteriorError
+
+    return PosteriorError(Diagnostic(
+        f"the log density is {what} at {sweep}", span,
+        expected="a finite log density wherever the prior is positive",
+        found=where, notes=tuple(notes)))

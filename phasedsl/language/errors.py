@@ -83,6 +83,14 @@ class SpecError(PhaseDSLError):
         return self.diagnostic.render(self.source, self.filename)
 
 
+class PosteriorError(SpecError):
+    """A spec that checks but whose posterior cannot be sampled: a log density that is NaN
+    or +inf where the prior is positive, or zero everywhere, at some sweep value (exit code
+    1: the spec's model is at fault). Located at the model (the energy, or the network)."""
+
+    exit_code = 1
+
+
 class UsageError(PhaseDSLError):
     """A mistake on the command line (exit code 2)."""
 

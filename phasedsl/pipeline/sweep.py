@@ -24,6 +24,7 @@ from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, run_key
+from .health import check_point
 
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
            "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
@@ -80,7 +81,16 @@ def sample_point(engine, compiled, index: int, value: float, seed: int):
     """Run the engine at one sweep value: ``(PointSummary, Draws)``."""
     t0 = time.perf_counter()
     draws = engine.run(point_key(seed, index), compiled.context(value))
-    return summarise(compiled, value, draws, time.perf_counter() - t0), draws
+    return _checked(compiled, value, draws, time.perf_counter() - t0)
+
+
+def _checked(compiled, value: float, draws, wall_s: float):
+    """``(PointSummary, Draws)`` of a point whose posterior is a density (``health``):
+    a NaN or infinite log density is an error, never a mass."""
+    check_point(compiled, value, draws)
+    point = summarise(compiled, value, draws, wall_s)
+    check_point(compiled, value, draws, point)
+    return point, draws
 
 
 def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
@@ -98,7 +108,7 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     keys = [point_key(seed, i) for i, _ in chunk]
     many = engine.run_many(keys, [compiled.context(v) for _, v in chunk])
     wall = (time.perf_counter() - t0) / len(chunk)
-    return [(summarise(compiled, v, draws, wall), draws) for (_, v), draws in zip(chunk, many)]
+    return [_checked(compiled, v, draws, wall) for (_, v), draws in zip(chunk, many)]
 
 
 def refine_crossovers(events: list[Event], engine, compiled, seed: int,
