@@ -113,7 +113,9 @@ class _Checker:
         self.kind = "network" if has_net else "energy"
         sweep: ast.Sweep | None = self.one.get(ast.Sweep)
         self.sweep_name = sweep.name.id if sweep is not None else None
-        self.sweep_symbol = sp.Symbol(self.sweep_name or "_sweep", real=True)
+        # without a sweep, a symbol no spec name can spell (names are [A-Za-z_][A-Za-z0-9_]*),
+        # so that `param _sweep` is a parameter, not the hidden sweep variable
+        self.sweep_symbol = sp.Symbol(self.sweep_name or "<no sweep>", real=True)
         self.check_names()
         self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
