@@ -159,6 +159,25 @@ def sweep_too_long(limit: int, count: int, span: Span) -> SpecError:
                  found=f"{count}")
 
 
+# ---------------------------------------------------------------- limits
+
+
+def too_deep(span: Span | None, limit: int, counting: str = "") -> SpecError:
+    """An expression nested deeper than the language allows (Python would overflow)."""
+    return error("this expression nests too deeply", span,
+                 expected=f"at most {limit} levels of nesting{counting}",
+                 found=f"more than {limit}",
+                 notes=("split it into `let`s of a few levels each, or write a long sum "
+                        "as sums of a few terms",))
+
+
+def too_large(what: str, span: Span | None, limit: str, found: str,
+              notes: tuple[str, ...] = ()) -> SpecError:
+    """A size beyond what ``run`` can do (``limits.py``)."""
+    return error(f"{what} is too large", span, expected=f"at most {limit}", found=found,
+                 notes=notes)
+
+
 # ---------------------------------------------------------------- other mistakes
 
 

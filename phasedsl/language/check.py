@@ -16,6 +16,7 @@ from . import symbolic as sy
 from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
 from .errors import Diagnostic, SpecError, did_you_mean
+from .limits import MAX_TREE
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker
@@ -59,6 +60,7 @@ class _Checker:
         self.assigns: dict[str, ast.Assign] = {}
         self._let_values: dict[str, object] = {}
         self._let_busy: list[str] = []
+        self._let_depths: dict[str, int] = {}  # levels of nesting of each let's value
         self.layout: NetworkLayout | None = None
 
     # ------------------------------------------------------------ grouping
@@ -191,6 +193,7 @@ class _Checker:
     # ------------------------------------------------------------ lets
     def let_value(self, name: str):
         if name in self._let_values:
+            sy.reserve(self._let_depths.get(name, 0))
             return self._let_values[name]
         st = self.lets[name]
         if name in self._let_busy:
@@ -199,8 +202,20 @@ class _Checker:
                         expected="a definition that does not refer back to it",
                         found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
         self._let_busy.append(name)
-        value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
+        start, outer_peak = sy.Depth.now, sy.Depth.peak
+        sy.Depth.peak = start
+        try:
+            value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
+        finally:
+            self._let_depths[name] = sy.Depth.peak - start
+            sy.Depth.peak = max(outer_peak, sy.Depth.peak)
         self._let_busy.remove(name)
+        size = sy.tree_size(value, MAX_TREE)
+        if size > MAX_TREE:
+            raise err.too_large(f"the value of `{name}`", st.expr.span,
+                                f"{MAX_TREE:,} terms written out", f"more than {MAX_TREE:,}",
+                                notes=("each use of a let copies its value: a let used twice "
+                                       "in each of a chain of lets doubles at every step",))
         sy.ensure_real(value, st.expr.span, f"`{name}`", self.ctx)
         if isinstance(value, (sy.Nodes, sy.Namespace, sy.NodeIndex)):
             raise err.wrong_kind(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
