@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .language.errors import PhaseDSLError, UsageError
+from .language.limits import MAX_CPU_DEVICES, MAX_SEED
 from .version import __version__
 
 
@@ -42,8 +43,10 @@ def cmd_run(args) -> int:
     from .engines.devices import configure, usable_cores
 
     cpu_devices = usable_cores() if args.cpu_devices is None else args.cpu_devices
-    if cpu_devices < 1:
-        raise UsageError("--cpu-devices must be >= 1")
+    if not 1 <= cpu_devices <= MAX_CPU_DEVICES:
+        raise UsageError(f"--cpu-devices must be from 1 to {MAX_CPU_DEVICES}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
     from .output.progress import SweepProgress, progress_enabled
     from .output.report import console, render

@@ -18,18 +18,20 @@ module nor each other's callers, so the dependencies run one way.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
-from .limits import MAX_NESTING, Depth
+from .limits import MAX_MAGNITUDE_DIGITS, MAX_NESTING, Depth
 
 from .functions import (  # noqa: F401 - re-exported
     ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
 )
 from .reals import (  # noqa: F401 - re-exported
-    ensure_positive, ensure_real, finite, fmt, real_value,
+    ensure_positive, ensure_real, finite, fmt, power_fits, real_value,
 )
 from .values import (  # noqa: F401 - re-exported: the value types are part of this API
     Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
@@ -139,6 +141,9 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
 
 
 def _number(e: ast.Number, scope, ctx):
+    if not math.isfinite(e.value) or abs(e.value) > 10.0 ** MAX_MAGNITUDE_DIGITS:
+        raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
+                            f"`{e.text}`")
     return number(e.value)
 
 
@@ -245,6 +250,8 @@ def _binary(e: ast.Binary, scope, ctx):
                                  expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
+        if e.op == "^":
+            power_fits(a, b, e)
         return finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
                         "/": lambda: a / b, "^": lambda: a ** b}[e.op](), e)
     if e.op in "+-":
