@@ -11,7 +11,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .language.errors import PhaseDSLError, UsageError
+from .language.errors import PhaseDSLError, UsageError, printable
 from .language.limits import MAX_CPU_DEVICES, MAX_SEED
 from .version import __version__
 
@@ -81,7 +81,8 @@ def cmd_run(args) -> int:
         print(dumps(done.results))
     else:
         screen.print(render(done.results))
-        screen.print(f"results: {Path(out) / 'results.json'}")
+        screen.print(f"results: {printable(str(Path(out) / 'results.json'))}", markup=False,
+                     highlight=False)
     return 0
 
 

@@ -109,7 +109,7 @@ class _Checker:
                         first_en.span, expected="network statements only (model, truth, data)",
                         found="`param`/`energy` in a network spec")
         if not has_net and not has_en:
-            raise err.missing("this spec has no model", None,
+            raise err.missing("this spec has no model", ast.Span(1, 1, 1, 1),
                         expected="`model network(...)` with `truth` and `data`, "
                                  "or `param` and `energy`", found="neither")
         self.kind = "network" if has_net else "energy"
@@ -227,7 +227,8 @@ class _Checker:
     def energy(self) -> sp.Expr:
         st: ast.Energy | None = self.one.get(ast.Energy)
         if st is None:
-            raise err.missing("this spec has parameters but no energy", None,
+            raise err.missing("this spec has parameters but no energy",
+                              next(iter(self.params.values())).span,
                         expected="`energy K = ...`", found="none")
         if not self.params:
             raise err.missing("an energy needs parameters", st.span,

@@ -10,7 +10,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 
 from . import ast
 from . import catalogue as err
-from .errors import Diagnostic, SpecError
+from .errors import Diagnostic, SpecError, printable
 from .limits import MAX_NESTING
 from .syntax_errors import syntax_error
 
@@ -139,7 +139,10 @@ class _ToAst(Transformer):
         return ast.Name(_span(tok), _ident(tok))
 
     def experiment(self, meta, c):
-        return ast.Experiment(_span(meta), ast.String(_span(c[0]), c[0].value[1:-1]))
+        # the title reaches terminals, figures and results.json: control characters
+        # (terminal escape sequences) are kept visible, not sent raw
+        title = printable(c[0].value[1:-1])
+        return ast.Experiment(_span(meta), ast.String(_span(c[0]), title))
 
     def let(self, meta, c):
         return ast.Let(_span(meta), self._name(c[0]), c[1])
