@@ -188,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file-system failure outside the run folder's own checks
+        where = f" {exc.filename}" if exc.filename else ""
+        print(printable(f"phasedsl: error: cannot access{where}: "
+                        f"{exc.strerror or type(exc).__name__}"), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

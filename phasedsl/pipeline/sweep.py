@@ -21,7 +21,7 @@ from ..analysis.events import find_events, with_trust
 from ..analysis.masses import summarise_point
 from ..analysis.modes import mode_finding, sign_patterns
 from ..analysis.records import Event, PointSummary
-from ..language.errors import UsageError
+from ..language.errors import PosteriorError, UsageError
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, run_key
 from .health import check_point
@@ -183,12 +183,21 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     choice for the machine); it changes the draws, not their distribution, so it is not part
     of the run key: a run resumed with another method goes on with the same posterior.
     ``provenance``: extra fields for the document's header (the spec text, ``--set``)."""
-    from ..engines.registry import make_engine
-    from ..lower.compile import compile_spec
-
     seed = checked.sample.get("seed", 0) if seed is None else seed
     values = list(checked.sweep_values)
     run = RunFolder.open(folder, header(checked, seed, provenance), values, fresh)
+    try:
+        return _run_open(run, checked, values, seed, progress, on_point, batch, chain_method)
+    finally:
+        run.close()
+
+
+def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
+              chain_method) -> dict:
+    """``run_spec`` on a locked run folder."""
+    from ..engines.registry import make_engine
+    from ..lower.compile import compile_spec
+
     compiled = compile_spec(checked)
     settings = dict(checked.sample)
     if chain_method is not None:
@@ -205,13 +214,16 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
-    except KeyboardInterrupt:
+        points = [PointSummary.from_json(p) for p in run.results["points"]]
+        report = checked.report
+        events = find_events(values, points, report["floor"], report["merge"])
+        if checked.engine == "quadrature":
+            events = refine_crossovers(events, engine, compiled, seed)
+        events = with_trust(events, points)
+    except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
         raise
-    points = [PointSummary.from_json(p) for p in run.results["points"]]
-    report = checked.report
-    events = find_events(values, points, report["floor"], report["merge"])
-    if checked.engine == "quadrature":
-        events = refine_crossovers(events, engine, compiled, seed)
-    events = with_trust(events, points)
+    except PosteriorError as exc:
+        run.fail(exc.diagnostic.message)
+        raise
     return run.finish([e.to_json() for e in events])
