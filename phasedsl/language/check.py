@@ -15,7 +15,7 @@ from . import ast
 from . import symbolic as sy
 from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
-from .errors import Diagnostic, SpecError, did_you_mean
+from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_mean
 from .limits import MAX_TREE
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
@@ -30,19 +30,56 @@ NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of t
 
 
 def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
-    """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name."""
+    """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name,
+    or ``UsageError`` for a mistake that a ``--set`` value brought in: in the value itself,
+    or where the spec uses it (``--set eps=0`` where `eps` must be positive)."""
+    overrides = overrides or {}
+    try:
+        return _check(spec, overrides)
+    except SpecError as exc:
+        usage = override_error(exc, overrides) or _blame(spec, overrides, exc)
+        if usage is not None:
+            raise usage from None
+        raise
+
+
+def _check(spec: ast.Spec, overrides: dict[str, str]) -> CheckedSpec:
     try:
         notes: list[Diagnostic] = []
-        checker = _Checker(apply_overrides(spec, overrides or {}, notes))
+        checker = _Checker(apply_overrides(spec, overrides, notes))
         checker.warnings.extend(notes)
         return checker.run()
     except SpecError as exc:
-        usage = override_error(exc, overrides or {})
-        if usage is not None:
-            raise usage from None
-        if exc.source is None:
+        if exc.source is None and not override_error(exc, overrides):
             raise exc.located(spec.source, spec.filename) from None
         raise
+
+
+def _same(a: Diagnostic, b: Diagnostic) -> bool:
+    return (a.message, a.span, a.found) == (b.message, b.span, b.found)
+
+
+def _blame(spec: ast.Spec, overrides: dict[str, str], exc: SpecError):
+    """The ``UsageError`` of an error located in the file that a ``--set`` value caused
+    (the spec without that ``--set`` does not make it), or None: the spec's own error."""
+    keys = [k for k in overrides if k != "engine"]
+    for key in keys:
+        rest = {k: v for k, v in overrides.items() if k != key}
+        try:
+            _check(spec, rest)
+        except SpecError as other:
+            if _same(other.diagnostic, exc.diagnostic):
+                continue
+        except PhaseDSLError:
+            pass
+        d = exc.diagnostic
+        where = (f"{spec.filename}:{d.span.line}:{d.span.column}"
+                 if d.span is not None and d.span.line > 0 else spec.filename)
+        text = f"--set {key}={overrides[key]}: {d.message} (at {where}, where the value is used"
+        if d.expected:
+            text += f"; expected {d.expected}; found {d.found}"
+        return UsageError(text + ")")
+    return None
 
 
 def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
