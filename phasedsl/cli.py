@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampler to use instead of the spec's")
     p.add_argument("--seed", type=int, help="sampler seed")
     p.add_argument("--quick", action="store_true",
-                   help="a small setting for a smoke check (few draws, n <= 2000)")
+                   help="a small setting for a smoke check (few draws, at most 8 sweep values)")
     p.add_argument("--json", action="store_true", help="print the results document to stdout")
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
