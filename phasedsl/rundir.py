@@ -232,6 +232,7 @@ class RunFolder:
             raise RunFolderError(f"cannot use {folder} as a run folder: not a folder")
         lock = RunLock.acquire(folder)
         try:
+            _sweep_temp_files(folder)
             run = cls._open(folder, header, values, fresh)
         except BaseException:
             lock.release()
@@ -290,6 +291,16 @@ class RunFolder:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+def _sweep_temp_files(folder: Path) -> None:
+    """Remove the temp files a killed run left (``atomic_write``'s ``.NAME.PID.XXXX.tmp``);
+    only under the folder's lock, so no live writer owns them."""
+    for sub in (folder, folder / "draws"):
+        with contextlib.suppress(OSError):
+            for tmp in sub.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 class RunLock:
