@@ -88,7 +88,7 @@ class SpecError(PhaseDSLError):
 
     def located(self, source: str, filename: str) -> "SpecError":
         """The same error, attached to a file's text (for errors raised before it was known)."""
-        return SpecError(self.diagnostic, source, filename)
+        return type(self)(self.diagnostic, source, filename)
 
     def render(self) -> str:
         return self.diagnostic.render(self.source, self.filename)
