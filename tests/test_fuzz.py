@@ -79,7 +79,8 @@ def _run_some(tmp_path, count, seed):
         code, out, err, seconds = _run_cli(
             ["run", str(path), "--out", str(tmp_path / f"out{attempt}"), "--no-plots",
              "--engine", "quadrature", "--set", "points=11"])
-        _assert_sane(path, text.encode(), code, out, err, 120.0)
+        _assert_sane(path, text.encode(), code, out, err, 0.0)
+        assert seconds < 120.0, f"run took {seconds:.1f} s"
         done += 1
         if done == count:
             break
