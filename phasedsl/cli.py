@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from .language.errors import PhaseDSLError, UsageError
+from .language.errors import PhaseDSLError, UsageError, printable
+from .language.limits import MAX_CPU_DEVICES, MAX_SEED
 from .version import __version__
 
 
@@ -44,8 +45,10 @@ def cmd_run(args) -> int:
     from .engines.devices import configure, usable_cores
 
     cpu_devices = usable_cores() if args.cpu_devices is None else args.cpu_devices
-    if cpu_devices < 1:
-        raise UsageError("--cpu-devices must be >= 1")
+    if not 1 <= cpu_devices <= MAX_CPU_DEVICES:
+        raise UsageError(f"--cpu-devices must be from 1 to {MAX_CPU_DEVICES}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}")
     configure(cpu_devices=cpu_devices)  # before JAX is imported
     from .output.progress import RunProgress, progress_mode
     from .output.report import console, render
@@ -85,7 +88,8 @@ def cmd_run(args) -> int:
         print(dumps(done.results))
     else:
         screen.print(render(done.results))
-        screen.print(f"results: {Path(out) / 'results.json'}")
+        screen.print(f"results: {printable(str(Path(out) / 'results.json'))}", markup=False,
+                     highlight=False)
     return 0
 
 
@@ -191,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampler to use instead of the spec's")
     p.add_argument("--seed", type=int, help="sampler seed")
     p.add_argument("--quick", action="store_true",
-                   help="a small setting for a smoke check (few draws, n <= 2000)")
+                   help="a small setting for a smoke check (few draws, at most 8 sweep values)")
     p.add_argument("--json", action="store_true", help="print the results document to stdout")
     p.add_argument("--fresh", action="store_true",
                    help="discard finished points in the run folder and start again")
@@ -271,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"error: {exc.strerror}{where}; nothing was lost that was already saved "
                  "(results.json is written atomically after every point)")
             return 2
-        raise
+        where = f" {exc.filename}" if exc.filename else ""  # any other file-system failure
+        _say(printable(f"phasedsl: error: cannot access{where}: "
+                       f"{exc.strerror or type(exc).__name__}"))
+        return 2
 
 
 def _say(line: str) -> None:

@@ -10,22 +10,35 @@ shape on disk; what goes into it comes from the pipeline as records.
 from __future__ import annotations
 
 import datetime
+import contextlib
+import errno
 import hashlib
 import io
 import json
+import math
 import os
+import secrets
+import socket
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .analysis.records import plain
+from .analysis.records import Event, PointSummary, plain
 from .language.errors import UsageError
 from .language.settings import result_keys
 
-__all__ = ["SCHEMA", "RunFolder", "atomic_write", "dumps", "load_results", "load_draws",
-           "run_key", "posterior_identity", "posterior_key", "draws_path"]
+__all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
+           "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
+           "posterior_key", "draws_path"]
 
 SCHEMA = "phasedsl.results/1"
+
+
+class RunFolderError(UsageError):
+    """A run folder that cannot be used: damaged, foreign or newer, locked by another run,
+    or a file-system failure (exit code 2; nothing is rewritten)."""
 
 
 def dumps(results: dict) -> str:
@@ -33,14 +46,30 @@ def dumps(results: dict) -> str:
     return json.dumps(plain(results), indent=1, allow_nan=False)
 
 
+def _fs_error(what: str, path, exc: OSError) -> RunFolderError:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.EFBIG:
+        reason += " (a file-size limit: `ulimit -f`?)"
+    return RunFolderError(f"cannot {what} {path}: {reason}")
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` so that a reader never sees a half-written file: a temp
+    file of a name no other writer uses (process id and random letters), then a rename.
+    A failure (a full disk, a read-only folder) leaves the old file as it was and is a
+    ``RunFolderError``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _fs_error("write", path, exc) from None
 
 
 def run_key(checked) -> str:
@@ -88,16 +117,93 @@ def posterior_key(checked) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def load_results(folder: Path) -> dict | None:
-    """The results document of ``folder``, or ``None`` where there is none yet."""
-    path = Path(folder) / "results.json"
-    if not path.is_file():
-        return None
+_DAMAGED = "nothing was changed; use --fresh to discard it, or --out for another folder"
+
+
+def _refuse(path, why: str) -> RunFolderError:
+    return RunFolderError(f"{path} is not a usable results file: {why}; {_DAMAGED}")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"`{name}` is not a number JSON allows")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def validate(doc, path) -> dict:
+    """``doc`` if it has the shape of a results document of this version (``SCHEMA``):
+    every field later stages read, every point and event readable as records, every mass a
+    finite number; else a ``RunFolderError`` saying what is wrong."""
+    if not isinstance(doc, dict):
+        raise _refuse(path, f"it holds a JSON {type(doc).__name__}, not an object")
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("phasedsl.results/"):
+            raise RunFolderError(
+                f"{path} has schema {schema}, and this phasedsl (results schema {SCHEMA}) "
+                f"does not read it; {_DAMAGED}")
+        raise _refuse(path, f"its schema is {schema!r}, not {SCHEMA!r}")
+    for key, kind in (("run_key", str), ("sampler", dict), ("sweep", dict), ("phases", list),
+                      ("points", list), ("report", dict)):
+        if not isinstance(doc.get(key), kind):
+            words = {str: "a string", dict: "an object", list: "a list"}[kind]
+            raise _refuse(path, f"`{key}` is missing or not {words}")
+    values = doc["sweep"].get("values")
+    if not isinstance(values, list) or not all(_number(v) for v in values):
+        raise _refuse(path, "`sweep.values` is not a list of numbers")
+    if not all(isinstance(p, str) for p in doc["phases"]):
+        raise _refuse(path, "`phases` is not a list of names")
+    for i, p in enumerate(doc["points"]):
+        where = f"point {i + 1}"
+        if not isinstance(p, dict) or not _number(p.get("value")):
+            raise _refuse(path, f"{where} has no numeric `value`")
+        where = f"the point at {p['value']:g}"
+        if not isinstance(p.get("phases"), dict) or set(p["phases"]) != set(doc["phases"]):
+            raise _refuse(path, f"{where} does not hold the masses of the phases "
+                                f"{', '.join(doc['phases']) or '(none)'}")
+        for name, m in list(p["phases"].items()) + [("other", p.get("other"))]:
+            if not isinstance(m, dict) or not _number(m.get("mass")) or not (
+                    -1e-9 <= m["mass"] <= 1 + 1e-9):
+                raise _refuse(path, f"{where}: the mass of `{name}` is not a number "
+                                    "between 0 and 1")
+        try:
+            PointSummary.from_json(p)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _refuse(path, f"{where} cannot be read ({type(exc).__name__}: {exc})") from None
+    if len({p["value"] for p in doc["points"]}) != len(doc["points"]):
+        raise _refuse(path, "two points have the same sweep value")
+    events = doc.get("events") or []
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not a readable results file ({exc}); "
-                         "use --fresh to start again") from None
+        for e in events:
+            Event.from_json(e)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _refuse(path, f"an event cannot be read ({type(exc).__name__}: {exc})") from None
+    return doc
+
+
+def load_results(folder: Path) -> dict | None:
+    """The results document of ``folder`` (validated: ``validate``), or ``None`` where there
+    is none yet. A damaged, foreign or newer document is a ``RunFolderError``."""
+    path = Path(folder) / "results.json"
+    try:
+        if not path.is_file():
+            if path.exists() or path.is_symlink():
+                raise RunFolderError(f"{path} is not a file; {_DAMAGED}")
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _fs_error("read", path, exc) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(path, f"byte {exc.start} is not UTF-8") from None
+    try:
+        doc = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise _refuse(path, f"it is not JSON ({exc})") from None
+    return validate(doc, path)
 
 
 def draws_path(folder: Path, index: int) -> Path:
@@ -107,7 +213,10 @@ def draws_path(folder: Path, index: int) -> Path:
 
 def save_draws(folder: Path, index: int, draws) -> None:
     """The draws of one sweep point, compressed (``params f[G,S,D]``, ``indicators``, ...)."""
-    (Path(folder) / "draws").mkdir(exist_ok=True)
+    try:
+        (Path(folder) / "draws").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _fs_error("make", Path(folder) / "draws", exc) from None
     arrays = {"params": draws.params, "indicators": draws.indicators,
               "logdensity": draws.logdensity}
     if draws.weights is not None:
@@ -125,8 +234,11 @@ def load_draws(folder: Path, index: int) -> dict[str, np.ndarray] | None:
     path = draws_path(folder, index)
     if not path.is_file():
         return None
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise RunFolderError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 class RunFolder:
@@ -141,10 +253,30 @@ class RunFolder:
         self.results = results
         self.done = done
 
+    lock: "RunLock | None" = None
+
     @classmethod
     def open(cls, folder: Path, header: dict, values, fresh: bool = False) -> "RunFolder":
+        """The run folder, locked for this process (``RunLock``) until ``close``."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fs_error("make the run folder", folder, exc) from None
+        if not folder.is_dir():
+            raise RunFolderError(f"cannot use {folder} as a run folder: not a folder")
+        lock = RunLock.acquire(folder)
+        try:
+            _sweep_temp_files(folder)
+            run = cls._open(folder, header, values, fresh)
+        except BaseException:
+            lock.release()
+            raise
+        run.lock = lock
+        return run
+
+    @classmethod
+    def _open(cls, folder: Path, header: dict, values, fresh: bool) -> "RunFolder":
         old = None if fresh else load_results(folder)
         done: dict[float, dict] = {}
         if old is not None:
@@ -188,9 +320,87 @@ class RunFolder:
         self._ended()
         self.save()
 
+    def fail(self, message: str) -> None:
+        """The run stopped on an error (a posterior that is not a density ...): finished
+        points are kept, the status says so."""
+        self.results["status"] = "failed"
+        self.results["error"] = message
+        self.save()
+
     def finish(self, events: list[dict]) -> dict:
         self.results["events"] = events
         self.results["status"] = "complete"
         self._ended()
+        self.results.pop("error", None)
         self.save()
         return self.results
+
+    def close(self) -> None:
+        """Release the folder's lock."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def _sweep_temp_files(folder: Path) -> None:
+    """Remove the temp files a killed run left (``atomic_write``'s ``.NAME.PID.XXXX.tmp``);
+    only under the folder's lock, so no live writer owns them."""
+    for sub in (folder, folder / "draws"):
+        with contextlib.suppress(OSError):
+            for tmp in sub.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
+class RunLock:
+    """One run at a time in a run folder: an exclusive ``flock`` on ``FOLDER/.lock``, held
+    while the run lasts. The kernel releases it when the process ends, however it ends, so
+    a lock of a dead process is never in the way (the next run takes it). The file holds
+    the holder's pid, host and start time, for the message a second run gets."""
+
+    NAME = ".lock"
+
+    def __init__(self, path: Path, fh):
+        self.path, self._fh = path, fh
+
+    @classmethod
+    def acquire(cls, folder: Path) -> "RunLock":
+        import fcntl
+
+        path = Path(folder) / cls.NAME
+        try:
+            fh = open(path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise _fs_error("lock the run folder", folder, exc) from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read(500).strip()
+            fh.close()
+            try:
+                info = json.loads(holder)
+                who = (f"process {info['pid']} on {info['host']}, started "
+                       f"{info['started']}")
+            except (ValueError, KeyError, TypeError):
+                who = "another process"
+            raise RunFolderError(
+                f"{folder} is in use by another run ({who}); wait for it to finish, or "
+                "use --out for another folder") from None
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}))
+            fh.flush()
+        except OSError:
+            pass  # the lock holds without its note
+        return cls(path, fh)
+
+    def release(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.seek(0)
+                self._fh.truncate()
+            self._fh.close()  # closing drops the flock
+            self._fh = None

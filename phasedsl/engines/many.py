@@ -131,14 +131,16 @@ class ManyCaller:
     def traces(self) -> int:
         return sum(c.traces for c in self._caches.values())
 
-    def run_many(self, keys, ctxs, method: str, to_draws: Callable, group: int = 1) -> list:
+    def run_many(self, keys, ctxs, method: str, to_draws: Callable,
+                 group: int | None = None) -> list:
         """One ``to_draws(outputs_of_point, compile_s, sample_s, wall_s)`` per point
         (``outputs_of_point``: ``run``'s record of numpy arrays, without the point axis).
 
         ``keys``: ``W`` PRNG keys (or int seeds), a list or a stacked key array; ``ctxs``: a
         list of ``W`` contexts or one pytree stacked along a leading ``W`` axis. ``group``:
         work items per point (consecutive items, e.g. the chains of a point): each point's
-        outputs get a leading ``[group]`` axis. The compile time goes to the first point; each
+        outputs get a leading ``[group]`` axis, ``[1]`` too (one chain); ``None``: one item
+        per point, no group axis. The compile time goes to the first point; each
         point gets an equal share of the sampling and wall seconds; ``info`` gains ``method``,
         ``call_points`` (points in the call), ``call_sample_s``, ``call_compile_s`` (of the
         whole call) and ``devices``.
@@ -161,10 +163,10 @@ class ManyCaller:
         out, compile_s = cache.call(keys, ctxs)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
-        points = count // group
+        points = count // (group or 1)
         unsort = np.argsort(order)
         out = jax.tree.map(lambda a: np.asarray(a)[unsort][:count], out)
-        if group > 1:
+        if group is not None:
             out = jax.tree.map(lambda a: a.reshape((points, group) + a.shape[1:]), out)
         wall_s = time.perf_counter() - t0
         draws = []

@@ -259,8 +259,13 @@ class QuadratureEngine:
         out, compile_s = self._cache.call(ctx)
         out = jax.block_until_ready(out)
         out = jax.tree.map(np.asarray, out)
-        weights = np.exp(out.logw)
-        weights /= weights.sum()
+        # normalised in log space: exp(logw) overflows for a sharp posterior (n K large
+        # and negative); a grid with no finite weight gives NaN, which the pipeline refuses
+        top = np.max(out.logw) if out.logw.size else -np.inf
+        with np.errstate(invalid="ignore", over="ignore"):
+            weights = np.exp(out.logw - top) if np.isfinite(top) else np.full_like(
+                out.logw, np.nan)
+            weights /= weights.sum()
         wall_s = time.perf_counter() - t0
         n_nodes = out.nodes.shape[0]
         info = {

@@ -177,6 +177,25 @@ def sweep_too_long(limit: int, count: int, span: Span) -> SpecError:
                  found=f"{count}")
 
 
+# ---------------------------------------------------------------- limits
+
+
+def too_deep(span: Span | None, limit: int, counting: str = "") -> SpecError:
+    """An expression nested deeper than the language allows (Python would overflow)."""
+    return error("this expression nests too deeply", span,
+                 expected=f"at most {limit} levels of nesting{counting}",
+                 found=f"more than {limit}",
+                 notes=("split it into `let`s of a few levels each, or write a long sum "
+                        "as sums of a few terms",))
+
+
+def too_large(what: str, span: Span | None, limit: str, found: str,
+              notes: tuple[str, ...] = ()) -> SpecError:
+    """A size beyond what ``run`` can do (``limits.py``)."""
+    return error(f"{what} is too large", span, expected=f"at most {limit}", found=found,
+                 notes=notes)
+
+
 # ---------------------------------------------------------------- other mistakes
 
 
@@ -194,3 +213,18 @@ def vector_lengths_differ(a: int, b: int, span: Span) -> SpecError:
 def needs_a_network(message: str, span: Span, expected: str = "a network model") -> SpecError:
     """Something about a network's nodes, in an energy spec."""
     return error(message, span, expected=expected, found="an energy model")
+
+
+# ---------------------------------------------------------------- posteriors (run time)
+
+
+def bad_density(what: str, sweep: str, span: Span | None, where: str,
+                notes: tuple[str, ...] = ()):
+    """The posterior at one sweep value is not a density: ``what`` (``NaN``, ``+inf``,
+    ``zero everywhere``) at the point ``where`` (``w = -1.2``)."""
+    from .errors import Diagnostic, PosteriorError
+
+    return PosteriorError(Diagnostic(
+        f"the log density is {what} at {sweep}", span,
+        expected="a finite log density wherever the prior is positive",
+        found=where, notes=tuple(notes)))

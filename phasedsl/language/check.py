@@ -15,7 +15,8 @@ from . import ast
 from . import symbolic as sy
 from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
-from .errors import Diagnostic, SpecError, did_you_mean
+from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_mean
+from .limits import MAX_TREE
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker
@@ -29,19 +30,56 @@ NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of t
 
 
 def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpec:
-    """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name."""
+    """Check a parsed spec. Raises ``SpecError`` attached to the spec's text and file name,
+    or ``UsageError`` for a mistake that a ``--set`` value brought in: in the value itself,
+    or where the spec uses it (``--set eps=0`` where `eps` must be positive)."""
+    overrides = overrides or {}
+    try:
+        return _check(spec, overrides)
+    except SpecError as exc:
+        usage = override_error(exc, overrides) or _blame(spec, overrides, exc)
+        if usage is not None:
+            raise usage from None
+        raise
+
+
+def _check(spec: ast.Spec, overrides: dict[str, str]) -> CheckedSpec:
     try:
         notes: list[Diagnostic] = []
-        checker = _Checker(apply_overrides(spec, overrides or {}, notes))
+        checker = _Checker(apply_overrides(spec, overrides, notes))
         checker.warnings.extend(notes)
         return checker.run()
     except SpecError as exc:
-        usage = override_error(exc, overrides or {})
-        if usage is not None:
-            raise usage from None
-        if exc.source is None:
+        if exc.source is None and not override_error(exc, overrides):
             raise exc.located(spec.source, spec.filename) from None
         raise
+
+
+def _same(a: Diagnostic, b: Diagnostic) -> bool:
+    return (a.message, a.span, a.found) == (b.message, b.span, b.found)
+
+
+def _blame(spec: ast.Spec, overrides: dict[str, str], exc: SpecError):
+    """The ``UsageError`` of an error located in the file that a ``--set`` value caused
+    (the spec without that ``--set`` does not make it), or None: the spec's own error."""
+    keys = [k for k in overrides if k != "engine"]
+    for key in keys:
+        rest = {k: v for k, v in overrides.items() if k != key}
+        try:
+            _check(spec, rest)
+        except SpecError as other:
+            if _same(other.diagnostic, exc.diagnostic):
+                continue
+        except PhaseDSLError:
+            pass
+        d = exc.diagnostic
+        where = (f"{spec.filename}:{d.span.line}:{d.span.column}"
+                 if d.span is not None and d.span.line > 0 else spec.filename)
+        text = f"--set {key}={overrides[key]}: {d.message} (at {where}, where the value is used"
+        if d.expected:
+            text += f"; expected {d.expected}; found {d.found}"
+        return UsageError(text + ")")
+    return None
 
 
 def _dup(first: ast.Stmt, second: ast.Stmt, what: str) -> SpecError:
@@ -59,6 +97,7 @@ class _Checker:
         self.assigns: dict[str, ast.Assign] = {}
         self._let_values: dict[str, object] = {}
         self._let_busy: list[str] = []
+        self._let_depths: dict[str, int] = {}  # levels of nesting of each let's value
         self.layout: NetworkLayout | None = None
 
     # ------------------------------------------------------------ grouping
@@ -107,13 +146,15 @@ class _Checker:
                         first_en.span, expected="network statements only (model, truth, data)",
                         found="`param`/`energy` in a network spec")
         if not has_net and not has_en:
-            raise err.missing("this spec has no model", None,
+            raise err.missing("this spec has no model", ast.Span(1, 1, 1, 1),
                         expected="`model network(...)` with `truth` and `data`, "
                                  "or `param` and `energy`", found="neither")
         self.kind = "network" if has_net else "energy"
         sweep: ast.Sweep | None = self.one.get(ast.Sweep)
         self.sweep_name = sweep.name.id if sweep is not None else None
-        self.sweep_symbol = sp.Symbol(self.sweep_name or "_sweep", real=True)
+        # without a sweep, a symbol no spec name can spell (names are [A-Za-z_][A-Za-z0-9_]*),
+        # so that `param _sweep` is a parameter, not the hidden sweep variable
+        self.sweep_symbol = sp.Symbol(self.sweep_name or "<no sweep>", real=True)
         self.check_names()
         self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
@@ -189,6 +230,7 @@ class _Checker:
     # ------------------------------------------------------------ lets
     def let_value(self, name: str):
         if name in self._let_values:
+            sy.reserve(self._let_depths.get(name, 0))
             return self._let_values[name]
         st = self.lets[name]
         if name in self._let_busy:
@@ -197,8 +239,20 @@ class _Checker:
                         expected="a definition that does not refer back to it",
                         found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
         self._let_busy.append(name)
-        value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
+        start, outer_peak = sy.Depth.now, sy.Depth.peak
+        sy.Depth.peak = start
+        try:
+            value = sy.evaluate(st.expr, self.scope, dataclasses.replace(self.ctx, where="a `let`"))
+        finally:
+            self._let_depths[name] = sy.Depth.peak - start
+            sy.Depth.peak = max(outer_peak, sy.Depth.peak)
         self._let_busy.remove(name)
+        size = sy.tree_size(value, MAX_TREE)
+        if size > MAX_TREE:
+            raise err.too_large(f"the value of `{name}`", st.expr.span,
+                                f"{MAX_TREE:,} terms written out", f"more than {MAX_TREE:,}",
+                                notes=("each use of a let copies its value: a let used twice "
+                                       "in each of a chain of lets doubles at every step",))
         sy.ensure_real(value, st.expr.span, f"`{name}`", self.ctx)
         if isinstance(value, (sy.Nodes, sy.Namespace, sy.NodeIndex)):
             raise err.wrong_kind(f"`let {name}` must be a number, a vector or a condition", st.expr.span,
@@ -210,7 +264,8 @@ class _Checker:
     def energy(self) -> sp.Expr:
         st: ast.Energy | None = self.one.get(ast.Energy)
         if st is None:
-            raise err.missing("this spec has parameters but no energy", None,
+            raise err.missing("this spec has parameters but no energy",
+                              next(iter(self.params.values())).span,
                         expected="`energy K = ...`", found="none")
         if not self.params:
             raise err.missing("an energy needs parameters", st.span,

@@ -31,13 +31,16 @@ class Diagnostic:
 
     def render(self, source: str | None, filename: str) -> str:
         """Text of the message: ``FILE:LINE:COL: severity: message``, source line, caret."""
+        filename, message = printable(filename), printable(self.message)
         if self.span is None or self.span.line <= 0:
-            out = [f"{filename}: {self.severity}: {self.message}"]
+            out = [f"{filename}: {self.severity}: {message}"]
         else:
-            out = [f"{filename}:{self.span.line}:{self.span.column}: {self.severity}: {self.message}"]
-            lines = (source or "").splitlines()
+            out = [f"{filename}:{self.span.line}:{self.span.column}: {self.severity}: {message}"]
+            # lines as the parser counts them: "\n" only (str.splitlines also breaks at
+            # \f, \v, \x1c-\x1e, \x85, U+2028/9 and would show another line)
+            lines = (source or "").split("\n")
             if 0 < self.span.line <= len(lines):
-                text = lines[self.span.line - 1].rstrip()
+                text = printable(lines[self.span.line - 1].rstrip())
                 gutter = str(self.span.line)
                 out.append(f"  {gutter} | {text}")
                 start = self.span.column - 1
@@ -48,11 +51,19 @@ class Diagnostic:
                 width = max(1, min(width, max(1, len(text) - start)))
                 out.append(f"  {' ' * len(gutter)} | {' ' * start}{'^' * width}")
         if self.expected:
-            out.append(f"  expected: {self.expected}")
+            out.append(f"  expected: {printable(self.expected)}")
         if self.found:
-            out.append(f"  found: {self.found}")
-        out.extend(f"  note: {note}" for note in self.notes)
+            out.append(f"  found: {printable(self.found)}")
+        out.extend(f"  note: {printable(note)}" for note in self.notes)
         return "\n".join(out)
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences, carriage
+    returns, form feeds ...) shown as ``\\x1b``, one character each way, so a caret still
+    lines up with the characters before it only where there are none."""
+    return "".join(ch if ch == "\t" or (ch.isprintable() or ch == " ") else
+                   ascii(ch)[1:-1] for ch in text)
 
 
 class PhaseDSLError(Exception):
@@ -77,10 +88,18 @@ class SpecError(PhaseDSLError):
 
     def located(self, source: str, filename: str) -> "SpecError":
         """The same error, attached to a file's text (for errors raised before it was known)."""
-        return SpecError(self.diagnostic, source, filename)
+        return type(self)(self.diagnostic, source, filename)
 
     def render(self) -> str:
         return self.diagnostic.render(self.source, self.filename)
+
+
+class PosteriorError(SpecError):
+    """A spec that checks but whose posterior cannot be sampled: a log density that is NaN
+    or +inf where the prior is positive, or zero everywhere, at some sweep value (exit code
+    1: the spec's model is at fault). Located at the model (the energy, or the network)."""
+
+    exit_code = 1
 
 
 class UsageError(PhaseDSLError):
@@ -89,7 +108,7 @@ class UsageError(PhaseDSLError):
     exit_code = 2
 
     def render(self) -> str:
-        return f"phasedsl: error: {self.args[0]}"
+        return f"phasedsl: error: {printable(str(self.args[0]))}"
 
 
 def error(message: str, span: Span | None, expected: str | None = None,

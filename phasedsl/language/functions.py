@@ -10,6 +10,7 @@ from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
 from .reals import finite
+from .limits import MAX_SYMMETRIC_WIDTH
 from .values import AllOf, Context, Region, Rel, Scope, Symmetric, Vec, describe
 
 SCALAR_FUNCS = {
@@ -120,6 +121,10 @@ def call(e: ast.Call, scope: Scope, ctx: Context, ev: Evaluators):
                 "`symmetric` permutes a network's nodes, and this spec has none", e.span)
         if not ctx.symmetric:
             raise err.symmetric_outside_phase(e.span, ctx.where)
+        if ctx.width > MAX_SYMMETRIC_WIDTH:
+            raise err.too_large("the width for `symmetric`", e.span,
+                                f"{MAX_SYMMETRIC_WIDTH} nodes ({MAX_SYMMETRIC_WIDTH}! node "
+                                "permutations)", f"{ctx.width} nodes ({ctx.width}! permutations)")
         return Symmetric(ev.condition(args[0], scope, ctx))
     if name in ELSEWHERE:
         raise err.misplaced(f"`{name}` can be used {ELSEWHERE[name]}", e.span,

@@ -15,6 +15,7 @@ from . import ast
 from . import symbolic as sy
 from .checked import Network
 from . import catalogue as err
+from .limits import MAX_DATA, MAX_INPUTS, MAX_N, MAX_SEED, MAX_WIDTH
 from .errors import did_you_mean
 from .layout import NetworkLayout, Slot
 
@@ -46,6 +47,9 @@ def _kwargs(c, base, st, what: str, allowed: dict) -> dict:
             if not (width >= 1 and float(width).is_integer()):
                 raise err.not_whole("the width", value.span, rest=" of 1 or more",
                                     expected="width >= 1", found=f"{width:g}")
+            if width > MAX_WIDTH:
+                raise err.too_large("the width", value.span, f"{MAX_WIDTH} nodes",
+                                    f"{width:g}")
             out[key] = int(width)
     return out
 
@@ -79,6 +83,8 @@ def _input_dist(c, base, e: ast.Expr):
         if not (k >= 1 and float(k).is_integer()):
             raise err.not_whole("the input dimension", e.right.span,
                                 expected="`uniform(a, b)^k` with k >= 1", found=f"{k:g}")
+        if k > MAX_INPUTS:
+            raise err.too_large("the input dimension", e.right.span, f"{MAX_INPUTS}", f"{k:g}")
         k, dist = int(k), e.left
     if not (isinstance(dist, ast.Call) and dist.func.id in ("uniform", "normal") and len(dist.args) == 2):
         raise err.invalid("unknown input distribution", dist.span,
@@ -147,11 +153,13 @@ def check_network(c) -> NetworkCheck:
                 raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
                             found="no `n`")
             n = c.sweep_symbol
+            _data_size(c, n, c.one[ast.Sweep].span, k)
         else:
             n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
             _sweep_only(c, n, n_item.expr.span, "`n`")
             sy.ensure_positive(n, n_item.expr.span, "n", c.ctx)
             _whole(c, n, n_item.expr.span, "`n`")
+            _data_size(c, n, n_item.expr.span, k)
     with_n = base.child({"n": lambda: n})
     with c.lets_in(with_n):
         noise = sp.Integer(1)
@@ -162,9 +170,9 @@ def check_network(c) -> NetworkCheck:
         seed = 0
         if "seed" in items:
             seed = c._const(items["seed"].expr, base, c.ctx, "the data seed")
-            if not (seed >= 0 and float(seed).is_integer()):
+            if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
                 raise err.not_whole("the data seed", items["seed"].expr.span, rest=" >= 0",
-                                    expected="`seed = 0`", found=f"{seed:g}")
+                                    expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
             seed = int(seed)
 
         truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
@@ -219,6 +227,17 @@ def _sweep_only(c, value, span, what):
     if extra:
         raise err.depends_on_parameters(what, span, whose="the model's parameters",
                                         found=sy.names_text(extra))
+
+
+def _data_size(c, n, span, k):
+    """``n`` (at every sweep value) within ``MAX_N``, and ``n * k`` within ``MAX_DATA``."""
+    values = ([n] if not n.free_symbols
+              else [n.subs(c.sweep_symbol, v) for v in c.sweep_values])
+    biggest = max(sy.real_value(v) for v in values)
+    if biggest > MAX_N or biggest * k > MAX_DATA:
+        raise err.too_large("the sample size `n`", span,
+                            f"{MAX_N:,} (and n times the input dimension at most {MAX_DATA:,})",
+                            f"n = {biggest:g} with {k} input{'s' if k != 1 else ''}")
 
 
 def _whole(c, value, span, what):

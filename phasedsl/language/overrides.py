@@ -31,12 +31,20 @@ def _respan(node, span: ast.Span):
 
 
 def _parse_value(key: str, text: str, span: ast.Span) -> ast.Expr:
+    """The expression of one ``--set`` value: one expression on one line, nothing else
+    (``eps=1; let y = 2`` would be a second statement)."""
+    bad = next((ch for ch in text if ch in "\n\r;#" or not (ch.isprintable() or ch == "\t")),
+               None)
+    if bad is not None:
+        raise UsageError(f"--set {key}={text!r}: the value is not one expression "
+                         f"(it holds {bad!r})")
     try:
         spec = parse(f"let __value = {text}\n", f"--set {key}")
     except SpecError:
         raise UsageError(f"--set {key}={text}: the value is not an expression") from None
-    (stmt,) = spec.statements
-    return _respan(stmt.expr, span)
+    if len(spec.statements) != 1 or not isinstance(spec.statements[0], ast.Let):
+        raise UsageError(f"--set {key}={text}: the value is not one expression")
+    return _respan(spec.statements[0].expr, span)
 
 
 def override_error(exc, overrides: dict[str, str]):

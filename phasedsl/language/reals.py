@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from . import ast
 from . import catalogue as err
+from .limits import MAX_EXPONENT, MAX_MAGNITUDE_DIGITS
 from .values import Context, Vec
 
 
@@ -20,6 +23,36 @@ def finite(value, e: ast.Expr, found: str | None = None):
         raise err.not_finite(e.span, found=found or "an infinite or undefined value")
     if not value.free_symbols and value.is_extended_real is False:
         raise err.not_a_real_number("this", e.span, found=found or f"`{value}`")
+    return fits(value, e)
+
+
+def power_fits(a, b, e: ast.Expr) -> None:
+    """Refuse ``a ^ b`` before sympy computes it, where it would be too large to compute
+    or to hold (``9^9^9`` is 370 million digits) or its exponent too large to lower."""
+    if not (isinstance(a, sp.Expr) and isinstance(b, sp.Expr)) or b.free_symbols:
+        return
+    x = real_value(b)
+    if x != x:
+        return  # not a real number: the usual checks say so
+    if a.free_symbols:
+        if abs(x) > MAX_EXPONENT:
+            raise err.too_large("this exponent", e.right.span, f"{MAX_EXPONENT:,} in size",
+                                fmt(x))
+        return
+    base = abs(real_value(a))
+    if base != base or base in (0.0, 1.0):
+        return
+    if abs(x) * abs(math.log10(base)) > MAX_MAGNITUDE_DIGITS:
+        raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
+                            f"about 10^{abs(x) * math.log10(base):.3g}")
+
+
+def fits(value, e: ast.Expr):
+    """``value`` unless it is a constant beyond 10^MAX_MAGNITUDE_DIGITS in size."""
+    if isinstance(value, sp.Expr) and value.is_Number and value.is_finite:
+        if abs(value) > sp.Integer(10) ** MAX_MAGNITUDE_DIGITS:
+            raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
+                                f"{sp.N(value, 4)}")
     return value
 
 

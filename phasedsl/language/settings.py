@@ -17,6 +17,7 @@ from . import ast
 from . import symbolic as sy
 from . import catalogue as err
 from .errors import did_you_mean
+from .limits import MAX_NUMBERS_PER_POINT, MAX_SEED
 
 RESULT, EXECUTION, ANALYSIS = "result", "execution", "analysis"
 KINDS = ("int", "prob", "frac", "pos", "choice")
@@ -65,17 +66,19 @@ def _pos(default, doc, **kw) -> Setting:
     return Setting(default, "pos", doc, lower=0, **kw)
 
 
-_SEED = _int(0, 0, "the sampler's seed (`--seed` overrides it)", argument=False)
+_SEED = _int(0, 0, "the sampler's seed (`--seed` overrides it)", argument=False,
+             upper=MAX_SEED)
 _DEVICES = _int(0, 0, "run_many's work is split across this many devices (0: all there are)",
                 role=EXECUTION, internal=True, argument=False)
 
 TABLE: dict[str, dict[str, Setting]] = {
     "nuts": {
-        "chains": _int(4, 1, "independent chains per sweep point"),
-        "draws": _int(2000, 1, "draws kept per chain", quick=200),
-        "warmup": _int(1000, 0, "window-adaptation steps per chain", quick=300),
+        "chains": _int(4, 1, "independent chains per sweep point", upper=1024),
+        "draws": _int(2000, 1, "draws kept per chain", quick=200, upper=10**7),
+        "warmup": _int(1000, 0, "window-adaptation steps per chain", quick=300, upper=10**7),
         "target_accept": _prob(0.8, "the acceptance rate step-size adaptation aims at"),
-        "max_depth": _int(10, 1, "the largest tree depth: at most 2^max_depth - 1 steps"),
+        "max_depth": _int(10, 1, "the largest tree depth: at most 2^max_depth - 1 steps",
+                          upper=20),
         "seed": _SEED,
         "chain_method": Setting(
             None, "choice", "how chains run: one after another, vmapped in lockstep, or "
@@ -85,14 +88,15 @@ TABLE: dict[str, dict[str, Setting]] = {
         "devices": _DEVICES,
     },
     "smc": {
-        "particles": _int(2000, 2, "particles per generation", quick=200),
-        "runs": _int(4, 1, "independent runs per sweep point (their spread is the standard error: 4 or more)", quick=4),
-        "mutations": _int(10, 1, "HMC steps per particle per stage"),
-        "integration_steps": _int(10, 1, "leapfrog steps per HMC step"),
+        "particles": _int(2000, 2, "particles per generation", quick=200, upper=10**7),
+        "runs": _int(4, 1, "independent runs per sweep point (their spread is the standard "
+                           "error: 4 or more)", quick=4, upper=1024),
+        "mutations": _int(10, 1, "HMC steps per particle per stage", upper=10**4),
+        "integration_steps": _int(10, 1, "leapfrog steps per HMC step", upper=10**4),
         "target_ess": _prob(0.5, "the newest generation's incremental ESS, a fraction of "
                                  "the particles"),
-        "generations": _int(8, 1, "HMC generations held and reweighted"),
-        "prior_draws": _int(32, 1, "prior draws held, in units of `particles`"),
+        "generations": _int(8, 1, "HMC generations held and reweighted", upper=1000),
+        "prior_draws": _int(32, 1, "prior draws held, in units of `particles`", upper=10**4),
         "step_min": _pos(0.1, "each HMC step's step-size factor is log-uniform in "
                               "[step_min, step_max]"),
         "step_max": _pos(2.0, "the upper end of the step-size factor"),
@@ -102,20 +106,21 @@ TABLE: dict[str, dict[str, Setting]] = {
         "initial_scale": _pos(1.0, "the first step size, in units of the ensemble's std, "
                                    "times D^(-1/4)", listed=False),
         "max_stages": _int(1000, 1, "a safety cap on the number of tempering stages",
-                           listed=False),
+                           listed=False, upper=10**6),
         "particle_block": _int(
-            None, 0, "particles per block of HMC moves (0: all at once)", role=EXECUTION,
+            None, 0, "particles per block of HMC moves (0: all at once)", role=EXECUTION, upper=10**7,
             auto="by machine: 4 on a CPU, 0 on an accelerator", listed=False, argument=False),
         "devices": _DEVICES,
     },
     "quadrature": {
         "points": _int(0, 3, "grid points (per axis for 2 parameters)",
-                       auto="by dimension: 4001 for 1 parameter, 801 per axis for 2"),
-        "order": _int(5, 1, "Gauss-Legendre nodes per cell (1 parameter)", listed=False),
+                       auto="by dimension: 4001 for 1 parameter, 801 per axis for 2", upper=10**6),
+        "order": _int(5, 1, "Gauss-Legendre nodes per cell (1 parameter)", listed=False,
+                      upper=100),
         "bisect": _int(48, 0, "bisection halvings for a phase boundary inside a cell "
-                              "(1 parameter)", listed=False),
+                              "(1 parameter)", listed=False, upper=200),
         "subdivisions": _int(8, 1, "midpoint sub-cells per cell and axis (2 parameters)",
-                             listed=False),
+                             listed=False, upper=100),
     },
     "report": {
         "floor": Setting(0.005, "frac", "masses below this count as absent", lower=0, upper=1,
@@ -202,6 +207,7 @@ class SettingsChecker:
                 found=f"step_min = {_value_text(sample['step_min'])}")
         if engine == "quadrature":
             self._quadrature_ok()
+        self._work_ok(engine, sample)
         report = self._block(self.report_st.items if self.report_st else (), "report", "`report`")
         return engine, sample, report
 
@@ -210,6 +216,29 @@ class SettingsChecker:
         for item in self.sample_st.items if self.sample_st else ():
             if isinstance(item.target, ast.Name) and item.target.id == key:
                 return item.span
+        return self.sample_st.span if self.sample_st else None
+
+    def _work_ok(self, engine: str, sample: dict):
+        """The numbers one sweep point keeps (draws x parameters, grid nodes ...) within
+        ``MAX_NUMBERS_PER_POINT``: each setting may be within its bounds and their product
+        still beyond any machine's memory."""
+        dim = max(1, sum(s.size for s in self.slots))
+        if engine == "nuts":
+            count, what = sample["chains"] * sample["draws"] * dim, "chains x draws x parameters"
+        elif engine == "smc":
+            count = sample["runs"] * sample["particles"] * dim * max(
+                sample["generations"], sample["prior_draws"])
+            what = "runs x particles x parameters x max(generations, prior_draws)"
+        else:
+            points = sample["points"] or (4001 if dim == 1 else 801)
+            count = points * sample.get("order", 5) if dim == 1 else (
+                points * sample.get("subdivisions", 8)) ** 2
+            what = ("points x order" if dim == 1 else "(points x subdivisions)^2")
+        if count > MAX_NUMBERS_PER_POINT:
+            raise err.too_large("the work of one sweep point", self._block_span(), 
+                                f"{MAX_NUMBERS_PER_POINT:,} numbers ({what})", f"{count:,}")
+
+    def _block_span(self):
         return self.sample_st.span if self.sample_st else None
 
     def _quadrature_ok(self):

@@ -18,17 +18,20 @@ module nor each other's callers, so the dependencies run one way.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
+from .limits import MAX_MAGNITUDE_DIGITS, MAX_NESTING, Depth
 
 from .functions import (  # noqa: F401 - re-exported
     ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
 )
 from .reals import (  # noqa: F401 - re-exported
-    ensure_positive, ensure_real, finite, fmt, real_value,
+    ensure_positive, ensure_real, finite, fmt, power_fits, real_value,
 )
 from .values import (  # noqa: F401 - re-exported: the value types are part of this API
     Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
@@ -44,12 +47,69 @@ def number(text_value: float):
 # ---------------------------------------------------------------- evaluation
 
 
+_USES: list = []  # the spans of the names being looked up, innermost last
+
+
 def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
-    """The typed symbolic value of ``e``. Raises ``SpecError`` (unattached) on a mistake."""
+    """The typed symbolic value of ``e``. Raises ``SpecError`` (unattached) on a mistake.
+
+    Nesting is counted across the lets an expression uses (``limits.Depth``): the parser
+    bounds one expression's depth, this bounds chains of lets (``let a2 = sin(a1)`` ...)."""
     method = _DISPATCH.get(type(e))
     if method is None:  # pragma: no cover - grammar and AST agree
         raise err.invalid(f"this cannot be used in an expression ({type(e).__name__})", e.span)
-    return method(e, scope, ctx)
+    if Depth.now >= MAX_NESTING:
+        raise err.too_deep(e.span, MAX_NESTING, " (counting the lets it uses)")
+    Depth.now += 1
+    Depth.peak = max(Depth.peak, Depth.now)
+    try:
+        return method(e, scope, ctx)
+    finally:
+        Depth.now -= 1
+
+
+def tree_size(value, limit: int) -> int:
+    """The number of nodes of ``value`` written out as a tree (what lowering walks; a let
+    used twice in the next counts twice), counted on the shared graph in linear time and
+    capped just above ``limit``."""
+    memo: dict[int, int] = {}
+    keep = []
+
+    def children(v):
+        if isinstance(v, sp.Basic):
+            return v.args
+        if isinstance(v, Vec):
+            return v.items
+        if isinstance(v, (AllOf, AnyOf)):
+            return v.items
+        if isinstance(v, (NotP, Symmetric)):
+            return (v.item,)
+        if isinstance(v, Region):
+            return (v.relation,)
+        if isinstance(v, Rel):
+            return (v.left, v.right)
+        return ()
+
+    stack = [(value, False)]
+    while stack:
+        v, done = stack.pop()
+        if id(v) in memo:
+            continue
+        kids = children(v)
+        if done or not kids:
+            memo[id(v)] = min(limit + 1, 1 + sum(memo[id(k)] for k in kids))
+            keep.append(v)
+            continue
+        stack.append((v, True))
+        stack.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(value)]
+
+
+def reserve(levels: int) -> None:
+    """A let evaluated before, used again: its ``levels`` count where it is used."""
+    if Depth.now + levels > MAX_NESTING:
+        raise err.too_deep(_USES[-1] if _USES else None, MAX_NESTING,
+                           " (counting the lets it uses)")
 
 
 def _wrong_kind(e: ast.Expr, v, what: str):
@@ -81,6 +141,9 @@ def point(e: ast.Expr, scope: Scope, ctx: Context):
 
 
 def _number(e: ast.Number, scope, ctx):
+    if not math.isfinite(e.value) or abs(e.value) > 10.0 ** MAX_MAGNITUDE_DIGITS:
+        raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
+                            f"`{e.text}`")
     return number(e.value)
 
 
@@ -96,7 +159,11 @@ def _name(e: ast.Name, scope: Scope, ctx: Context):
             raise err.wrong_kind(f"`{e.id}` is a function; call it with arguments", e.span,
                                  expected=f"`{e.id}(...)`", found=f"`{e.id}`")
         raise err.unknown_name(e.id, e.span, scope.names())
-    value = thunk()
+    _USES.append(e.span)
+    try:
+        value = thunk()
+    finally:
+        _USES.pop()
     if isinstance(value, Unavailable):
         raise err.unavailable(value.message, e.span, value.expected, value.found)
     return value
@@ -183,6 +250,8 @@ def _binary(e: ast.Binary, scope, ctx):
                                  expected="a number or a vector", found=describe(v))
     va, vb = isinstance(a, Vec), isinstance(b, Vec)
     if not va and not vb:
+        if e.op == "^":
+            power_fits(a, b, e)
         return finite({"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
                         "/": lambda: a / b, "^": lambda: a ** b}[e.op](), e)
     if e.op in "+-":

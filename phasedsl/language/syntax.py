@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from . import ast
-from .errors import Diagnostic, SpecError
+from . import catalogue as err
+from .errors import Diagnostic, SpecError, printable
+from .limits import MAX_NESTING
 from .syntax_errors import syntax_error
 
 GREEK = {"θ": "theta", "ϑ": "vartheta", "β": "beta", "ε": "epsilon"}
@@ -137,7 +139,10 @@ class _ToAst(Transformer):
         return ast.Name(_span(tok), _ident(tok))
 
     def experiment(self, meta, c):
-        return ast.Experiment(_span(meta), ast.String(_span(c[0]), c[0].value[1:-1]))
+        # the title reaches terminals, figures and results.json: control characters
+        # (terminal escape sequences) are kept visible, not sent raw
+        title = printable(c[0].value[1:-1])
+        return ast.Experiment(_span(meta), ast.String(_span(c[0]), title))
 
     def let(self, meta, c):
         return ast.Let(_span(meta), self._name(c[0]), c[1])
@@ -183,6 +188,22 @@ class _ToAst(Transformer):
         return ast.Energy(_span(meta), self._name(c[0]), c[1])
 
 
+def _nesting(tree, source: str, filename: str) -> None:
+    """Refuse a parse tree deeper than ``MAX_NESTING`` (plus a statement's few levels)
+    before anything walks it recursively: an iterative walk, located at the first node
+    past the limit."""
+    limit = MAX_NESTING + 4
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            meta = node.meta if isinstance(node, Tree) else node
+            raise err.too_deep(_span(meta), MAX_NESTING).located(source, filename)
+        if isinstance(node, Tree):
+            stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return None
+
+
 def parse(source: str, filename: str = "<spec>") -> ast.Spec:
     """Parse the text of a .phase file. Raises ``SpecError`` on a syntax error."""
     if not source.endswith("\n"):
@@ -193,6 +214,7 @@ def parse(source: str, filename: str = "<spec>") -> ast.Spec:
         tree = parser().parse(source_for_parser)
     except UnexpectedInput as exc:
         raise syntax_error(exc, source, filename) from None
+    _nesting(tree, source, filename)
     try:
         statements = _ToAst().transform(tree)
     except VisitError as exc:

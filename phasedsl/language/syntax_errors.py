@@ -28,7 +28,7 @@ _WORDS = {
     "LPAR": "`(`", "LSQB": "`[`",
 }
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
-_VALID_NUMBER = re.compile(r"(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)([eE][+-]?\d+)?")
+_VALID_NUMBER = re.compile(r"([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)([eE][+-]?[0-9]+)?")
 _NUMBER_HINT = "a number such as `1`, `0.3`, `1e4` or `1_000`"
 
 

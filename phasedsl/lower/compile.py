@@ -203,4 +203,19 @@ def _data_size(checked: CheckedSpec) -> int:
 def _node_permutations(checked: CheckedSpec) -> np.ndarray | None:
     """``int32[d!, D]``: the parameter indices under each permutation of the model's nodes
     (``NetworkLayout.permutations``); ``None`` for energies."""
-    return None if checked.layout is None else checked.layout.permutations()
+    if checked.layout is None or not any(_symmetric(p) for _, p in checked.phases):
+        return None  # d! permutations only where a phase asks for them (width <= 8 there)
+    return checked.layout.permutations()
+
+
+def _symmetric(p) -> bool:
+    """Whether the condition ``p`` uses ``symmetric``."""
+    if isinstance(p, sy.Symmetric):
+        return True
+    if isinstance(p, (sy.AllOf, sy.AnyOf)):
+        return any(_symmetric(x) for x in p.items)
+    if isinstance(p, sy.NotP):
+        return _symmetric(p.item)
+    if isinstance(p, sy.Region):
+        return _symmetric(p.relation)
+    return False

@@ -32,7 +32,7 @@ def make_prior(prior: tuple, lower: np.ndarray, upper: np.ndarray):
     hi = np.where(bounded, upper, 1.0).astype(np.float32)
     dim = len(lower)
 
-    idx = np.flatnonzero(bounded)
+    idx = np.flatnonzero(bounded).astype(np.int32)  # one index dtype under x64 or not
 
     def inside(params):
         # only the bounded coordinates: an all-unbounded prior gives a constant, which XLA

@@ -88,8 +88,15 @@ def sweep_label(name: str | None) -> str:
     return "sweep value" if not name else rf"$\{name}$" if name in GREEK else name
 
 
+def _plain(text: str) -> str:
+    """Text from a spec, shown as written: matplotlib would read ``$...$`` as mathtext
+    (and fail on an unbalanced ``$``)."""
+    return str(text).replace("$", r"\$")
+
+
 def _title(results: dict, what: str) -> str:
-    return f"{results.get('experiment') or Path(results.get('spec_file') or 'run').stem}\n{what}"
+    name = results.get('experiment') or Path(results.get('spec_file') or 'run').stem
+    return f"{_plain(name)}\n{what}"
 
 
 def _colours(plt, phases) -> dict:
@@ -312,7 +319,7 @@ def _posterior(plt, results: dict, data):
                        label=f"truth {name}[i]")]
     fig.legend(handles=handles, loc="outside lower center",
                ncols=max(1, min(len(handles), int(fig.get_figwidth() / 2.2))))
-    fig.suptitle(f"{data.experiment or 'run'}: posterior of {name}[i], its {data.nodes} "
+    fig.suptitle(f"{_plain(data.experiment or 'run')}: posterior of {name}[i], its {data.nodes} "
                  "nodes by colour (contours at 5, 20, 50, 80% of each node's peak)", fontsize=11)
     return f"posterior_{name}", fig
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.records import Event, PointSummary
-from ..language.errors import UsageError
+from ..language.errors import PhaseDSLError, UsageError
+from ..language.limits import MAX_SEED
 from ..rundir import SCHEMA, load_draws, load_results
 from .spec import Spec, load_text, spec_of_results
 
@@ -152,8 +153,8 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     from .sweep import default_batch, run_spec
 
     configure(cpu_devices=usable_cores())  # no effect once JAX is imported
-    if seed is not None and seed < 0:
-        raise UsageError("--seed must be >= 0")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}")
     folder = Path(out) if out is not None else Path("runs") / spec.name
     provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
                   "quick": spec.quick}

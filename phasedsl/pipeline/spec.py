@@ -14,6 +14,7 @@ import numpy as np
 from ..language import ast
 from ..language.check import CheckedSpec, check
 from ..language.errors import PhaseDSLError, UsageError
+from ..language.limits import MAX_FILE_BYTES
 from ..language.settings import quick_overrides
 from ..language.syntax import parse
 
@@ -42,13 +43,27 @@ class Spec:
 
 
 def _read(path: str) -> str:
+    """The text of a spec file: UTF-8 (a byte-order mark is allowed), at most
+    ``MAX_FILE_BYTES``; a byte that is not UTF-8 is a usage error at its line and column."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such spec file: {path}")
     try:
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{path} is too large for a spec ({p.stat().st_size:,} bytes; "
+                             f"at most {MAX_FILE_BYTES:,})")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise UsageError(f"{path}:{line}:{column}: not UTF-8 text (byte "
+                         f"0x{data[exc.start]:02x}); save the spec as UTF-8") from None
+    return text.removeprefix("\ufeff")
 
 
 def quick_sweep(values, limit: int = QUICK_POINTS) -> tuple[float, ...]:

@@ -21,9 +21,10 @@ from ..analysis.events import find_events, with_trust
 from ..analysis.masses import summarise_point
 from ..analysis.modes import mode_finding, sign_patterns
 from ..analysis.records import Event, PointSummary
-from ..language.errors import UsageError
+from ..language.errors import PosteriorError, UsageError
 from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
+from .health import check_point
 from .lcoef import lcoef_step, with_lcoef
 
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
@@ -81,7 +82,16 @@ def sample_point(engine, compiled, index: int, value: float, seed: int):
     """Run the engine at one sweep value: ``(PointSummary, Draws)``."""
     t0 = time.perf_counter()
     draws = engine.run(point_key(seed, index), compiled.context(value))
-    return summarise(compiled, value, draws, time.perf_counter() - t0), draws
+    return _checked(compiled, value, draws, time.perf_counter() - t0)
+
+
+def _checked(compiled, value: float, draws, wall_s: float):
+    """``(PointSummary, Draws)`` of a point whose posterior is a density (``health``):
+    a NaN or infinite log density is an error, never a mass."""
+    check_point(compiled, value, draws)
+    point = summarise(compiled, value, draws, wall_s)
+    check_point(compiled, value, draws, point)
+    return point, draws
 
 
 def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
@@ -99,7 +109,7 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     keys = [point_key(seed, i) for i, _ in chunk]
     many = engine.run_many(keys, [compiled.context(v) for _, v in chunk])
     wall = (time.perf_counter() - t0) / len(chunk)
-    return [(summarise(compiled, v, draws, wall), draws) for (_, v), draws in zip(chunk, many)]
+    return [_checked(compiled, v, draws, wall) for (_, v), draws in zip(chunk, many)]
 
 
 def refine_crossovers(events: list[Event], engine, compiled, seed: int,
@@ -141,7 +151,7 @@ def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, l
     walked = engine.run_sweep(point_key(seed, len(values)), [compiled.context(v) for v in values])
     wall = (time.perf_counter() - t0) / len(values)
     for i, v in todo:
-        point, draws = summarise(compiled, v, walked[i], wall), walked[i]
+        point, draws = _checked(compiled, v, walked[i], wall)
         if not point.mixing_ok:
             point, draws = sample_point(engine, compiled, i, v, seed)
             point = dataclasses.replace(point, diagnostics={**point.diagnostics,
@@ -197,15 +207,24 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     choice for the machine); it changes the draws, not their distribution, so it is not part
     of the run key: a run resumed with another method goes on with the same posterior.
     ``provenance``: extra fields for the document's header (the spec text, ``--set``)."""
-    from ..engines.registry import make_engine
-    from ..lower.compile import compile_spec
-
     from .provenance import provenance as environment
 
     seed = checked.sample.get("seed", 0) if seed is None else seed
     values = list(checked.sweep_values)
     recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
     run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
+    try:
+        return _run_open(run, checked, values, seed, progress, on_point, batch, chain_method)
+    finally:
+        run.close()
+
+
+def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
+              chain_method) -> dict:
+    """``run_spec`` on a locked run folder."""
+    from ..engines.registry import make_engine
+    from ..lower.compile import compile_spec
+
     compiled = compile_spec(checked)
     settings = dict(checked.sample)
     if chain_method is not None:
@@ -229,13 +248,16 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
-    except KeyboardInterrupt:
+        points = [PointSummary.from_json(p) for p in run.results["points"]]
+        report = checked.report
+        events = find_events(values, points, report["floor"], report["merge"])
+        if checked.engine == "quadrature":
+            events = refine_crossovers(events, engine, compiled, seed)
+        events = with_trust(events, points)
+    except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
         raise
-    points = [PointSummary.from_json(p) for p in run.results["points"]]
-    report = checked.report
-    events = find_events(values, points, report["floor"], report["merge"])
-    if checked.engine == "quadrature":
-        events = refine_crossovers(events, engine, compiled, seed)
-    events = with_trust(events, points)
+    except PosteriorError as exc:
+        run.fail(exc.diagnostic.message)
+        raise
     return run.finish([e.to_json() for e in events])

@@ -1,0 +1,95 @@
+"""Fuzz: mutated and adversarial specs (``tests/fuzzgen.py``) through ``phasedsl check``
+(in process) and a few through ``phasedsl run``.
+
+For every input: exit code 0, 1 or 2 only, no traceback, every exit 1 located at a line
+inside the file, and a bounded time. A few hundred inputs by default; thousands with
+``-m slow``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import time
+
+import pytest
+
+from phasedsl.cli import main
+
+from fuzzgen import SMALL, cases, mutate_tokens
+
+DEFAULT_COUNT = 300
+SLOW_COUNT = 3000
+SECONDS = 20.0  # per input, on a loaded 2-core machine (typical: 0.05 s)
+
+
+def _run_cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue(), time.perf_counter() - t0
+
+
+def _assert_sane(path, data: bytes, code, out, err, seconds):
+    text = out + err
+    assert code in (0, 1, 2), f"exit code {code}\n{text[-2000:]}"
+    assert "Traceback" not in text, text[-3000:]
+    assert seconds < SECONDS, f"{seconds:.1f} s"
+    if code == 1:
+        first = next(line for line in err.splitlines() if ": error: " in line)
+        m = re.match(re.escape(str(path)) + r":(\d+):(\d+): error: ", first)
+        assert m, f"exit 1 without a location: {first!r}"
+        lines = data.count(b"\n") + 1
+        assert 1 <= int(m.group(1)) <= lines, f"line {m.group(1)} of {lines}: {first!r}"
+
+
+def _check_all(tmp_path, count, seed):
+    for name, data in cases(count, seed):
+        path = tmp_path / f"{name}.phase"
+        path.write_bytes(data)
+        code, out, err, seconds = _run_cli(["check", str(path)])
+        _assert_sane(path, data, code, out, err, seconds)
+        path.unlink()
+
+
+def test_fuzz_check(tmp_path):
+    _check_all(tmp_path, DEFAULT_COUNT, seed=17)
+
+
+@pytest.mark.slow
+def test_fuzz_check_many(tmp_path):
+    _check_all(tmp_path, SLOW_COUNT, seed=1717)
+
+
+def _run_some(tmp_path, count, seed):
+    import random
+
+    rng = random.Random(seed)
+    done = 0
+    for attempt in range(count * 20):
+        text = mutate_tokens(SMALL, rng)
+        path = tmp_path / f"run{attempt}.phase"
+        path.write_text(text, encoding="utf-8")
+        code, out, err, seconds = _run_cli(["check", str(path)])
+        _assert_sane(path, text.encode(), code, out, err, seconds)
+        if code != 0:
+            continue
+        code, out, err, seconds = _run_cli(
+            ["run", str(path), "--out", str(tmp_path / f"out{attempt}"), "--no-plots",
+             "--engine", "quadrature", "--set", "points=11"])
+        _assert_sane(path, text.encode(), code, out, err, 0.0)
+        assert seconds < 120.0, f"run took {seconds:.1f} s"
+        done += 1
+        if done == count:
+            break
+
+
+def test_fuzz_run_a_few(tmp_path):
+    _run_some(tmp_path, 3, seed=5)
+
+
+@pytest.mark.slow
+def test_fuzz_run_many(tmp_path):
+    _run_some(tmp_path, 40, seed=55)
