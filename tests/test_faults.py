@@ -193,5 +193,8 @@ def test_damaged_results_files(tmp_path, reference):
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main(argv)
             assert code == 2, f"{name} {argv[0]}: exit {code}\n{err.getvalue()}"
-            assert err.getvalue().startswith("phasedsl: error: "), (name, err.getvalue())
+            # the run's timestamped header (stderr is no terminal here), then the one error
+            lines = err.getvalue().splitlines()
+            assert lines[-1].startswith("phasedsl: error: "), (name, err.getvalue())
+            assert all(line.startswith("[") for line in lines[:-1]), (name, err.getvalue())
             assert (folder / "results.json").read_bytes() == data, f"{name}: rewritten"

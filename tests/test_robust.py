@@ -140,7 +140,9 @@ def test_file_system_failures_are_messages(tmp_path):
     path = spec(tmp_path)
     for out in (a_file, a_file / "under", "/dev/null"):
         code, _, err = cli("run", path, "--out", out, "--no-plots")
-        assert code == 2 and err.startswith("phasedsl: error: cannot "), err
+        lines = err.splitlines()  # the run's timestamped header, then the one error
+        assert code == 2 and lines[-1].startswith("phasedsl: error: cannot "), err
+        assert all(line.startswith("[") for line in lines[:-1]), err
     code, out, err = cli("run", path, "--out", tmp_path / "odd[/]name[bold]", "--no-plots")
     assert code == 0 and "odd[/]name[bold]" in out, err
 

@@ -225,7 +225,7 @@ class SettingsChecker:
         dim = max(1, sum(s.size for s in self.slots))
         if engine == "nuts":
             count, what = sample["chains"] * sample["draws"] * dim, "chains x draws x parameters"
-        elif engine == "smc":
+        elif engine in ("smc", "smc_path"):
             count = sample["runs"] * sample["particles"] * dim * max(
                 sample["generations"], sample["prior_draws"])
             what = "runs x particles x parameters x max(generations, prior_draws)"
