@@ -74,12 +74,48 @@ from phasedsl.engines.many import ManyCaller
 from phasedsl.engines.outputs import SmcOutput
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "kept_samples"]
+__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["smc"]
 DEFAULTS = defaults("smc", arguments_only=True)
 
 DROP_WEIGHT = 1e-12  # samples with less normalised weight are not returned
+
+
+def hmc_moves(mutations: int, integration_steps: int, step_min: float, step_max: float,
+              block: int = 0):
+    """``move(key, z f[N, D], logdensity, step f[], imm f[D]) -> (moved f[N, D], acceptance
+    f[])``: ``mutations`` HMC steps of ``integration_steps`` leapfrog steps for each particle,
+    each step's size ``step`` times a factor log-uniform in ``[step_min, step_max]``, with
+    the diagonal inverse mass matrix ``imm``; particles in blocks of ``block`` (``lax.map``
+    over blocks, ``vmap`` within; 0: one ``vmap`` over all)."""
+    import blackjax
+    import jax
+    import jax.numpy as jnp
+
+    hmc = blackjax.hmc.build_kernel()
+    log_min, log_max = math.log(step_min), math.log(step_max)
+
+    def move(key, z, logdensity, step, imm):
+        dtype = z.dtype
+
+        def hmc_step(state, kk):
+            k_size, k_move = jax.random.split(kk)
+            factor = jnp.exp(jax.random.uniform(k_size, (), dtype, log_min, log_max))
+            state, info = hmc(k_move, state, logdensity, step * factor, imm,
+                              num_integration_steps=integration_steps)
+            return state, info.acceptance_rate
+
+        def mutate(kk, z0):
+            state, acc = jax.lax.scan(hmc_step, blackjax.hmc.init(z0, logdensity),
+                                      jax.random.split(kk, mutations))
+            return state.position, jnp.mean(acc)
+
+        moved, acc = jax.lax.map(lambda a: mutate(*a), (jax.random.split(key, z.shape[0]), z),
+                                 batch_size=block)
+        return moved, jnp.mean(acc)
+
+    return move
 
 
 def build_smc(target: Target, particles: int, runs: int, mutations: int,
@@ -97,7 +133,6 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
     ``vmap`` within; 0: one ``vmap`` over all particles): see
     ``phasedsl.engines.devices.particle_block_for``.
     """
-    import blackjax
     import jax
     import jax.numpy as jnp
     from blackjax.smc import resampling, solver
@@ -106,9 +141,8 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
     zt = unconstrained(target)
     dim = int(target.dim)
     n, g0, k = particles, prior_draws, generations
-    hmc = blackjax.hmc.build_kernel()
-    log_min, log_max = math.log(step_min), math.log(step_max)
     dim_factor = float(dim) ** -0.25
+    move = hmc_moves(mutations, integration_steps, step_min, step_max, block)
 
     def one_run(key, ctx):
         k_init, k_loop = jax.random.split(key)
@@ -196,21 +230,7 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
             def logdensity(z):
                 return logprior(z) + lam * loglik(z)
 
-            def hmc_step(state, kk):
-                k_size, k_move = jax.random.split(kk)
-                factor = jnp.exp(jax.random.uniform(k_size, (), dtype, log_min, log_max))
-                state, info = hmc(k_move, state, logdensity, step * factor, imm,
-                                  num_integration_steps=integration_steps)
-                return state, info.acceptance_rate
-
-            def mutate(kk, z):
-                state, acc = jax.lax.scan(hmc_step, blackjax.hmc.init(z, logdensity),
-                                          jax.random.split(kk, mutations))
-                return state.position, jnp.mean(acc)
-
-            moved, acc = jax.lax.map(lambda a: mutate(*a), (jax.random.split(k_mut, n), start),
-                                     batch_size=block)  # 0: one vmap over all
-            acc = jnp.mean(acc)
+            moved, acc = move(k_mut, start, logdensity, step, imm)
             slot = c["stages"] % k
             return {
                 "key": key,

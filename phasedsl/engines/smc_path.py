@@ -34,10 +34,8 @@ import time
 
 import numpy as np
 
-from phasedsl.engines.base import CompiledCache, as_arrays, as_key, settings_with_defaults, unconstrained
-from phasedsl.engines.devices import default_particle_block
-from phasedsl.engines.smc import DEFAULTS as SMC_DEFAULTS
-from phasedsl.engines.smc import SmcEngine, build_smc, kept_samples
+from phasedsl.engines.base import CompiledCache, as_arrays, as_key, unconstrained
+from phasedsl.engines.smc import SmcEngine, build_smc, hmc_moves
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["SmcPathEngine", "build_path", "stratified_resample"]
@@ -73,7 +71,6 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
     ``logdensity f[N]``, ``weights f[N]`` (normalised), ``log_z f[]``, ``stages i[]``
     (reweighting stages of the bridge into the value), ``moves i[]`` (stages that resampled
     and moved), ``acceptance f[]``, ``ess f[]`` (the weights' ESS at the value)."""
-    import blackjax
     import jax
     import jax.numpy as jnp
     from blackjax.smc import solver
@@ -84,8 +81,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
     first_run = build_smc(target, particles, runs, mutations, integration_steps, target_ess,
                           generations, prior_draws, step_min, step_max, target_accept,
                           initial_scale, max_stages, block)
-    hmc = blackjax.hmc.build_kernel()
-    log_min, log_max = math.log(step_min), math.log(step_max)
+    move = hmc_moves(mutations, integration_steps, step_min, step_max, block)
     dim_factor = float(dim) ** -0.25
 
     def loglik(z, ctx):  # NaN (an undefined likelihood) counts as -inf
@@ -147,21 +143,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
                     return (zt.logprior(z, ctx_b) + (1.0 - t) * zt.loglik(z, ctx_a)
                             + t * zt.loglik(z, ctx_b))
 
-                def hmc_step(st, kk):
-                    k_size, k_move = jax.random.split(kk)
-                    factor = jnp.exp(jax.random.uniform(k_size, (), dtype, log_min, log_max))
-                    st, info = hmc(k_move, st, logdensity, step * factor, imm,
-                                   num_integration_steps=integration_steps)
-                    return st, info.acceptance_rate
-
-                def mutate(kk, z):
-                    st, acc = jax.lax.scan(hmc_step, blackjax.hmc.init(z, logdensity),
-                                           jax.random.split(kk, mutations))
-                    return st.position, jnp.mean(acc)
-
-                moved, acc = jax.lax.map(lambda a: mutate(*a),
-                                         (jax.random.split(k_mut, n), start), batch_size=block)
-                acc = jnp.mean(acc)
+                moved, acc = move(k_mut, start, logdensity, step, imm)
                 return (moved, jnp.full((n,), -math.log(n), dtype),
                         jax.vmap(lambda z: loglik(z, ctx_a))(moved),
                         jax.vmap(lambda z: loglik(z, ctx_b))(moved), acc)

@@ -287,7 +287,6 @@ def _posterior(plt, results: dict, data):
     fig, axes = _facets(plt, len(panels), ncols, (width, width * aspect + 0.35), *axis,
                         sharey=True)
     colours = _colours(plt, data.phase_names)
-    levels = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.01]
     for ax, (value, (xy, w), truth, circles) in zip(axes, panels):
         for phase, centre, inner, outer in circles:
             ring = None if inner == 0 else outer - inner

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.records import Event, PointSummary
-from ..language.errors import PhaseDSLError, UsageError
+from ..language.errors import UsageError
 from ..language.limits import MAX_SEED
 from ..rundir import SCHEMA, load_draws, load_results
-from .spec import Spec, load_text, spec_of_results
+from .spec import Spec, spec_of_results
 
 __all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
 
