@@ -2,7 +2,7 @@
 (in process) and a few through ``phasedsl run``.
 
 For every input: exit code 0, 1 or 2 only, no traceback, every exit 1 located at a line
-inside the file, and a bounded time. A few hundred inputs by default; thousands with
+inside the file, a bounded time and a bounded memory. A few hundred inputs by default; thousands with
 ``-m slow``.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import resource
 import time
 
 import pytest
@@ -45,13 +47,32 @@ def _assert_sane(path, data: bytes, code, out, err, seconds):
         assert 1 <= int(m.group(1)) <= lines, f"line {m.group(1)} of {lines}: {first!r}"
 
 
+MEMORY = 1 << 30  # bytes any one input may add to the process's peak memory
+
+
+def _rss() -> int:
+    """The process's resident memory now, in bytes (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak() -> int:
+    """The process's peak resident memory so far, in bytes (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _check_all(tmp_path, count, seed):
+    """Every input within ``SECONDS`` and, all of them, within ``MEMORY`` of extra peak
+    memory: the peak is a high-water mark, so one bound after the campaign bounds each
+    input (the 20 MB file of newlines once peaked at 5.2 GB)."""
+    start = max(_rss(), _peak())
     for name, data in cases(count, seed):
         path = tmp_path / f"{name}.phase"
         path.write_bytes(data)
         code, out, err, seconds = _run_cli(["check", str(path)])
         _assert_sane(path, data, code, out, err, seconds)
         path.unlink()
+    assert _peak() - start < MEMORY, f"peak memory grew by {(_peak() - start) >> 20} MiB"
 
 
 def test_fuzz_check(tmp_path):
