@@ -119,6 +119,8 @@ def test_synthetic_results_with_every_event_kind(tmp_path):
         "events": [
             {"order": 1, "kind": "crossover", "from": "a", "to": "b", "at": 1.4,
              "interval": [1.2, 1.7], "between": [1, 2]},
+            {"order": 1, "kind": "crossover", "from": "b", "to": "a", "at": 2.5,
+             "interval": [2.4, 2.6], "between": [2, 3], "resolved": False},
             {"order": 2, "kind": "destruction", "phase": "a", "between": [2, 3]},
             {"order": 2, "kind": "creation", "phase": "b", "between": [0, 1]},
             {"order": 2, "kind": "merge", "phases": ["a", "b"], "between": [1, 2]},

@@ -122,7 +122,14 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
               if (e.get("interval") or e.get("between") or (None,))[0] is not None]
     for k, e in enumerate(events, 1):
         lo, hi = e.get("interval") or e.get("between")
-        if e.get("kind") == "crossover":
+        if e.get("kind") == "crossover" and e.get("resolved") is False:
+            lo, hi = e["between"]  # within the noise: somewhere in the bracket, no `at`
+            ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0, hatch="..")
+            marks.append((0.5 * (lo + hi), k))
+            handles.append(Patch(facecolor="k", alpha=0.25, hatch="..", label=(
+                f"{k}: unresolved crossover {e['from']} \u2192 {e['to']}\n"
+                "   (within the noise: somewhere in the span)")))
+        elif e.get("kind") == "crossover":
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
             ax.axvline(e["at"], color="k", ls=":", lw=1.2)
             marks.append((e["at"], k))
