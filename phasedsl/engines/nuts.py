@@ -166,7 +166,8 @@ class NutsEngine:
             raise ValueError("nuts needs chains >= 1, draws >= 1, warmup >= 0")
         if not 0.0 < s["target_accept"] < 1.0:
             raise ValueError("nuts target_accept must lie in (0, 1)")
-        # Not a spec setting (results do not depend on it): programmatic override only.
+        # an execution setting (the spec, --set or --chain-method; by machine when absent):
+        # it changes the draws, not their distribution, so it is not part of the run key
         self.chain_method = settings.get("chain_method") or default_chain_method()
         if self.chain_method not in CHAIN_METHODS:
             raise ValueError(f"nuts chain_method must be one of {CHAIN_METHODS}")

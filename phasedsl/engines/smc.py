@@ -318,7 +318,8 @@ class SmcEngine:
             raise ValueError("smc needs generations >= 1, prior_draws >= 1")
         if not 0.0 < s["step_min"] <= s["step_max"]:
             raise ValueError("smc needs 0 < step_min <= step_max")
-        # not a spec setting (the draws change with it, their distribution does not)
+        # an execution setting (by machine when absent): the draws change with it, their
+        # distribution does not
         block = settings.get("particle_block")
         self.particle_block = default_particle_block() if block is None else int(block)
         run = build_smc(target, **s, block=self.particle_block)
