@@ -384,3 +384,25 @@ def test_a_destruction_that_moves_with_the_floor_says_so():
     from phasedsl.output.report import event_text
 
     assert "(floor 0.0005: 6-7; floor 0.05: 2-3)" in event_text(ev.to_json(), "v")
+
+
+def test_where_the_mass_in_no_phase_sits():
+    """Draws outside every phase grouped by sign pattern and effective-weight norm."""
+    from phasedsl.analysis.modes import other_groups
+    from phasedsl.language.layout import NetworkLayout
+
+    lay = NetworkLayout(2, 1)                   # w[2,1], b[2], q[2], c: 7 numbers
+    params = np.zeros((1, 4, 7))
+    params[0, :, 0:2] = [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [3.0, 0.0]]   # w
+    params[0, :, 4:6] = [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [-1.0, 1.0]]  # q
+    ind = np.zeros((1, 4, 1), bool)
+    ind[0, 2, 0] = True                         # the third draw is in the phase
+    logd = np.array([[0.0, 1.0, 5.0, -1.0]])
+    groups = other_groups(params, ind, None, logd, lay)
+    assert [(g["key"], g["mass"]) for g in groups] == [
+        ("q = (+, +), |u| ~ (1, 2)", 0.5), ("q = (-, +), |u| ~ (3, 0)", 0.25)]
+    assert groups[0]["point"]["u"] == [[1.0], [2.0]]   # the heaviest draw outside the phase
+    energy = other_groups(np.array([[[0.1], [0.9], [1.1]]]), np.zeros((1, 3, 0), bool), None,
+                          np.zeros((1, 3)))
+    assert [(g["key"], round(g["mass"], 6)) for g in energy] == [("(1)", 0.666667),
+                                                                  ("(0)", 0.333333)]

@@ -123,3 +123,14 @@ def test_unknown_errors_are_shown_and_never_all_clear():
     assert "all clear" not in text
     tiny = {**smc, "points": [point(1.2, 0.4, 0.05, se=0.0002)]}
     assert "0.050 ± 2e-04" in rendered(tiny)
+
+
+def test_the_report_says_where_the_mass_in_no_phase_sits():
+    pts = [point(1.2, 0.1, 0.05), point(1.24, 0.3, 0.12)]
+    pts[0]["modes"] = {"other_groups": [
+        {"mass": 0.6, "key": "q = (+, -), |u| ~ (1, 1)", "point": {"u": [[0.7, 0.7], [0.1, 1.0]]}}]}
+    text = " ".join(rendered({**RESULTS, "points": pts}).split())
+    assert ("`other` (in no phase) holds more than half the posterior at 2 of 2 points "
+            "(theta = 1.2, 1.24): a phase may be missing.") in text
+    assert ("at theta = 1.2 (0.850 in no phase) it sits at: 0.600 q = (+, -), |u| ~ (1, 1) "
+            "e.g. u = [[0.7, 0.7], [0.1, 1.0]]") in text

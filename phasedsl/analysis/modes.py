@@ -44,3 +44,52 @@ def mode_finding(patterns: dict, label: str = "chain") -> Finding | None:
     if len(set(main)) <= 1:
         return None
     return Finding("modes", "q", patterns=main, label=label)
+
+
+def other_groups(params: np.ndarray, indicators: np.ndarray, weights: np.ndarray | None,
+                 logdensity: np.ndarray, layout=None, top: int = 5,
+                 width: float = 0.5) -> list[dict]:
+    """Where the mass in no phase (``other``) sits: the draws in no phase grouped by a
+    coarse key, the ``top`` heaviest groups with their share of the whole posterior and a
+    representative point (the group's draw of highest log density).
+
+    Networks (``layout``, a ``NetworkLayout``): the key is the sign pattern of ``q`` and each
+    node's effective-weight norm ``|q_i w_i|`` rounded to ``width``; the representative is
+    the effective weights ``u f[d, k]`` and ``b``. Energies: each parameter rounded to
+    ``width``. ``params f[G, S, D]``, ``indicators bool[G, S, P]``, ``weights f[G, S]``
+    (equal when None), ``logdensity f[G, S]``; groups are weighted equally.
+
+    Returns ``[{"mass", "key", "point"}]``, heaviest first (plain Python values)."""
+    params = np.asarray(params, float)
+    g, s, _ = params.shape
+    w = np.full((g, s), 1.0 / s) if weights is None else np.asarray(weights, float)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300) / g  # share of the whole
+    outside = ~np.asarray(indicators, bool).any(axis=2)
+    flat, wt, ld = params.reshape(g * s, -1), (w * outside).reshape(-1), \
+        np.asarray(logdensity, float).reshape(-1)
+    keep = wt > 0
+    if not keep.any():
+        return []
+    flat, wt, ld = flat[keep], wt[keep], np.where(np.isfinite(ld[keep]), ld[keep], -np.inf)
+    if layout is not None:
+        wv, b, q, _ = layout.split(flat)
+        u = q[:, :, None] * wv
+        norms = np.round(np.linalg.norm(u, axis=2) / width) * width
+        signs = ["".join("+" if x > 0 else "-" for x in row) for row in q]
+        keys = [f"q = ({', '.join(sg)}), |u| ~ ({', '.join(f'{n:g}' for n in nr)})"
+                for sg, nr in zip(signs, norms)]
+    else:
+        rounded = np.round(flat / width) * width
+        keys = ["(" + ", ".join(f"{x:g}" for x in row) + ")" for row in rounded]
+    out = []
+    for key in set(keys):
+        idx = np.flatnonzero(np.array([k == key for k in keys]))
+        best = idx[np.argmax(ld[idx])]
+        if layout is not None:
+            wv, b, q, _ = layout.split(flat[best])
+            point = {"u": np.round(q[:, None] * wv, 3).tolist(), "b": np.round(b, 3).tolist()}
+        else:
+            point = {"params": np.round(flat[best], 3).tolist()}
+        out.append({"mass": float(wt[idx].sum()), "key": key, "point": point})
+    out.sort(key=lambda d: -d["mass"])
+    return out[:top]

@@ -217,6 +217,7 @@ def verdict(results: dict) -> Text:
         t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
                  else "  all clear: chains agree, no divergences, enough effective samples.\n",
                  style="green")
+    t.append(_other_block(points, sweep))
     again = [p for p in points if p.get("diagnostics", {}).get("retempered")]
     if again:
         where = ", ".join(fmt(p["value"], 4) for p in again[:8]) + (" ..." if len(again) > 8 else "")
@@ -382,4 +383,26 @@ def provenance(results: dict) -> Text:
         t.append(f"  re-analysed {r.get('at')}: " + ", ".join(f"{k}={v}" for k, v in
                                                               (r.get("set") or {}).items())
                  + (f" spec {r['spec_file']}" if r.get("spec_file") else "") + "\n")
+    return t
+
+
+def _other_block(points: list[dict], sweep: str) -> Text:
+    """Where the mass in no phase sits, when ``other`` holds more than half the posterior
+    somewhere (the groups ``pipeline.summarise`` records): a phase the spec may have missed."""
+    t = Text()
+    big = [p for p in points if p.get("other", {}).get("mass", 0.0) > 0.5]
+    if not big:
+        return t
+    where = ", ".join(fmt(p["value"], 4) for p in big[:8]) + (" ..." if len(big) > 8 else "")
+    t.append(f"  `other` (in no phase) holds more than half the posterior at {len(big)} of "
+             f"{len(points)} points ({sweep} = {where}): a phase may be missing.\n",
+             style="yellow")
+    worst = max(big, key=lambda p: p["other"]["mass"])
+    groups = (worst.get("modes") or {}).get("other_groups") or []
+    if groups:
+        t.append(f"    at {sweep} = {fmt(worst['value'], 4)} ({worst['other']['mass']:.3f} in no "
+                 "phase) it sits at:\n")
+        for grp in groups[:4]:
+            point = "; ".join(f"{k} = {v}" for k, v in grp["point"].items())
+            t.append(f"      {grp['mass']:.3f}  {grp['key']}  e.g. {point}\n")
     return t

@@ -19,7 +19,7 @@ import numpy as np
 from ..version import __version__
 from ..analysis.events import find_events, with_trust
 from ..analysis.masses import summarise_point
-from ..analysis.modes import mode_finding, sign_patterns
+from ..analysis.modes import mode_finding, other_groups, sign_patterns
 from ..analysis.records import Event, PointSummary
 from ..language.errors import PosteriorError, UsageError
 from ..output.notes import note_lines
@@ -30,6 +30,7 @@ from .lcoef import lcoef_step, with_lcoef
 __all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
            "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
 
+OTHER_HALF = 0.5  # above this mass in no phase, a point says where that mass sits
 ACCELERATOR_BATCH = 32  # sweep points per call and accelerator, when --batch is not given
 
 
@@ -74,6 +75,10 @@ def summarise(compiled, value: float, draws, wall_s: float) -> PointSummary:
         if extra is not None and not summary.mixing_ok:
             findings.append(extra)
     notes = tuple(line for f in findings for line in note_lines(f))
+    if summary.other.mass > OTHER_HALF:  # most of the posterior is in no phase: where?
+        where = other_groups(draws.params, draws.indicators, draws.weights, draws.logdensity,
+                             layout)
+        modes = {**(modes or {}), "other_groups": where}
     return dataclasses.replace(summary, diagnostics=diagnostics, modes=modes,
                                findings=tuple(findings), notes=notes)
 
