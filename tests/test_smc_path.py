@@ -65,6 +65,17 @@ def test_a_phase_created_mid_sweep_is_found(created):
     assert ("creation", "right") in kinds and ("destruction", "left") in kinds
 
 
+def test_both_directions_share_one_compiled_path(created):
+    """4 runs walk 2 forwards and 2 backwards: one program for both, counted in traces."""
+    from phasedsl.lower.compile import compile_spec
+
+    spec = phasedsl.load_text(CREATED, "created.phase", {"particles": "50", "mutations": "2"})
+    compiled = compile_spec(spec.checked)
+    engine = make_engine("smc_path", compiled.target, spec.checked.sample)
+    engine.run_sweep(0, [compiled.context(v) for v in (0.0, 0.2)])
+    assert engine.traces == 1
+
+
 def test_the_report_says_where_points_were_tempered_again(created):
     path, _ = created
     assert "tempered again from the prior at" in " ".join(path.text().split())

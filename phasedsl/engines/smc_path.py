@@ -219,12 +219,11 @@ class SmcPathEngine(SmcEngine):
 
     def __init__(self, target: Target, settings: dict):
         super().__init__(target, settings)
-        s = self.settings
-        self._path = CompiledCache(build_path(target, **s, block=self.particle_block))
+        self._paths: dict[int, CompiledCache] = {}  # by the runs of one direction
 
     @property
     def traces(self) -> int:
-        return super().traces + self._path.traces
+        return super().traces + sum(c.traces for c in self._paths.values())
 
     def run_sweep(self, key, ctxs: list) -> list[Draws]:
         """``Draws`` at each of the ``V`` contexts (sweep order), from ``runs`` paths: the
@@ -246,7 +245,7 @@ class SmcPathEngine(SmcEngine):
         per_point = [[] for _ in ctxs]
         compile_total = 0.0
         for d, ordered, runs in directions:
-            cache = self._path if runs == s["runs"] else self._direction_cache(runs)
+            cache = self._direction_cache(runs)
             out, compile_s = cache.call(jax.random.fold_in(key, d), as_arrays(stack_contexts(ordered)))
             out = jax.tree.map(np.asarray, jax.block_until_ready(out))
             compile_total += compile_s
@@ -264,7 +263,7 @@ class SmcPathEngine(SmcEngine):
         return draws
 
     def _direction_cache(self, runs: int) -> CompiledCache:
-        caches = self.__dict__.setdefault("_caches", {})
+        caches = self._paths
         if runs not in caches:
             s = {**self.settings, "runs": runs}
             caches[runs] = CompiledCache(build_path(self.target, **s, block=self.particle_block))
