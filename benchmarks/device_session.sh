@@ -75,7 +75,7 @@ print(min(max(d, 1000), top))"; }
 
 # 1. lockstep against flat chains on the same short PT1 sweep (22 x 4 x (1,000 + 500))
 for m in vectorized flat; do
-  run "ab_$m" 150 specs/pt1_degeneracy.phase --batch 22 --set draws=500 --chain-method "$m" \
+  run "ab_$m" 150 specs/pt1_degeneracy.phase --engine nuts --set target_accept=0.9 --batch 22 --set draws=500 --chain-method "$m" \
     --no-plots
 done
 best=$(python3 - "$WORK" <<'EOF'
@@ -98,12 +98,12 @@ say "faster: $method at $rate s per iteration"
 # 2. PT1 at the seed's scale with the faster method
 lim=$(($(left) - 30))
 d=$(fit "$(python3 -c "print(1.05 * $rate)")" "$lim" "$PT1_DRAWS")
-run pt1_seed "$lim" specs/pt1_degeneracy.phase --batch 22 --set draws="$d" --chain-method "$method"
+run pt1_seed "$lim" specs/pt1_degeneracy.phase --engine nuts --set target_accept=0.9 --batch 22 --set draws="$d" --chain-method "$method"
 
 # 3. PT2 with what is left (its rate: PT1's x 1.25)
 lim=$(($(left) - 30))
 if [ "$lim" -gt 100 ]; then
-  run pt2_seed "$lim" specs/pt2_cancellation.phase --batch 15 --chain-method "$method" \
+  run pt2_seed "$lim" specs/pt2_cancellation.phase --engine nuts --set target_accept=0.9 --batch 15 --chain-method "$method" \
     --set draws="$(fit "$(python3 -c "print(1.25 * $rate)")" "$lim" 20000)"
 fi
 

@@ -101,9 +101,8 @@ def test_pt1_resolves():
     assert c.sweep_values[-1] == pytest.approx(math.pi / 2)
     assert values(c.beta, c.sweep_symbol, 1.0) == pytest.approx(1 / math.log(10000))
     assert c.prior == ("normal", 0.0, 1.0)
-    assert c.engine == "nuts"
-    assert c.sample == {"chains": 4, "draws": 20000, "warmup": 1000, "target_accept": 0.9,
-                        "max_depth": 10, "seed": 0}
+    assert c.engine == "smc"  # masses that do not depend on where chains start
+    assert (c.sample["particles"], c.sample["runs"], c.sample["mutations"]) == (1000, 4, 10)
     assert c.report == {"floor": 0.005, "merge": 0.9}
     assert c.phase_names == ("nondegenerate", "degenerate")
     assert isinstance(c.phases[1][1], sy.Symmetric)
@@ -209,9 +208,38 @@ sample quadrature { points = 201 }
 def test_energy_defaults():
     c = checked("param w\nenergy K = w^2\nlet n = 3\nphase p = w > 0\n")
     assert c.prior == ("normal", 0.0, 1.0)  # no box: a normal prior by default
-    assert c.beta == 1 and c.n == 3 and c.engine == "nuts"
-    assert c.sample["draws"] == 2000 and c.sample["target_accept"] == 0.8
+    # no box, so no quadrature: tempered SMC, whose masses do not depend on starting points
+    assert c.beta == 1 and c.n == 3 and c.engine == "smc"
+    assert c.sample["particles"] == 2000 and c.sample["runs"] == 4
     assert c.experiment == "t"  # the file name when there is no `experiment`
+    nuts = checked("param w\nenergy K = w^2\nlet n = 3\nphase p = w > 0\nsample nuts { chains = 2 }\n")
+    assert nuts.engine == "nuts" and nuts.sample["draws"] == 2000
+
+
+@pytest.mark.parametrize("params, engine", [
+    ("param w in [-2, 2]", "quadrature"),                       # one number in a box
+    ("param w[2] in [-2, 2]", "quadrature"),                    # two
+    ("param a in [-1, 1]\nparam b in [0, 1]", "quadrature"),
+    ("param w[3] in [-2, 2]", "smc"),                           # three: no grid
+    ("param w", "smc"),                                         # no box
+    ("param a in [-1, 1]\nparam b", "smc"),
+])
+def test_default_engine_of_energies(params, engine):
+    name = params.split()[1].split("[")[0]
+    text = f"{params}\nlet n = 3\nenergy K = {name}[1]^2\nphase p = {name}[1] > 0\n"
+    if "[" not in params.split("in")[0]:
+        text = f"{params}\nlet n = 3\nenergy K = {name}^2\nphase p = {name} > 0\n"
+    assert checked(text).engine == engine
+    assert checked(text + "sample {}\n").engine == engine  # a block naming none
+
+
+def test_default_engine_of_networks():
+    from phasedsl.language.settings import NETWORK_ENGINE
+
+    text = (ROOT / "specs" / "pt1_degeneracy.phase").read_text()
+    unnamed = text.replace(text[text.index("sample nuts"):].splitlines()[0], "sample { seed = 1 }")
+    c = checked(unnamed)
+    assert c.engine == NETWORK_ENGINE != "nuts" and c.sample["seed"] == 1
 
 
 def test_lets_may_use_the_sweep_and_feed_boxes_and_sizes():
@@ -349,7 +377,7 @@ def test_override_mistakes():
         checked(ENERGY, {"engine": "hmc"})
     # a bad value given with --set is a usage error that names the --set, not a file location
     with pytest.raises(UsageError, match=r"--set draws=0.5: `draws` must be a whole number"):
-        checked(ENERGY, {"draws": "0.5"})
+        checked(ENERGY, {"engine": "nuts", "draws": "0.5"})
     with pytest.raises(UsageError, match=r"--set eps=thetta: unknown name `thetta`"):
         checked(ENERGY, {"eps": "thetta"})
     with pytest.raises(UsageError, match=r"--set engine=quadrature: `quadrature` needs a box"):

@@ -1,7 +1,8 @@
-"""The seed's two network experiments at reduced scale (slow: about 4 minutes on 2 cores).
+"""The seed's two network experiments at reduced scale (slow: about 10 minutes on 2 cores).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction.
-Reduced scale: 4 chains x 1000 draws (1000 warmup) at every sweep value, n = 10,000.
+Reduced scale: the specs' own engine (tempered SMC) with 300 particles x 4 runs at every
+sweep value instead of 1,000 x 4, n = 10,000.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from phasedsl.pipeline import run_spec
 from phasedsl.language.syntax import parse
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-REDUCED = {"draws": "1000", "warmup": "1000"}
+REDUCED = {"particles": "300", "runs": "4"}
 
 
 def run(name: str, folder: Path) -> dict:

@@ -53,7 +53,7 @@ def test_tuning_keys_from_the_spec_and_from_set():
     assert c.sample == {"points": None, "order": 3, "subdivisions": 4}
     c = checked(ENERGY + "sample nuts { chain_method = flat }\n")
     assert c.sample["chain_method"] == "flat"
-    c = checked(ENERGY, {"chain_method": "vectorized"})
+    c = checked(ENERGY, {"engine": "nuts", "chain_method": "vectorized"})
     assert c.sample["chain_method"] == "vectorized"
     c = checked(ENERGY + "sample nuts { chain_method = auto }\n")
     assert c.sample["chain_method"] is None
@@ -72,12 +72,12 @@ def test_bad_tuning_values():
     with pytest.raises(SpecError, match="unknown key `devices`"):
         checked(ENERGY + "sample nuts { devices = 2 }\n")
     with pytest.raises(UsageError, match=r"^--set chain_method=3: `chain_method` must be one"):
-        checked(ENERGY, {"chain_method": "3"})
+        checked(ENERGY, {"engine": "nuts", "chain_method": "3"})
 
 
 def test_set_errors_name_the_set_not_a_line():
     with pytest.raises(UsageError) as info:
-        checked(ENERGY, {"n": "12", "sample.draws": "0"})
+        checked(ENERGY, {"engine": "nuts", "n": "12", "sample.draws": "0"})
     assert info.value.render() == ("phasedsl: error: --set sample.draws=0: `draws` must be a "
                                    "whole number >= 1 (expected a whole number >= 1; found 0)")
 

@@ -172,7 +172,7 @@ class Phase(Stmt):
 
 @dataclass(frozen=True)
 class Sample(Stmt):
-    engine: Name
+    engine: Name | None  # None: `sample { ... }`, the spec's default engine
     items: tuple[Item, ...]
 
 

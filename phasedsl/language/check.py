@@ -19,7 +19,7 @@ from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_me
 from .limits import MAX_TREE
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
-from .settings import SettingsChecker
+from .settings import SettingsChecker, default_engine
 from .sweep_check import constant, sweep_values
 
 BUILTINS = ("pi", "e")
@@ -175,7 +175,8 @@ class _Checker:
         beta = self.beta()
         phases = self.phase_values()
         settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
-                                   self.kind, self.slots, self.prior, self.warnings)
+                                   self.kind, self.slots, self.prior, self.warnings,
+                                   default_engine(self.spec.statements))
         engine, sample, report = settings.run()
         self.unused_sweep(network, energy, beta, phases)
         exp = self.one.get(ast.Experiment)

@@ -7,7 +7,7 @@ import dataclasses
 
 from . import ast
 from .errors import Diagnostic, SpecError, UsageError, did_you_mean
-from .settings import ENGINES, REPORT, listed
+from .settings import ENGINES, REPORT, engine_of, listed
 from .syntax import parse
 
 ORIGIN = "--set "  # the origin of a span in the value of `--set KEY`: "--set KEY"
@@ -77,7 +77,7 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
     sample_i = next((i for i, s in enumerate(stmts) if isinstance(s, ast.Sample)), None)
     report_i = next((i for i, s in enumerate(stmts) if isinstance(s, ast.Report)), None)
     lets = {s.name.id: i for i, s in enumerate(stmts) if isinstance(s, ast.Let)}
-    engine_now = stmts[sample_i].engine.id if sample_i is not None else "nuts"
+    engine_now = engine_of(stmts)
     engine = overrides.get("engine", engine_now)
     if engine not in ENGINES:
         raise UsageError(f"unknown engine `{engine}` (expected {' | '.join(ENGINES)})")
@@ -125,7 +125,8 @@ def apply_overrides(spec: ast.Spec, overrides: dict[str, str],
                              f" (settings of `{engine}`: {', '.join(listed(engine))}; "
                              f"report: {', '.join(listed('report'))}; "
                              f"lets: {', '.join(lets) or 'none'})")
-    engine_span = (stmts[sample_i].engine.span if sample_i is not None and engine == engine_now
+    named = sample_i is not None and stmts[sample_i].engine is not None
+    engine_span = (stmts[sample_i].engine.span if named and engine == engine_now
                    else sample_span)
     new_sample = ast.Sample(sample_span, ast.Name(engine_span, engine), tuple(sample_items))
     if sample_i is not None:

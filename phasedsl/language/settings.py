@@ -135,7 +135,12 @@ TABLE: dict[str, dict[str, Setting]] = {
     },
 }
 # the sweep as one tempering path: smc's settings, particles carried along the sweep
-TABLE["smc_path"] = dict(TABLE["smc"])
+TABLE["smc_path"] = {
+    **TABLE["smc"],
+    "bridge_mutations": _int(
+        0, 0, "HMC steps per particle at each stage of a bridge between neighbouring sweep "
+              "values (0: `mutations`)", upper=10**4, argument=False),
+}
 ENGINE_NAMES = ("nuts", "smc", "smc_path", "quadrature")
 
 
@@ -151,6 +156,43 @@ def listed(section: str) -> tuple[str, ...]:
 
 # the settable keys, per engine and of `report` (existing callers index these)
 ENGINES: dict[str, dict[str, Setting]] = {e: settable(e) for e in ENGINE_NAMES}
+
+# The engine of a spec that names none (no `sample` block, or `sample { ... }`). Each makes
+# phase masses that do not depend on where chains start, unlike NUTS, whose chains stay in the
+# mode they reach (`sample nuts { ... }` asks for it).
+NETWORK_ENGINE = "smc"
+QUADRATURE_MAX_DIM = 2
+
+
+def default_engine(statements) -> str:
+    """The engine of a spec whose ``sample`` block names none, from its statements alone (so
+    that ``--set`` and ``--quick`` know it before checking): exact quadrature for an energy
+    whose parameters are at most ``QUADRATURE_MAX_DIM`` numbers, each in a box
+    (``param w in [a, b]``); tempered SMC for the other energies; ``NETWORK_ENGINE`` for a
+    network."""
+    if any(isinstance(s, ast.Model) for s in statements):
+        return NETWORK_ENGINE
+    size = 0
+    for s in statements:
+        if not isinstance(s, ast.Param):
+            continue
+        if s.box is None:
+            return "smc"
+        if s.size is None:
+            size += 1
+        elif isinstance(s.size, ast.Number) and float(s.size.value).is_integer():
+            size += int(s.size.value)
+        else:  # a size the syntax alone does not settle
+            return "smc"
+    return "quadrature" if size <= QUADRATURE_MAX_DIM else "smc"
+
+
+def engine_of(statements) -> str:
+    """The engine a spec's statements ask for: the ``sample`` block's, or the default."""
+    sample = next((s for s in statements if isinstance(s, ast.Sample)), None)
+    if sample is None or sample.engine is None:
+        return default_engine(statements)
+    return sample.engine.id
 REPORT: dict[str, Setting] = settable("report")
 
 
@@ -186,16 +228,18 @@ class SettingsChecker:
     """Check the ``sample`` and ``report`` blocks of a spec."""
 
     def __init__(self, sample: ast.Sample | None, report: ast.Report | None, kind: str,
-                 slots, prior, warnings: list):
+                 slots, prior, warnings: list, default: str = "nuts"):
         self.sample_st, self.report_st = sample, report
+        self.default = default  # the engine when the spec names none (`default_engine`)
         self.kind, self.slots, self.prior, self.warnings = kind, slots, prior, warnings
 
     def run(self):
-        engine = "nuts"
+        engine = self.default
         items: tuple = ()
         if self.sample_st is not None:
-            engine = self.sample_st.engine.id
             items = self.sample_st.items
+        if self.sample_st is not None and self.sample_st.engine is not None:
+            engine = self.sample_st.engine.id
             if engine not in ENGINES:
                 raise err.unknown("sampler", engine, self.sample_st.engine.span,
                                   expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES))

@@ -163,7 +163,8 @@ class _ToAst(Transformer):
         return ast.Phase(_span(meta), self._name(c[0]), c[1])
 
     def sample(self, meta, c):
-        return ast.Sample(_span(meta), self._name(c[0]), c[1])
+        engine = self._name(c[0]) if len(c) > 1 else None  # `sample { ... }`: the default
+        return ast.Sample(_span(meta), engine, c[-1])
 
     def report(self, meta, c):
         return ast.Report(_span(meta), c[0])

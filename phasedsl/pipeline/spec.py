@@ -15,7 +15,7 @@ from ..language import ast
 from ..language.check import CheckedSpec, check
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.limits import MAX_FILE_BYTES
-from ..language.settings import quick_overrides
+from ..language.settings import engine_of, quick_overrides
 from ..language.syntax import parse
 
 __all__ = ["Spec", "load", "load_text", "quick_sweep", "spec_of_results", "QUICK_POINTS"]
@@ -78,8 +78,7 @@ def _engine_of(spec: ast.Spec, overrides: dict) -> str:
     """The engine a spec asks for (``--set engine=...`` first), read off the syntax tree."""
     if "engine" in overrides:
         return overrides["engine"]
-    sample = next((s for s in spec.statements if isinstance(s, ast.Sample)), None)
-    return "nuts" if sample is None else sample.engine.id
+    return engine_of(spec.statements)
 
 
 def load_text(source: str, filename: str = "<spec>", overrides: dict | None = None,
