@@ -79,3 +79,38 @@ def test_both_directions_share_one_compiled_path(created):
 def test_the_report_says_where_points_were_tempered_again(created):
     path, _ = created
     assert "tempered again from the prior at" in " ".join(path.text().split())
+
+
+SIDE_BY_SIDE = r"""
+import jax, jax.numpy as jnp, numpy as np
+from test_nuts_fast_paths import gaussian_target
+from phasedsl.engines.registry import make_engine
+assert jax.device_count() == 2
+ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, 0.8, 0.5)]
+settings = {"particles": 100, "runs": 2, "prior_draws": 4, "mutations": 2}
+both = make_engine("smc_path", gaussian_target(), settings)
+alone = make_engine("smc_path", gaussian_target(), {**settings, "devices": 1})
+for d, e in zip(both.run_sweep(0, ctxs), alone.run_sweep(0, ctxs)):
+    np.testing.assert_array_equal(d.params, e.params)
+    np.testing.assert_array_equal(d.log_z, e.log_z)
+assert ("both", 1) in both._paths and 1 in alone._paths and both.traces == alone.traces == 1
+print("ok")
+"""
+
+
+def test_two_devices_walk_both_directions_at_once_with_the_same_draws():
+    """On two devices (a subprocess: XLA's device count is set before JAX starts) the two
+    directions run side by side in one call, one per device, with the draws and log Z of
+    the two directions walked one after the other on one device, bit for bit."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
+    done = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=here.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

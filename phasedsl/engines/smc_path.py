@@ -62,7 +62,7 @@ def stratified_resample(key, weights, codes, n: int):
 def build_path(target: Target, particles: int, runs: int, mutations: int,
                integration_steps: int, target_ess: float, generations: int, prior_draws: int,
                step_min: float, step_max: float, target_accept: float, initial_scale: float,
-               max_stages: int, block: int = 0):
+               max_stages: int, block: int = 0, bridge_mutations: int = 0):
     """The pure function ``(key, ctxs) -> (first, path)`` for ``V`` contexts stacked along a
     leading axis, in the order one direction walks them.
 
@@ -81,7 +81,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
     first_run = build_smc(target, particles, runs, mutations, integration_steps, target_ess,
                           generations, prior_draws, step_min, step_max, target_accept,
                           initial_scale, max_stages, block)
-    move = hmc_moves(mutations, integration_steps, step_min, step_max, block)
+    move = hmc_moves(bridge_mutations or mutations, integration_steps, step_min, step_max, block)
     dim_factor = float(dim) ** -0.25
 
     def loglik(z, ctx):  # NaN (an undefined likelihood) counts as -inf
@@ -219,7 +219,9 @@ class SmcPathEngine(SmcEngine):
 
     def __init__(self, target: Target, settings: dict):
         super().__init__(target, settings)
-        self._paths: dict[int, CompiledCache] = {}  # by the runs of one direction
+        self.bridge_mutations = int(settings.get("bridge_mutations") or 0)
+        # compiled paths: by the runs of one direction, ("both", runs) for two side by side
+        self._paths: dict = {}
 
     @property
     def traces(self) -> int:
@@ -231,8 +233,6 @@ class SmcPathEngine(SmcEngine):
         ``ctxs[-1]``. With one context this is ``run``."""
         import jax
 
-        from phasedsl.engines.many import stack_contexts
-
         key = as_key(key)
         if len(ctxs) == 1:
             return [self.run(key, ctxs[0])]
@@ -243,13 +243,12 @@ class SmcPathEngine(SmcEngine):
         if s["runs"] > forward:
             directions.append((1, list(reversed(ctxs)), s["runs"] - forward))
         per_point = [[] for _ in ctxs]
-        compile_total = 0.0
-        for d, ordered, runs in directions:
-            cache = self._direction_cache(runs)
-            out, compile_s = cache.call(jax.random.fold_in(key, d), as_arrays(stack_contexts(ordered)))
-            out = jax.tree.map(np.asarray, jax.block_until_ready(out))
-            compile_total += compile_s
-            first, path = out
+        devices = min(self._many.devices or jax.device_count(), jax.device_count())
+        if len(directions) == 2 and forward == s["runs"] - forward and devices > 1:
+            walked, compile_total = self._walk_side_by_side(key, directions)
+        else:
+            walked, compile_total = self._walk_one_by_one(key, directions)
+        for (d, ordered, runs), (first, path) in zip(directions, walked):
             for v in range(len(ordered)):
                 index = v if d == 0 else len(ordered) - 1 - v
                 part = self._first(first) if v == 0 else _at(path, v - 1)
@@ -262,11 +261,50 @@ class SmcPathEngine(SmcEngine):
                                        sample_s / len(ctxs)))
         return draws
 
+    def _walk_one_by_one(self, key, directions):
+        """``([(first, path)] per direction, compile seconds)``: one call per direction."""
+        import jax
+
+        from phasedsl.engines.many import stack_contexts
+
+        walked, compile_total = [], 0.0
+        for d, ordered, runs in directions:
+            out, compile_s = self._direction_cache(runs).call(
+                jax.random.fold_in(key, d), as_arrays(stack_contexts(ordered)))
+            walked.append(jax.tree.map(np.asarray, jax.block_until_ready(out)))
+            compile_total += compile_s
+        return walked, compile_total
+
+    def _walk_side_by_side(self, key, directions):
+        """As ``_walk_one_by_one`` for two directions of equal runs, in one call with the
+        directions on two devices (``engines.many.build_many``): on a CPU split into one
+        device per core (``--cpu-devices``) both cores walk at once instead of one."""
+        import jax
+        import jax.numpy as jnp
+
+        from phasedsl.engines.many import build_many, stack_contexts
+
+        runs = directions[0][2]
+        cache_key = ("both", runs)
+        if cache_key not in self._paths:
+            self._paths[cache_key] = CompiledCache(build_many(
+                self._build(runs), "sequential", devices=2))
+        keys = jnp.stack([jax.random.fold_in(key, d) for d, _, _ in directions])
+        ctxs = stack_contexts([stack_contexts(ordered) for _, ordered, _ in directions])
+        out, compile_s = self._paths[cache_key].call(keys, as_arrays(ctxs))
+        out = jax.tree.map(np.asarray, jax.block_until_ready(out))
+        return [jax.tree.map(lambda a: a[d], out) for d in range(2)], compile_s
+
+    def _build(self, runs: int):
+        """The pure path function of ``runs`` runs (``build_path``)."""
+        s = {**self.settings, "runs": runs}
+        return build_path(self.target, **s, block=self.particle_block,
+                          bridge_mutations=self.bridge_mutations)
+
     def _direction_cache(self, runs: int) -> CompiledCache:
         caches = self._paths
         if runs not in caches:
-            s = {**self.settings, "runs": runs}
-            caches[runs] = CompiledCache(build_path(self.target, **s, block=self.particle_block))
+            caches[runs] = CompiledCache(self._build(runs))
         return caches[runs]
 
     def _first(self, first) -> dict:
@@ -307,7 +345,8 @@ class SmcPathEngine(SmcEngine):
                 "ess": cat("ess"), "acceptance": cat("acceptance"), "reached_posterior": True,
                 "tempered_from_prior": any(p.get("retempered") for p in parts),
                 "directions": [int(v) for p in parts for v in p["direction"]],
-                "grad_evals": moves * s["mutations"] * s["integration_steps"] * s["particles"],
+                "grad_evals": moves * (self.bridge_mutations or s["mutations"])
+                * s["integration_steps"] * s["particles"],
                 "compile_s": compile_s, "sample_s": sample_s, "wall_s": sample_s + compile_s}
         info["grad_evals_per_s"] = info["grad_evals"] / sample_s if sample_s > 0 else float("nan")
         return Draws(params=x, indicators=ind, logdensity=logd, weights=weights,

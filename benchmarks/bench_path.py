@@ -1,0 +1,219 @@
+"""The PT1 sweep three ways, same posterior, same process: the sweep as one tempering path
+(``smc_path``), tempered SMC from the prior at every point (``smc``), and BlackJAX's adaptive
+tempered SMC used as a user would (one run per point and repeat, HMC moves with the inverse mass
+matrix tuned from the particles by ``blackjax.inner_kernel_tuning``).
+
+Every method makes ``--runs`` independent repeats per sweep value; a mass's standard error is
+their spread over sqrt(runs). Precision and time trade one for one (se^2 ~ 1 / work), so the
+figure of merit is the **time to a given precision**: ``wall * (se / 0.005)^2``, with ``se``
+the root mean square of the standard errors of every phase mass above 0.01 (the max over 44
+masses from 4 repeats is too noisy to rank by). Printed: wall (sampling and compiling apart),
+rms and max se, log Z spread, masses against the path's (z-scores: the methods must agree),
+and each method's time-to-precision ratio against the path's.
+
+    python benchmarks/bench_path.py                              # 22 values, 500 particles
+    python benchmarks/bench_path.py --stride 3 --particles 200   # a quicker look
+    python benchmarks/bench_path.py --methods path,points        # no BlackJAX
+    python benchmarks/bench_path.py --methods path,path:2        # 2 HMC steps per bridge stage
+
+BlackJAX's settings: ``target_ess`` 0.5, systematic resampling, ``num_mcmc_steps`` =
+``mutations``, HMC with ``integration_steps`` leapfrog steps of size ``0.5 D^(-1/4)`` in units
+of the particles' std (the inverse mass matrix: the particles' variances, re-estimated each
+stage). phasedsl's engines use their defaults for the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phasedsl.engines.registry import make_engine
+from phasedsl.language.check import check
+from phasedsl.language.syntax import parse
+from phasedsl.lower.compile import compile_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+PT1 = ROOT / "specs" / "pt1_degeneracy.phase"
+TARGET_SE = 0.005
+
+
+def load(particles: int, runs: int, mutations: int):
+    """``(checked, compiled)`` of PT1 with the ``smc`` engine's settings given."""
+    text = PT1.read_text()
+    checked = check(parse(text, str(PT1)), {"engine": "smc", "particles": str(particles),
+                                              "runs": str(runs), "mutations": str(mutations)})
+    return checked, compile_spec(checked)
+
+
+def masses_per_run(weights: np.ndarray, indicators: np.ndarray) -> np.ndarray:
+    """``f[R, P]``: each run's phase masses from ``weights f[R, M]`` and
+    ``indicators bool[R, M, P]``."""
+    w = weights / weights.sum(axis=1, keepdims=True)
+    return np.einsum("rm,rmp->rp", w, indicators.astype(np.float64))
+
+
+def run_path(compiled, settings, values, seed, bridge_mutations=0):
+    engine = make_engine("smc_path", compiled.target,
+                         {**settings, "bridge_mutations": bridge_mutations})
+    ctxs = [compiled.context(v) for v in values]
+    t0 = time.perf_counter()
+    draws = engine.run_sweep(jax.random.PRNGKey(seed), ctxs)
+    wall = time.perf_counter() - t0
+    compile_s = sum(d.info["compile_s"] for d in draws)
+    return ([masses_per_run(d.weights, d.indicators) for d in draws],
+            [np.asarray(d.log_z) for d in draws], wall - compile_s, compile_s)
+
+
+def run_points(compiled, settings, values, seed):
+    engine = make_engine("smc", compiled.target, settings)
+    masses, log_z, compile_s = [], [], 0.0
+    t0 = time.perf_counter()
+    for i, v in enumerate(values):
+        d = engine.run(jax.random.fold_in(jax.random.PRNGKey(seed), i), compiled.context(v))
+        compile_s += d.info.get("compile_s", 0.0)
+        masses.append(masses_per_run(d.weights, d.indicators))
+        log_z.append(np.asarray(d.log_z))
+    return masses, log_z, time.perf_counter() - t0 - compile_s, compile_s
+
+
+def blackjax_program(target, particles: int, mutations: int, integration_steps: int):
+    """``(key, ctx) -> (particles f[N, D], log Z)``: one adaptive tempered SMC run as the
+    BlackJAX docs build it, wrapped in one jitted while loop."""
+    import blackjax
+    from blackjax.smc import extend_params, resampling
+    from blackjax.smc.tuning.from_particles import particles_stds
+
+    dim = int(target.dim)
+    step = 0.5 * dim ** -0.25
+
+    def program(key, ctx):
+        def logprior(x):
+            return target.logprior(x, ctx)
+
+        def loglik(x):
+            value = target.loglik(x, ctx)
+            return jnp.where(jnp.isnan(value), -jnp.inf, value)
+
+        def update(key, state, info):  # the inverse mass matrix from the particles
+            stds = particles_stds(state.particles)
+            return extend_params({"step_size": step, "inverse_mass_matrix": stds ** 2,
+                                  "num_integration_steps": integration_steps})
+
+        smc = blackjax.inner_kernel_tuning(
+            smc_algorithm=blackjax.adaptive_tempered_smc, logprior_fn=logprior,
+            loglikelihood_fn=loglik, mcmc_step_fn=blackjax.hmc.build_kernel(),
+            mcmc_init_fn=blackjax.hmc.init, resampling_fn=resampling.systematic,
+            mcmc_parameter_update_fn=update,
+            initial_parameter_value=extend_params({
+                "step_size": step, "inverse_mass_matrix": jnp.ones(dim),
+                "num_integration_steps": integration_steps}),
+            target_ess=0.5, num_mcmc_steps=mutations)
+        k_init, k_run = jax.random.split(key)
+        x0 = jax.vmap(lambda k: target.init(k, ctx))(jax.random.split(k_init, particles))
+        state = smc.init(x0)
+
+        def cond(c):
+            return c[0].sampler_state.tempering_param < 1.0
+
+        def body(c):
+            state, k, log_z, stages = c
+            k, sub = jax.random.split(k)
+            state, info = smc.step(sub, state)
+            return state, k, log_z + info.log_likelihood_increment, stages + 1
+
+        state, _, log_z, stages = jax.lax.while_loop(
+            cond, body, (state, k_run, jnp.zeros(()), jnp.zeros((), jnp.int32)))
+        return state.sampler_state.particles, log_z, stages
+
+    return jax.jit(program)
+
+
+def run_blackjax(compiled, settings, values, seed):
+    target = compiled.target
+    program = blackjax_program(target, settings["particles"], settings["mutations"],
+                               settings["integration_steps"])
+    ctx0 = compiled.context(values[0])
+    t0 = time.perf_counter()
+    jax.block_until_ready(program.lower(jax.random.PRNGKey(0), ctx0).compile())
+    compile_s = time.perf_counter() - t0
+    masses, log_z = [], []
+    t0 = time.perf_counter()
+    for i, v in enumerate(values):
+        ctx = compiled.context(v)
+        per_run, zs = [], []
+        for r in range(settings["runs"]):
+            key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed + 1), i), r)
+            x, lz, _ = jax.block_until_ready(program(key, ctx))
+            ind = np.asarray(jax.vmap(lambda p: target.indicators(p, ctx))(x), bool)
+            per_run.append(ind.mean(axis=0))
+            zs.append(float(lz))
+        masses.append(np.asarray(per_run))
+        log_z.append(np.asarray(zs))
+    return masses, log_z, time.perf_counter() - t0, compile_s
+
+
+METHODS = {"path": run_path, "points": run_points, "blackjax": run_blackjax}
+
+
+def summary(masses: list[np.ndarray]):
+    """``(mean f[V, P], se f[V, P])`` over runs at each value."""
+    mean = np.asarray([m.mean(axis=0) for m in masses])
+    se = np.asarray([m.std(axis=0, ddof=1) / math.sqrt(m.shape[0]) for m in masses])
+    return mean, se
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--particles", type=int, default=500)
+    ap.add_argument("--runs", type=int, default=4)
+    ap.add_argument("--mutations", type=int, default=10)
+    ap.add_argument("--stride", type=int, default=1, help="every k-th sweep value")
+    ap.add_argument("--methods", default="path,points,blackjax")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    checked, compiled = load(args.particles, args.runs, args.mutations)
+    values = list(checked.sweep_values)[:: args.stride]
+    settings = dict(checked.sample)
+    names = checked.phase_names
+    print(f"PT1, {len(values)} sweep values, {args.particles} particles x {args.runs} runs, "
+          f"{settings['mutations']} HMC steps of {settings['integration_steps']} leapfrog steps; "
+          f"devices {jax.devices()}")
+    results = {}
+    for name in args.methods.split(","):
+        method, _, bridge = name.partition(":")  # path:K: K HMC steps per bridge stage
+        extra = {"bridge_mutations": int(bridge)} if bridge else {}
+        masses, log_z, wall, compile_s = METHODS[method](compiled, settings, values, args.seed,
+                                                         **extra)
+        mean, se = summary(masses)
+        big = mean > 0.01
+        rms = float(np.sqrt(np.mean(se[big] ** 2)))
+        z_sd = float(np.mean([np.std(z, ddof=1) for z in log_z]))
+        to_target = wall * (rms / TARGET_SE) ** 2
+        results[name] = (mean, se, wall, to_target)
+        print(f"{name:9s} sampling {wall:7.1f} s  compiling {compile_s:5.1f} s  "
+              f"se rms {rms:.4f} max {se.max():.4f}  log Z sd {z_sd:.3f}  "
+              f"time to se {TARGET_SE}: {to_target:7.1f} s", flush=True)
+    first = next(iter(results))
+    m0, s0, _, t0 = results[first]
+    for name, (mean, se, wall, to_target) in results.items():
+        if name == first:
+            continue
+        z = (mean - m0) / np.sqrt(se ** 2 + s0 ** 2 + 1e-12)
+        print(f"{name} / {first}: time to precision x{to_target / t0:.2f}; masses "
+              f"max |z| {np.abs(z).max():.2f}, rms z {np.sqrt(np.mean(z ** 2)):.2f}")
+    print("masses (" + ", ".join(names) + ") per value, mean +- se:")
+    for i, v in enumerate(values):
+        cells = "  ".join(f"{name}: " + " ".join(f"{results[name][0][i, p]:.3f}+-{results[name][1][i, p]:.3f}"
+                                                 for p in range(len(names)))
+                          for name in results)
+        print(f"  {v:.3f}  {cells}")
+
+
+if __name__ == "__main__":
+    main()
