@@ -31,7 +31,7 @@ from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
-           "posterior_key", "draws_path"]
+           "posterior_key", "draws_path", "data_identity"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -82,8 +82,22 @@ def run_key(checked) -> str:
     payload = json.dumps({"source": checked.spec.source, "engine": checked.engine,
                           "sweep": list(checked.sweep_values),
                           "sample": sample, "lets": sorted(map(str, checked.lets.items())),
-                          "phases": list(checked.phase_names)}, sort_keys=True, default=str)
+                          "phases": list(checked.phase_names), **data_identity(checked)},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def data_identity(checked) -> dict:
+    """What decides a network's data beyond the spec's text: the sha256 of its data file
+    (a changed file never resumes an old run) and the number of data sets; empty where
+    neither is used (so that the keys of other runs stay as they were)."""
+    net = getattr(checked, "network", None)
+    out = {}
+    if net is not None and net.data is not None:
+        out["data_sha256"] = net.data.sha256
+    if net is not None and net.seeds > 1:
+        out["data_sets"] = str(net.seeds)
+    return out
 
 
 def _now() -> str:
@@ -108,6 +122,7 @@ def posterior_identity(checked) -> dict:
         "engine": checked.engine,
         "settings": json.dumps({k: v for k, v in checked.sample.items() if k in kept},
                                sort_keys=True, default=str),
+        **data_identity(checked),
     }
 
 
