@@ -213,7 +213,15 @@ def _header(cells, no: int, line: str, text: str, shown: str, inputs: int | None
 # ---------------------------------------------------------------- NumPy
 
 
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
 def _load(data: bytes, shown: str, what: str):
+    if not data.startswith(_MAGIC[what]):
+        start = data[:12].decode("ascii", "replace")
+        raise _error(shown, f"the data file is not a NumPy {what} file",
+                     expected=f"the {what} format (numpy.{'save' if what == '.npy' else 'savez'})",
+                     found="a file starting with " + repr(start) if data else "an empty file")
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:

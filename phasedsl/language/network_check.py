@@ -131,8 +131,7 @@ def _read_file(c, items) -> DataTable:
     if not path.is_file():
         raise err.missing("the data file is not found", item.expr.span,
                           expected="a file, relative to the spec's folder",
-                          found=f"no file {shown}",
-                          notes=(f"looked for {os.path.abspath(str(path))}",))
+                          found=f"no file {shown}")
     return read_data(path, shown, inputs)
 
 
@@ -142,7 +141,7 @@ def _enough_rows(c, n, span, table: DataTable, file_span) -> None:
               else [n.subs(c.sweep_symbol, v) for v in c.sweep_values])
     biggest = max(sy.real_value(v) for v in values)
     if biggest > table.rows:
-        raise err.out_of_bounds("the data file has fewer rows than `n`", span,
+        raise err.invalid("the data file has fewer rows than `n`", span,
                                 expected=f"n at most {table.rows:,} (the rows of {table.path})",
                                 found=f"n = {biggest:g}",
                                 notes=(f"the file is named at line {file_span.line}",))
