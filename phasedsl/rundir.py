@@ -221,13 +221,16 @@ def load_results(folder: Path) -> dict | None:
     return validate(doc, path)
 
 
-def draws_path(folder: Path, index: int) -> Path:
-    """Where the draws of sweep point ``index`` (its position in the sweep) are kept."""
-    return Path(folder) / "draws" / f"point_{index:03d}.npz"
+def draws_path(folder: Path, index: int, dataset: int = 0) -> Path:
+    """Where the draws of sweep point ``index`` (its position in the sweep) are kept; those
+    of data set ``dataset >= 1`` (``data { seeds = K }``) beside them, ``point_NNN.dK.npz``."""
+    tail = f".d{dataset}" if dataset else ""
+    return Path(folder) / "draws" / f"point_{index:03d}{tail}.npz"
 
 
-def save_draws(folder: Path, index: int, draws) -> None:
-    """The draws of one sweep point, compressed (``params f[G,S,D]``, ``indicators``, ...)."""
+def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
+    """The draws of one sweep point (of one data set), compressed (``params f[G,S,D]``,
+    ``indicators``, ...)."""
     try:
         (Path(folder) / "draws").mkdir(exist_ok=True)
     except OSError as exc:
@@ -240,13 +243,13 @@ def save_draws(folder: Path, index: int, draws) -> None:
         arrays["log_z"] = np.asarray(draws.log_z)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    atomic_write(draws_path(folder, index), buf.getvalue())
+    atomic_write(draws_path(folder, index, dataset), buf.getvalue())
 
 
-def load_draws(folder: Path, index: int) -> dict[str, np.ndarray] | None:
+def load_draws(folder: Path, index: int, dataset: int = 0) -> dict[str, np.ndarray] | None:
     """The arrays saved for sweep point ``index`` (``params f[G,S,D]``, ``indicators
     bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted), or ``None``."""
-    path = draws_path(folder, index)
+    path = draws_path(folder, index, dataset)
     if not path.is_file():
         return None
     try:

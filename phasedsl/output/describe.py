@@ -112,8 +112,8 @@ def data_text(checked: CheckedSpec) -> str:
     n = f"n = {language_text(checked.n)}"
     if net.data is not None:
         d = net.data
-        return (f"{n} (first rows) of {d.path}: {d.rows:,} rows, {d.inputs} inputs, "
-                f"{d.format}, sha256 {d.sha256[:12]}; noise = {language_text(net.noise)}")
+        return (f"{n}, the first rows of {d.path} ({d.rows:,} rows, {d.inputs} inputs, "
+                f"{d.format}, sha256 {d.sha256[:12]}), noise = {language_text(net.noise)}")
     kind, a, b = net.x_dist
     seeds = (f"seeds {net.seed} to {net.seed + net.seeds - 1} ({net.seeds} data sets)"
              if net.seeds > 1 else f"seed {net.seed}")
