@@ -16,7 +16,7 @@ from phasedsl.analysis.datasets import combine_datasets, spread
 from phasedsl.analysis.records import Mass, PhaseMass, PointSummary
 from phasedsl.language.errors import SpecError
 from phasedsl.output.report import render
-from phasedsl.pipeline import load_text, run_spec
+from phasedsl.pipeline import load_text
 from phasedsl.rundir import draws_path, load_draws
 
 SPEC = """experiment "several data sets"
@@ -25,7 +25,8 @@ data { n = 12; x ~ uniform(-1, 1)^1; noise = 0.5; seed = 5; seeds = 3 }
 model network(width = 1)
 truth network(width = 1) { w[1] = [theta]; b = 0; q = 1; c = 0 }
 let u[i] = q[i] * w[i]
-phase pos = u[1][1] > 0.5
+let cut = 0.5
+phase pos = u[1][1] > cut
 sample smc { particles = 32; runs = 4; mutations = 2; integration_steps = 4 }
 report { lcoef = 0 }
 """
@@ -57,8 +58,34 @@ def test_combination_by_hand():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    import phasedsl
+
     folder = tmp_path_factory.mktemp("datasets")
-    return run_spec(load_text(SPEC).checked, folder), folder
+    return phasedsl.run(load_text(SPEC), folder, plots=False).results, folder
+
+
+def shares(arrays: dict, inside) -> float:
+    """The weighted share of one data set's saved draws where ``inside(params)``, averaged
+    over the SMC runs (each run's weights normalised), as the mass of a phase is."""
+    w = arrays["weights"] / arrays["weights"].sum(axis=1, keepdims=True)
+    return float(np.mean(np.sum(w * inside(arrays["params"]), axis=1)))
+
+
+def test_reanalysis_combines_every_data_set(run, tmp_path):
+    """Another `cut` is re-analysed on the saved draws of all three data sets."""
+    import shutil
+
+    from phasedsl.pipeline.reanalyse import reanalyse
+
+    _, folder = run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    results = reanalyse(copy, load_text(SPEC, overrides={"cut": "0.8"}))
+    for index, p in enumerate(results["points"]):
+        masses = [shares(load_draws(copy, index, k), lambda x: x[..., 2] * x[..., 0] > 0.8)
+                  for k in range(3)]
+        assert p["datasets"]["masses"]["pos"] == pytest.approx(masses, abs=1e-9)
+        assert p["phases"]["pos"]["mass"] == pytest.approx(np.mean(masses), abs=1e-9)
 
 
 def test_each_point_on_three_data_sets(run):
@@ -78,8 +105,7 @@ def test_each_point_on_three_data_sets(run):
         for k in range(3):
             assert draws_path(folder, index, k).is_file()
             arrays = load_draws(folder, index, k)
-            w = arrays["weights"] / arrays["weights"].sum(axis=1, keepdims=True)
-            share = float(np.mean(np.sum(w * arrays["indicators"][..., 0], axis=1)))
+            share = shares(arrays, lambda x: x[..., 2] * x[..., 0] > 0.5)
             assert share == pytest.approx(masses[k], abs=1e-9)
             params.append(arrays["params"])
         assert not np.array_equal(params[0], params[1])  # other data, other key
