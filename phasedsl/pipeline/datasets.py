@@ -18,14 +18,18 @@ import time
 from ..analysis.datasets import combine_datasets
 from ..rundir import save_draws
 from .lcoef import with_lcoef
-from .sweep import _checked, point_key
 
 __all__ = ["dataset_key", "sample_datasets", "run_datasets"]
 
+# ``sweep`` calls this module and hands it its per-point functions (``check``: the health
+# check and summary of one data set's draws, ``sweep._checked``; ``point_key``: the key of a
+# sweep point, ``sweep.point_key``), so that the two modules do not import each other.
 
-def dataset_key(seed: int, index: int, dataset: int):
-    """The PRNG key of data set ``dataset`` at sweep point ``index``: the point's key for data
-    set 0, ``fold_in(point_key, dataset)`` for the others."""
+
+def dataset_key(point_key, seed: int, index: int, dataset: int):
+    """The PRNG key of data set ``dataset`` at sweep point ``index``: the point's key
+    (``point_key(seed, index)``) for data set 0, ``fold_in(that key, dataset)`` for the
+    others."""
     import jax
 
     key = point_key(seed, index)
@@ -36,20 +40,20 @@ def _seeds(compiled):
     return compiled.checked.network.data_seeds
 
 
-def sample_datasets(engine, compiled, index: int, value: float, seed: int):
+def sample_datasets(engine, compiled, index: int, value: float, seed: int, check, point_key):
     """``(PointSummary, [Draws of each data set])`` at one sweep value: the K data sets in one
     ``run_many`` call (batched and split across devices like sweep points)."""
     k = compiled.datasets
-    keys = [dataset_key(seed, index, j) for j in range(k)]
+    keys = [dataset_key(point_key, seed, index, j) for j in range(k)]
     t0 = time.perf_counter()
     many = engine.run_many(keys, [compiled.context(value, j) for j in range(k)])
     wall = (time.perf_counter() - t0) / k
-    checked = [_checked(compiled, value, draws, wall) for draws in many]
+    checked = [check(compiled, value, draws, wall) for draws in many]
     point = combine_datasets([p for p, _ in checked], _seeds(compiled))
     return point, [d for _, d in checked]
 
 
-def _walked(engine, compiled, values, todo, seed):
+def _walked(engine, compiled, values, todo, seed, check, point_key):
     """``{index: (PointSummary, [Draws])}`` of the unfinished points by the tempering path
     (``run_sweep``), one walk per data set; a point where a data set's walk disagrees with
     itself is tempered again from the prior for that data set (as ``sweep._walk_sweep``)."""
@@ -67,11 +71,11 @@ def _walked(engine, compiled, values, todo, seed):
     for i, v in todo:
         points, draws = [], []
         for j in range(k):
-            point, d = _checked(compiled, v, walks[j][i], wall)
+            point, d = check(compiled, v, walks[j][i], wall)
             if not point.mixing_ok:
                 t1 = time.perf_counter()
-                d = engine.run(dataset_key(seed, i, j), compiled.context(v, j))
-                point, d = _checked(compiled, v, d, time.perf_counter() - t1)
+                d = engine.run(dataset_key(point_key, seed, i, j), compiled.context(v, j))
+                point, d = check(compiled, v, d, time.perf_counter() - t1)
                 point = dataclasses.replace(point, diagnostics={**point.diagnostics,
                                                                 "retempered": True})
             points.append(point)
@@ -80,19 +84,21 @@ def _walked(engine, compiled, values, todo, seed):
     return out
 
 
-def run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, lcoef) -> None:
+def run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, lcoef, *,
+                 check, point_key) -> None:
     """Sample, combine and save every unfinished point ``todo: [(index, value)]`` on all of
-    the spec's data sets (``run``: the open ``RunFolder``)."""
+    the spec's data sets (``run``: the open ``RunFolder``; ``check``, ``point_key``: see the
+    comment above)."""
     walked = None
     if engine.follows_sweep and len(todo) > 1:
         if progress is not None:
             progress(0, len(todo), todo[0][1])
-        walked = _walked(engine, compiled, values, todo, seed)
+        walked = _walked(engine, compiled, values, todo, seed, check, point_key)
     for count, (i, v) in enumerate(todo):
         if walked is None and progress is not None:
             progress(count, len(todo), v)
         point, draws = (walked[i] if walked is not None
-                        else sample_datasets(engine, compiled, i, v, seed))
+                        else sample_datasets(engine, compiled, i, v, seed, check, point_key))
         if lcoef is not None:
             point = with_lcoef(point, lcoef, v, draws[0])
         for j, d in enumerate(draws[1:], start=1):
