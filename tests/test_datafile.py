@@ -169,3 +169,20 @@ def test_n_defaults_to_every_row_and_a_smaller_n_takes_the_first(files):
     assert float(checked_from(folder, from_file("data.npy", "; n = 12")).n) == 12
     net = checked_from(folder, from_file("data.npz", "; inputs = 2")).network
     assert net.data.inputs == 2 and net.truth_width == 0
+
+
+def test_a_beta_sweep_tempers_the_files_likelihood(files):
+    """`sweep t over ...; beta = t` on a data file: the log-likelihood part of the density
+    scales with beta (the prior's does not)."""
+    from phasedsl.lower.compile import compile_spec
+
+    folder, _, _ = files
+    text = from_file("data.csv").replace("sweep eps over 0.2, 0.5", "sweep t over 0.5, 1")
+    text = text.replace("> eps", "> 0") + "beta = t\n"
+    compiled = compile_spec(checked_from(folder, text))
+    p = np.random.default_rng(2).normal(size=compiled.dim).astype(np.float32)
+    ctx_half, ctx_one = compiled.context(0.5), compiled.context(1.0)
+    prior = float(compiled.target.logprior(p, ctx_one))
+    half = float(compiled.target.logdensity(p, ctx_half)) - prior
+    one = float(compiled.target.logdensity(p, ctx_one)) - prior
+    assert one == pytest.approx(2 * half, rel=1e-5)
