@@ -390,6 +390,13 @@ def provenance(results: dict) -> Text:
     if seeds:
         t.append(f"  seeds: sampler {seeds.get('sampler')}, data {_short(seeds.get('data'))}"
                  f" (each point: {seeds.get('point_key')})\n")
+        if seeds.get("data_sets"):
+            t.append(f"  data sets: seeds {_short(seeds['data_sets'])} "
+                     f"({seeds.get('dataset_key')})\n")
+    data = results.get("data_file")
+    if data:
+        t.append(f"  data file: {data.get('path')} (sha256 {data.get('sha256')}; "
+                 f"{data.get('rows')} rows, {data.get('inputs')} inputs)\n")
     versions = results.get("versions") or {}
     if versions:
         t.append("  versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "\n")
