@@ -31,7 +31,7 @@ from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
-           "posterior_key", "draws_path"]
+           "posterior_key", "draws_path", "data_identity"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -82,8 +82,22 @@ def run_key(checked) -> str:
     payload = json.dumps({"source": checked.spec.source, "engine": checked.engine,
                           "sweep": list(checked.sweep_values),
                           "sample": sample, "lets": sorted(map(str, checked.lets.items())),
-                          "phases": list(checked.phase_names)}, sort_keys=True, default=str)
+                          "phases": list(checked.phase_names), **data_identity(checked)},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def data_identity(checked) -> dict:
+    """What decides a network's data beyond the spec's text: the sha256 of its data file
+    (a changed file never resumes an old run) and the number of data sets; empty where
+    neither is used (so that the keys of other runs stay as they were)."""
+    net = getattr(checked, "network", None)
+    out = {}
+    if net is not None and net.data is not None:
+        out["data_sha256"] = net.data.sha256
+    if net is not None and net.seeds > 1:
+        out["data_sets"] = str(net.seeds)
+    return out
 
 
 def _now() -> str:
@@ -108,6 +122,7 @@ def posterior_identity(checked) -> dict:
         "engine": checked.engine,
         "settings": json.dumps({k: v for k, v in checked.sample.items() if k in kept},
                                sort_keys=True, default=str),
+        **data_identity(checked),
     }
 
 
@@ -206,13 +221,16 @@ def load_results(folder: Path) -> dict | None:
     return validate(doc, path)
 
 
-def draws_path(folder: Path, index: int) -> Path:
-    """Where the draws of sweep point ``index`` (its position in the sweep) are kept."""
-    return Path(folder) / "draws" / f"point_{index:03d}.npz"
+def draws_path(folder: Path, index: int, dataset: int = 0) -> Path:
+    """Where the draws of sweep point ``index`` (its position in the sweep) are kept; those
+    of data set ``dataset >= 1`` (``data { seeds = K }``) beside them, ``point_NNN.dK.npz``."""
+    tail = f".d{dataset}" if dataset else ""
+    return Path(folder) / "draws" / f"point_{index:03d}{tail}.npz"
 
 
-def save_draws(folder: Path, index: int, draws) -> None:
-    """The draws of one sweep point, compressed (``params f[G,S,D]``, ``indicators``, ...)."""
+def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
+    """The draws of one sweep point (of one data set), compressed (``params f[G,S,D]``,
+    ``indicators``, ...)."""
     try:
         (Path(folder) / "draws").mkdir(exist_ok=True)
     except OSError as exc:
@@ -225,13 +243,13 @@ def save_draws(folder: Path, index: int, draws) -> None:
         arrays["log_z"] = np.asarray(draws.log_z)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    atomic_write(draws_path(folder, index), buf.getvalue())
+    atomic_write(draws_path(folder, index, dataset), buf.getvalue())
 
 
-def load_draws(folder: Path, index: int) -> dict[str, np.ndarray] | None:
+def load_draws(folder: Path, index: int, dataset: int = 0) -> dict[str, np.ndarray] | None:
     """The arrays saved for sweep point ``index`` (``params f[G,S,D]``, ``indicators
     bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted), or ``None``."""
-    path = draws_path(folder, index)
+    path = draws_path(folder, index, dataset)
     if not path.is_file():
         return None
     try:

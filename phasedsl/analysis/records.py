@@ -77,6 +77,9 @@ class PointSummary:
     findings: tuple = ()  # mixing.Finding: why the groups disagree (mixing_ok False)
     notes: tuple[str, ...] = ()  # the findings in words (``phasedsl.output.notes``)
     lcoef: dict | None = None  # phase -> its learning coefficient (``LearningCoefficient.to_json``)
+    # several data sets (``data { seeds = K }``): each data set's masses and se, each phase's
+    # spread between data sets and its se (``analysis.datasets``); the masses above are means
+    datasets: dict | None = None
 
     @property
     def mixing_ok(self) -> bool:
@@ -93,6 +96,8 @@ class PointSummary:
             out["modes"] = self.modes
         if self.lcoef is not None:
             out["lcoef"] = self.lcoef
+        if self.datasets is not None:
+            out["datasets"] = self.datasets
         return plain(out)
 
     @classmethod
@@ -112,7 +117,7 @@ class PointSummary:
                                       for k, v in f.items()})
                            for f in (d.get("diagnostics") or {}).get("findings", [])),
             notes=tuple((d.get("diagnostics") or {}).get("mixing_notes", [])),
-            lcoef=d.get("lcoef"))
+            lcoef=d.get("lcoef"), datasets=d.get("datasets"))
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
 from . import ast
+from .datafile import DataTable
 from .errors import Diagnostic
 from .layout import NetworkLayout, Slot
 from .values import Pred
@@ -16,7 +17,11 @@ __all__ = ["CheckedSpec", "Network", "NetworkLayout", "Slot"]
 
 @dataclass(frozen=True)
 class Network:
-    """A network model, its truth and its data. Truth values are sympy in the sweep symbol."""
+    """A network model, its truth and its data. Truth values are sympy in the sweep symbol.
+
+    With a data file (``data``: its rows), there is no truth: ``truth_width`` is 0, the
+    truth's tuples are empty and ``x_dist`` is ``None``. ``seeds``: data sets drawn from the
+    truth (seeds ``seed``, ``seed + 1``, ..., each sampled at every sweep point)."""
 
     width: int
     inputs: int
@@ -28,10 +33,19 @@ class Network:
     truth_q: tuple[sp.Expr, ...]  # [m]
     truth_c: sp.Expr
     n: sp.Expr
-    x_dist: tuple  # ("uniform", a, b) or ("normal", mean, sd)
+    x_dist: tuple | None  # ("uniform", a, b) or ("normal", mean, sd); None with a file
     noise: sp.Expr
     seed: int
     truth_lets: dict  # name -> tuple of per-node values of the truth
+    # not in the repr (which is the model's part of ``rundir.posterior_identity``, so that
+    # runs made before these existed keep their keys); ``rundir`` adds them where set
+    data: DataTable | None = field(default=None, repr=False)  # rows of `data { file = ... }`
+    seeds: int = field(default=1, repr=False)  # `data { seeds = K }`
+
+    @property
+    def data_seeds(self) -> tuple[int, ...]:
+        """The data seed of each data set: ``seed + k``, ``k = 0 .. seeds - 1``."""
+        return tuple(self.seed + k for k in range(self.seeds))
 
 
 @dataclass(frozen=True)

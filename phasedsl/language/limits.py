@@ -17,6 +17,8 @@ MAX_SYMMETRIC_WIDTH = 8  # `symmetric` takes all d! node permutations: 8! = 4032
 MAX_INPUTS = 1_000  # input dimension k of `x ~ ...^k`
 MAX_N = 10_000_000  # the sample size of a network's data
 MAX_DATA = 100_000_000  # n times the input dimension (numbers of the dataset)
+MAX_DATA_FILE_BYTES = 2_000_000_000  # a data file (`data { file = ... }`)
+MAX_DATA_SETS = 256  # `data { seeds = K }`: data sets sampled at every sweep point
 MAX_PARAMETERS = 100_000  # numbers in all params of an energy spec
 MAX_VECTOR = 10_000  # entries of a param vector
 MAX_NUMBERS_PER_POINT = 500_000_000  # numbers an engine keeps for one sweep point

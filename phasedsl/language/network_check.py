@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 import sympy as sp
@@ -15,11 +17,14 @@ from . import ast
 from . import symbolic as sy
 from .checked import Network
 from . import catalogue as err
-from .limits import MAX_DATA, MAX_INPUTS, MAX_N, MAX_SEED, MAX_WIDTH
+from .datafile import DataTable, data_format, read_data
+from .limits import MAX_DATA, MAX_DATA_SETS, MAX_INPUTS, MAX_N, MAX_SEED, MAX_WIDTH
 from .errors import did_you_mean
 from .layout import NetworkLayout, Slot
 
-DATA_KEYS = ("n", "x", "noise", "seed")
+DATA_KEYS = ("n", "x", "noise", "seed", "seeds", "file", "inputs")
+FILE_ONLY = ("inputs",)  # keys that go with `file`
+TRUTH_ONLY = ("x", "seed", "seeds")  # keys that need a truth (data drawn from it)
 ACTIVATIONS = ("relu", "tanh", "swish")
 
 
@@ -70,10 +75,82 @@ def _data(c, st: ast.Data):
             raise err.invalid(f"write `{key} {want} ...` in `data`", item.span,
                         expected=f"`{key} {want}`", found=f"`{key} {item.op}`")
         items[key] = item
-    if "x" not in items:
+    if "file" in items:
+        for key in TRUTH_ONLY:
+            if key in items:
+                raise err.misplaced(f"`{key}` cannot go with a data file", items[key].span,
+                                    expected=_FILE_KEYS, found=f"`{key}` and `file`",
+                                    notes=(_WITHOUT_TRUTH[key],))
+    else:
+        for key in FILE_ONLY:
+            if key in items:
+                raise err.misplaced(f"`{key}` goes with a data file", items[key].span,
+                                    expected="`file = \"train.csv\"` beside it",
+                                    found=f"`{key}` without `file`",
+                                    notes=("with a truth, `x ~ uniform(-1, 1)^k` gives the "
+                                           "input dimension k",))
+    if "x" not in items and "file" not in items:
         raise err.missing("`data` needs an input distribution", st.span,
                     expected="`x ~ uniform(-1, 1)^2`", found="no `x`")
     return items
+
+
+_FILE_KEYS = "`file`, `n`, `noise` and `inputs` in a `data` block with a file"
+_WITHOUT_TRUTH = {
+    "x": "the file holds the inputs; `x ~ ...` draws them for a truth",
+    "seed": "the file is the data; `seed` draws data from a truth",
+    "seeds": "the file is one data set; `seeds = K` draws K data sets from a truth",
+}
+
+
+def _read_file(c, items) -> DataTable:
+    """The rows of ``data { file = "..." }`` (path relative to the spec file's folder),
+    checked against ``inputs = k`` where given."""
+    item = items["file"]
+    if not isinstance(item.expr, ast.String):
+        raise err.wrong_kind("the data file is a path in double quotes", item.expr.span,
+                             expected='`file = "train.csv"`', found=sy_describe(item.expr))
+    name = item.expr.value
+    kind = data_format(name)
+    if kind is None:
+        raise err.invalid("unknown kind of data file", item.expr.span,
+                          expected="a file ending in .csv, .npy or .npz",
+                          found=f'"{name}"')
+    inputs = None
+    if "inputs" in items:
+        e = items["inputs"].expr
+        inputs = c._const(e, c.base, c.ctx, "the input dimension")
+        if not (1 <= inputs <= MAX_INPUTS and float(inputs).is_integer()):
+            raise err.not_whole("the input dimension", e.span, rest=f" from 1 to {MAX_INPUTS}",
+                                expected="`inputs = 2`", found=f"{inputs:g}")
+        inputs = int(inputs)
+    spec_file = c.spec.filename
+    folder = Path(spec_file).parent if not spec_file.startswith("<") else Path(".")
+    path = folder / name
+    shown = os.path.normpath(str(path)) if not Path(name).is_absolute() else name
+    if not path.is_file():
+        raise err.missing("the data file is not found", item.expr.span,
+                          expected="a file, relative to the spec's folder",
+                          found=f"no file {shown}")
+    return read_data(path, shown, inputs)
+
+
+def _enough_rows(c, n, span, table: DataTable, file_span) -> None:
+    """``n`` (its largest value over the sweep) at most the file's rows."""
+    values = ([n] if not n.free_symbols
+              else [n.subs(c.sweep_symbol, v) for v in c.sweep_values])
+    biggest = max(sy.real_value(v) for v in values)
+    if biggest > table.rows:
+        raise err.invalid("the data file has fewer rows than `n`", span,
+                                expected=f"n at most {table.rows:,} (the rows of {table.path})",
+                                found=f"n = {biggest:g}",
+                                notes=(f"the file is named at line {file_span.line}",))
+
+
+def sy_describe(e: ast.Expr) -> str:
+    """A value's kind in words, for a path that is not a string."""
+    return {ast.Number: "a number", ast.Name: f"the name `{getattr(e, 'id', '')}`",
+            ast.Vector: "a vector"}.get(type(e), "an expression")
 
 
 def _input_dist(c, base, e: ast.Expr):
@@ -118,10 +195,17 @@ def check_network(c) -> NetworkCheck:
     and context; lets first used here are evaluated in the scopes built here)."""
     model, truth, data = c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Data)
     present = [st for st in (model, truth, data) if st is not None]
+    from_file = data is not None and any(
+        isinstance(i.target, ast.Name) and i.target.id == "file" for i in data.items)
+    if from_file and truth is not None:
+        raise err.misplaced("a spec with a data file has no `truth`", truth.span,
+                            expected="the data from a file or from a truth, not both",
+                            found="`truth` and `data { file = ... }`",
+                            notes=("the truth generates data; a data file replaces it",))
     for st, what, hint in ((model, "`model`", "`model network(width = 2)`"),
                            (truth, "`truth` block", "`truth network(width = 2) { w[1] = ... }`"),
                            (data, "`data` block", "`data { n = 10000; x ~ uniform(-1, 1)^2 }`")):
-        if st is None:
+        if st is None and not (from_file and st is truth):
             first = min(present, key=lambda s: (s.span.line, s.span.column))
             raise err.missing(f"a network spec needs a {what}", first.span, expected=hint,
                         found=f"no {what} in this spec",
@@ -134,32 +218,44 @@ def check_network(c) -> NetworkCheck:
         for name in ("w", "b", "q", "c", "truth")})
     with c.lets_in(base):
         items = _data(c, data)
-        x_dist, k = _input_dist(c, base, items["x"].expr)
+        table = None
+        if from_file:
+            table = _read_file(c, items)
+            x_dist, k = None, table.inputs
+        else:
+            x_dist, k = _input_dist(c, base, items["x"].expr)
         m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
         if m_args["width"] is None:
             raise err.missing("the model's width is missing", model.span,
                         expected="`model network(width = d)`", found="no width")
         d = m_args["width"]
         # the truth is the model's network unless it says otherwise (width and activation)
-        t_args = _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]})
+        t_args = ({"width": 0, "activation": m_args["activation"]} if from_file else
+                  _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]}))
         m = t_args["width"]
 
         layout = NetworkLayout(d, k)
         symbols = tuple(sp.Symbol(name, real=True) for name in layout.names)
 
         n_item = items.get("n")
-        if n_item is None:
+        if n_item is None and table is not None and c.sweep_name != "n":
+            n = sp.Integer(table.rows)  # every row of the file
+        elif n_item is None:
             if c.sweep_name != "n":
                 raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
                             found="no `n`")
             n = c.sweep_symbol
             _data_size(c, n, c.one[ast.Sweep].span, k)
+            if table is not None:
+                _enough_rows(c, n, c.one[ast.Sweep].span, table, items["file"].span)
         else:
             n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
             _sweep_only(c, n, n_item.expr.span, "`n`")
             sy.ensure_positive(n, n_item.expr.span, "n", c.ctx)
             _whole(c, n, n_item.expr.span, "`n`")
             _data_size(c, n, n_item.expr.span, k)
+            if table is not None:
+                _enough_rows(c, n, n_item.expr.span, table, items["file"].span)
     with_n = base.child({"n": lambda: n})
     with c.lets_in(with_n):
         noise = sp.Integer(1)
@@ -174,10 +270,13 @@ def check_network(c) -> NetworkCheck:
                 raise err.not_whole("the data seed", items["seed"].expr.span, rest=" >= 0",
                                     expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
             seed = int(seed)
+        seeds = _seeds(c, items.get("seeds"), seed)
 
-        truth_values = _truth_items(c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
-            "the truth cannot depend on the model's parameters", "numbers, lets, `n` and the sweep variable",
-            f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
+        truth_values = ((), (), (), sp.Integer(0)) if from_file else _truth_items(
+            c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
+                "the truth cannot depend on the model's parameters",
+                "numbers, lets, `n` and the sweep variable",
+                f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
         model_fams = {
             "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[layout.w(i, j)]
                                                           for j in range(1, k + 1)))),
@@ -196,6 +295,8 @@ def check_network(c) -> NetworkCheck:
         truth_scope = with_n.child({})
         for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
                                           (truth_scope, truth_fams, m, "truth")):
+            if count == 0:  # a data file: no truth, nor its per-node lets
+                continue
             for name, fam in fams.items():
                 scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
             for name, st in c.lets.items():
@@ -203,7 +304,10 @@ def check_network(c) -> NetworkCheck:
                     fam = _node_let(c, st, scope, count, owner)
                     scope.bindings[name] = (lambda fam=fam: fam)
         namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
-        model_scope.bindings["truth"] = lambda: namespace
+        model_scope.bindings["truth"] = (lambda: namespace) if not from_file else (
+            lambda: sy.Unavailable("a spec with a data file has no truth",
+                                   "the model's parameters, lets, `n` and the sweep variable",
+                                   "`truth` (the data come from a file)"))
     with c.lets_in(model_scope):
         prior = c.prior_value(base, layout.slots, dataclasses.replace(c.ctx, width=d))
         node_let_values = {
@@ -211,15 +315,32 @@ def check_network(c) -> NetworkCheck:
             for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
         truth_lets = {
             name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
-            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet) and m > 0}
 
     network = Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"],
                       truth_width=m, truth_activation=t_args["activation"], truth_w=tw,
                       truth_b=tb, truth_q=tq, truth_c=tc, n=n, x_dist=x_dist, noise=noise,
-                      seed=seed)
+                      seed=seed, data=table, seeds=seeds)
     return NetworkCheck(network=network, layout=layout, slots=layout.slots, symbols=symbols, n=n,
                         base=base, scope=model_scope, prior=prior,
                         node_let_values=node_let_values)
+
+
+def _seeds(c, item, seed: int) -> int:
+    """``seeds = K``: the number of data sets (1 where not given); their seeds ``seed + k``
+    stay within ``MAX_SEED``."""
+    if item is None:
+        return 1
+    e = item.expr
+    seeds = c._const(e, c.base, c.ctx, "the number of data sets")
+    if not (1 <= seeds <= MAX_DATA_SETS and float(seeds).is_integer()):
+        raise err.not_whole("the number of data sets", e.span, rest=f" from 1 to {MAX_DATA_SETS}",
+                            expected="`seeds = 8`", found=f"{seeds:g}")
+    if seed + seeds - 1 > MAX_SEED:
+        raise err.out_of_bounds("the data seeds run past the largest seed", e.span,
+                                expected=f"seed + seeds - 1 at most {MAX_SEED}",
+                                found=f"{seed} + {seeds:g} - 1")
+    return int(seeds)
 
 
 def _sweep_only(c, value, span, what):

@@ -148,7 +148,7 @@ def _number(e: ast.Number, scope, ctx):
 
 
 def _string(e: ast.String, scope, ctx):
-    raise err.misplaced("a string can only be the experiment's title", e.span,
+    raise err.misplaced("a string can only be the experiment's title or a data file", e.span,
                         expected="a number, a name or a vector", found=f'"{e.value}"')
 
 

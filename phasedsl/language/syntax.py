@@ -78,6 +78,10 @@ class _ToAst(Transformer):
     def number(self, meta, c):
         return ast.Number(_span(c[0]), _number(c[0].value), c[0].value)
 
+    def string(self, meta, c):
+        # a path (`data { file = "train.csv" }`); the checker refuses strings elsewhere
+        return ast.String(_span(c[0]), c[0].value[1:-1])
+
     def name_ref(self, meta, c):
         return ast.Name(_span(c[0]), _ident(c[0]))
 

@@ -19,7 +19,7 @@ _STATEMENTS = ("experiment", "let", "sweep", "beta", "prior", "phase", "sample",
                "data", "model", "truth", "param", "energy")
 _STATEMENT_TOKENS = {w.upper() for w in _STATEMENTS}
 _OPERATORS = {"ADD_OP", "MUL_OP", "POW_OP", "COMP_OP", "AND", "OR"}
-_STARTERS = {"NUMBER", "NAME", "LPAR", "LSQB", "MINUS", "PLUS", "NOT", "QUANT"}
+_STARTERS = {"NUMBER", "NAME", "LPAR", "LSQB", "MINUS", "PLUS", "NOT", "QUANT", "STRING"}
 _ENDS = {"_NL", "$END", "SEMICOLON"}
 _WORDS = {
     "RPAR": "`)`", "RSQB": "`]`", "RBRACE": "`}`", "COMMA": "`,`", "EQUAL": "`=`",

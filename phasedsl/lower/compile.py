@@ -6,7 +6,11 @@ float closed over, so one compilation serves every sweep point. For networks the
 made once on the host (inputs and unit noise from ``data.seed``, with numpy so it does not
 depend on the JAX version) and the outputs ``y = f_truth(x; value) + noise(value) * z`` are
 computed from the sweep value by ``context``: every sweep point sees the same inputs and the
-same noise draws. The network's forward pass is in ``network``, the prior in ``prior``.
+same noise draws. With ``data { seeds = K }`` there are K such data sets (data seeds
+``seed + k``), stacked, and ``context(value, k)`` picks one. With ``data { file = ... }`` the
+inputs and outputs are the file's first rows (``y`` does not move with the sweep value). A
+sweep over ``n`` masks all but the first ``n`` rows, so the data sets of a sweep are nested.
+The network's forward pass is in ``network``, the prior in ``prior``.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ class Compiled:
     """A compiled spec. All functions are pure and unbatched (``vmap`` adds axes).
 
     - ``target``: what engines sample (see ``target.Target``), functions of ``(params, ctx)``.
-    - ``context(value f[]) -> Context``: what every target function takes besides
-      ``params`` (jitted).
+    - ``context(value f[], dataset=0) -> Context``: what every target function takes besides
+      ``params`` (jitted); ``dataset``: which of the spec's data sets (``data { seeds = K }``:
+      0 to K - 1; always 0 otherwise).
     """
 
     checked: CheckedSpec
@@ -64,9 +69,15 @@ class Compiled:
             return None
         return {k: np.asarray(v) for k, v in self._truth(jnp.asarray(value, jnp.float32)).items()}
 
-    def dataset(self, value):
+    @property
+    def datasets(self) -> int:
+        """How many data sets every sweep point is sampled on (``data { seeds = K }``)."""
+        net = self.checked.network
+        return 1 if net is None else net.seeds
+
+    def dataset(self, value, dataset: int = 0):
         """``(x f[N, k], y f[N])`` at a sweep value (networks only)."""
-        ctx = self.context(jnp.asarray(value, jnp.float32))
+        ctx = self.context(jnp.asarray(value, jnp.float32), dataset)
         return np.asarray(ctx.xt).T, np.asarray(ctx.y)
 
     def unflatten(self, params, value: float | None = None) -> dict:
@@ -125,7 +136,7 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
             value = ctx.value
             return -n(value) * beta(value) * energy((params, value))
 
-        def context(value):
+        def context(value, dataset=0):
             return Context(value=jnp.asarray(value, jnp.float32))
 
         truth_fn = None
@@ -135,24 +146,25 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
         truth_layout = NetworkLayout(net.truth_width, k)
         act, truth_act = activation(net.activation), activation(net.truth_activation)
         size = _data_size(checked)
-        rng = np.random.default_rng(net.seed)
-        kind, a, b = net.x_dist
-        inputs = (rng.uniform(a, b, size=(size, k)) if kind == "uniform"
-                  else rng.normal(a, b, size=(size, k))).astype(np.float32)
-        unit_noise = rng.standard_normal(size).astype(np.float32)
+        inputs, unit_noise = _data_sets(net, size)  # f[K, N, k], f[K, N]
         truth_flat = [x for w in net.truth_w for x in w] + list(net.truth_b) + list(net.truth_q) + [net.truth_c]
         truth_vec = [of_value(x) for x in truth_flat]
         noise = of_value(net.noise)
         m = net.truth_width
         const_n = not checked.n.free_symbols
+        file_y = None if net.data is None else net.data.y[:size].astype(np.float32)
 
         def truth_params(value):
             return jnp.stack([f(value) for f in truth_vec])
 
-        def context(value):
+        def context(value, dataset=0):
             value = jnp.asarray(value, jnp.float32)
-            xt = jnp.asarray(inputs.T)
-            y = network_forward_t(truth_params(value), xt, m, k, truth_act) + noise(value) * unit_noise
+            xt = jnp.asarray(inputs.transpose(0, 2, 1))[dataset]
+            if file_y is not None:
+                y = jnp.asarray(file_y)
+            else:
+                y = (network_forward_t(truth_params(value), xt, m, k, truth_act)
+                     + noise(value) * jnp.asarray(unit_noise)[dataset])
             mask = jnp.ones((size,), jnp.float32) if const_n else (jnp.arange(size) < n(value)).astype(jnp.float32)
             return Context(value=value, xt=xt, y=y, mask=mask)
 
@@ -170,6 +182,8 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
                       for name, values in net.truth_lets.items()}
 
         def truth_fn(value):
+            if not truth_vec:  # a data file: no truth
+                return {}
             p = truth_params(value)
             out = dict(zip("wbqc", truth_layout.split(p)))
             for name, fn in truth_lets.items():
@@ -178,9 +192,29 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
 
     target = Target(dim=checked.dim, logprior=logprior, loglik=loglik, indicators=indicators,
                     init=init, lower=lower, upper=upper, phase_names=checked.phase_names)
-    return Compiled(checked=checked, target=target, context=jax.jit(context),
-                    _lets=lets, _truth=jax.jit(truth_fn) if truth_fn else None,
+    jitted = jax.jit(context)
+    return Compiled(checked=checked, target=target,
+                    context=lambda value, dataset=0: jitted(value, dataset),
+                    _lets=lets, _truth=(jax.jit(truth_fn) if truth_fn and checked.network.data is None
+                                        else None),
                     _lets_use_sweep=lets_use_sweep)
+
+
+def _data_sets(net, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs ``f32[K, N, k]`` and unit noise ``f32[K, N]`` of every data set: data set
+    ``j`` from ``default_rng(seed + j)`` (inputs, then noise: data set 0 is the one a spec
+    without ``seeds`` gets); with a data file, its first ``N`` rows (``K = 1``, no noise)."""
+    if net.data is not None:
+        return (net.data.x[None, :size].astype(np.float32),
+                np.zeros((1, size), np.float32))
+    kind, a, b = net.x_dist
+    inputs, noise = [], []
+    for seed in net.data_seeds:
+        rng = np.random.default_rng(seed)
+        inputs.append((rng.uniform(a, b, size=(size, net.inputs)) if kind == "uniform"
+                       else rng.normal(a, b, size=(size, net.inputs))).astype(np.float32))
+        noise.append(rng.standard_normal(size).astype(np.float32))
+    return np.stack(inputs), np.stack(noise)
 
 
 def _batched(fn):

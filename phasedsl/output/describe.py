@@ -106,6 +106,21 @@ def truth_text(checked: CheckedSpec, value: float) -> str:
     return "; ".join(nodes) + f"; c={_fmt(_num(net.truth_c, sym, value))}"
 
 
+def data_text(checked: CheckedSpec) -> str:
+    """A network's data in words: the file (rows, inputs, sha256) or the truth's draw."""
+    net = checked.network
+    n = f"n = {language_text(checked.n)}"
+    if net.data is not None:
+        d = net.data
+        return (f"{n}, the first rows of {d.path} ({d.rows:,} rows, {d.inputs} inputs, "
+                f"{d.format}, sha256 {d.sha256[:12]}), noise = {language_text(net.noise)}")
+    kind, a, b = net.x_dist
+    seeds = (f"seeds {net.seed} to {net.seed + net.seeds - 1} ({net.seeds} data sets)"
+             if net.seeds > 1 else f"seed {net.seed}")
+    return (f"{n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{net.inputs}, "
+            f"noise = {language_text(net.noise)}, {seeds}")
+
+
 def _prior_text(prior: tuple) -> str:
     return "uniform on the box" if prior[0] == "uniform" else f"normal({_fmt(prior[1])}, {_fmt(prior[2])}) on every parameter"
 
@@ -128,11 +143,9 @@ def summary(checked: CheckedSpec) -> Group:
     t.add_row("experiment", checked.experiment)
     if checked.kind == "network":
         net = checked.network
-        t.add_row("model", f"network: width {net.width}, {net.inputs} inputs, {net.activation}; "
-                           f"truth width {net.truth_width}")
-        kind, a, b = net.x_dist
-        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {kind}({_fmt(a)}, {_fmt(b)})"
-                          f"^{net.inputs}, noise = {language_text(net.noise)}, seed {net.seed}")
+        t.add_row("model", f"network: width {net.width}, {net.inputs} inputs, {net.activation}"
+                           + (f"; truth width {net.truth_width}" if net.data is None else ""))
+        t.add_row("data", data_text(checked))
     else:
         t.add_row("model", f"energy K = {language_text(checked.energy)}")
         t.add_row("n", language_text(checked.n))
@@ -141,7 +154,7 @@ def summary(checked: CheckedSpec) -> Group:
     t.add_row("beta", language_text(checked.beta))
     name = checked.sweep_name or "(none)"
     t.add_row("sweep", f"{name} over {sweep_text(checked.sweep_values)}")
-    if checked.kind == "network":
+    if checked.kind == "network" and checked.network.data is None:
         first, last = checked.sweep_values[0], checked.sweep_values[-1]
         t.add_row(f"truth at {name}={_fmt(first)}", truth_text(checked, first))
         if last != first:

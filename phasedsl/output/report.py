@@ -122,6 +122,11 @@ def header(results: dict) -> Text:
     sweep = results["sweep"]
     t.append(f"\nsweep {sweep_name(results)}: {len(sweep['values'])} values"
              if sweep["name"] else "\nno sweep: one posterior")
+    k = _datasets(results)
+    if k:
+        seeds = results["points"][0]["datasets"]["seeds"]
+        t.append(f"\ndata: {k} data sets (seeds {seeds[0]} to {seeds[-1]}); masses are means "
+                 "± posterior se; sd: spread between data sets ± its se")
     done = len(results["points"])
     if results.get("status") != "complete":
         t.append(f"  [{results.get('status', 'partial')}: {done} of {len(sweep['values'])} points]",
@@ -129,14 +134,33 @@ def header(results: dict) -> Text:
     return t
 
 
+def _datasets(results: dict) -> int:
+    """How many data sets each point was sampled on (0: one, and no ``datasets`` record)."""
+    counts = [len(p["datasets"]["seeds"]) for p in results["points"] if p.get("datasets")]
+    return max(counts) if counts else 0
+
+
+def _spread(p: dict, name: str) -> str:
+    """``0.031 ± 0.008``: a phase's sd between data sets and its se; ``-`` where unknown."""
+    d = p.get("datasets") or {}
+    sd, se = (d.get("spread") or {}).get(name), (d.get("spread_se") or {}).get(name)
+    if sd is None:
+        return "-"
+    return f"{sd:.3f}" + ("" if se is None else f" ± {se:.3f}")
+
+
 def table(results: dict) -> Table:
-    """One row per finished sweep value: masses ± se, preferred phase, diagnostics flags."""
+    """One row per finished sweep value: masses ± se (with several data sets, the mean and
+    beside it the spread between data sets), preferred phase, diagnostics flags."""
     phases = results["phases"]
     absolute = any(p.get("absolute") for p in results["points"])
+    spread = _datasets(results) > 1
     t = Table(box=None, pad_edge=False, header_style="bold")
     t.add_column(sweep_name(results), justify="right", no_wrap=True)
     for name in phases:
         t.add_column(name, justify="right", no_wrap=True)
+        if spread:
+            t.add_column(f"{name} sd", justify="right", no_wrap=True)
     t.add_column("other", justify="right", no_wrap=True)
     t.add_column("preferred", no_wrap=True)
     if absolute:
@@ -146,8 +170,10 @@ def table(results: dict) -> Table:
     t.add_column("diagnostics")
     for p in results["points"]:
         exact = _exact(results)
-        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n], exact) for n in phases]
-               + [_mass(p["other"], exact)])
+        row = [fmt(p["value"], 4)]
+        for n in phases:
+            row += [_mass(p["phases"][n], exact)] + ([_spread(p, n)] if spread else [])
+        row.append(_mass(p["other"], exact))
         row.append(p.get("preferred") or "-")
         if absolute:
             row.append(fmt(-p["log_z"], 5) if p.get("log_z") is not None else "-")
@@ -247,14 +273,18 @@ def markdown(results: dict) -> str:
     """The table and events as Markdown, for notes and papers."""
     phases = results["phases"]
     name = sweep_name(results)
-    head = [name] + list(phases) + ["other", "preferred", "mixing"]
+    spread = _datasets(results) > 1
+    head = [name] + [c for n in phases for c in ([n, f"{n} sd"] if spread else [n])]
+    head += ["other", "preferred", "mixing"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in results["points"]:
         ok = p.get("diagnostics", {}).get("mixing_ok", True)
         exact = _exact(results)
-        row = ([fmt(p["value"], 4)] + [_mass(p["phases"][n], exact) for n in phases]
-               + [_mass(p["other"], exact), p.get("preferred") or "-",
-                  "ok" if ok else "**chains disagree**"])
+        row = [fmt(p["value"], 4)]
+        for n in phases:
+            row += [_mass(p["phases"][n], exact)] + ([_spread(p, n)] if spread else [])
+        row += [_mass(p["other"], exact), p.get("preferred") or "-",
+                "ok" if ok else "**chains disagree**"]
         lines.append("| " + " | ".join(row) + " |")
     events = results.get("events") or []
     lines.append("")
@@ -360,6 +390,13 @@ def provenance(results: dict) -> Text:
     if seeds:
         t.append(f"  seeds: sampler {seeds.get('sampler')}, data {_short(seeds.get('data'))}"
                  f" (each point: {seeds.get('point_key')})\n")
+        if seeds.get("data_sets"):
+            t.append(f"  data sets: seeds {_short(seeds['data_sets'])} "
+                     f"({seeds.get('dataset_key')})\n")
+    data = results.get("data_file")
+    if data:
+        t.append(f"  data file: {data.get('path')} (sha256 {data.get('sha256')}; "
+                 f"{data.get('rows')} rows, {data.get('inputs')} inputs)\n")
     versions = results.get("versions") or {}
     if versions:
         t.append("  versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "\n")

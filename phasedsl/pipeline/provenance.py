@@ -102,8 +102,28 @@ def provenance(checked, seed: int, chain_method: str | None = None) -> dict:
     return {
         "settings": effective_settings(checked, chain_method),
         "effective": {"n": numbers["n"], "beta": numbers["beta"], "lets": numbers["lets"]},
-        "seeds": {"sampler": seed, "data": None if network is None else network.seed,
-                  "point_key": "fold_in(PRNGKey(sampler), index of the sweep value)"},
+        "seeds": {"sampler": seed,
+                  "data": None if network is None or network.data is not None else network.seed,
+                  "point_key": "fold_in(PRNGKey(sampler), index of the sweep value)",
+                  **_data_sets(network)},
+        **_data_file(network),
         "versions": versions(),
         "machine": machine(),
     }
+
+
+def _data_file(network) -> dict:
+    """``data_file``: the path and sha256 of a network's data file (none without one)."""
+    if network is None or network.data is None:
+        return {}
+    d = network.data
+    return {"data_file": {"path": d.path, "sha256": d.sha256, "format": d.format,
+                          "rows": d.rows, "inputs": d.inputs}}
+
+
+def _data_sets(network) -> dict:
+    """The seeds of several data sets (``data { seeds = K }``) and their keys."""
+    if network is None or network.seeds <= 1:
+        return {}
+    return {"data_sets": list(network.data_seeds),
+            "dataset_key": "fold_in(point_key, k) for data set k >= 1; point_key for k = 0"}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.datasets import combine_datasets
 from ..analysis.events import find_events, with_trust
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
@@ -60,13 +61,13 @@ def respec(results: dict, overrides: dict, spec_path: str | None = None) -> Spec
                      bool(results.get("quick")))
 
 
-def _indicators(compiled, params: np.ndarray, value: float) -> np.ndarray:
+def _indicators(compiled, params: np.ndarray, value: float, dataset: int = 0) -> np.ndarray:
     """``bool[G, S, P]``: the new phases evaluated on ``params f[G, S, D]``."""
     import jax
     import jax.numpy as jnp
 
     g, s, d = params.shape
-    ctx = compiled.context(value)
+    ctx = compiled.context(value, dataset)
     fn = jax.jit(jax.vmap(lambda x: compiled.target.indicators(x, ctx)))
     flat = jnp.asarray(params.reshape(g * s, d), jnp.float32)
     out = np.asarray(fn(flat), bool)
@@ -137,19 +138,23 @@ def reanalyse(folder, spec: Spec) -> dict:
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = float(old_point["value"])
-        arrays = load_draws(Path(folder), values.index(value))
-        if arrays is None:
-            raise UsageError(f"{folder}: the draws of {results['sweep']['name'] or 'point'} = "
-                             f"{value:g} are missing; they are needed to re-analyse")
-        params = arrays["params"]
-        log_z = arrays.get("log_z")
-        if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
-            # runs saved before log Z was stored: the mean is all the summary uses
-            log_z = np.full(params.shape[0], float(old_point["log_z"]))
-        draws = compiled_draws(params, _indicators(compiled, params, value), arrays,
-                               _METHOD[checked.engine], log_z)
         old_diag = old_point.get("diagnostics", {})
-        summary = summarise(compiled, value, draws, old_diag.get("wall_s", 0.0))
+        per_set = []
+        for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
+            arrays = load_draws(Path(folder), values.index(value), dataset)
+            if arrays is None:
+                raise UsageError(f"{folder}: the draws of {results['sweep']['name'] or 'point'}"
+                                 f" = {value:g} are missing; they are needed to re-analyse")
+            params = arrays["params"]
+            log_z = arrays.get("log_z")
+            if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
+                # runs saved before log Z was stored: the mean is all the summary uses
+                log_z = np.full(params.shape[0], float(old_point["log_z"]))
+            draws = compiled_draws(params, _indicators(compiled, params, value, dataset), arrays,
+                                   _METHOD[checked.engine], log_z)
+            per_set.append(summarise(compiled, value, draws, old_diag.get("wall_s", 0.0)))
+        summary = per_set[0] if len(per_set) == 1 else combine_datasets(
+            per_set, checked.network.data_seeds)
         # engine diagnostics (divergences, steps, times) are the sampling's: keep them
         summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
         points.append(summary)

@@ -241,6 +241,12 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
     lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
                        (lambda target: make_engine(checked.engine, target, settings)))
     try:
+        if compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
+            from .datasets import run_datasets
+
+            run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
+                         check=_checked, point_key=point_key)
+            todo = []
         if engine.follows_sweep and len(todo) > 1:
             _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef)
             todo = []
