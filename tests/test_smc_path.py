@@ -114,3 +114,24 @@ def test_two_devices_walk_both_directions_at_once_with_the_same_draws():
                           text=True, timeout=600, cwd=here.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_a_path_run_is_reanalysed_on_its_saved_draws(created, tmp_path):
+    """Other phase definitions over the same posterior: the masses are evaluated again on the
+    path's saved draws, which stay as they were."""
+    import shutil
+
+    from phasedsl.pipeline.reanalyse import reanalyse
+
+    path, _ = created
+    copy = tmp_path / "path"
+    shutil.copytree(path.folder, copy)
+    draws = {p.name: p.read_bytes() for p in sorted((copy / "draws").iterdir())}
+    narrower = CREATED.replace("ball(w, 1, 1/2)", "ball(w, 1, 1/4)")
+    results = reanalyse(copy, phasedsl.load_text(narrower, "created.phase"))
+    assert {p.name: p.read_bytes() for p in sorted((copy / "draws").iterdir())} == draws
+    for old, new in zip(path.points, results["points"]):
+        assert new["phases"]["left"]["mass"] == pytest.approx(old.phases["left"].mass)
+        assert new["phases"]["right"]["mass"] <= old.phases["right"].mass + 1e-12
+    assert any(new["phases"]["right"]["mass"] < old.phases["right"].mass - 0.01
+               for old, new in zip(path.points, results["points"]))

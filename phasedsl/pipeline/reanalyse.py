@@ -27,7 +27,7 @@ from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
 
-_METHOD = {"nuts": "mcmc", "smc": "repeats"}
+_METHOD = {"nuts": "mcmc", "smc": "repeats", "smc_path": "repeats"}
 
 
 def recorded_seed(results: dict) -> int:
