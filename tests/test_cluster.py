@@ -1,0 +1,212 @@
+"""`phasedsl run --cluster`: a sweep's points as tasks on a Dask cluster of real worker
+processes, one of them killed mid-sweep, against a local run of the same spec and seed;
+a driver stopped part way resumes with only the missing points; without Dask, one line
+that says how to install it.
+
+The local reference runs in a subprocess (one CPU device, one point per ``engine.run``: the
+run a task reproduces) and shares a persistent JAX compilation cache with the workers, so
+the executables are compiled once, not once per process (the draws do not depend on it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import phasedsl
+from phasedsl.cli import main
+from phasedsl.pipeline.cluster import worker_env
+
+ROOT = Path(__file__).resolve().parents[1]
+VALUES = 6
+SPEC = f"""experiment "cluster check"
+sweep theta over linspace(0, 1, {VALUES})
+param w in [-2, 2]
+prior uniform
+energy K = (w + 1 - theta)^2 * (w - 1 + theta)^4
+let n = 10
+phase left  = ball(w, theta - 1, 1/2)
+phase right = ball(w, 1 - theta, 1/2)
+sample nuts {{ chains = 2; draws = 100; warmup = 100; seed = 7 }}
+"""
+SETTINGS = {"report.lcoef_steps": "20"}
+TIMINGS = ("worker",)  # besides every *_s field: where and how long, not what
+
+
+def comparable(point: dict) -> dict:
+    """A point's record without its timings and the worker that sampled it."""
+    diagnostics = {k: v for k, v in point["diagnostics"].items()
+                   if not k.endswith("_s") and k not in TIMINGS}
+    return {**point, "diagnostics": diagnostics}
+
+
+def assert_same_run(folder: Path, reference: Path) -> None:
+    """Same points (apart from timings) and bit-for-bit the same draws files' arrays."""
+    got = json.loads((folder / "results.json").read_text())
+    want = json.loads((reference / "results.json").read_text())
+    assert got["status"] == want["status"] == "complete"
+    assert len(got["points"]) == VALUES
+    assert [comparable(p) for p in got["points"]] == [comparable(p) for p in want["points"]]
+    assert got["events"] == want["events"]
+    for i in range(VALUES):
+        name = f"draws/point_{i:03d}.npz"
+        with np.load(folder / name) as a, np.load(reference / name) as b:
+            assert sorted(a.files) == sorted(b.files)
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}: {key}")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A JAX compilation cache for the reference run and the workers (they inherit it; this
+    process read its JAX settings when it imported JAX, before)."""
+    import jax  # noqa: F401 - imported before the variables are set
+
+    folder = tmp_path_factory.mktemp("jax-cache")
+    env = {"JAX_COMPILATION_CACHE_DIR": str(folder),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("spec") / "cluster_check.phase"
+    path.write_text(SPEC)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, spec_file, cache):
+    """The local run: `phasedsl run --batch 0 --cpu-devices 1` in its own process."""
+    pytest.importorskip("distributed")
+    out = tmp_path_factory.mktemp("local") / "run"
+    sets = [a for k, v in SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **worker_env()}  # one CPU device
+    done = subprocess.run([sys.executable, "-m", "phasedsl.cli", "run", str(spec_file),
+                           "--batch", "0", "--cpu-devices", "1", "--no-plots", "--out",
+                           str(out), *sets], env=env, capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def workers(cache, reference):
+    """A `local:2` cluster (two worker processes, one thread each), kept for the module."""
+    from phasedsl.pipeline.cluster import ClusterSampler
+
+    with ClusterSampler("local:2") as sampler:
+        yield sampler
+
+
+def test_a_killed_worker_loses_nothing_and_the_draws_are_the_local_ones(
+        tmp_path, spec_file, reference, workers):
+    """Point 2's first worker is killed (SIGKILL) after sampling it, before handing it back;
+    point 4's first attempt raises. Every point is in the folder, bit for bit the local
+    run's, and point 2 was sampled again on another worker process."""
+    from phasedsl.pipeline.cluster import sample_task
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def faulty(job, chunk, seed):
+        import signal
+
+        from distributed import get_worker
+
+        index = chunk[0][0]
+        first = not (marks / str(index)).exists()
+        if first:
+            (marks / str(index)).write_text(get_worker().address)
+        if index == 4 and first:
+            raise RuntimeError("a task that fails once")
+        out = sample_task(job, chunk, seed)
+        if index == 2 and first:  # the work is done and lost with its process
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+
+    workers.task = faulty
+    seen = []
+    try:
+        spec = phasedsl.load(spec_file, SETTINGS)
+        done = phasedsl.run(spec, tmp_path / "run", plots=False, cluster=workers,
+                            on_point=seen.append)
+    finally:
+        workers.task = sample_task
+    assert_same_run(tmp_path / "run", reference)
+    assert sorted(p["value"] for p in seen) == sorted(p["value"] for p in done.results["points"])
+    killed = (marks / "2").read_text()
+    point = done.results["points"][2]
+    assert point["diagnostics"]["worker"].startswith("tcp://")
+    assert point["diagnostics"]["worker"] != killed  # sampled again by another process
+    assert sorted(workers.submitted) == list(range(VALUES))  # each point submitted once
+    assert done.results["cluster"] == {"address": "local:2", "points_per_task": 1, "retries": 3}
+
+
+def test_a_stopped_driver_resumes_with_only_the_missing_points(tmp_path, spec_file, reference,
+                                                               workers):
+    spec = phasedsl.load(spec_file, SETTINGS)
+    folder = tmp_path / "run"
+    finished = []
+
+    def stop_after_two(point):
+        finished.append(point["value"])
+        if len(finished) == 2:
+            raise KeyboardInterrupt  # the driver is stopped (Ctrl-C)
+
+    with pytest.raises(KeyboardInterrupt):
+        phasedsl.run(spec, folder, plots=False, cluster=workers, on_point=stop_after_two)
+    kept = json.loads((folder / "results.json").read_text())
+    assert kept["status"] == "interrupted"
+    held = [p["value"] for p in kept["points"]]
+    assert sorted(held) == sorted(finished)
+    values = list(spec.checked.sweep_values)
+    phasedsl.run(spec, folder, plots=False, cluster=workers)
+    assert sorted(workers.submitted) == [i for i, v in enumerate(values) if v not in held]
+    assert_same_run(folder, reference)
+
+
+def test_without_dask_cluster_is_one_line_saying_how_to_install_it(tmp_path, spec_file,
+                                                                   monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    out = tmp_path / "run"
+    assert main(["run", str(spec_file), "--cluster", "local:2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["phasedsl: error: --cluster needs Dask distributed, which is not "
+                   "installed: pip install 'phasedsl[cluster]'"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("address, words", [
+    ("local:0", "expected local:K with K worker processes from 1 to 256"),
+    ("local:two", "expected local:K"),
+    ("", "needs a scheduler address"),
+])
+def test_a_bad_address_is_a_usage_error(tmp_path, spec_file, capsys, address, words):
+    pytest.importorskip("distributed")
+    assert main(["run", str(spec_file), "--cluster", address, "--out",
+                 str(tmp_path / "run")]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_an_engine_that_walks_the_sweep_is_refused(tmp_path, spec_file, capsys):
+    pytest.importorskip("distributed")
+    assert main(["run", str(spec_file), "--engine", "smc_path", "--cluster", "local:2",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "smc_path engine walks the whole sweep" in err and "--engine smc" in err
+    assert not (tmp_path / "run").exists()
