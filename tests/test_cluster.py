@@ -210,3 +210,85 @@ def test_an_engine_that_walks_the_sweep_is_refused(tmp_path, spec_file, capsys):
     err = capsys.readouterr().err
     assert "smc_path engine walks the whole sweep" in err and "--engine smc" in err
     assert not (tmp_path / "run").exists()
+
+
+NAN_SPEC = """sweep theta over 1, 2
+param w in [-2, 2]
+let n = 10
+energy K = (log(w) - theta)^2
+phase pos = w > 0
+sample quadrature { points = 101 }
+"""
+
+
+def test_a_posterior_that_is_not_a_density_comes_back_as_the_local_error(tmp_path):
+    """A task does not raise (a retry would repeat it): it returns the error, which the
+    driver raises as a local run would, at the same place in the spec."""
+    from phasedsl.language.errors import PosteriorError
+    from phasedsl.pipeline.cluster import ClusterJob, TaskError, sample_task
+
+    path = tmp_path / "nan.phase"
+    path.write_text(NAN_SPEC)
+    job = ClusterJob.of(phasedsl.load(path))
+    got = sample_task(job, [(0, 1.0)], 0)
+    assert isinstance(got, TaskError)
+    error = got.error()
+    assert isinstance(error, PosteriorError)
+    assert f"{path}:4:12: error: the log density is NaN" in error.render()
+    assert "at theta = 1" in error.render()
+
+
+def test_a_worker_with_other_versions_or_another_run_refuses_the_task(tmp_path):
+    import dataclasses
+
+    from phasedsl.pipeline.cluster import ClusterError, ClusterJob, sample_task
+
+    path = tmp_path / "s.phase"
+    path.write_text(NAN_SPEC.replace("log(w)", "w"))
+    job = ClusterJob.of(phasedsl.load(path))
+    old = dataclasses.replace(job, versions=(("phasedsl", "0.0.1"),) + job.versions[1:])
+    error = sample_task(old, [(0, 1.0)], 0).error()
+    assert isinstance(error, ClusterError)
+    assert "phasedsl 0.1.0 (driver 0.0.1)" in str(error) and "install the driver's versions" \
+        in str(error)
+    other = dataclasses.replace(job, run_key="0" * 64)
+    assert "checks the spec into another run" in str(sample_task(other, [(0, 1.0)], 0).error())
+
+
+KILLED_DRIVER = """
+import os, signal, sys
+import phasedsl
+
+def stop(point, seen=[]):
+    seen.append(point)
+    if len(seen) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # the driver dies mid-sweep, nothing cleaned up
+
+if __name__ == "__main__":
+    spec = phasedsl.load(sys.argv[1], {settings!r})
+    phasedsl.run(spec, sys.argv[2], plots=False, cluster="local:2", on_point=stop)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_from_the_folder(tmp_path, spec_file, reference, cache):
+    """The driver process is killed (SIGKILL) after its second point; `phasedsl run --cluster
+    local:2` again samples only the other points, and the run is the local one."""
+    script = tmp_path / "driver.py"
+    script.write_text(KILLED_DRIVER.format(settings=SETTINGS))
+    folder = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **worker_env()}
+    done = subprocess.run([sys.executable, str(script), str(spec_file), str(folder)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == -9, done.stderr
+    kept = json.loads((folder / "results.json").read_text())
+    assert kept["status"] == "running" and len(kept["points"]) == 2
+    sets = [a for k, v in SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    again = subprocess.run([sys.executable, "-m", "phasedsl.cli", "run", str(spec_file),
+                            "--cluster", "local:2", "--no-plots", "--out", str(folder), *sets],
+                           env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert again.returncode == 0, again.stderr
+    results = json.loads((folder / "results.json").read_text())
+    assert results["timings"]["points_resumed"] == 2
+    assert "(point 1 of 4)" in again.stderr  # only the four missing points were sampled
+    assert_same_run(folder, reference)
