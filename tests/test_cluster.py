@@ -101,6 +101,8 @@ def reference(tmp_path_factory, spec_file, cache):
                            str(out), *sets], env=env, capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
+    # --cpu-devices 1 holds (the API's default of one device per core does not override it)
+    assert json.loads((out / "results.json").read_text())["machine"]["device_count"] == 1
     return out
 
 
