@@ -157,6 +157,11 @@ def test_a_killed_worker_loses_nothing_and_the_draws_are_the_local_ones(
     assert point["diagnostics"]["worker"] != killed  # sampled again by another process
     assert sorted(workers.submitted) == list(range(VALUES))  # each point submitted once
     assert done.results["cluster"] == {"address": "local:2", "points_per_task": 1, "retries": 3}
+    from phasedsl.output.report import provenance
+
+    workers_seen = len({p["diagnostics"]["worker"] for p in done.results["points"]})
+    assert (f"cluster: local:2, 1 point(s) per task, 3 retries; points sampled by "
+            f"{workers_seen} worker processes") in provenance(done.results).plain
 
 
 def test_a_stopped_driver_resumes_with_only_the_missing_points(tmp_path, spec_file, reference,
