@@ -64,6 +64,10 @@ def cmd_run(args) -> int:
     spec = load(args.spec, overrides, quick=args.quick)
     for w in spec.warnings:
         print(w, file=sys.stderr)
+    if args.cluster is not None:  # one line before the run starts, not a header and then
+        from .pipeline.cluster import check_option
+
+        check_option(args.cluster, spec.checked)
     out = args.out or str(Path("runs") / spec.name)
     screen = console(stderr=args.json)
     watch = RunProgress(spec.checked, progress_mode(args.json))
@@ -72,7 +76,7 @@ def cmd_run(args) -> int:
             done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
                        chain_method=args.chain_method, plots=not args.no_plots,
                        progress=watch.update, on_point=watch.point, formats=formats,
-                       dpi=dpi)
+                       dpi=dpi, cluster=args.cluster)
     except KeyboardInterrupt:
         partial = load_results(Path(out)) or {"points": []}
         print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "
@@ -215,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "loop (flat); the draws change, not their distribution (default: "
                         "sequential on a CPU, flat on a GPU; the batched two pay on a GPU "
                         "only, on a CPU they cost several times sequential)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="sample the sweep points as tasks on a Dask cluster: a scheduler "
+                        "address (tcp://host:8786) or local:K for K local worker processes; "
+                        "--batch K then sends K points per task (default 1); needs "
+                        "pip install 'phasedsl[cluster]' (docs/cluster.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

@@ -51,11 +51,17 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+_CONFIGURED: list[int] = []  # the cpu_devices of the call that set XLA_FLAGS
+
+
 def configure(cpu_devices: int = 0) -> bool:
-    """Set ``XLA_FLAGS`` for this process; ``False`` (nothing done) once JAX is imported."""
-    if "jax" in sys.modules:
+    """Set ``XLA_FLAGS`` for this process, once: the first call decides (``phasedsl run
+    --cpu-devices 1``, then the Python API's default of one device per core, keeps 1);
+    ``False`` (nothing done) after that or once JAX is imported."""
+    if "jax" in sys.modules or _CONFIGURED:
         return False
     os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), cpu_devices)
+    _CONFIGURED.append(cpu_devices)
     return True
 
 

@@ -409,6 +409,12 @@ def provenance(results: dict) -> Text:
             t.append("  command: " + " ".join(m["argv"]) + "\n")
     elif results.get("device"):
         t.append(f"  device: {results['device']}\n")
+    cluster = results.get("cluster")
+    if cluster:  # a --cluster run: the driver's machine above, the workers here
+        workers = {p.get("diagnostics", {}).get("worker") for p in results.get("points", [])}
+        t.append(f"  cluster: {cluster.get('address')}, {cluster.get('points_per_task')} "
+                 f"point(s) per task, {cluster.get('retries')} retries; points sampled by "
+                 f"{len(workers - {None})} worker processes\n")
     tm = results.get("timings")
     if tm:
         wall = tm.get("wall_s")

@@ -1,5 +1,6 @@
-"""The pipeline: load a spec (``spec``), run a sweep into a run folder (``sweep``), prepare
-what the figures need (``figures``), and the run as a Python object (``run``).
+"""The pipeline: load a spec (``spec``), run a sweep into a run folder (``sweep``; its points
+as tasks on a Dask cluster: ``cluster``), prepare what the figures need (``figures``), and the
+run as a Python object (``run``).
 
 It composes the stages ``language`` -> ``lower`` -> ``engines`` -> ``analysis`` -> ``rundir`` /
 ``output``; the command line (``phasedsl.cli``) and notebooks call it. Importing it does not

@@ -143,14 +143,21 @@ def open_run(folder) -> Run:
 
 def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         batch: int | None = None, chain_method: str | None = None, progress=None,
-        plots: bool = True, on_point=None, formats=("png",), dpi: float | None = None) -> Run:
+        plots: bool = True, on_point=None, formats=("png",), dpi: float | None = None,
+        cluster=None) -> Run:
     """Sample every sweep point of ``spec`` into the folder ``out`` (default
     ``runs/<spec name>``), resuming what an earlier run of the same spec and settings left
     there; the finished ``Run``. ``batch``: sweep points per compiled call (default: by
-    machine); ``progress(count, total, value)``: called before each call; ``plots``: write
-    the figures (a failure to draw them raises nothing: ``Run.figure_error`` says why)."""
+    machine; with ``cluster``: points per task, default 1); ``progress(count, total,
+    value)``: called before each call; ``plots``: write the figures (a failure to draw them
+    raises nothing: ``Run.figure_error`` says why). ``cluster``: sample on a Dask cluster,
+    ``"local:K"`` or a scheduler address (``"tcp://host:8786"``), or a
+    ``pipeline.cluster.ClusterSampler`` (``docs/cluster.md``; one given is not closed, so
+    several runs can use its workers)."""
+    import contextlib
+
     from ..engines.devices import configure, usable_cores
-    from .sweep import default_batch, run_spec
+    from .sweep import default_batch, run_spec, sample_chunk
 
     configure(cpu_devices=usable_cores())  # no effect once JAX is imported
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -158,6 +165,17 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     folder = Path(out) if out is not None else Path("runs") / spec.name
     provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
                   "quick": spec.quick}
+    sampler, stack = sample_chunk, contextlib.ExitStack()
+    if cluster is not None:
+        from .cluster import ClusterSampler
+
+        if batch is not None and batch < 0:
+            raise UsageError("--batch must be >= 0")
+        if not isinstance(cluster, ClusterSampler):  # shut down when the run ends
+            cluster = stack.enter_context(ClusterSampler(cluster, per_task=max(batch or 1, 1)))
+        sampler = cluster.bind(spec, chain_method)
+        provenance["cluster"] = cluster.describe()
+        batch = len(spec.checked.sweep_values)  # one chunk: the sampler deals out the tasks
     reanalysed = 0
     if not fresh:
         from .reanalyse import reanalysable, reanalyse
@@ -165,9 +183,11 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         if reanalysable(folder, spec, spec.checked.sample.get("seed", 0) if seed is None else seed):
             # only phases or report settings changed: evaluate them on the saved draws
             reanalysed = len(reanalyse(folder, spec)["points"])
-    results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
-                       on_point=on_point, batch=default_batch(batch),
-                       chain_method=chain_method, provenance=provenance)
+    with stack:
+        results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
+                           on_point=on_point, batch=default_batch(batch),
+                           chain_method=chain_method, provenance=provenance,
+                           sampler=sampler)
     done = Run(folder, results, reanalysed=reanalysed)
     if plots:
         try:

@@ -27,8 +27,8 @@ from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
 from .health import check_point
 from .lcoef import lcoef_step, with_lcoef
 
-__all__ = ["run_spec", "sample_point", "sample_points", "point_key", "default_batch",
-           "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
+__all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
+           "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
 
 OTHER_HALF = 0.5  # above this mass in no phase, a point says where that mass sits
 ACCELERATOR_BATCH = 32  # sweep points per call and accelerator, when --batch is not given
@@ -117,6 +117,17 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     return [_checked(compiled, v, draws, wall) for (_, v), draws in zip(chunk, many)]
 
 
+def sample_chunk(engine, compiled, chunk: list[tuple[int, float]], seed: int, lcoef=None):
+    """The sweep's sampler on this machine: ``(index, value, PointSummary, Draws)`` for each
+    ``(index, value)`` of a chunk (``sample_points``), with each phase's learning coefficient
+    where ``lcoef`` is given. ``run_spec(..., sampler=...)`` takes another function of the
+    same signature that yields finished points in any order (``pipeline.cluster``)."""
+    for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
+        if lcoef is not None:
+            point = with_lcoef(point, lcoef, v, draws)
+        yield i, v, point, draws
+
+
 def refine_crossovers(events: list[Event], engine, compiled, seed: int,
                       iterations: int = 30) -> list[Event]:
     """For exact engines: each crossover located by bisection on the sweep variable, where
@@ -202,7 +213,7 @@ def _chunks(todo: list, size: int) -> list[list]:
 
 def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
              progress=None, on_point=None, batch: int = 0, chain_method: str | None = None,
-             provenance: dict | None = None) -> dict:
+             provenance: dict | None = None, sampler=sample_chunk) -> dict:
     """Sample every unfinished sweep point of ``checked`` into ``folder``; the results
     document (``results.json``'s contents).
 
@@ -211,7 +222,9 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     ``chain_method``: how the ``nuts`` engine runs its chains side by side (default: its
     choice for the machine); it changes the draws, not their distribution, so it is not part
     of the run key: a run resumed with another method goes on with the same posterior.
-    ``provenance``: extra fields for the document's header (the spec text, ``--set``)."""
+    ``provenance``: extra fields for the document's header (the spec text, ``--set``).
+    ``sampler``: how each chunk of points is sampled (``sample_chunk``: here; a Dask cluster:
+    ``pipeline.cluster``)."""
     from .provenance import provenance as environment
 
     seed = checked.sample.get("seed", 0) if seed is None else seed
@@ -219,13 +232,14 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
     run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     try:
-        return _run_open(run, checked, values, seed, progress, on_point, batch, chain_method)
+        return _run_open(run, checked, values, seed, progress, on_point, batch, chain_method,
+                         sampler)
     finally:
         run.close()
 
 
 def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
-              chain_method) -> dict:
+              chain_method, sampler=sample_chunk) -> dict:
     """``run_spec`` on a locked run folder."""
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
@@ -253,9 +267,7 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
-            for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
-                if lcoef is not None:
-                    point = with_lcoef(point, lcoef, v, draws)
+            for i, v, point, draws in sampler(engine, compiled, chunk, seed, lcoef):
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
