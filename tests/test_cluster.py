@@ -219,6 +219,20 @@ def test_an_engine_that_walks_the_sweep_is_refused(tmp_path, spec_file, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_several_data_sets_are_refused_not_run_here(tmp_path, capsys):
+    """`data { seeds = K }` runs its data sets on the driver's machine: --cluster says so
+    instead of quietly running there."""
+    pytest.importorskip("distributed")
+    from test_datasets import SPEC as DATASETS
+
+    spec = tmp_path / "sets.phase"
+    spec.write_text(DATASETS)
+    assert main(["run", str(spec), "--cluster", "local:2", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "asks for 3 data sets" in err and "without --cluster" in err
+    assert not (tmp_path / "run").exists()
+
+
 NAN_SPEC = """sweep theta over 1, 2
 param w in [-2, 2]
 let n = 10

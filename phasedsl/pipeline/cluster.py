@@ -93,6 +93,13 @@ def check_engine(checked) -> None:
             f"--cluster sends each sweep point to a worker as its own task, but the "
             f"{checked.engine} engine walks the whole sweep as one tempering path in one call; "
             "run it without --cluster, or use --engine smc (each point on its own)")
+    network = checked.network
+    if network is not None and network.seeds > 1:
+        raise ClusterError(
+            f"--cluster sends one sweep point on one data set per task; this spec asks for "
+            f"{network.seeds} data sets (`data {{ seeds = ... }}`), which run on this "
+            "machine only for now: run it without --cluster, or one run per data seed "
+            "(`data { seed = k }`) on the cluster")
 
 
 def check_option(address: str, checked) -> None:
