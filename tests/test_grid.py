@@ -408,3 +408,17 @@ def test_smc_grid_boundary_brackets_the_exact_one(tmp_path):
     for p in curve["points"]:
         exact = brentq(lambda t: log_ratio(t, p["value2"]), -0.5, 0.2, xtol=1e-13)
         assert p["band"][0] <= exact <= p["band"][1]
+
+
+def test_n_on_the_second_axis_is_checked_against_a_data_file(tmp_path):
+    rows = np.random.default_rng(0).uniform(-1, 1, (30, 3))
+    np.savetxt(tmp_path / "d.csv", rows, delimiter=",", header="x1,x2,y", comments="")
+    text = ("sweep eps over 0.1, 0.2\nsweep n over 10, {top}\ndata {{ file = \"d.csv\" }}\n"
+            "model network(width = 1)\nphase up = q[1] > eps\n")
+    path = str(tmp_path / "g.phase")
+    checked = check(parse(text.format(top=30), path))
+    assert checked.grid.name == "n" and checked.n == checked.grid.symbol
+    with pytest.raises(SpecError) as exc:
+        check(parse(text.format(top=40), path))
+    assert "the data file has fewer rows than `n`" in exc.value.render()
+    assert "g.phase:2:1" in exc.value.render() and "found: n = 40" in exc.value.render()
