@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .analysis.records import Event, PointSummary, plain
+from .language.grid import Cell
 from .language.errors import UsageError
 from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
-           "posterior_key", "draws_path", "data_identity"]
+           "posterior_key", "draws_path", "data_identity", "point_id"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -79,11 +80,13 @@ def run_key(checked) -> str:
     finished points."""
     kept = result_keys(checked.engine)
     sample = {k: v for k, v in checked.sample.items() if k in kept}
-    payload = json.dumps({"source": checked.spec.source, "engine": checked.engine,
-                          "sweep": list(checked.sweep_values),
-                          "sample": sample, "lets": sorted(map(str, checked.lets.items())),
-                          "phases": list(checked.phase_names), **data_identity(checked)},
-                         sort_keys=True, default=str)
+    fields = {"source": checked.spec.source, "engine": checked.engine,
+              "sweep": list(checked.sweep_values),
+              "sample": sample, "lets": sorted(map(str, checked.lets.items())),
+              "phases": list(checked.phase_names), **data_identity(checked)}
+    if checked.grid is not None:  # a two-dimensional sweep: its rows too
+        fields["grid"] = [checked.grid.name, list(checked.grid.values)]
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -112,7 +115,10 @@ def posterior_identity(checked) -> dict:
     specs with the same identity have the same posterior at every sweep value, so the draws
     of one are draws of the other and only the analysis differs (``pipeline.reanalyse``)."""
     kept = result_keys(checked.engine)
+    grid = {} if checked.grid is None else {
+        "grid": repr((checked.grid.name, tuple(float(v) for v in checked.grid.values)))}
     return {
+        **grid,
         "kind": checked.kind,
         "model": str(checked.energy) if checked.kind == "energy" else repr(checked.network),
         "prior": repr(checked.prior),
@@ -133,6 +139,17 @@ def posterior_key(checked) -> str:
 
 
 _DAMAGED = "nothing was changed; use --fresh to discard it, or --out for another folder"
+
+
+def point_id(p: dict):
+    """What a point of the results document stands for: its sweep ``value``, or for a
+    two-dimensional sweep its ``Cell(value, value2)`` (equal to the cells a run samples)."""
+    return p["value"] if "value2" not in p else Cell(p["value"], p["value2"])
+
+
+def _order(p: dict) -> tuple:
+    """Points in sweep order: by ``value``, a grid's row by row (``value2``, then ``value``)."""
+    return (p.get("value2", 0.0), p["value"])
 
 
 def _refuse(path, why: str) -> RunFolderError:
@@ -172,7 +189,8 @@ def validate(doc, path) -> dict:
         raise _refuse(path, "`phases` is not a list of names")
     for i, p in enumerate(doc["points"]):
         where = f"point {i + 1}"
-        if not isinstance(p, dict) or not _number(p.get("value")):
+        if not isinstance(p, dict) or not _number(p.get("value")) or (
+                "value2" in p and not _number(p["value2"])):
             raise _refuse(path, f"{where} has no numeric `value`")
         where = f"the point at {p['value']:g}"
         if not isinstance(p.get("phases"), dict) or set(p["phases"]) != set(doc["phases"]):
@@ -187,7 +205,7 @@ def validate(doc, path) -> dict:
             PointSummary.from_json(p)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _refuse(path, f"{where} cannot be read ({type(exc).__name__}: {exc})") from None
-    if len({p["value"] for p in doc["points"]}) != len(doc["points"]):
+    if len({point_id(p) for p in doc["points"]}) != len(doc["points"]):
         raise _refuse(path, "two points have the same sweep value")
     events = doc.get("events") or []
     try:
@@ -302,7 +320,7 @@ class RunFolder:
                 raise UsageError(
                     f"{folder} holds a run of a different spec or settings; nothing was "
                     "changed. Use --fresh to discard it, or --out for another folder.")
-            done = {p["value"]: p for p in old.get("points", [])}
+            done = {point_id(p): p for p in old.get("points", [])}
         results = {**{k: v for k, v in header.items() if k != "warnings"},
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
@@ -322,7 +340,7 @@ class RunFolder:
         """A finished sweep point: its draws, then its summary (contract shape)."""
         save_draws(self.folder, index, draws)
         self.results["points"].append(point)
-        self.results["points"].sort(key=lambda p: p["value"])
+        self.results["points"].sort(key=_order)
         self.save()
 
     def _ended(self) -> None:

@@ -11,6 +11,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ..language.grid import Cell
 from ..lower.target import Draws
 from .diagnostics import ess, ess_bulk, split_rhat
 from .mixing import chain_findings, direction_findings, repeat_findings, rhat_findings
@@ -47,7 +48,8 @@ def _group_weights(draws: Draws) -> np.ndarray:
 
 
 def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0.0) -> PointSummary:
-    """Masses, standard errors, free energies, overlaps and diagnostics of one sweep point.
+    """Masses, standard errors, free energies, overlaps and diagnostics of one sweep point
+    (``value``: the sweep value, or a grid's ``Cell``).
 
     ``draws``: ``G`` groups of ``S`` samples, ``draws.indicators: bool[G, S, P]`` with ``P ==
     len(phase_names)``. Groups are weighted equally; samples within a group by
@@ -175,5 +177,6 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
             if source in info:
                 diag[key] = plain(info[source])
 
-    return PointSummary(float(value), phases, other, preferred, overlap,
+    value = Cell(*map(float, value)) if isinstance(value, tuple) else float(value)
+    return PointSummary(value, phases, other, preferred, overlap,
                         draws.log_z is not None, log_z, diag, findings=tuple(findings))

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from ..language.grid import Cell
 from .mixing import Finding
 
 __all__ = ["PhaseMass", "Mass", "PointSummary", "Event", "plain"]
@@ -63,9 +64,10 @@ class PhaseMass(Mass):
 class PointSummary:
     """One sweep point: phase masses, ``other``, the preferred phase, pairwise Jaccard
     overlaps (``"A|B"``), ``log_z`` (absolute engines), the sampler's diagnostics (an open
-    mapping: R-hat, ESS, divergences, timings ...) and, for networks, the sign modes of ``q``."""
+    mapping: R-hat, ESS, divergences, timings ...) and, for networks, the sign modes of ``q``.
+    ``value``: the sweep value, or a grid's ``Cell`` (JSON: ``value`` and ``value2``)."""
 
-    value: float
+    value: float | Cell
     phases: dict[str, PhaseMass]
     other: Mass
     preferred: str | None
@@ -86,12 +88,15 @@ class PointSummary:
         return bool(self.diagnostics.get("mixing_ok", True))
 
     def to_json(self) -> dict:
-        out = {"value": self.value,
+        out = {"value": self.value[0] if isinstance(self.value, tuple) else self.value}
+        if isinstance(self.value, tuple):
+            out["value2"] = self.value[1]
+        out.update({
                "phases": {name: m.to_json() for name, m in self.phases.items()},
                "other": self.other.to_json(), "preferred": self.preferred,
                "overlap": dict(self.overlap), "absolute": self.absolute, "log_z": self.log_z,
                "diagnostics": {**self.diagnostics, "mixing_notes": list(self.notes),
-                               "findings": [asdict(f) for f in self.findings]}}
+                               "findings": [asdict(f) for f in self.findings]}})
         if self.modes is not None:
             out["modes"] = self.modes
         if self.lcoef is not None:
@@ -103,7 +108,7 @@ class PointSummary:
     @classmethod
     def from_json(cls, d: dict) -> "PointSummary":
         return cls(
-            value=d["value"],
+            value=d["value"] if "value2" not in d else Cell(d["value"], d["value2"]),
             phases={name: PhaseMass(m["mass"], m.get("se"), m.get("free_energy"),
                                     tuple(m.get("chain_masses") or ()))
                     for name, m in d["phases"].items()},

@@ -172,8 +172,8 @@ def sweep_not_increasing(before: float, after: float, span: Span) -> SpecError:
                  found=f"{before:g} followed by {after:g}")
 
 
-def sweep_too_long(limit: int, count: int, span: Span) -> SpecError:
-    return error("the sweep is too long", span, expected=f"at most {limit} values",
+def sweep_too_long(limit: int, count: int, span: Span, what: str = "values") -> SpecError:
+    return error("the sweep is too long", span, expected=f"at most {limit} {what}",
                  found=f"{count}")
 
 

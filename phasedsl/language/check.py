@@ -13,14 +13,14 @@ import sympy as sp
 
 from . import ast
 from . import symbolic as sy
-from .checked import CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
+from .checked import Axis, CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
 from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_mean
 from .limits import MAX_TREE
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker, default_engine
-from .sweep_check import constant, sweep_values
+from .sweep_check import MAX_SWEEP, constant, sweep_values
 
 BUILTINS = ("pi", "e")
 NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of the network model",
@@ -99,6 +99,7 @@ class _Checker:
         self._let_busy: list[str] = []
         self._let_depths: dict[str, int] = {}  # levels of nesting of each let's value
         self.layout: NetworkLayout | None = None
+        self.sweep2: ast.Sweep | None = None  # a second `sweep`: the rows of a grid
 
     # ------------------------------------------------------------ grouping
     def group(self):
@@ -109,7 +110,9 @@ class _Checker:
                  ast.Data: "`data` block", ast.Model: "`model`", ast.Truth: "`truth` block",
                  ast.Energy: "`energy`"}
         for st in self.spec.statements:
-            if isinstance(st, single):
+            if isinstance(st, ast.Sweep) and ast.Sweep in self.one and self.sweep2 is None:
+                self.sweep2 = self._second_sweep(self.one[ast.Sweep], st)
+            elif isinstance(st, single):
                 if type(st) in self.one:
                     raise _dup(self.one[type(st)], st, words[type(st)])
                 self.one[type(st)] = st
@@ -128,6 +131,14 @@ class _Checker:
                 if "beta" in self.assigns:
                     raise _dup(self.assigns["beta"], st, "`beta`")
                 self.assigns["beta"] = st
+
+    @staticmethod
+    def _second_sweep(first: ast.Sweep, second: ast.Sweep) -> ast.Sweep:
+        """A second `sweep` makes a grid; it must sweep another variable (a third `sweep`
+        is `given twice` like any other repeated statement)."""
+        if second.name.id == first.name.id:
+            raise err.defined_twice("sweep", second.name.id, second.name.span, first.span.line)
+        return second
 
     def _unique(self, table, name: ast.Name, st, what):
         if name.id in table:
@@ -155,11 +166,18 @@ class _Checker:
         # without a sweep, a symbol no spec name can spell (names are [A-Za-z_][A-Za-z0-9_]*),
         # so that `param _sweep` is a parameter, not the hidden sweep variable
         self.sweep_symbol = sp.Symbol(self.sweep_name or "<no sweep>", real=True)
+        self.sweep2_name = self.sweep2.name.id if self.sweep2 is not None else None
+        self.sweep2_symbol = (sp.Symbol(self.sweep2_name, real=True)
+                              if self.sweep2 is not None else None)
+        # what values of the data, n, beta and the truth may depend on besides constants
+        self.sweep_symbols = {self.sweep_symbol} | ({self.sweep2_symbol} if self.sweep2 else set())
         self.check_names()
         self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
         if self.sweep_name:
             self.base.bindings[self.sweep_name] = lambda: self.sweep_symbol
+        if self.sweep2_name:
+            self.base.bindings[self.sweep2_name] = lambda: self.sweep2_symbol
         for name, st in self.lets.items():
             if isinstance(st, ast.Let):
                 self.base.bindings[name] = (lambda name=name: self.let_value(name))
@@ -169,7 +187,8 @@ class _Checker:
         self.sweep(sweep)
         self._let_values.clear()
         self.ctx = sy.Context(None, "a `let`", sweep_symbol=self.sweep_symbol,
-                              sweep_values=self.sweep_values)
+                              sweep_values=self.sweep_values, grid_symbol=self.sweep2_symbol,
+                              grid_values=self.grid.values if self.grid else ())
         network = self.network() if self.kind == "network" else None
         energy = self.energy() if self.kind == "energy" else None
         beta = self.beta()
@@ -188,7 +207,7 @@ class _Checker:
             network=network, energy=energy, phases=phases, node_lets=self.node_let_values,
             lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
             engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
-            layout=self.layout)
+            layout=self.layout, grid=self.grid)
 
     # ------------------------------------------------------------ names
     def check_names(self):
@@ -202,6 +221,11 @@ class _Checker:
             if self.sweep_name in taken and not (self.sweep_name == "n" and self.kind == "network"):
                 self._clash(st.name, taken[self.sweep_name], "sweep")
             taken[self.sweep_name] = ("the sweep variable", st.span.line)
+        if self.sweep2 is not None:
+            name = self.sweep2_name
+            if name in taken and not (name == "n" and self.kind == "network"):
+                self._clash(self.sweep2.name, taken[name], "sweep")
+            taken[name] = ("the second sweep variable", self.sweep2.span.line)
         for name, st in self.params.items():
             if name in taken:
                 self._clash(st.name, taken[name], "param")
@@ -218,12 +242,19 @@ class _Checker:
     # ------------------------------------------------------------ sweep
     def sweep(self, st: ast.Sweep | None):
         if st is None:
-            self.sweep_values = (0.0,)
+            self.sweep_values, self.grid = (0.0,), None
             self.warnings.append(Diagnostic(
                 "no `sweep`: one posterior is sampled", None, severity="warning",
                 notes=("add `sweep NAME over a, b, ...` to study a transition",)))
             return
         self.sweep_values = sweep_values(st, self.base)
+        self.grid = None
+        if self.sweep2 is not None:
+            self.grid = Axis(self.sweep2_name, self.sweep2_symbol,
+                             sweep_values(self.sweep2, self.base))
+            cells = len(self.sweep_values) * len(self.grid.values)
+            if cells > MAX_SWEEP:
+                raise err.sweep_too_long(MAX_SWEEP, cells, self.sweep2.span, "cells of the grid")
 
     def _const(self, e, scope, ctx, what) -> float:
         return constant(e, scope, ctx, what)
@@ -314,11 +345,13 @@ class _Checker:
     def _energy_n(self, st) -> sp.Expr:
         if self.sweep_name == "n":
             return self.sweep_symbol
+        if self.sweep2_name == "n":
+            return self.sweep2_symbol
         if "n" not in self.lets:
             raise err.missing("an energy model needs the sample size `n`", st.span,
                         expected="`let n = ...` or `sweep n over ...`", found="no `n`")
         n = sy.scalar(self.lets["n"].expr, self.scope, self.ctx, "a number (the sample size)")
-        extra = n.free_symbols - {self.sweep_symbol}
+        extra = n.free_symbols - self.sweep_symbols
         if extra:
             raise err.depends_on_parameters("`n`", self.lets["n"].expr.span,
                                             found=sy.names_text(extra))
@@ -378,13 +411,18 @@ class _Checker:
 
     def beta(self) -> sp.Expr:
         st = self.assigns.get("beta")
-        if st is None:
+        if st is None:  # `sweep beta over ...` sweeps the inverse temperature, like `sweep n`
+            for sweep, symbol in ((self.one.get(ast.Sweep), self.sweep_symbol),
+                                  (self.sweep2, self.sweep2_symbol)):
+                if sweep is not None and sweep.name.id == "beta":
+                    sy.ensure_positive(symbol, sweep.span, "beta", self.ctx)
+                    return symbol
             return sp.Integer(1)
         value = sy.scalar(st.expr, self.base_with_n(), dataclasses.replace(self.ctx, where="`beta`"))
-        if value.free_symbols - {self.sweep_symbol}:
+        if value.free_symbols - self.sweep_symbols:
             raise err.depends_on_parameters(
                 "`beta`", st.expr.span, expected="constants, `n` and the sweep variable",
-                found=sy.names_text(value.free_symbols - {self.sweep_symbol}))
+                found=sy.names_text(value.free_symbols - self.sweep_symbols))
         sy.ensure_positive(value, st.expr.span, "beta", self.ctx)
         return value
 
@@ -427,9 +465,10 @@ class _Checker:
             used |= set(energy.free_symbols)
         for _, p in phases:
             used |= sy.pred_symbols(p)
-        if self.sweep_symbol not in used:
-            st = self.one[ast.Sweep]
-            self.warnings.append(Diagnostic(
-                f"the sweep variable `{self.sweep_name}` is never used", st.name.span,
-                severity="warning",
-                notes=("every sweep point samples the same posterior",)))
+        for st, symbol in ((self.one[ast.Sweep], self.sweep_symbol),
+                           (self.sweep2, self.sweep2_symbol)):
+            if st is not None and symbol not in used:
+                self.warnings.append(Diagnostic(
+                    f"the sweep variable `{st.name.id}` is never used", st.name.span,
+                    severity="warning",
+                    notes=("every sweep point samples the same posterior",)))

@@ -9,10 +9,21 @@ import sympy as sp
 from . import ast
 from .datafile import DataTable
 from .errors import Diagnostic
+from .grid import Cell
 from .layout import NetworkLayout, Slot
 from .values import Pred
 
-__all__ = ["CheckedSpec", "Network", "NetworkLayout", "Slot"]
+__all__ = ["CheckedSpec", "Network", "NetworkLayout", "Slot", "Axis", "Cell"]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The second ``sweep`` of a two-dimensional sweep: its variable and its values (the
+    rows of the grid; the first ``sweep`` runs along each row)."""
+
+    name: str
+    symbol: sp.Symbol
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,7 @@ class CheckedSpec:
     report: dict
     warnings: tuple[Diagnostic, ...]
     layout: NetworkLayout | None = None  # the flat layout of a network's parameters
+    grid: Axis | None = None  # the second sweep of a two-dimensional sweep (None: 1-D)
 
     @property
     def dim(self) -> int:
@@ -81,3 +93,23 @@ class CheckedSpec:
     @property
     def phase_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.phases)
+
+    def sweep_points(self) -> tuple:
+        """What each point of the run folder is sampled at, in the order of their indices:
+        the sweep values (floats), or for a grid its cells (``Cell``), row by row (the second
+        variable outer, the first inner)."""
+        if self.grid is None:
+            return tuple(self.sweep_values)
+        return tuple(Cell(x, y) for y in self.grid.values for x in self.sweep_values)
+
+    def substitution(self, value) -> dict:
+        """``{sweep symbol: number}`` of one sweep value or grid cell (sympy ``subs``)."""
+        if isinstance(value, tuple):
+            return {self.sweep_symbol: float(value[0]), self.grid.symbol: float(value[1])}
+        return {self.sweep_symbol: float(value)}
+
+    def value_text(self, value) -> str:
+        """``theta = 0.5``, or ``theta = 0.5, n = 10`` for a grid cell."""
+        if isinstance(value, tuple):
+            return f"{self.sweep_name} = {value[0]:g}, {self.grid.name} = {value[1]:g}"
+        return f"{self.sweep_name} = {value:g}"

@@ -136,9 +136,8 @@ def _read_file(c, items) -> DataTable:
 
 
 def _enough_rows(c, n, span, table: DataTable, file_span) -> None:
-    """``n`` (its largest value over the sweep) at most the file's rows."""
-    values = ([n] if not n.free_symbols
-              else [n.subs(c.sweep_symbol, v) for v in c.sweep_values])
+    """``n`` (its largest value over the sweep, or the grid's cells) at most the file's rows."""
+    values = [v for _, v in sy.at_sweep(n, c.ctx) or [(None, n)]]
     biggest = max(sy.real_value(v) for v in values)
     if biggest > table.rows:
         raise err.invalid("the data file has fewer rows than `n`", span,
@@ -238,16 +237,18 @@ def check_network(c) -> NetworkCheck:
         symbols = tuple(sp.Symbol(name, real=True) for name in layout.names)
 
         n_item = items.get("n")
-        if n_item is None and table is not None and c.sweep_name != "n":
+        swept_n = "n" in (c.sweep_name, c.sweep2_name)
+        if n_item is None and table is not None and not swept_n:
             n = sp.Integer(table.rows)  # every row of the file
         elif n_item is None:
-            if c.sweep_name != "n":
+            if not swept_n:
                 raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
                             found="no `n`")
-            n = c.sweep_symbol
-            _data_size(c, n, c.one[ast.Sweep].span, k)
+            n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
+                     else (c.sweep2_symbol, c.sweep2))
+            _data_size(c, n, st.span, k)
             if table is not None:
-                _enough_rows(c, n, c.one[ast.Sweep].span, table, items["file"].span)
+                _enough_rows(c, n, st.span, table, items["file"].span)
         else:
             n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
             _sweep_only(c, n, n_item.expr.span, "`n`")
@@ -344,7 +345,7 @@ def _seeds(c, item, seed: int) -> int:
 
 
 def _sweep_only(c, value, span, what):
-    extra = value.free_symbols - {c.sweep_symbol}
+    extra = value.free_symbols - c.sweep_symbols
     if extra:
         raise err.depends_on_parameters(what, span, whose="the model's parameters",
                                         found=sy.names_text(extra))
@@ -352,8 +353,7 @@ def _sweep_only(c, value, span, what):
 
 def _data_size(c, n, span, k):
     """``n`` (at every sweep value) within ``MAX_N``, and ``n * k`` within ``MAX_DATA``."""
-    values = ([n] if not n.free_symbols
-              else [n.subs(c.sweep_symbol, v) for v in c.sweep_values])
+    values = [v for _, v in sy.at_sweep(n, c.ctx) or [(None, n)]]
     biggest = max(sy.real_value(v) for v in values)
     if biggest > MAX_N or biggest * k > MAX_DATA:
         raise err.too_large("the sample size `n`", span,
@@ -411,10 +411,10 @@ def _truth_items(c, truth: ast.Truth, scope, m, k):
             raise err.key_twice(f"the truth's `{name}`", item.span, earlier[0], verb="set")
         seen[key] = item.span.line
         value = sy.evaluate(item.expr, scope, ctx)
-        if sy.free_symbols(value) - {c.sweep_symbol}:
+        if sy.free_symbols(value) - c.sweep_symbols:
             raise err.depends_on_parameters(
                 "the truth", item.expr.span, whose="the model's parameters",
-                found=sy.names_text(sy.free_symbols(value) - {c.sweep_symbol}))
+                found=sy.names_text(sy.free_symbols(value) - c.sweep_symbols))
         sy.ensure_real(value, item.expr.span, f"the truth's `{name}`", c.ctx)
         nodes = range(m) if idx is None else [idx - 1]
         if name == "w":

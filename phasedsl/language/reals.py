@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import sympy as sp
@@ -65,43 +66,55 @@ def real_value(v) -> float:
     return z.real if z.imag == 0 and abs(z.real) != float("inf") else float("nan")
 
 
+def at_sweep(v: sp.Expr, ctx: Context) -> list[tuple[str | None, sp.Expr]] | None:
+    """``[(where, value)]``: ``v`` at every sweep value (every cell of a grid, for the
+    variables it uses) where it depends on nothing but the sweep variables, ``where`` saying
+    at which (``theta = 1``, ``theta = 1, n = 10``); ``[(None, v)]`` for a constant; None
+    where it depends on anything else."""
+    free = v.free_symbols
+    if not free:
+        return [(None, v)]
+    axes = [(s, vals) for s, vals in ((ctx.sweep_symbol, ctx.sweep_values),
+                                      (ctx.grid_symbol, ctx.grid_values))
+            if s is not None and s in free]
+    if not axes or free != {s for s, _ in axes}:
+        return None
+    out = []
+    for combo in itertools.product(*(vals for _, vals in axes)):
+        sub = {s: x for (s, _), x in zip(axes, combo)}
+        where = ", ".join(f"{s} = {fmt(x)}" for s, x in sub.items())
+        out.append((where, v.subs(sub)))
+    return out
+
+
 def ensure_real(v, span: ast.Span, what: str, ctx: Context) -> None:
     """Error unless ``v`` (a number or a vector) is a finite real number at every sweep
-    value, when it depends on nothing but the sweep variable."""
+    value (every cell of a grid), when it depends on nothing but the sweep variables."""
     items = v.items if isinstance(v, Vec) else (v,)
     for item in items:
         if not isinstance(item, sp.Expr):
             return
-        free = item.free_symbols
-        if not free:
-            points = [(None, item)]
-        elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-            points = [(x, item.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-        else:
-            continue
-        for at, value in points:
+        points = at_sweep(item, ctx)
+        for at, value in points or ():
             if real_value(value) != real_value(value):  # nan
-                where = "" if at is None else f" at {ctx.sweep_symbol} = {fmt(at)}"
+                where = "" if at is None else f" at {at}"
                 raise err.not_a_real_number(what, span, found=f"`{value}`",
                                             expected="a finite real number", where=where)
 
 
 def ensure_positive(v: sp.Expr, span: ast.Span, what: str, ctx: Context) -> None:
-    """Error unless ``v`` > 0 (at every sweep value, when it depends on the sweep only)."""
-    free = v.free_symbols
-    if not free:
-        values = [real_value(v)]
-    elif ctx.sweep_symbol is not None and free == {ctx.sweep_symbol}:
-        values = [real_value(v.subs(ctx.sweep_symbol, x)) for x in ctx.sweep_values]
-    else:
+    """Error unless ``v`` > 0 (at every sweep value, or grid cell, when it depends on the
+    sweep variables only)."""
+    points = at_sweep(v, ctx)
+    if points is None:
         return
-    bad = [(x, s) for x, s in zip(values, ctx.sweep_values if free else [None]) if not x > 0]
+    bad = [(real_value(x), at) for at, x in points if not real_value(x) > 0]
     if bad:
         value, at = bad[0]
-        where = "" if not free else " at every sweep value"
+        where = "" if at is None else " at every sweep value"
         found = fmt(value) if value == value else "a value that is not a real number"
-        if free:
-            found += f" at {ctx.sweep_symbol} = {fmt(at)}"
+        if at is not None:
+            found += f" at {at}"
         raise err.must_be_positive(f"`{what}`", span, found=found, where=where)
 
 

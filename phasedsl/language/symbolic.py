@@ -31,7 +31,7 @@ from .functions import (  # noqa: F401 - re-exported
     ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
 )
 from .reals import (  # noqa: F401 - re-exported
-    ensure_positive, ensure_real, finite, fmt, power_fits, real_value,
+    at_sweep, ensure_positive, ensure_real, finite, fmt, power_fits, real_value,
 )
 from .values import (  # noqa: F401 - re-exported: the value types are part of this API
     Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,

@@ -188,5 +188,7 @@ class Context:
     symmetric: bool = False
     sweep_symbol: sp.Symbol | None = None
     sweep_values: tuple[float, ...] = ()
+    grid_symbol: sp.Symbol | None = None  # the second sweep of a grid
+    grid_values: tuple[float, ...] = ()
 
 

@@ -40,7 +40,8 @@ class Compiled:
     - ``target``: what engines sample (see ``target.Target``), functions of ``(params, ctx)``.
     - ``context(value f[], dataset=0) -> Context``: what every target function takes besides
       ``params`` (jitted); ``dataset``: which of the spec's data sets (``data { seeds = K }``:
-      0 to K - 1; always 0 otherwise).
+      0 to K - 1; always 0 otherwise). For a two-dimensional sweep ``value`` is ``f[2]``, a
+      grid's cell ``(first sweep value, second)`` (``language.grid.Cell``).
     """
 
     checked: CheckedSpec
@@ -105,7 +106,7 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
     """Lower a checked spec to JAX (cheap: nothing is traced until first use)."""
     symbol_index = {s: i for i, s in enumerate(checked.symbols)}
     leaves = {s: (lambda env, i=i: env[0][i]) for s, i in symbol_index.items()}
-    leaves[checked.sweep_symbol] = lambda env: env[1]
+    leaves.update(_sweep_leaves(checked))
 
     def of_value(expr):
         fn = jaxexpr.scalar_fn(sp.sympify(expr), leaves)
@@ -126,7 +127,8 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
     logprior, init = make_prior(checked.prior, lower, upper)
     lets = {name: _batched(_stack_nodes([jaxexpr.value_fn(v, leaves) for v in values]))
             for name, values in checked.node_lets.items()}
-    lets_use_sweep = any(checked.sweep_symbol in sy.free_symbols(v)
+    swept = {checked.sweep_symbol} | ({checked.grid.symbol} if checked.grid else set())
+    lets_use_sweep = any(swept & sy.free_symbols(v)
                          for values in checked.node_lets.values() for v in values)
 
     if checked.kind == "energy":
@@ -177,7 +179,7 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
                 return beta(value) * jnp.sum(per_point)
             return beta(value) * jnp.sum(ctx.mask * per_point)
 
-        truth_leaves = {checked.sweep_symbol: lambda env: env[1]}
+        truth_leaves = _sweep_leaves(checked)
         truth_lets = {name: _stack_nodes([jaxexpr.value_fn(v, truth_leaves) for v in values])
                       for name, values in net.truth_lets.items()}
 
@@ -226,11 +228,21 @@ def _stack_nodes(fns):
     return lambda env: jnp.stack([f(env) for f in fns])
 
 
+def _sweep_leaves(checked: CheckedSpec) -> dict:
+    """How the sweep variables are read from an expression's environment ``(params,
+    value)``: ``value`` itself, or for a grid ``value[0]`` and ``value[1]`` (its cell)."""
+    if checked.grid is None:
+        return {checked.sweep_symbol: lambda env: env[1]}
+    return {checked.sweep_symbol: lambda env: env[1][0],
+            checked.grid.symbol: lambda env: env[1][1]}
+
+
 def _data_size(checked: CheckedSpec) -> int:
-    """Rows of the dataset: ``n``, or its largest value over the sweep (then masked)."""
+    """Rows of the dataset: ``n``, or its largest value over the sweep (over every cell of a
+    grid; then masked: each point uses the first ``n`` rows, so the data are nested)."""
     if not checked.n.free_symbols:
         return int(round(float(checked.n)))
-    values = [float(checked.n.subs(checked.sweep_symbol, v)) for v in checked.sweep_values]
+    values = [float(checked.n.subs(checked.substitution(v))) for v in checked.sweep_points()]
     return int(round(max(values)))
 
 

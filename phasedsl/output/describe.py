@@ -15,7 +15,9 @@ from ..language.check import CheckedSpec
 
 
 def _num(expr, symbol, value) -> float:
-    return float(sp.sympify(expr).subs(symbol, value))
+    """``expr`` at ``symbol = value``, or at the substitution ``symbol`` (a dict)."""
+    sub = symbol if isinstance(symbol, dict) else {symbol: value}
+    return float(sp.sympify(expr).subs(sub))
 
 
 def _fmt(x: float) -> str:
@@ -96,8 +98,10 @@ def layout_text(checked: CheckedSpec) -> str:
 
 
 def truth_text(checked: CheckedSpec, value: float) -> str:
-    """The truth's effective weights ``q_i w_i``, biases and ``c`` at a sweep value."""
-    net, sym = checked.network, checked.sweep_symbol
+    """The truth's effective weights ``q_i w_i``, biases and ``c`` at a sweep value (or a
+    grid's cell)."""
+    net, sym = checked.network, checked.substitution(value)
+    value = None
     nodes = []
     for w, b, q in zip(net.truth_w, net.truth_b, net.truth_q):
         qv = _num(q, sym, value)
@@ -119,6 +123,13 @@ def data_text(checked: CheckedSpec) -> str:
              if net.seeds > 1 else f"seed {net.seed}")
     return (f"{n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{net.inputs}, "
             f"noise = {language_text(net.noise)}, {seeds}")
+
+
+def _at(checked: CheckedSpec, value) -> str:
+    """``theta=0.5`` (``theta=0.5, n=10`` for a grid's cell)."""
+    if isinstance(value, tuple):
+        return f"{checked.sweep_name}={_fmt(value[0])}, {checked.grid.name}={_fmt(value[1])}"
+    return f"{checked.sweep_name or '(none)'}={_fmt(value)}"
 
 
 def _prior_text(prior: tuple) -> str:
@@ -154,11 +165,16 @@ def summary(checked: CheckedSpec) -> Group:
     t.add_row("beta", language_text(checked.beta))
     name = checked.sweep_name or "(none)"
     t.add_row("sweep", f"{name} over {sweep_text(checked.sweep_values)}")
+    if checked.grid is not None:
+        cells = len(checked.sweep_values) * len(checked.grid.values)
+        t.add_row("sweep (rows)", f"{checked.grid.name} over {sweep_text(checked.grid.values)}"
+                                  f": a grid of {cells} cells")
     if checked.kind == "network" and checked.network.data is None:
-        first, last = checked.sweep_values[0], checked.sweep_values[-1]
-        t.add_row(f"truth at {name}={_fmt(first)}", truth_text(checked, first))
+        points = checked.sweep_points()
+        first, last = points[0], points[-1]
+        t.add_row(f"truth at {_at(checked, first)}", truth_text(checked, first))
         if last != first:
-            t.add_row(f"truth at {name}={_fmt(last)}", truth_text(checked, last))
+            t.add_row(f"truth at {_at(checked, last)}", truth_text(checked, last))
     for phase, pred in checked.phases:
         t.add_row(f"phase {phase}", _phase_source(checked, phase))
     settings = ", ".join(f"{k} = {v}" for k, v in checked.sample.items() if v is not None)

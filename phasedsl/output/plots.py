@@ -25,7 +25,8 @@ STYLE = {"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha":
 
 def draw_figures(results: dict, figures=()) -> dict:
     """The run's figures as matplotlib ``Figure`` objects by name (``masses``,
-    ``free_energy``, ``posterior_u``, ``energy``). ``figures``: the prepared data of the
+    ``free_energy``, ``posterior_u``, ``energy``; ``phase_diagram`` instead of the sweep's
+    figures for a two-dimensional sweep). ``figures``: the prepared data of the
     spec-dependent ones (``PlaneFigure``, ``EnergyFigure``). Close them when done."""
     import matplotlib
 
@@ -34,7 +35,15 @@ def draw_figures(results: dict, figures=()) -> dict:
 
     out = {}
     with plt.rc_context(STYLE):
-        if results.get("points"):
+        if results.get("points") and results.get("sweep2"):  # a grid: its phase diagram
+            from .diagram import diagram_figure
+
+            name, fig = diagram_figure(
+                plt, results, _colours(plt, results["phases"]), sweep_label,
+                _title(results, "phase diagram: preferred phase per cell, boundaries with "
+                                "their bands"), OTHER)
+            out[name] = fig
+        elif results.get("points"):
             for what in ("masses", "free_energy"):
                 name, fig = _sweep_figure(plt, results, what)
                 out[name] = fig

@@ -39,15 +39,26 @@ def run_header(checked) -> dict:
     return {"experiment": checked.experiment,
             "sampler": {"engine": checked.engine, **checked.sample},
             "sweep": {"name": checked.sweep_name, "values": list(checked.sweep_values)},
+            **({} if checked.grid is None else
+               {"sweep2": {"name": checked.grid.name, "values": list(checked.grid.values)}}),
             "points": [], "status": "complete"}
 
 
-def point_row(point: dict, phases, sweep: str) -> str:
-    """One finished point in a line: ``t = 1.5  left 0.500 ± 0.240  right 0.500 ...``."""
+def where(sweep: str, value, sweep2: str | None = None) -> str:
+    """``t = 1.5``, or ``t = 1.5, n = 10`` for a grid's cell (a ``(value, value2)`` pair)."""
+    if isinstance(value, (tuple, list)):
+        return f"{sweep} = {fmt(value[0], 4)}, {sweep2} = {fmt(value[1], 4)}"
+    return f"{sweep} = {fmt(value, 4)}"
+
+
+def point_row(point: dict, phases, sweep: str, sweep2: str | None = None) -> str:
+    """One finished point in a line: ``t = 1.5  left 0.500 ± 0.240  right 0.500 ...``
+    (``t = 1.5, n = 10  ...`` for a grid's cell, ``sweep2`` its second variable)."""
     d = point.get("diagnostics", {})
     masses = "  ".join(f"{n} {_mass(point['phases'][n])}" for n in phases if n in point["phases"])
     seconds = d.get("sample_s", d.get("wall_s"))
-    parts = [f"{sweep} = {fmt(point['value'], 4)}", masses, f"other {_mass(point['other'])}",
+    at = point["value"] if "value2" not in point else (point["value"], point["value2"])
+    parts = [where(sweep, at, sweep2), masses, f"other {_mass(point['other'])}",
              f"preferred {point.get('preferred') or '-'}"]
     if seconds is not None:
         parts.append(f"{seconds:.1f} s")
@@ -72,6 +83,7 @@ class RunProgress:
         self.mode = mode
         self.stream = stream
         self.sweep = checked.sweep_name or "point"
+        self.sweep2 = None if checked.grid is None else checked.grid.name
         self.phases = list(checked.phase_names)
         self.head = run_header(checked)
         self.total = None
@@ -125,7 +137,7 @@ class RunProgress:
             if total == 0:
                 self._line("every point is already finished (resumed run)")
         self.total = total
-        what = f"{self.sweep} = {fmt(value, 4)}"
+        what = where(self.sweep, value, self.sweep2)
         if self.mode == "live" and self.bar is not None:
             self.bar.update(self.task, total=total, completed=self.done,
                             description=f"sampling {what}", eta=_clock(self.eta()),
@@ -141,7 +153,7 @@ class RunProgress:
         self.first_done = self.first_done or now
         self.last_done = now
         self.divergences += int(point.get("diagnostics", {}).get("divergences") or 0)
-        self._line(point_row(point, self.phases, self.sweep))
+        self._line(point_row(point, self.phases, self.sweep, self.sweep2))
         if self.mode == "live" and self.bar is not None:
             self.bar.update(self.task, completed=self.done, eta=_clock(self.eta()),
                             div=self.divergences)

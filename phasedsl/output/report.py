@@ -122,6 +122,11 @@ def header(results: dict) -> Text:
     sweep = results["sweep"]
     t.append(f"\nsweep {sweep_name(results)}: {len(sweep['values'])} values"
              if sweep["name"] else "\nno sweep: one posterior")
+    total = len(sweep["values"])
+    if results.get("sweep2"):  # a two-dimensional sweep
+        rows = results["sweep2"]
+        total *= len(rows["values"])
+        t.append(f" x {rows['name']}: {len(rows['values'])} values ({total} cells)")
     k = _datasets(results)
     if k:
         seeds = results["points"][0]["datasets"]["seeds"]
@@ -129,7 +134,7 @@ def header(results: dict) -> Text:
                  "± posterior se; sd: spread between data sets ± its se")
     done = len(results["points"])
     if results.get("status") != "complete":
-        t.append(f"  [{results.get('status', 'partial')}: {done} of {len(sweep['values'])} points]",
+        t.append(f"  [{results.get('status', 'partial')}: {done} of {total} points]",
                  style="yellow")
     return t
 
@@ -199,16 +204,30 @@ def events_block(results: dict) -> Text:
     return t
 
 
+def _names(results: dict) -> str:
+    """The sweep variable, or ``(theta, n)`` for a two-dimensional sweep."""
+    if results.get("sweep2"):
+        return f"({results['sweep']['name']}, {results['sweep2']['name']})"
+    return sweep_name(results)
+
+
+def _value(point: dict) -> str:
+    """A point's sweep value, or ``(0.5, 10)`` for a grid's cell."""
+    if "value2" in point:
+        return f"({fmt(point['value'], 4)}, {fmt(point['value2'], 4)})"
+    return fmt(point["value"], 4)
+
+
 def verdict(results: dict) -> Text:
     """What the diagnostics mean, with advice."""
-    sweep = sweep_name(results)
+    sweep = _names(results)
     points = results["points"]
     t = Text()
     t.append("diagnostics\n", style="bold")
     bad = [p for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)]
     smc = results["sampler"]["engine"] in ("smc", "smc_path")
     if bad:
-        where = ", ".join(fmt(p["value"], 4) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
+        where = ", ".join(_value(p) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
         why = ("the independent runs disagree there: raise particles or runs"
                if smc else "the masses there depend on where the chains started and cannot be "
                            "trusted")
@@ -216,7 +235,7 @@ def verdict(results: dict) -> Text:
                  f"points ({sweep} = {where}): {why}.\n", style="red")
         for p in bad[:3]:
             for note in p["diagnostics"].get("mixing_notes", [])[:3]:
-                t.append(f"    {sweep} = {fmt(p['value'], 4)}: {note}\n")
+                t.append(f"    {sweep} = {_value(p)}: {note}\n")
         if results["sampler"]["engine"] == "nuts":
             t.append("  advice: run with `--engine smc` (tempered SMC moves between modes), "
                      "or more chains and draws.\n")
@@ -246,7 +265,7 @@ def verdict(results: dict) -> Text:
     t.append(_other_block(points, sweep))
     again = [p for p in points if p.get("diagnostics", {}).get("retempered")]
     if again:
-        where = ", ".join(fmt(p["value"], 4) for p in again[:8]) + (" ..." if len(again) > 8 else "")
+        where = ", ".join(_value(p) for p in again[:8]) + (" ..." if len(again) > 8 else "")
         t.append(f"  tempered again from the prior at {len(again)} of {len(points)} points "
                  f"({sweep} = {where}): the runs carried along the sweep disagreed there.\n",
                  style="yellow")
@@ -271,6 +290,10 @@ def verdict(results: dict) -> Text:
 
 def markdown(results: dict) -> str:
     """The table and events as Markdown, for notes and papers."""
+    if results.get("sweep2"):  # a two-dimensional sweep: its cells and boundaries
+        from .diagram import grid_markdown
+
+        return grid_markdown(results, fmt, lambda m: _mass(m, _exact(results)))
     phases = results["phases"]
     name = sweep_name(results)
     spread = _datasets(results) > 1
@@ -312,9 +335,14 @@ def render(results: dict) -> Group:
     """The whole terminal report."""
     from .lcoef import lcoef_block
 
-    block = lcoef_block(results)
-    parts = [header(results), Text(""), table(results), Text("")] + ([block] if block else []) + [
-        events_block(results), verdict(results)]
+    if results.get("sweep2"):  # a two-dimensional sweep: its phase diagram, boundaries
+        from .diagram import grid_blocks
+
+        middle = grid_blocks(results, fmt)
+    else:
+        block = lcoef_block(results)
+        middle = [table(results), Text("")] + ([block] if block else []) + [events_block(results)]
+    parts = [header(results), Text("")] + middle + [verdict(results)]
     if results.get("warnings"):
         w = Text("warnings\n", style="bold")
         for line in results["warnings"]:
@@ -436,14 +464,14 @@ def _other_block(points: list[dict], sweep: str) -> Text:
     big = [p for p in points if p.get("other", {}).get("mass", 0.0) > 0.5]
     if not big:
         return t
-    where = ", ".join(fmt(p["value"], 4) for p in big[:8]) + (" ..." if len(big) > 8 else "")
+    where = ", ".join(_value(p) for p in big[:8]) + (" ..." if len(big) > 8 else "")
     t.append(f"  `other` (in no phase) holds more than half the posterior at {len(big)} of "
              f"{len(points)} points ({sweep} = {where}): a phase may be missing.\n",
              style="yellow")
     worst = max(big, key=lambda p: p["other"]["mass"])
     groups = (worst.get("modes") or {}).get("other_groups") or []
     if groups:
-        t.append(f"    at {sweep} = {fmt(worst['value'], 4)} ({worst['other']['mass']:.3f} in no "
+        t.append(f"    at {sweep} = {_value(worst)} ({worst['other']['mass']:.3f} in no "
                  "phase) it sits at:\n")
         for grp in groups[:4]:
             point = "; ".join(f"{k} = {v}" for k, v in grp["point"].items())

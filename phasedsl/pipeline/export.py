@@ -58,6 +58,9 @@ def _padded(arrays: list[dict], size: int) -> list[dict]:
 
 def inference_data(folder, results: dict):
     """The run in ``folder`` as an ``arviz.InferenceData``."""
+    if results.get("sweep2"):
+        raise UsageError(f"{folder} is a two-dimensional sweep: its ArviZ export is not "
+                         "supported yet")
     az, xr = _import_arviz()
     spec, why = spec_of_results(results)
     if spec is None:

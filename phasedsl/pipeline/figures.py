@@ -190,7 +190,7 @@ def energy_figure(checked, compiled, results: dict) -> EnergyFigure:
 
 def figure_data(checked, folder, results: dict) -> list:
     """Everything beyond ``results.json`` that the run's figures need (possibly nothing)."""
-    if checked is None:
+    if checked is None or checked.grid is not None:  # a grid: its diagram needs no more
         return []
     if checked.kind == "network":
         from ..lower.compile import compile_spec

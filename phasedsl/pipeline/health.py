@@ -63,7 +63,7 @@ def _probe_fn(compiled):
 
 
 def _fail(checked, value, what, x, notes=()):
-    sweep = (f"{checked.sweep_name} = {value:g}" if checked.sweep_name else "the posterior")
+    sweep = checked.value_text(value) if checked.sweep_name else "the posterior"
     e = err.bad_density(what, sweep, _model_span(checked),
                         where="" if x is None else f"at {_point_text(checked, x)}",
                         notes=notes)

@@ -44,8 +44,8 @@ def _scaled_target(target):
 
 
 def n_beta(checked, value: float) -> float:
-    """``n * beta`` of the spec at one sweep value."""
-    sub = {checked.sweep_symbol: value} if checked.sweep_symbol is not None else {}
+    """``n * beta`` of the spec at one sweep value (or a grid's cell)."""
+    sub = checked.substitution(value) if checked.sweep_symbol is not None else {}
     n = float(sp.sympify(checked.n).subs(sub))
     beta = sp.sympify(checked.beta)
     beta = float(beta.subs({**sub, sp.Symbol("n"): n}))

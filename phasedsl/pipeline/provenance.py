@@ -36,27 +36,26 @@ def effective_settings(checked, chain_method: str | None = None) -> dict:
             "roles": roles}
 
 
-def _number(expr, symbol, value) -> float | None:
+def _number(expr, sub: dict) -> float | None:
     try:
-        return float(expr.subs(symbol, value)) if expr is not None else None
+        return float(expr.subs(sub)) if expr is not None else None
     except (TypeError, ValueError):
         return None
 
 
 def effective_numbers(checked) -> dict:
     """``n`` and ``beta`` as numbers: one number where it is the same at every sweep value,
-    else a list with one number per sweep value (in sweep order); the data seed of a
-    network spec."""
+    else a list with one number per sweep value (in sweep order; per cell of a grid, row by
+    row); the data seed of a network spec."""
     out = {}
-    values = list(checked.sweep_values)
+    subs = [checked.substitution(v) for v in checked.sweep_points()]
     for name in ("n", "beta"):
         expr = getattr(checked, name)
-        per = [_number(expr, checked.sweep_symbol, v) for v in values]
+        per = [_number(expr, sub) for sub in subs]
         out[name] = per[0] if len(set(per)) <= 1 and per else per
     out["lets"] = {}
     for name, value in checked.lets.items():
-        per = [_number(getattr(value, "subs", None) and value, checked.sweep_symbol, v)
-               for v in values]
+        per = [_number(getattr(value, "subs", None) and value, sub) for sub in subs]
         if all(p is not None for p in per):
             out["lets"][str(name)] = per[0] if len(set(per)) <= 1 and per else per
     return out

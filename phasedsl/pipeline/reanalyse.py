@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.datasets import combine_datasets
-from ..analysis.events import find_events, with_trust
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
-from ..rundir import (RunFolder, load_draws, posterior_identity, posterior_key, run_key,
-                      _now)
+from ..rundir import (RunFolder, load_draws, point_id, posterior_identity, posterior_key,
+                      run_key, _now)
 from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
@@ -135,16 +134,18 @@ def reanalyse(folder, spec: Spec) -> dict:
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
     compiled = compile_spec(checked)
     values = [float(v) for v in results["sweep"]["values"]]
+    cells = list(checked.sweep_points())  # the sweep values, or a grid's cells as numbered
     points = []
     for old_point in results["points"] if not quadrature else ():
-        value = float(old_point["value"])
+        value = point_id(old_point)  # a sweep value, or a grid's cell
         old_diag = old_point.get("diagnostics", {})
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), values.index(value), dataset)
+            arrays = load_draws(Path(folder), cells.index(value), dataset)
             if arrays is None:
-                raise UsageError(f"{folder}: the draws of {results['sweep']['name'] or 'point'}"
-                                 f" = {value:g} are missing; they are needed to re-analyse")
+                where = checked.value_text(value) if checked.sweep_name else "point = 0"
+                raise UsageError(f"{folder}: the draws of {where} are missing; they are "
+                                 "needed to re-analyse")
             params = arrays["params"]
             log_z = arrays.get("log_z")
             if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
@@ -161,14 +162,22 @@ def reanalyse(folder, spec: Spec) -> dict:
     if quadrature:  # same phases: the masses stand, only the events are found again
         points = [PointSummary.from_json(p) for p in results["points"]]
     report = checked.report
-    events = find_events(values, points, report["floor"], report["merge"])
+    engine = None
     if quadrature:  # crossovers located by bisection, as the run did (deterministic)
         from ..engines.registry import make_engine
-        from .sweep import refine_crossovers
 
         engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
-        events = refine_crossovers(events, engine, compiled, seed)
-    events = with_trust(events, points)
+    from .sweep import sweep_events
+
+    boundaries = {}
+    if checked.grid is not None:  # events row by row, the boundaries across rows
+        from .grid import grid_events
+
+        events, curves = grid_events(points, lambda xs, line, cell: (
+            sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
+        boundaries = {"boundaries": curves}
+    else:
+        events = sweep_events(checked, values, points, engine, compiled, seed)
     from .provenance import effective_numbers, effective_settings
 
     numbers = effective_numbers(checked)
@@ -186,7 +195,7 @@ def reanalyse(folder, spec: Spec) -> dict:
                "posterior_key": posterior_key(checked) + f":{seed}",
                "phases": list(checked.phase_names), "report": dict(report),
                "points": [p.to_json() for p in points],
-               "events": [e.to_json() for e in events],
+               "events": [e.to_json() for e in events], **boundaries,
                "warnings": [w.message for w in checked.warnings],
                "reanalyses": list(results.get("reanalyses") or []) + [previous]}
     if results.get("settings"):

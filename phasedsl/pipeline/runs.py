@@ -65,27 +65,49 @@ class Run:
         """The run's spec, checked again with its ``--set`` values (None if unavailable)."""
         return spec_of_results(self.results)[0]
 
+    @property
+    def boundaries(self) -> list:
+        """A two-dimensional sweep's boundary curves (``analysis.boundaries.Boundary``);
+        empty for a one-dimensional sweep."""
+        from .grid import boundaries_of
+
+        return boundaries_of(self.results)
+
     def masses(self) -> dict:
         """The table of phase masses: ``values f[V]``, ``phases`` (P names), ``mass f[V, P]``,
-        ``se f[V, P]`` (NaN where unknown), ``other f[V]``, ``preferred`` (V names or None)."""
+        ``se f[V, P]`` (NaN where unknown), ``other f[V]``, ``preferred`` (V names or None).
+        A two-dimensional sweep's V cells (row by row) have ``values`` (the first variable)
+        and ``values2`` (the second)."""
         points = self.points
+        if self.results.get("sweep2"):
+            table = self._masses(points)
+            cells = np.array([p.value for p in points], float).reshape(len(points), 2)
+            return {**table, "values": cells[:, 0], "values2": cells[:, 1]}
+        return self._masses(points)
+
+    def _masses(self, points) -> dict:
         names = list(self.results["phases"])
         mass = np.array([[p.phases[n].mass for n in names] for p in points], float)
         se = np.array([[np.nan if p.phases[n].se is None else p.phases[n].se for n in names]
                        for p in points], float)
-        return {"values": np.array([p.value for p in points], float), "phases": names,
+        values = [p.value if not isinstance(p.value, tuple) else p.value[0] for p in points]
+        return {"values": np.array(values, float), "phases": names,
                 "mass": mass.reshape(len(points), len(names)),
                 "se": se.reshape(len(points), len(names)),
                 "other": np.array([p.other.mass for p in points], float),
                 "preferred": [p.preferred for p in points]}
 
-    def draws(self, value: float) -> dict[str, np.ndarray] | None:
-        """The saved draws of the sweep point at ``value`` (``params f[G,S,D]``,
+    def draws(self, value) -> dict[str, np.ndarray] | None:
+        """The saved draws of the sweep point at ``value`` (a grid's cell: ``(value,
+        value2)``) (``params f[G,S,D]``,
         ``indicators bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]``). The
         indicators are those of the phases the run sampled with: after a re-analysis
         (``results["reanalyses"]``) the current phases are evaluated by ``phasedsl export``
         and ``pipeline.reanalyse``, not stored."""
         values = [float(v) for v in self.results["sweep"]["values"]]
+        if self.results.get("sweep2"):  # cells row by row, as the run numbered them
+            cells = [(x, float(y)) for y in self.results["sweep2"]["values"] for x in values]
+            return load_draws(self.folder, cells.index(tuple(map(float, value))))
         return load_draws(self.folder, values.index(float(value)))
 
     def report(self):

@@ -93,6 +93,9 @@ def load_text(source: str, filename: str = "<spec>", overrides: dict | None = No
     checked = check(spec, given)
     if quick:
         checked = dataclasses.replace(checked, sweep_values=quick_sweep(checked.sweep_values))
+        if checked.grid is not None:  # a two-dimensional sweep: its rows thinned alike
+            checked = dataclasses.replace(checked, grid=dataclasses.replace(
+                checked.grid, values=quick_sweep(checked.grid.values)))
     warnings = tuple(w.render(spec.source, spec.filename) for w in checked.warnings)
     return Spec(checked, path, overrides, quick, warnings)
 

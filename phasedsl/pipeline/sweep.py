@@ -28,7 +28,8 @@ from .health import check_point
 from .lcoef import lcoef_step, with_lcoef
 
 __all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
-           "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
+           "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header",
+           "sweep_events"]
 
 OTHER_HALF = 0.5  # above this mass in no phase, a point says where that mass sits
 ACCELERATOR_BATCH = 32  # sweep points per call and accelerator, when --batch is not given
@@ -129,10 +130,11 @@ def sample_chunk(engine, compiled, chunk: list[tuple[int, float]], seed: int, lc
 
 
 def refine_crossovers(events: list[Event], engine, compiled, seed: int,
-                      iterations: int = 30) -> list[Event]:
+                      iterations: int = 30, cell=None) -> list[Event]:
     """For exact engines: each crossover located by bisection on the sweep variable, where
     the log mass ratio of its two phases changes sign (quadrature is cheap and
-    deterministic). The other events are returned as they are."""
+    deterministic). The other events are returned as they are. ``cell(v)``: the grid's cell
+    at ``v`` along one row or column of a two-dimensional sweep (``pipeline.grid``)."""
     out = []
     for e in events:
         if e.kind != "crossover":
@@ -140,7 +142,7 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
             continue
 
         def ratio(v):
-            point, _ = sample_point(engine, compiled, 0, v, seed)
+            point, _ = sample_point(engine, compiled, 0, v if cell is None else cell(v), seed)
             ma, mb = point.phases[e.source].mass, point.phases[e.target].mass
             return np.log(max(mb, 1e-300)) - np.log(max(ma, 1e-300))
 
@@ -155,6 +157,18 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
                 hi = mid
         out.append(e.replaced(at=0.5 * (lo + hi), interval=(lo, hi), refined="bisection"))
     return out
+
+
+def sweep_events(checked, values, points: list[PointSummary], engine, compiled, seed: int,
+                 cell=None) -> list[Event]:
+    """The events along a sweep (``values f[V]``, their ``points``): found, refined by
+    bisection for quadrature, marked trusted or not. ``cell(v)``: the grid's cell at ``v``
+    when these are one row or column of a two-dimensional sweep."""
+    report = checked.report
+    events = find_events(values, points, report["floor"], report["merge"])
+    if checked.engine == "quadrature":
+        events = refine_crossovers(events, engine, compiled, seed, cell=cell)
+    return with_trust(events, points)
 
 
 def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef) -> None:
@@ -198,6 +212,8 @@ def header(checked, seed: int, provenance: dict | None = None) -> dict:
         "device": str(jax.devices()[0].platform),
         "sampler": sampler,
         "sweep": {"name": checked.sweep_name, "values": list(checked.sweep_values)},
+        **({} if checked.grid is None else  # a two-dimensional sweep: its rows
+           {"sweep2": {"name": checked.grid.name, "values": list(checked.grid.values)}}),
         "phases": list(checked.phase_names),
         "report": dict(checked.report),
         **(provenance or {}),
@@ -228,7 +244,7 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     from .provenance import provenance as environment
 
     seed = checked.sample.get("seed", 0) if seed is None else seed
-    values = list(checked.sweep_values)
+    values = list(checked.sweep_points())  # sweep values, or a grid's cells row by row
     recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
     run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     try:
@@ -272,11 +288,13 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
                 if on_point is not None:
                     on_point(point.to_json())
         points = [PointSummary.from_json(p) for p in run.results["points"]]
-        report = checked.report
-        events = find_events(values, points, report["floor"], report["merge"])
-        if checked.engine == "quadrature":
-            events = refine_crossovers(events, engine, compiled, seed)
-        events = with_trust(events, points)
+        if checked.grid is not None:  # events row by row, and the boundaries across rows
+            from .grid import grid_events
+
+            events, run.results["boundaries"] = grid_events(points, lambda xs, line, cell: (
+                sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
+        else:
+            events = sweep_events(checked, values, points, engine, compiled, seed)
     except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
         raise

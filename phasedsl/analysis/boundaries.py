@@ -1,0 +1,133 @@
+"""Phase boundaries across a two-dimensional sweep: the events of each row (found along the
+first sweep variable by ``events.find_events``, one row per value of the second) joined
+into curves across the rows, and likewise the events of each column (along the second
+variable) across the columns, so that a boundary running nearly along a row is traced too.
+
+A curve is one kind of event between the same phases (a crossover between A and B in
+either direction, the destruction or creation of a phase, a merge or split of two phases),
+the k-th such event of each line on its k-th branch. Each line gives the curve a point:
+where along the line the event is (``at``) and its uncertainty band (``lo``, ``hi``):
+
+- a resolved crossover, or one located by bisection (quadrature): ``at`` and its interval
+  (the bisection's last bracket, else the ratio +- 2 se interpolated);
+- an unresolved crossover (the mass ratio within 2 se of 1 at an end): the whole bracket
+  between the two sweep values around it, ``at`` its middle;
+- destruction, creation, merge, split: the bracket, ``at`` its middle (where between the two
+  sweep values the mass crosses the floor is not located more finely).
+
+Plain Python on ``Event`` records in, ``Boundary`` records out, each with ``to_json`` and
+``from_json`` like ``records``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .records import Event, plain
+
+__all__ = ["BoundaryPoint", "Boundary", "trace_boundaries"]
+
+
+@dataclass(frozen=True)
+class BoundaryPoint:
+    """Where a boundary crosses one line of the grid (a row, or a column): the crossing's
+    coordinates ``(value, value2)`` (first and second variable), its band ``lo <= hi`` along
+    the boundary's axis (around ``value`` for a curve along the first variable, ``value2``
+    along the second), ``resolved`` (False: the band is the bracket between two sweep values),
+    ``trusted`` (False: a cell at an end has sampler groups that disagree), ``refined``
+    (``"bisection"`` where located more finely than the sweep)."""
+
+    value: float
+    value2: float
+    lo: float
+    hi: float
+    resolved: bool
+    trusted: bool | None = None
+    refined: str | None = None
+
+    def to_json(self) -> dict:
+        return plain({"value": self.value, "value2": self.value2, "band": [self.lo, self.hi],
+                      "resolved": self.resolved, "trusted": self.trusted,
+                      "refined": self.refined})
+
+    @classmethod
+    def from_json(cls, d: dict) -> "BoundaryPoint":
+        lo, hi = d["band"]
+        return cls(value=d["value"], value2=d["value2"], lo=lo, hi=hi, resolved=d["resolved"],
+                   trusted=d.get("trusted"), refined=d.get("refined"))
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A curve across the grid: ``kind`` (``crossover``, ``destruction``, ``creation``,
+    ``merge``, ``split``), ``phases`` (the two phases of a crossover, merge or split, in the
+    order of the first line's event; the one phase of a destruction or creation), ``axis``
+    (0: traced along the first variable, one point per row; 1: along the second, one point
+    per column), ``branch`` (0 for the first such event of a line, 1 for the second ...) and
+    its ``points``, one per line where it is found, in the lines' order."""
+
+    kind: str
+    phases: tuple[str, ...]
+    axis: int
+    branch: int
+    points: tuple[BoundaryPoint, ...]
+
+    def to_json(self) -> dict:
+        return plain({"kind": self.kind, "phases": list(self.phases), "axis": self.axis,
+                      "branch": self.branch, "points": [p.to_json() for p in self.points]})
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Boundary":
+        return cls(kind=d["kind"], phases=tuple(d["phases"]), axis=int(d.get("axis", 0)),
+                   branch=int(d.get("branch", 0)),
+                   points=tuple(BoundaryPoint.from_json(p) for p in d["points"]))
+
+
+def _curve_key(e: Event) -> tuple:
+    """Events of one curve share this: the kind and the phases (a crossover's unordered)."""
+    if e.kind == "crossover":
+        return ("crossover", frozenset((e.source, e.target)))
+    if e.phase is not None:
+        return (e.kind, frozenset((e.phase,)))
+    return (e.kind, frozenset(e.phases))
+
+
+def _phases(e: Event) -> tuple[str, ...]:
+    if e.kind == "crossover":
+        return (e.source, e.target)
+    return (e.phase,) if e.phase is not None else tuple(e.phases)
+
+
+def _point(e: Event, fixed: float, axis: int) -> BoundaryPoint:
+    """One line's point of a curve from its event (see the module's docstring); ``fixed``:
+    the line's value of the other variable."""
+    lo, hi = (float(x) for x in e.between)
+    located = e.resolved is not False or e.refined is not None  # bisection: exact engines
+    if e.kind == "crossover" and located and e.at is not None:
+        a, b = e.interval if e.interval is not None else (lo, hi)
+        at, lo, hi, resolved, refined = (float(e.at), float(min(a, e.at)), float(max(b, e.at)),
+                                         True, e.refined)
+    else:
+        at, resolved, refined = 0.5 * (lo + hi), False, None
+    value, value2 = (at, float(fixed)) if axis == 0 else (float(fixed), at)
+    return BoundaryPoint(value, value2, lo, hi, resolved, e.trusted, refined)
+
+
+def trace_boundaries(lines: list[tuple[float, list[Event]]], axis: int = 0) -> list[Boundary]:
+    """The boundary curves of a grid from each line's events: ``lines`` is ``[(fixed,
+    events)]`` in increasing ``fixed``: the rows (``axis`` 0: ``fixed`` the second variable,
+    events along the first) or the columns (``axis`` 1: ``fixed`` the first variable, events
+    along the second), each line's events sorted along it (``find_events``' order). Curves
+    in the order they first appear."""
+    curves: dict[tuple, list] = {}
+    phases: dict[tuple, tuple[str, ...]] = {}
+    for fixed, events in lines:
+        seen: dict[tuple, int] = {}
+        for e in events:
+            key = _curve_key(e)
+            branch = seen.get(key, 0)
+            seen[key] = branch + 1
+            curves.setdefault((key, branch), []).append(_point(e, fixed, axis))
+            phases.setdefault((key, branch), _phases(e))
+    return [Boundary(key[0], phases[(key, branch)], axis, branch, tuple(points))
+            for (key, branch), points in curves.items()]

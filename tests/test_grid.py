@@ -1,0 +1,424 @@
+"""Two-dimensional sweeps: the grid's cells as points of one run folder, the boundary curves
+across rows against exactly integrated boundaries, nested data where n is either variable,
+resuming, the results' shape, the report and the phase diagram."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from phasedsl.analysis.boundaries import Boundary, trace_boundaries
+from phasedsl.analysis.records import Event, PointSummary
+from phasedsl.language.check import check
+from phasedsl.language.errors import SpecError
+from phasedsl.language.grid import Cell
+from phasedsl.language.syntax import parse
+from phasedsl.pipeline import run_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Two wells at w = -1 and w = +1, the right one e^2 times as curved (K'' = 8/e and 8e), the
+# right one raised by theta. Laplace: F_right - F_left = n theta + log(e^2)/2, so the
+# preferred phase changes at theta_c(n) ~ -1/n; the test integrates it exactly instead.
+TILTED = """
+experiment "tilted wells"
+{sweeps}
+param w in [-2, 2]
+prior uniform
+energy K = (w^2 - 1)^2 * exp(w) + theta * (w + 1) / 2
+phase left  = w < 0
+phase right = w > 0
+sample quadrature {{ points = 2001 }}
+report {{ lcoef = 0 }}
+"""
+THETA_FIRST = "sweep theta over linspace(-0.3, 0.05, 8)\nsweep n over 5, 10, 20, 40"
+N_FIRST = "sweep n over linspace(2, 44, 15)\nsweep theta over -0.2, -0.1, -0.05"
+
+
+def checked_text(text: str, overrides=None, name="grid.phase"):
+    return check(parse(text, name), overrides)
+
+
+def tilted_k(w: float, theta: float) -> float:
+    return (w * w - 1) ** 2 * math.exp(w) + theta * (w + 1) / 2
+
+
+def log_ratio(theta: float, n: float) -> float:
+    """log(mass right / mass left), both integrated adaptively to 1e-13."""
+    def mass(lo, hi):
+        return quad(lambda w: math.exp(-n * tilted_k(w, theta)), lo, hi, epsabs=0,
+                    epsrel=1e-13, limit=200)[0]
+    return math.log(mass(0, 2)) - math.log(mass(-2, 0))
+
+
+@pytest.fixture(scope="module")
+def theta_first(tmp_path_factory):
+    """The grid run through the Python API (which records the spec's text)."""
+    import phasedsl
+    from phasedsl.pipeline.spec import load_text
+
+    folder = tmp_path_factory.mktemp("grid")
+    spec = load_text(TILTED.format(sweeps=THETA_FIRST), "grid.phase")
+    return folder, phasedsl.run(spec, folder, plots=False).results
+
+
+# ---------------------------------------------------------------- the language
+
+
+def test_two_sweeps_make_a_grid_row_by_row():
+    checked = checked_text(TILTED.format(sweeps=THETA_FIRST))
+    assert checked.sweep_name == "theta" and checked.grid.name == "n"
+    assert checked.grid.values == (5.0, 10.0, 20.0, 40.0)
+    assert checked.n == checked.grid.symbol  # `sweep n` is the energy's n
+    cells = checked.sweep_points()
+    assert len(cells) == 8 * 4
+    assert cells[0] == Cell(-0.3, 5.0) and cells[1] == Cell(-0.25, 5.0)  # first variable inner
+    assert cells[8] == Cell(-0.3, 10.0)
+    assert checked.value_text(cells[9]) == "theta = -0.25, n = 10"
+
+
+def test_one_sweep_has_no_grid():
+    checked = checked_text(TILTED.format(sweeps="sweep theta over 0, 1\nlet n = 5"))
+    assert checked.grid is None
+    assert checked.sweep_points() == (0.0, 1.0)
+
+
+def test_the_same_variable_twice_is_an_error():
+    with pytest.raises(SpecError) as exc:
+        checked_text(TILTED.format(sweeps="sweep theta over 0, 1\nsweep theta over 2, 3\n"
+                                          "let n = 5"))
+    assert "sweep `theta` is defined twice" in exc.value.render()
+    assert "grid.phase:4:7" in exc.value.render()
+
+
+def test_a_third_sweep_is_an_error():
+    with pytest.raises(SpecError) as exc:
+        checked_text(TILTED.format(sweeps=THETA_FIRST + "\nsweep a over 1, 2"))
+    assert "`sweep` is given twice" in exc.value.render()
+
+
+def test_grid_size_limit():
+    with pytest.raises(SpecError) as exc:
+        checked_text(TILTED.format(sweeps="sweep theta over linspace(0, 1, 200)\n"
+                                          "sweep n over linspace(1, 100, 100)"))
+    assert "the sweep is too long" in exc.value.render()
+    assert "at most 10000 cells of the grid" in exc.value.render()
+    assert "found: 20000" in exc.value.render()
+
+
+def test_checks_run_over_every_cell():
+    """A value positive at every value of each variable alone but not at every cell."""
+    text = TILTED.format(sweeps=THETA_FIRST) + "beta = 1 + theta * n / 4\n"
+    with pytest.raises(SpecError) as exc:
+        checked_text(text)
+    assert "`beta` must be positive at every sweep value" in exc.value.render()
+    assert "at theta = -0.3, n = 20" in exc.value.render()
+
+
+def test_quick_thins_both_variables():
+    from phasedsl.pipeline.spec import load_text
+
+    text = TILTED.format(sweeps="sweep theta over linspace(-0.3, 0, 20)\n"
+                                "sweep n over linspace(5, 100, 20)")
+    checked = load_text(text, "grid.phase", quick=True).checked
+    assert len(checked.sweep_values) == 8 and len(checked.grid.values) == 8
+    assert checked.grid.values[0] == 5 and checked.grid.values[-1] == 100
+
+
+def test_sweep_beta_is_the_inverse_temperature():
+    text = TILTED.format(sweeps="sweep theta over 0, 1\nsweep beta over 0.5, 1\nlet n = 5")
+    checked = checked_text(text)
+    assert checked.beta == checked.grid.symbol
+    assert not checked.warnings
+
+
+# ---------------------------------------------------------------- the traced boundary
+
+
+def test_boundary_theta_c_of_n_is_exact(theta_first):
+    """Each row's crossover is located by bisection (30 halvings of the 0.05 spacing: a
+    bracket of 5e-11); the sweep value reaches the compiled density as float32 (relative
+    6e-8, 1.2e-8 at |theta| <= 0.2) and the quadrature's log mass ratio is good to ~1e-8
+    against a slope of about n per unit theta, so 1e-6 is far inside what is achievable
+    and three orders below anything the grid's spacing could give."""
+    _, results = theta_first
+    (curve,) = [b for b in results["boundaries"] if b["kind"] == "crossover" and b["axis"] == 0]
+    assert set(curve["phases"]) == {"left", "right"}
+    assert [p["value2"] for p in curve["points"]] == [5.0, 10.0, 20.0, 40.0]
+    for p in curve["points"]:
+        n = p["value2"]
+        exact = brentq(lambda t: log_ratio(t, n), -0.5, 0.2, xtol=1e-13)
+        assert p["value"] == pytest.approx(exact, abs=1e-6)
+        assert p["band"][0] <= p["value"] <= p["band"][1]
+        assert p["band"][1] - p["band"][0] < 1e-6
+        assert p["resolved"] and p["refined"] == "bisection"
+        assert exact == pytest.approx(-1 / n, rel=0.02)  # the Laplace prediction, roughly
+
+
+def test_boundary_traced_along_the_columns_is_exact(theta_first):
+    """The same boundary traced along n at each theta (bisection in n over brackets of 5 to
+    20: 30 halvings leave 2e-8; n reaches the density as float32, relative 6e-8, 2.4e-6 at
+    n = 40): n_c(theta) to 1e-5 at every column the boundary crosses."""
+    _, results = theta_first
+    (curve,) = [b for b in results["boundaries"] if b["kind"] == "crossover" and b["axis"] == 1]
+    columns = [p["value"] for p in curve["points"]]
+    assert columns == pytest.approx([-0.15, -0.1, -0.05])  # where n_c(theta) is in [5, 40]
+    for p in curve["points"]:
+        exact = brentq(lambda n: log_ratio(p["value"], n), 2, 60, xtol=1e-12)
+        assert p["value2"] == pytest.approx(exact, abs=1e-5)
+        assert p["band"][0] <= p["value2"] <= p["band"][1] and p["refined"] == "bisection"
+
+
+def test_boundary_n_c_of_theta_is_exact(tmp_path):
+    """The same boundary with n as the first variable (a real number for energies):
+    bisection in n over the spacing 3 (a bracket of 3e-9); n reaches the density as
+    float32 (relative 6e-8: 1.2e-6 at n = 20); 1e-5 holds that with room."""
+    results = run_spec(checked_text(TILTED.format(sweeps=N_FIRST)), tmp_path)
+    (curve,) = [b for b in results["boundaries"] if b["kind"] == "crossover" and b["axis"] == 0]
+    assert [p["value2"] for p in curve["points"]] == [-0.2, -0.1, -0.05]
+    for p in curve["points"]:
+        theta = p["value2"]
+        exact = brentq(lambda n: log_ratio(theta, n), 2, 44, xtol=1e-12)
+        assert p["value"] == pytest.approx(exact, abs=1e-5)
+
+
+def test_example_4_1_n_c(tmp_path):
+    """Example 4.1's n-sweep with quadrature: the crossover at n_c = 17.633 to 1e-3."""
+    t = (0.1 / 16) ** (1 / 3)
+
+    def k(w):
+        return (w + 1) ** 2 * ((w - 1 - t) ** 4 + 4 * t ** 3 - t ** 4)
+
+    def ratio(n):
+        acc = quad(lambda w: math.exp(-n * k(w)), -1.5, -0.5, epsabs=0, epsrel=1e-12)[0]
+        simple = quad(lambda w: math.exp(-n * k(w)), 0.5, 1.5, epsabs=0, epsrel=1e-12)[0]
+        return math.log(acc) - math.log(simple)
+
+    n_c = brentq(ratio, 10, 25, xtol=1e-10)
+    assert n_c == pytest.approx(17.633, abs=1e-3)
+    path = ROOT / "specs/example_4_1_first_order.phase"
+    checked = check(parse(path.read_text(), str(path)), {"engine": "quadrature", "lcoef": "0"})
+    results = run_spec(checked, tmp_path)
+    (cross,) = [e for e in results["events"] if e["kind"] == "crossover"]
+    assert cross["refined"] == "bisection"
+    assert cross["at"] == pytest.approx(n_c, abs=1e-3)
+    assert cross["interval"][1] - cross["interval"][0] < 1e-3
+
+
+# ---------------------------------------------------------------- the run folder
+
+
+def test_grid_results_shape(theta_first):
+    folder, results = theta_first
+    assert results["sweep"]["name"] == "theta"
+    assert results["sweep"]["values"] == pytest.approx([-0.3, -0.25, -0.2, -0.15, -0.1, -0.05,
+                                                        0.0, 0.05], abs=1e-15)
+    assert results["sweep2"] == {"name": "n", "values": [5.0, 10.0, 20.0, 40.0]}
+    cells = [(p["value"], p["value2"]) for p in results["points"]]
+    assert cells == [(x, y) for y in results["sweep2"]["values"]
+                     for x in results["sweep"]["values"]]
+    assert len(list((folder / "draws").glob("point_*.npz"))) == 32
+    assert all("value2" in e for e in results["events"])
+    assert results["effective"]["n"] == [y for y in (5.0, 10.0, 20.0, 40.0) for _ in range(8)]
+    for b in results["boundaries"]:
+        assert Boundary.from_json(b).to_json() == b
+    point = PointSummary.from_json(results["points"][9])
+    assert point.value == Cell(-0.25, 10.0)  # a Cell again, from value and value2
+    assert point.to_json() == results["points"][9]
+
+
+def test_one_dimensional_results_keep_their_shape(tmp_path):
+    text = TILTED.format(sweeps="sweep theta over -0.3, -0.1, 0.1\nlet n = 10")
+    results = run_spec(checked_text(text), tmp_path)
+    assert "sweep2" not in results and "boundaries" not in results
+    assert all("value2" not in p for p in results["points"])
+    assert all("value2" not in e for e in results["events"])
+
+
+def test_a_killed_grid_resumes_with_only_the_unfinished_cells(tmp_path):
+    text = TILTED.format(sweeps="sweep theta over -0.2, 0\nsweep n over 5, 20")
+    seen = []
+
+    def stop(point):
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        seen.append((point["value"], point["value2"]))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(checked_text(text), tmp_path, on_point=stop)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["status"] == "interrupted"
+    assert [(p["value"], p["value2"]) for p in saved["points"]] == seen + [(-0.2, 20.0)]
+    asked = []
+    results = run_spec(checked_text(text), tmp_path,
+                       progress=lambda count, total, value: asked.append((tuple(value), total)))
+    assert asked == [((0.0, 20.0), 1)]
+    assert results["status"] == "complete" and results["timings"]["points_resumed"] == 3
+    fresh = run_spec(checked_text(text), tmp_path / "fresh")
+    assert [p["phases"] for p in results["points"]] == [p["phases"] for p in fresh["points"]]
+    assert results["boundaries"] == fresh["boundaries"]
+
+
+# ---------------------------------------------------------------- nested data
+
+
+NETWORK = """
+{sweeps}
+data {{ x ~ uniform(-1, 1)^2; noise = 0.5; seed = 3 }}
+model network(width = 1)
+truth network(width = 1) {{ w = [a, 1] }}
+phase up = q[1] > 0
+"""
+
+
+@pytest.mark.parametrize("sweeps", ["sweep n over 10, 25\nsweep a over 0.5, 1",
+                                    "sweep a over 0.5, 1\nsweep n over 10, 25"])
+def test_n_sweeps_nest_their_data(sweeps):
+    """Where n is either variable, one data set is drawn at the grid's largest n and each
+    cell uses its first n rows."""
+    from phasedsl.lower.compile import compile_spec
+
+    checked = checked_text(NETWORK.format(sweeps=sweeps))
+    compiled = compile_spec(checked)
+    rows = {}
+    for cell in checked.sweep_points():
+        n, a = (cell[0], cell[1]) if checked.sweep_name == "n" else (cell[1], cell[0])
+        ctx = compiled.context(cell)
+        assert ctx.xt.shape == (2, 25)
+        assert float(np.sum(ctx.mask)) == n and np.all(np.asarray(ctx.mask)[: int(n)] == 1)
+        rows[(n, a)] = np.asarray(ctx.y)
+    for a in (0.5, 1.0):  # the 10-row data set is the first 10 rows of the 25-row one
+        np.testing.assert_array_equal(rows[(10.0, a)][:10], rows[(25.0, a)][:10])
+
+
+# ---------------------------------------------------------------- analysis and output
+
+
+def test_trace_boundaries_joins_rows_into_curves():
+    def cross(lo, hi, at, source="a", target="b", resolved=True):
+        return Event(1, "crossover", (lo, hi), source=source, target=target, at=at,
+                     interval=(at - 0.01, at + 0.01), resolved=resolved)
+
+    rows = [(1.0, [cross(0, 1, 0.5), Event(2, "destruction", (1, 2), phase="a")]),
+            (2.0, [cross(1, 2, 1.5, "b", "a", resolved=False)]),
+            (3.0, [cross(0, 1, 0.2), cross(2, 3, 2.7)])]
+    curves = trace_boundaries(rows)
+    assert [(c.kind, c.phases, c.axis, c.branch) for c in curves] == [
+        ("crossover", ("a", "b"), 0, 0), ("destruction", ("a",), 0, 0),
+        ("crossover", ("a", "b"), 0, 1)]
+    main = curves[0]
+    assert [p.value2 for p in main.points] == [1.0, 2.0, 3.0]
+    assert (main.points[0].value, main.points[0].lo, main.points[0].hi) == (0.5, 0.49, 0.51)
+    unresolved = main.points[1]  # within the noise: the whole bracket, its middle
+    assert (unresolved.value, unresolved.lo, unresolved.hi, unresolved.resolved) == (
+        1.5, 1.0, 2.0, False)
+    assert curves[1].points[0].lo == 1 and curves[1].points[0].hi == 2
+    assert [p.value for p in curves[2].points] == [2.7]
+    (column,) = trace_boundaries([(0.25, [cross(5, 10, 7.5)])], axis=1)
+    assert (column.axis, column.points[0].value, column.points[0].value2) == (1, 0.25, 7.5)
+    assert Boundary.from_json(column.to_json()) == column
+
+
+def test_report_and_phase_diagram(theta_first, tmp_path):
+    from phasedsl.pipeline.runs import open_run, write_figures
+
+    folder, results = theta_first
+    run = open_run(folder)
+    text = run.text()
+    assert "sweep theta: 8 values x n: 4 values (32 cells)" in text
+    assert "  n = 40  R R R R R R L L" in text
+    assert "  n =  5  R R R L L L L L" in text
+    assert "crossover right | left along theta: 4 of 4 rows" in text
+    assert "crossover left | right along n: 3 of 8 columns" in text
+    assert "theta = -0.1: n = 10.009 [10.009, 10.009] exact (bisection)" in text
+    assert "n = 10: theta = -0.10009 [-0.10009, -0.10009] exact (bisection)" in text
+    assert "| n | theta | left | right |" in run.markdown()
+    table = run.masses()
+    assert table["values"][9] == -0.25 and table["values2"][9] == 10.0
+    assert run.draws((-0.25, 10.0))["params"].shape[-1] == 1
+    assert [b.kind for b in run.boundaries][0] == "crossover"
+    paths = write_figures(tmp_path, results, formats=("png", "svg"), dpi=60)
+    assert sorted(p.name for p in paths) == ["phase_diagram.png", "phase_diagram.svg"]
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_flagged_cells_are_marked(theta_first):
+    from phasedsl.output.report import console, render
+
+    _, results = theta_first
+    doc = json.loads(json.dumps(results))
+    doc["points"][9]["diagnostics"]["mixing_ok"] = False
+    c = console()
+    with c.capture() as cap:
+        c.print(render(doc))
+    text = cap.get()
+    assert "  n = 10  R r R R L L L L" in text
+    assert "flagged cells (1 of 32" in text and "theta = -0.25, n = 10" in text
+
+
+def test_reanalysis_finds_the_boundaries_again(theta_first, tmp_path):
+    """A higher floor moves the creation of `left` to larger theta; the crossover stays."""
+    import shutil
+
+    from phasedsl.pipeline.reanalyse import reanalyse, respec
+
+    folder, results = theta_first
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    again = reanalyse(copy, respec(results, {"report.floor": "0.1"}))
+    before = {b["kind"]: b for b in results["boundaries"] if b["axis"] == 0}
+    after = {b["kind"]: b for b in again["boundaries"] if b["axis"] == 0}
+    assert after["crossover"]["points"] == before["crossover"]["points"]
+    (old,) = [p for p in before["creation"]["points"] if p["value2"] == 40.0]
+    new = [p for p in after["creation"]["points"] if p["value2"] == 40.0]
+    assert new and new[0]["value"] > old["value"]
+    assert json.loads((copy / "results.json").read_text())["boundaries"] == again["boundaries"]
+
+
+def test_a_grid_document_is_validated_by_cell(theta_first):
+    """Cells of one column share a `value`; only a repeated (value, value2) is damage."""
+    from phasedsl.rundir import RunFolderError, validate
+
+    _, results = theta_first
+    doc = json.loads(json.dumps(results))
+    assert validate(doc, "results.json") is doc
+    doc["points"][9]["value2"] = doc["points"][1]["value2"]  # cell 9 now repeats cell 1
+    with pytest.raises(RunFolderError, match="two points have the same sweep value"):
+        validate(doc, "results.json")
+    doc["points"][9]["value2"] = "ten"
+    with pytest.raises(RunFolderError, match="has no numeric `value`"):
+        validate(doc, "results.json")
+
+
+@pytest.mark.slow
+def test_smc_grid_boundary_brackets_the_exact_one(tmp_path):
+    """With tempered SMC (sampled masses, errors from 4 runs) each row's crossover band, the
+    log mass ratio +- 2 se interpolated between sweep values, holds the exact theta_c(n)."""
+    text = TILTED.format(sweeps="sweep theta over -0.3, -0.15, 0\nsweep n over 5, 10, 20")
+    checked = checked_text(text, {"engine": "smc", "particles": "1000", "runs": "4"})
+    results = run_spec(checked, tmp_path)
+    (curve,) = [b for b in results["boundaries"] if b["kind"] == "crossover" and b["axis"] == 0]
+    assert [p["value2"] for p in curve["points"]] == [5.0, 10.0, 20.0]
+    for p in curve["points"]:
+        exact = brentq(lambda t: log_ratio(t, p["value2"]), -0.5, 0.2, xtol=1e-13)
+        assert p["band"][0] <= exact <= p["band"][1]
+
+
+def test_n_on_the_second_axis_is_checked_against_a_data_file(tmp_path):
+    rows = np.random.default_rng(0).uniform(-1, 1, (30, 3))
+    np.savetxt(tmp_path / "d.csv", rows, delimiter=",", header="x1,x2,y", comments="")
+    text = ("sweep eps over 0.1, 0.2\nsweep n over 10, {top}\ndata {{ file = \"d.csv\" }}\n"
+            "model network(width = 1)\nphase up = q[1] > eps\n")
+    path = str(tmp_path / "g.phase")
+    checked = check(parse(text.format(top=30), path))
+    assert checked.grid.name == "n" and checked.n == checked.grid.symbol
+    with pytest.raises(SpecError) as exc:
+        check(parse(text.format(top=40), path))
+    assert "the data file has fewer rows than `n`" in exc.value.render()
+    assert "g.phase:2:1" in exc.value.render() and "found: n = 40" in exc.value.render()
