@@ -237,7 +237,8 @@ def test_default_engine_of_networks():
     from phasedsl.language.settings import NETWORK_ENGINE
 
     text = (ROOT / "specs" / "pt1_degeneracy.phase").read_text()
-    unnamed = text.replace(text[text.index("sample nuts"):].splitlines()[0], "sample { seed = 1 }")
+    line = next(x for x in text.splitlines() if x.startswith("sample "))
+    unnamed = text.replace(line, "sample { seed = 1 }")
     c = checked(unnamed)
     assert c.engine == NETWORK_ENGINE != "nuts" and c.sample["seed"] == 1
 
