@@ -21,8 +21,10 @@ from ..analysis.datasets import combine_datasets
 from ..analysis.events import find_events, with_trust
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
-from ..rundir import (RunFolder, load_draws, posterior_identity, posterior_key, run_key,
-                      _now)
+from ..rundir import (RunFolder, load_draws, point_index, posterior_identity, posterior_key,
+                      run_key, _now)
+from .minima import minimum_step, with_point_minima
+from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
@@ -134,14 +136,14 @@ def reanalyse(folder, spec: Spec) -> dict:
             "cannot give again for other phases; run it again with --fresh (quadrature takes "
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
     compiled = compile_spec(checked)
-    values = [float(v) for v in results["sweep"]["values"]]
+    minima = minimum_step(compiled, checked)
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = float(old_point["value"])
         old_diag = old_point.get("diagnostics", {})
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), values.index(value), dataset)
+            arrays = load_draws(Path(folder), point_index(results, value), dataset)
             if arrays is None:
                 raise UsageError(f"{folder}: the draws of {results['sweep']['name'] or 'point'}"
                                  f" = {value:g} are missing; they are needed to re-analyse")
@@ -157,17 +159,21 @@ def reanalyse(folder, spec: Spec) -> dict:
             per_set, checked.network.data_seeds)
         # engine diagnostics (divergences, steps, times) are the sampling's: keep them
         summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
+        if len(per_set) == 1:  # several data sets: no local-minimum criterion (yet)
+            summary = with_point_minima(summary, minima, value, draws)
         points.append(summary)
     if quadrature:  # same phases: the masses stand, only the events are found again
         points = [PointSummary.from_json(p) for p in results["points"]]
     report = checked.report
-    events = find_events(values, points, report["floor"], report["merge"])
+    events = find_events([p.value for p in points], points, report["floor"], report["merge"])
     if quadrature:  # crossovers located by bisection, as the run did (deterministic)
         from ..engines.registry import make_engine
         from .sweep import refine_crossovers
 
         engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
         events = refine_crossovers(events, engine, compiled, seed)
+    events = finish_events(events, points, checked, len(results["sweep"].get("added") or []),
+                           minima)
     events = with_trust(events, points)
     from .provenance import effective_numbers, effective_settings
 

@@ -26,6 +26,8 @@ from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
 from .health import check_point
 from .lcoef import lcoef_step, with_lcoef
+from .minima import minimum_step, with_point_minima
+from .refine import finish_events, refine_sweep
 
 __all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
            "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header"]
@@ -157,7 +159,8 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
     return out
 
 
-def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef) -> None:
+def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
+                minima=None) -> None:
     """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
     each unfinished point saved; a point where the path's runs disagree (forwards against
     backwards: a phase one direction cannot see) is tempered again from the prior."""
@@ -174,6 +177,7 @@ def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, l
                                                             "retempered": True})
         if lcoef is not None:
             point = with_lcoef(point, lcoef, v, draws)
+        point = with_point_minima(point, minima, v, draws)
         run.add_point(i, point.to_json(), draws)
         if on_point is not None:
             on_point(point.to_json())
@@ -254,6 +258,7 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
     lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
                        (lambda target: make_engine(checked.engine, target, settings)))
+    minima = minimum_step(compiled, checked)  # the local-minimum criterion (pipeline.minima)
     try:
         if compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
             from .datasets import run_datasets
@@ -262,20 +267,28 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
                          check=_checked, point_key=point_key)
             todo = []
         if engine.follows_sweep and len(todo) > 1:
-            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef)
+            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
+                        minima)
             todo = []
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for i, v, point, draws in sampler(engine, compiled, chunk, seed, lcoef):
+                point = with_point_minima(point, minima, v, draws)
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
+        if compiled.datasets == 1:  # values added in events' brackets (pipeline.refine)
+            refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
+                         lcoef, batch, minima)
         points = [PointSummary.from_json(p) for p in run.results["points"]]
         report = checked.report
-        events = find_events(values, points, report["floor"], report["merge"])
+        events = find_events([p.value for p in points], points, report["floor"],
+                             report["merge"])
         if checked.engine == "quadrature":
             events = refine_crossovers(events, engine, compiled, seed)
+        events = finish_events(events, points, checked, len(run.results["sweep"]["added"]),
+                               minima)
         events = with_trust(events, points)
     except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
