@@ -96,8 +96,9 @@ def finish_events(events: list[Event], points: list[PointSummary], checked, adde
     where each phase stops or starts holding a local minimum of the potential."""
     report = checked.report
     width = resolution_width(report, checked.sweep_values)
-    events = with_refinement(events, points, width, report["floor"], added,
-                             refine_cap(report))
+    seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
+    cap = refine_cap(report) if seeds == 1 else 0  # several data sets: not refined (yet)
+    events = with_refinement(events, points, width, report["floor"], added, cap)
     if minima is not None:
         events = minima.with_minima(events, points)
     return events
