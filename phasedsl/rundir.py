@@ -19,6 +19,7 @@ import math
 import os
 import secrets
 import socket
+import struct
 import time
 import zipfile
 from pathlib import Path
@@ -32,7 +33,8 @@ from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
-           "posterior_key", "draws_path", "data_identity", "point_id"]
+           "posterior_key", "draws_path", "data_identity", "point_id", "added_index",
+           "point_index", "ADDED_BASE"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -185,6 +187,9 @@ def validate(doc, path) -> dict:
     values = doc["sweep"].get("values")
     if not isinstance(values, list) or not all(_number(v) for v in values):
         raise _refuse(path, "`sweep.values` is not a list of numbers")
+    added = doc["sweep"].get("added", [])
+    if not isinstance(added, list) or not all(_number(v) for v in added):
+        raise _refuse(path, "`sweep.added` is not a list of numbers")
     if not all(isinstance(p, str) for p in doc["phases"]):
         raise _refuse(path, "`phases` is not a list of names")
     for i, p in enumerate(doc["points"]):
@@ -237,6 +242,30 @@ def load_results(folder: Path) -> dict | None:
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"it is not JSON ({exc})") from None
     return validate(doc, path)
+
+
+ADDED_BASE = 2 ** 31  # indices of added sweep values (refinement) start here
+
+
+def added_index(value: float) -> int:
+    """The index of a sweep value added to locate an event (``pipeline.refine``): derived
+    from the value alone (``ADDED_BASE`` + 31 bits of the SHA-256 of its float64 bytes), so
+    its PRNG key (``fold_in(PRNGKey(seed), index)``) and draws file do not depend on the order
+    in which values were added, and never meet the spec's own indices (0, 1, ...)."""
+    digest = hashlib.sha256(struct.pack("<d", float(value))).digest()
+    return ADDED_BASE + int.from_bytes(digest[:4], "little") % ADDED_BASE
+
+
+def point_index(results: dict, value: float) -> int:
+    """The index of the point at ``value``: its position among the spec's sweep values
+    (``sweep.values``; a grid's cells ``(value, value2)`` row by row), or ``added_index`` for
+    a value added to locate an event (``sweep.added``)."""
+    values = [float(v) for v in results["sweep"]["values"]]
+    if results.get("sweep2"):  # a grid: its cells row by row, as the run numbered them
+        cells = [(x, float(y)) for y in results["sweep2"]["values"] for x in values]
+        return cells.index(tuple(map(float, value)))
+    value = float(value)
+    return values.index(value) if value in values else added_index(value)
 
 
 def draws_path(folder: Path, index: int, dataset: int = 0) -> Path:
@@ -324,7 +353,12 @@ class RunFolder:
         results = {**{k: v for k, v in header.items() if k != "warnings"},
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
-        results["points"] = [done[v] for v in values if v in done]
+        # values added to locate events (pipeline.refine) are points of the same posterior
+        added = sorted(float(v) for v in (old or {}).get("sweep", {}).get("added") or []
+                       if v in done and v not in values)
+        results["sweep"] = {**results["sweep"], "added": added}
+        results["points"] = sorted((done[v] for v in [*values, *added] if v in done),
+                                   key=lambda p: p["value"])
         if old is not None and old.get("reanalyses"):  # the history of a resumed run
             results["reanalyses"] = old["reanalyses"]
         results["timings"] = {"started": _now(), "ended": None, "wall_s": None,
@@ -336,9 +370,14 @@ class RunFolder:
     def save(self) -> None:
         atomic_write(self.folder / "results.json", dumps(self.results).encode())
 
-    def add_point(self, index: int, point: dict, draws) -> None:
-        """A finished sweep point: its draws, then its summary (contract shape)."""
+    def add_point(self, index: int, point: dict, draws, added: bool = False) -> None:
+        """A finished sweep point: its draws, then its summary (contract shape). ``added``:
+        a value outside the spec's sweep, added to locate an event (kept in ``sweep.added``,
+        sorted; ``index`` is its ``added_index``)."""
         save_draws(self.folder, index, draws)
+        if added:
+            self.results["sweep"]["added"] = sorted(
+                {*self.results["sweep"].get("added", []), float(point["value"])})
         self.results["points"].append(point)
         self.results["points"].sort(key=_order)
         self.save()

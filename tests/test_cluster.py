@@ -35,7 +35,8 @@ phase left  = ball(w, theta - 1, 1/2)
 phase right = ball(w, 1 - theta, 1/2)
 sample nuts {{ chains = 2; draws = 100; warmup = 100; seed = 7 }}
 """
-SETTINGS = {"report.lcoef_steps": "20"}
+# resolution 0: no sweep values added to locate events, the points are the sweep's own
+SETTINGS = {"report.lcoef_steps": "20", "report.resolution": "0"}
 TIMINGS = ("worker",)  # besides every *_s field: where and how long, not what
 
 

@@ -19,7 +19,9 @@ sweep t over 1, 1.5
 phase left = w < eps
 phase right = w > 0.5
 sample nuts { chains = 2; draws = 100; warmup = 100 }
+report { resolution = 0 }
 """
+# (resolution 0: the two sweep values stay the run's only points, re-analysis is the point)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def test_results_record_every_effective_setting(wells):
     assert doc["settings"]["engine"] == "nuts"
     assert doc["settings"]["sample"]["chains"] == 2           # given
     assert doc["settings"]["sample"]["target_accept"] == 0.8  # a default, recorded too
-    assert doc["settings"]["report"] == {"floor": 0.005, "merge": 0.9}
+    assert doc["settings"]["report"] == {"floor": 0.005, "merge": 0.9, "resolution": 0.0}
     assert doc["settings"]["roles"]["report.floor"] == "analysis"
+    assert doc["settings"]["roles"]["report.resolution"] == "analysis"
     assert doc["effective"]["n"] == 50 and doc["effective"]["lets"]["eps"] == 0.1
     assert doc["effective"]["beta"] == pytest.approx(1 / 3.912023005428146)
     assert doc["seeds"]["sampler"] == 3

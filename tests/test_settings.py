@@ -26,7 +26,7 @@ def checked(text: str, overrides=None):
 def test_every_entry_is_well_formed():
     for section, table in TABLE.items():
         for key, s in table.items():
-            assert s.kind in ("int", "prob", "frac", "pos", "choice"), (section, key)
+            assert s.kind in ("int", "prob", "frac", "pos", "choice", "width"), (section, key)
             assert s.role in ("result", "execution", "analysis") and s.doc, (section, key)
             assert not (s.internal and s.role == "result"), (section, key)
 

@@ -82,6 +82,7 @@ class PointSummary:
     # several data sets (``data { seeds = K }``): each data set's masses and se, each phase's
     # spread between data sets and its se (``analysis.datasets``); the masses above are means
     datasets: dict | None = None
+    minima: dict | None = None  # phase -> whether it holds a local minimum (``pipeline.minima``)
 
     @property
     def mixing_ok(self) -> bool:
@@ -103,6 +104,8 @@ class PointSummary:
             out["lcoef"] = self.lcoef
         if self.datasets is not None:
             out["datasets"] = self.datasets
+        if self.minima is not None:
+            out["minima"] = self.minima
         return plain(out)
 
     @classmethod
@@ -122,7 +125,7 @@ class PointSummary:
                                       for k, v in f.items()})
                            for f in (d.get("diagnostics") or {}).get("findings", [])),
             notes=tuple((d.get("diagnostics") or {}).get("mixing_notes", [])),
-            lcoef=d.get("lcoef"), datasets=d.get("datasets"))
+            lcoef=d.get("lcoef"), datasets=d.get("datasets"), minima=d.get("minima"))
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,8 @@ class Event:
     ``kind``: ``"crossover"`` (order 1: the preferred phase changes from ``source`` to
     ``target``; ``at`` where the log mass ratio crosses 0, ``interval`` its +- 2 se range),
     ``"destruction"``/``"creation"`` (order 2: ``phase``'s mass falls below / rises above the
-    floor), ``"merge"``/``"split"`` (order 2: two ``phases``' overlap rises above / falls below
+    floor; with ``extra["criterion"] == "minimum"``: ``phase`` stops / starts holding a local
+    minimum of the potential at ``at``, within ``interval``, ``analysis.minima``), ``"merge"``/``"split"`` (order 2: two ``phases``' overlap rises above / falls below
     the merge threshold). ``between``: the two sweep values around it. ``trusted``: ``False``
     when the sampler's groups disagree at an end (``None``: not judged); ``refined``: how
     ``at`` was located more finely than the sweep (``"bisection"``); ``resolved`` (crossovers):
@@ -162,6 +166,9 @@ class Event:
                 out["resolved"] = self.resolved
         elif self.phase is not None:
             out["phase"] = self.phase
+            if self.at is not None:  # located without points (the local-minimum criterion)
+                out["at"] = self.at
+                out["interval"] = None if self.interval is None else list(self.interval)
         else:
             out["phases"] = list(self.phases)
         out["between"] = list(self.between)

@@ -20,7 +20,8 @@ from .errors import did_you_mean
 from .limits import MAX_NUMBERS_PER_POINT, MAX_SEED
 
 RESULT, EXECUTION, ANALYSIS = "result", "execution", "analysis"
-KINDS = ("int", "prob", "frac", "pos", "choice")
+KINDS = ("int", "prob", "frac", "pos", "choice", "width")
+ABSOLUTE = "absolute"  # `resolution = absolute(0.01)`: a width in the sweep's own units
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class Setting:
 
     ``kind``: ``int`` (whole, ``lower <= x``, and ``x <= upper`` when given), ``prob``
     (``0 < x < 1``; ``x = 1`` too when ``closed_upper``), ``frac`` (``0 <= x < 1``), ``pos``
-    (``x > 0``) or ``choice`` (a bare name of ``choices``, or ``auto``).
+    (``x > 0``), ``choice`` (a bare name of ``choices``, or ``auto``) or ``width`` (a
+    fraction of the sweep's span, ``0 <= x < 1``, or ``absolute(x)``, ``x > 0``, in the sweep
+    variable's own units: checked as ``{"absolute": x}``; ``resolution_width`` reads both).
     ``default`` is what the engine uses when the key is absent; with ``auto`` set it is
     decided at run time (``auto`` says how) and the checked settings hold None for it.
     ``listed``: always in the checked settings and in the key lists of messages; False for
@@ -128,6 +131,16 @@ TABLE: dict[str, dict[str, Setting]] = {
         "merge": _prob(0.9, "two phases whose draws overlap (Jaccard) above this count as "
                             "merged", closed_upper=True,
                        role=ANALYSIS),
+        "resolution": Setting(
+            0.005, "width", "events are located by added sweep values until their bracket is "
+            "narrower than this: a fraction of the sweep's span, or absolute(x) in the sweep's "
+            "units (0: no added values)", quick=0.02, role=ANALYSIS),
+        "refine_points": _int(40, 0, "at most this many sweep values added to locate events "
+                                     "(the cost of refinement is bounded by it)", upper=10**4,
+                              role=ANALYSIS, listed=False),
+        "minimum_steps": _int(1000, 0, "Adam steps of each gradient flow of the local-minimum "
+                                       "criterion (0: not computed)", upper=10**6,
+                              role=ANALYSIS, listed=False),
         "lcoef": _int(1, 0, "estimate each phase's learning coefficient (1) or not (0)",
                       upper=1, role=ANALYSIS, listed=False),
         "lcoef_steps": _int(200, 0, "optimiser steps for each phase's minimiser w* (the "
@@ -205,7 +218,8 @@ def defaults(engine: str, *, arguments_only: bool = False) -> dict:
 
 
 def quick_overrides(engine: str) -> dict[str, str]:
-    """The ``--set`` values that ``--quick`` applies for ``engine`` (``{"draws": "200"}``)."""
+    """The ``--set`` values that ``--quick`` applies for ``engine`` (``{"draws": "200"}``);
+    ``quick_overrides("report")``: those of the report block (unqualified keys)."""
     return {k: str(s.quick) for k, s in TABLE.get(engine, {}).items() if s.quick is not None}
 
 
@@ -218,6 +232,17 @@ def checked_defaults(section: str) -> dict:
     """The checked settings of a block that gives no key: listed keys, auto ones as None."""
     return {k: None if s.auto else s.default for k, s in TABLE[section].items()
             if s.listed and not s.internal}
+
+
+def resolution_width(report: dict, values) -> float:
+    """The width in sweep units below which an event's bracket needs no added values:
+    ``report["resolution"]`` times the span of ``values`` (the sweep values, ``f[V]``), or its
+    absolute value (``{"absolute": x}``); 0 turns refinement off."""
+    r = report.get("resolution", TABLE["report"]["resolution"].default)
+    if isinstance(r, dict):
+        return float(r[ABSOLUTE])
+    values = [float(v) for v in values]
+    return float(r) * (max(values) - min(values)) if values else 0.0
 
 
 def _value_text(x) -> str:
@@ -324,6 +349,8 @@ class SettingsChecker:
     def _value(self, e: ast.Expr, key: str, rule: Setting, where):
         if rule.kind == "choice":
             return _choice(e, key, rule)
+        if rule.kind == "width":
+            return self._width(e, key, where)
         kind, low, high = rule.kind, rule.lower, rule.upper
         scope = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
         v = sy.scalar(e, scope, sy.Context(None, where), f"a number for `{key}`")
@@ -348,6 +375,24 @@ class SettingsChecker:
         if kind == "frac" and not 0 <= x < 1:
             raise err.out_of_bounds(f"`{key}` must lie in [0, 1)", e.span,
                                     expected=f"0 <= {key} < 1", found=_value_text(x))
+        return x
+
+
+    def _width(self, e: ast.Expr, key: str, where):
+        """A ``width`` setting: a fraction of the sweep's span (``0.005``) or an absolute
+        width in the sweep's units (``absolute(0.01)``: ``{"absolute": 0.01}``)."""
+        if isinstance(e, ast.Call) and e.func.id == ABSOLUTE:
+            if len(e.args) != 1 or e.kwargs:
+                raise err.invalid(f"write `{key} = {ABSOLUTE}(WIDTH)`", e.span,
+                                  expected=f"`{ABSOLUTE}(WIDTH)` with one number",
+                                  found=f"{len(e.args) + len(e.kwargs)} arguments")
+            return {ABSOLUTE: self._value(e.args[0], key, Setting(None, "pos", ""), where)}
+        x = self._value(e, key, Setting(None, "real", ""), where)
+        if not 0 <= x < 1:
+            raise err.out_of_bounds(
+                f"`{key}` is a fraction of the sweep's span, in [0, 1)", e.span,
+                expected=f"0 <= {key} < 1, or `{ABSOLUTE}(WIDTH)` for a width in the sweep's "
+                         "own units", found=_value_text(x))
         return x
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..analysis.mixing import RHAT_LIMIT, Finding
 
-__all__ = ["note_lines", "shown_above"]
+__all__ = ["note_lines", "shown_above", "refinement_words", "minimum_words"]
 
 
 def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
@@ -66,3 +66,44 @@ def note_lines(f: Finding) -> list[str]:
                          f"q = ({', '.join(pattern)})")
         return lines
     raise ValueError(f"unknown finding {f.kind!r}")  # pragma: no cover - analysis bug
+
+
+def _fmt4(x) -> str:
+    return "?" if x is None else f"{x:.4g}"
+
+
+def refinement_words(info: dict | None) -> str:
+    """How far refinement located an event (``Event.extra["refinement"]``), as a clause that
+    starts with "; " (empty where there is nothing to say: located, or turned off)."""
+    if not info:
+        return ""
+    status, width = info.get("status"), info.get("width")
+    a, b = info.get("bracket") or (None, None)
+    if status == "noise":
+        return (f"; refinement stopped for noise: the change lies within "
+                f"[{_fmt4(a)}, {_fmt4(b)}]")
+    if status == "capped":
+        return (f"; not located to {_fmt4(width)}: the cap on added sweep values "
+                "(report.refine_points) was reached")
+    if status == "open":
+        return (f"; not yet located to {_fmt4(width)}: `phasedsl run` again adds the sweep "
+                "values")
+    return ""
+
+
+def minimum_words(info: dict, kind: str, sweep: str) -> str:
+    """The local-minimum criterion beside a floor crossing (``Event.extra["minimum"]``)."""
+    if info.get("at") is not None:
+        a, b = info["interval"]
+        verb = "stops" if kind == "destruction" else "starts"
+        return (f"the phase {verb} holding a local minimum of the potential at {sweep} = "
+                f"{_fmt4(info['at'])} [{_fmt4(a)}, {_fmt4(b)}]")
+    holds = info.get("holds")
+    if holds == "throughout":
+        return ("the phase holds a local minimum at every sweep value: its mass decays "
+                "smoothly, the potential keeps its shape")
+    if holds == "nowhere":
+        return "the phase holds no local minimum at any sweep value"
+    if holds == "changes":
+        return f"no change of its local minimum near here (see the other {kind} events)"
+    return "whether the phase holds a local minimum is unknown (no draws in it somewhere)"

@@ -133,6 +133,8 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
         lo, hi = e.get("interval") or e.get("between")
         if e.get("kind") == "crossover" and e.get("resolved") is False:
             lo, hi = e["between"]  # within the noise: somewhere in the bracket, no `at`
+            if (e.get("refinement") or {}).get("status") == "noise":
+                lo, hi = e["refinement"]["bracket"]  # widened to the points beyond the noise
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0, hatch="..")
             marks.append((0.5 * (lo + hi), k))
             handles.append(Patch(facecolor="k", alpha=0.25, hatch="..", label=(
@@ -152,8 +154,10 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
             subject = e.get("phase") or " + ".join(e.get("phases", []))
             marks.append((0.5 * (lo + hi), k))
             handles.append(Patch(facecolor=colour, alpha=0.35, hatch="//" if merge else None,
-                                 label=f"{k}: {e.get('kind')} of {subject}\n"
-                                       "   (order 2: somewhere in the span)"))
+                                 label=f"{k}: {e.get('kind')} of {subject}\n" + (
+                                     "   (its local minimum, bisected)"
+                                     if e.get("criterion") == "minimum" else
+                                     "   (order 2: somewhere in the span)")))
     top = blended_transform_factory(ax.transData, ax.transAxes)
     values = results["sweep"].get("values") or [0.0, 1.0]
     near, last, row = 0.04 * (max(values) - min(values) or 1.0), None, 0

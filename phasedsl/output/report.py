@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.mixing import RHAT_LIMIT
-from .notes import shown_above
+from .notes import minimum_words, refinement_words, shown_above
 
 ESS_LOW = 100
 
@@ -64,14 +64,25 @@ def unknown_errors(results: dict) -> list[dict]:
 def event_text(event: dict, sweep: str) -> str:
     """One event in words."""
     lo, hi = event.get("between", [None, None])
+    refinement = refinement_words(event.get("refinement"))
     if event["kind"] == "crossover":
         if event.get("resolved") is False:
+            info = event.get("refinement") or {}
+            if info.get("status") == "noise":
+                lo, hi = info["bracket"]
             return (f"unresolved crossover {event['from']} -> {event['to']} somewhere between "
                     f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within 2 se "
-                    "of 1 at an end)")
+                    f"of 1 at an end{refinement})")
         a, b = event.get("interval", [lo, hi])
         return (f"first-order crossover {event['from']} -> {event['to']} at {sweep} = "
-                f"{fmt(event['at'], 4)} [{fmt(a, 4)}, {fmt(b, 4)}]")
+                f"{fmt(event['at'], 4)} [{fmt(a, 4)}, {fmt(b, 4)}]"
+                + (f" ({refinement[2:]})" if refinement else ""))
+    if event["kind"] in ("destruction", "creation") and event.get("criterion") == "minimum":
+        a, b = event.get("interval") or [lo, hi]
+        return (f"second-order {event['kind']} of {event['phase']}: it "
+                f"{'stops' if event['kind'] == 'destruction' else 'starts'} holding a local "
+                f"minimum of the potential at {sweep} = {fmt(event.get('at'), 4)} "
+                f"[{fmt(a, 4)}, {fmt(b, 4)}] (its mass crosses no floor there)")
     if event["kind"] in ("destruction", "creation"):
         text = (f"second-order {event['kind']} of {event['phase']} between {sweep} = "
                 f"{fmt(lo, 4)} and {fmt(hi, 4)}")
@@ -80,7 +91,11 @@ def event_text(event: dict, sweep: str) -> str:
             where = "; ".join(f"floor {m['floor']:g}: " + ("not crossed" if m["between"] is None
                               else f"{fmt(m['between'][0], 4)}-{fmt(m['between'][1], 4)}")
                               for m in moves)
-            text += f" ({where})"
+            text += f" ({where}{refinement})"
+        elif refinement:
+            text += f" ({refinement[2:]})"
+        if event.get("minimum") is not None:
+            text += "; " + minimum_words(event["minimum"], event["kind"], sweep)
         return text
     a, b = event["phases"]
     return f"second-order {event['kind']} of {a} and {b} between {sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}"
@@ -188,6 +203,13 @@ def table(results: dict) -> Table:
     return t
 
 
+def _resolution_text(report: dict) -> str:
+    r = report.get("resolution")
+    if isinstance(r, dict):
+        return f"{fmt(r.get('absolute'))}, absolute"
+    return "?" if r is None else f"{r:g} of the sweep's span"
+
+
 def events_block(results: dict) -> Text:
     sweep = sweep_name(results)
     events = results.get("events") or []
@@ -196,6 +218,11 @@ def events_block(results: dict) -> Text:
     if not events:
         t.append("  none found (no change of preferred phase, no phase crossing the floor "
                  f"{fmt(results.get('report', {}).get('floor'))})\n")
+    added = (results.get("sweep") or {}).get("added") or []
+    if added:
+        t.append(f"  {len(added)} sweep value{'s' if len(added) != 1 else ''} added inside "
+                 "event brackets to locate them (report.resolution "
+                 f"{_resolution_text(results.get('report') or {})})\n")
     for e in events:
         t.append(f"  {event_text(e, sweep)}")
         if e.get("trusted") is False:

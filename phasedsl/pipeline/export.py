@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..language.errors import UsageError
-from ..rundir import dumps, load_draws
+from ..rundir import dumps, load_draws, point_index
 from .spec import spec_of_results
 
 __all__ = ["export_arviz", "inference_data"]
@@ -74,7 +74,7 @@ def inference_data(folder, results: dict):
     values = [float(p["value"]) for p in points]
     arrays = []
     for v in values:
-        a = load_draws(Path(folder), all_values.index(v))
+        a = load_draws(Path(folder), point_index(results, v))
         if a is None:
             raise UsageError(f"{folder}: the draws of {sweep} = {v:g} are missing")
         arrays.append(a)

@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..analysis.lcoef import LearningCoefficient, phase_estimate
 
-__all__ = ["LcoefStep", "n_beta", "STARTS"]
+__all__ = ["LcoefStep", "n_beta", "STARTS", "descent_flow"]
 
 STARTS = 4  # optimiser starts per phase: the phase's lowest-energy draws
 H = 1e-3  # relative step in beta for the exact engines' log Z derivatives
@@ -50,6 +50,82 @@ def n_beta(checked, value: float) -> float:
     beta = sp.sympify(checked.beta)
     beta = float(beta.subs({**sub, sp.Symbol("n"): n}))
     return n * beta
+
+
+def descent_flow(energy, indicators, lower, upper, steps: int, decay: float = 1e-3,
+                 method: str = "adam"):
+    """The optimiser both the learning coefficient's ``w*`` (``method="adam"``) and the
+    local-minimum criterion (``method="gd"``, ``pipeline.minima``) run on ``energy(p, ctx)``
+    for ``steps`` steps from ``p0: f[D]``, clipped to the box ``lower, upper: f[D]`` (numpy),
+    non-finite gradient components set to 0:
+
+    - ``"adam"``: Adam, per-coordinate step ``lr0: f[D]`` decaying ``1/decay``-fold;
+    - ``"gd"``: a discretised gradient flow: ``p -= clip(dt * grad, -lr0, lr0)`` with
+      per-coordinate ``dt: f[D]`` (a preconditioner), halved, and the step taken again from
+      the previous iterate, wherever the energy rose by more than its rounding. Near a minimum the step shrinks with
+      the gradient, so the flow does not jump out of a shallow well as momentum does.
+
+    Returns ``flow(p0, lr0, ctx, phase, dt=None) -> (best_p f[D], best_f f[], inside bool[],
+    last_p f[D])``: the lowest iterate inside phase ``phase`` (``indicators(p, ctx)[phase]``;
+    the start where none is lower), its energy, whether the last iterate is inside the
+    phase, and the last iterate. Unbatched and unjitted: callers vmap and jit it."""
+    import jax
+    import jax.numpy as jnp
+
+    n_steps = max(int(steps), 1)
+
+    def flow(p0, lr0, ctx, phase, dt=None):
+        lo, hi = jnp.asarray(lower, p0.dtype), jnp.asarray(upper, p0.dtype)
+        value_grad = jax.value_and_grad(energy)
+
+        def keep_best(p, f, best_p, best_f):
+            better = indicators(p, ctx)[phase] & (f < best_f)
+            return jnp.where(better, p, best_p), jnp.where(better, f, best_f)
+
+        def adam(carry, i):
+            p, m, v, best_p, best_f = carry
+            f, g = value_grad(p, ctx)
+            g = jnp.where(jnp.isfinite(g), g, 0.0)
+            best_p, best_f = keep_best(p, f, best_p, best_f)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            k = i + 1.0
+            mhat, vhat = m / (1 - 0.9 ** k), v / (1 - 0.999 ** k)
+            lr = lr0 * (decay ** (i / n_steps))
+            p = jnp.clip(p - lr * mhat / (jnp.sqrt(vhat) + 1e-30), lo, hi)
+            return (p, m, v, best_p, best_f), None
+
+        def gd(carry, i):
+            p, h, p_prev, f_prev, g_prev, best_p, best_f = carry
+            f, g = value_grad(p, ctx)
+            g = jnp.where(jnp.isfinite(g), g, 0.0)
+            best_p, best_f = keep_best(p, f, best_p, best_f)
+            # a rise beyond rounding (the energy's own float precision): near a minimum the
+            # energy's changes drown in rounding, which must not shrink the step
+            slack = 16 * jnp.finfo(p.dtype).eps * (jnp.abs(f_prev) + 1.0)
+            worse = ~(f <= f_prev + jnp.where(jnp.isfinite(f_prev), slack, 0.0))
+            p = jnp.where(worse, p_prev, p)
+            f = jnp.where(worse, f_prev, f)
+            g = jnp.where(worse, g_prev, g)
+            h = jnp.where(worse, 0.5 * h, h)
+            p_next = jnp.clip(p - jnp.clip(h * g, -lr0, lr0), lo, hi)
+            return (p_next, h, p, f, g, best_p, best_f), None
+
+        f0 = energy(p0, ctx)
+        zero = jnp.zeros_like(p0)
+        ticks = jnp.arange(int(steps), dtype=p0.dtype)
+        if method == "gd":
+            init = (p0, jnp.asarray(dt, p0.dtype), p0, jnp.asarray(jnp.inf, p0.dtype), zero,
+                    p0, f0)
+            (p, _, _, _, _, best_p, best_f), _ = jax.lax.scan(gd, init, ticks)
+        else:
+            (p, _, _, best_p, best_f), _ = jax.lax.scan(adam, (p0, zero, zero, p0, f0), ticks)
+        f_last = energy(p, ctx)
+        inside = indicators(p, ctx)[phase]
+        take = inside & (f_last < best_f)
+        return (jnp.where(take, p, best_p), jnp.where(take, f_last, best_f), inside, p)
+
+    return flow
 
 
 class LcoefStep:
@@ -84,40 +160,15 @@ class LcoefStep:
         target = self.compiled.target
         lower = np.asarray(target.lower, float)
         upper = np.asarray(target.upper, float)
-        steps = max(self.steps, 1)
 
         def energy(p, ctx):
             return -target.loglik(p, ctx)
 
+        flow = descent_flow(energy, target.indicators, lower, upper, self.steps)
+
         def opt_one(p0, lr0, ctx, phase):
-            lo, hi = jnp.asarray(lower, p0.dtype), jnp.asarray(upper, p0.dtype)
-            value_grad = jax.value_and_grad(energy)
-
-            def body(carry, i):
-                p, m, v, best_p, best_f = carry
-                f, g = value_grad(p, ctx)
-                g = jnp.where(jnp.isfinite(g), g, 0.0)
-                inside = target.indicators(p, ctx)[phase]
-                better = inside & (f < best_f)
-                best_p = jnp.where(better, p, best_p)
-                best_f = jnp.where(better, f, best_f)
-                m = 0.9 * m + 0.1 * g
-                v = 0.999 * v + 0.001 * g * g
-                k = i + 1.0
-                mhat, vhat = m / (1 - 0.9 ** k), v / (1 - 0.999 ** k)
-                lr = lr0 * (1e-3 ** (i / steps))
-                p = jnp.clip(p - lr * mhat / (jnp.sqrt(vhat) + 1e-30), lo, hi)
-                return (p, m, v, best_p, best_f), None
-
-            f0 = energy(p0, ctx)
-            zero = jnp.zeros_like(p0)
-            init = (p0, zero, zero, p0, f0)
-            (p, _, _, best_p, best_f), _ = jax.lax.scan(
-                body, init, jnp.arange(self.steps, dtype=p0.dtype))
-            f_last = energy(p, ctx)
-            inside = target.indicators(p, ctx)[phase]
-            take = inside & (f_last < best_f)
-            return (jnp.where(take, p, best_p), jnp.where(take, f_last, best_f), inside)
+            best_p, best_f, inside, _ = flow(p0, lr0, ctx, phase)
+            return best_p, best_f, inside
 
         optimise = jax.jit(jax.vmap(opt_one, in_axes=(0, None, None, None)))
         logprior = jax.jit(jax.vmap(target.logprior, in_axes=(0, None)))

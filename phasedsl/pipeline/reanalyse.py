@@ -20,8 +20,10 @@ import numpy as np
 from ..analysis.datasets import combine_datasets
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
-from ..rundir import (RunFolder, load_draws, point_id, posterior_identity, posterior_key,
-                      run_key, _now)
+from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
+                      posterior_key, run_key, _now)
+from .minima import minimum_step, with_point_minima
+from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
@@ -133,15 +135,14 @@ def reanalyse(folder, spec: Spec) -> dict:
             "cannot give again for other phases; run it again with --fresh (quadrature takes "
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
     compiled = compile_spec(checked)
-    values = [float(v) for v in results["sweep"]["values"]]
-    cells = list(checked.sweep_points())  # the sweep values, or a grid's cells as numbered
+    minima = minimum_step(compiled, checked) if checked.grid is None else None
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = point_id(old_point)  # a sweep value, or a grid's cell
         old_diag = old_point.get("diagnostics", {})
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), cells.index(value), dataset)
+            arrays = load_draws(Path(folder), point_index(results, value), dataset)
             if arrays is None:
                 where = checked.value_text(value) if checked.sweep_name else "point = 0"
                 raise UsageError(f"{folder}: the draws of {where} are missing; they are "
@@ -158,6 +159,8 @@ def reanalyse(folder, spec: Spec) -> dict:
             per_set, checked.network.data_seeds)
         # engine diagnostics (divergences, steps, times) are the sampling's: keep them
         summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
+        if len(per_set) == 1:  # several data sets: no local-minimum criterion (yet)
+            summary = with_point_minima(summary, minima, value, draws)
         points.append(summary)
     if quadrature:  # same phases: the masses stand, only the events are found again
         points = [PointSummary.from_json(p) for p in results["points"]]
@@ -177,7 +180,10 @@ def reanalyse(folder, spec: Spec) -> dict:
             sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
         boundaries = {"boundaries": curves}
     else:
-        events = sweep_events(checked, values, points, engine, compiled, seed)
+        added = len(results["sweep"].get("added") or [])
+        events = sweep_events(checked, [p.value for p in points], points, engine, compiled,
+                              seed, finish=lambda ev: finish_events(ev, points, checked, added,
+                                                                    minima))
     from .provenance import effective_numbers, effective_settings
 
     numbers = effective_numbers(checked)

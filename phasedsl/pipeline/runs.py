@@ -21,7 +21,7 @@ import numpy as np
 from ..analysis.records import Event, PointSummary
 from ..language.errors import UsageError
 from ..language.limits import MAX_SEED
-from ..rundir import SCHEMA, load_draws, load_results
+from ..rundir import SCHEMA, load_draws, load_results, point_index
 from .spec import Spec, spec_of_results
 
 __all__ = ["Run", "run", "open_run", "spec_of_results", "write_figures"]
@@ -104,11 +104,7 @@ class Run:
         indicators are those of the phases the run sampled with: after a re-analysis
         (``results["reanalyses"]``) the current phases are evaluated by ``phasedsl export``
         and ``pipeline.reanalyse``, not stored."""
-        values = [float(v) for v in self.results["sweep"]["values"]]
-        if self.results.get("sweep2"):  # cells row by row, as the run numbered them
-            cells = [(x, float(y)) for y in self.results["sweep2"]["values"] for x in values]
-            return load_draws(self.folder, cells.index(tuple(map(float, value))))
-        return load_draws(self.folder, values.index(float(value)))
+        return load_draws(self.folder, point_index(self.results, value))
 
     def report(self):
         """The terminal report as a rich renderable."""

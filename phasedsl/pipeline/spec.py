@@ -89,7 +89,9 @@ def load_text(source: str, filename: str = "<spec>", overrides: dict | None = No
     spec = parse(source, filename)
     given = overrides
     if quick:
-        given = {**quick_overrides(_engine_of(spec, overrides)), **overrides}
+        given = {**quick_overrides(_engine_of(spec, overrides)),
+                 **{f"report.{k}": v for k, v in quick_overrides("report").items()},
+                 **overrides}
     checked = check(spec, given)
     if quick:
         checked = dataclasses.replace(checked, sweep_values=quick_sweep(checked.sweep_values))

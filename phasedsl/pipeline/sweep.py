@@ -26,6 +26,8 @@ from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
 from .health import check_point
 from .lcoef import lcoef_step, with_lcoef
+from .minima import minimum_step, with_point_minima
+from .refine import finish_events, refine_sweep
 
 __all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
            "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header",
@@ -160,18 +162,23 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
 
 
 def sweep_events(checked, values, points: list[PointSummary], engine, compiled, seed: int,
-                 cell=None) -> list[Event]:
+                 cell=None, finish=None) -> list[Event]:
     """The events along a sweep (``values f[V]``, their ``points``): found, refined by
-    bisection for quadrature, marked trusted or not. ``cell(v)``: the grid's cell at ``v``
-    when these are one row or column of a two-dimensional sweep."""
+    bisection for quadrature, finished by ``finish(events)`` where given (a one-dimensional
+    run's refinement status and local minima: ``pipeline.refine.finish_events``), marked
+    trusted or not. ``cell(v)``: the grid's cell at ``v`` when these are one row or column of
+    a two-dimensional sweep."""
     report = checked.report
     events = find_events(values, points, report["floor"], report["merge"])
     if checked.engine == "quadrature":
         events = refine_crossovers(events, engine, compiled, seed, cell=cell)
+    if finish is not None:
+        events = finish(events)
     return with_trust(events, points)
 
 
-def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef) -> None:
+def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
+                minima=None) -> None:
     """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
     each unfinished point saved; a point where the path's runs disagree (forwards against
     backwards: a phase one direction cannot see) is tempered again from the prior."""
@@ -188,6 +195,7 @@ def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, l
                                                             "retempered": True})
         if lcoef is not None:
             point = with_lcoef(point, lcoef, v, draws)
+        point = with_point_minima(point, minima, v, draws)
         run.add_point(i, point.to_json(), draws)
         if on_point is not None:
             on_point(point.to_json())
@@ -270,6 +278,8 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
     lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
                        (lambda target: make_engine(checked.engine, target, settings)))
+    # the local-minimum criterion (pipeline.minima) and refinement: one-dimensional sweeps
+    minima = minimum_step(compiled, checked) if checked.grid is None else None
     try:
         if compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
             from .datasets import run_datasets
@@ -278,15 +288,20 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
                          check=_checked, point_key=point_key)
             todo = []
         if engine.follows_sweep and len(todo) > 1:
-            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef)
+            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
+                        minima)
             todo = []
         for count, chunk in enumerate(_chunks(todo, batch)):
             if progress is not None:
                 progress(count * max(batch, 1), len(todo), chunk[0][1])
             for i, v, point, draws in sampler(engine, compiled, chunk, seed, lcoef):
+                point = with_point_minima(point, minima, v, draws)
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
+        if compiled.datasets == 1 and checked.grid is None:  # values added in brackets
+            refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
+                         lcoef, batch, minima)
         points = [PointSummary.from_json(p) for p in run.results["points"]]
         if checked.grid is not None:  # events row by row, and the boundaries across rows
             from .grid import grid_events
@@ -294,7 +309,10 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
             events, run.results["boundaries"] = grid_events(points, lambda xs, line, cell: (
                 sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
         else:
-            events = sweep_events(checked, values, points, engine, compiled, seed)
+            added = len(run.results["sweep"].get("added") or [])
+            events = sweep_events(
+                checked, [p.value for p in points], points, engine, compiled, seed,
+                finish=lambda ev: finish_events(ev, points, checked, added, minima))
     except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
         raise

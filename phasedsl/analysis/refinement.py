@@ -1,0 +1,146 @@
+"""Locating events more finely than the sweep: which sweep values to add next, and what
+the added values achieved (plain numpy on point summaries; ``pipeline.refine`` samples).
+
+An event's *bracket* is the two sweep values around it (``Event.between``). Refinement adds
+the bracket's midpoint and finds the events again, until each bracket is narrower than the
+resolution width ``W`` (``language.settings.resolution_width``), or noise stops it:
+
+- a crossover A -> B is refined only while it is *resolved*: ``log(m_B / m_A)`` is beyond
+  2 se of 0 at both ends (``find_crossovers``). Where an added midpoint's ratio is within
+  2 se of 0, the new crossover is unresolved and refinement stops for noise; its bracket is
+  then widened to the nearest points on each side where the ratio is beyond 2 se of 0 with
+  the right sign (the change lies somewhere there);
+- a destruction/creation (a mass crossing ``floor``) likewise: refined while the mass is
+  beyond 2 se of the floor at both ends.
+
+Every decision is a function of the points alone, so a resumed run (or a re-analysis) finds
+the same statuses. Merges/splits are not refined (their bracket is reported as found).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .records import Event, PointSummary
+
+__all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "with_refinement",
+           "REFINED_KINDS"]
+
+REFINED_KINDS = ("crossover", "destruction", "creation")
+
+
+def _se(m) -> float:
+    return math.inf if m.se is None else float(m.se)
+
+
+def crossover_side(point: PointSummary, source: str, target: str) -> int:
+    """-1 where ``log(m_target / m_source)`` is more than 2 se below 0 at ``point``, +1 more
+    than 2 se above, 0 within the noise (an unknown se is within it)."""
+    a, b = point.phases[source], point.phases[target]
+    ma, mb = max(a.mass, 1e-12), max(b.mass, 1e-12)
+    r = math.log(mb / ma)
+    s = math.sqrt((_se(a) / ma) ** 2 + (_se(b) / mb) ** 2)
+    if not math.isfinite(s):
+        return 0
+    return -1 if r + 2 * s < 0 else 1 if r - 2 * s > 0 else 0
+
+
+def floor_side(point: PointSummary, phase: str, floor: float) -> int:
+    """+1 where ``phase``'s mass is at least ``floor`` by 2 se, -1 below it by more than 2 se,
+    0 within the noise (an unknown se is within it)."""
+    m = point.phases[phase]
+    s = _se(m)
+    if not math.isfinite(s):
+        return 0
+    return 1 if m.mass - 2 * s >= floor else -1 if m.mass + 2 * s < floor else 0
+
+
+def _side(e: Event, point: PointSummary, floor: float) -> int:
+    """Which side of ``e`` the point is clearly on: -1 before the change, +1 after, 0 noise."""
+    if e.kind == "crossover":
+        return crossover_side(point, e.source, e.target)
+    s = floor_side(point, e.phase, floor)
+    return s if e.kind == "creation" else -s
+
+
+def _clear(e: Event, by_value: dict, floor: float) -> bool:
+    """Both ends of ``e`` are beyond the noise, on their own sides."""
+    v0, v1 = e.between
+    return _side(e, by_value[v0], floor) == -1 and _side(e, by_value[v1], floor) == 1
+
+
+def noise_bracket(e: Event, points: list[PointSummary], floor: float) -> tuple[float, float]:
+    """The bracket of an event that noise stops: from the nearest point at or before
+    ``between[0]`` that is clearly before the change to the nearest at or after
+    ``between[1]`` that is clearly after it (the ends of the sweep where there is none).
+    ``points`` sorted by value."""
+    values = [p.value for p in points]
+    i, j = values.index(e.between[0]), values.index(e.between[1])
+    while i > 0 and _side(e, points[i], floor) != -1:
+        i -= 1
+    while j < len(points) - 1 and _side(e, points[j], floor) != 1:
+        j += 1
+    return float(values[i]), float(values[j])
+
+
+def midpoints(events: list[Event], points: list[PointSummary], width: float, floor: float,
+              exact: bool = False) -> list[float]:
+    """The sweep values to add next (sorted, distinct, none already a point): the midpoint of
+    each crossover, destruction and creation whose bracket is wider than ``width`` and whose
+    ends are beyond the noise. ``exact``: crossovers are left out (an exact engine bisects
+    them without adding points, ``pipeline.sweep.refine_crossovers``)."""
+    by_value = {p.value: p for p in points}
+    out = set()
+    for e in events:
+        if e.kind not in REFINED_KINDS or (exact and e.kind == "crossover"):
+            continue
+        v0, v1 = e.between
+        if v1 - v0 <= width or not _clear(e, by_value, floor):
+            continue
+        mid = round(0.5 * (v0 + v1), 12)
+        if v0 < mid < v1 and mid not in by_value:
+            out.add(mid)
+    return sorted(out)
+
+
+def with_refinement(events: list[Event], points: list[PointSummary], width: float,
+                    floor: float, added: int, cap: int) -> list[Event]:
+    """The events, each crossover/destruction/creation with ``extra["refinement"]``:
+    ``{"width": W, "status": s, "bracket": [a, b]}``, ``s`` one of
+
+    - ``"located"``: the bracket is at most ``W`` wide (or bisected exactly: ``refined``);
+    - ``"noise"``: an end is within 2 se of the change; ``bracket`` the widened bracket
+      (``noise_bracket``), where the change lies;
+    - ``"capped"``: wider than ``W`` with clear ends, but ``added`` (values added so far)
+      reached ``cap`` (``report.refine_points``);
+    - ``"off"``: ``W`` is 0 or ``cap`` 0 (refinement turned off);
+    - ``"open"``: wider than ``W`` with clear ends and below the cap (a run that stopped
+      before refining, or a re-analysis at a finer resolution: ``phasedsl run`` again
+      adds the values).
+
+    ``points`` sorted by value, ``added``: the number of values added to the run."""
+    points = sorted(points, key=lambda p: p.value)
+    by_value = {p.value: p for p in points}
+    out = []
+    for e in events:
+        if e.kind not in REFINED_KINDS:
+            out.append(e)
+            continue
+        v0, v1 = e.between
+        bracket = [v0, v1]
+        if e.refined is not None or v1 - v0 <= width:
+            status = "located"
+            if e.refined is not None:
+                bracket = list(e.interval)
+        elif not _clear(e, by_value, floor):
+            status = "noise"
+            bracket = list(noise_bracket(e, points, floor))
+        elif width <= 0 or cap <= 0:
+            status = "off"
+        elif added >= cap:
+            status = "capped"
+        else:
+            status = "open"
+        info = {"width": width, "status": status, "bracket": bracket}
+        out.append(e.replaced(extra={**e.extra, "refinement": info}))
+    return out

@@ -1,0 +1,218 @@
+"""The local-minimum criterion run with compiled JAX functions (``analysis.minima`` has the
+definition and the pure parts).
+
+``MinimumStep(compiled, steps, x64)``:
+
+- ``point_minima(value, draws)`` -> ``{phase: {"holds": bool | None, "w": [D], "sd": [D],
+  "grad": float}}``: gradient flows of ``-loglik`` (``pipeline.lcoef.descent_flow``,
+  ``method="gd"``: ``steps`` steps ``p -= clip(dt * grad, -CAP sd, CAP sd)`` with
+  ``dt = RATE sd^2``, ``sd`` the per-coordinate spread of the phase's draws, so that
+  ``dt`` is about ``RATE`` times the inverse curvature of ``-loglik`` in a well the draws
+  fill; clipped to the box) from ``STARTS`` of the phase's draws (half the highest-density
+  ones, half spread over the rest: ``_starts``), vmapped and jitted once; a phase holds a local minimum where some flow ends inside it with ``|grad U|_inf <=
+  GRAD_TOL``, ``U = -loglik / (n beta)`` (``K`` for energies, ``L_n`` for networks). ``w``:
+  the end of the lowest such flow (or of the lowest flow); ``holds`` None where the phase
+  has no draws to start from.
+- ``with_minima(events, points)``: points where a phase had no draws (``holds`` None) are
+  answered by flows from the nearest point's minimiser; where ``holds`` changes between two
+  points, the change is
+  located by bisection on the sweep value (flows at each midpoint from the minimiser ``w``
+  of the end that holds one; no sampling) to ``report.resolution``'s width, and set beside
+  the floor crossings (``analysis.minima.with_minimum_changes``).
+
+Energy specs sampled by quadrature run in float64, like the engine; others in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import numpy as np
+
+from ..analysis.minima import (GRAD_TOL, MinimumChange, bisect, holds_minimum,
+                               minimum_changes, with_minimum_changes)
+from ..language.settings import TABLE, resolution_width
+from .lcoef import descent_flow, n_beta
+
+__all__ = ["MinimumStep", "minimum_step", "with_point_minima", "STARTS", "STEPS", "RATE", "CAP"]
+
+STARTS = 16  # flows per phase and sweep value, from the phase's draws (``_starts``)
+STEPS = 1000  # gradient steps per flow (report.minimum_steps)
+RATE = 0.2  # dt = RATE sd^2: a fraction of the inverse curvature of -loglik in the well
+CAP = 0.1  # no coordinate moves more than CAP sd in one step
+FALLBACK_WIDTH = 0.005  # of the span: the bisection's width when report.resolution is 0
+
+
+class MinimumStep:
+    """Local minima of each phase at the points of one compiled spec (functions compiled once
+    per dtype and reused at every sweep value and bisection step)."""
+
+    def __init__(self, compiled, steps: int = STEPS, x64: bool = False):
+        self.compiled = compiled
+        self.steps = int(steps)
+        self.x64 = bool(x64)
+        self._fn = None
+
+    def _function(self):
+        if self._fn is not None:
+            return self._fn
+        import jax
+        import jax.numpy as jnp
+
+        target = self.compiled.target
+        lower = np.asarray(target.lower, float)
+        upper = np.asarray(target.upper, float)
+
+        def energy(p, ctx):
+            return -target.loglik(p, ctx)
+
+        flow = descent_flow(energy, target.indicators, lower, upper, self.steps, method="gd")
+
+        def one(p0, lr0, dt, ctx, phase):
+            _, _, inside, last = flow(p0, lr0, ctx, phase, dt)
+            f, g = jax.value_and_grad(energy)(last, ctx)
+            lo, hi = jnp.asarray(lower, last.dtype), jnp.asarray(upper, last.dtype)
+            # a component pushing out of the box at its edge is no descent direction left
+            g = jnp.where(((last <= lo) & (g > 0)) | ((last >= hi) & (g < 0)), 0.0, g)
+            return inside, jnp.max(jnp.abs(g)), last, f
+
+        self._fn = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None)))
+        return self._fn
+
+    def _context(self, value: float):
+        import jax
+        import jax.numpy as jnp
+
+        dtype = np.float64 if self.x64 else np.float32
+        return jax.tree.map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(
+            jnp.asarray(a).dtype, jnp.floating) else a, self.compiled.context(value))
+
+    def flows(self, value: float, phase: int, starts, sd) -> dict:
+        """Flows at ``value`` of phase number ``phase`` from ``starts: f[K, D]`` (padded to
+        ``STARTS`` rows by repeating), scaled by the phase's spread ``sd: f[D]``:
+        ``{"holds", "w", "grad"}``."""
+        import jax
+        import jax.numpy as jnp
+
+        dtype = np.float64 if self.x64 else np.float32
+        starts = np.asarray(starts, dtype).reshape(-1, self.compiled.target.dim)
+        starts = starts[np.arange(STARTS) % len(starts)]
+        with jax.enable_x64(True) if self.x64 else contextlib.nullcontext():
+            inside, grad, last, f = self._function()(
+                jnp.asarray(starts), jnp.asarray(np.asarray(CAP * sd, dtype)),
+                jnp.asarray(np.asarray(RATE * sd ** 2, dtype)),
+                self._context(value), phase)
+            inside, grad = np.asarray(inside, bool), np.asarray(grad, float)
+            last, f = np.asarray(last, float), np.asarray(f, float)
+        scale = n_beta(self.compiled.checked, value)
+        ok = holds_minimum(inside, grad / scale)
+        f = np.where(np.isfinite(f), f, np.inf)
+        k = int(np.argmin(np.where(ok, f, np.inf))) if ok.any() else int(np.argmin(f))
+        return {"holds": bool(ok.any()), "w": last[k].tolist(),
+                "grad": float(grad[k] / scale)}
+
+    def point_minima(self, value: float, draws) -> dict:
+        """Each phase's local-minimum finding at one sweep value, from its draws (module)."""
+        names = self.compiled.phase_names
+        params = np.asarray(draws.params, float)
+        d = params.shape[-1]
+        flat = params.reshape(-1, d)
+        logd = np.asarray(draws.logdensity, float).ravel()
+        inds = np.asarray(draws.indicators, bool).reshape(-1, len(names))
+        weights = None if draws.weights is None else np.asarray(draws.weights, float).ravel()
+        out = {}
+        for j, name in enumerate(names):
+            idx = np.flatnonzero(inds[:, j] & np.isfinite(logd))
+            if not len(idx):
+                out[name] = {"holds": None, "w": None, "sd": None, "grad": None}
+                continue
+            starts = _starts(flat, logd, idx)
+            sd = flat[idx].std(axis=0)
+            if weights is not None and weights[idx].sum() > 0:
+                w = weights[idx] / weights[idx].sum()
+                mu = (w[:, None] * flat[idx]).sum(0)
+                sd = np.sqrt((w[:, None] * (flat[idx] - mu) ** 2).sum(0))
+            sd = np.where(sd > 0, sd, 1e-2)
+            found = self.flows(value, j, starts, sd)
+            out[name] = {**found, "sd": sd.tolist()}
+        return out
+
+    def _filled(self, found: list[dict], values: list[float], phase: int) -> list[dict]:
+        """``found`` (one finding per point) with the points where the phase had no draws
+        (``holds`` None: a sampler put no particle there) answered by flows from the
+        minimiser of the nearest point that holds one (no sampling needed)."""
+        anchors = [k for k, f in enumerate(found) if f.get("holds")]
+        if not anchors:
+            return found
+        out = list(found)
+        for k, f in enumerate(found):
+            if f.get("holds") is None:
+                src = found[min(anchors, key=lambda a: abs(values[a] - values[k]))]
+                out[k] = {**self.flows(values[k], phase, [src["w"]], np.asarray(src["sd"])),
+                          "sd": src["sd"]}
+        return out
+
+    def with_minima(self, events, points) -> list:
+        """``events`` with where each phase stops/starts holding a local minimum (module)."""
+        checked = self.compiled.checked
+        points = sorted(points, key=lambda p: p.value)
+        values = [p.value for p in points]
+        width = resolution_width(checked.report, checked.sweep_values)
+        if width <= 0:
+            width = FALLBACK_WIDTH * (max(values) - min(values)) if values else 0.0
+        changes, summary = [], {}
+        for j, name in enumerate(self.compiled.phase_names):
+            found = self._filled([(p.minima or {}).get(name) or {} for p in points], values, j)
+            holds = [f.get("holds") for f in found]
+            known = [h for h in holds if h is not None]
+            summary[name] = ("unknown" if not known or len(known) < len(holds) and not any(known)
+                             else "throughout" if all(known) else "nowhere" if not any(known)
+                             else "changes")
+            for k, kind in minimum_changes(values, holds):
+                j_end = next(i for i in range(k + 1, len(points)) if holds[i] is not None)
+                src = found[k] if kind == "destruction" else found[j_end]
+                lo, hi = values[k], values[j_end]
+
+                def holds_at(v, src=src, j=j):
+                    return self.flows(v, j, [src["w"]], np.asarray(src["sd"]))["holds"]
+
+                a, b = bisect(holds_at, lo, hi, kind == "destruction", width)
+                changes.append(MinimumChange(name, kind, (lo, hi), (a, b)))
+        return with_minimum_changes(events, changes, summary)
+
+
+def _starts(flat, logd, idx) -> np.ndarray:
+    """``f[K, D]``, ``K <= STARTS`` distinct starting points among the phase's draws
+    ``flat[idx]``: half its highest-density draws, half spread evenly over its draws in
+    their stored order (a grid's nodes in grid order: spread over the phase's region). The
+    highest density alone can sit on the phase's boundary, on the slope to a deeper
+    neighbour, when the phase's own well is the shallower one."""
+    _, first = np.unique(flat[idx], axis=0, return_index=True)
+    distinct = idx[np.sort(first)]  # stored order, duplicates (MCMC repeats) dropped
+    best = distinct[np.argsort(-logd[distinct], kind="stable")][:STARTS // 2]
+    rest = np.setdiff1d(distinct, best)
+    spread = rest[np.linspace(0, len(rest) - 1, min(len(rest), STARTS - len(best)))
+                  .round().astype(int)] if len(rest) else rest
+    return flat[np.concatenate([best, spread])]
+
+
+def minimum_step(compiled, checked) -> MinimumStep | None:
+    """The step for a run (``report.minimum_steps = 0`` or no phases: None)."""
+    steps = checked.report.get("minimum_steps", TABLE["report"]["minimum_steps"].default)
+    if not steps or not compiled.phase_names:
+        return None
+    return MinimumStep(compiled, steps, x64=checked.engine == "quadrature")
+
+
+def with_point_minima(point, step: MinimumStep | None, value: float, draws):
+    """``point`` with its phases' local-minimum findings (``minima``) and the time they took
+    (``diagnostics["minima_s"]``), where ``step``."""
+    import time
+
+    if step is None:
+        return point
+    t0 = time.perf_counter()
+    found = step.point_minima(value, draws)
+    return dataclasses.replace(point, minima=found, diagnostics={
+        **point.diagnostics, "minima_s": time.perf_counter() - t0})

@@ -1,0 +1,104 @@
+"""Events located, not bracketed: after a sweep, sample added sweep values inside each
+event's bracket until it is narrower than ``report.resolution`` or noise stops it.
+
+``refine_sweep`` is the runner's step (``pipeline.sweep._run_open`` calls it once every
+sweep value is finished); ``finish_events`` annotates the events found afterwards (how far
+each was located: ``analysis.refinement.with_refinement``; where each phase stops or starts
+holding a local minimum: ``pipeline.minima``).
+
+- Which values: ``analysis.refinement.midpoints``, one round at a time (every event's midpoint
+  in one round, sampled together), at most ``MAX_ROUNDS`` rounds and
+  ``report.refine_points`` added values in all (default 40), so the cost is bounded.
+- Keys and files: an added value's index is ``rundir.added_index(value)``, derived from the
+  value alone, so its PRNG key ``fold_in(PRNGKey(seed), index)`` and its draws file do not
+  depend on the order of refinement; it is saved as an ordinary point (``sweep.added``), and
+  a resumed run keeps it.
+- Engines: every engine samples an added value as its own point (``engine.run`` /
+  ``run_many``, as in the sweep). For ``smc_path`` that is tempering from the prior, as it
+  does for a point whose path directions disagree: a short path from a neighbour would make
+  the added point's draws depend on which neighbours were finished first (the order of
+  refinement), and an independently tempered point's standard error is its own.
+- Quadrature bisects crossovers exactly without points (``sweep.refine_crossovers``); its
+  destruction/creation brackets are refined with added points like the others' (cheap).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..analysis.events import find_events
+from ..analysis.records import Event, PointSummary
+from ..analysis.refinement import midpoints, with_refinement
+from ..language.settings import TABLE, resolution_width
+from ..rundir import added_index
+
+__all__ = ["refine_sweep", "finish_events", "MAX_ROUNDS", "refine_cap"]
+
+MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narrower at most)
+
+
+def refine_cap(report: dict) -> int:
+    """``report.refine_points``: the most sweep values refinement may add to a run."""
+    return int(report.get("refine_points", TABLE["report"]["refine_points"].default))
+
+
+def _points(run) -> list[PointSummary]:
+    return [PointSummary.from_json(p) for p in run.results["points"]]
+
+
+def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=None,
+                 on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
+    """Add sweep values inside the brackets of ``run``'s events (module docstring) and save
+    each as a point of the run folder; the number added now. ``sampler(engine, compiled,
+    chunk, seed, lcoef)``: the sweep's sampler of ``[(index, value)]`` chunks, yielding
+    ``(index, value, point, draws)`` (``sweep.sample_chunk``, or a cluster's);
+    ``progress(count, total, value)``, ``on_point(point_json)``, ``lcoef``, ``minima`` as in
+    the sweep."""
+    from .minima import with_point_minima
+
+    report = checked.report
+    width = resolution_width(report, checked.sweep_values)
+    cap = refine_cap(report)
+    if width <= 0 or cap <= 0:
+        return 0
+    exact = checked.engine == "quadrature"
+    count = 0
+    for _ in range(MAX_ROUNDS):
+        points = _points(run)
+        events = find_events([p.value for p in points], points, report["floor"],
+                             report["merge"])
+        room = cap - len(run.results["sweep"].get("added", []))
+        new = midpoints(events, points, width, report["floor"], exact)[:max(room, 0)]
+        if not new:
+            break
+        chunk = [(added_index(v), v) for v in new]
+        size = max(batch, 1)
+        for k in range(0, len(chunk), size):
+            part = chunk[k: k + size]
+            if progress is not None:  # counted with the points sampled before, this run
+                before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
+                progress(before, before + len(chunk) - k, part[0][1])
+            for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
+                point = with_point_minima(point, minima, v, draws)
+                point = dataclasses.replace(point, diagnostics={**point.diagnostics,
+                                                                "added": True})
+                run.add_point(i, point.to_json(), draws, added=True)
+                count += 1
+                if on_point is not None:
+                    on_point(point.to_json())
+    return count
+
+
+def finish_events(events: list[Event], points: list[PointSummary], checked, added: int,
+                  minima=None) -> list[Event]:
+    """The events of a finished run with how far each was located
+    (``with_refinement``) and, where ``minima`` (a ``pipeline.minima.MinimumStep``) is given,
+    where each phase stops or starts holding a local minimum of the potential."""
+    report = checked.report
+    width = resolution_width(report, checked.sweep_values)
+    seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
+    cap = refine_cap(report) if seeds == 1 else 0  # several data sets: not refined (yet)
+    events = with_refinement(events, points, width, report["floor"], added, cap)
+    if minima is not None:
+        events = minima.with_minima(events, points)
+    return events

@@ -1,0 +1,264 @@
+"""Events located, not bracketed: refinement by added sweep values (``report.resolution``)
+and the local-minimum criterion beside floor crossings, against answers known by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from phasedsl.analysis.minima import (MinimumChange, bisect, minimum_changes,
+                                      with_minimum_changes)
+from phasedsl.analysis.records import Event, Mass, PhaseMass, PointSummary
+from phasedsl.analysis.refinement import midpoints, noise_bracket, with_refinement
+from phasedsl.language.check import check
+from phasedsl.language.settings import resolution_width
+from phasedsl.language.syntax import parse
+from phasedsl.output.report import event_text
+from phasedsl.pipeline import run_spec
+from phasedsl.rundir import added_index, load_draws, point_index
+
+THETA_C = 8 / (3 * math.sqrt(3))  # K' = 4w^3 - 4w + theta has a double root: w = 1/sqrt(3)
+
+# the right well of w^4 - 2 w^2 + theta w is a local minimum for theta < THETA_C only; its
+# mass decays long before (the left well is 2 theta lower), so the floor is met near 0.13
+TILT = """experiment "tilted double well"
+sweep theta over linspace(0, 2, 11)
+param w in [-2, 2]
+prior uniform
+energy K = w^4 - 2*w^2 + theta*w
+let n = 20
+phase right = w > 0
+phase left = w <= 0
+sample quadrature { points = 401 }
+report { lcoef = 0 }
+"""
+
+
+def spec(text, overrides=None):
+    return check(parse(text, "t.phase"), overrides)
+
+
+def summary(value, masses, se):
+    """A point with phases ``a``, ``b`` of the given masses and standard errors."""
+    phases = {k: PhaseMass(m, s) for (k, m), s in zip(masses.items(), se)}
+    pref = max(masses, key=masses.get)
+    return PointSummary(value, phases, Mass(1 - sum(masses.values()), None), pref, {}, False,
+                        None, {})
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+def test_resolution_width_fraction_and_absolute():
+    assert resolution_width({"resolution": 0.005}, [1.0, 3.0]) == pytest.approx(0.01)
+    assert resolution_width({"resolution": {"absolute": 0.02}}, [1.0, 3.0]) == 0.02
+    assert resolution_width({"resolution": 0.0}, [1.0, 3.0]) == 0.0
+
+
+def test_midpoints_only_for_wide_brackets_with_clear_ends():
+    pts = [summary(0.0, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
+           summary(1.0, {"a": 0.1, "b": 0.9}, (0.01, 0.01))]
+    cross = Event(1, "crossover", (0.0, 1.0), source="a", target="b", resolved=True)
+    assert midpoints([cross], pts, 0.1, 0.005) == [0.5]
+    assert midpoints([cross], pts, 1.0, 0.005) == []  # narrow enough already
+    assert midpoints([cross], pts, 0.1, 0.005, exact=True) == []  # bisected exactly instead
+    noisy = [pts[0], summary(1.0, {"a": 0.45, "b": 0.55}, (0.05, 0.05))]
+    assert midpoints([cross], noisy, 0.1, 0.005) == []  # an end within 2 se: noise stops it
+
+
+def test_noise_bracket_widens_to_the_points_beyond_the_noise():
+    pts = [summary(0.0, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
+           summary(0.5, {"a": 0.49, "b": 0.51}, (0.05, 0.05)),   # within the noise
+           summary(0.75, {"a": 0.48, "b": 0.52}, (0.05, 0.05)),  # within the noise
+           summary(1.0, {"a": 0.1, "b": 0.9}, (0.01, 0.01))]
+    e = Event(1, "crossover", (0.0, 0.5), source="a", target="b", resolved=False, at=0.45,
+              interval=(0.0, 0.5))
+    assert noise_bracket(e, pts, 0.005) == (0.0, 1.0)
+    (done,) = with_refinement([e], pts, 0.01, 0.005, added=1, cap=40)
+    assert done.extra["refinement"] == {"width": 0.01, "status": "noise", "bracket": [0.0, 1.0]}
+    text = event_text(done.to_json(), "t")
+    assert "somewhere between t = 0 and 1" in text and "stopped for noise" in text
+
+
+def test_refinement_statuses():
+    pts = [summary(0.0, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
+           summary(1.0, {"a": 0.1, "b": 0.9}, (0.01, 0.01))]
+    e = Event(1, "crossover", (0.0, 1.0), source="a", target="b", resolved=True, at=0.5,
+              interval=(0.4, 0.6))
+
+    def status(**kw):
+        return with_refinement([e], pts, **kw)[0].extra["refinement"]["status"]
+
+    assert status(width=2.0, floor=0.005, added=0, cap=40) == "located"
+    assert status(width=0.01, floor=0.005, added=40, cap=40) == "capped"
+    assert status(width=0.0, floor=0.005, added=0, cap=40) == "off"
+    assert status(width=0.01, floor=0.005, added=3, cap=40) == "open"
+    floor_event = Event(2, "destruction", (0.0, 1.0), phase="a")
+    (f,) = with_refinement([floor_event], pts, 0.01, 0.5, added=40, cap=40)
+    assert f.extra["refinement"]["status"] == "capped"  # 0.9 >> 0.5 >> 0.1: clear ends
+
+
+def test_minimum_changes_bisection_and_pairing():
+    assert minimum_changes([0, 1, 2, 3], [True, True, False, None]) == [(1, "destruction")]
+    assert minimum_changes([0, 1, 2], [False, None, True]) == [(0, "creation")]
+    a, b = bisect(lambda v: v < 0.3141, 0.0, 1.0, True, 1e-3)
+    assert a <= 0.3141 <= b and b - a <= 1e-3
+    floor = Event(2, "destruction", (0.1, 0.2), phase="p")
+    other = Event(2, "destruction", (0.1, 0.2), phase="q")
+    change = MinimumChange("p", "destruction", (1.4, 1.6), (1.53, 1.54))
+    lone = MinimumChange("q", "creation", (0.4, 0.6), (0.5, 0.51))
+    out = with_minimum_changes([floor, other], [change, lone], {"p": "changes", "q": "changes"})
+    assert out[0].extra["minimum"]["at"] == pytest.approx(1.535)
+    assert out[1].extra["minimum"] == {"at": None, "holds": "changes"}
+    (made,) = [e for e in out if e.extra.get("criterion") == "minimum"]
+    assert made.kind == "creation" and made.phase == "q" and made.at == pytest.approx(0.505)
+    assert Event.from_json(made.to_json()) == made  # the contract keeps at and interval
+    assert "starts holding a local minimum" in event_text(made.to_json(), "t")
+
+
+def test_added_index_depends_on_the_value_alone():
+    i = added_index(0.3)
+    assert i == added_index(0.3) and i >= 2 ** 31 and i < 2 ** 32
+    assert added_index(0.30000000000000004) != i
+    results = {"sweep": {"values": [0.0, 0.5, 1.0]}}
+    assert point_index(results, 0.5) == 1 and point_index(results, 0.3) == i
+
+
+def test_resolution_setting_is_checked():
+    assert spec(TILT).report["resolution"] == 0.005
+    c = spec(TILT, {"report.resolution": "absolute(0.02)"})
+    assert c.report["resolution"] == {"absolute": 0.02}
+    from phasedsl.language.errors import UsageError
+
+    with pytest.raises(UsageError, match="fraction of the sweep's span"):
+        spec(TILT, {"report.resolution": "2"})
+    with pytest.raises(UsageError, match="must be positive"):
+        spec(TILT, {"report.resolution": "absolute(0)"})
+
+
+def test_quick_sets_a_coarser_resolution_under_the_users_own():
+    from phasedsl.pipeline.spec import load_text
+
+    assert load_text(TILT, "t.phase", {}, quick=True).checked.report["resolution"] == 0.02
+    given = load_text(TILT, "t.phase", {"report.resolution": "0.001"}, quick=True)
+    assert given.checked.report["resolution"] == 0.001
+
+
+# -- end to end on exact answers -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tilt_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tilt")
+    return run_spec(spec(TILT), folder), folder
+
+
+def test_the_well_that_vanishes_is_located_at_theta_c(tilt_run):
+    results, _ = tilt_run
+    width = 0.005 * 2
+    (d,) = [e for e in results["events"] if e["kind"] == "destruction"]
+    assert d["phase"] == "right"
+    lo, hi = d["minimum"]["interval"]
+    assert lo <= THETA_C <= hi and hi - lo <= width
+    assert d["minimum"]["between"] == [1.4, 1.6]
+    # the floor crossing is elsewhere (the mass decays smoothly) and is located to W too
+    a, b = d["between"]
+    assert b - a <= width and b < 0.5
+    assert d["refinement"]["status"] == "located"
+    text = event_text(d, "theta")
+    assert "stops holding a local minimum of the potential at theta = 1.54" in text
+    assert "floor 0.0005:" in text and "floor 0.05:" in text  # beside the floor's moves
+    # `left` holds its minimum at every value: no event of its own
+    assert all(p["minima"]["left"]["holds"] for p in results["points"])
+
+
+def test_added_values_are_ordinary_points_and_a_resumed_run_keeps_them(tilt_run):
+    results, folder = tilt_run
+    added = results["sweep"]["added"]
+    assert added and added == sorted(added)
+    assert not set(added) & set(results["sweep"]["values"])
+    values = [p["value"] for p in results["points"]]
+    assert values == sorted(values) and set(added) <= set(values)
+    for v in added:
+        assert load_draws(folder, added_index(v)) is not None
+    again = run_spec(spec(TILT), folder)
+    assert again["timings"]["points_resumed"] == len(results["points"])
+    assert again["sweep"]["added"] == added and again["events"] == results["events"]
+    # a finer resolution resumes the same run and adds values; the old ones stay
+    finer = run_spec(spec(TILT, {"report.resolution": "0.001"}), folder)
+    assert set(added) < set(finer["sweep"]["added"])
+    (d,) = [e for e in finer["events"] if e["kind"] == "destruction"]
+    assert d["between"][1] - d["between"][0] <= 0.002
+
+
+def test_no_added_values_when_resolution_is_zero(tmp_path):
+    results = run_spec(spec(TILT, {"report.resolution": "0", "report.minimum_steps": "0"}),
+                       tmp_path)
+    assert results["sweep"]["added"] == []
+    (d,) = [e for e in results["events"] if e["kind"] == "destruction"]
+    assert d["refinement"]["status"] == "off" and "minimum" not in d
+
+
+# -- noise stops refinement ------------------------------------------------------------------
+
+# the masses of left and right are exactly equal for theta in [0.4, 0.6] (no tilt there):
+# the crossover between 1/3 and 2/3 is clear at both ends, its midpoint is pure noise
+FLAT = """experiment "untilted middle"
+sweep theta over linspace(0, 1, 4)
+param w in [-2, 2]
+prior uniform
+energy K = (w^2 - 1)^2 + (max(0, theta - 0.6) - max(0, 0.4 - theta)) * w
+let n = 60
+phase right = w > 0
+phase left = w <= 0
+sample smc { particles = 100; runs = 4; mutations = 3 }
+report { lcoef = 0; minimum_steps = 0; floor = 0 }
+"""
+# (floor 0: no destruction/creation to refine, only the crossover)
+
+
+def test_a_crossover_inside_the_noise_stops_refinement(tmp_path):
+    results = run_spec(spec(FLAT), tmp_path,
+                       provenance={"spec_text": FLAT, "set": {}, "quick": False})
+    assert results["sweep"]["added"] == [0.5]  # one midpoint, then noise stops it
+    (c,) = [e for e in results["events"] if e["kind"] == "crossover"]
+    assert c["resolved"] is False
+    info = c["refinement"]
+    assert info["status"] == "noise"
+    assert info["bracket"] == pytest.approx([1 / 3, 2 / 3])
+    text = event_text(c, "theta")
+    assert "stopped for noise" in text and "first-order" not in text
+    json.dumps(results)
+    # the added point is read back like the others: the API and a re-analysis
+    from phasedsl.pipeline.reanalyse import reanalyse, respec
+    from phasedsl.pipeline.runs import open_run
+
+    assert open_run(tmp_path).draws(0.5)["params"].shape[-1] == 1
+    again = reanalyse(tmp_path, respec(results, {"report.merge": "0.95"}))
+    assert [p["value"] for p in again["points"]] == [p["value"] for p in results["points"]]
+    (c2,) = [e for e in again["events"] if e["kind"] == "crossover"]
+    assert c2["refinement"] == info
+
+
+def test_points_without_draws_in_a_phase_are_answered_from_the_nearest_minimum():
+    """A sampler leaves the vanishing well empty long before it vanishes (its mass is
+    ~exp(-2 n theta)): those points are answered by flows from the nearest minimiser, and
+    the change is still found at theta_c, as its own event (no floor event here)."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.pipeline.minima import MinimumStep
+
+    checked = spec(TILT)
+    step = MinimumStep(compile_spec(checked), 1000, x64=False)  # float32, as for SMC draws
+    values = [float(v) for v in checked.sweep_values]
+    empty = {"holds": None, "w": None, "sd": None, "grad": None}
+    well = {"holds": True, "w": [0.98], "sd": [0.083], "grad": 0.0}
+    points = [dataclasses.replace(summary(v, {"right": 0.5, "left": 0.5}, (0.0, 0.0)),
+                                  minima={"right": well if v == 0.0 else empty,
+                                          "left": {**well, "w": [-1.0]}})
+              for v in values]
+    (e,) = step.with_minima([], points)
+    assert (e.kind, e.phase, e.extra) == ("destruction", "right", {"criterion": "minimum"})
+    lo, hi = e.interval
+    assert lo <= THETA_C <= hi and hi - lo <= 0.01
+    assert e.between == (1.4, 1.6)
