@@ -268,4 +268,5 @@ class NutsEngine:
             weights=None,
             method="mcmc",
             info=info,
+            divergent=np.asarray(divergent, dtype=bool),
         )
