@@ -233,3 +233,19 @@ def test_ticks_under_shard_map_name_their_point_and_chain(tmp_path):
                           text=True, timeout=600, cwd=here.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_an_engine_without_loops_to_report_compiles_once():
+    import numpy as np
+
+    from phasedsl.engines import ticks
+
+    text = VALLEY.replace("param u in [-1, 1]\n", "").replace("(w^2 - u)^2", "w^2").replace(
+        "sample nuts { chains = 2; draws = 40; warmup = 30 }", "sample quadrature { points = 101 }")
+    engine, compiled = _engine(text)
+    got = []
+    with ticks.reporting(got.append):
+        reported = engine.run(0, compiled.context(1.0))
+    plain = engine.run(0, compiled.context(1.0))
+    assert engine.traces == 1 and got == []  # traced for reports, it had none: reused
+    assert np.array_equal(plain.weights, reported.weights)

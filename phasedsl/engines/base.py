@@ -180,7 +180,7 @@ class CompiledCache:
 
     Where a sink for progress ticks is set (``phasedsl.engines.ticks.reporting``) the function
     is traced and compiled a second time, with the loops' reports in it; without one the
-    program has none.
+    program has none. A function that reports nothing (quadrature) is compiled once.
     """
 
     def __init__(self, fn: Callable, x64: bool = False):
@@ -188,6 +188,7 @@ class CompiledCache:
         self._jitted: dict[bool, Any] = {}  # by whether the program reports ticks
         self._x64 = x64
         self._compiled: dict = {}
+        self._silent = False  # traced for reports, it held none: one program serves both
         self.traces = 0
 
     def call(self, *args):
@@ -199,7 +200,7 @@ class CompiledCache:
 
         ctxmgr = jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
         with ctxmgr:
-            reports = ticks.sink() is not None
+            reports = ticks.sink() is not None and not self._silent
             sig = (_signature(args), reports)
             compiled = self._compiled.get(sig)
             compile_s = 0.0
@@ -208,8 +209,12 @@ class CompiledCache:
                 jitted = self._jitted.get(reports)
                 if jitted is None:  # a function of its own: jit's trace cache is per function
                     jitted = self._jitted[reports] = jax.jit(ticks.traced(self._fn, reports))
+                emitted = ticks.emitted()
                 compiled = jitted.lower(*args).compile()
                 compile_s = time.perf_counter() - t0
+                if reports and ticks.emitted() == emitted:
+                    self._silent = True
+                    sig = (sig[0], False)
                 self._compiled[sig] = compiled
                 self.traces += 1
             out = compiled(*args)

@@ -35,7 +35,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Tick", "due", "every", "point_of", "reporting", "sink", "tick", "traced", "tracing"]
+__all__ = ["Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick", "traced", "tracing"]
 
 
 class Tick(NamedTuple):
@@ -71,6 +71,7 @@ class Tick(NamedTuple):
 
 _SINK: Callable[[Tick], None] | None = None  # set by ``reporting``
 _TRACING = False  # whether the program being traced reports (set by ``traced``)
+_EMITTED = 0  # reports put into programs so far (at trace time)
 
 
 def sink() -> Callable[[Tick], None] | None:
@@ -110,6 +111,12 @@ def tracing() -> bool:
     return _TRACING
 
 
+def emitted() -> int:
+    """How many reports have been put into traced programs so far (a program traced for
+    reports that got none needs no second compilation: ``CompiledCache``)."""
+    return _EMITTED
+
+
 def every(total: int, parts: int = 100) -> int:
     """``K``: report every ``K`` of ``total`` iterations, about ``parts`` times in all."""
     return max(1, -(-int(total) // parts))
@@ -147,11 +154,13 @@ def tick(engine: str, *, point, chain, done, total: int = 0, warmup: int = 0,
     ... may be arrays, one tick per element) where ``when`` holds (a boolean scalar that must
     not be batched, e.g. ``due(i, k, total)`` of a scan index; ``None``: every time). Does
     nothing unless the program is traced for reporting (``traced``)."""
+    global _EMITTED
     if not _TRACING:
         return
     import jax
     import jax.numpy as jnp
 
+    _EMITTED += 1
     emit = partial(_deliver, engine, int(total), int(warmup), int(bridges))
     operands = (point, chain, done, divergences, jnp.asarray(lam, jnp.float32), bridge)
 
