@@ -226,8 +226,9 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
     ChainOutput`` of ``W`` NUTS chains run flat (module doc); ``ctxs`` is stacked along the
     chain axis (one context per chain); ``numbers``: each chain's within its point, for
     progress ticks (``phasedsl.engines.ticks``: one per chain every ``8 * every(warmup +
-    draws)`` loop iterations, when the program is traced for them). The record is ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis:
-    ``x f[W,S,D]``, ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
+    draws)`` loop iterations, when the program is traced for them). The record is
+    ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis: ``x f[W,S,D]``,
+    ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
     """
     import jax
     import jax.numpy as jnp
@@ -399,8 +400,8 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         return jax.vmap(step)(*co, ctxs)
 
     def reported_blocks(co, ctxs, numbers):
-        """The same steps in blocks of ``block`` loop iterations, a tick per chain after
-        each block (no per-iteration cost beyond the inner loop's counter)."""
+        """The same steps in blocks of ``block_steps`` loop iterations, a tick per chain
+        after each block (no per-iteration cost beyond the inner loop's counter)."""
         points = jax.vmap(ticks.point_of)(ctxs)
 
         def block(co):

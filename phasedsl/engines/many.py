@@ -118,7 +118,8 @@ class ManyCaller:
     """``run`` over sweep points, compiled once per (method, devices, ``V``).
 
     ``run(key, ctx, item) -> outputs``: an engine's pure function of one work item (``item``:
-    its number within its point, for progress reports), ``outputs`` any pytree of arrays (the engines' records, ``phasedsl.engines.outputs``).
+    its number within its point, for progress reports), ``outputs`` any pytree of arrays (the
+    engines' records, ``phasedsl.engines.outputs``).
     ``devices``: how many devices to split points across at most (0: all of ``jax.devices()``).
     ``own_methods``: the engine's own whole-batch functions by method name (``build_many``).
     """

@@ -35,7 +35,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick", "traced", "tracing"]
+__all__ = ["Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick", "traced",
+           "tracing"]
 
 
 class Tick(NamedTuple):

@@ -177,7 +177,8 @@ class RunProgress:
         self.running: dict[str, LivePoint] = {}
         self.finished: set[str] = set()
         self.first_tick = None  # when the first tick came (after the first compilation)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the state, read by the live display's thread
+        self._print_lock = threading.Lock()
 
     @property
     def sink(self):
@@ -193,14 +194,17 @@ class RunProgress:
         return Console(stderr=True, highlight=False)
 
     def _line(self, text: str) -> None:
+        """One line: above the live display, or stamped in the log. Never under the state's
+        lock: the live display's refresh takes that lock while holding its own."""
         if self.mode == "quiet":
             return
-        with self._lock:
-            if self.mode == "live" and self.live is not None:
-                self.live.console.print(text, highlight=False, markup=False)
-                return
-            stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            stream = self.stream or sys.stderr
+        live = self.live
+        if self.mode == "live" and live is not None:
+            live.console.print(text, highlight=False, markup=False)
+            return
+        stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        stream = self.stream or sys.stderr
+        with self._print_lock:  # whole lines, from the main thread and XLA's
             try:
                 print(f"[{stamp}] {text}", file=stream, flush=True)
             except (OSError, ValueError):  # a closed log must not stop the run
