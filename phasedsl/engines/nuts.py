@@ -57,6 +57,7 @@ __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts
 DEFAULTS = defaults("nuts", arguments_only=True)
 
 CHAIN_METHODS = METHODS + ("flat",)  # also run_many's methods
+TICKS = 20  # progress ticks per chain in each of warmup and draws (phasedsl.engines.ticks)
 
 
 def chain_keys(key, chains: int):
@@ -114,8 +115,8 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
     draw, window adaptation, then ``draws`` NUTS transitions (``phasedsl.engines.outputs``: ``x
     f[S,D]``, ``ind bool[S,P]``, ``logdensity f[S]``, ``divergent bool[S]``, ``steps i[S]``,
     ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]``). ``chain``: the chain's number
-    within its point, for progress ticks (``phasedsl.engines.ticks``: about every 1% of the
-    warmup and of the draws, when the program is traced for them).
+    within its point, for progress ticks (``phasedsl.engines.ticks``: ``TICKS`` in each of
+    warmup and draws, when the program is traced for them).
     """
     import blackjax
     import jax
@@ -126,7 +127,10 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
     zt = unconstrained(target)
     kernel = blackjax.nuts.build_kernel()
     total = warmup + draws
-    k_warm, k_draws = ticks.every(warmup), ticks.every(draws)
+    # about 20 ticks in each of warmup and draws: a callback costs a thread handoff on the
+    # host (~0.1 ms on an idle CPU, ~1 ms on an oversubscribed one), 1% each was measured to
+    # cost PT1 --quick 10-15% of its sampling time on a loaded 2-core machine
+    k_warm, k_draws = ticks.every(warmup, TICKS), ticks.every(draws, TICKS)
 
     def one_chain(chain_key, ctx, chain=0):
         k_init, k_warm_key, k_draw = jax.random.split(chain_key, 3)
