@@ -102,14 +102,14 @@ def test_nuts_ticks_leave_the_draws_bitwise_alone_and_count_what_happened():
     assert {t.point for t in got} == {2.0} and {t.chain for t in got} == {0, 1}
     for chain in (0, 1):
         mine = [t for t in got if t.chain == chain]
-        # every transition (K = 1 at this size), warmup then draws, in order
-        assert [t.done for t in mine] == list(range(1, 71))
+        # TICKS = 20 in each of warmup (30: every 2nd) and draws (40: every 2nd), in order
+        assert [t.done for t in mine] == list(range(2, 31, 2)) + list(range(32, 71, 2))
         assert {(t.total, t.warmup, t.engine) for t in mine} == {(70, 30, "nuts")}
         assert all(t.divergences == 0 for t in mine if t.done <= 30)  # warmup: not counted
-        # the divergences so far: at the end, the chain's count among its draws
+        # the divergences so far among the draws; at the end, the chain's count
+        so_far = np.cumsum(plain.divergent[chain])
+        assert [t.divergences for t in mine if t.done > 30] == list(so_far[1::2])
         assert mine[-1].divergences == int(plain.divergent[chain].sum())
-        draws = [t for t in mine if t.done > 30]
-        assert [t.divergences for t in draws] == list(np.cumsum(plain.divergent[chain]))
     # without a sink the program without reports is used again: nothing reported
     got.clear()
     assert _same(engine.run(5, compiled.context(2.0)), plain) and got == []
