@@ -249,3 +249,23 @@ def test_an_engine_without_loops_to_report_compiles_once():
     plain = engine.run(0, compiled.context(1.0))
     assert engine.traces == 1 and got == []  # traced for reports, it had none: reused
     assert np.array_equal(plain.weights, reported.weights)
+
+
+def test_a_grid_cell_is_one_point_of_two_values():
+    import jax.numpy as jnp
+
+    from phasedsl.engines import ticks
+
+    cell = ticks.point_of({"value": jnp.array([1.5, 10.0])})
+    assert cell.tolist() == [1.5, 10.0]
+    one = ticks.point_of({"value": jnp.float32(2.0)})
+    assert one[0] == 2.0 and jnp.isnan(one[1])
+    spec = load_text(SPEC, "p.phase")
+    with RunProgress(spec.checked, "quiet") as watch:
+        watch.mode = "live"
+        watch.update(0, 2, 1.5)
+        watch.tick(_ticks("nuts", 1.5, 0, 5, 20, 10)._replace(point2=10.0))
+        watch.tick(_ticks("nuts", 1.5, 0, 7, 20, 10)._replace(point2=20.0))
+        assert len(watch.running) == 2  # two cells with the same first value
+        watch.point({**_point(1.5), "value2": 10.0})
+        assert [p.value2 for p in watch.running.values()] == [20.0]

@@ -60,8 +60,8 @@ def stacked(keys, ctxs):
 
 
 def build_many(run, method: str, devices: int = 1, own_methods: dict | None = None):
-    """``(keys [V], ctxs stacked [V, ...], items i[V]) -> outputs [V, ...]``: ``run(key, ctx,
-    item)`` over work items (``outputs``: ``run``'s output record, every leaf with a leading
+    """``(keys [V], ctxs stacked [V, ...], items i[V] = 0) -> outputs [V, ...]``: ``run(key,
+    ctx, item)`` over work items (``outputs``: ``run``'s output record, every leaf with a leading
     ``[V]`` axis; ``item``: the item's number within its sweep point, e.g. its chain, which
     only progress reports read: ``phasedsl.engines.ticks``).
 
@@ -79,14 +79,22 @@ def build_many(run, method: str, devices: int = 1, own_methods: dict | None = No
     else:
         def many(keys, ctxs, items):
             return jax.lax.map(lambda kci: run(*kci), (keys, ctxs, items))
-    if devices <= 1:
-        return many
-    from jax.sharding import Mesh, PartitionSpec
+    if devices > 1:
+        from jax.sharding import Mesh, PartitionSpec
 
-    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
-    points = PartitionSpec("points")
-    return jax.shard_map(many, mesh=mesh, in_specs=(points, points, points), out_specs=points,
-                         check_vma=False)
+        mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
+        points = PartitionSpec("points")
+        many = jax.shard_map(many, mesh=mesh, in_specs=(points, points, points),
+                             out_specs=points, check_vma=False)
+
+    def with_items(keys, ctxs, items=None):  # items: 0 for callers that number none
+        if items is None:
+            import jax.numpy as jnp
+
+            items = jnp.zeros((keys.shape[0],), jnp.int32)
+        return many(keys, ctxs, items)
+
+    return with_items
 
 
 def dealt(count: int, devices: int) -> np.ndarray:

@@ -207,7 +207,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
                                              jnp.arange(1, bridges + 1, dtype=jnp.int32)))
         return path
 
-    def run(key, ctxs):
+    def run(key, ctxs, _item=0):  # _item: build_many's work item number, unused
         k_first, k_walk = jax.random.split(key)
         ctx0 = jax.tree.map(lambda a: a[0], ctxs)
         first = first_run(k_first, ctx0)

@@ -44,7 +44,8 @@ class Tick(NamedTuple):
 
     - ``engine``: ``"nuts"``, ``"smc"`` (tempering from the prior) or ``"smc_path"`` (a
       bridge between two sweep values).
-    - ``point``: the sweep value (NaN when the engine's context carries none).
+    - ``point``: the sweep value (NaN when the engine's context carries none); ``point2``:
+      a 2-D grid's second value (NaN for a sweep).
     - ``chain``: the NUTS chain, or the SMC run, within its point (for ``smc_path``, within its
       direction).
     - ``done``, ``total``: NUTS: transitions finished of ``total = warmup + draws``; SMC:
@@ -68,6 +69,7 @@ class Tick(NamedTuple):
     lam: float = math.nan
     bridge: int = 0
     bridges: int = 0
+    point2: float = math.nan
 
 
 _SINK: Callable[[Tick], None] | None = None  # set by ``reporting``
@@ -124,25 +126,28 @@ def every(total: int, parts: int = 100) -> int:
 
 
 def point_of(ctx):
-    """The sweep value of a context (``Context.value``, or a dict's ``"value"``), else NaN."""
+    """``f32[2]``: the sweep point of a context (``Context.value``, or a dict's
+    ``"value"``): a sweep value and NaN, a 2-D grid's cell ``f[2]`` as it is; NaN where the
+    context carries none."""
     import jax.numpy as jnp
 
     value = getattr(ctx, "value", None)
     if value is None and isinstance(ctx, dict):
         value = ctx.get("value")
-    return jnp.asarray(jnp.nan if value is None else value, jnp.float32)
+    value = jnp.asarray(jnp.nan if value is None else value, jnp.float32).reshape(-1)
+    return jnp.concatenate([value, jnp.full((2,), jnp.nan, jnp.float32)])[:2]
 
 
 def _deliver(engine, total, warmup, bridges, packed):
-    """Host side of the callback: one ``Tick`` per row of ``packed f32[..., 6]`` (point,
-    chain, done, divergences, lam, bridge)."""
+    """Host side of the callback: one ``Tick`` per row of ``packed f32[..., 7]`` (point,
+    point2, chain, done, divergences, lam, bridge)."""
     fn = _SINK
     if fn is None:
         return
     try:
-        for p, c, d, v, lm, b in np.asarray(packed, dtype=np.float64).reshape(-1, 6):
+        for p, p2, c, d, v, lm, b in np.asarray(packed, dtype=np.float64).reshape(-1, 7):
             fn(Tick(engine, float(p), int(c), int(d), int(total), int(warmup), int(v),
-                    float(lm), int(b), int(bridges)))
+                    float(lm), int(b), int(bridges), float(p2)))
     except Exception:  # noqa: BLE001 - a display must never abort the sampling
         pass
 
@@ -150,8 +155,9 @@ def _deliver(engine, total, warmup, bridges, packed):
 def tick(engine: str, *, point, chain, done, total: int = 0, warmup: int = 0,
          divergences: Any = 0, lam: Any = math.nan, bridge: Any = 0, bridges: int = 0,
          when: Any = None) -> None:
-    """Inside a traced loop: report a ``Tick`` (its fields as operands; ``point``, ``chain``,
-    ... may be arrays, one tick per element) where ``when`` holds (a boolean scalar that must
+    """Inside a traced loop: report a ``Tick`` (its fields as operands: ``point`` is
+    ``point_of``'s ``f32[2]``; ``point f32[W, 2]``, ``chain i[W]``, ... give one tick per
+    element) where ``when`` holds (a boolean scalar that must
     not be batched, e.g. ``due(i, k, total)`` of a scan index; ``None``: every time). Does
     nothing unless the program is traced for reporting (``traced``)."""
     global _EMITTED
@@ -165,8 +171,9 @@ def tick(engine: str, *, point, chain, done, total: int = 0, warmup: int = 0,
     # one operand, not six: each operand of a callback costs a conversion on the host
     # (measured on a CPU: ~40 us a call packed, ~270 us with six operands); float32 holds
     # the counts exactly (below 2^24)
+    point = jnp.asarray(point, jnp.float32)  # f32[..., 2] (point_of)
     fields = [jnp.asarray(x, jnp.float32) for x in
-              (point, chain, done, divergences, lam, bridge)]
+              (point[..., 0], point[..., 1], chain, done, divergences, lam, bridge)]
     shape = jnp.broadcast_shapes(*(f.shape for f in fields))
     packed = jnp.stack([jnp.broadcast_to(f, shape) for f in fields], axis=-1)
 

@@ -73,18 +73,20 @@ def _clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def _key(value: float) -> str:
-    """A sweep value as the same text whether it came from the host (float64) or from a
-    tick (float32)."""
-    return f"{float(value):.6g}"
+def _key(value: float, value2: float | None = None) -> str:
+    """A sweep point (a value, or a 2-D grid's cell) as the same text whether it came from
+    the host (float64) or from a tick (float32)."""
+    second = "" if value2 is None or not math.isfinite(value2) else f",{float(value2):.6g}"
+    return f"{float(value):.6g}{second}"
 
 
 class LivePoint:
     """What the ticks say about one running sweep point: the latest tick of each chain (NUTS
     chain or SMC run), and when its first and latest ticks came (``time.perf_counter``)."""
 
-    def __init__(self, value: float, now: float):
+    def __init__(self, value: float, now: float, value2: float = math.nan):
         self.value = value
+        self.value2 = value2  # a 2-D grid's second value (NaN for a sweep)
         self.chains: dict[tuple, object] = {}  # (engine, chain) -> latest Tick
         self.first = now
         self.last = now
@@ -164,6 +166,8 @@ class RunProgress:
         self.mode = mode
         self.stream = stream
         self.sweep = checked.sweep_name or "point"
+        grid = getattr(checked, "grid", None)  # a 2-D sweep's second variable
+        self.sweep2 = getattr(grid, "name", None) or "value2"
         self.phases = list(checked.phase_names)
         self.head = run_header(checked)
         self.chains = checked.sample.get("chains") if checked.engine == "nuts" else None
@@ -238,7 +242,8 @@ class RunProgress:
 
     def _point_line(self, p: LivePoint, now: float) -> str:
         eta = p.eta(now, self.chains)
-        return (f"{self.sweep} = {fmt(p.value, 4)}  {p.describe(self.chains)}"
+        second = "" if not math.isfinite(p.value2) else f", {self.sweep2} = {fmt(p.value2, 4)}"
+        return (f"{self.sweep} = {fmt(p.value, 4)}{second}  {p.describe(self.chains)}"
                 + ("" if eta is None else f"  eta {_clock(eta)}"))
 
     def _run_line(self) -> str:
@@ -270,7 +275,7 @@ class RunProgress:
         if self.mode == "quiet":
             return
         now = time.perf_counter()
-        key = _key(t.point)
+        key = _key(t.point, t.point2)
         line = None
         with self._lock:
             if key in self.finished:  # a late or padded duplicate
@@ -278,7 +283,7 @@ class RunProgress:
             self.first_tick = self.first_tick or now
             p = self.running.get(key)
             if p is None:
-                p = self.running[key] = LivePoint(t.point, now)
+                p = self.running[key] = LivePoint(t.point, now, t.point2)
             p.add(t, now)
             if self.mode == "log" and now - p.logged >= LOG_EVERY:
                 p.logged = now
@@ -305,7 +310,7 @@ class RunProgress:
             self.first_done = self.first_done or now
             self.last_done = now
             self.divergences += int(point.get("diagnostics", {}).get("divergences") or 0)
-            key = _key(point["value"])
+            key = _key(point["value"], point.get("value2"))
             self.finished.add(key)
             self.running.pop(key, None)
         self._line(point_row(point, self.phases, self.sweep))
