@@ -76,7 +76,7 @@ def cmd_run(args) -> int:
             done = run(spec, out, fresh=args.fresh, seed=args.seed, batch=args.batch,
                        chain_method=args.chain_method, plots=not args.no_plots,
                        progress=watch.update, on_point=watch.point, formats=formats,
-                       dpi=dpi, cluster=args.cluster)
+                       dpi=dpi, cluster=args.cluster, live=watch.sink)
     except KeyboardInterrupt:
         partial = load_results(Path(out)) or {"points": []}
         print(f"interrupted: {len(partial['points'])} finished points kept in {out}; "

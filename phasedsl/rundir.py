@@ -288,6 +288,8 @@ def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
         arrays["weights"] = draws.weights
     if draws.log_z is not None:  # SMC and quadrature: log Z per group (re-analysis, export)
         arrays["log_z"] = np.asarray(draws.log_z)
+    if getattr(draws, "divergent", None) is not None:  # NUTS: bool[G, S] (export)
+        arrays["diverging"] = np.asarray(draws.divergent, dtype=bool)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write(draws_path(folder, index, dataset), buf.getvalue())
@@ -295,7 +297,8 @@ def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
 
 def load_draws(folder: Path, index: int, dataset: int = 0) -> dict[str, np.ndarray] | None:
     """The arrays saved for sweep point ``index`` (``params f[G,S,D]``, ``indicators
-    bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted), or ``None``."""
+    bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted, ``diverging
+    bool[G,S]`` for NUTS draws saved since it is kept), or ``None``."""
     path = draws_path(folder, index, dataset)
     if not path.is_file():
         return None

@@ -174,3 +174,41 @@ def test_export_is_read_back_by_arviz(wells, tmp_path, capsys):
     means = again.posterior["in_phase"].sel(phase="left").mean(("chain", "draw")).values
     assert means == pytest.approx(masses) and list(masses) != [
         p["phases"]["left"]["mass"] for p in doc["points"]]
+
+
+# a narrow curved valley and a short warmup: NUTS diverges at both sweep values
+VALLEY = """experiment "valley"
+param w in [-1, 1]
+param u in [-1, 1]
+energy K = 20 * t * (w^2 - u)^2
+let n = 50
+sweep t over 1, 2
+phase left = w < 0
+sample nuts { chains = 2; draws = 100; warmup = 30 }
+"""
+
+
+def test_export_keeps_divergences_and_reads_old_draws_without_them(tmp_path, capsys):
+    az = pytest.importorskip("arviz")
+    import numpy as np
+
+    spec = load_text(VALLEY, str(tmp_path / "valley.phase"))
+    done = run(spec, tmp_path / "run", plots=False, seed=1)
+    counts = [p["diagnostics"]["divergences"] for p in done.results["points"]]
+    assert min(counts) > 0  # the test needs divergences to count
+    assert main(["export", str(done.folder)]) == 0
+    idata = az.from_netcdf(capsys.readouterr().out.strip())
+    diverging = idata.sample_stats["diverging"]
+    assert diverging.dims == ("chain", "draw", "t") and diverging.dtype == bool
+    assert diverging.shape == (2, 100, 2)
+    assert list(diverging.sum(("chain", "draw")).values) == counts
+    # draws files written before the flags were kept: they load and export without the field
+    for path in (done.folder / "draws").glob("*.npz"):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files if k != "diverging"}
+        np.savez_compressed(path, **arrays)
+    assert main(["export", str(done.folder), "--out", str(tmp_path / "old.nc")]) == 0
+    capsys.readouterr()
+    old = az.from_netcdf(str(tmp_path / "old.nc"))
+    assert "diverging" not in old.sample_stats and "lp" in old.sample_stats
+    assert old.posterior["w"].shape == (2, 100, 2)

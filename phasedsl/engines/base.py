@@ -177,14 +177,18 @@ class CompiledCache:
     ``call(*args)`` returns ``(outputs, compile_s)`` where ``compile_s`` is the time spent
     tracing and compiling in this call (0.0 when an executable was re-used). ``traces`` counts
     compilations, for tests and diagnostics.
+
+    Where a sink for progress ticks is set (``phasedsl.engines.ticks.reporting``) the function
+    is traced and compiled a second time, with the loops' reports in it; without one the
+    program has none. A function that reports nothing (quadrature) is compiled once.
     """
 
     def __init__(self, fn: Callable, x64: bool = False):
-        import jax
-
-        self._jitted = jax.jit(fn)
+        self._fn = fn
+        self._jitted: dict[bool, Any] = {}  # by whether the program reports ticks
         self._x64 = x64
         self._compiled: dict = {}
+        self._silent = False  # traced for reports, it held none: one program serves both
         self.traces = 0
 
     def call(self, *args):
@@ -192,15 +196,25 @@ class CompiledCache:
 
         import jax
 
+        from phasedsl.engines import ticks
+
         ctxmgr = jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
         with ctxmgr:
-            sig = _signature(args)
+            reports = ticks.sink() is not None and not self._silent
+            sig = (_signature(args), reports)
             compiled = self._compiled.get(sig)
             compile_s = 0.0
             if compiled is None:
                 t0 = time.perf_counter()
-                compiled = self._jitted.lower(*args).compile()
+                jitted = self._jitted.get(reports)
+                if jitted is None:  # a function of its own: jit's trace cache is per function
+                    jitted = self._jitted[reports] = jax.jit(ticks.traced(self._fn, reports))
+                emitted = ticks.emitted()
+                compiled = jitted.lower(*args).compile()
                 compile_s = time.perf_counter() - t0
+                if reports and ticks.emitted() == emitted:
+                    self._silent = True
+                    sig = (sig[0], False)
                 self._compiled[sig] = compiled
                 self.traces += 1
             out = compiled(*args)

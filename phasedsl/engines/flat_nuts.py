@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from phasedsl.engines import ticks
 from phasedsl.engines.base import unconstrained
 from phasedsl.engines.outputs import ChainOutput
 from phasedsl.lower.target import Target
@@ -221,10 +222,13 @@ def window_adaptation(target_accept: float, warmup: int):
 
 def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: float,
                       max_depth: int):
-    """The pure function ``(chain_keys [W], ctxs [W, ...]) -> ChainOutput`` of ``W`` NUTS
-    chains run flat (module doc); ``ctxs`` is stacked along the chain axis (one context per
-    chain). The record is ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis:
-    ``x f[W,S,D]``, ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
+    """The pure function ``(chain_keys [W], ctxs [W, ...], numbers i[W] = None) ->
+    ChainOutput`` of ``W`` NUTS chains run flat (module doc); ``ctxs`` is stacked along the
+    chain axis (one context per chain); ``numbers``: each chain's within its point, for
+    progress ticks (``phasedsl.engines.ticks``: one per chain every ``8 * every(warmup +
+    draws)`` loop iterations, when the program is traced for them). The record is
+    ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis: ``x f[W,S,D]``,
+    ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
     """
     import jax
     import jax.numpy as jnp
@@ -232,6 +236,9 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
     zt = unconstrained(target)
     dim = target.dim
     total = warmup + draws
+    # loop iterations (leapfrog steps of every chain) between progress ticks: about 1% of the
+    # transitions at 8 steps each (the loop's length is not known ahead)
+    block_steps = 8 * ticks.every(total)
     adaptation_init, adaptation_step = window_adaptation(target_accept, warmup)
 
     def value_and_grad(z, ctx):
@@ -389,13 +396,40 @@ def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: fl
         return ChainOutput(x, ind, logdensity, divergent, steps.astype(jnp.int32), accept,
                            c.step_size, out.warmup_steps)
 
-    def run(chain_keys, ctxs):
+    def steps(co, ctxs):
+        return jax.vmap(step)(*co, ctxs)
+
+    def reported_blocks(co, ctxs, numbers):
+        """The same steps in blocks of ``block_steps`` loop iterations, a tick per chain
+        after each block (no per-iteration cost beyond the inner loop's counter)."""
+        points = jax.vmap(ticks.point_of)(ctxs)
+
+        def block(co):
+            co, _ = jax.lax.while_loop(
+                lambda cob: (cob[1] < block_steps) & jnp.any(cob[0][0].t < total),
+                lambda cob: (steps(cob[0], ctxs), cob[1] + 1), (co, jnp.int32(0)))
+            c, out = co
+            ticks.tick("nuts", point=points, chain=numbers, done=jnp.minimum(c.t, total),
+                       total=total, warmup=warmup,
+                       divergences=jnp.sum(out.rows[:, :, dim + 1] > 0, axis=1))
+            return co
+
+        return jax.lax.while_loop(lambda co: jnp.any(co[0].t < total), block, co)
+
+    def run(chain_keys, ctxs, numbers=None):
+        """``numbers i[W]``: each chain's number within its point, for progress ticks
+        (default ``0..W-1``)."""
         chains, outs = jax.vmap(init_chain)(chain_keys, ctxs)
         # a chain that is done steps on harmlessly until the busiest one is: it records nothing
-        chains, outs = jax.lax.while_loop(
-            lambda co: jnp.any(co[0].t < total),
-            lambda co: jax.vmap(step)(*co, ctxs),
-            (chains, outs))
+        if ticks.tracing():
+            if numbers is None:
+                numbers = jnp.arange(chain_keys.shape[0], dtype=jnp.int32)
+            chains, outs = reported_blocks((chains, outs), ctxs, numbers)
+        else:
+            chains, outs = jax.lax.while_loop(
+                lambda co: jnp.any(co[0].t < total),
+                lambda co: steps(co, ctxs),
+                (chains, outs))
         return jax.vmap(finish)(chains, outs, ctxs)
 
     return run

@@ -60,30 +60,41 @@ def stacked(keys, ctxs):
 
 
 def build_many(run, method: str, devices: int = 1, own_methods: dict | None = None):
-    """``(keys [V], ctxs stacked [V, ...]) -> outputs [V, ...]``: ``run`` over sweep points
-    (``outputs``: ``run``'s output record, every leaf with a leading ``[V]`` axis).
+    """``(keys [V], ctxs stacked [V, ...], items i[V] = 0) -> outputs [V, ...]``: ``run(key,
+    ctx, item)`` over work items (``outputs``: ``run``'s output record, every leaf with a leading
+    ``[V]`` axis; ``item``: the item's number within its sweep point, e.g. its chain, which
+    only progress reports read: ``phasedsl.engines.ticks``).
 
-    ``own_methods``: whole-batch functions ``(keys [V], ctxs [V, ...]) -> outputs [V, ...]`` by
-    method name, used for those ``method`` names instead of ``vmap``/``lax.map`` of ``run``.
-    ``devices > 1``: the ``V`` axis is split across the first ``devices`` of ``jax.devices()``
-    (``V`` must be a multiple of ``devices``), each device running its share by ``method``."""
+    ``own_methods``: whole-batch functions ``(keys [V], ctxs [V, ...], items i[V]) -> outputs
+    [V, ...]`` by method name, used for those ``method`` names instead of ``vmap``/``lax.map``
+    of ``run``. ``devices > 1``: the ``V`` axis is split across the first ``devices`` of
+    ``jax.devices()`` (``V`` must be a multiple of ``devices``), each device running its share
+    by ``method``."""
     import jax
 
     if own_methods and method in own_methods:
         many = own_methods[method]
     elif method == "vectorized":
-        many = jax.vmap(run, in_axes=(0, 0))
+        many = jax.vmap(run, in_axes=(0, 0, 0))
     else:
-        def many(keys, ctxs):
-            return jax.lax.map(lambda kc: run(*kc), (keys, ctxs))
-    if devices <= 1:
-        return many
-    from jax.sharding import Mesh, PartitionSpec
+        def many(keys, ctxs, items):
+            return jax.lax.map(lambda kci: run(*kci), (keys, ctxs, items))
+    if devices > 1:
+        from jax.sharding import Mesh, PartitionSpec
 
-    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
-    points = PartitionSpec("points")
-    return jax.shard_map(many, mesh=mesh, in_specs=(points, points), out_specs=points,
-                         check_vma=False)
+        mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
+        points = PartitionSpec("points")
+        many = jax.shard_map(many, mesh=mesh, in_specs=(points, points, points),
+                             out_specs=points, check_vma=False)
+
+    def with_items(keys, ctxs, items=None):  # items: 0 for callers that number none
+        if items is None:
+            import jax.numpy as jnp
+
+            items = jnp.zeros((keys.shape[0],), jnp.int32)
+        return many(keys, ctxs, items)
+
+    return with_items
 
 
 def dealt(count: int, devices: int) -> np.ndarray:
@@ -114,8 +125,9 @@ def pad_points(tree, count: int):
 class ManyCaller:
     """``run`` over sweep points, compiled once per (method, devices, ``V``).
 
-    ``run(key, ctx) -> outputs``: an engine's pure function of one work item, ``outputs`` any
-    pytree of arrays (the engines' records, ``phasedsl.engines.outputs``).
+    ``run(key, ctx, item) -> outputs``: an engine's pure function of one work item (``item``:
+    its number within its point, for progress reports), ``outputs`` any pytree of arrays (the
+    engines' records, ``phasedsl.engines.outputs``).
     ``devices``: how many devices to split points across at most (0: all of ``jax.devices()``).
     ``own_methods``: the engine's own whole-batch functions by method name (``build_many``).
     """
@@ -149,18 +161,22 @@ class ManyCaller:
 
         if method not in self.methods:
             raise ValueError(f"run_many method must be one of {self.methods}")
+        import jax.numpy as jnp
+
         keys, ctxs = stacked(keys, ctxs)
         count = keys.shape[0]
+        items = jnp.arange(count, dtype=jnp.int32) % (group or 1)  # e.g. the chain of a point
         devices = min(self.devices or jax.device_count(), jax.device_count(), count)
         padded = -(-count // devices) * devices
         order = dealt(padded, devices)
-        keys, ctxs = jax.tree.map(lambda a: a[order], pad_points((keys, ctxs), padded))
+        keys, ctxs, items = jax.tree.map(lambda a: a[order],
+                                         pad_points((keys, ctxs, items), padded))
         cache = self._caches.get((method, devices))
         if cache is None:
             cache = self._caches[(method, devices)] = CompiledCache(
                 build_many(self._run, method, devices, self._own_methods))
         t0 = time.perf_counter()
-        out, compile_s = cache.call(keys, ctxs)
+        out, compile_s = cache.call(keys, ctxs, items)
         out = jax.block_until_ready(out)
         sample_s = time.perf_counter() - t0 - compile_s
         points = count // (group or 1)

@@ -32,9 +32,11 @@ by ``chain_method``, split across devices where JAX sees several: ``phasedsl.eng
 from __future__ import annotations
 
 import time
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from phasedsl.engines import ticks
 from phasedsl.engines.devices import default_chain_method
 from phasedsl.engines.flat_nuts import build_flat_chains
 from phasedsl.engines.many import METHODS, ManyCaller, stacked
@@ -55,6 +57,7 @@ __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts
 DEFAULTS = defaults("nuts", arguments_only=True)
 
 CHAIN_METHODS = METHODS + ("flat",)  # also run_many's methods
+TICKS = 20  # progress ticks per chain in each of warmup and draws (phasedsl.engines.ticks)
 
 
 def chain_keys(key, chains: int):
@@ -66,30 +69,85 @@ def chain_keys(key, chains: int):
     return jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.arange(chains))
 
 
+class _Counted:
+    """``blackjax.nuts`` whose states count the transitions (``count``, from a constant 0, so
+    never batched) and whose kernel reports a tick after each due one: how warmup, which
+    BlackJAX runs in a loop of its own, reports its progress. The NUTS computation is
+    BlackJAX's, untouched."""
+
+    def __init__(self, report):
+        self._report = report  # count after the transition -> None
+
+    @staticmethod
+    def init(position, logdensity_fn):
+        import blackjax
+        import jax.numpy as jnp
+
+        return _CountedState(*blackjax.nuts.init(position, logdensity_fn), jnp.int32(0))
+
+    def build_kernel(self, *args, **kwargs):
+        import blackjax
+        from blackjax.mcmc.hmc import HMCState
+
+        kernel = blackjax.nuts.build_kernel(*args, **kwargs)
+
+        def counted(key, state, logdensity_fn, step_size, inverse_mass_matrix, **params):
+            plain = HMCState(state.position, state.logdensity, state.logdensity_grad)
+            new, info = kernel(key, plain, logdensity_fn, step_size, inverse_mass_matrix,
+                               **params)
+            count = state.count + 1
+            self._report(count)
+            return _CountedState(*new, count), info
+
+        return counted
+
+
+class _CountedState(NamedTuple):
+    position: Any
+    logdensity: Any
+    logdensity_grad: Any
+    count: Any
+
+
 def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
                 max_depth: int):
-    """The pure function ``(chain_key, ctx) -> ChainOutput`` of one chain: a prior draw,
-    window adaptation, then ``draws`` NUTS transitions (``phasedsl.engines.outputs``: ``x
+    """The pure function ``(chain_key, ctx, chain=0) -> ChainOutput`` of one chain: a prior
+    draw, window adaptation, then ``draws`` NUTS transitions (``phasedsl.engines.outputs``: ``x
     f[S,D]``, ``ind bool[S,P]``, ``logdensity f[S]``, ``divergent bool[S]``, ``steps i[S]``,
-    ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]``).
+    ``accept f[S]``, ``step_size f[]``, ``warmup_steps i[]``). ``chain``: the chain's number
+    within its point, for progress ticks (``phasedsl.engines.ticks``: ``TICKS`` in each of
+    warmup and draws, when the program is traced for them).
     """
     import blackjax
     import jax
     import jax.numpy as jnp
     from blackjax.adaptation.base import get_filter_adapt_info_fn
+    from blackjax.mcmc.hmc import HMCState
 
     zt = unconstrained(target)
     kernel = blackjax.nuts.build_kernel()
+    total = warmup + draws
+    # about 20 ticks in each of warmup and draws: a callback costs a thread handoff on the
+    # host (~0.1 ms on an idle CPU, ~1 ms on an oversubscribed one), 1% each was measured to
+    # cost PT1 --quick 10-15% of its sampling time on a loaded 2-core machine
+    k_warm, k_draws = ticks.every(warmup, TICKS), ticks.every(draws, TICKS)
 
-    def one_chain(chain_key, ctx):
-        k_init, k_warm, k_draw = jax.random.split(chain_key, 3)
+    def one_chain(chain_key, ctx, chain=0):
+        k_init, k_warm_key, k_draw = jax.random.split(chain_key, 3)
+        point = ticks.point_of(ctx)
+        reports = ticks.tracing()
+
+        def report(done, when, divergences=0):
+            ticks.tick("nuts", point=point, chain=chain, done=done, total=total,
+                       warmup=warmup, divergences=divergences, when=when)
 
         def logdensity(z):
             return zt.logdensity(z, ctx)
 
         z0 = zt.to_z(jnp.asarray(target.init(k_init, ctx)))
         adaptation = blackjax.window_adaptation(
-            blackjax.nuts,
+            _Counted(lambda n: report(n, ticks.due(n, k_warm, warmup))) if reports
+            else blackjax.nuts,
             logdensity,
             target_acceptance_rate=target_accept,
             # keep only what we report; the default stores every warmup state
@@ -97,7 +155,8 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
             max_num_doublings=max_depth,
         )
         if warmup > 0:
-            (state, parameters), warm_info = adaptation.run(k_warm, z0, num_steps=warmup)
+            (state, parameters), warm_info = adaptation.run(k_warm_key, z0, num_steps=warmup)
+            state = HMCState(state.position, state.logdensity, state.logdensity_grad)
             step_size = parameters["step_size"]
             inverse_mass_matrix = parameters["inverse_mass_matrix"]
             warmup_steps = jnp.sum(warm_info.info.num_integration_steps)
@@ -122,7 +181,19 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
             )
             return state, out
 
-        _, outs = jax.lax.scan(step, state, jax.random.split(k_draw, draws))
+        def reporting_step(carry, item):  # the same step, counting divergences for ticks
+            (state, divergences), (i, key) = carry, item
+            state, out = step(state, key)
+            divergences = divergences + out[3].astype(jnp.int32)
+            report(warmup + i + 1, ticks.due(i + 1, k_draws, draws), divergences)
+            return (state, divergences), out
+
+        keys = jax.random.split(k_draw, draws)
+        if reports:
+            _, outs = jax.lax.scan(reporting_step, (state, jnp.int32(0)),
+                                   (jnp.arange(draws, dtype=jnp.int32), keys))
+        else:
+            _, outs = jax.lax.scan(step, state, keys)
         return ChainOutput(*outs, step_size, warmup_steps)
 
     return one_chain
@@ -140,12 +211,13 @@ def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_acce
 
     def run(key, ctx):
         keys = chain_keys(key, chains)
+        numbers = jnp.arange(chains, dtype=jnp.int32)  # each chain's, for progress ticks
         if chain_method == "flat":
             return flat(keys, jax.tree.map(lambda a: jnp.broadcast_to(a, (chains,) + a.shape),
-                                           ctx))
+                                           ctx), numbers)
         if chain_method == "sequential":
-            return jax.lax.map(lambda k: one_chain(k, ctx), keys)
-        return jax.vmap(one_chain, in_axes=(0, None))(keys, ctx)
+            return jax.lax.map(lambda kc: one_chain(kc[0], ctx, kc[1]), (keys, numbers))
+        return jax.vmap(one_chain, in_axes=(0, None, 0))(keys, ctx, numbers)
 
     return run
 
@@ -268,4 +340,5 @@ class NutsEngine:
             weights=None,
             method="mcmc",
             info=info,
+            divergent=np.asarray(divergent, dtype=bool),
         )

@@ -61,6 +61,7 @@ import time
 
 import numpy as np
 
+from phasedsl.engines import ticks
 from phasedsl.engines.base import (
     CompiledCache,
     as_arrays,
@@ -122,7 +123,9 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
               integration_steps: int, target_ess: float, generations: int, prior_draws: int,
               step_min: float, step_max: float, target_accept: float, initial_scale: float,
               max_stages: int, block: int = 0):
-    """The pure function ``(key, ctx) -> SmcOutput`` that the engine compiles (leading axis
+    """The pure function ``(key, ctx, item=0) -> SmcOutput`` that the engine compiles
+    (``item``: ``run_many``'s work item number, unused; a progress tick per run and tempering
+    stage, when the program is traced for them: ``phasedsl.engines.ticks``; leading axis
     runs; ``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
     ``ind bool[R,S*N,P]``, ``logdensity f[R,S*N]``, ``weights f[R,S*N]`` (0 in empty slots),
     ``order i[R,S]`` (generation number in each slot, -1 when empty), ``log_z f[R]``,
@@ -144,8 +147,12 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
     dim_factor = float(dim) ** -0.25
     move = hmc_moves(mutations, integration_steps, step_min, step_max, block)
 
-    def one_run(key, ctx):
+    def one_run(key, ctx, run_number=0):
         k_init, k_loop = jax.random.split(key)
+        point = ticks.point_of(ctx)
+
+        def report(c):  # progress: stages finished, the tempering reached
+            ticks.tick("smc", point=point, chain=run_number, done=c["stages"], lam=c["lam"])
 
         def logprior(z):
             return zt.logprior(z, ctx)
@@ -201,6 +208,9 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
             return (c["lam"] < 1.0) & (c["stages"] < max_stages)
 
         def body(c):
+            # every stage (the loop's count is batched under vmap, so no 'every K'; a stage
+            # is costly enough); runs that are done tick on with their final state
+            report(c)
             key, k_res, k_mut = jax.random.split(c["key"], 3)
             lam_now = c["lam"]
             z_all, l_all, held = ensemble(c)
@@ -258,6 +268,7 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
             "acc_sum": jnp.zeros((), dtype),
         }
         c = jax.lax.while_loop(cond, body, carry)
+        report(c)
 
         z_all, l_all, held = ensemble(c)
         logden = log_denominators(l_all, c["lams"], c["log_zs"], c["held"])
@@ -273,9 +284,10 @@ def build_smc(target: Target, particles: int, runs: int, mutations: int,
         return SmcOutput(x, ind, logd, weights, order, log_z, c["lam"], c["stages"], acceptance,
                          jnp.exp(c["log_scale"]))
 
-    def run(key, ctx):
-        keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(runs))
-        return jax.vmap(one_run, in_axes=(0, None))(keys, ctx)
+    def run(key, ctx, _item=0):
+        numbers = jnp.arange(runs)
+        keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(numbers)
+        return jax.vmap(one_run, in_axes=(0, None, 0))(keys, ctx, numbers.astype(jnp.int32))
 
     return run
 

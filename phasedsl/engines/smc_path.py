@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from phasedsl.engines import ticks
 from phasedsl.engines.base import CompiledCache, as_arrays, as_key, unconstrained
 from phasedsl.engines.smc import SmcEngine, build_smc, hmc_moves
 from phasedsl.lower.target import Draws, Target
@@ -64,7 +65,8 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
                step_min: float, step_max: float, target_accept: float, initial_scale: float,
                max_stages: int, block: int = 0, bridge_mutations: int = 0):
     """The pure function ``(key, ctxs) -> (first, path)`` for ``V`` contexts stacked along a
-    leading axis, in the order one direction walks them.
+    leading axis, in the order one direction walks them (progress ticks per run: ``smc``'s at
+    the first value, then one per stage of each bridge: ``phasedsl.engines.ticks``).
 
     ``first``: ``smc``'s ``SmcOutput`` at ``ctxs[0]`` (``R`` runs). ``path``: a dict of arrays
     with leading axes ``[R, V-1]`` for values ``1..V-1``: ``x f[N,D]``, ``ind bool[N,P]``,
@@ -98,9 +100,16 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
     def ess(lw):
         return jnp.exp(2 * logsumexp(lw) - logsumexp(2 * lw))
 
-    def bridge(key, state, ctx_a, ctx_b):
-        """Move ``state`` (particles at the posterior of ``ctx_a``) to that of ``ctx_b``."""
+    def bridge(key, state, ctx_a, ctx_b, run_number, number, bridges):
+        """Move ``state`` (particles at the posterior of ``ctx_a``) to that of ``ctx_b``;
+        ``number`` (1-based) of ``bridges`` along run ``run_number``'s walk (progress ticks)."""
         dtype = state["z"].dtype
+        point = ticks.point_of(ctx_b)
+
+        def report(c):  # progress: stages of this bridge, its t
+            ticks.tick("smc_path", point=point, chain=run_number, done=c["stages"],
+                       lam=c["t"], bridge=number, bridges=bridges)
+
         la = jax.vmap(lambda z: loglik(z, ctx_a))(state["z"])
         lb = jax.vmap(lambda z: loglik(z, ctx_b))(state["z"])
         log_target = jnp.log(jnp.asarray(BRIDGE_CESS, dtype))
@@ -109,6 +118,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
             return (c["t"] < 1.0) & (c["stages"] < MAX_BRIDGE_STAGES)
 
         def body(c):
+            report(c)  # every stage: the count is batched under vmap over runs
             key, k_res, k_mut = jax.random.split(c["key"], 3)
             diff = jnp.where(jnp.isfinite(c["lb"] - c["la"]), c["lb"] - c["la"], -jnp.inf)
             lw = normalise(c["lw"])
@@ -166,6 +176,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
             "la": la, "lb": lb, "log_z": state["log_z"], "stages": jnp.zeros((), jnp.int32),
             "moves": jnp.zeros((), jnp.int32), "acc_sum": jnp.zeros((), dtype),
             "log_scale": state["log_scale"]})
+        report(c)
         new = {"z": c["z"], "lw": c["lw"], "log_z": c["log_z"], "log_scale": c["log_scale"]}
         x = jax.vmap(zt.to_x)(c["z"])
         out = {"x": x,
@@ -177,7 +188,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
                "ess": ess(c["lw"])}
         return new, out
 
-    def walk(key, first_z, first_w, first_codes, log_z0, scale0, ctxs):
+    def walk(key, first_z, first_w, first_codes, log_z0, scale0, ctxs, run_number):
         """One run along ``ctxs[1:]``, starting from the first point's weighted ensemble."""
         k_start, k_walk = jax.random.split(key)
         idx = stratified_resample(k_start, first_w, first_codes, n)
@@ -185,16 +196,18 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
                  "log_z": log_z0, "log_scale": jnp.log(scale0)}
         ctx_a = jax.tree.map(lambda a: a[:-1], ctxs)
         ctx_b = jax.tree.map(lambda a: a[1:], ctxs)
-        keys = jax.random.split(k_walk, jax.tree.leaves(ctxs)[0].shape[0] - 1)
+        bridges = jax.tree.leaves(ctxs)[0].shape[0] - 1
+        keys = jax.random.split(k_walk, bridges)
 
         def step(state, item):
-            kk, a, b = item
-            return bridge(kk, state, a, b)
+            kk, a, b, number = item
+            return bridge(kk, state, a, b, run_number, number, bridges)
 
-        _, path = jax.lax.scan(step, state, (keys, ctx_a, ctx_b))
+        _, path = jax.lax.scan(step, state, (keys, ctx_a, ctx_b,
+                                             jnp.arange(1, bridges + 1, dtype=jnp.int32)))
         return path
 
-    def run(key, ctxs):
+    def run(key, ctxs, _item=0):  # _item: build_many's work item number, unused
         k_first, k_walk = jax.random.split(key)
         ctx0 = jax.tree.map(lambda a: a[0], ctxs)
         first = first_run(k_first, ctx0)
@@ -202,8 +215,9 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
         codes = jnp.sum(first.ind.astype(jnp.int32)
                         * (2 ** jnp.arange(first.ind.shape[-1], dtype=jnp.int32)), axis=-1)
         keys = jax.vmap(lambda r: jax.random.fold_in(k_walk, r))(jnp.arange(runs))
-        path = jax.vmap(walk, in_axes=(0, 0, 0, 0, 0, 0, None))(
-            keys, z_first, first.weights, codes, first.log_z, first.scale, ctxs)
+        path = jax.vmap(walk, in_axes=(0, 0, 0, 0, 0, 0, None, 0))(
+            keys, z_first, first.weights, codes, first.log_z, first.scale, ctxs,
+            jnp.arange(runs, dtype=jnp.int32))
         return first, path
 
     return run

@@ -81,6 +81,8 @@ class Draws(NamedTuple):
     - ``phase_log_z: f[G, P] | None``: absolute ``log integral_phase prior * likelihood``.
     - ``info``: engine diagnostics (plain Python numbers and lists: divergences, steps,
       acceptance, wall time, compile time, gradient evaluations, ...).
+    - ``divergent: bool[G, S] | None``: whether the transition to each draw diverged (NUTS;
+      ``None`` for engines without divergences and for draws saved before it was kept).
     """
 
     params: np.ndarray
@@ -91,3 +93,4 @@ class Draws(NamedTuple):
     log_z: np.ndarray | None = None
     phase_log_z: np.ndarray | None = None
     info: dict | None = None
+    divergent: np.ndarray | None = None

@@ -3,7 +3,9 @@
 Groups: ``posterior`` (the named parameters, ``w [chain, draw, SWEEP, node, input]``, ``b``,
 ``q``, ``c`` for a network or the energy's parameters, plus ``in_phase [chain, draw, SWEEP,
 phase]``, the phase indicators as 0/1), ``sample_stats`` (``lp``, the unnormalised log
-posterior; ``weights`` and ``log_z`` for weighted engines), and ``phase_summary`` (masses,
+posterior; ``diverging``, whether the NUTS transition to each draw diverged, where the draws
+files keep it (runs saved before it was kept export without it); ``weights`` and ``log_z``
+for weighted engines), and ``phase_summary`` (masses,
 their standard errors, free energies, ``other``, preferred phase per sweep value; the events
 and the results document as JSON attributes). The sweep value is a coordinate of its own
 dimension, named after the sweep variable. ``chain`` is a NUTS chain, an SMC run or the one
@@ -42,7 +44,8 @@ def _import_arviz():
 def _padded(arrays: list[dict], size: int) -> list[dict]:
     """Every point's draws widened to ``size`` samples per group: NaN parameters and log
     densities, no phase, weight 0 (only weighted engines hold unequal sizes)."""
-    fill = {"params": np.nan, "indicators": False, "logdensity": np.nan, "weights": 0.0}
+    fill = {"params": np.nan, "indicators": False, "logdensity": np.nan, "weights": 0.0,
+            "diverging": False}
     out = []
     for a in arrays:
         b = dict(a)
@@ -111,6 +114,10 @@ def inference_data(folder, results: dict):
     posterior["in_phase"] = xr.DataArray(ind, dims=("chain", "draw", sweep, "phase"))
     stats = {"lp": xr.DataArray(np.stack([a["logdensity"] for a in arrays], axis=2),
                                 dims=("chain", "draw", sweep))}
+    if all("diverging" in a for a in arrays):  # ArviZ's name; NUTS draws saved since kept
+        stats["diverging"] = xr.DataArray(
+            np.stack([a["diverging"].astype(bool) for a in arrays], axis=2),
+            dims=("chain", "draw", sweep))
     weighted = "weights" in arrays[0]
     if weighted:
         stats["weights"] = xr.DataArray(np.stack([a["weights"] for a in arrays], axis=2),

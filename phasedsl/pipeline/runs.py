@@ -162,19 +162,22 @@ def open_run(folder) -> Run:
 def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         batch: int | None = None, chain_method: str | None = None, progress=None,
         plots: bool = True, on_point=None, formats=("png",), dpi: float | None = None,
-        cluster=None) -> Run:
+        cluster=None, live=None) -> Run:
     """Sample every sweep point of ``spec`` into the folder ``out`` (default
     ``runs/<spec name>``), resuming what an earlier run of the same spec and settings left
     there; the finished ``Run``. ``batch``: sweep points per compiled call (default: by
     machine; with ``cluster``: points per task, default 1); ``progress(count, total,
-    value)``: called before each call; ``plots``: write the figures (a failure to draw them
-    raises nothing: ``Run.figure_error`` says why). ``cluster``: sample on a Dask cluster,
-    ``"local:K"`` or a scheduler address (``"tcp://host:8786"``), or a
+    value)``: called before each call; ``live(tick)``: receives the engines' reports from
+    inside each call (``phasedsl.engines.ticks.Tick``, on XLA's threads: quick and
+    thread-safe; ``None``: the programs hold no reports); ``plots``: write the figures (a
+    failure to draw them raises nothing: ``Run.figure_error`` says why). ``cluster``: sample
+    on a Dask cluster, ``"local:K"`` or a scheduler address (``"tcp://host:8786"``), or a
     ``pipeline.cluster.ClusterSampler`` (``docs/cluster.md``; one given is not closed, so
     several runs can use its workers)."""
     import contextlib
 
     from ..engines.devices import configure, usable_cores
+    from ..engines.ticks import reporting
     from .sweep import default_batch, run_spec, sample_chunk
 
     configure(cpu_devices=usable_cores())  # no effect once JAX is imported
@@ -201,7 +204,7 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
         if reanalysable(folder, spec, spec.checked.sample.get("seed", 0) if seed is None else seed):
             # only phases or report settings changed: evaluate them on the saved draws
             reanalysed = len(reanalyse(folder, spec)["points"])
-    with stack:
+    with stack, reporting(live):
         results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
                            on_point=on_point, batch=default_batch(batch),
                            chain_method=chain_method, provenance=provenance,
