@@ -30,3 +30,27 @@ LANGUAGE_MD = _language_md()
 def fenced_blocks(path: Path) -> list[str]:
     """The fenced code blocks of a markdown file."""
     return re.findall(r"^```[a-z]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
+
+
+REGEN = os.environ.get("PHASEDSL_REGEN") == "1"  # rewrite the expected files of expect tests
+
+
+def checked_error(path: Path, capsys, monkeypatch) -> str:
+    """What ``phasedsl check`` writes to stderr for the rejected spec ``path`` (run from the
+    repository root, so messages name ``tests/...``), asserted to be exit code 1, nothing on
+    stdout, no traceback, and exactly ``path``'s ``.expected`` text (written instead under
+    ``PHASEDSL_REGEN=1``)."""
+    from phasedsl.cli import main
+
+    monkeypatch.chdir(ROOT)
+    code = main(["check", path.relative_to(ROOT).as_posix()])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == 1, f"exit code {code}\n{err}{captured.out}"
+    assert "Traceback" not in err + captured.out
+    assert captured.out == "", "a rejected spec prints no summary"
+    expected_path = path.with_suffix(".expected")
+    if REGEN:
+        expected_path.write_text(err, encoding="utf-8")
+    assert err == expected_path.read_text(encoding="utf-8")
+    return err

@@ -10,6 +10,7 @@ import pytest
 
 from phasedsl.output.progress import RunProgress, progress_mode
 from phasedsl.pipeline import load_text
+from test_provenance import VALLEY as PROVENANCE_VALLEY
 
 SPEC = """experiment "progress"
 param w in [-1, 1]
@@ -57,15 +58,7 @@ def test_quiet_with_json():
 
 # -- reports from inside the compiled loops (phasedsl.engines.ticks)
 
-VALLEY = """experiment "valley"
-param w in [-1, 1]
-param u in [-1, 1]
-energy K = 20 * t * (w^2 - u)^2
-let n = 50
-sweep t over 1, 2
-phase left = w < 0
-sample nuts { chains = 2; draws = 40; warmup = 30 }
-"""
+VALLEY = PROVENANCE_VALLEY.replace("draws = 100", "draws = 40")  # NUTS diverges there
 
 
 def _engine(text, **settings):
