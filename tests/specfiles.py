@@ -54,3 +54,19 @@ def checked_error(path: Path, capsys, monkeypatch) -> str:
         expected_path.write_text(err, encoding="utf-8")
     assert err == expected_path.read_text(encoding="utf-8")
     return err
+
+
+def run_on_two_devices(script: str, timeout: int = 600) -> None:
+    """Run ``script`` in a Python subprocess whose JAX sees two CPU devices (XLA's
+    host-platform device count is read when JAX starts, hence the subprocess), with the
+    tests and the repository importable; assert it succeeds and prints ``ok`` last."""
+    import subprocess
+    import sys
+
+    here = ROOT / "tests"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

@@ -153,15 +153,6 @@ def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4, for
     NUTS and for SMC; flat chains sample the posterior; a lone sweep point's NUTS chains
     spread over both devices."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from specfiles import run_on_two_devices
 
-    here = Path(__file__).parent
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
-    done = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
-                          text=True, timeout=300, cwd=here.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    run_on_two_devices(SHARDED, timeout=300)

@@ -214,18 +214,9 @@ def test_ticks_under_shard_map_name_their_point_and_chain(tmp_path):
     default on a CPU: NUTS chains one after another and flat, and SMC runs, with their
     points split across the devices: the draws are bitwise those without a consumer, and the
     ticks name every point and chain."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from specfiles import run_on_two_devices
 
-    here = Path(__file__).parent
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
-    done = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=here.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    run_on_two_devices(SHARDED)
 
 
 def test_an_engine_without_loops_to_report_compiles_once():

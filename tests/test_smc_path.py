@@ -102,18 +102,9 @@ def test_two_devices_walk_both_directions_at_once_with_the_same_draws():
     """On two devices (a subprocess: XLA's device count is set before JAX starts) the two
     directions run side by side in one call, one per device, with the draws and log Z of
     the two directions walked one after the other on one device, bit for bit."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from specfiles import run_on_two_devices
 
-    here = Path(__file__).parent
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
-    done = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=here.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    run_on_two_devices(SIDE_BY_SIDE)
 
 
 def test_a_path_run_is_reanalysed_on_its_saved_draws(created, tmp_path):
