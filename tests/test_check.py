@@ -394,3 +394,12 @@ def test_errors_are_attached_to_the_file():
     text = info.value.render()
     assert text.startswith("my.phase:9:")
     assert "did you mean `theta`?" in text
+
+
+def test_a_key_of_another_engine_in_an_unnamed_block_says_which_engine_it_got():
+    with pytest.raises(SpecError) as info:
+        checked("param w in [-1, 1]\nlet n = 3\nenergy K = w^2\nphase p = w > 0\n"
+                "sample { particles = 10 }\n")
+    text = info.value.render()
+    assert "unknown key `particles` in `sample` (it names no engine" in text
+    assert "its default, `quadrature`" in text and "expected: points" in text

@@ -268,7 +268,10 @@ class SettingsChecker:
             if engine not in ENGINES:
                 raise err.unknown("sampler", engine, self.sample_st.engine.span,
                                   expected=" | ".join(ENGINES) + did_you_mean(engine, ENGINES))
-        sample = self._block(items, engine, f"`sample {engine}`")
+        named = self.sample_st is not None and self.sample_st.engine is not None
+        sample = self._block(items, engine, f"`sample {engine}`" if named else
+                             f"`sample` (it names no engine, so this spec gets its default, "
+                             f"`{engine}`; name one to choose: `sample smc {{ ... }}`)")
         if engine == "smc" and sample["step_min"] > sample["step_max"]:
             raise err.out_of_bounds(
                 "`step_min` must not exceed `step_max`", self._item_span("step_min"),
