@@ -75,21 +75,26 @@ def other_groups(params: np.ndarray, indicators: np.ndarray, weights: np.ndarray
         wv, b, q, _ = layout.split(flat)
         u = q[:, :, None] * wv
         norms = np.round(np.linalg.norm(u, axis=2) / width) * width
-        signs = ["".join("+" if x > 0 else "-" for x in row) for row in q]
-        keys = [f"q = ({', '.join(sg)}), |u| ~ ({', '.join(f'{n:g}' for n in nr)})"
-                for sg, nr in zip(signs, norms)]
+        rows, which = np.unique(np.concatenate([q > 0, norms], axis=1), axis=0,
+                                return_inverse=True)
+        m = q.shape[1]
+        names = [f"q = ({', '.join('+' if x else '-' for x in row[:m])}), "
+                 f"|u| ~ ({', '.join(f'{n:g}' for n in row[m:])})" for row in rows]
     else:
-        rounded = np.round(flat / width) * width
-        keys = ["(" + ", ".join(f"{x:g}" for x in row) + ")" for row in rounded]
+        rows, which = np.unique(np.round(flat / width) * width, axis=0, return_inverse=True)
+        names = ["(" + ", ".join(f"{x:g}" for x in row) + ")" for row in rows]
+    which = which.reshape(-1)
     out = []
-    for key in set(keys):
-        idx = np.flatnonzero(np.array([k == key for k in keys]))
-        best = idx[np.argmax(ld[idx])]
+    mass = np.bincount(which, weights=wt, minlength=len(names))
+    order = np.lexsort((ld, which))              # by group, the highest log density last
+    last = np.flatnonzero(np.r_[which[order][1:] != which[order][:-1], True])
+    for group, best in zip(which[order][last], order[last]):
+        key = names[group]
         if layout is not None:
             wv, b, q, _ = layout.split(flat[best])
             point = {"u": np.round(q[:, None] * wv, 3).tolist(), "b": np.round(b, 3).tolist()}
         else:
             point = {"params": np.round(flat[best], 3).tolist()}
-        out.append({"mass": float(wt[idx].sum()), "key": key, "point": point})
+        out.append({"mass": float(mass[group]), "key": key, "point": point})
     out.sort(key=lambda d: -d["mass"])
     return out[:top]

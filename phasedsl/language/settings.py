@@ -138,6 +138,9 @@ TABLE: dict[str, dict[str, Setting]] = {
         "refine_points": _int(40, 0, "at most this many sweep values added to locate events "
                                      "(the cost of refinement is bounded by it)", upper=10**4,
                               role=ANALYSIS, listed=False),
+        "pool": _int(5, 0, "each sweep value's masses also use the draws of up to this many "
+                           "neighbouring values on each side, reweighted to it (smc, smc_path; "
+                           "0: its own draws only)", upper=1000, role=ANALYSIS),
         "minimum_steps": _int(1000, 0, "Adam steps of each gradient flow of the local-minimum "
                                        "criterion (0: not computed)", upper=10**6,
                               role=ANALYSIS, listed=False),

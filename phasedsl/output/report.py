@@ -298,6 +298,9 @@ def verdict(results: dict) -> Text:
                  style="yellow")
     if smc:
         t.append(_smc_line(points))
+    pooled = _pooled_line(points, results.get("report") or {})
+    if pooled:
+        t.append(pooled)
     speed = [p.get("diagnostics", {}) for p in points]
     grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]
     walls = [d.get("sample_s", d.get("wall_s")) for d in speed if d.get("wall_s") is not None]
@@ -376,6 +379,28 @@ def render(results: dict) -> Group:
             w.append(f"  {line}\n", style="yellow")
         parts.append(w)
     return Group(*parts)
+
+
+def _pooled_line(points: list[dict], report: dict) -> str:
+    """How far pooling neighbours' draws (``pipeline.pooling``) narrowed the errors: the rms
+    standard error of the phase masses, pooled and each value's own."""
+    pooled = [p for p in points if (p.get("diagnostics") or {}).get("pooled")]
+    if not pooled:
+        return ""
+    widest = max(p["diagnostics"]["pooled"]["values"] for p in pooled)
+    now, own = [], []
+    for p in pooled:
+        mine = p["diagnostics"].get("own", {}).get("phases", {})
+        for name, m in p["phases"].items():
+            if m.get("se") is not None and (mine.get(name) or {}).get("se") is not None:
+                now.append(m["se"] ** 2)
+                own.append(mine[name]["se"] ** 2)
+    line = (f"  each value's masses pooled from the draws of up to {widest} sweep values "
+            f"(itself and report.pool = {report.get('pool', 5)} on each side)")
+    if now and sum(now) > 0:
+        line += (f": rms standard error {math.sqrt(sum(now) / len(now)):.2g}, each value's "
+                 f"own draws {math.sqrt(sum(own) / len(own)):.2g}")
+    return line + ".\n"
 
 
 def _smc_line(points: list[dict]) -> str:

@@ -23,6 +23,7 @@ from ..language.errors import UsageError
 from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
                       posterior_key, run_key, _now)
 from .minima import minimum_step, with_point_minima
+from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
@@ -139,7 +140,8 @@ def reanalyse(folder, spec: Spec) -> dict:
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = point_id(old_point)  # a sweep value, or a grid's cell
-        old_diag = old_point.get("diagnostics", {})
+        old_diag = {k: v for k, v in old_point.get("diagnostics", {}).items()
+                    if k not in ("own", "pooled")}  # pooled again below, where it applies
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
             arrays = load_draws(Path(folder), point_index(results, value), dataset)
@@ -164,6 +166,9 @@ def reanalyse(folder, spec: Spec) -> dict:
         points.append(summary)
     if quadrature:  # same phases: the masses stand, only the events are found again
         points = [PointSummary.from_json(p) for p in results["points"]]
+    elif pools(checked):  # each point's masses from its neighbours' draws too, as the run did
+        pooler = Pooler(compiled, Path(folder), pool_width(checked.report), summarise)
+        points = pooler.points({**results, "points": [p.to_json() for p in points]})
     report = checked.report
     engine = None
     if quadrature:  # crossovers located by bisection, as the run did (deterministic)

@@ -47,13 +47,14 @@ def _points(run) -> list[PointSummary]:
 
 
 def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=None,
-                 on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
+                 on_point=None, lcoef=None, batch: int = 0, minima=None, pool=None) -> int:
     """Add sweep values inside the brackets of ``run``'s events (module docstring) and save
     each as a point of the run folder; the number added now. ``sampler(engine, compiled,
     chunk, seed, lcoef)``: the sweep's sampler of ``[(index, value)]`` chunks, yielding
     ``(index, value, point, draws)`` (``sweep.sample_chunk``, or a cluster's);
     ``progress(count, total, value)``, ``on_point(point_json)``, ``lcoef``, ``minima`` as in
-    the sweep."""
+    the sweep; ``pool(run)``: the points summarised again from their neighbours' draws
+    (``pipeline.pooling``) before each round after the first."""
     from .minima import with_point_minima
 
     report = checked.report
@@ -63,7 +64,9 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
         return 0
     exact = checked.engine == "quadrature"
     count = 0
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):
+        if round_ and pool is not None:
+            pool(run)
         points = _points(run)
         events = find_events([p.value for p in points], points, report["floor"],
                              report["merge"])

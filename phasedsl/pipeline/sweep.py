@@ -177,6 +177,22 @@ def sweep_events(checked, values, points: list[PointSummary], engine, compiled, 
     return with_trust(events, points)
 
 
+def pool_step(run, checked, compiled):
+    """``pool(run)``: the run's points summarised again from their neighbours' draws too
+    (``pipeline.pooling``), saved; ``None`` where the run does not pool."""
+    from .pooling import Pooler, pool_width, pools
+
+    if not pools(checked):
+        return None
+    pooler = Pooler(compiled, run.folder, pool_width(checked.report), summarise)
+
+    def pool(run) -> None:
+        run.results["points"] = [p.to_json() for p in pooler.points(run.results)]
+        run.save()
+
+    return pool
+
+
 def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
                 minima=None) -> None:
     """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
@@ -299,9 +315,13 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
                 run.add_point(i, point.to_json(), draws)
                 if on_point is not None:
                     on_point(point.to_json())
+        pool = pool_step(run, checked, compiled)  # masses from neighbours' draws too
+        if pool is not None:
+            pool(run)
         if compiled.datasets == 1 and checked.grid is None:  # values added in brackets
-            refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
-                         lcoef, batch, minima)
+            if refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
+                            lcoef, batch, minima, pool) and pool is not None:
+                pool(run)
         points = [PointSummary.from_json(p) for p in run.results["points"]]
         if checked.grid is not None:  # events row by row, and the boundaries across rows
             from .grid import grid_events

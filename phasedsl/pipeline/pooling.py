@@ -1,0 +1,203 @@
+"""Each sweep value's masses from its neighbours' draws too (``report.pool``).
+
+After the sweep's points are sampled (and after each round of refinement), every point whose
+engine gives independent repeats (``smc``, ``smc_path``) is summarised again from the draws of
+the ``report.pool`` nearest sweep values on each side (itself included), each group (run)
+reweighted to the point by multistate importance sampling (``analysis.pooling``: MBAR over
+the window's values). Groups are pooled separately, so the spread of the groups' pooled
+masses is still an honest standard error, now of an estimate that rests on up to
+``2 * pool + 1`` independent tempering runs per group instead of one.
+
+Measured on PT1 (22 values, 300 particles x 4 runs): the rms standard error of the masses fell
+from 0.0052 / 0.0069 (own draws) to 0.0015 / 0.0018 with ``pool = 5``; the masses agree with
+an independent 1,000-particle run (``benchmarks/README.md``). The point's own estimate is kept
+in ``diagnostics.own``.
+
+The cost is one evaluation of the log density (no gradient) and of the phase indicators per
+saved sample and neighbouring value, cached for the whole run (refinement re-pools only new
+pairs). Not pooled: NUTS (its standard errors come from each point's chains' autocorrelation),
+quadrature (exact), several data sets and two-dimensional grids (each point its own, as
+before).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..analysis.pooling import Pooled
+from ..analysis.records import Mass, PointSummary
+from ..language.settings import TABLE
+from ..lower.target import Draws
+from ..rundir import load_draws, point_index
+
+__all__ = ["Pooler", "pool_width", "pools"]
+
+BLOCK = 16      # samples per vmapped block inside the compiled evaluation
+PAD = 512       # sample counts are padded to this times a power of 2 (few compiled shapes)
+
+
+def pool_width(report: dict) -> int:
+    """``report.pool``: neighbouring sweep values on each side whose draws a point uses."""
+    return int(report.get("pool", TABLE["report"]["pool"].default))
+
+
+def pools(checked) -> bool:
+    """Whether a run of ``checked`` pools its points (module docstring)."""
+    seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
+    return (checked.engine in ("smc", "smc_path") and checked.grid is None and seeds == 1
+            and pool_width(checked.report) > 0)
+
+
+def _evaluator(compiled):
+    """``fn(params f[M, D], ctx) -> (logdensity f[M], indicators bool[M, P])``, jitted,
+    ``M`` a multiple of ``BLOCK``."""
+    import jax
+
+    target = compiled.target
+
+    def one(z, ctx):
+        return target.logdensity(z, ctx), target.indicators(z, ctx)
+
+    @jax.jit
+    def fn(params, ctx):
+        blocks = params.reshape(-1, BLOCK, params.shape[-1])
+        u, ind = jax.lax.map(lambda b: jax.vmap(one, (0, None))(b, ctx), blocks)
+        return u.reshape(-1), ind.reshape(-1, ind.shape[-1])
+
+    return fn
+
+
+class Pooler:
+    """The pooled summaries of one run folder's points, with the cross evaluations cached.
+
+    ``summarise(compiled, value, draws, wall_s) -> PointSummary``: how a point's draws become
+    its record (``pipeline.sweep.summarise``)."""
+
+    def __init__(self, compiled, folder, width: int, summarise):
+        self._compiled = compiled
+        self._folder = folder
+        self._width = width
+        self._summarise = summarise
+        self._fn = None
+        self._own: dict[int, dict] = {}                 # index -> saved arrays
+        self._cross: dict[tuple[int, float], tuple] = {}  # (index, value) -> (u, ind)
+        self._done: dict[tuple, tuple] = {}  # (window's indices, position) -> estimate
+        self._log_z: dict[tuple[int, int], float] = {}  # (group, index) -> log Z + offset
+
+    def _arrays(self, index: int) -> dict:
+        if index not in self._own:
+            arrays = load_draws(self._folder, index)
+            if arrays is None:
+                raise FileNotFoundError(f"no draws for point {index} in {self._folder}")
+            self._own[index] = arrays
+        return self._own[index]
+
+    def _at(self, index: int, value) -> tuple[np.ndarray, np.ndarray]:
+        """Point ``index``'s samples evaluated at sweep ``value``: ``(u f[G, S], ind bool[G,
+        S, P])``."""
+        key = (index, float(value))
+        if key not in self._cross:
+            import jax.numpy as jnp
+
+            if self._fn is None:
+                self._fn = _evaluator(self._compiled)
+            params = self._arrays(index)["params"]
+            g, s, d = params.shape
+            flat = params.reshape(g * s, d)
+            pad = PAD * 2 ** max(0, math.ceil(math.log2(flat.shape[0] / PAD))) - flat.shape[0]
+            if pad:
+                flat = np.concatenate([flat, np.repeat(flat[:1], pad, axis=0)])
+            u, ind = self._fn(jnp.asarray(flat, jnp.float32),
+                              self._compiled.context(jnp.asarray(value, jnp.float32)))
+            self._cross[key] = (np.asarray(u, float)[: g * s].reshape(g, s),
+                                np.asarray(ind, bool)[: g * s].reshape(g, s, -1))
+        return self._cross[key]
+
+    def points(self, results: dict) -> list[PointSummary]:
+        """Every point of ``results`` pooled (sorted by value). A point already pooled keeps
+        its own estimate from before (``diagnostics.own``)."""
+        points = sorted((PointSummary.from_json(p) for p in results["points"]),
+                        key=lambda p: p.value)
+        indices = [point_index(results, p.value) for p in points]
+        out = []
+        for k, point in enumerate(points):
+            lo, hi = max(0, k - self._width), min(len(points), k + self._width + 1)
+            out.append(self._pooled(point, [points[j].value for j in range(lo, hi)],
+                                    indices[lo:hi], k - lo))
+        return out
+
+    def _pooled(self, point: PointSummary, values: list, indices: list[int],
+                at: int) -> PointSummary:
+        """``point`` summarised from the draws of ``indices`` (at sweep ``values``; the
+        point itself is ``indices[at]``)."""
+        own = self._arrays(indices[at])
+        groups = own["params"].shape[0]
+        if any(self._arrays(i)["params"].shape[0] != groups for i in indices):
+            return point   # neighbours with another number of runs: not comparable groups
+        key = (tuple(indices), at)
+        if key not in self._done:  # the same window as before: the same estimate
+            self._done[key] = self._estimate(point, values, indices, at)
+        new, ess = self._done[key]
+        before = point.diagnostics.get("own") or _own_record(point)
+        diagnostics = {**point.diagnostics, "mixing_ok": new.mixing_ok, "own": before,
+                       "pooled": {"values": len(indices), "from": float(values[0]),
+                                  "to": float(values[-1]), "ess": ess}}
+        return dataclasses.replace(
+            point, phases=new.phases, other=new.other, preferred=new.preferred,
+            overlap=new.overlap, diagnostics=diagnostics, modes=new.modes,
+            findings=new.findings, notes=new.notes)
+
+    def _estimate(self, point: PointSummary, values: list, indices: list[int], at: int):
+        """``(summary, ess f[G])``: the pooled record of ``point`` and each group's effective
+        sample size at it."""
+        own = self._arrays(indices[at])
+        groups = own["params"].shape[0]
+        u = [np.stack([self._at(i, v)[0] for v in values], axis=-1) for i in indices]
+        ind = [self._at(i, values[at])[1] for i in indices]
+        weights = np.zeros((groups, sum(x.shape[1] for x in u)))
+        ess = []
+        for g in range(groups):
+            w = np.concatenate([_group_weights(self._arrays(i), g) for i in indices])
+            states = np.concatenate([np.full(x.shape[1], j) for j, x in enumerate(u)])
+            pooled = Pooled(np.concatenate([x[g] for x in u]), w, states,
+                            self._start(g, indices))
+            self._remember(g, indices, pooled.log_z)
+            weights[g] = pooled.weights_at(at)
+            ess.append(1.0 / float(np.sum(weights[g] ** 2)))
+        draws = Draws(
+            params=np.concatenate([self._arrays(i)["params"] for i in indices], axis=1),
+            indicators=np.concatenate(ind, axis=1),
+            logdensity=np.concatenate([x[..., at] for x in u], axis=1),
+            weights=weights, method="repeats", log_z=own.get("log_z"))
+        return self._summarise(self._compiled, point.value, draws,
+                               point.diagnostics.get("wall_s", 0.0)), ess
+
+
+    def _start(self, g: int, indices: list[int]) -> np.ndarray:
+        """Group ``g``'s ``log Z`` at ``indices`` as solved before (NaN where not yet)."""
+        return np.array([self._log_z.get((g, i), np.nan) for i in indices])
+
+    def _remember(self, g: int, indices: list[int], log_z: np.ndarray) -> None:
+        """Keep a window's solution, aligned to the solutions kept before (one offset)."""
+        old = self._start(g, indices)
+        known = np.isfinite(old)
+        shift = float(np.median(old[known] - log_z[known])) if known.any() else 0.0
+        self._log_z.update({(g, i): float(f) + shift for i, f in zip(indices, log_z)})
+
+
+def _group_weights(arrays: dict, g: int) -> np.ndarray:
+    """``f[S]``: group ``g``'s weights, summing to 1 (equal where the draws are unweighted)."""
+    s = arrays["params"].shape[1]
+    w = arrays.get("weights")
+    w = np.full(s, 1.0 / s) if w is None else np.asarray(w[g], float)
+    return w / w.sum()
+
+
+def _own_record(point: PointSummary) -> dict:
+    """What a point's own draws said, kept beside its pooled estimate."""
+    return {"phases": {k: Mass(m.mass, m.se).to_json() for k, m in point.phases.items()},
+            "other": point.other.to_json(), "preferred": point.preferred,
+            "mixing_ok": point.mixing_ok, "mixing_notes": list(point.notes)}

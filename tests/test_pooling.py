@@ -1,0 +1,145 @@
+"""Every sweep value's masses from its neighbours' draws too (``report.pool``): multistate
+importance weights against closed forms, and pooled SMC runs against exact quadrature."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import phasedsl
+from phasedsl.analysis.pooling import Pooled, state_shares
+
+
+def _normal_u(x, mean, log_c):
+    """Unnormalised log density ``log_c - (x - mean)^2 / 2``: ``log Z = log_c + log
+    sqrt(2 pi)``."""
+    return log_c - 0.5 * (x - mean) ** 2
+
+
+def test_one_state_keeps_its_own_weights():
+    rng = np.random.default_rng(0)
+    w = rng.random(50)
+    w /= w.sum()
+    pooled = Pooled(rng.normal(size=(50, 1)), w, np.zeros(50, int))
+    np.testing.assert_allclose(pooled.weights_at(0), w, rtol=1e-12)
+
+
+def test_log_z_differences_of_two_gaussians():
+    """Exact draws of N(0, 1) and N(0.5, 1) with unnormalised densities scaled by e^1 and
+    e^-2: log Z_1 - log Z_0 = -3 (Monte Carlo error ~0.01 at 20,000 draws each)."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 1, 20000), rng.normal(0.5, 1, 20000)])
+    states = np.repeat([0, 1], 20000)
+    u = np.stack([_normal_u(x, 0, 1.0), _normal_u(x, 0.5, -2.0)], axis=1)
+    pooled = Pooled(u, np.full(40000, 1 / 20000), states)
+    assert pooled.log_z[1] == pytest.approx(-3.0, abs=0.03)
+    # the mean at each state from both states' draws
+    for k, mean in enumerate((0.0, 0.5)):
+        assert np.sum(pooled.weights_at(k) * x) == pytest.approx(mean, abs=0.02)
+
+
+def test_weighted_draws_represent_their_state():
+    """State 0 given by importance-weighted draws of a wider normal (weights N(0,1)/N(0,2)),
+    state 1 by exact draws of N(1, 1): the pooled mean and second moment at state 0 are 0
+    and 1."""
+    rng = np.random.default_rng(2)
+    wide = rng.normal(0, 2, 40000)
+    w0 = np.exp(-0.5 * wide ** 2 + 0.5 * (wide / 2) ** 2)
+    w0 /= w0.sum()
+    exact = rng.normal(1, 1, 20000)
+    x = np.concatenate([wide, exact])
+    u = np.stack([_normal_u(x, 0, 0.0), _normal_u(x, 1, 0.0)], axis=1)
+    pooled = Pooled(u, np.concatenate([w0, np.full(20000, 1 / 20000)]),
+                    np.repeat([0, 1], [40000, 20000]))
+    w = pooled.weights_at(0)
+    assert np.sum(w * x) == pytest.approx(0.0, abs=0.02)
+    assert np.sum(w * x ** 2) == pytest.approx(1.0, abs=0.03)
+    ess0 = 1 / np.sum(w0 ** 2)
+    assert state_shares(np.concatenate([w0, np.full(20000, 1 / 20000)]),
+                        np.repeat([0, 1], [40000, 20000]), 2)[0] == pytest.approx(
+        ess0 / (ess0 + 20000))
+
+
+def test_a_region_only_one_state_reaches_keeps_its_share():
+    """State 0 is N(0, 1); state 1 adds an equal second well at 6 that state 0's draws never
+    reach. Pooled, state 1's mass beyond 3 is 1/2 (its own draws carry that region), and
+    state 0's is its normal tail, 0.00135."""
+    rng = np.random.default_rng(3)
+    n = 20000
+    x0 = rng.normal(0, 1, n)
+    x1 = np.where(rng.random(n) < 0.5, rng.normal(0, 1, n), rng.normal(6, 1, n))
+    x = np.concatenate([x0, x1])
+
+    def u1(x):
+        return np.logaddexp(_normal_u(x, 0, 0.0), _normal_u(x, 6, 0.0))
+
+    u = np.stack([_normal_u(x, 0, 0.0), u1(x)], axis=1)
+    pooled = Pooled(u, np.full(2 * n, 1 / n), np.repeat([0, 1], n))
+    far = x > 3
+    assert np.sum(pooled.weights_at(1) * far) == pytest.approx(0.5, abs=0.01)
+    assert np.sum(pooled.weights_at(0) * far) == pytest.approx(0.5 * math.erfc(3 / 2 ** 0.5),
+                                                               abs=3e-4)
+    assert pooled.log_z[1] == pytest.approx(math.log(2), abs=0.02)
+
+
+MERGE = """
+experiment "two singularities merge"
+sweep theta over linspace(0, 1, 11)
+param w in [-2, 2]
+prior uniform
+energy K = (w + 1 - theta)^2 * (w - 1 + theta)^4
+let n = 10
+phase left  = ball(w, theta - 1, 1/2)
+phase right = ball(w, 1 - theta, 1/2)
+report { resolution = 0 }
+sample smc { particles = 200; runs = 4 }
+"""
+
+
+@pytest.fixture(scope="module")
+def merge_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pooling")
+    spec = folder / "merge.phase"
+    spec.write_text(MERGE)
+    pooled = phasedsl.run(phasedsl.load(spec), folder / "pooled", plots=False)
+    exact = phasedsl.run(phasedsl.load(spec, {"engine": "quadrature"}), folder / "exact",
+                         plots=False)
+    return pooled, exact
+
+
+def test_pooled_masses_match_quadrature_with_smaller_errors(merge_runs):
+    """Example 4.2 (phases that move with theta): each value's pooled masses within 3.5 se
+    of the exact ones, and their standard errors smaller than each value's own in all."""
+    pooled, exact = merge_runs
+    own_var = pooled_var = 0.0
+    for p, q in zip(pooled.points, exact.points):
+        assert p.value == q.value
+        assert p.diagnostics["pooled"]["values"] >= 6  # itself and 5 neighbours at least
+        for name in ("left", "right"):
+            m = p.phases[name]
+            assert abs(m.mass - q.phases[name].mass) <= 3.5 * m.se, (p.value, name)
+            own = p.diagnostics["own"]["phases"][name]
+            own_var += own["se"] ** 2
+            pooled_var += m.se ** 2
+    assert pooled_var < own_var / 2
+
+
+def test_pool_zero_keeps_each_point_its_own(merge_runs, tmp_path):
+    """``report.pool = 0``: the re-analysed masses are each point's own, as before pooling."""
+    import shutil
+
+    from phasedsl.pipeline.reanalyse import reanalyse
+
+    pooled, _ = merge_runs
+    copy = tmp_path / "copy"
+    shutil.copytree(pooled.folder, copy)
+    spec = phasedsl.load_text(MERGE.replace("resolution = 0", "resolution = 0; pool = 0"),
+                              "merge.phase")
+    results = reanalyse(copy, spec)
+    for p, new in zip(pooled.points, results["points"]):
+        assert "pooled" not in new["diagnostics"]
+        for name in ("left", "right"):
+            assert new["phases"][name]["mass"] == pytest.approx(
+                p.diagnostics["own"]["phases"][name]["mass"], abs=1e-12)
