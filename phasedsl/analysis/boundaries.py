@@ -15,6 +15,11 @@ where along the line the event is (``at``) and its uncertainty band (``lo``, ``h
 - destruction, creation, merge, split: the bracket, ``at`` its middle (where between the two
   sweep values the mass crosses the floor is not located more finely).
 
+Cells added by refinement (``pipeline.grid.refine_grid``) narrow the brackets. Where the
+line's events say how far each was located (``extra["refinement"]``,
+``analysis.refinement.with_refinement``), the point keeps it (``refinement``: status, width,
+bracket); where noise stopped it, the band is the widened bracket, where the change lies.
+
 Plain Python on ``Event`` records in, ``Boundary`` records out, each with ``to_json`` and
 ``from_json`` like ``records``.
 """
@@ -35,7 +40,9 @@ class BoundaryPoint:
     the boundary's axis (around ``value`` for a curve along the first variable, ``value2``
     along the second), ``resolved`` (False: the band is the bracket between two sweep values),
     ``trusted`` (False: a cell at an end has sampler groups that disagree), ``refined``
-    (``"bisection"`` where located more finely than the sweep)."""
+    (``"bisection"`` where located more finely than the sweep), ``refinement`` (how far the
+    line's event was located: ``{"status", "width", "bracket"}`` as
+    ``analysis.refinement.with_refinement`` gives it; ``None`` where not recorded)."""
 
     value: float
     value2: float
@@ -44,17 +51,21 @@ class BoundaryPoint:
     resolved: bool
     trusted: bool | None = None
     refined: str | None = None
+    refinement: dict | None = None
 
     def to_json(self) -> dict:
-        return plain({"value": self.value, "value2": self.value2, "band": [self.lo, self.hi],
-                      "resolved": self.resolved, "trusted": self.trusted,
-                      "refined": self.refined})
+        out = {"value": self.value, "value2": self.value2, "band": [self.lo, self.hi],
+               "resolved": self.resolved, "trusted": self.trusted, "refined": self.refined}
+        if self.refinement is not None:
+            out["refinement"] = self.refinement
+        return plain(out)
 
     @classmethod
     def from_json(cls, d: dict) -> "BoundaryPoint":
         lo, hi = d["band"]
         return cls(value=d["value"], value2=d["value2"], lo=lo, hi=hi, resolved=d["resolved"],
-                   trusted=d.get("trusted"), refined=d.get("refined"))
+                   trusted=d.get("trusted"), refined=d.get("refined"),
+                   refinement=d.get("refinement"))
 
 
 @dataclass(frozen=True)
@@ -108,9 +119,14 @@ def _point(e: Event, fixed: float, axis: int) -> BoundaryPoint:
         at, lo, hi, resolved, refined = (float(e.at), float(min(a, e.at)), float(max(b, e.at)),
                                          True, e.refined)
     else:
+        info = e.extra.get("refinement") or {}
+        if info.get("status") == "noise" and info.get("bracket"):  # where the change lies
+            lo, hi = (float(x) for x in info["bracket"])
         at, resolved, refined = 0.5 * (lo + hi), False, None
     value, value2 = (at, float(fixed)) if axis == 0 else (float(fixed), at)
-    return BoundaryPoint(value, value2, lo, hi, resolved, e.trusted, refined)
+    info = e.extra.get("refinement")
+    return BoundaryPoint(value, value2, lo, hi, resolved, e.trusted, refined,
+                         None if info is None else plain(dict(info)))
 
 
 def trace_boundaries(lines: list[tuple[float, list[Event]]], axis: int = 0) -> list[Boundary]:

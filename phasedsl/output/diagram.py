@@ -16,6 +16,8 @@ import string
 import numpy as np
 from rich.text import Text
 
+from .notes import refinement_words
+
 __all__ = ["is_grid", "grid_blocks", "grid_markdown", "phase_map", "boundary_table",
            "flagged_block", "diagram_figure", "cell_text"]
 
@@ -91,6 +93,11 @@ def boundary_table(results: dict, fmt) -> Text:
     curves = results.get("boundaries") or []
     if not curves:
         t.append("  none found (no event in any row or column)\n")
+    added = results["sweep"].get("added") or []
+    if added:
+        t.append(f"  {len(added)} cell{'s' if len(added) != 1 else ''} added inside event "
+                 "brackets along the rows and columns to locate them (report.resolution "
+                 f"{_resolution(results.get('report') or {})}; not on the map)\n")
     for b in curves:
         along, across, key, key2 = _axes(results, b)
         lines = len(results["sweep2" if not b.get("axis") else "sweep"]["values"])
@@ -101,11 +108,20 @@ def boundary_table(results: dict, fmt) -> Text:
             how = ("exact (bisection)" if p.get("refined") else
                    "resolved" if p["resolved"] else "somewhere in the bracket")
             t.append(f"    {across} = {fmt(p[key2], 4)}: {along} = {fmt(p[key], 5)} "
-                     f"[{fmt(lo, 5)}, {fmt(hi, 5)}] {how}")
+                     f"[{fmt(lo, 5)}, {fmt(hi, 5)}] {how}"
+                     + refinement_words(p.get("refinement")).replace("sweep values",
+                                                                      "cells"))
             if p.get("trusted") is False:
                 t.append("  (chains disagree at an end: not trustworthy)", style="red")
             t.append("\n")
     return t
+
+
+def _resolution(report: dict) -> str:
+    r = report.get("resolution")
+    if isinstance(r, dict):
+        return f"absolute({r.get('absolute')}) in the first variable"
+    return "?" if r is None else f"{r:g} of each variable's span"
 
 
 def _label(b: dict) -> str:
@@ -167,7 +183,7 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: str):
     """``phase_diagram.png``: the preferred phase per cell (colour; white: none, hatched:
-    not sampled), each boundary curve through its rows (circles, bands horizontal) or
+    not sampled; small dots: cells refinement added), each boundary curve through its rows (circles, bands horizontal) or
     columns (squares, thinner, bands vertical) with its band, flagged cells (chains
     or runs disagree) crossed out, the axes named for the two sweep variables (``label(name)``
     the axis label of a variable; ``colours`` the phases', ``other`` that of merges)."""
@@ -232,6 +248,12 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
                     ls="", zorder=5)
         handles.append(Line2D([], [], color=colour, ls=ls, lw=lw, marker=marker, ms=3.5,
                               label=f"{_label(b)}\n(along {along}, a point per {across})"))
+    added = results["sweep"].get("added") or []
+    if added:  # cells refinement added inside event brackets (not on the map)
+        ax_, ay_ = zip(*added)
+        ax.plot(ax_, ay_, ".", color="0.25", ms=2.5, zorder=4)
+        handles.append(Line2D([], [], ls="", marker=".", color="0.25",
+                              label=f"cells added to locate\nboundaries ({len(added)})"))
     if flagged:
         fx, fy = zip(*flagged)
         ax.plot(fx, fy, "x", color="red", ms=9, mew=2, zorder=6)

@@ -176,8 +176,9 @@ def reanalyse(folder, spec: Spec) -> dict:
     if checked.grid is not None:  # events row by row, the boundaries across rows
         from .grid import grid_events
 
-        events, curves = grid_events(points, lambda xs, line, cell: (
-            sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
+        events, curves = grid_events(points, lambda xs, line, cell, finish: sweep_events(
+            checked, xs, line, engine, compiled, seed, cell=cell, finish=finish),
+            checked, len(results["sweep"].get("added") or []))
         boundaries = {"boundaries": curves}
     else:
         added = len(results["sweep"].get("added") or [])
