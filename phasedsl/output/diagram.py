@@ -106,7 +106,10 @@ def boundary_table(results: dict, fmt) -> Text:
         for p in b["points"]:
             lo, hi = p["band"]
             how = ("exact (bisection)" if p.get("refined") else
-                   "resolved" if p["resolved"] else "somewhere in the bracket")
+                   "resolved" if p["resolved"] else
+                   f"located to {fmt(p['refinement']['width'], 3)} by added cells"
+                   if _located(p) and hi - lo < _grid_step(results, b, p) else
+                   "somewhere in the bracket")
             t.append(f"    {across} = {fmt(p[key2], 4)}: {along} = {fmt(p[key], 5)} "
                      f"[{fmt(lo, 5)}, {fmt(hi, 5)}] {how}"
                      + refinement_words(p.get("refinement")).replace("sweep values",
@@ -115,6 +118,20 @@ def boundary_table(results: dict, fmt) -> Text:
                 t.append("  (chains disagree at an end: not trustworthy)", style="red")
             t.append("\n")
     return t
+
+
+def _located(p: dict) -> bool:
+    """A boundary point whose line's event was refined to the resolution width."""
+    return (p.get("refinement") or {}).get("status") == "located"
+
+
+def _grid_step(results: dict, b: dict, p: dict) -> float:
+    """The spacing of the product grid around a boundary point along its curve's variable
+    (a band narrower than this was narrowed by added cells)."""
+    along = sorted(float(v) for v in results["sweep" if not b.get("axis") else "sweep2"]["values"])
+    at = p["value"] if not b.get("axis") else p["value2"]
+    gaps = [hi - lo for lo, hi in zip(along, along[1:]) if lo <= at <= hi]
+    return min(gaps) if gaps else float("inf")
 
 
 def _resolution(report: dict) -> str:
@@ -242,7 +259,8 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
             ax.vlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)
             x, y = fixed, at
         ax.plot(x, y, color=colour, ls=ls, lw=lw, marker=marker, ms=3.5)
-        unresolved = np.array([not p["resolved"] and not p.get("refined") for p in pts])
+        unresolved = np.array([not p["resolved"] and not p.get("refined") and not _located(p)
+                               for p in pts])
         if unresolved.any():
             ax.plot(x[unresolved], y[unresolved], marker, ms=6, mfc="white", mec=colour,
                     ls="", zorder=5)
@@ -260,7 +278,7 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
         handles.append(Line2D([], [], ls="", marker="x", color="red", mew=2,
                               label="flagged: chains or runs disagree\n(mixing_ok = false)"))
     handles.append(Patch(facecolor="0.6", alpha=0.3, label="band: located within"))
-    if any(not p["resolved"] and not p.get("refined")
+    if any(not p["resolved"] and not p.get("refined") and not _located(p)
            for b in results.get("boundaries") or [] for p in b["points"]):
         handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="k",
                               label="hollow: unresolved\n(somewhere in the bracket)"))
