@@ -33,7 +33,7 @@ from .language.settings import result_keys
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
-           "posterior_key", "draws_path", "data_identity", "point_id", "added_index", "added_cells",
+           "posterior_key", "draws_path", "data_identity", "point_id", "added_index",
            "point_index", "ADDED_BASE"]
 
 SCHEMA = "phasedsl.results/1"
@@ -278,19 +278,14 @@ def added_index(value) -> int:
     return ADDED_BASE + int.from_bytes(digest[:4], "little") % ADDED_BASE
 
 
-def added_cells(results: dict) -> list[Cell]:
-    """A grid run's added cells (``sweep.added``, pairs ``[value, value2]``) as ``Cell``s."""
-    return [Cell(float(x), float(y)) for x, y in results["sweep"].get("added") or []]
-
-
 def point_index(results: dict, value: float) -> int:
     """The index of the point at ``value``: its position among the spec's sweep values
     (``sweep.values``; a grid's cells ``(value, value2)`` row by row), or ``added_index`` for
     a value (a grid's cell) added to locate an event (``sweep.added``)."""
     values = [float(v) for v in results["sweep"]["values"]]
     if results.get("sweep2"):  # a grid: its cells row by row, as the run numbered them
-        cells = {(x, float(y)): k for k, (y, x) in enumerate(
-            (y, x) for y in results["sweep2"]["values"] for x in values)}
+        rows = [float(y) for y in results["sweep2"]["values"]]
+        cells = {(x, y): k for k, (x, y) in enumerate((x, y) for y in rows for x in values)}
         cell = Cell(*map(float, value))
         return cells[cell] if cell in cells else added_index(cell)
     value = float(value)
@@ -388,10 +383,10 @@ class RunFolder:
         # values added to locate events (pipeline.refine) are points of the same posterior;
         # a grid's added cells (pipeline.grid) are pairs [value, value2]
         grid = bool(header.get("sweep2"))
-        spec = set(values)
+        own = set(values)
         old_added = [Cell(float(v[0]), float(v[1])) if grid else float(v)
                      for v in (old or {}).get("sweep", {}).get("added") or []]
-        kept = [v for v in old_added if v in done and v not in spec]
+        kept = [v for v in old_added if v in done and v not in own]
         added = _added_list(kept, grid)
         results["sweep"] = {**results["sweep"], "added": added}
         results["points"] = sorted((done[v] for v in [*values, *kept] if v in done),

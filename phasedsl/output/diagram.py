@@ -200,9 +200,10 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: str):
     """``phase_diagram.png``: the preferred phase per cell (colour; white: none, hatched:
-    not sampled; small dots: cells refinement added), each boundary curve through its rows (circles, bands horizontal) or
-    columns (squares, thinner, bands vertical) with its band, flagged cells (chains
-    or runs disagree) crossed out, the axes named for the two sweep variables (``label(name)``
+    not sampled; small dots: cells refinement added), each boundary curve through its rows
+    (circles, bands horizontal) or columns (squares, thinner, bands vertical) with its band
+    (hollow markers: only known to lie in the bracket), flagged cells (chains or runs
+    disagree) crossed out, the axes named for the two sweep variables (``label(name)``
     the axis label of a variable; ``colours`` the phases', ``other`` that of merges)."""
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
