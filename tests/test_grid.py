@@ -609,3 +609,48 @@ def test_export_of_a_grid_loads_in_arviz(theta_first, tmp_path):
     assert grid.sel(theta=-0.25, n=10.0, phase="left") == pytest.approx(
         results["points"][cells.index((-0.25, 10.0))]["phases"]["left"]["mass"])
     assert json.loads(post.attrs["sweep_variables"]) == ["theta", "n"]
+
+
+# the right well of w^4 - 2 w^2 + theta w vanishes at THETA_C whatever n (a saddle-node of K)
+DOUBLE_WELL = """experiment "tilted double well grid"
+sweep theta over linspace(0, 2, 11)
+sweep n over 10, 20
+param w in [-2, 2]
+prior uniform
+energy K = w^4 - 2*w^2 + theta*w
+phase right = w > 0
+phase left = w <= 0
+sample quadrature { points = 401 }
+report { lcoef = 0 }
+"""
+
+
+def test_where_a_well_vanishes_is_a_curve_of_its_own(tmp_path):
+    """The local-minimum criterion along each row: K' = 4w^3 - 4w + theta has a double root
+    at theta_c = 8 / (3 sqrt 3) (w = 1/sqrt 3), where the right well meets its saddle, at
+    every n; the flows bisect it to the row's width (0.005 x 2 = 0.01). The floor crossing
+    of `right` is elsewhere (its mass decays long before, faster at larger n) and stays a
+    curve of its own."""
+    theta_c = 8 / (3 * math.sqrt(3))
+    results = run_spec(checked_text(DOUBLE_WELL), tmp_path)
+    (well,) = [b for b in results["boundaries"] if b.get("criterion") == "minimum"]
+    assert (well["kind"], well["phases"], well["axis"]) == ("destruction", ["right"], 0)
+    assert [p["value2"] for p in well["points"]] == [10.0, 20.0]
+    for p in well["points"]:
+        lo, hi = p["band"]
+        assert lo <= theta_c <= hi and hi - lo <= 0.01 and p["refined"] == "bisection"
+    (floor,) = [b for b in results["boundaries"] if b["kind"] == "destruction"
+                and b["axis"] == 0 and not b.get("criterion")]
+    at = [p["value"] for p in floor["points"]]
+    assert at[1] < at[0] < 0.5  # the mass meets the floor sooner at n = 20
+    assert all(p["minima"]["left"]["holds"] for p in results["points"])
+    row = [e for e in results["events"] if e["kind"] == "destruction" and e["value2"] == 10.0]
+    assert row[0]["minimum"]["interval"] == well["points"][0]["band"]  # beside the floor's
+    assert Boundary.from_json(well).to_json() == well
+    from phasedsl.output.report import console, render
+
+    c = console()
+    with c.capture() as cap:
+        c.print(render(results))
+    assert "destruction of right (local minimum) along theta: 2 of 2 rows" in cap.get()
+    assert "the phase stops holding a local minimum (gradient flows, bisected)" in cap.get()

@@ -105,7 +105,10 @@ def boundary_table(results: dict, fmt) -> Text:
                  f"{'rows' if not b.get('axis') else 'columns'}\n")
         for p in b["points"]:
             lo, hi = p["band"]
-            how = ("exact (bisection)" if p.get("refined") else
+            how = (f"the phase {'stops' if b['kind'] == 'destruction' else 'starts'} "
+                   "holding a local minimum (gradient flows, bisected)"
+                   if b.get("criterion") == "minimum" else
+                   "exact (bisection)" if p.get("refined") else
                    "resolved" if p["resolved"] else
                    f"located to {fmt(p['refinement']['width'], 3)} by added cells"
                    if _located(p) and hi - lo < _grid_step(results, b, p) else
@@ -145,6 +148,8 @@ def _label(b: dict) -> str:
     a = b["phases"]
     text = (f"crossover {a[0]} | {a[1]}" if b["kind"] == "crossover" else
             f"{b['kind']} of {a[0]}" if len(a) == 1 else f"{b['kind']} of {a[0]} and {a[1]}")
+    if b.get("criterion") == "minimum":  # where the phase's well vanishes or appears
+        text += " (local minimum)"
     return text + (f" (branch {b['branch'] + 1})" if b.get("branch") else "")
 
 
@@ -249,6 +254,8 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
         lo = np.array([p["band"][0] for p in pts], float)
         hi = np.array([p["band"][1] for p in pts], float)
         colour, ls = styles.get(b["kind"], (colours.get(b["phases"][0], other), "--"))
+        if b.get("criterion") == "minimum":  # the phase's well vanishes or appears: dotted
+            colour, ls = colours.get(b["phases"][0], other), ":"
         lw = (2.0 if b["kind"] == "crossover" else 1.4) * (0.6 if b.get("axis") else 1.0)
         marker = "o" if not b.get("axis") else "s"
         if not b.get("axis"):  # traced along the first variable: bands are horizontal

@@ -149,13 +149,15 @@ def grid_midpoints(points: list[PointSummary], checked) -> list[Cell]:
 
 
 def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=None,
-                on_point=None, lcoef=None, batch: int = 0) -> int:
+                on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
     """Add cells inside the brackets of the grid's events (``grid_midpoints``), round by
     round, until none is wanted, ``MAX_ROUNDS`` rounds or ``report.refine_points`` added
     cells in all; each saved as an ordinary point of the run folder (index
     ``rundir.added_index(cell)``, listed in ``sweep.added``). The number added now.
-    ``sampler``, ``progress``, ``on_point``, ``lcoef``, ``batch`` as in
+    ``sampler``, ``progress``, ``on_point``, ``lcoef``, ``batch``, ``minima`` as in
     ``pipeline.refine.refine_sweep``."""
+    from .minima import with_point_minima
+
     cap = refine_cap(checked.report)
     if cap <= 0:
         return 0
@@ -174,6 +176,7 @@ def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=Non
                 before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
                 progress(before, before + len(chunk) - k, part[0][1])
             for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
+                point = with_point_minima(point, minima, v, draws)
                 point = dataclasses.replace(point, diagnostics={**point.diagnostics,
                                                                 "added": True})
                 run.add_point(i, point.to_json(), draws, added=True)
@@ -183,17 +186,26 @@ def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=Non
     return count
 
 
-def _finisher(checked, line: list[PointSummary], axis: LineAxis, added: int):
+def _finisher(checked, line: list[PointSummary], axis: LineAxis, added: int, cell,
+              minima=None):
     """How far each event of one line was located (``with_refinement``, the line's width,
-    the grid's cap: 0 where the run has several data sets, which are not refined)."""
+    the grid's cap: 0 where the run has several data sets, which are not refined) and,
+    where ``minima`` (``pipeline.minima.MinimumStep``), where each phase stops or starts
+    holding a local minimum along the line (bisected through the line's cells ``cell(v)``
+    to its width)."""
     seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
     cap = refine_cap(checked.report) if seeds == 1 else 0
-    return lambda events: with_refinement(events, line, axis.width, checked.report["floor"],
-                                          added, cap)
+
+    def finish(events):
+        events = with_refinement(events, line, axis.width, checked.report["floor"], added, cap)
+        if minima is not None and seeds == 1:
+            events = minima.with_minima(events, line, cell=cell, width=axis.width)
+        return events
+    return finish
 
 
-def grid_events(points: list[PointSummary], line_events, checked,
-                added: int = 0) -> tuple[list[Event], list[dict]]:
+def grid_events(points: list[PointSummary], line_events, checked, added: int = 0,
+                minima=None) -> tuple[list[Event], list[dict]]:
     """The events of every row (each with ``extra["value2"]``, its row: the grid's
     ``events``) and the boundary curves (``Boundary.to_json``): across the rows (``axis``
     0), then across the columns (``axis`` 1: the events along the second variable at each
@@ -201,18 +213,22 @@ def grid_events(points: list[PointSummary], line_events, checked,
     and columns are the grid's (``checked``); each holds its product cells and the cells
     added along it. ``line_events(values, points, cell, finish)``: the events along one row
     or column (``sweep.sweep_events``; ``cell(v)`` the cell at ``v`` on that line,
-    ``finish(events)`` marks how far each was located, given ``added`` cells so far)."""
+    ``finish(events)`` marks how far each was located, given ``added`` cells so far, and
+    where ``minima`` is given where each phase stops or starts holding a local minimum:
+    ``_finisher``)."""
     events, rows, columns = [], [], []
     row_axis, column_axis = line_axes(checked)
     for y, row in rows_of(points, checked.grid.values):
-        found = line_events([p.value for p in row], row, lambda v, y=y: Cell(v, y),
-                            _finisher(checked, row, row_axis, added))
+        cell = lambda v, y=y: Cell(v, y)  # noqa: E731 - the row's cells
+        found = line_events([p.value for p in row], row, cell,
+                            _finisher(checked, row, row_axis, added, cell, minima))
         rows.append((y, found))
         events += [e.replaced(extra={**e.extra, "value2": y}) for e in found]
     for x, column in columns_of(points, checked.sweep_values):
-        columns.append((x, line_events([p.value for p in column], column,
-                                       lambda v, x=x: Cell(x, v),
-                                       _finisher(checked, column, column_axis, added))))
+        cell = lambda v, x=x: Cell(x, v)  # noqa: E731 - the column's cells
+        columns.append((x, line_events([p.value for p in column], column, cell,
+                                       _finisher(checked, column, column_axis, added, cell,
+                                                 minima))))
     curves = trace_boundaries(rows, axis=0) + trace_boundaries(columns, axis=1)
     return events, [b.to_json() for b in curves]
 
