@@ -154,6 +154,15 @@ def _order(p: dict) -> tuple:
     return (p.get("value2", 0.0), p["value"])
 
 
+def _added_list(added, grid: bool) -> list:
+    """``sweep.added`` as saved: distinct values sorted, or a grid's cells as pairs
+    ``[value, value2]`` row by row."""
+    if not grid:
+        return sorted({float(v) for v in added})
+    cells = {Cell(float(x), float(y)) for x, y in added}
+    return [[c.value, c.value2] for c in sorted(cells, key=lambda c: (c.value2, c.value))]
+
+
 def _refuse(path, why: str) -> RunFolderError:
     return RunFolderError(f"{path} is not a usable results file: {why}; {_DAMAGED}")
 
@@ -188,8 +197,15 @@ def validate(doc, path) -> dict:
     if not isinstance(values, list) or not all(_number(v) for v in values):
         raise _refuse(path, "`sweep.values` is not a list of numbers")
     added = doc["sweep"].get("added", [])
-    if not isinstance(added, list) or not all(_number(v) for v in added):
+    grid = doc.get("sweep2")
+    if grid is not None and (not isinstance(grid, dict) or not isinstance(
+            grid.get("values"), list) or not all(_number(v) for v in grid["values"])):
+        raise _refuse(path, "`sweep2.values` is not a list of numbers")
+    if grid is None and (not isinstance(added, list) or not all(_number(v) for v in added)):
         raise _refuse(path, "`sweep.added` is not a list of numbers")
+    if grid is not None and (not isinstance(added, list) or not all(
+            isinstance(c, list) and len(c) == 2 and all(map(_number, c)) for c in added)):
+        raise _refuse(path, "`sweep.added` is not a list of cells [value, value2]")
     if not all(isinstance(p, str) for p in doc["phases"]):
         raise _refuse(path, "`phases` is not a list of names")
     for i, p in enumerate(doc["points"]):
@@ -247,23 +263,31 @@ def load_results(folder: Path) -> dict | None:
 ADDED_BASE = 2 ** 31  # indices of added sweep values (refinement) start here
 
 
-def added_index(value: float) -> int:
+def added_index(value) -> int:
     """The index of a sweep value added to locate an event (``pipeline.refine``): derived
     from the value alone (``ADDED_BASE`` + 31 bits of the SHA-256 of its float64 bytes), so
     its PRNG key (``fold_in(PRNGKey(seed), index)``) and draws file do not depend on the order
-    in which values were added, and never meet the spec's own indices (0, 1, ...)."""
-    digest = hashlib.sha256(struct.pack("<d", float(value))).digest()
+    in which values were added, and never meet the spec's own indices (0, 1, ...). A grid's
+    added cell (a ``Cell`` or ``(value, value2)`` pair, ``pipeline.grid.refine_grid``): the
+    same from both coordinates' bytes (``<dd``), so it depends on the cell alone."""
+    if isinstance(value, (tuple, list)):
+        data = struct.pack("<dd", float(value[0]), float(value[1]))
+    else:
+        data = struct.pack("<d", float(value))
+    digest = hashlib.sha256(data).digest()
     return ADDED_BASE + int.from_bytes(digest[:4], "little") % ADDED_BASE
 
 
 def point_index(results: dict, value: float) -> int:
     """The index of the point at ``value``: its position among the spec's sweep values
     (``sweep.values``; a grid's cells ``(value, value2)`` row by row), or ``added_index`` for
-    a value added to locate an event (``sweep.added``)."""
+    a value (a grid's cell) added to locate an event (``sweep.added``)."""
     values = [float(v) for v in results["sweep"]["values"]]
     if results.get("sweep2"):  # a grid: its cells row by row, as the run numbered them
-        cells = [(x, float(y)) for y in results["sweep2"]["values"] for x in values]
-        return cells.index(tuple(map(float, value)))
+        rows = [float(y) for y in results["sweep2"]["values"]]
+        cells = {(x, y): k for k, (x, y) in enumerate((x, y) for y in rows for x in values)}
+        cell = Cell(*map(float, value))
+        return cells[cell] if cell in cells else added_index(cell)
     value = float(value)
     return values.index(value) if value in values else added_index(value)
 
@@ -356,12 +380,17 @@ class RunFolder:
         results = {**{k: v for k, v in header.items() if k != "warnings"},
                    "status": "running", "points": [], "events": [],
                    "warnings": list(header.get("warnings", []))}
-        # values added to locate events (pipeline.refine) are points of the same posterior
-        added = sorted(float(v) for v in (old or {}).get("sweep", {}).get("added") or []
-                       if v in done and v not in values)
+        # values added to locate events (pipeline.refine) are points of the same posterior;
+        # a grid's added cells (pipeline.grid) are pairs [value, value2]
+        grid = bool(header.get("sweep2"))
+        own = set(values)
+        old_added = [Cell(float(v[0]), float(v[1])) if grid else float(v)
+                     for v in (old or {}).get("sweep", {}).get("added") or []]
+        kept = [v for v in old_added if v in done and v not in own]
+        added = _added_list(kept, grid)
         results["sweep"] = {**results["sweep"], "added": added}
-        results["points"] = sorted((done[v] for v in [*values, *added] if v in done),
-                                   key=lambda p: p["value"])
+        results["points"] = sorted((done[v] for v in [*values, *kept] if v in done),
+                                   key=_order)
         if old is not None and old.get("reanalyses"):  # the history of a resumed run
             results["reanalyses"] = old["reanalyses"]
         results["timings"] = {"started": _now(), "ended": None, "wall_s": None,
@@ -379,8 +408,10 @@ class RunFolder:
         sorted; ``index`` is its ``added_index``)."""
         save_draws(self.folder, index, draws)
         if added:
-            self.results["sweep"]["added"] = sorted(
-                {*self.results["sweep"].get("added", []), float(point["value"])})
+            grid = "value2" in point
+            old = self.results["sweep"].get("added", [])
+            old = [Cell(*map(float, v)) for v in old] if grid else old
+            self.results["sweep"]["added"] = _added_list([*old, point_id(point)], grid)
         self.results["points"].append(point)
         self.results["points"].sort(key=_order)
         self.save()

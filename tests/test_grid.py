@@ -220,17 +220,21 @@ def test_grid_results_shape(theta_first):
     assert results["sweep"]["values"] == pytest.approx([-0.3, -0.25, -0.2, -0.15, -0.1, -0.05,
                                                         0.0, 0.05], abs=1e-15)
     assert results["sweep2"] == {"name": "n", "values": [5.0, 10.0, 20.0, 40.0]}
+    product = [(x, y) for y in results["sweep2"]["values"] for x in results["sweep"]["values"]]
+    added = [tuple(c) for c in results["sweep"]["added"]]  # refinement's cells, row by row
+    assert added == sorted(added, key=lambda c: (c[1], c[0])) and not set(added) & set(product)
     cells = [(p["value"], p["value2"]) for p in results["points"]]
-    assert cells == [(x, y) for y in results["sweep2"]["values"]
-                     for x in results["sweep"]["values"]]
-    assert len(list((folder / "draws").glob("point_*.npz"))) == 32
+    assert cells == sorted(product + added, key=lambda c: (c[1], c[0]))  # row by row
+    assert [c for c in cells if c not in added] == product
+    assert len(list((folder / "draws").glob("point_*.npz"))) == 32 + len(added)
     assert all("value2" in e for e in results["events"])
     assert results["effective"]["n"] == [y for y in (5.0, 10.0, 20.0, 40.0) for _ in range(8)]
     for b in results["boundaries"]:
         assert Boundary.from_json(b).to_json() == b
-    point = PointSummary.from_json(results["points"][9])
+    ninth = next(p for p in results["points"] if (p["value"], p["value2"]) == (-0.25, 10.0))
+    point = PointSummary.from_json(ninth)
     assert point.value == Cell(-0.25, 10.0)  # a Cell again, from value and value2
-    assert point.to_json() == results["points"][9]
+    assert point.to_json() == ninth
 
 
 def test_one_dimensional_results_keep_their_shape(tmp_path):
@@ -359,7 +363,8 @@ def test_flagged_cells_are_marked(theta_first):
         c.print(render(doc))
     text = cap.get()
     assert "  n = 10  R r R R L L L L" in text
-    assert "flagged cells (1 of 32" in text and "theta = -0.25, n = 10" in text
+    assert f"flagged cells (1 of {len(doc['points'])}" in text  # added cells too
+    assert "theta = -0.25, n = 10" in text
 
 
 def test_reanalysis_finds_the_boundaries_again(theta_first, tmp_path):
@@ -422,3 +427,230 @@ def test_n_on_the_second_axis_is_checked_against_a_data_file(tmp_path):
         check(parse(text.format(top=40), path))
     assert "the data file has fewer rows than `n`" in exc.value.render()
     assert "g.phase:2:1" in exc.value.render() and "found: n = 40" in exc.value.render()
+
+
+# ---------------------------------------------------------------- refinement of a grid
+
+
+def left_mass(theta: float, n: float) -> float:
+    """The exact mass of `left` (w < 0), integrated adaptively to 1e-13."""
+    def mass(lo, hi):
+        return quad(lambda w: math.exp(-n * tilted_k(w, theta)), lo, hi, epsabs=0,
+                    epsrel=1e-13, limit=200)[0]
+    left = mass(-2, 0)
+    return left / (left + mass(0, 2))
+
+
+def product_bracket(results, b, p):
+    """The bracket the product grid alone gives the floor crossing at ``p`` of curve ``b``:
+    the two values of its line's variable around the crossing (what a run without
+    refinement reports as its band)."""
+    along = results["sweep"]["values"] if b["axis"] == 0 else results["sweep2"]["values"]
+    at = p["value"] if b["axis"] == 0 else p["value2"]
+    lo = max(v for v in along if v <= at)
+    hi = min(v for v in along if v >= at)
+    return lo, hi
+
+
+def test_refined_floor_boundaries_are_within_the_resolution_of_the_exact_curve(theta_first):
+    """Quadrature bisects crossovers without cells; the floor crossings of `left` (its mass
+    meets report.floor = 0.005) are refined with added cells: along theta in each row (width
+    0.005 x the span 0.35 = 0.00175) and along n in each column (0.005 x the span 35 =
+    0.175). Each point's band must hold the exact crossing (its mass integrated to 1e-13;
+    the engine's masses are good to ~1e-8, a shift of ~1e-9 in theta against the band's
+    ~1e-3), be at most the width wide, and be narrower than the grid's own bracket."""
+    _, results = theta_first
+    floor = results["report"]["floor"]
+    curves = [b for b in results["boundaries"] if b["kind"] in ("creation", "destruction")]
+    assert {b["axis"] for b in curves} == {0, 1}  # rows and columns both refined
+    checked = 0
+    for b in curves:
+        assert b["phases"] == ["left"]
+        width = 0.005 * (0.35 if b["axis"] == 0 else 35.0)
+        for p in b["points"]:
+            lo, hi = p["band"]
+            info = p["refinement"]
+            assert info["status"] == "located" and info["width"] == pytest.approx(width)
+            assert hi - lo <= width + 1e-12
+            if b["axis"] == 0:
+                exact = brentq(lambda t: left_mass(t, p["value2"]) - floor, lo - 0.05,
+                               hi + 0.05, xtol=1e-12)
+            else:
+                exact = brentq(lambda n: left_mass(p["value"], n) - floor, lo - 5, hi + 5,
+                               xtol=1e-10)
+            assert lo <= exact <= hi
+            g0, g1 = product_bracket(results, b, p)
+            assert g1 - g0 >= 8 * (hi - lo)  # 0.05 or 5+ before; 3+ halvings since
+            checked += 1
+    assert checked >= 4
+    assert 0 < len(results["sweep"]["added"]) <= 40  # report.refine_points, whole grid
+
+
+def test_refined_cells_are_on_one_line_and_keep_the_map_a_product(theta_first):
+    from phasedsl.pipeline.grid import columns_of, rows_of
+
+    _, results = theta_first
+    xs, ys = results["sweep"]["values"], results["sweep2"]["values"]
+    for x, y in results["sweep"]["added"]:
+        assert (x in xs) != (y in ys)  # added along a row (y) or a column (x), never both
+    points = [PointSummary.from_json(p) for p in results["points"]]
+    rows, columns = rows_of(points, ys), columns_of(points, xs)
+    assert [y for y, _ in rows] == ys and [x for x, _ in columns] == pytest.approx(xs)
+    on_lines = sum(len(r) for _, r in rows) + sum(len(c) for _, c in columns)
+    assert on_lines == 2 * 32 + len(results["sweep"]["added"])  # each added cell once
+    from phasedsl.output.report import console, render
+
+    c = console()
+    with c.capture() as cap:
+        c.print(render(results))
+    text = cap.get()
+    assert "  n = 40  R R R R R R L L" in text  # the map: the product grid only
+    assert f"{len(results['sweep']['added'])} cells added inside event brackets" in text
+
+
+def test_added_cell_indices_come_from_both_coordinates():
+    """An added cell's index is ADDED_BASE + 31 bits of the SHA-256 of its two float64s:
+    the same whatever order the cells were added in; 1-D indices are unchanged."""
+    import hashlib
+    import struct
+
+    from phasedsl.rundir import ADDED_BASE, added_index, point_index
+
+    digest = hashlib.sha256(struct.pack("<dd", -0.175, 40.0)).digest()
+    expected = ADDED_BASE + int.from_bytes(digest[:4], "little") % ADDED_BASE
+    assert added_index(Cell(-0.175, 40.0)) == added_index((-0.175, 40.0)) == expected
+    assert added_index(Cell(40.0, -0.175)) != expected
+    one = hashlib.sha256(struct.pack("<d", 0.3)).digest()
+    assert added_index(0.3) == ADDED_BASE + int.from_bytes(one[:4], "little") % ADDED_BASE
+    doc = {"sweep": {"values": [0.0, 1.0]}, "sweep2": {"values": [5.0, 10.0]}}
+    assert point_index(doc, (1.0, 10.0)) == 3  # product cells: row by row
+    assert point_index(doc, Cell(0.5, 10.0)) == added_index(Cell(0.5, 10.0))
+
+
+def test_a_refined_grid_resumes_without_sampling(theta_first):
+    from phasedsl.pipeline.spec import load_text
+    from phasedsl.rundir import added_index, load_draws, point_index
+
+    folder, results = theta_first
+    for x, y in results["sweep"]["added"]:
+        assert point_index(results, (x, y)) == added_index(Cell(x, y))
+        assert load_draws(folder, added_index(Cell(x, y))) is not None
+    sampled = []
+    again = run_spec(load_text(TILTED.format(sweeps=THETA_FIRST), "grid.phase").checked,
+                     folder, on_point=sampled.append,
+                     progress=lambda *a: sampled.append(a))
+    assert sampled == []
+    assert again["timings"]["points_resumed"] == len(results["points"])
+    assert again["sweep"]["added"] == results["sweep"]["added"]
+    assert again["points"] == results["points"] and again["boundaries"] == results["boundaries"]
+
+
+def test_a_grid_documents_added_cells_are_validated(theta_first):
+    from phasedsl.rundir import RunFolderError, validate
+
+    _, results = theta_first
+    doc = json.loads(json.dumps(results))
+    doc["sweep"]["added"][0] = doc["sweep"]["added"][0][0]  # a number, not a pair
+    with pytest.raises(RunFolderError, match=r"`sweep.added` is not a list of cells"):
+        validate(doc, "results.json")
+
+
+def test_whole_number_axes_add_whole_numbers():
+    """A network's n counts data rows: a column's bracket [10, 25] is halved at 17 (rounded
+    down), and a bracket of neighbouring whole numbers is as located as it can be."""
+    from phasedsl.analysis.records import Mass, PhaseMass
+    from phasedsl.pipeline.grid import grid_midpoints, line_axes
+
+    checked = checked_text(NETWORK.format(sweeps="sweep a over 0.5, 1\nsweep n over 10, 25"))
+    rows, columns = line_axes(checked)
+    assert not rows.whole and rows.width == pytest.approx(0.0025)
+    assert columns.whole and columns.width == 1.0  # 0.005 x 15 = 0.075, at least 1 row
+
+    def cell(a, n, up):
+        return PointSummary(Cell(a, n), {"up": PhaseMass(up, 1e-4)}, Mass(1 - up, None),
+                            "up", {}, False, None, {})
+
+    points = [cell(0.5, 10.0, 0.5), cell(1.0, 10.0, 0.5),
+              cell(0.5, 25.0, 0.001), cell(1.0, 25.0, 0.5)]
+    # `up` is created along the row n = 25 and destroyed along the column a = 0.5; the
+    # row's bracket is 200 widths wide, the column's 15: the row's first
+    assert grid_midpoints(points, checked) == [Cell(0.75, 25.0), Cell(0.5, 17.0)]
+    near = [cell(0.5, 17.0, 0.5), cell(0.5, 18.0, 0.001), cell(1.0, 17.0, 0.5),
+            cell(1.0, 18.0, 0.001)]
+    checked = checked_text(NETWORK.format(sweeps="sweep a over 0.5, 1\nsweep n over 17, 18"))
+    assert grid_midpoints(near, checked) == []
+
+
+def test_export_of_a_grid_loads_in_arviz(theta_first, tmp_path):
+    az = pytest.importorskip("arviz")
+    from phasedsl.pipeline.export import export_arviz
+
+    folder, results = theta_first
+    path = export_arviz(folder, results, tmp_path / "grid.nc")
+    idata = az.from_netcdf(str(path))
+    post = idata.posterior
+    cells = [(p["value"], p["value2"]) for p in results["points"]]
+    assert post["w"].dims == ("chain", "draw", "cell")
+    assert post.sizes["cell"] == len(cells) == 32 + len(results["sweep"]["added"])
+    assert list(zip(post["theta"].values, post["n"].values)) == cells
+    added = {tuple(c) for c in results["sweep"]["added"]}
+    assert list(post["added"].values) == [c in added for c in cells]
+    assert post["in_phase"].dims == ("chain", "draw", "cell", "phase")
+    assert idata.sample_stats["weights"].dims == ("chain", "draw", "cell")
+    summary = idata.phase_summary
+    assert list(summary["mass"].sel(phase="left").values) == [
+        p["phases"]["left"]["mass"] for p in results["points"]]
+    # the weighted indicator means are the quadrature's masses, cell by cell
+    w = idata.sample_stats["weights"]
+    means = (post["in_phase"].sel(phase="left") * w).sum(("chain", "draw")) / w.sum(
+        ("chain", "draw"))
+    assert means.values == pytest.approx(summary["mass"].sel(phase="left").values, abs=1e-6)
+    grid = summary["mass"].set_index(cell=["theta", "n"]).unstack("cell")
+    assert grid.sel(theta=-0.25, n=10.0, phase="left") == pytest.approx(
+        results["points"][cells.index((-0.25, 10.0))]["phases"]["left"]["mass"])
+    assert json.loads(post.attrs["sweep_variables"]) == ["theta", "n"]
+
+
+# the right well of w^4 - 2 w^2 + theta w vanishes at THETA_C whatever n (a saddle-node of K)
+DOUBLE_WELL = """experiment "tilted double well grid"
+sweep theta over linspace(0, 2, 11)
+sweep n over 10, 20
+param w in [-2, 2]
+prior uniform
+energy K = w^4 - 2*w^2 + theta*w
+phase right = w > 0
+phase left = w <= 0
+sample quadrature { points = 401 }
+report { lcoef = 0 }
+"""
+
+
+def test_where_a_well_vanishes_is_a_curve_of_its_own(tmp_path):
+    """The local-minimum criterion along each row: K' = 4w^3 - 4w + theta has a double root
+    at theta_c = 8 / (3 sqrt 3) (w = 1/sqrt 3), where the right well meets its saddle, at
+    every n; the flows bisect it to the row's width (0.005 x 2 = 0.01). The floor crossing
+    of `right` is elsewhere (its mass decays long before, faster at larger n) and stays a
+    curve of its own."""
+    theta_c = 8 / (3 * math.sqrt(3))
+    results = run_spec(checked_text(DOUBLE_WELL), tmp_path)
+    (well,) = [b for b in results["boundaries"] if b.get("criterion") == "minimum"]
+    assert (well["kind"], well["phases"], well["axis"]) == ("destruction", ["right"], 0)
+    assert [p["value2"] for p in well["points"]] == [10.0, 20.0]
+    for p in well["points"]:
+        lo, hi = p["band"]
+        assert lo <= theta_c <= hi and hi - lo <= 0.01 and p["refined"] == "bisection"
+    (floor,) = [b for b in results["boundaries"] if b["kind"] == "destruction"
+                and b["axis"] == 0 and not b.get("criterion")]
+    at = [p["value"] for p in floor["points"]]
+    assert at[1] < at[0] < 0.5  # the mass meets the floor sooner at n = 20
+    assert all(p["minima"]["left"]["holds"] for p in results["points"])
+    row = [e for e in results["events"] if e["kind"] == "destruction" and e["value2"] == 10.0]
+    assert row[0]["minimum"]["interval"] == well["points"][0]["band"]  # beside the floor's
+    assert Boundary.from_json(well).to_json() == well
+    from phasedsl.output.report import console, render
+
+    c = console()
+    with c.capture() as cap:
+        c.print(render(results))
+    assert "destruction of right (local minimum) along theta: 2 of 2 rows" in cap.get()
+    assert "the phase stops holding a local minimum (gradient flows, bisected)" in cap.get()

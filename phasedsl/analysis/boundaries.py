@@ -15,6 +15,18 @@ where along the line the event is (``at``) and its uncertainty band (``lo``, ``h
 - destruction, creation, merge, split: the bracket, ``at`` its middle (where between the two
   sweep values the mass crosses the floor is not located more finely).
 
+Where a phase stops (or starts) holding a local minimum of the potential along a line
+(``analysis.minima``: ``extra["minimum"]`` of a floor event, or an event of its own with
+``extra["criterion"] = "minimum"``), that change is a curve of its own (``criterion``
+``"minimum"``): one point per line where the phase's well vanishes or appears, ``at`` the
+bisected interval's middle and the interval its band (bisected to the line's resolution
+width, no sampling).
+
+Cells added by refinement (``pipeline.grid.refine_grid``) narrow the brackets. Where the
+line's events say how far each was located (``extra["refinement"]``,
+``analysis.refinement.with_refinement``), the point keeps it (``refinement``: status, width,
+bracket); where noise stopped it, the band is the widened bracket, where the change lies.
+
 Plain Python on ``Event`` records in, ``Boundary`` records out, each with ``to_json`` and
 ``from_json`` like ``records``.
 """
@@ -35,7 +47,9 @@ class BoundaryPoint:
     the boundary's axis (around ``value`` for a curve along the first variable, ``value2``
     along the second), ``resolved`` (False: the band is the bracket between two sweep values),
     ``trusted`` (False: a cell at an end has sampler groups that disagree), ``refined``
-    (``"bisection"`` where located more finely than the sweep)."""
+    (``"bisection"`` where located more finely than the sweep), ``refinement`` (how far the
+    line's event was located: ``{"status", "width", "bracket"}`` as
+    ``analysis.refinement.with_refinement`` gives it; ``None`` where not recorded)."""
 
     value: float
     value2: float
@@ -44,17 +58,21 @@ class BoundaryPoint:
     resolved: bool
     trusted: bool | None = None
     refined: str | None = None
+    refinement: dict | None = None
 
     def to_json(self) -> dict:
-        return plain({"value": self.value, "value2": self.value2, "band": [self.lo, self.hi],
-                      "resolved": self.resolved, "trusted": self.trusted,
-                      "refined": self.refined})
+        out = {"value": self.value, "value2": self.value2, "band": [self.lo, self.hi],
+               "resolved": self.resolved, "trusted": self.trusted, "refined": self.refined}
+        if self.refinement is not None:
+            out["refinement"] = self.refinement
+        return plain(out)
 
     @classmethod
     def from_json(cls, d: dict) -> "BoundaryPoint":
         lo, hi = d["band"]
         return cls(value=d["value"], value2=d["value2"], lo=lo, hi=hi, resolved=d["resolved"],
-                   trusted=d.get("trusted"), refined=d.get("refined"))
+                   trusted=d.get("trusted"), refined=d.get("refined"),
+                   refinement=d.get("refinement"))
 
 
 @dataclass(frozen=True)
@@ -64,32 +82,59 @@ class Boundary:
     order of the first line's event; the one phase of a destruction or creation), ``axis``
     (0: traced along the first variable, one point per row; 1: along the second, one point
     per column), ``branch`` (0 for the first such event of a line, 1 for the second ...) and
-    its ``points``, one per line where it is found, in the lines' order."""
+    its ``points``, one per line where it is found, in the lines' order. ``criterion``:
+    ``"minimum"`` for where a phase stops (``destruction``) or starts (``creation``) holding
+    a local minimum of the potential; ``None`` for the mass criteria (the floor, the
+    preferred phase, the overlap)."""
 
     kind: str
     phases: tuple[str, ...]
     axis: int
     branch: int
     points: tuple[BoundaryPoint, ...]
+    criterion: str | None = None
 
     def to_json(self) -> dict:
-        return plain({"kind": self.kind, "phases": list(self.phases), "axis": self.axis,
-                      "branch": self.branch, "points": [p.to_json() for p in self.points]})
+        out = {"kind": self.kind, "phases": list(self.phases), "axis": self.axis,
+               "branch": self.branch, "points": [p.to_json() for p in self.points]}
+        if self.criterion is not None:
+            out["criterion"] = self.criterion
+        return plain(out)
 
     @classmethod
     def from_json(cls, d: dict) -> "Boundary":
         return cls(kind=d["kind"], phases=tuple(d["phases"]), axis=int(d.get("axis", 0)),
                    branch=int(d.get("branch", 0)),
-                   points=tuple(BoundaryPoint.from_json(p) for p in d["points"]))
+                   points=tuple(BoundaryPoint.from_json(p) for p in d["points"]),
+                   criterion=d.get("criterion"))
 
 
 def _curve_key(e: Event) -> tuple:
-    """Events of one curve share this: the kind and the phases (a crossover's unordered)."""
+    """Events of one curve share this: the kind, the phases (a crossover's unordered) and
+    the criterion (``"minimum"``, or None)."""
+    criterion = e.extra.get("criterion")
     if e.kind == "crossover":
-        return ("crossover", frozenset((e.source, e.target)))
+        return ("crossover", frozenset((e.source, e.target)), criterion)
     if e.phase is not None:
-        return (e.kind, frozenset((e.phase,)))
-    return (e.kind, frozenset(e.phases))
+        return (e.kind, frozenset((e.phase,)), criterion)
+    return (e.kind, frozenset(e.phases), criterion)
+
+
+def _minimum_events(events: list[Event]) -> list[Event]:
+    """One line's events with each local-minimum change a separate event (criterion
+    ``"minimum"``, ``at`` and ``interval`` the bisection's): those found beside a floor
+    crossing (``extra["minimum"]`` with an ``at``) besides the floor event, those found alone
+    as they are; in position along the line."""
+    out = []
+    for e in events:
+        out.append(e)
+        info = e.extra.get("minimum") or {}
+        if "criterion" not in e.extra and info.get("at") is not None:
+            out.append(Event(2, info.get("kind", e.kind), tuple(info["between"]), phase=e.phase,
+                             at=info["at"], interval=tuple(info["interval"]),
+                             refined="bisection", trusted=e.trusted,
+                             extra={"criterion": "minimum"}))
+    return sorted(out, key=lambda e: (e.between[0], e.between[1], e.order))
 
 
 def _phases(e: Event) -> tuple[str, ...]:
@@ -103,14 +148,23 @@ def _point(e: Event, fixed: float, axis: int) -> BoundaryPoint:
     the line's value of the other variable."""
     lo, hi = (float(x) for x in e.between)
     located = e.resolved is not False or e.refined is not None  # bisection: exact engines
+    if e.extra.get("criterion") == "minimum":  # a well vanishes or appears: bisected flows
+        a, b = (float(x) for x in e.interval)
+        value, value2 = (e.at, float(fixed)) if axis == 0 else (float(fixed), e.at)
+        return BoundaryPoint(value, value2, a, b, True, e.trusted, "bisection")
     if e.kind == "crossover" and located and e.at is not None:
         a, b = e.interval if e.interval is not None else (lo, hi)
         at, lo, hi, resolved, refined = (float(e.at), float(min(a, e.at)), float(max(b, e.at)),
                                          True, e.refined)
     else:
+        info = e.extra.get("refinement") or {}
+        if info.get("status") == "noise" and info.get("bracket"):  # where the change lies
+            lo, hi = (float(x) for x in info["bracket"])
         at, resolved, refined = 0.5 * (lo + hi), False, None
     value, value2 = (at, float(fixed)) if axis == 0 else (float(fixed), at)
-    return BoundaryPoint(value, value2, lo, hi, resolved, e.trusted, refined)
+    info = e.extra.get("refinement")
+    return BoundaryPoint(value, value2, lo, hi, resolved, e.trusted, refined,
+                         None if info is None else plain(dict(info)))
 
 
 def trace_boundaries(lines: list[tuple[float, list[Event]]], axis: int = 0) -> list[Boundary]:
@@ -123,11 +177,11 @@ def trace_boundaries(lines: list[tuple[float, list[Event]]], axis: int = 0) -> l
     phases: dict[tuple, tuple[str, ...]] = {}
     for fixed, events in lines:
         seen: dict[tuple, int] = {}
-        for e in events:
+        for e in _minimum_events(events):
             key = _curve_key(e)
             branch = seen.get(key, 0)
             seen[key] = branch + 1
             curves.setdefault((key, branch), []).append(_point(e, fixed, axis))
             phases.setdefault((key, branch), _phases(e))
-    return [Boundary(key[0], phases[(key, branch)], axis, branch, tuple(points))
+    return [Boundary(key[0], phases[(key, branch)], axis, branch, tuple(points), key[2])
             for (key, branch), points in curves.items()]

@@ -16,6 +16,8 @@ import string
 import numpy as np
 from rich.text import Text
 
+from .notes import refinement_words
+
 __all__ = ["is_grid", "grid_blocks", "grid_markdown", "phase_map", "boundary_table",
            "flagged_block", "diagram_figure", "cell_text"]
 
@@ -91,6 +93,11 @@ def boundary_table(results: dict, fmt) -> Text:
     curves = results.get("boundaries") or []
     if not curves:
         t.append("  none found (no event in any row or column)\n")
+    added = results["sweep"].get("added") or []
+    if added:
+        t.append(f"  {len(added)} cell{'s' if len(added) != 1 else ''} added inside event "
+                 "brackets along the rows and columns to locate them (report.resolution "
+                 f"{_resolution(results.get('report') or {})}; not on the map)\n")
     for b in curves:
         along, across, key, key2 = _axes(results, b)
         lines = len(results["sweep2" if not b.get("axis") else "sweep"]["values"])
@@ -98,20 +105,51 @@ def boundary_table(results: dict, fmt) -> Text:
                  f"{'rows' if not b.get('axis') else 'columns'}\n")
         for p in b["points"]:
             lo, hi = p["band"]
-            how = ("exact (bisection)" if p.get("refined") else
-                   "resolved" if p["resolved"] else "somewhere in the bracket")
+            how = (f"the phase {'stops' if b['kind'] == 'destruction' else 'starts'} "
+                   "holding a local minimum (gradient flows, bisected)"
+                   if b.get("criterion") == "minimum" else
+                   "exact (bisection)" if p.get("refined") else
+                   "resolved" if p["resolved"] else
+                   f"located to {fmt(p['refinement']['width'], 3)} by added cells"
+                   if _located(p) and hi - lo < _grid_step(results, b, p) else
+                   "somewhere in the bracket")
             t.append(f"    {across} = {fmt(p[key2], 4)}: {along} = {fmt(p[key], 5)} "
-                     f"[{fmt(lo, 5)}, {fmt(hi, 5)}] {how}")
+                     f"[{fmt(lo, 5)}, {fmt(hi, 5)}] {how}"
+                     + refinement_words(p.get("refinement")).replace("sweep values",
+                                                                      "cells"))
             if p.get("trusted") is False:
                 t.append("  (chains disagree at an end: not trustworthy)", style="red")
             t.append("\n")
     return t
 
 
+def _located(p: dict) -> bool:
+    """A boundary point whose line's event was refined to the resolution width."""
+    return (p.get("refinement") or {}).get("status") == "located"
+
+
+def _grid_step(results: dict, b: dict, p: dict) -> float:
+    """The spacing of the product grid around a boundary point along its curve's variable
+    (a band narrower than this was narrowed by added cells)."""
+    along = sorted(float(v) for v in results["sweep" if not b.get("axis") else "sweep2"]["values"])
+    at = p["value"] if not b.get("axis") else p["value2"]
+    gaps = [hi - lo for lo, hi in zip(along, along[1:]) if lo <= at <= hi]
+    return min(gaps) if gaps else float("inf")
+
+
+def _resolution(report: dict) -> str:
+    r = report.get("resolution")
+    if isinstance(r, dict):
+        return f"absolute({r.get('absolute')}) in the first variable"
+    return "?" if r is None else f"{r:g} of each variable's span"
+
+
 def _label(b: dict) -> str:
     a = b["phases"]
     text = (f"crossover {a[0]} | {a[1]}" if b["kind"] == "crossover" else
             f"{b['kind']} of {a[0]}" if len(a) == 1 else f"{b['kind']} of {a[0]} and {a[1]}")
+    if b.get("criterion") == "minimum":  # where the phase's well vanishes or appears
+        text += " (local minimum)"
     return text + (f" (branch {b['branch'] + 1})" if b.get("branch") else "")
 
 
@@ -167,9 +205,10 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: str):
     """``phase_diagram.png``: the preferred phase per cell (colour; white: none, hatched:
-    not sampled), each boundary curve through its rows (circles, bands horizontal) or
-    columns (squares, thinner, bands vertical) with its band, flagged cells (chains
-    or runs disagree) crossed out, the axes named for the two sweep variables (``label(name)``
+    not sampled; small dots: cells refinement added), each boundary curve through its rows
+    (circles, bands horizontal) or columns (squares, thinner, bands vertical) with its band
+    (hollow markers: only known to lie in the bracket), flagged cells (chains or runs
+    disagree) crossed out, the axes named for the two sweep variables (``label(name)``
     the axis label of a variable; ``colours`` the phases', ``other`` that of merges)."""
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
@@ -215,6 +254,8 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
         lo = np.array([p["band"][0] for p in pts], float)
         hi = np.array([p["band"][1] for p in pts], float)
         colour, ls = styles.get(b["kind"], (colours.get(b["phases"][0], other), "--"))
+        if b.get("criterion") == "minimum":  # the phase's well vanishes or appears: dotted
+            colour, ls = colours.get(b["phases"][0], other), ":"
         lw = (2.0 if b["kind"] == "crossover" else 1.4) * (0.6 if b.get("axis") else 1.0)
         marker = "o" if not b.get("axis") else "s"
         if not b.get("axis"):  # traced along the first variable: bands are horizontal
@@ -226,19 +267,26 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
             ax.vlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)
             x, y = fixed, at
         ax.plot(x, y, color=colour, ls=ls, lw=lw, marker=marker, ms=3.5)
-        unresolved = np.array([not p["resolved"] and not p.get("refined") for p in pts])
+        unresolved = np.array([not p["resolved"] and not p.get("refined") and not _located(p)
+                               for p in pts])
         if unresolved.any():
             ax.plot(x[unresolved], y[unresolved], marker, ms=6, mfc="white", mec=colour,
                     ls="", zorder=5)
         handles.append(Line2D([], [], color=colour, ls=ls, lw=lw, marker=marker, ms=3.5,
                               label=f"{_label(b)}\n(along {along}, a point per {across})"))
+    added = results["sweep"].get("added") or []
+    if added:  # cells refinement added inside event brackets (not on the map)
+        ax_, ay_ = zip(*added)
+        ax.plot(ax_, ay_, ".", color="0.25", ms=2.5, zorder=4)
+        handles.append(Line2D([], [], ls="", marker=".", color="0.25",
+                              label=f"cells added to locate\nboundaries ({len(added)})"))
     if flagged:
         fx, fy = zip(*flagged)
         ax.plot(fx, fy, "x", color="red", ms=9, mew=2, zorder=6)
         handles.append(Line2D([], [], ls="", marker="x", color="red", mew=2,
                               label="flagged: chains or runs disagree\n(mixing_ok = false)"))
     handles.append(Patch(facecolor="0.6", alpha=0.3, label="band: located within"))
-    if any(not p["resolved"] and not p.get("refined")
+    if any(not p["resolved"] and not p.get("refined") and not _located(p)
            for b in results.get("boundaries") or [] for p in b["points"]):
         handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="k",
                               label="hollow: unresolved\n(somewhere in the bracket)"))

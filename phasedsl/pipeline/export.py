@@ -8,7 +8,12 @@ files keep it (runs saved before it was kept export without it); ``weights`` and
 for weighted engines), and ``phase_summary`` (masses,
 their standard errors, free energies, ``other``, preferred phase per sweep value; the events
 and the results document as JSON attributes). The sweep value is a coordinate of its own
-dimension, named after the sweep variable. ``chain`` is a NUTS chain, an SMC run or the one
+dimension, named after the sweep variable. A two-dimensional sweep's points are the
+dimension ``cell`` (the product grid's cells row by row, then any cells refinement added,
+all in the results' order), with the coordinates ``FIRST (cell)`` and ``SECOND (cell)``, named
+after the two sweep variables, and ``added (cell)`` (True for a cell added to locate a
+boundary); ``ds.set_index(cell=[FIRST, SECOND]).unstack("cell")`` gives arrays over both
+variables (NaN where there is no cell). ``chain`` is a NUTS chain, an SMC run or the one
 quadrature grid; for SMC and quadrature the draws are *weighted* (``weights``): ArviZ's
 statistics, which treat draws as equally weighted, then need the draws resampled first.
 
@@ -24,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..language.errors import UsageError
-from ..rundir import dumps, load_draws, point_index
+from ..rundir import dumps, load_draws, point_id, point_index
 from .spec import spec_of_results
 
 __all__ = ["export_arviz", "inference_data"]
@@ -59,27 +64,45 @@ def _padded(arrays: list[dict], size: int) -> list[dict]:
     return out
 
 
+_RESERVED = {"chain", "draw", "phase", "cell", "added", "node", "input"}
+
+
+def _cell_coords(folder, results: dict, cells: list) -> dict:
+    """A grid's coordinates along ``cell``: each variable's value and ``added``
+    (``{name: ("cell", f[C])}``)."""
+    name, name2 = results["sweep"]["name"], results["sweep2"]["name"]
+    clash = sorted({name, name2} & _RESERVED)
+    if clash:
+        raise UsageError(f"{folder}: a sweep variable named `{clash[0]}` would share its name "
+                         "with a dimension of the export; rename it in the spec")
+    added = {tuple(map(float, c)) for c in results["sweep"].get("added") or []}
+    return {"cell": np.arange(len(cells)),
+            name: ("cell", np.array([c[0] for c in cells], float)),
+            name2: ("cell", np.array([c[1] for c in cells], float)),
+            "added": ("cell", np.array([tuple(map(float, c)) in added for c in cells]))}
+
+
 def inference_data(folder, results: dict):
     """The run in ``folder`` as an ``arviz.InferenceData``."""
-    if results.get("sweep2"):
-        raise UsageError(f"{folder} is a two-dimensional sweep: its ArviZ export is not "
-                         "supported yet")
     az, xr = _import_arviz()
     spec, why = spec_of_results(results)
     if spec is None:
         raise UsageError(f"cannot name the parameters: {why or 'the run recorded no spec'}")
     checked = spec.checked
-    sweep = checked.sweep_name or "point"
-    all_values = [float(v) for v in results["sweep"]["values"]]
+    grid = bool(results.get("sweep2"))
+    sweep = "cell" if grid else checked.sweep_name or "point"  # the points' dimension
     points = results["points"]
     if not points:
         raise UsageError(f"{folder} has no finished points to export")
-    values = [float(p["value"]) for p in points]
+    values = [point_id(p) for p in points]  # sweep values, or a grid's cells
+    point_coords = ({sweep: np.array(values, float)} if not grid else
+                    _cell_coords(folder, results, values))
     arrays = []
     for v in values:
         a = load_draws(Path(folder), point_index(results, v))
         if a is None:
-            raise UsageError(f"{folder}: the draws of {sweep} = {v:g} are missing")
+            where = checked.value_text(v) if grid else f"{sweep} = {v:g}"
+            raise UsageError(f"{folder}: the draws of {where} are missing")
         arrays.append(a)
     if results.get("reanalyses"):
         # the draws files hold the indicators of the phases the run sampled with; after a
@@ -98,7 +121,7 @@ def inference_data(folder, results: dict):
         arrays = _padded(arrays, max(shape[1] for shape in shapes))
     params = np.stack([a["params"] for a in arrays], axis=2)  # [G, S, V, D]
     g, s = params.shape[:2]
-    coords = {"chain": np.arange(g), "draw": np.arange(s), sweep: np.array(values),
+    coords = {"chain": np.arange(g), "draw": np.arange(s), **point_coords,
               "phase": list(results["phases"])}
     posterior = {}
     network = checked.kind == "network"
@@ -136,20 +159,23 @@ def inference_data(folder, results: dict):
          "free_energy": ((sweep, "phase"), table("free_energy")),
          "other": ((sweep,), np.array([p["other"]["mass"] for p in points], float)),
          "preferred": ((sweep,), np.array([p.get("preferred") or "" for p in points]))},
-        coords={sweep: np.array(values), "phase": names},
+        coords={**point_coords, "phase": names},
         attrs={"events": json.dumps(results.get("events") or []),
                "results_json": dumps(results)})
     attrs = {"created_by": f"phasedsl {results.get('versions', {}).get('phasedsl', '')}",
              "experiment": results.get("experiment", ""), "engine": checked.engine,
              "sweep": sweep, "weighted_draws": int(weighted), "padded_draws": int(padded),
+             **({"sweep_variables": json.dumps([results["sweep"]["name"],
+                                                results["sweep2"]["name"]])} if grid else {}),
              "note": ("draws are weighted (sample_stats.weights): resample them before "
                       "ArviZ's equal-weight statistics"
                       + ("; points with fewer draws are padded with NaN draws of weight 0"
                          if padded else "")) if weighted else ""}
     post = xr.Dataset(posterior, coords={k: v for k, v in coords.items()}, attrs=attrs)
-    post = post.drop_vars([c for c in post.coords if c not in post.dims])
-    stats = xr.Dataset(stats, coords={k: coords[k] for k in ("chain", "draw", sweep)},
-                       attrs=attrs)
+    post = post.drop_vars([c for c in post.coords  # unused parameter dims (a grid's: kept)
+                           if c not in post.dims and c not in point_coords])
+    stats = xr.Dataset(stats, coords={"chain": coords["chain"], "draw": coords["draw"],
+                                      **point_coords}, attrs=attrs)
     import warnings
 
     with warnings.catch_warnings():

@@ -138,10 +138,13 @@ class MinimumStep:
             out[name] = {**found, "sd": sd.tolist()}
         return out
 
-    def _filled(self, found: list[dict], values: list[float], phase: int) -> list[dict]:
+    def _filled(self, found: list[dict], values: list[float], phase: int,
+                at=None) -> list[dict]:
         """``found`` (one finding per point) with the points where the phase had no draws
         (``holds`` None: a sampler put no particle there) answered by flows from the
-        minimiser of the nearest point that holds one (no sampling needed)."""
+        minimiser of the nearest point that holds one (no sampling needed). ``at(v)``: the
+        value the compiled spec takes at ``v`` (a grid's cell on one line; default ``v``)."""
+        at = at or (lambda v: v)
         anchors = [k for k, f in enumerate(found) if f.get("holds")]
         if not anchors:
             return found
@@ -149,21 +152,27 @@ class MinimumStep:
         for k, f in enumerate(found):
             if f.get("holds") is None:
                 src = found[min(anchors, key=lambda a: abs(values[a] - values[k]))]
-                out[k] = {**self.flows(values[k], phase, [src["w"]], np.asarray(src["sd"])),
-                          "sd": src["sd"]}
+                out[k] = {**self.flows(at(values[k]), phase, [src["w"]],
+                                       np.asarray(src["sd"])), "sd": src["sd"]}
         return out
 
-    def with_minima(self, events, points) -> list:
-        """``events`` with where each phase stops/starts holding a local minimum (module)."""
+    def with_minima(self, events, points, cell=None, width: float | None = None) -> list:
+        """``events`` with where each phase stops/starts holding a local minimum (module).
+        On one row or column of a grid (``pipeline.grid``): ``points`` that line's, each
+        ``value`` its coordinate along the line, ``cell(v)`` the grid's cell at ``v`` and
+        ``width`` the line's resolution width (default: the sweep's)."""
         checked = self.compiled.checked
+        at = cell or (lambda v: v)
         points = sorted(points, key=lambda p: p.value)
         values = [p.value for p in points]
-        width = resolution_width(checked.report, checked.sweep_values)
+        if width is None:
+            width = resolution_width(checked.report, checked.sweep_values)
         if width <= 0:
             width = FALLBACK_WIDTH * (max(values) - min(values)) if values else 0.0
         changes, summary = [], {}
         for j, name in enumerate(self.compiled.phase_names):
-            found = self._filled([(p.minima or {}).get(name) or {} for p in points], values, j)
+            found = self._filled([(p.minima or {}).get(name) or {} for p in points], values, j,
+                                 at)
             holds = [f.get("holds") for f in found]
             known = [h for h in holds if h is not None]
             summary[name] = ("unknown" if not known or len(known) < len(holds) and not any(known)
@@ -175,7 +184,7 @@ class MinimumStep:
                 lo, hi = values[k], values[j_end]
 
                 def holds_at(v, src=src, j=j):
-                    return self.flows(v, j, [src["w"]], np.asarray(src["sd"]))["holds"]
+                    return self.flows(at(v), j, [src["w"]], np.asarray(src["sd"]))["holds"]
 
                 a, b = bisect(holds_at, lo, hi, kind == "destruction", width)
                 changes.append(MinimumChange(name, kind, (lo, hi), (a, b)))

@@ -136,7 +136,7 @@ def reanalyse(folder, spec: Spec) -> dict:
             "cannot give again for other phases; run it again with --fresh (quadrature takes "
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
     compiled = compile_spec(checked)
-    minima = minimum_step(compiled, checked) if checked.grid is None else None
+    minima = minimum_step(compiled, checked)
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = point_id(old_point)  # a sweep value, or a grid's cell
@@ -181,8 +181,9 @@ def reanalyse(folder, spec: Spec) -> dict:
     if checked.grid is not None:  # events row by row, the boundaries across rows
         from .grid import grid_events
 
-        events, curves = grid_events(points, lambda xs, line, cell: (
-            sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
+        events, curves = grid_events(points, lambda xs, line, cell, finish: sweep_events(
+            checked, xs, line, engine, compiled, seed, cell=cell, finish=finish),
+            checked, len(results["sweep"].get("added") or []), minima)
         boundaries = {"boundaries": curves}
     else:
         added = len(results["sweep"].get("added") or [])

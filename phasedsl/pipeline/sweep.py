@@ -294,8 +294,8 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
     lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
                        (lambda target: make_engine(checked.engine, target, settings)))
-    # the local-minimum criterion (pipeline.minima) and refinement: one-dimensional sweeps
-    minima = minimum_step(compiled, checked) if checked.grid is None else None
+    # the local-minimum criterion (pipeline.minima)
+    minima = minimum_step(compiled, checked)
     try:
         if compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
             from .datasets import run_datasets
@@ -322,12 +322,19 @@ def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
             if refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
                             lcoef, batch, minima, pool) and pool is not None:
                 pool(run)
+        if checked.grid is not None and compiled.datasets == 1:  # cells added in brackets
+            from .grid import refine_grid
+
+            refine_grid(run, checked, compiled, engine, seed, sampler, progress, on_point,
+                        lcoef, batch, minima)
         points = [PointSummary.from_json(p) for p in run.results["points"]]
         if checked.grid is not None:  # events row by row, and the boundaries across rows
             from .grid import grid_events
 
-            events, run.results["boundaries"] = grid_events(points, lambda xs, line, cell: (
-                sweep_events(checked, xs, line, engine, compiled, seed, cell=cell)))
+            events, run.results["boundaries"] = grid_events(
+                points, lambda xs, line, cell, finish: sweep_events(
+                    checked, xs, line, engine, compiled, seed, cell=cell, finish=finish),
+                checked, len(run.results["sweep"].get("added") or []), minima)
         else:
             added = len(run.results["sweep"].get("added") or [])
             events = sweep_events(
