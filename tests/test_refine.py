@@ -68,6 +68,43 @@ def test_midpoints_only_for_wide_brackets_with_clear_ends():
     assert midpoints([cross], noisy, 0.1, 0.005) == []  # an end within 2 se: noise stops it
 
 
+NETWORK_N = """experiment "a sweep over n"
+sweep n over 100, 103, 200
+data { x ~ uniform(-1, 1); noise = 1 }
+model network(width = 1)
+prior normal(0, 1)
+truth network(width = 1) { w[1] = [1]; b = 0; q = 1; c = 0 }
+phase a = q[1] > 0
+phase b = q[1] <= 0
+"""
+
+
+def test_a_network_sweep_over_n_adds_whole_numbers_of_rows():
+    """n counts data rows: an added value is a whole number strictly inside its bracket, and
+    a bracket of neighbouring whole numbers is as located as it gets (width at least 1)."""
+    from phasedsl.pipeline.refine import located_width, sweep_midpoints
+
+    checked = spec(NETWORK_N, {"report.resolution": "0.001"})
+    assert resolution_width(checked.report, checked.sweep_values) == pytest.approx(0.1)
+    assert located_width(checked) == 1.0
+    def line(*masses):
+        return [summary(n, {"a": m, "b": 1 - m}, (0.01, 0.01)) for n, m in masses]
+
+    def cross(lo, hi):
+        return [Event(1, "crossover", (lo, hi), source="a", target="b", resolved=True)]
+
+    assert sweep_midpoints(checked, cross(100.0, 103.0), line((100.0, 0.9), (103.0, 0.1)),
+                           1.0, False) == [101.0]  # 101.5 rounded down
+    assert sweep_midpoints(checked, cross(103.0, 200.0), line((103.0, 0.9), (200.0, 0.1)),
+                           1.0, False) == [151.0]
+    near = [summary(100.0, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
+            summary(101.0, {"a": 0.1, "b": 0.9}, (0.01, 0.01))]
+    assert sweep_midpoints(checked, [Event(1, "crossover", (100.0, 101.0), source="a",
+                                           target="b", resolved=True)], near, 1.0, False) == []
+    energy = spec(TILT, {"report.resolution": "0.001"})
+    assert located_width(energy) == pytest.approx(0.002)
+
+
 def test_noise_bracket_widens_to_the_points_beyond_the_noise():
     pts = [summary(0.0, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
            summary(0.5, {"a": 0.49, "b": 0.51}, (0.05, 0.05)),   # within the noise

@@ -25,6 +25,7 @@ holding a local minimum: ``pipeline.minima``).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..analysis.events import find_events
 from ..analysis.records import Event, PointSummary
@@ -32,7 +33,8 @@ from ..analysis.refinement import midpoints, with_refinement
 from ..language.settings import TABLE, resolution_width
 from ..rundir import added_index
 
-__all__ = ["refine_sweep", "finish_events", "MAX_ROUNDS", "refine_cap"]
+__all__ = ["refine_sweep", "finish_events", "MAX_ROUNDS", "refine_cap", "located_width",
+           "sweep_midpoints"]
 
 MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narrower at most)
 
@@ -40,6 +42,30 @@ MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narro
 def refine_cap(report: dict) -> int:
     """``report.refine_points``: the most sweep values refinement may add to a run."""
     return int(report.get("refine_points", TABLE["report"]["refine_points"].default))
+
+
+def _whole(checked) -> bool:
+    """Whether the sweep variable takes whole numbers only (a network's ``n``: data rows)."""
+    return checked.kind == "network" and checked.sweep_name == "n"
+
+
+def located_width(checked) -> float:
+    """The width below which an event's bracket counts as located: ``report.resolution``
+    (``resolution_width``), at least 1 on a whole-number sweep (neighbouring whole numbers
+    are as close as its values come)."""
+    width = resolution_width(checked.report, checked.sweep_values)
+    return max(width, 1.0) if _whole(checked) and width > 0 else width
+
+
+def sweep_midpoints(checked, events: list[Event], points: list[PointSummary], width: float,
+                    exact: bool) -> list[float]:
+    """The values to add next (``analysis.refinement.midpoints``), rounded down to whole
+    numbers on a whole-number sweep (a network's ``n``), none already a point."""
+    new = midpoints(events, points, width, checked.report["floor"], exact)
+    if not _whole(checked):
+        return new
+    have = {p.value for p in points}
+    return sorted({float(math.floor(m)) for m in new} - have)
 
 
 def _points(run) -> list[PointSummary]:
@@ -58,7 +84,7 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
     from .minima import with_point_minima
 
     report = checked.report
-    width = resolution_width(report, checked.sweep_values)
+    width = located_width(checked)
     cap = refine_cap(report)
     if width <= 0 or cap <= 0:
         return 0
@@ -71,7 +97,7 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
         events = find_events([p.value for p in points], points, report["floor"],
                              report["merge"])
         room = cap - len(run.results["sweep"].get("added", []))
-        new = midpoints(events, points, width, report["floor"], exact)[:max(room, 0)]
+        new = sweep_midpoints(checked, events, points, width, exact)[:max(room, 0)]
         if not new:
             break
         chunk = [(added_index(v), v) for v in new]
@@ -98,7 +124,7 @@ def finish_events(events: list[Event], points: list[PointSummary], checked, adde
     (``with_refinement``) and, where ``minima`` (a ``pipeline.minima.MinimumStep``) is given,
     where each phase stops or starts holding a local minimum of the potential."""
     report = checked.report
-    width = resolution_width(report, checked.sweep_values)
+    width = located_width(checked)
     seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
     cap = refine_cap(report) if seeds == 1 else 0  # several data sets: not refined (yet)
     events = with_refinement(events, points, width, report["floor"], added, cap)
