@@ -1,7 +1,10 @@
-"""The PT1 sweep three ways, same posterior, same process: the sweep as one tempering path
-(``smc_path``), tempered SMC from the prior at every point (``smc``), and BlackJAX's adaptive
-tempered SMC used as a user would (one run per point and repeat, HMC moves with the inverse mass
-matrix tuned from the particles by ``blackjax.inner_kernel_tuning``).
+"""The PT1 sweep four ways, same posterior, same process: the sweep as one tempering path
+(``smc_path``), tempered SMC from the prior at every point (``smc``, each value's masses from
+its own draws: ``points``), the same draws with each value's masses pooled from its
+neighbours' draws too (``pooled``: ``report.pool``, what ``phasedsl run`` does by default),
+and BlackJAX's adaptive tempered SMC used as a user would (one run per point and repeat, HMC
+moves with the inverse mass matrix tuned from the particles by
+``blackjax.inner_kernel_tuning``).
 
 Every method makes ``--runs`` independent repeats per sweep value; a mass's standard error is
 their spread over sqrt(runs). Precision and time trade one for one (se^2 ~ 1 / work), so the
@@ -15,6 +18,7 @@ and each method's time-to-precision ratio against the path's.
     python benchmarks/bench_path.py --stride 3 --particles 200   # a quicker look
     python benchmarks/bench_path.py --methods path,points        # no BlackJAX
     python benchmarks/bench_path.py --methods path,path:2        # 2 HMC steps per bridge stage
+    python benchmarks/bench_path.py --methods points,pooled,pooled:2 --particles 300
 
 Devices: one XLA device per core, as ``phasedsl run`` makes them; per-point SMC samples one
 point per device at a time, the path walks its two directions on two devices, and BlackJAX
@@ -78,10 +82,17 @@ def run_path(compiled, settings, values, seed, bridge_mutations=0):
             [np.asarray(d.log_z) for d in draws], wall - compile_s, compile_s)
 
 
-def run_points(compiled, settings, values, seed):
-    """Per-point SMC as ``phasedsl run`` does it on a CPU: one point per device at a time."""
+_SAMPLED = {}  # (values, seed) -> (draws, sampling s, compiling s): `pooled` re-uses `points`
+
+
+def sample_points(compiled, settings, values, seed):
+    """Per-point SMC as ``phasedsl run`` does it on a CPU: one point per device at a time;
+    ``(draws per value, sampling s, compiling s)``."""
+    key = (tuple(values), seed, tuple(sorted(settings.items())))
+    if key in _SAMPLED:
+        return _SAMPLED[key]
     engine = make_engine("smc", compiled.target, settings)
-    masses, log_z, compile_s = [], [], 0.0
+    draws, compile_s = [], 0.0
     width = jax.device_count()
     t0 = time.perf_counter()
     for start in range(0, len(values), width):
@@ -89,9 +100,43 @@ def run_points(compiled, settings, values, seed):
         keys = [jax.random.fold_in(jax.random.PRNGKey(seed), i) for i in idx]
         for d in engine.run_many(keys, [compiled.context(values[i]) for i in idx]):
             compile_s += d.info.get("compile_s", 0.0)
-            masses.append(masses_per_run(d.weights, d.indicators))
-            log_z.append(np.asarray(d.log_z))
-    return masses, log_z, time.perf_counter() - t0 - compile_s, compile_s
+            draws.append(d)
+    _SAMPLED[key] = (draws, time.perf_counter() - t0 - compile_s, compile_s)
+    return _SAMPLED[key]
+
+
+def run_points(compiled, settings, values, seed):
+    """Per-point SMC, each value's masses from its own draws."""
+    draws, wall, compile_s = sample_points(compiled, settings, values, seed)
+    return ([masses_per_run(d.weights, d.indicators) for d in draws],
+            [np.asarray(d.log_z) for d in draws], wall, compile_s)
+
+
+def run_pooled(compiled, settings, values, seed, pool=5):
+    """Per-point SMC (the same draws as ``points`` when both run), each value's masses from
+    the draws of ``pool`` neighbours on each side too, through ``phasedsl run``'s own code
+    (``pipeline.pooling``, on the draws saved in a scratch run folder); the pooling's seconds
+    (its compilation included) are added to the sampling's."""
+    import tempfile
+
+    from phasedsl.pipeline.pooling import Pooler
+    from phasedsl.pipeline.sweep import summarise
+    from phasedsl.rundir import save_draws
+
+    draws, wall, compile_s = sample_points(compiled, settings, values, seed)
+    with tempfile.TemporaryDirectory() as folder:
+        points = []
+        for i, (v, d) in enumerate(zip(values, draws)):
+            save_draws(Path(folder), i, d)
+            points.append(summarise(compiled, v, d, 0.0).to_json())
+        t0 = time.perf_counter()
+        pooled = Pooler(compiled, Path(folder), pool, summarise).points(
+            {"points": points, "sweep": {"values": list(values)}})
+        pool_s = time.perf_counter() - t0
+    print(f"  pooling {pool_s:.1f} s (after {wall:.1f} s sampling)")
+    names = compiled.phase_names
+    masses = [np.asarray([p.phases[n].chain_masses for n in names]).T for p in pooled]
+    return masses, [np.asarray(d.log_z) for d in draws], wall + pool_s, compile_s
 
 
 def blackjax_program(target, particles: int, mutations: int, integration_steps: int):
@@ -170,7 +215,7 @@ def run_blackjax(compiled, settings, values, seed):
     return masses, log_z, time.perf_counter() - t0, compile_s
 
 
-METHODS = {"path": run_path, "points": run_points, "blackjax": run_blackjax}
+METHODS = {"pooled": run_pooled, "path": run_path, "points": run_points, "blackjax": run_blackjax}
 
 
 def summary(masses: list[np.ndarray]):
@@ -198,8 +243,9 @@ def main(argv=None):
           f"devices {jax.devices()}")
     results = {}
     for name in args.methods.split(","):
-        method, _, bridge = name.partition(":")  # path:K: K HMC steps per bridge stage
-        extra = {"bridge_mutations": int(bridge)} if bridge else {}
+        method, _, k = name.partition(":")  # path:K: K HMC steps per bridge stage;
+        extra = {} if not k else (  # pooled:K: K neighbours on each side
+            {"bridge_mutations": int(k)} if method == "path" else {"pool": int(k)})
         masses, log_z, wall, compile_s = METHODS[method](compiled, settings, values, args.seed,
                                                          **extra)
         mean, se = summary(masses)
