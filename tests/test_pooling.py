@@ -84,6 +84,15 @@ def test_a_region_only_one_state_reaches_keeps_its_share():
     assert pooled.log_z[1] == pytest.approx(math.log(2), abs=0.02)
 
 
+def test_every_point_pools_the_same_number_of_values_shifted_at_the_ends():
+    from phasedsl.pipeline.pooling import window
+
+    assert [window(k, 22, 5) for k in (0, 3, 5, 10, 16, 21)] == [
+        (0, 11), (0, 11), (0, 11), (5, 16), (11, 22), (11, 22)]
+    assert [window(k, 4, 5) for k in range(4)] == [(0, 4)] * 4
+    assert window(2, 5, 0) == (2, 3)
+
+
 MERGE = """
 experiment "two singularities merge"
 sweep theta over linspace(0, 1, 11)

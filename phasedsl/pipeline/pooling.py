@@ -33,7 +33,7 @@ from ..language.settings import TABLE
 from ..lower.target import Draws
 from ..rundir import load_draws, point_index
 
-__all__ = ["Pooler", "pool_width", "pools"]
+__all__ = ["Pooler", "pool_width", "pools", "window"]
 
 BLOCK = 16      # samples per vmapped block inside the compiled evaluation
 PAD = 512       # sample counts are padded to this times a power of 2 (few compiled shapes)
@@ -124,7 +124,7 @@ class Pooler:
         indices = [point_index(results, p.value) for p in points]
         out = []
         for k, point in enumerate(points):
-            lo, hi = max(0, k - self._width), min(len(points), k + self._width + 1)
+            lo, hi = window(k, len(points), self._width)
             out.append(self._pooled(point, [points[j].value for j in range(lo, hi)],
                                     indices[lo:hi], k - lo))
         return out
@@ -186,6 +186,16 @@ class Pooler:
         known = np.isfinite(old)
         shift = float(np.median(old[known] - log_z[known])) if known.any() else 0.0
         self._log_z.update({(g, i): float(f) + shift for i, f in zip(indices, log_z)})
+
+
+def window(k: int, count: int, width: int) -> tuple[int, int]:
+    """``(lo, hi)``: the positions ``lo..hi-1`` of the values point ``k`` of ``count`` pools:
+    ``width`` on each side, shifted inward at the ends of the sweep so that every point uses
+    ``2 width + 1`` values where there are that many (an end value has neighbours on one
+    side only, and would otherwise pool half as many)."""
+    size = min(count, 2 * width + 1)
+    lo = min(max(0, k - width), count - size)
+    return lo, lo + size
 
 
 def _group_weights(arrays: dict, g: int) -> np.ndarray:
