@@ -38,9 +38,11 @@ def test_results_record_every_effective_setting(wells):
     assert doc["settings"]["engine"] == "nuts"
     assert doc["settings"]["sample"]["chains"] == 2           # given
     assert doc["settings"]["sample"]["target_accept"] == 0.8  # a default, recorded too
-    assert doc["settings"]["report"] == {"floor": 0.005, "merge": 0.9, "resolution": 0.0}
+    assert doc["settings"]["report"] == {"floor": 0.005, "merge": 0.9, "resolution": 0.0,
+                                         "pool": 5}
     assert doc["settings"]["roles"]["report.floor"] == "analysis"
     assert doc["settings"]["roles"]["report.resolution"] == "analysis"
+    assert doc["settings"]["roles"]["report.pool"] == "analysis"  # pooling needs no new draws
     assert doc["effective"]["n"] == 50 and doc["effective"]["lets"]["eps"] == 0.1
     assert doc["effective"]["beta"] == pytest.approx(1 / 3.912023005428146)
     assert doc["seeds"]["sampler"] == 3
