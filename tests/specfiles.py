@@ -70,3 +70,17 @@ def run_on_two_devices(script: str, timeout: int = 600) -> None:
                           text=True, timeout=timeout, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def sampled_and_exact(folder: Path, spec_file: Path, overrides: dict | None = None):
+    """``(run, exact)``: ``spec_file`` run as written (with ``overrides``) into
+    ``folder/sampled`` and with exact quadrature into ``folder/exact`` (energies of one or
+    two bounded parameters), both ``phasedsl.Run``s, no figures."""
+    import phasedsl
+
+    overrides = dict(overrides or {})
+    run = phasedsl.run(phasedsl.load(spec_file, overrides), folder / "sampled", plots=False)
+    exact_overrides = {k: v for k, v in overrides.items() if k.startswith("report.")}
+    exact = phasedsl.run(phasedsl.load(spec_file, {**exact_overrides, "engine": "quadrature"}),
+                         folder / "exact", plots=False)
+    return run, exact

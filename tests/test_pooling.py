@@ -10,6 +10,7 @@ import pytest
 
 import phasedsl
 from phasedsl.analysis.pooling import Pooled, state_shares
+from specfiles import ROOT, sampled_and_exact
 
 
 def _normal_u(x, mean, log_c):
@@ -93,29 +94,14 @@ def test_every_point_pools_the_same_number_of_values_shifted_at_the_ends():
     assert window(2, 5, 0) == (2, 3)
 
 
-MERGE = """
-experiment "two singularities merge"
-sweep theta over linspace(0, 1, 11)
-param w in [-2, 2]
-prior uniform
-energy K = (w + 1 - theta)^2 * (w - 1 + theta)^4
-let n = 10
-phase left  = ball(w, theta - 1, 1/2)
-phase right = ball(w, 1 - theta, 1/2)
-report { resolution = 0 }
-sample smc { particles = 200; runs = 4 }
-"""
+# Example 4.2 of the seed, sampled by tempered SMC (the spec's own engine is quadrature)
+MERGE = ROOT / "specs" / "example_4_2_merge.phase"
+SMC = {"engine": "smc", "particles": "200", "runs": "4", "report.resolution": "0"}
 
 
 @pytest.fixture(scope="module")
 def merge_runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pooling")
-    spec = folder / "merge.phase"
-    spec.write_text(MERGE)
-    pooled = phasedsl.run(phasedsl.load(spec), folder / "pooled", plots=False)
-    exact = phasedsl.run(phasedsl.load(spec, {"engine": "quadrature"}), folder / "exact",
-                         plots=False)
-    return pooled, exact
+    return sampled_and_exact(tmp_path_factory.mktemp("pooling"), MERGE, SMC)
 
 
 def test_pooled_masses_match_quadrature_with_smaller_errors(merge_runs):
@@ -144,8 +130,7 @@ def test_pool_zero_keeps_each_point_its_own(merge_runs, tmp_path):
     pooled, _ = merge_runs
     copy = tmp_path / "copy"
     shutil.copytree(pooled.folder, copy)
-    spec = phasedsl.load_text(MERGE.replace("resolution = 0", "resolution = 0; pool = 0"),
-                              "merge.phase")
+    spec = phasedsl.load(MERGE, {**SMC, "report.pool": "0"})
     results = reanalyse(copy, spec)
     for p, new in zip(pooled.points, results["points"]):
         assert "pooled" not in new["diagnostics"]

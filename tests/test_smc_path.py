@@ -39,13 +39,12 @@ def test_stratified_resampling_keeps_each_phase_to_one_particle():
 
 @pytest.fixture(scope="module")
 def created(tmp_path_factory):
+    from specfiles import sampled_and_exact
+
     folder = tmp_path_factory.mktemp("created")
     spec_file = folder / "created.phase"
     spec_file.write_text(CREATED)
-    path = phasedsl.run(phasedsl.load(spec_file), folder / "path", plots=False)
-    exact = phasedsl.run(phasedsl.load(spec_file, {"engine": "quadrature"}), folder / "exact",
-                         plots=False)
-    return path, exact
+    return sampled_and_exact(folder, spec_file)
 
 
 def test_a_phase_created_mid_sweep_is_found(created):

@@ -40,8 +40,7 @@ from ..analysis.records import Event, PointSummary
 from ..analysis.refinement import midpoints, with_refinement
 from ..language.grid import Cell
 from ..language.settings import resolution_width
-from ..rundir import added_index
-from .refine import MAX_ROUNDS, refine_cap
+from .refine import MAX_ROUNDS, refine_cap, sample_added
 
 __all__ = ["grid_events", "rows_of", "columns_of", "boundaries_of", "refine_grid",
            "LineAxis", "line_axes", "grid_midpoints"]
@@ -156,8 +155,6 @@ def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=Non
     ``rundir.added_index(cell)``, listed in ``sweep.added``). The number added now.
     ``sampler``, ``progress``, ``on_point``, ``lcoef``, ``batch``, ``minima`` as in
     ``pipeline.refine.refine_sweep``."""
-    from .minima import with_point_minima
-
     cap = refine_cap(checked.report)
     if cap <= 0:
         return 0
@@ -168,21 +165,8 @@ def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=Non
         new = grid_midpoints(points, checked)[:max(room, 0)]
         if not new:
             break
-        chunk = [(added_index(c), c) for c in new]
-        size = max(batch, 1)
-        for k in range(0, len(chunk), size):
-            part = chunk[k: k + size]
-            if progress is not None:  # counted with the cells sampled before, this run
-                before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
-                progress(before, before + len(chunk) - k, part[0][1])
-            for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
-                point = with_point_minima(point, minima, v, draws)
-                point = dataclasses.replace(point, diagnostics={**point.diagnostics,
-                                                                "added": True})
-                run.add_point(i, point.to_json(), draws, added=True)
-                count += 1
-                if on_point is not None:
-                    on_point(point.to_json())
+        count += sample_added(run, new, engine, compiled, seed, sampler, progress, on_point,
+                              lcoef, batch, minima)
     return count
 
 

@@ -33,7 +33,7 @@ from ..analysis.refinement import midpoints, with_refinement
 from ..language.settings import TABLE, resolution_width
 from ..rundir import added_index
 
-__all__ = ["refine_sweep", "finish_events", "MAX_ROUNDS", "refine_cap", "located_width",
+__all__ = ["refine_sweep", "sample_added", "finish_events", "MAX_ROUNDS", "refine_cap", "located_width",
            "sweep_midpoints"]
 
 MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narrower at most)
@@ -81,8 +81,6 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
     ``progress(count, total, value)``, ``on_point(point_json)``, ``lcoef``, ``minima`` as in
     the sweep; ``pool(run)``: the points summarised again from their neighbours' draws
     (``pipeline.pooling``) before each round after the first."""
-    from .minima import with_point_minima
-
     report = checked.report
     width = located_width(checked)
     cap = refine_cap(report)
@@ -100,21 +98,33 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
         new = sweep_midpoints(checked, events, points, width, exact)[:max(room, 0)]
         if not new:
             break
-        chunk = [(added_index(v), v) for v in new]
-        size = max(batch, 1)
-        for k in range(0, len(chunk), size):
-            part = chunk[k: k + size]
-            if progress is not None:  # counted with the points sampled before, this run
-                before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
-                progress(before, before + len(chunk) - k, part[0][1])
-            for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
-                point = with_point_minima(point, minima, v, draws)
-                point = dataclasses.replace(point, diagnostics={**point.diagnostics,
-                                                                "added": True})
-                run.add_point(i, point.to_json(), draws, added=True)
-                count += 1
-                if on_point is not None:
-                    on_point(point.to_json())
+        count += sample_added(run, new, engine, compiled, seed, sampler, progress, on_point,
+                              lcoef, batch, minima)
+    return count
+
+
+def sample_added(run, new: list, engine, compiled, seed: int, sampler, progress=None,
+                 on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
+    """Sample the added values (or a grid's cells) ``new`` in chunks of ``batch`` and save
+    each as an ordinary point of ``run`` (index ``added_index``, listed in ``sweep.added``);
+    how many. The arguments are ``refine_sweep``'s."""
+    from .minima import with_point_minima
+
+    chunk = [(added_index(v), v) for v in new]
+    size, count = max(batch, 1), 0
+    for k in range(0, len(chunk), size):
+        part = chunk[k: k + size]
+        if progress is not None:  # counted with the points sampled before, this run
+            before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
+            progress(before, before + len(chunk) - k, part[0][1])
+        for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
+            point = with_point_minima(point, minima, v, draws)
+            point = dataclasses.replace(point, diagnostics={**point.diagnostics,
+                                                            "added": True})
+            run.add_point(i, point.to_json(), draws, added=True)
+            count += 1
+            if on_point is not None:
+                on_point(point.to_json())
     return count
 
 
