@@ -137,3 +137,28 @@ def test_pool_zero_keeps_each_point_its_own(merge_runs, tmp_path):
         for name in ("left", "right"):
             assert new["phases"][name]["mass"] == pytest.approx(
                 p.diagnostics["own"]["phases"][name]["mass"], abs=1e-12)
+
+
+def test_a_missing_draws_file_leaves_its_windows_unpooled(merge_runs, tmp_path):
+    """A draws file removed by hand: the points whose window needs it keep their own masses,
+    the others are pooled as before; nothing raises."""
+    import json
+    import shutil
+
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.pipeline.pooling import Pooler
+    from phasedsl.pipeline.sweep import summarise
+
+    pooled, _ = merge_runs
+    copy = tmp_path / "copy"
+    shutil.copytree(pooled.folder, copy)
+    (copy / "draws" / "point_000.npz").unlink()
+    results = json.loads((copy / "results.json").read_text())
+    compiled = compile_spec(phasedsl.load(MERGE, SMC).checked)
+    points = Pooler(compiled, copy, 2, summarise).points(results)  # windows of 5 values
+    assert len(points) == 11
+    for k, (p, before) in enumerate(zip(points, pooled.points)):
+        if k <= 2:  # windows [0, 0.4]: value 0's draws are needed, the saved masses stay
+            assert p.phases["left"].mass == before.phases["left"].mass
+        else:
+            assert p.diagnostics["pooled"]["from"] == pytest.approx(min(k - 2, 6) / 10)

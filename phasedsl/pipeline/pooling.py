@@ -87,12 +87,10 @@ class Pooler:
         self._done: dict[tuple, tuple] = {}  # (window's indices, position) -> estimate
         self._log_z: dict[tuple[int, int], float] = {}  # (group, index) -> log Z + offset
 
-    def _arrays(self, index: int) -> dict:
+    def _arrays(self, index: int) -> dict | None:
+        """Point ``index``'s saved draws (``None`` where its file is missing)."""
         if index not in self._own:
-            arrays = load_draws(self._folder, index)
-            if arrays is None:
-                raise FileNotFoundError(f"no draws for point {index} in {self._folder}")
-            self._own[index] = arrays
+            self._own[index] = load_draws(self._folder, index)
         return self._own[index]
 
     def _at(self, index: int, value) -> tuple[np.ndarray, np.ndarray]:
@@ -133,8 +131,9 @@ class Pooler:
                 at: int) -> PointSummary:
         """``point`` summarised from the draws of ``indices`` (at sweep ``values``; the
         point itself is ``indices[at]``)."""
-        own = self._arrays(indices[at])
-        groups = own["params"].shape[0]
+        if any(self._arrays(i) is None for i in indices):
+            return point   # a draws file is missing (removed by hand): the point's own
+        groups = self._arrays(indices[at])["params"].shape[0]
         if any(self._arrays(i)["params"].shape[0] != groups for i in indices):
             return point   # neighbours with another number of runs: not comparable groups
         key = (tuple(indices), at)
