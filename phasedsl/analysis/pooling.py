@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Pooled", "mbar_log_z", "pooled_weights", "state_shares"]
+__all__ = ["Pooled", "mbar_log_z", "state_shares"]
 
 TOLERANCE = 1e-9    # largest error of any state's share of the mixture at the end
 HALVINGS = 8
@@ -150,9 +150,3 @@ def mbar_log_z(u: np.ndarray, log_mass: np.ndarray, log_a: np.ndarray, start=Non
                 return f, iteration
         f, value, d = trial, new_value, new_d
     return f, MAX_ITERATIONS
-
-
-def pooled_weights(u: np.ndarray, weights: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """``f[V, N]``: every sample's normalised weight at every state (``Pooled`` above)."""
-    pooled = Pooled(u, weights, states)
-    return np.stack([pooled.weights_at(k) for k in range(u.shape[1])])

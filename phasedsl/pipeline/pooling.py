@@ -157,10 +157,10 @@ class Pooler:
         u = [np.stack([self._at(i, v)[0] for v in values], axis=-1) for i in indices]
         ind = [self._at(i, values[at])[1] for i in indices]
         weights = np.zeros((groups, sum(x.shape[1] for x in u)))
+        states = np.concatenate([np.full(x.shape[1], j) for j, x in enumerate(u)])
         ess = []
         for g in range(groups):
             w = np.concatenate([_group_weights(self._arrays(i), g) for i in indices])
-            states = np.concatenate([np.full(x.shape[1], j) for j, x in enumerate(u)])
             pooled = Pooled(np.concatenate([x[g] for x in u]), w, states,
                             self._start(g, indices))
             self._remember(g, indices, pooled.log_z)
