@@ -55,11 +55,12 @@ PT1 = ROOT / "specs" / "pt1_degeneracy.phase"
 TARGET_SE = 0.005
 
 
-def load(particles: int, runs: int, mutations: int):
+def load(particles: int, runs: int, mutations: int, final_stages: int = 0):
     """``(checked, compiled)`` of PT1 with the ``smc`` engine's settings given."""
     text = PT1.read_text()
     checked = check(parse(text, str(PT1)), {"engine": "smc", "particles": str(particles),
-                                              "runs": str(runs), "mutations": str(mutations)})
+                                              "runs": str(runs), "mutations": str(mutations),
+                                              "final_stages": str(final_stages)})
     return checked, compile_spec(checked)
 
 
@@ -230,16 +231,18 @@ def main(argv=None):
     ap.add_argument("--particles", type=int, default=500)
     ap.add_argument("--runs", type=int, default=4)
     ap.add_argument("--mutations", type=int, default=10)
+    ap.add_argument("--final-stages", type=int, default=0)
     ap.add_argument("--stride", type=int, default=1, help="every k-th sweep value")
     ap.add_argument("--methods", default="path,points,blackjax")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    checked, compiled = load(args.particles, args.runs, args.mutations)
+    checked, compiled = load(args.particles, args.runs, args.mutations, args.final_stages)
     values = list(checked.sweep_values)[:: args.stride]
     settings = dict(checked.sample)
     names = checked.phase_names
     print(f"PT1, {len(values)} sweep values, {args.particles} particles x {args.runs} runs, "
-          f"{settings['mutations']} HMC steps of {settings['integration_steps']} leapfrog steps; "
+          f"{settings['mutations']} HMC steps of {settings['integration_steps']} leapfrog steps, "
+          f"{settings['final_stages']} final stages; "
           f"devices {jax.devices()}")
     results = {}
     for name in args.methods.split(","):

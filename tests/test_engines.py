@@ -319,3 +319,27 @@ def test_smc_gaussian_evidence_and_no_retrace(block):
         np.testing.assert_allclose(draws.phase_log_z[:, 0], draws.log_z + np.log(masses))
         assert all(s > 1 for s in draws.info["stages"])
     assert counter.calls == calls and engine.traces == 1
+
+
+def test_smc_final_stages_add_generations_at_the_posterior():
+    """``final_stages`` continue at lambda = 1 after tempering: the same tempering (same key),
+    that many more stages, more effective draws, and the evidence and posterior moments still
+    right (the Gaussian of ``gaussian_target``: N(mu, sigma^2) likelihood, N(0, 10^2) prior)."""
+    target = gaussian_target()
+    ctx = {"mu": 1.0, "sigma": 0.1}
+    plain = make_engine("smc", target, {"particles": 500, "runs": 8, "mutations": 5})
+    final = make_engine("smc", target, {"particles": 500, "runs": 8, "mutations": 5,
+                                        "final_stages": 3})
+    a = plain.run(jax.random.PRNGKey(4), ctx)
+    b = final.run(jax.random.PRNGKey(4), ctx)
+    assert [s + 3 for s in a.info["stages"]] == b.info["stages"]
+    assert b.info["reached_posterior"]
+    assert min(b.info["ess"]) > 1.5 * max(a.info["ess"])
+    var = 100.0 + 0.01
+    log_z = -0.5 / var - 0.5 * np.log(2 * np.pi * var) + np.log(np.sqrt(2 * np.pi) * 0.1)
+    assert abs(b.log_z.mean() - log_z) < 0.05
+    post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.01)
+    means = np.einsum("rn,rn->r", b.weights, b.params[..., 0])
+    variances = np.einsum("rn,rn->r", b.weights, (b.params[..., 0] - means[:, None]) ** 2)
+    assert abs(means.mean() - post_var / 0.01) < 4 * np.sqrt(post_var / 1000.0)
+    assert variances.mean() == pytest.approx(post_var, rel=0.1)

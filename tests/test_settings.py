@@ -41,7 +41,8 @@ def test_functions():
     assert defaults("quadrature") == {"points": 0, "order": 5, "bisect": 48, "subdivisions": 8}
     assert set(defaults("smc", arguments_only=True)) == {
         "particles", "runs", "mutations", "integration_steps", "target_ess", "generations",
-        "prior_draws", "step_min", "step_max", "target_accept", "initial_scale", "max_stages"}
+        "prior_draws", "step_min", "step_max", "target_accept", "initial_scale", "max_stages",
+        "final_stages"}
     assert "devices" not in settable("nuts")
 
 

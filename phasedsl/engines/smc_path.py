@@ -63,7 +63,8 @@ def stratified_resample(key, weights, codes, n: int):
 def build_path(target: Target, particles: int, runs: int, mutations: int,
                integration_steps: int, target_ess: float, generations: int, prior_draws: int,
                step_min: float, step_max: float, target_accept: float, initial_scale: float,
-               max_stages: int, block: int = 0, bridge_mutations: int = 0):
+               max_stages: int, block: int = 0, bridge_mutations: int = 0,
+               final_stages: int = 0):
     """The pure function ``(key, ctxs) -> (first, path)`` for ``V`` contexts stacked along a
     leading axis, in the order one direction walks them (progress ticks per run: ``smc``'s at
     the first value, then one per stage of each bridge: ``phasedsl.engines.ticks``).
@@ -82,7 +83,7 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
     n, dim = particles, int(target.dim)
     first_run = build_smc(target, particles, runs, mutations, integration_steps, target_ess,
                           generations, prior_draws, step_min, step_max, target_accept,
-                          initial_scale, max_stages, block)
+                          initial_scale, max_stages, block, final_stages)
     move = hmc_moves(bridge_mutations or mutations, integration_steps, step_min, step_max, block)
     dim_factor = float(dim) ** -0.25
 

@@ -100,6 +100,8 @@ TABLE: dict[str, dict[str, Setting]] = {
                                  "the particles"),
         "generations": _int(8, 1, "HMC generations held and reweighted", upper=1000),
         "prior_draws": _int(32, 1, "prior draws held, in units of `particles`", upper=10**4),
+        "final_stages": _int(0, 0, "stages at the posterior once tempering reaches it, each "
+                                   "adding a generation of HMC-moved particles", upper=10**4),
         "step_min": _pos(0.1, "each HMC step's step-size factor is log-uniform in "
                               "[step_min, step_max]"),
         "step_max": _pos(2.0, "the upper end of the step-size factor"),
