@@ -273,6 +273,39 @@ def test_thresholds():
     ]
 
 
+def test_noise_flicker_is_one_unresolved_crossover_or_none():
+    """Across points where a and b are equal within 2 se the preference flickers; that is one
+    unresolved change from the first phase to the last, or none where they are the same.
+    Unknown errors (NaN) say nothing about noise: every change stays an event."""
+    values = [0.0, 1.0, 2.0, 3.0, 4.0]
+    flicker = np.array([[0.9, 0.1], [0.49, 0.51], [0.51, 0.49], [0.49, 0.51], [0.1, 0.9]])
+    se = np.full_like(flicker, 0.02)
+    (ev,) = find_crossovers(values, flicker, se, NAMES)
+    assert (ev["from"], ev["to"], ev["between"], ev["resolved"]) == ("a", "b", [0.0, 3.0], False)
+    back = flicker.copy()
+    back[4] = [0.9, 0.1]  # a is preferred again at the end: the preference never changed
+    assert find_crossovers(values, back, se, NAMES) == []
+    assert len(find_crossovers(values, flicker, 0.001 * np.ones_like(flicker), NAMES)) == 3
+    assert len(find_crossovers(values, flicker, np.full_like(flicker, np.nan), NAMES)) == 3
+    # a clear point between two changes keeps them apart (a real excursion to b and back)
+    real = back.copy()
+    real[2] = [0.3, 0.7]
+    assert [e["between"] for e in find_crossovers(values, real, 0.1 * real, NAMES)] == [
+        [0.0, 1.0], [3.0, 4.0]]
+
+
+def test_thresholds_flicker_at_the_floor():
+    values = [0.0, 1.0, 2.0, 3.0, 4.0]
+    a = np.array([0.02, 0.0049, 0.0051, 0.0048, 0.0])
+    masses = np.stack([a, np.full(5, 0.3)], axis=1)
+    se = np.stack([np.full(5, 0.001), np.zeros(5)], axis=1)
+    assert find_thresholds(values, masses, 0.005, NAMES, se) == [
+        {"order": 2, "kind": "destruction", "phase": "a", "between": [0.0, 3.0]}]
+    masses[4, 0] = 0.02  # back above the floor: no event beyond the noise
+    assert find_thresholds(values, masses, 0.005, NAMES, se) == []
+    assert len(find_thresholds(values, masses, 0.005, NAMES)) == 4  # no se: each crossing
+
+
 def test_merges():
     values = [0.0, 1.0, 2.0, 3.0]
     ov = np.zeros((4, 3, 3))

@@ -28,6 +28,25 @@ def _first_nonneg(a: float, b: float) -> float:
     return float(-a / (b - a))
 
 
+def _chains(items: list, joined) -> list[list]:
+    """``items`` (in sweep order) split into runs of consecutive items, each joined to the
+    next where ``joined(previous, item)``."""
+    out = []
+    for item in items:
+        if out and joined(out[-1][-1], item):
+            out[-1].append(item)
+        else:
+            out.append([item])
+    return out
+
+
+def _log_ratio(masses, se, i: int, a: int, b: int) -> tuple[float, float]:
+    """``(log(m_b / m_a), its se)`` at point ``i`` (se ``inf`` where unknown)."""
+    ma, mb = max(masses[i, a], 1e-12), max(masses[i, b], 1e-12)
+    sl = math.sqrt((se[i, a] / ma) ** 2 + (se[i, b] / mb) ** 2)
+    return math.log(mb / ma), (sl if math.isfinite(sl) else math.inf)
+
+
 def find_crossovers(values, masses, se, names) -> list[Event]:
     """Order-1 events: the preferred phase changes between consecutive sweep points.
 
@@ -39,22 +58,40 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
     ``resolved``: the log ratio is more than 2 se below 0 at the first end and above 0 at the
     second (an unknown error never resolves); an unresolved crossover lies somewhere in
     ``between`` and its ``at`` is not to be quoted.
+
+    Noise flicker: where the preferred phase changes back and forth across a stretch of
+    points at which the masses involved are within 2 se of each other (A -> B -> A ...), the
+    changes are one event from the first phase to the last, unresolved, ``between`` the
+    stretch's ends; where the first and last phase are the same, no event (the preference
+    never changed beyond the noise).
     """
     values = np.asarray(values, dtype=float)
     masses = np.asarray(masses, dtype=float)
     se = np.asarray(se, dtype=float)
     valid = [k for k in range(len(values)) if np.nanmax(masses[k], initial=0.0) > 0.0]
-    events = []
+    changes = []  # (k, j, a, b): the preferred phase is a at point k, b at the next one, j
     for k, j in zip(valid, valid[1:]):
         a, b = int(np.nanargmax(masses[k])), int(np.nanargmax(masses[j]))
+        if a != b:
+            changes.append((k, j, a, b))
+
+    def noisy(i: int, a: int, b: int) -> bool:
+        r, sl = _log_ratio(masses, se, i, a, b)
+        return math.isfinite(sl) and abs(r) <= 2 * sl
+
+    def noisy_link(first, second) -> bool:
+        """At every point from the first change's end to the second's start (where the same
+        phase is preferred) both changes' log ratios are within 2 (known) se of 0."""
+        stretch = [i for i in valid if first[1] <= i <= second[0]]
+        return all(noisy(i, first[2], first[3]) and noisy(i, second[2], second[3])
+                   for i in stretch)
+
+    events = []
+    for chain in _chains(changes, noisy_link):
+        k, j, a, b = chain[0][0], chain[-1][1], chain[0][2], chain[-1][3]
         if a == b:
             continue
-        ends = []
-        for i in (k, j):
-            ma, mb = max(masses[i, a], 1e-12), max(masses[i, b], 1e-12)
-            sl = math.sqrt((se[i, a] / ma) ** 2 + (se[i, b] / mb) ** 2)
-            ends.append((math.log(mb / ma), sl if math.isfinite(sl) else math.inf))
-        (r0, s0), (r1, s1) = ends
+        (r0, s0), (r1, s1) = _log_ratio(masses, se, k, a, b), _log_ratio(masses, se, j, a, b)
         v0, v1 = float(values[k]), float(values[j])
         span = v1 - v0
         at = v0 + _first_nonneg(r0, r1) * span
@@ -62,26 +99,41 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
         hi = v0 + _first_nonneg(r0 - 2 * s0, r1 - 2 * s1) * span
         # resolved: the ratio is beyond 2 se of 0 on both sides, so which phase is preferred
         # at each end is not noise; else the change lies somewhere in the bracket
-        resolved = bool(r0 + 2 * s0 < 0.0 < r1 - 2 * s1)
+        resolved = len(chain) == 1 and bool(r0 + 2 * s0 < 0.0 < r1 - 2 * s1)
         events.append(Event(1, "crossover", (v0, v1), source=names[a], target=names[b],
                             at=at, interval=(lo, hi), resolved=resolved))
     return events
 
 
-def find_thresholds(values, masses, floor, names) -> list[Event]:
+def find_thresholds(values, masses, floor, names, se=None) -> list[Event]:
     """Order-2 events: a phase's mass crosses ``floor`` between consecutive points.
 
     ``"destruction"`` when ``mass >= floor`` at point k and ``< floor`` at k+1, ``"creation"``
-    the other way. ``values: f[V]`` ascending, ``masses: f[V, P]``.
+    the other way. ``values: f[V]`` ascending, ``masses: f[V, P]``. With ``se: f[V, P]``
+    (NaN: unknown), crossings of one phase at consecutive points whose shared point's mass is
+    within 2 (known) se of the floor are one event (noise flicker, as in
+    ``find_crossovers``): the first crossing's kind over the whole stretch where their number
+    is odd, none where even.
     """
     values = np.asarray(values, dtype=float)
-    present = np.asarray(masses, dtype=float) >= floor
+    masses = np.asarray(masses, dtype=float)
+    present = masses >= floor
+    se = np.zeros(masses.shape) if se is None else np.asarray(se, dtype=float)
     events = []
-    for k in range(len(values) - 1):
-        for p, name in enumerate(names):
-            if present[k, p] != present[k + 1, p]:
-                events.append(Event(2, "destruction" if present[k, p] else "creation",
-                                    (float(values[k]), float(values[k + 1])), phase=name))
+    for p, name in enumerate(names):
+        steps = [k for k in range(len(values) - 1) if present[k, p] != present[k + 1, p]]
+
+        def noisy_link(k0, k1, p=p) -> bool:
+            return (k1 == k0 + 1 and bool(np.isfinite(se[k1, p]))
+                    and abs(masses[k1, p] - floor) <= 2.0 * se[k1, p])
+
+        for chain in _chains(steps, noisy_link):
+            if len(chain) % 2 == 0:
+                continue
+            k, j = chain[0], chain[-1] + 1
+            events.append(Event(2, "destruction" if present[k, p] else "creation",
+                                (float(values[k]), float(values[j])), phase=name))
+    events.sort(key=lambda e: (e.between[0], e.between[1]))
     return events
 
 
@@ -135,9 +187,8 @@ def find_events(values, points: list[PointSummary], floor: float,
         return any(overlap[index[float(v)], a, b] > merge for v in e.between)
 
     crossovers = [e for e in find_crossovers(values, masses, se, names) if not merged(e)]
-    events = (crossovers
-              + with_floor_moves(find_thresholds(values, masses, floor, names), values, masses,
-                                 floor, names)
+    thresholds = find_thresholds(values, masses, floor, names, se)
+    events = (crossovers + with_floor_moves(thresholds, values, masses, floor, names)
               + find_merges(values, overlap, merge, names))
     events.sort(key=lambda e: (e.between[0], e.between[1], e.order))
     return events

@@ -5,11 +5,15 @@ An event's *bracket* is the two sweep values around it (``Event.between``). Refi
 the bracket's midpoint and finds the events again, until each bracket is narrower than the
 resolution width ``W`` (``language.settings.resolution_width``), or noise stops it:
 
-- a crossover A -> B is refined only while it is *resolved*: ``log(m_B / m_A)`` is beyond
-  2 se of 0 at both ends (``find_crossovers``). Where an added midpoint's ratio is within
-  2 se of 0, the new crossover is unresolved and refinement stops for noise; its bracket is
-  then widened to the nearest points on each side where the ratio is beyond 2 se of 0 with
-  the right sign (the change lies somewhere there);
+- a crossover A -> B is bisected only while it is *resolved*: ``log(m_B / m_A)`` is beyond
+  2 se of 0 at both ends (``find_crossovers``). Where an end's ratio is within 2 se of 0,
+  the crossover is unresolved and noise stops the bisection; its bracket is then widened to
+  the nearest points on each side where the ratio is beyond 2 se of 0 with the right sign
+  (the change lies somewhere there), and refinement narrows that bracket from outside: it
+  bisects the gaps between each clear end and the noisy points inside (``noise_gaps``)
+  until they are at most the resolution, so the bracket closes on the stretch where the
+  noise hides the change (and where a bisection lands clear of the noise on both sides,
+  plain bisection resumes);
 - a destruction/creation (a mass crossing ``floor``) likewise: refined while the mass is
   beyond 2 se of the floor at both ends.
 
@@ -23,8 +27,8 @@ import math
 
 from .records import Event, PointSummary
 
-__all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "with_refinement",
-           "REFINED_KINDS"]
+__all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "noise_gaps",
+           "with_refinement", "REFINED_KINDS"]
 
 REFINED_KINDS = ("crossover", "destruction", "creation")
 
@@ -64,9 +68,13 @@ def _side(e: Event, point: PointSummary, floor: float) -> int:
 
 
 def _clear(e: Event, by_value: dict, floor: float) -> bool:
-    """Both ends of ``e`` are beyond the noise, on their own sides."""
+    """Both ends of ``e`` are beyond the noise, on their own sides, and no point lies between
+    them (an event found across a stretch of noisy points, ``events.find_crossovers``' noise
+    flicker, is noise-stopped whatever its ends say)."""
     v0, v1 = e.between
-    return _side(e, by_value[v0], floor) == -1 and _side(e, by_value[v1], floor) == 1
+    inside = any(v0 < v < v1 for v in by_value)
+    return (not inside and _side(e, by_value[v0], floor) == -1
+            and _side(e, by_value[v1], floor) == 1)
 
 
 def noise_bracket(e: Event, points: list[PointSummary], floor: float) -> tuple[float, float]:
@@ -83,23 +91,47 @@ def noise_bracket(e: Event, points: list[PointSummary], floor: float) -> tuple[f
     return float(values[i]), float(values[j])
 
 
+def noise_gaps(e: Event, points: list[PointSummary], floor: float) -> list[tuple]:
+    """The gaps of a noise-stopped event that more points can still narrow: between each
+    clear end of its widened bracket (``noise_bracket``) and the nearest point inside it
+    (within the noise or on the wrong side). Bisecting these moves the clear ends inward
+    until they meet the noise, so the bracket shrinks to the noisy stretch itself (and the
+    pooled masses there sharpen, with more values near each other). ``points`` sorted."""
+    values = [p.value for p in points]
+    a, b = noise_bracket(e, points, floor)
+    i, j = values.index(a), values.index(b)
+    if j - i < 2:
+        return []
+    gaps = []
+    if _side(e, points[i], floor) == -1:
+        gaps.append((a, values[i + 1]))
+    if _side(e, points[j], floor) == 1:
+        gaps.append((values[j - 1], b))
+    return gaps
+
+
 def midpoints(events: list[Event], points: list[PointSummary], width: float, floor: float,
               exact: bool = False) -> list[float]:
     """The sweep values to add next (sorted, distinct, none already a point): the midpoint of
     each crossover, destruction and creation whose bracket is wider than ``width`` and whose
-    ends are beyond the noise. ``exact``: crossovers are left out (an exact engine bisects
-    them without adding points, ``pipeline.sweep.refine_crossovers``)."""
+    ends are beyond the noise; for one whose end is within the noise, the midpoints of its
+    ``noise_gaps`` wider than ``width``. ``exact``: crossovers are left out (an exact engine
+    bisects them without adding points, ``pipeline.sweep.refine_crossovers``). ``points``
+    sorted by value."""
     by_value = {p.value: p for p in points}
     out = set()
     for e in events:
         if e.kind not in REFINED_KINDS or (exact and e.kind == "crossover"):
             continue
         v0, v1 = e.between
-        if v1 - v0 <= width or not _clear(e, by_value, floor):
-            continue
-        mid = round(0.5 * (v0 + v1), 12)
-        if v0 < mid < v1 and mid not in by_value:
-            out.add(mid)
+        if _clear(e, by_value, floor):
+            gaps = [(v0, v1)]
+        else:
+            gaps = noise_gaps(e, points, floor)
+        for g0, g1 in gaps:
+            mid = round(0.5 * (g0 + g1), 12)
+            if g1 - g0 > width and g0 < mid < g1 and mid not in by_value:
+                out.add(mid)
     return sorted(out)
 
 
