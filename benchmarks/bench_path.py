@@ -19,6 +19,11 @@ and each method's time-to-precision ratio against the path's.
     python benchmarks/bench_path.py --methods path,points        # no BlackJAX
     python benchmarks/bench_path.py --methods path,path:2        # 2 HMC steps per bridge stage
     python benchmarks/bench_path.py --methods points,pooled,pooled:2 --particles 300
+    python benchmarks/bench_path.py --methods points@150/0,pooled@100/6   # sizes per method
+
+``--particles`` and ``--final-stages`` (``smc``'s ``final_stages``: stages at the posterior
+after tempering) size every method; ``NAME@P/F`` sizes one method alone (P particles, F final
+stages), so per-point SMC as it was and the shipped setting run in one process.
 
 Devices: one XLA device per core, as ``phasedsl run`` makes them; per-point SMC samples one
 point per device at a time, the path walks its two directions on two devices, and BlackJAX
@@ -246,11 +251,18 @@ def main(argv=None):
           f"devices {jax.devices()}")
     results = {}
     for name in args.methods.split(","):
-        method, _, k = name.partition(":")  # path:K: K HMC steps per bridge stage;
+        # NAME@P/F: P particles and F final stages for this method alone
+        spec, _, size = name.partition("@")
+        method, _, k = spec.partition(":")  # path:K: K HMC steps per bridge stage;
         extra = {} if not k else (  # pooled:K: K neighbours on each side
             {"bridge_mutations": int(k)} if method == "path" else {"pool": int(k)})
-        masses, log_z, wall, compile_s = METHODS[method](compiled, settings, values, args.seed,
-                                                         **extra)
+        own_compiled, own_settings = compiled, settings
+        if size:
+            p, _, f = size.partition("/")
+            own_checked, own_compiled = load(int(p), args.runs, args.mutations, int(f or 0))
+            own_settings = dict(own_checked.sample)
+        masses, log_z, wall, compile_s = METHODS[method](own_compiled, own_settings, values,
+                                                         args.seed, **extra)
         mean, se = summary(masses)
         big = mean > 0.01
         rms = float(np.sqrt(np.mean(se[big] ** 2)))

@@ -158,6 +158,8 @@ def test_live_display_has_a_line_per_running_point():
         watch.tick(_ticks("smc", 3.0, 0, 7, lam=0.0312))
         watch.tick(_ticks("smc", 3.0, 1, 6, lam=0.0151))
         watch.tick(_ticks("smc_path", 4.0, 1, 2, lam=0.5, bridge=3, bridges=21))
+        watch.tick(_ticks("smc", 5.0, 0, 11, lam=1.0))  # tempered: a final stage
+        watch.tick(_ticks("smc", 5.0, 1, 12, lam=1.0))
         console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
         console.print(watch)
     text = console.export_text()
@@ -166,6 +168,7 @@ def test_live_display_has_a_line_per_running_point():
     assert "t = 2  draws 2/10 (4 chains, 3 not started)  div 3" in text
     assert "t = 3  tempering stage 7  lambda 0.0151 (2 runs)" in text  # the least tempered
     assert "t = 4  bridge 3/21  stage 2  t 0.50" in text
+    assert "t = 5  stage 12 at the posterior (2 runs)" in text
     assert watch.eta() is not None
 
 

@@ -117,6 +117,12 @@ def test_noise_bracket_widens_to_the_points_beyond_the_noise():
     assert done.extra["refinement"] == {"width": 0.01, "status": "noise", "bracket": [0.0, 1.0]}
     text = event_text(done.to_json(), "t")
     assert "somewhere between t = 0 and 1" in text and "stopped for noise" in text
+    # a noise bracket within the resolution is located (its ends are clear), never the
+    # narrower bracket between two noisy points
+    (near,) = with_refinement([e], pts, 1.0, 0.005, added=1, cap=40)
+    assert near.extra["refinement"] == {"width": 1.0, "status": "located", "bracket": [0.0, 1.0]}
+    text = event_text(near.to_json(), "t")
+    assert "somewhere between t = 0 and 1" in text and "located to 1, the noise included" in text
 
 
 def test_noise_gaps_are_bisected_until_the_clear_ends_meet_the_noise():
@@ -145,6 +151,20 @@ def test_noise_gaps_are_bisected_until_the_clear_ends_meet_the_noise():
     unknown = [summary(p.value, {k: m.mass for k, m in p.phases.items()}, (None, None))
                for p in pts]
     assert noise_gaps(e, unknown, 0.005) == [] and midpoints([e], unknown, 0.1, 0.005) == []
+
+
+def test_a_floor_crossing_in_the_noise_is_located_with_its_noise():
+    pts = [summary(0.0, {"a": 0.02, "b": 0.5}, (0.001, 0.01)),
+           summary(0.1, {"a": 0.0049, "b": 0.5}, (0.001, 0.01)),  # within 2 se of the floor
+           summary(0.2, {"a": 0.0001, "b": 0.5}, (0.0001, 0.01))]
+    e = Event(2, "destruction", (0.1, 0.2), phase="a")
+    (wide,) = with_refinement([e], pts, 0.1, 0.005, added=0, cap=40)
+    assert wide.extra["refinement"] == {"width": 0.1, "status": "noise", "bracket": [0.0, 0.2]}
+    (near,) = with_refinement([e], pts, 0.25, 0.005, added=0, cap=40)
+    assert near.extra["refinement"]["status"] == "located"
+    text = event_text(near.to_json(), "t")
+    assert text.startswith("second-order destruction of a between t = 0.1 and 0.2")
+    assert "located to 0.25, the noise included: the change lies within [0, 0.2]" in text
 
 
 def test_refinement_statuses():

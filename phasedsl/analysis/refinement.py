@@ -141,8 +141,9 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
     ``{"width": W, "status": s, "bracket": [a, b]}``, ``s`` one of
 
     - ``"located"``: the bracket is at most ``W`` wide (or bisected exactly: ``refined``);
-    - ``"noise"``: an end is within 2 se of the change; ``bracket`` the widened bracket
-      (``noise_bracket``), where the change lies;
+      where an end is within the noise, the widened bracket (``noise_bracket``) is;
+    - ``"noise"``: an end is within 2 se of the change and the widened bracket
+      (``noise_bracket``, where the change lies; ``bracket``) is wider than ``W``;
     - ``"capped"``: wider than ``W`` with clear ends, but ``added`` (values added so far)
       reached ``cap`` (``report.refine_points``);
     - ``"off"``: ``W`` is 0 or ``cap`` 0 (refinement turned off);
@@ -160,13 +161,15 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
             continue
         v0, v1 = e.between
         bracket = [v0, v1]
-        if e.refined is not None or v1 - v0 <= width:
-            status = "located"
-            if e.refined is not None:
-                bracket = list(e.interval)
+        if e.refined is not None:
+            status, bracket = "located", list(e.interval)
         elif not _clear(e, by_value, floor):
-            status = "noise"
+            # an end within the noise: the change lies in the widened bracket, located only
+            # where that is narrow enough
             bracket = list(noise_bracket(e, points, floor))
+            status = "located" if bracket[1] - bracket[0] <= width else "noise"
+        elif v1 - v0 <= width:
+            status = "located"
         elif width <= 0 or cap <= 0:
             status = "off"
         elif added >= cap:

@@ -72,13 +72,18 @@ def _fmt4(x) -> str:
     return "?" if x is None else f"{x:.4g}"
 
 
-def refinement_words(info: dict | None) -> str:
+def refinement_words(info: dict | None, between=None) -> str:
     """How far refinement located an event (``Event.extra["refinement"]``), as a clause that
-    starts with "; " (empty where there is nothing to say: located, or turned off)."""
+    starts with "; " (empty where there is nothing to say: located within ``between``, or
+    turned off)."""
     if not info:
         return ""
     status, width = info.get("status"), info.get("width")
     a, b = info.get("bracket") or (None, None)
+    widened = between is not None and a is not None and [a, b] != list(between)
+    if status == "located" and widened:  # an end in the noise, the bracket around it narrow
+        return (f"; located to {_fmt4(width)}, the noise included: the change lies within "
+                f"[{_fmt4(a)}, {_fmt4(b)}]")
     if status == "noise":
         return (f"; refinement stopped for noise: the change lies within "
                 f"[{_fmt4(a)}, {_fmt4(b)}]")

@@ -146,9 +146,11 @@ class LivePoint:
             t = max(path, key=lambda t: (t.bridge, t.done))
             return f"bridge {t.bridge}/{t.bridges}  stage {t.done}  t {t.lam:.2f}"
         if smc:
-            return (f"tempering stage {max(t.done for t in smc)}  "
-                    f"lambda {fmt(min(t.lam for t in smc), 3)} ({len(smc)} "
-                    f"run{'s' if len(smc) != 1 else ''})")
+            runs = f"({len(smc)} run{'s' if len(smc) != 1 else ''})"
+            stage, lam = max(t.done for t in smc), min(t.lam for t in smc)
+            if lam >= 1.0:  # every run tempered: its final stages (smc's final_stages)
+                return f"stage {stage} at the posterior {runs}"
+            return f"tempering stage {stage}  lambda {fmt(lam, 3)} {runs}"
         return "starting"
 
 

@@ -64,12 +64,14 @@ def unknown_errors(results: dict) -> list[dict]:
 def event_text(event: dict, sweep: str) -> str:
     """One event in words."""
     lo, hi = event.get("between", [None, None])
-    refinement = refinement_words(event.get("refinement"))
+    refinement = refinement_words(event.get("refinement"), event.get("between"))
     if event["kind"] == "crossover":
         if event.get("resolved") is False:
             info = event.get("refinement") or {}
-            if info.get("status") == "noise":
-                lo, hi = info["bracket"]
+            if info.get("status") in ("noise", "located") and info.get("bracket"):
+                lo, hi = info["bracket"]  # where the change lies, the noise included
+                refinement = ("; refinement stopped for noise" if info["status"] == "noise"
+                              else f"; located to {fmt(info['width'], 4)}, the noise included")
             return (f"unresolved crossover {event['from']} -> {event['to']} somewhere between "
                     f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within 2 se "
                     f"of 1 at an end{refinement})")
