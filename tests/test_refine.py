@@ -231,6 +231,26 @@ def test_quick_sets_a_coarser_resolution_under_the_users_own():
     assert given.checked.report["resolution"] == 0.001
 
 
+
+def test_quick_never_enlarges_a_run():
+    from phasedsl.pipeline.spec import load_text
+
+    def with_sample(block):
+        return TILT.replace("sample quadrature { points = 401 }", block)
+
+    small = with_sample("sample smc { particles = 50; runs = 8 }")
+    assert load_text(small, "t.phase", {}, quick=True).checked.sample["particles"] == 50
+    assert load_text(small, "t.phase", {}, quick=True).checked.sample["runs"] == 4
+    big = with_sample("sample smc { particles = 5000; runs = 2 }")
+    quick = load_text(big, "t.phase", {}, quick=True).checked.sample
+    assert (quick["particles"], quick["runs"]) == (200, 4)  # 4 runs: a known se
+    nuts = load_text(with_sample("sample nuts { draws = 100; warmup = 1000 }"), "t.phase", {},
+                     quick=True).checked.sample
+    assert (nuts["draws"], nuts["warmup"]) == (100, 300)
+    assert load_text(small, "t.phase", {"particles": "400"},
+                     quick=True).checked.sample["particles"] == 400  # --set wins
+
+
 # -- end to end on exact answers -------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,19 @@ def _engine_of(spec: ast.Spec, overrides: dict) -> str:
     return engine_of(spec.statements)
 
 
+QUICK_CAPS = ("particles", "draws", "warmup")  # --quick lowers these to its value, never raises
+
+
+def _quick_sizes(spec: ast.Spec, overrides: dict) -> dict[str, str]:
+    """The engine's ``--quick`` settings (``quick_overrides``), less the sizes (``QUICK_CAPS``)
+    that the spec (or ``--set``) already makes smaller: ``--quick`` never enlarges a run."""
+    fast = quick_overrides(_engine_of(spec, overrides))
+    own = check(spec, overrides).sample
+    return {k: v for k, v in fast.items()
+            if not (k in QUICK_CAPS and isinstance(own.get(k), (int, float))
+                    and own[k] < float(v))}
+
+
 def load_text(source: str, filename: str = "<spec>", overrides: dict | None = None,
               quick: bool = False, path: str | None = None) -> Spec:
     """Parse and check spec text. ``quick``: the engine's quick settings (under the user's
@@ -89,7 +102,7 @@ def load_text(source: str, filename: str = "<spec>", overrides: dict | None = No
     spec = parse(source, filename)
     given = overrides
     if quick:
-        given = {**quick_overrides(_engine_of(spec, overrides)),
+        given = {**_quick_sizes(spec, overrides),
                  **{f"report.{k}": v for k, v in quick_overrides("report").items()},
                  **overrides}
     checked = check(spec, given)
