@@ -35,6 +35,7 @@ def test_functions():
     assert quick_overrides("nuts") == {"draws": "200", "warmup": "300"}
     assert quick_overrides("smc") == {"particles": "200", "runs": "4"}  # 4 runs: a known se
     assert quick_overrides("quadrature") == {}
+    assert quick_overrides("report") == {"resolution": "0.02", "refine_points": "4"}
     assert "chain_method" not in result_keys("nuts") and "seed" in result_keys("nuts")
     assert "particle_block" not in result_keys("smc") and "max_stages" in result_keys("smc")
     assert defaults("nuts")["chain_method"] is None and defaults("smc")["particle_block"] is None

@@ -139,7 +139,7 @@ TABLE: dict[str, dict[str, Setting]] = {
             "units (0: no added values)", quick=0.02, role=ANALYSIS),
         "refine_points": _int(40, 0, "at most this many sweep values added to locate events "
                                      "(the cost of refinement is bounded by it)", upper=10**4,
-                              role=ANALYSIS, listed=False),
+                              quick=4, role=ANALYSIS, listed=False),
         "pool": _int(5, 0, "each sweep value's masses also use the draws of up to this many "
                            "neighbouring values on each side, reweighted to it (smc, smc_path; "
                            "0: its own draws only)", upper=1000, role=ANALYSIS),
