@@ -102,7 +102,8 @@ def test_pt1_resolves():
     assert values(c.beta, c.sweep_symbol, 1.0) == pytest.approx(1 / math.log(10000))
     assert c.prior == ("normal", 0.0, 1.0)
     assert c.engine == "smc"  # masses that do not depend on where chains start
-    assert (c.sample["particles"], c.sample["runs"], c.sample["mutations"]) == (300, 4, 10)
+    assert (c.sample["particles"], c.sample["runs"], c.sample["mutations"],
+            c.sample["final_stages"]) == (100, 4, 10, 6)
     assert c.report == {"floor": 0.005, "merge": 0.9, "resolution": 0.005, "pool": 5}
     assert c.phase_names == ("nondegenerate", "degenerate")
     assert isinstance(c.phases[1][1], sy.Symmetric)
