@@ -75,12 +75,25 @@ def run_on_two_devices(script: str, timeout: int = 600) -> None:
 def sampled_and_exact(folder: Path, spec_file: Path, overrides: dict | None = None):
     """``(run, exact)``: ``spec_file`` run as written (with ``overrides``) into
     ``folder/sampled`` and with exact quadrature into ``folder/exact`` (energies of one or
-    two bounded parameters), both ``phasedsl.Run``s, no figures."""
+    two bounded parameters) at the sampled run's points (its added values included), both
+    ``phasedsl.Run``s, no figures."""
     import phasedsl
 
     overrides = dict(overrides or {})
     run = phasedsl.run(phasedsl.load(spec_file, overrides), folder / "sampled", plots=False)
     exact_overrides = {k: v for k, v in overrides.items() if k.startswith("report.")}
-    exact = phasedsl.run(phasedsl.load(spec_file, {**exact_overrides, "engine": "quadrature"}),
-                         folder / "exact", plots=False)
+    exact = phasedsl.load(spec_file, {**exact_overrides, "engine": "quadrature",
+                                      "report.resolution": "0"})
+    exact = phasedsl.run(at_values(exact, [p.value for p in run.points]), folder / "exact",
+                         plots=False)
     return run, exact
+
+
+def at_values(spec, values):
+    """``spec`` (a ``phasedsl.Spec``) with its sweep replaced by ``values``: the exact answer
+    at a sampled run's points, the values refinement added included (pair them with
+    ``exact`` run at ``report.resolution = 0``, so that it adds none of its own)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, checked=dataclasses.replace(
+        spec.checked, sweep_values=tuple(float(v) for v in values)))
