@@ -1,4 +1,4 @@
-"""The seed's two network experiments as shipped (slow: about 14 minutes on 2 cores).
+"""The seed's two network experiments as shipped (slow: about 20 minutes on 2 cores).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction,
 with the specs' own settings (tempered SMC, pooled masses; PT1 100 particles with 6 final
