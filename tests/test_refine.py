@@ -113,10 +113,26 @@ def test_noise_bracket_widens_to_the_points_beyond_the_noise():
     e = Event(1, "crossover", (0.0, 0.5), source="a", target="b", resolved=False, at=0.45,
               interval=(0.0, 0.5))
     assert noise_bracket(e, pts, 0.005) == (0.0, 1.0)
-    (done,) = with_refinement([e], pts, 0.01, 0.005, added=1, cap=40)
-    assert done.extra["refinement"] == {"width": 0.01, "status": "noise", "bracket": [0.0, 1.0]}
+    # the gaps between the clear ends and the noise are still wide: refinement would close
+    # them, so it is the cap (or an unfinished run) that stopped it, not the noise
+    (capped,) = with_refinement([e], pts, 0.01, 0.005, added=40, cap=40)
+    assert capped.extra["refinement"] == {"width": 0.01, "status": "capped",
+                                          "bracket": [0.0, 1.0]}
+    text = event_text(capped.to_json(), "t")
+    assert "somewhere between t = 0 and 1" in text and "the cap on added sweep values" in text
+    (unfinished,) = with_refinement([e], pts, 0.01, 0.005, added=1, cap=40)
+    assert unfinished.extra["refinement"]["status"] == "open"
+    # once the clear ends sit within the resolution of the noise, the noise stopped it
+    closed = sorted(pts + [summary(0.495, {"a": 0.9, "b": 0.1}, (0.01, 0.01)),
+                           summary(0.755, {"a": 0.1, "b": 0.9}, (0.01, 0.01))],
+                    key=lambda p: p.value)
+    e2 = Event(1, "crossover", (0.495, 0.5), source="a", target="b", resolved=False, at=0.5,
+               interval=(0.495, 0.5))
+    (done,) = with_refinement([e2], closed, 0.01, 0.005, added=1, cap=40)
+    assert done.extra["refinement"] == {"width": 0.01, "status": "noise",
+                                        "bracket": [0.495, 0.755]}
     text = event_text(done.to_json(), "t")
-    assert "somewhere between t = 0 and 1" in text and "stopped for noise" in text
+    assert "somewhere between t = 0.495 and 0.755" in text and "stopped for noise" in text
     # a noise bracket within the resolution is located (its ends are clear), never the
     # narrower bracket between two noisy points
     (near,) = with_refinement([e], pts, 1.0, 0.005, added=1, cap=40)

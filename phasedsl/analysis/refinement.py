@@ -144,8 +144,9 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
       where an end is within the noise, the widened bracket (``noise_bracket``) is;
     - ``"noise"``: an end is within 2 se of the change and the widened bracket
       (``noise_bracket``, where the change lies; ``bracket``) is wider than ``W``;
-    - ``"capped"``: wider than ``W`` with clear ends, but ``added`` (values added so far)
-      reached ``cap`` (``report.refine_points``);
+    - ``"capped"``: wider than ``W`` with clear ends (or, an end in the noise, with a gap
+      ``noise_gaps`` would still narrow), but ``added`` (values added so far) reached
+      ``cap`` (``report.refine_points``);
     - ``"off"``: ``W`` is 0 or ``cap`` 0 (refinement turned off);
     - ``"open"``: wider than ``W`` with clear ends and below the cap (a run that stopped
       before refining, or a re-analysis at a finer resolution: ``phasedsl run`` again
@@ -165,9 +166,17 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
             status, bracket = "located", list(e.interval)
         elif not _clear(e, by_value, floor):
             # an end within the noise: the change lies in the widened bracket, located only
-            # where that is narrow enough
+            # where that is narrow enough; where more values could still close it from
+            # outside (``noise_gaps``), the cap (or an unfinished run) stopped it, not noise
             bracket = list(noise_bracket(e, points, floor))
-            status = "located" if bracket[1] - bracket[0] <= width else "noise"
+            closable = width > 0 and cap > 0 and any(
+                g1 - g0 > width for g0, g1 in noise_gaps(e, points, floor))
+            if bracket[1] - bracket[0] <= width:
+                status = "located"
+            elif closable:
+                status = "capped" if added >= cap else "open"
+            else:
+                status = "noise"
         elif v1 - v0 <= width:
             status = "located"
         elif width <= 0 or cap <= 0:

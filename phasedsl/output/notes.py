@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..analysis.mixing import RHAT_LIMIT, Finding
 
-__all__ = ["note_lines", "shown_above", "refinement_words", "minimum_words"]
+__all__ = ["note_lines", "shown_above", "refinement_words", "minimum_words",
+           "unresolved_span"]
 
 
 def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
@@ -70,6 +71,13 @@ def note_lines(f: Finding) -> list[str]:
 
 def _fmt4(x) -> str:
     return "?" if x is None else f"{x:.4g}"
+
+
+def unresolved_span(event: dict) -> tuple:
+    """Where an unresolved crossover (``resolved: false``) lies: refinement's bracket (the
+    points clearly on each side, the noise between), else the two points around it."""
+    info = event.get("refinement") or {}
+    return tuple(info.get("bracket") or event["between"])
 
 
 def refinement_words(info: dict | None, between=None) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .notes import unresolved_span
+
 GREEK = set("alpha beta gamma delta epsilon zeta eta theta vartheta kappa lambda mu nu xi rho "
             "sigma tau phi psi omega".split())
 OTHER = "0.45"  # the colour of `other` and of merges
@@ -132,9 +134,7 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
     for k, e in enumerate(events, 1):
         lo, hi = e.get("interval") or e.get("between")
         if e.get("kind") == "crossover" and e.get("resolved") is False:
-            lo, hi = e["between"]  # within the noise: somewhere in the bracket, no `at`
-            if (e.get("refinement") or {}).get("status") == "noise":
-                lo, hi = e["refinement"]["bracket"]  # widened to the points beyond the noise
+            lo, hi = unresolved_span(e)  # within the noise: somewhere in it, no `at`
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0, hatch="..")
             marks.append((0.5 * (lo + hi), k))
             handles.append(Patch(facecolor="k", alpha=0.25, hatch="..", label=(

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.mixing import RHAT_LIMIT
-from .notes import minimum_words, refinement_words, shown_above
+from ..language.settings import TABLE
+from .notes import minimum_words, refinement_words, shown_above, unresolved_span
 
 ESS_LOW = 100
 
@@ -68,10 +69,12 @@ def event_text(event: dict, sweep: str) -> str:
     if event["kind"] == "crossover":
         if event.get("resolved") is False:
             info = event.get("refinement") or {}
-            if info.get("status") in ("noise", "located") and info.get("bracket"):
-                lo, hi = info["bracket"]  # where the change lies, the noise included
-                refinement = ("; refinement stopped for noise" if info["status"] == "noise"
-                              else f"; located to {fmt(info['width'], 4)}, the noise included")
+            lo, hi = unresolved_span(event)  # where the change lies, the noise included
+            if info.get("bracket"):
+                refinement = {"noise": "; refinement stopped for noise",
+                              "located": f"; located to {fmt(info.get('width'), 4)}, the "
+                                         "noise included"}.get(info.get("status"),
+                                                               refinement_words(info))
             return (f"unresolved crossover {event['from']} -> {event['to']} somewhere between "
                     f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within 2 se "
                     f"of 1 at an end{refinement})")
@@ -397,8 +400,9 @@ def _pooled_line(points: list[dict], report: dict) -> str:
             if m.get("se") is not None and (mine.get(name) or {}).get("se") is not None:
                 now.append(m["se"] ** 2)
                 own.append(mine[name]["se"] ** 2)
+    pool = report.get("pool", TABLE["report"]["pool"].default)
     line = (f"  each value's masses pooled from the draws of up to {widest} sweep values "
-            f"(itself and report.pool = {report.get('pool', 5)} on each side)")
+            f"(itself and report.pool = {pool} on each side)")
     if now and sum(now) > 0:
         line += (f": rms standard error {math.sqrt(sum(now) / len(now)):.2g}, each value's "
                  f"own draws {math.sqrt(sum(own) / len(own)):.2g}")
