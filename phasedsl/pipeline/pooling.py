@@ -174,7 +174,6 @@ class Pooler:
         return self._summarise(self._compiled, point.value, draws,
                                point.diagnostics.get("wall_s", 0.0)), ess
 
-
     def _start(self, g: int, indices: list[int]) -> np.ndarray:
         """Group ``g``'s ``log Z`` at ``indices`` as solved before (NaN where not yet)."""
         return np.array([self._log_z.get((g, i), np.nan) for i in indices])

@@ -33,8 +33,8 @@ from ..analysis.refinement import midpoints, with_refinement
 from ..language.settings import TABLE, resolution_width
 from ..rundir import added_index
 
-__all__ = ["refine_sweep", "sample_added", "finish_events", "MAX_ROUNDS", "refine_cap", "located_width",
-           "sweep_midpoints"]
+__all__ = ["refine_sweep", "sample_added", "finish_events", "MAX_ROUNDS", "refine_cap",
+           "located_width", "sweep_midpoints"]
 
 MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narrower at most)
 
