@@ -82,7 +82,8 @@ def test_formats_read_the_same_table(files):
 
 @pytest.mark.parametrize("name", ["data.csv", "data.npy", "data.npz"])
 def test_file_and_truth_give_the_same_log_density(files, name):
-    """At fixed parameters the two targets agree exactly: same rows, same float32 sums."""
+    """At fixed parameters the two targets agree: the same rows, summed in float32 by two
+    compilations (equal up to the order of the sum)."""
     from phasedsl.lower.compile import compile_spec
 
     folder, _, _ = files
@@ -91,7 +92,9 @@ def test_file_and_truth_give_the_same_log_density(files, name):
     params = np.random.default_rng(0).normal(size=(16, a.dim)).astype(np.float32)
     for value in (0.2, 0.5):
         for p in params:
-            assert float(a.logdensity(p, value)) == float(b.logdensity(p, value))
+            # the same rows, summed by two compilations: equal up to float32 reordering
+            assert float(a.logdensity(p, value)) == pytest.approx(float(b.logdensity(p, value)),
+                                                                  rel=1e-5)
 
 
 @pytest.mark.slow
@@ -120,7 +123,8 @@ def test_file_run_records_the_file_and_a_changed_file_is_another_run(files, tmp_
     params = draws["params"].reshape(-1, truth.dim)[::7]
     assert len(params) >= 10
     for p in params:
-        assert float(truth.logdensity(p, 0.5)) == float(compiled.logdensity(p, 0.5))
+        assert float(truth.logdensity(p, 0.5)) == pytest.approx(
+            float(compiled.logdensity(p, 0.5)), rel=1e-5)
     digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
     assert run["data_file"]["sha256"] == digest
     assert run["data_file"]["path"] == str(folder / "data.csv")

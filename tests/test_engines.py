@@ -243,9 +243,11 @@ def test_every_engine_has_the_whole_protocol():
     for many in (engine.run_many([0, 1], ctxs), engine.run_many([0, 1], stack_contexts(ctxs))):
         for ctx, d in zip(ctxs, many):
             one = engine.run(None, ctx)
-            np.testing.assert_array_equal(one.params, d.params)
-            np.testing.assert_array_equal(one.weights, d.weights)
-            np.testing.assert_array_equal(one.phase_log_z, d.phase_log_z)
+            # one point alone and in a batch: XLA may vectorise the two differently on
+            # another CPU, so equal up to float rounding, not bit for bit
+            np.testing.assert_array_equal(one.params, d.params)  # the grid itself
+            np.testing.assert_allclose(one.weights, d.weights, rtol=1e-5, atol=1e-30)
+            np.testing.assert_allclose(one.phase_log_z, d.phase_log_z, rtol=1e-6)
     assert engine.traces == 1
     with pytest.raises(ValueError, match="method must be one of"):
         engine.run_many([0], ctxs[:1], method="vectorized")

@@ -15,6 +15,7 @@ import pytest
 
 from phasedsl.analysis.lcoef import LearningCoefficient, phase_estimate
 from phasedsl.analysis.records import PointSummary
+from phasedsl.engines.quadrature import DEFAULT_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +47,7 @@ def estimates(energy: str, params: str, ns, phases: str, engine: str = "quadratu
 
 ONE = "param w in [-2, 2]"
 TWO = "param w1 in [-1, 1]\nparam w2 in [-1, 1]"
+H1 = 4 / (DEFAULT_POINTS[1] - 1)  # the 1-D grid's spacing on ONE's [-2, 2]
 FAST2 = "points = 401; subdivisions = 4"  # 2-D grids: enough here (checked against 801 x 8)
 
 
@@ -58,7 +60,12 @@ def test_monomials_exact(energy, lam):
         assert e.method == "logz" and e.se == 0.0
         assert abs(e.lam - lam) / lam < 1e-4, (n, e)
         assert abs(e.lam_var - lam) / lam < 1e-3, (n, e)
-        assert abs(e.loss_min) < 1e-12 and abs(e.minimiser[0]) < 1e-3 and e.in_phase
+        # the bottom of w^(2k) is flat to many grid nodes (spacing H1): which near-equal node
+        # (or optimiser end point) wins depends on the last bits of the arithmetic, so ask
+        # for a minimiser within one node of 0 whose loss is the minimum up to rounding
+        (w,) = e.minimiser
+        assert abs(w) <= H1 * (1 + 1e-9) and w ** (2 * round(1 / (2 * lam))) < 1e-12, (n, e)
+        assert abs(e.loss_min) < 1e-12 and e.in_phase
 
 
 def test_sum_of_regular_and_quartic():
