@@ -7,16 +7,17 @@ points per task), and saves each point the moment its task finishes
 folder and submits only the points it does not hold.
 
 A worker receives the spec's text and ``--set`` values (``ClusterJob``: plain data, not the
-checked spec), checks and compiles it itself, and keeps the compiled engine for the next
-task of the same run (``_prepared``: one per worker process, keyed by the job), so a task
-does not compile again. It refuses a job whose run key or package versions differ from
+checked spec), checks and prepares it itself (``session.prepare``, as the driver does), and keeps the
+session for the next task of the same run (``_prepared``: one per worker process, keyed by
+the job), so a task does not compile again; each point is measured (``Session.measure``:
+learning coefficients, local minima) on the worker that sampled it. It refuses a job whose run key or package versions differ from
 the driver's (the draws would not be the driver's).
 
 - Same seeds, same draws: a task of one point samples it with the key ``point_key(seed,
-  index)`` in one ``engine.run`` call (``sweep.sample_point``), which is what a local
+  index)`` in one ``engine.run`` call (``points.sample_point``), which is what a local
   ``--batch 0`` run does for smc and quadrature, and for nuts on one device (``--cpu-devices
   1``: on several devices a lone nuts point splits its chains across them, ``engines.many``).
-  A task of K points (``--batch K``) runs ``sweep.sample_points`` on the worker's devices:
+  A task of K points (``--batch K``) runs ``points.sample_points`` on the worker's devices:
   the same distribution, draws as a local ``--batch K`` run on a machine like the worker.
 - Failures: a task that raises is retried (``RETRIES`` times); a task whose worker dies (a
   killed process, a lost machine) is given to another worker by the scheduler (up to its
@@ -169,19 +170,17 @@ class TaskError:
         return self.kind(*self.args)
 
 
-_PREPARED: dict = {}  # on a worker: ClusterJob -> (compiled, engine, lcoef step)
+_PREPARED: dict = {}  # on a worker: ClusterJob -> session.Session
 
 
 def _prepared(job: ClusterJob):
-    """``(compiled, engine, lcoef)`` of a job, compiled once per worker process (as
-    ``sweep._run_open`` builds them on the driver)."""
+    """The ``session.Session`` of a job (``session.prepare``, as the driver builds its own),
+    prepared once per worker process."""
     hit = _PREPARED.get(job)
     if hit is not None:
         return hit
-    from ..engines.registry import make_engine
-    from ..lower.compile import compile_spec
     from ..rundir import run_key
-    from .lcoef import lcoef_step
+    from .session import prepare
     from .spec import load_text
 
     here = _versions()
@@ -195,17 +194,11 @@ def _prepared(job: ClusterJob):
     if run_key(checked) != job.run_key:
         raise ClusterError("this worker checks the spec into another run than the driver "
                            "(a different phasedsl?); install the same phasedsl on every worker")
-    compiled = compile_spec(checked)
-    settings = dict(checked.sample)
-    if job.chain_method is not None:
-        settings["chain_method"] = job.chain_method
-    engine = make_engine(checked.engine, compiled.target, settings)
-    lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
-                       (lambda target: make_engine(checked.engine, target, settings)))
+    session = prepare(checked, chain_method=job.chain_method)
     if len(_PREPARED) >= CACHE:
         _PREPARED.pop(next(iter(_PREPARED)))
-    _PREPARED[job] = compiled, engine, lcoef
-    return _PREPARED[job]
+    _PREPARED[job] = session
+    return session
 
 
 def _worker_name() -> str:
@@ -219,31 +212,31 @@ def _worker_name() -> str:
 
 
 def sample_task(job: ClusterJob, chunk: list[tuple[int, float]], seed: int):
-    """A task, run on a worker: ``[(index, value, PointSummary, Draws)]`` for the
-    ``(index, value)`` points of ``chunk`` (one point: one ``engine.run`` call with the key
-    ``point_key(seed, index)``, exactly as a local ``--batch 0`` run), learning
-    coefficients included and ``diagnostics["worker"]`` naming the worker; or a
+    """A task, run on a worker: the measured ``session.Sampled`` point of each ``(index,
+    value)`` of ``chunk`` (one point: one ``engine.run`` call with the key ``point_key(seed,
+    index)``, exactly as a local ``--batch 0`` run; every per-point step of
+    ``Session.measure``), ``diagnostics["worker"]`` naming the worker; or a
     ``TaskError``."""
     from ..engines.devices import configure
 
     configure()  # phasedsl's XLA settings, where JAX has not started in this worker yet
-    from .lcoef import with_lcoef
-    from .sweep import sample_point, sample_points
+    from .points import sample_point, sample_points
+    from .session import Sampled
 
     worker = _worker_name()
     try:
-        compiled, engine, lcoef = _prepared(job)
+        session = _prepared(job).with_seed(seed)
+        engine, compiled = session.engine, session.compiled
         if len(chunk) == 1:
             done = [sample_point(engine, compiled, chunk[0][0], chunk[0][1], seed)]
         else:
             done = sample_points(engine, compiled, chunk, seed)
         out = []
         for (i, v), (point, draws) in zip(chunk, done):
-            if lcoef is not None:
-                point = with_lcoef(point, lcoef, v, draws)
-            point = dataclasses.replace(point, diagnostics={**point.diagnostics,
-                                                            "worker": worker})
-            out.append((i, v, point, draws))
+            sampled = session.measure(Sampled(i, v, point, draws))
+            point = dataclasses.replace(sampled.point, diagnostics={
+                **sampled.point.diagnostics, "worker": worker})
+            out.append(sampled._replace(point=point))
         return out
     except PhaseDSLError as exc:
         return TaskError.of(exc, worker)
@@ -315,9 +308,10 @@ class ClusterSampler:
             raise ClusterError(f"--cluster: cannot {what}: {reason}") from None
         return self._client
 
-    def __call__(self, engine, compiled, chunk, seed: int, lcoef=None):
-        """The points of ``chunk`` as their tasks finish (``engine``, ``compiled`` and
-        ``lcoef`` are the driver's and unused: workers build their own)."""
+    def __call__(self, session, chunk):
+        """The measured points (``session.Sampled``) of ``chunk`` as their tasks finish
+        (``session`` is the driver's; only its seed and sweep name are used: workers prepare
+        their own)."""
         import asyncio
 
         from distributed import as_completed
@@ -330,11 +324,11 @@ class ClusterSampler:
         for k in range(0, len(chunk), self.per_task):
             part = list(chunk[k: k + self.per_task])
             key = f"phasedsl-point-{part[0][0]}-{os.urandom(4).hex()}"
-            future = client.submit(self.task, self.job, part, seed, retries=self.retries,
+            future = client.submit(self.task, self.job, part, session.seed, retries=self.retries,
                                    pure=False, key=key)
             futures[future] = part
             self.submitted.extend(i for i, _ in part)
-        name = compiled.checked.sweep_name
+        name = session.checked.sweep_name
         try:
             for future in as_completed(futures, loop=client.loop):
                 part = futures[future]

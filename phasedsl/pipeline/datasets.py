@@ -16,93 +16,72 @@ import dataclasses
 import time
 
 from ..analysis.datasets import combine_datasets
-from ..rundir import save_draws
-from .lcoef import with_lcoef
+from .points import checked_point, dataset_key, point_key, sample_point
+from .session import Sampled
 
 __all__ = ["dataset_key", "sample_datasets", "run_datasets"]
-
-# ``sweep`` calls this module and hands it its per-point functions (``check``: the health
-# check and summary of one data set's draws, ``sweep._checked``; ``point_key``: the key of a
-# sweep point, ``sweep.point_key``), so that the two modules do not import each other.
-
-
-def dataset_key(point_key, seed: int, index: int, dataset: int):
-    """The PRNG key of data set ``dataset`` at sweep point ``index``: the point's key
-    (``point_key(seed, index)``) for data set 0, ``fold_in(that key, dataset)`` for the
-    others."""
-    import jax
-
-    key = point_key(seed, index)
-    return key if dataset == 0 else jax.random.fold_in(key, dataset)
 
 
 def _seeds(compiled):
     return compiled.checked.network.data_seeds
 
 
-def sample_datasets(engine, compiled, index: int, value: float, seed: int, check, point_key):
-    """``(PointSummary, [Draws of each data set])`` at one sweep value: the K data sets in one
-    ``run_many`` call (batched and split across devices like sweep points)."""
-    k = compiled.datasets
-    keys = [dataset_key(point_key, seed, index, j) for j in range(k)]
+def _combined(session, index: int, value, done: list) -> Sampled:
+    """The ``Sampled`` point of the data sets' ``(PointSummary, Draws)`` pairs ``done``."""
+    point = combine_datasets([p for p, _ in done], _seeds(session.compiled))
+    return Sampled(index, value, point, done[0][1], tuple(d for _, d in done[1:]))
+
+
+def sample_datasets(session, index: int, value: float) -> Sampled:
+    """The ``Sampled`` point at one sweep value on the K data sets, in one ``run_many``
+    call (batched and split across devices like sweep points); not yet measured."""
+    compiled, k = session.compiled, session.compiled.datasets
+    keys = [dataset_key(session.seed, index, j) for j in range(k)]
     t0 = time.perf_counter()
-    many = engine.run_many(keys, [compiled.context(value, j) for j in range(k)])
+    many = session.engine.run_many(keys, [compiled.context(value, j) for j in range(k)])
     wall = (time.perf_counter() - t0) / k
-    checked = [check(compiled, value, draws, wall) for draws in many]
-    point = combine_datasets([p for p, _ in checked], _seeds(compiled))
-    return point, [d for _, d in checked]
+    return _combined(session, index, value,
+                     [checked_point(compiled, value, draws, wall) for draws in many])
 
 
-def _walked(engine, compiled, values, todo, seed, check, point_key):
-    """``{index: (PointSummary, [Draws])}`` of the unfinished points by the tempering path
-    (``run_sweep``), one walk per data set; a point where a data set's walk disagrees with
-    itself is tempered again from the prior for that data set (as ``sweep._walk_sweep``)."""
+def _walked(session, values, todo) -> dict[int, Sampled]:
+    """``{index: Sampled}`` of the unfinished points by the tempering path (``run_sweep``),
+    one walk per data set; a point where a data set's walk disagrees with itself is tempered
+    again from the prior for that data set (as ``sweep.walk_sweep``)."""
     import jax
 
-    k = compiled.datasets
+    compiled, engine, k = session.compiled, session.engine, session.compiled.datasets
     walks = []
     t0 = time.perf_counter()
     for j in range(k):
-        key = point_key(seed, len(values))
+        key = point_key(session.seed, len(values))
         key = key if j == 0 else jax.random.fold_in(key, j)
         walks.append(engine.run_sweep(key, [compiled.context(v, j) for v in values]))
     wall = (time.perf_counter() - t0) / (len(values) * k)
     out = {}
     for i, v in todo:
-        points, draws = [], []
+        done = []
         for j in range(k):
-            point, d = check(compiled, v, walks[j][i], wall)
+            point, d = checked_point(compiled, v, walks[j][i], wall)
             if not point.mixing_ok:
-                t1 = time.perf_counter()
-                d = engine.run(dataset_key(point_key, seed, i, j), compiled.context(v, j))
-                point, d = check(compiled, v, d, time.perf_counter() - t1)
+                point, d = sample_point(engine, compiled, i, v, session.seed, dataset=j)
                 point = dataclasses.replace(point, diagnostics={**point.diagnostics,
                                                                 "retempered": True})
-            points.append(point)
-            draws.append(d)
-        out[i] = (combine_datasets(points, _seeds(compiled)), draws)
+            done.append((point, d))
+        out[i] = _combined(session, i, v, done)
     return out
 
 
-def run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, lcoef, *,
-                 check, point_key) -> None:
-    """Sample, combine and save every unfinished point ``todo: [(index, value)]`` on all of
-    the spec's data sets (``run``: the open ``RunFolder``; ``check``, ``point_key``: see the
-    comment above)."""
+def run_datasets(session, run, values, todo) -> None:
+    """Sample, combine, measure and save every unfinished point ``todo: [(index, value)]``
+    on all of the spec's data sets (``run``: the open ``RunFolder``)."""
     walked = None
-    if engine.follows_sweep and len(todo) > 1:
-        if progress is not None:
-            progress(0, len(todo), todo[0][1])
-        walked = _walked(engine, compiled, values, todo, seed, check, point_key)
+    if session.engine.follows_sweep and len(todo) > 1:
+        if session.progress is not None:
+            session.progress(0, len(todo), todo[0][1])
+        walked = _walked(session, values, todo)
     for count, (i, v) in enumerate(todo):
-        if walked is None and progress is not None:
-            progress(count, len(todo), v)
-        point, draws = (walked[i] if walked is not None
-                        else sample_datasets(engine, compiled, i, v, seed, check, point_key))
-        if lcoef is not None:
-            point = with_lcoef(point, lcoef, v, draws[0])
-        for j, d in enumerate(draws[1:], start=1):
-            save_draws(run.folder, i, d, dataset=j)
-        run.add_point(i, point.to_json(), draws[0])
-        if on_point is not None:
-            on_point(point.to_json())
+        if walked is None and session.progress is not None:
+            session.progress(count, len(todo), v)
+        sampled = walked[i] if walked is not None else sample_datasets(session, i, v)
+        session.finish_point(run, session.measure(sampled))

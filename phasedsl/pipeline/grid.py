@@ -147,14 +147,14 @@ def grid_midpoints(points: list[PointSummary], checked) -> list[Cell]:
     return out
 
 
-def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=None,
-                on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
+def refine_grid(run, session) -> int:
     """Add cells inside the brackets of the grid's events (``grid_midpoints``), round by
     round, until none is wanted, ``MAX_ROUNDS`` rounds or ``report.refine_points`` added
     cells in all; each saved as an ordinary point of the run folder (index
     ``rundir.added_index(cell)``, listed in ``sweep.added``). The number added now.
-    ``sampler``, ``progress``, ``on_point``, ``lcoef``, ``batch``, ``minima`` as in
+    ``session``: the sweep's ``pipeline.session.Session``, as in
     ``pipeline.refine.refine_sweep``."""
+    checked = session.checked
     cap = refine_cap(checked.report)
     if cap <= 0:
         return 0
@@ -165,8 +165,7 @@ def refine_grid(run, checked, compiled, engine, seed: int, sampler, progress=Non
         new = grid_midpoints(points, checked)[:max(room, 0)]
         if not new:
             break
-        count += sample_added(run, new, engine, compiled, seed, sampler, progress, on_point,
-                              lcoef, batch, minima)
+        count += sample_added(run, new, session)
     return count
 
 

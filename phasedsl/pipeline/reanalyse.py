@@ -22,7 +22,7 @@ from ..analysis.records import PointSummary
 from ..language.errors import UsageError
 from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
                       posterior_key, run_key, _now)
-from .minima import minimum_step, with_point_minima
+from .minima import with_point_minima
 from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
@@ -108,7 +108,7 @@ def reanalyse(folder, spec: Spec) -> dict:
     ``folder``; the re-analysed results document (``results.json`` rewritten, draws
     untouched).
     Raises ``UsageError`` where the posterior differs, or the engine is quadrature."""
-    from ..lower.compile import compile_spec
+    from .session import prepare
     from .sweep import summarise
 
     from ..rundir import SCHEMA, load_results
@@ -135,8 +135,8 @@ def reanalyse(folder, spec: Spec) -> dict:
             "integrating (the grid is refined at each phase boundary), which the stored grid "
             "cannot give again for other phases; run it again with --fresh (quadrature takes "
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
-    compiled = compile_spec(checked)
-    minima = minimum_step(compiled, checked)
+    session = prepare(checked, seed=seed)  # compiled, and the steps the run took
+    compiled, minima = session.compiled, session.minima
     points = []
     for old_point in results["points"] if not quadrature else ():
         value = point_id(old_point)  # a sweep value, or a grid's cell
@@ -170,11 +170,6 @@ def reanalyse(folder, spec: Spec) -> dict:
         pooler = Pooler(compiled, Path(folder), pool_width(checked.report), summarise)
         points = pooler.points({**results, "points": [p.to_json() for p in points]})
     report = checked.report
-    engine = None
-    if quadrature:  # crossovers located by bisection, as the run did (deterministic)
-        from ..engines.registry import make_engine
-
-        engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
     from .sweep import sweep_events
 
     boundaries = {}
@@ -182,14 +177,14 @@ def reanalyse(folder, spec: Spec) -> dict:
         from .grid import grid_events
 
         events, curves = grid_events(points, lambda xs, line, cell, finish: sweep_events(
-            checked, xs, line, engine, compiled, seed, cell=cell, finish=finish),
+            session, xs, line, cell=cell, finish=finish),
             checked, len(results["sweep"].get("added") or []), minima)
         boundaries = {"boundaries": curves}
     else:
         added = len(results["sweep"].get("added") or [])
-        events = sweep_events(checked, [p.value for p in points], points, engine, compiled,
-                              seed, finish=lambda ev: finish_events(ev, points, checked, added,
-                                                                    minima))
+        events = sweep_events(session, [p.value for p in points], points,
+                              finish=lambda ev: finish_events(ev, points, checked, added,
+                                                              minima))
     from .provenance import effective_numbers, effective_settings
 
     numbers = effective_numbers(checked)

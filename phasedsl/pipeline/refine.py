@@ -24,7 +24,6 @@ holding a local minimum: ``pipeline.minima``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from ..analysis.events import find_events
@@ -72,15 +71,13 @@ def _points(run) -> list[PointSummary]:
     return [PointSummary.from_json(p) for p in run.results["points"]]
 
 
-def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=None,
-                 on_point=None, lcoef=None, batch: int = 0, minima=None, pool=None) -> int:
+def refine_sweep(run, session, pool=None) -> int:
     """Add sweep values inside the brackets of ``run``'s events (module docstring) and save
-    each as a point of the run folder; the number added now. ``sampler(engine, compiled,
-    chunk, seed, lcoef)``: the sweep's sampler of ``[(index, value)]`` chunks, yielding
-    ``(index, value, point, draws)`` (``sweep.sample_chunk``, or a cluster's);
-    ``progress(count, total, value)``, ``on_point(point_json)``, ``lcoef``, ``minima`` as in
-    the sweep; ``pool(run)``: the points summarised again from their neighbours' draws
+    each as a point of the run folder; the number added now. ``session``: the sweep's
+    ``pipeline.session.Session`` (its sampler, batch, progress and per-point steps);
+    ``pool(run)``: the points summarised again from their neighbours' draws
     (``pipeline.pooling``) before each round after the first."""
+    checked = session.checked
     report = checked.report
     width = located_width(checked)
     cap = refine_cap(report)
@@ -98,34 +95,15 @@ def refine_sweep(run, checked, compiled, engine, seed: int, sampler, progress=No
         new = sweep_midpoints(checked, events, points, width, exact)[:max(room, 0)]
         if not new:
             break
-        count += sample_added(run, new, engine, compiled, seed, sampler, progress, on_point,
-                              lcoef, batch, minima)
+        count += sample_added(run, new, session)
     return count
 
 
-def sample_added(run, new: list, engine, compiled, seed: int, sampler, progress=None,
-                 on_point=None, lcoef=None, batch: int = 0, minima=None) -> int:
-    """Sample the added values (or a grid's cells) ``new`` in chunks of ``batch`` and save
-    each as an ordinary point of ``run`` (index ``added_index``, listed in ``sweep.added``);
-    how many. The arguments are ``refine_sweep``'s."""
-    from .minima import with_point_minima
-
-    chunk = [(added_index(v), v) for v in new]
-    size, count = max(batch, 1), 0
-    for k in range(0, len(chunk), size):
-        part = chunk[k: k + size]
-        if progress is not None:  # counted with the points sampled before, this run
-            before = len(run.results["points"]) - run.results["timings"]["points_resumed"]
-            progress(before, before + len(chunk) - k, part[0][1])
-        for i, v, point, draws in sampler(engine, compiled, part, seed, lcoef):
-            point = with_point_minima(point, minima, v, draws)
-            point = dataclasses.replace(point, diagnostics={**point.diagnostics,
-                                                            "added": True})
-            run.add_point(i, point.to_json(), draws, added=True)
-            count += 1
-            if on_point is not None:
-                on_point(point.to_json())
-    return count
+def sample_added(run, new: list, session) -> int:
+    """Sample the added values (or a grid's cells) ``new`` in chunks of the session's
+    ``batch`` and save each as an ordinary point of ``run`` (index ``added_index``, listed in
+    ``sweep.added``); how many."""
+    return session.sample_into(run, [(added_index(v), v) for v in new], added=True)
 
 
 def finish_events(events: list[Event], points: list[PointSummary], checked, added: int,

@@ -178,7 +178,7 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
 
     from ..engines.devices import configure, usable_cores
     from ..engines.ticks import reporting
-    from .sweep import default_batch, run_spec, sample_chunk
+    from .sweep import default_batch, run_spec
 
     configure(cpu_devices=usable_cores())  # no effect once JAX is imported
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -186,7 +186,7 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
     folder = Path(out) if out is not None else Path("runs") / spec.name
     provenance = {"spec_text": spec.checked.spec.source, "set": dict(spec.overrides),
                   "quick": spec.quick}
-    sampler, stack = sample_chunk, contextlib.ExitStack()
+    sampler, stack = None, contextlib.ExitStack()  # None: here
     if cluster is not None:
         from .cluster import ClusterSampler
 

@@ -1,10 +1,11 @@
 """Run a sweep: compile the spec, sample every unfinished sweep point into the run folder,
 summarise each point, find the events.
 
-``run_spec(checked, folder)`` composes the stages: ``lower.compile_spec`` -> an engine
-(``engines.make_engine``) per sweep point or group of points -> ``analysis.summarise_point``
--> ``rundir.RunFolder`` (saved after every point) -> ``analysis.find_events``. A run of the
-same spec and settings into the same folder resumes.
+``run_spec(checked, folder)`` composes the stages: ``session.prepare`` (``lower.compile_spec``,
+an engine from ``engines.make_engine``, the per-point steps) -> the engine per sweep point or
+group of points -> ``points.summarise`` and ``Session.measure`` -> ``rundir.RunFolder`` (saved
+after every point) -> ``analysis.find_events``. A run of the same spec and settings into the
+same folder resumes.
 """
 
 from __future__ import annotations
@@ -18,30 +19,19 @@ import numpy as np
 
 from ..version import __version__
 from ..analysis.events import find_events, with_trust
-from ..analysis.masses import summarise_point
-from ..analysis.modes import mode_finding, other_groups, sign_patterns
 from ..analysis.records import Event, PointSummary
 from ..language.errors import PosteriorError, UsageError
-from ..output.notes import note_lines
 from ..rundir import SCHEMA, RunFolder, posterior_key, run_key
-from .health import check_point
-from .lcoef import lcoef_step, with_lcoef
-from .minima import minimum_step, with_point_minima
+from .points import (checked_point, point_key, sample_point, sample_points,  # noqa: F401
+                     summarise)
 from .refine import finish_events, refine_sweep
+from .session import Sampled, Session, prepare, sample_chunk
 
 __all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
            "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header",
-           "sweep_events"]
+           "sweep_events", "walk_sweep"]
 
-OTHER_HALF = 0.5  # above this mass in no phase, a point says where that mass sits
 ACCELERATOR_BATCH = 32  # sweep points per call and accelerator, when --batch is not given
-
-
-def point_key(seed: int, index: int):
-    """The PRNG key of sweep point ``index``: ``fold_in(PRNGKey(seed), index)``."""
-    import jax
-
-    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
 
 
 def default_batch(batch: int | None) -> int:
@@ -60,75 +50,6 @@ def default_batch(batch: int | None) -> int:
     if jax.default_backend() != "cpu":
         return ACCELERATOR_BATCH * jax.device_count()
     return jax.device_count() if jax.device_count() > 1 else 0
-
-
-def summarise(compiled, value: float, draws, wall_s: float) -> PointSummary:
-    """The record of one sweep point from its draws: masses and diagnostics, the sign modes
-    of ``q`` for networks, and the mixing findings in words."""
-    summary = summarise_point(draws, compiled.phase_names, value)
-    diagnostics = {**summary.diagnostics}
-    diagnostics.setdefault("wall_s", wall_s)
-    findings, modes = list(summary.findings), None
-    layout = compiled.checked.layout
-    if layout is not None:
-        q = layout.split(draws.params)[2]
-        patterns = sign_patterns(q, draws.weights)
-        modes = {"q_signs": patterns["shares"], "q_signs_per_group": patterns["groups"]}
-        extra = mode_finding(patterns, "chain" if draws.method == "mcmc" else "repeat")
-        if extra is not None and not summary.mixing_ok:
-            findings.append(extra)
-    notes = tuple(line for f in findings for line in note_lines(f))
-    if summary.other.mass > OTHER_HALF:  # most of the posterior is in no phase: where?
-        where = other_groups(draws.params, draws.indicators, draws.weights, draws.logdensity,
-                             layout)
-        modes = {**(modes or {}), "other_groups": where}
-    return dataclasses.replace(summary, diagnostics=diagnostics, modes=modes,
-                               findings=tuple(findings), notes=notes)
-
-
-def sample_point(engine, compiled, index: int, value: float, seed: int):
-    """Run the engine at one sweep value: ``(PointSummary, Draws)``."""
-    t0 = time.perf_counter()
-    draws = engine.run(point_key(seed, index), compiled.context(value))
-    return _checked(compiled, value, draws, time.perf_counter() - t0)
-
-
-def _checked(compiled, value: float, draws, wall_s: float):
-    """``(PointSummary, Draws)`` of a point whose posterior is a density (``health``):
-    a NaN or infinite log density is an error, never a mass."""
-    check_point(compiled, value, draws)
-    point = summarise(compiled, value, draws, wall_s)
-    check_point(compiled, value, draws, point)
-    return point, draws
-
-
-def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
-    """``(PointSummary, Draws)`` for each ``(index, value)`` of a chunk: one call of the
-    engine's ``run_many`` (all points and chains batched, split across devices) or one ``run``
-    per point. A lone point goes through ``run_many`` too where the engine splits a point's
-    work across devices (``splits_points``: NUTS's chains) and there are several (the last
-    point of an odd sweep on two cores: twice as fast)."""
-    import jax
-
-    splits = engine.splits_points and jax.device_count() > 1
-    if len(chunk) == 1 and not splits:
-        return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
-    t0 = time.perf_counter()
-    keys = [point_key(seed, i) for i, _ in chunk]
-    many = engine.run_many(keys, [compiled.context(v) for _, v in chunk])
-    wall = (time.perf_counter() - t0) / len(chunk)
-    return [_checked(compiled, v, draws, wall) for (_, v), draws in zip(chunk, many)]
-
-
-def sample_chunk(engine, compiled, chunk: list[tuple[int, float]], seed: int, lcoef=None):
-    """The sweep's sampler on this machine: ``(index, value, PointSummary, Draws)`` for each
-    ``(index, value)`` of a chunk (``sample_points``), with each phase's learning coefficient
-    where ``lcoef`` is given. ``run_spec(..., sampler=...)`` takes another function of the
-    same signature that yields finished points in any order (``pipeline.cluster``)."""
-    for (i, v), (point, draws) in zip(chunk, sample_points(engine, compiled, chunk, seed)):
-        if lcoef is not None:
-            point = with_lcoef(point, lcoef, v, draws)
-        yield i, v, point, draws
 
 
 def refine_crossovers(events: list[Event], engine, compiled, seed: int,
@@ -161,17 +82,19 @@ def refine_crossovers(events: list[Event], engine, compiled, seed: int,
     return out
 
 
-def sweep_events(checked, values, points: list[PointSummary], engine, compiled, seed: int,
-                 cell=None, finish=None) -> list[Event]:
+def sweep_events(session: Session, values, points: list[PointSummary], cell=None,
+                 finish=None) -> list[Event]:
     """The events along a sweep (``values f[V]``, their ``points``): found, refined by
     bisection for quadrature, finished by ``finish(events)`` where given (a one-dimensional
     run's refinement status and local minima: ``pipeline.refine.finish_events``), marked
     trusted or not. ``cell(v)``: the grid's cell at ``v`` when these are one row or column of
     a two-dimensional sweep."""
+    checked = session.checked
     report = checked.report
     events = find_events(values, points, report["floor"], report["merge"])
     if checked.engine == "quadrature":
-        events = refine_crossovers(events, engine, compiled, seed, cell=cell)
+        events = refine_crossovers(events, session.engine, session.compiled, session.seed,
+                                   cell=cell)
     if finish is not None:
         events = finish(events)
     return with_trust(events, points)
@@ -193,28 +116,24 @@ def pool_step(run, checked, compiled):
     return pool
 
 
-def _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
-                minima=None) -> None:
+def walk_sweep(session: Session, run, values, todo) -> None:
     """The sweep as one tempering path (``engine.run_sweep``: every value, in order), then
-    each unfinished point saved; a point where the path's runs disagree (forwards against
-    backwards: a phase one direction cannot see) is tempered again from the prior."""
-    if progress is not None:
-        progress(0, len(todo), todo[0][1])
+    each unfinished point measured and saved; a point where the path's runs disagree
+    (forwards against backwards: a phase one direction cannot see) is tempered again from
+    the prior."""
+    engine, compiled, seed = session.engine, session.compiled, session.seed
+    if session.progress is not None:
+        session.progress(0, len(todo), todo[0][1])
     t0 = time.perf_counter()
     walked = engine.run_sweep(point_key(seed, len(values)), [compiled.context(v) for v in values])
     wall = (time.perf_counter() - t0) / len(values)
     for i, v in todo:
-        point, draws = _checked(compiled, v, walked[i], wall)
+        point, draws = checked_point(compiled, v, walked[i], wall)
         if not point.mixing_ok:
             point, draws = sample_point(engine, compiled, i, v, seed)
             point = dataclasses.replace(point, diagnostics={**point.diagnostics,
                                                             "retempered": True})
-        if lcoef is not None:
-            point = with_lcoef(point, lcoef, v, draws)
-        point = with_point_minima(point, minima, v, draws)
-        run.add_point(i, point.to_json(), draws)
-        if on_point is not None:
-            on_point(point.to_json())
+        session.finish_point(run, session.measure(Sampled(i, v, point, draws)))
 
 
 def header(checked, seed: int, provenance: dict | None = None) -> dict:
@@ -245,15 +164,9 @@ def header(checked, seed: int, provenance: dict | None = None) -> dict:
     }
 
 
-def _chunks(todo: list, size: int) -> list[list]:
-    """``todo`` in chunks of ``size`` sweep points (``size`` 0: one point at a time)."""
-    size = max(size, 1)
-    return [todo[k: k + size] for k in range(0, len(todo), size)]
-
-
 def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
              progress=None, on_point=None, batch: int = 0, chain_method: str | None = None,
-             provenance: dict | None = None, sampler=sample_chunk) -> dict:
+             provenance: dict | None = None, sampler=None) -> dict:
     """Sample every unfinished sweep point of ``checked`` into ``folder``; the results
     document (``results.json``'s contents).
 
@@ -263,8 +176,8 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     choice for the machine); it changes the draws, not their distribution, so it is not part
     of the run key: a run resumed with another method goes on with the same posterior.
     ``provenance``: extra fields for the document's header (the spec text, ``--set``).
-    ``sampler``: how each chunk of points is sampled (``sample_chunk``: here; a Dask cluster:
-    ``pipeline.cluster``)."""
+    ``sampler``: how each chunk of points is sampled (``None``: here,
+    ``session.sample_chunk``; a Dask cluster: ``pipeline.cluster``)."""
     from .provenance import provenance as environment
 
     seed = checked.sample.get("seed", 0) if seed is None else seed
@@ -272,74 +185,62 @@ def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = N
     recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
     run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     try:
-        return _run_open(run, checked, values, seed, progress, on_point, batch, chain_method,
-                         sampler)
+        session = prepare(checked, seed=seed, chain_method=chain_method, batch=batch,
+                          sampler=sampler, progress=progress, on_point=on_point)
+        return _run_open(run, session, values)
     finally:
         run.close()
 
 
-def _run_open(run: RunFolder, checked, values, seed, progress, on_point, batch,
-              chain_method, sampler=sample_chunk) -> dict:
-    """``run_spec`` on a locked run folder."""
-    from ..engines.registry import make_engine
-    from ..lower.compile import compile_spec
-
-    compiled = compile_spec(checked)
-    settings = dict(checked.sample)
-    if chain_method is not None:
-        if checked.engine != "nuts":
-            raise UsageError(f"--chain-method applies to the nuts engine, not {checked.engine}")
-        settings["chain_method"] = chain_method
-    engine = make_engine(checked.engine, compiled.target, settings)
+def _sample_sweep(session: Session, run, values) -> None:
+    """Every unfinished point of the sweep ``values`` sampled into ``run``: on each data
+    set, as one tempering path, or in chunks."""
     todo = [(i, v) for i, v in enumerate(values) if v not in run.done]
-    lcoef = lcoef_step(compiled, checked.report, None if checked.engine != "quadrature" else
-                       (lambda target: make_engine(checked.engine, target, settings)))
-    # the local-minimum criterion (pipeline.minima)
-    minima = minimum_step(compiled, checked)
-    try:
-        if compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
-            from .datasets import run_datasets
+    if session.compiled.datasets > 1:  # `data { seeds = K }`: every point on K data sets
+        from .datasets import run_datasets
 
-            run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
-                         check=_checked, point_key=point_key)
-            todo = []
-        if engine.follows_sweep and len(todo) > 1:
-            _walk_sweep(engine, compiled, values, todo, seed, run, progress, on_point, lcoef,
-                        minima)
-            todo = []
-        for count, chunk in enumerate(_chunks(todo, batch)):
-            if progress is not None:
-                progress(count * max(batch, 1), len(todo), chunk[0][1])
-            for i, v, point, draws in sampler(engine, compiled, chunk, seed, lcoef):
-                point = with_point_minima(point, minima, v, draws)
-                run.add_point(i, point.to_json(), draws)
-                if on_point is not None:
-                    on_point(point.to_json())
+        run_datasets(session, run, values, todo)
+    elif session.engine.follows_sweep and len(todo) > 1:
+        walk_sweep(session, run, values, todo)
+    else:
+        session.sample_into(run, todo)
+
+
+def _events(session: Session, run) -> list[Event]:
+    """The events of the finished run (a grid's row by row, with its boundaries across the
+    rows saved into ``run.results``)."""
+    checked = session.checked
+    points = [PointSummary.from_json(p) for p in run.results["points"]]
+    added = len(run.results["sweep"].get("added") or [])
+    if checked.grid is not None:  # events row by row, and the boundaries across rows
+        from .grid import grid_events
+
+        events, run.results["boundaries"] = grid_events(
+            points, lambda xs, line, cell, finish: sweep_events(
+                session, xs, line, cell=cell, finish=finish),
+            checked, added, session.minima)
+        return events
+    return sweep_events(session, [p.value for p in points], points,
+                        finish=lambda ev: finish_events(ev, points, checked, added,
+                                                        session.minima))
+
+
+def _run_open(run: RunFolder, session: Session, values) -> dict:
+    """``run_spec`` on a locked run folder."""
+    checked, compiled = session.checked, session.compiled
+    try:
+        _sample_sweep(session, run, values)
         pool = pool_step(run, checked, compiled)  # masses from neighbours' draws too
         if pool is not None:
             pool(run)
         if compiled.datasets == 1 and checked.grid is None:  # values added in brackets
-            if refine_sweep(run, checked, compiled, engine, seed, sampler, progress, on_point,
-                            lcoef, batch, minima, pool) and pool is not None:
+            if refine_sweep(run, session, pool) and pool is not None:
                 pool(run)
         if checked.grid is not None and compiled.datasets == 1:  # cells added in brackets
             from .grid import refine_grid
 
-            refine_grid(run, checked, compiled, engine, seed, sampler, progress, on_point,
-                        lcoef, batch, minima)
-        points = [PointSummary.from_json(p) for p in run.results["points"]]
-        if checked.grid is not None:  # events row by row, and the boundaries across rows
-            from .grid import grid_events
-
-            events, run.results["boundaries"] = grid_events(
-                points, lambda xs, line, cell, finish: sweep_events(
-                    checked, xs, line, engine, compiled, seed, cell=cell, finish=finish),
-                checked, len(run.results["sweep"].get("added") or []), minima)
-        else:
-            added = len(run.results["sweep"].get("added") or [])
-            events = sweep_events(
-                checked, [p.value for p in points], points, engine, compiled, seed,
-                finish=lambda ev: finish_events(ev, points, checked, added, minima))
+            refine_grid(run, session)
+        events = _events(session, run)
     except KeyboardInterrupt:  # sampling or the crossovers' refinement
         run.interrupt()
         raise
