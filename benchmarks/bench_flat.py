@@ -50,8 +50,8 @@ def step_counts(compiled, settings: dict, keys, ctxs):
     import jax
     import jax.numpy as jnp
 
-    one = build_chain(compiled.target, settings["draws"], settings["warmup"],
-                      settings["target_accept"], settings["max_depth"])
+    one = build_chain(compiled.target, draws=settings["draws"], warmup=settings["warmup"],
+                      target_accept=settings["target_accept"], max_depth=settings["max_depth"])
     chains = settings["chains"]
     items = jnp.concatenate([chain_keys(k, chains) for k in keys])
     item_ctxs = stack_contexts([c for c in ctxs for _ in range(chains)])

@@ -130,16 +130,15 @@ def main(argv=None) -> int:
                             for i in range(len(values))])
     abstract = jax.tree.map(
         lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=on_gpu), (keys, ctxs))
-    build = (compiled.target, settings["draws"], settings["warmup"], settings["target_accept"],
-             settings["max_depth"])
+    build = {k: settings[k] for k in ("draws", "warmup", "target_accept", "max_depth")}
     width = len(values) * args.chains
     print(f"PT1, {len(values)} values x {args.chains} chains = {width} chains, n = 10,000, "
           f"compiled for an {H200.split('device_description_str: ')[1].strip()} "
           f"(jax {jax.__version__}, no device)")
 
     per_step = {}
-    for method, fn in (("vectorized", jax.vmap(build_chain(*build))),
-                       ("flat", build_flat_chains(*build))):
+    for method, fn in (("vectorized", jax.vmap(build_chain(compiled.target, **build))),
+                       ("flat", build_flat_chains(compiled.target, **build))):
         hlo = jax.jit(fn).lower(*abstract).compile().as_text()
         rows = loop_tree(hlo)
         print(f"\n{method}: kernels per iteration of each while loop (body + condition)")

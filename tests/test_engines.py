@@ -15,6 +15,7 @@ from scipy.integrate import dblquad, quad
 
 from phasedsl.engines.base import Box, settings_with_defaults
 from phasedsl.engines.registry import make_engine
+from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Target
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +224,7 @@ def test_quadrature_1d_large_n_does_not_underflow():
 
 
 def test_every_engine_has_the_whole_protocol():
-    """``run``, ``run_many``, ``splits_points``, ``follows_sweep``, ``traces``, ``settings`` on
+    """``run``, ``run_many``, ``traits``, ``traces``, ``settings`` on
     every engine; the quadrature's ``run_many`` is one ``run`` per point, for a list or a
     stacked pytree."""
     from phasedsl.engines.many import stack_contexts
@@ -235,7 +236,8 @@ def test_every_engine_has_the_whole_protocol():
         engine = make_engine(name, target, {"points": 201})
         assert engine.name == name and isinstance(engine.settings, dict)
         assert callable(engine.run) and callable(engine.run_many) and engine.traces == 0
-        splits[name], follows[name] = engine.splits_points, engine.follows_sweep
+        assert engine.traits is TRAITS[name]
+        splits[name], follows[name] = engine.traits.splits_points, engine.traits.follows_sweep
     assert splits == {"nuts": True, "smc": False, "smc_path": False, "quadrature": False}
     assert follows == {"nuts": False, "smc": False, "smc_path": True, "quadrature": False}
     engine = make_engine("quadrature", energy_target(), {"points": 201})

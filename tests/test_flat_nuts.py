@@ -85,7 +85,8 @@ def test_transition_matches_blackjax_in_distribution(scales):
     target, chains, draws = gaussian(start=1.0, scales=scales), 8, 2000
     ctx = {"mu": jnp.float32(1.0)}
     keys = jax.random.split(jax.random.PRNGKey(0), chains)
-    flat = jax.jit(build_flat_chains(target, draws, 0, 0.8, 10))(
+    flat = jax.jit(build_flat_chains(target, draws=draws, warmup=0, target_accept=0.8,
+                                        max_depth=10))(
         keys, {"mu": jnp.full((chains,), 1.0, jnp.float32)})
     zt = unconstrained(target)
     kernel = blackjax.nuts.build_kernel()
@@ -119,7 +120,8 @@ def test_chains_do_not_depend_on_their_batch():
     (bitwise, for batches of one width: on a CPU XLA can vectorise a batch of 12 otherwise
     than one of 8, which changes float rounding, hence the draws)."""
     target = gaussian()
-    f = jax.jit(build_flat_chains(target, 200, 100, 0.8, 10))
+    f = jax.jit(build_flat_chains(target, draws=200, warmup=100, target_accept=0.8,
+                                    max_depth=10))
     keys = jax.random.split(jax.random.PRNGKey(3), 5)
     mus = jnp.array([1.0, -2.0, 0.5, 4.0, -1.0], jnp.float32)
     one = f(keys[:3], {"mu": mus[:3]})

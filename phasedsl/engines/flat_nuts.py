@@ -220,7 +220,7 @@ def window_adaptation(target_accept: float, warmup: int):
     return init, step
 
 
-def build_flat_chains(target: Target, draws: int, warmup: int, target_accept: float,
+def build_flat_chains(target: Target, *, draws: int, warmup: int, target_accept: float,
                       max_depth: int):
     """The pure function ``(chain_keys [W], ctxs [W, ...], numbers i[W] = None) ->
     ChainOutput`` of ``W`` NUTS chains run flat (module doc); ``ctxs`` is stacked along the

@@ -49,6 +49,7 @@ from phasedsl.engines.base import (
     unconstrained,
 )
 from phasedsl.language.settings import defaults
+from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts", "chain_keys"]
@@ -109,7 +110,7 @@ class _CountedState(NamedTuple):
     count: Any
 
 
-def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
+def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float,
                 max_depth: int):
     """The pure function ``(chain_key, ctx, chain=0) -> ChainOutput`` of one chain: a prior
     draw, window adaptation, then ``draws`` NUTS transitions (``phasedsl.engines.outputs``: ``x
@@ -199,15 +200,17 @@ def build_chain(target: Target, draws: int, warmup: int, target_accept: float,
     return one_chain
 
 
-def build_nuts(target: Target, chains: int, draws: int, warmup: int, target_accept: float,
+def build_nuts(target: Target, *, chains: int, draws: int, warmup: int, target_accept: float,
                max_depth: int, chain_method: str = "vectorized"):
     """The pure function ``(key, ctx) -> ChainOutput`` that the engine compiles for one point:
     ``build_chain``'s record with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
     import jax
     import jax.numpy as jnp
 
-    one_chain = build_chain(target, draws, warmup, target_accept, max_depth)
-    flat = build_flat_chains(target, draws, warmup, target_accept, max_depth)
+    chain = {"draws": draws, "warmup": warmup, "target_accept": target_accept,
+             "max_depth": max_depth}
+    one_chain = build_chain(target, **chain)
+    flat = build_flat_chains(target, **chain)
 
     def run(key, ctx):
         keys = chain_keys(key, chains)
@@ -227,8 +230,7 @@ class NutsEngine:
 
     name = "nuts"
     DEFAULTS = DEFAULTS
-    splits_points = True  # run_many's unit of work is one chain of one point (Engine)
-    follows_sweep = False  # each point on its own (Engine)
+    traits = TRAITS["nuts"]  # run_many's unit of work is one chain of one point
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from phasedsl.language.traits import EngineTraits
 from phasedsl.lower.target import Draws
 
 __all__ = ["Engine"]
@@ -19,12 +20,12 @@ class Engine(Protocol):
 
     name: str
     settings: dict  # the engine's settings, defaults filled in
-    # whether run_many splits one point's work across devices (NUTS: a point's chains), so
-    # that even a lone point is worth sending through run_many when there are several
-    splits_points: bool
-    # whether the engine can walk the whole sweep at once (``run_sweep(key, ctxs)``: particles
-    # carried from each sweep value to the next); the others sample each point on its own
-    follows_sweep: bool
+    # what it can do (``language.traits``): ``traits.splits_points``, run_many splits one
+    # point's work across devices (NUTS: a point's chains), so that even a lone point is
+    # worth sending through run_many when there are several; ``traits.follows_sweep``, it
+    # walks the whole sweep at once (``run_sweep(key, ctxs)``: particles carried from each
+    # sweep value to the next), where the others sample each point on its own; ...
+    traits: EngineTraits
 
     @property
     def traces(self) -> int:  # pragma: no cover - protocol

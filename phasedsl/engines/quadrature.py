@@ -36,6 +36,7 @@ import numpy as np
 
 from phasedsl.engines.base import CompiledCache, settings_with_defaults
 from phasedsl.language.settings import defaults
+from phasedsl.language.traits import TRAITS
 from phasedsl.engines.many import is_list_of_contexts
 from phasedsl.engines.outputs import GridOutput
 from phasedsl.lower.target import Draws, Target
@@ -64,7 +65,7 @@ def _logsumexp(a, axis=None):
     return logsumexp(a, axis=axis)
 
 
-def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
+def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int):
     """``ctx -> GridOutput``: ``nodes f[N,1]``, ``logdensity f[N]``, ``ind bool[N,P]``,
     ``log_z f[]``, ``phase_log_z f[P]``, ``logw f[N]`` (the nodes' normalised log weights: their
     ``exp`` sums to 1)."""
@@ -159,7 +160,7 @@ def build_quadrature_1d(target: Target, points: int, order: int, bisect: int):
     return fn
 
 
-def build_quadrature_2d(target: Target, points: int, subdivisions: int):
+def build_quadrature_2d(target: Target, *, points: int, subdivisions: int):
     """``ctx -> GridOutput`` as the 1-D rule's, nodes ``f[N*N, 2]`` (row-major, first axis
     slowest).
 
@@ -221,8 +222,7 @@ class QuadratureEngine:
 
     name = "quadrature"
     DEFAULTS = DEFAULTS
-    splits_points = False  # a point is one deterministic grid integration (Engine)
-    follows_sweep = False  # each point on its own (Engine)
+    traits = TRAITS["quadrature"]  # exact: a point is one deterministic grid integration
 
     def __init__(self, target: Target, settings: dict):
         self.target = target
@@ -241,9 +241,11 @@ class QuadratureEngine:
         self.settings = s
         self.dim = dim
         if dim == 1:
-            fn = build_quadrature_1d(target, s["points"], s["order"], s["bisect"])
+            fn = build_quadrature_1d(target, points=s["points"], order=s["order"],
+                                     bisect=s["bisect"])
         else:
-            fn = build_quadrature_2d(target, s["points"], s["subdivisions"])
+            fn = build_quadrature_2d(target, points=s["points"],
+                                     subdivisions=s["subdivisions"])
         self._cache = CompiledCache(fn, x64=True)
 
     @property

@@ -79,6 +79,7 @@ from phasedsl.engines.base import (
     unconstrained,
 )
 from phasedsl.language.settings import defaults
+from phasedsl.language.traits import TRAITS
 from phasedsl.engines.devices import default_method, default_particle_block
 from phasedsl.engines.many import ManyCaller
 from phasedsl.engines.outputs import SmcOutput
@@ -128,7 +129,7 @@ def hmc_moves(mutations: int, integration_steps: int, step_min: float, step_max:
     return move
 
 
-def build_smc(target: Target, particles: int, runs: int, mutations: int,
+def build_smc(target: Target, *, particles: int, runs: int, mutations: int,
               integration_steps: int, target_ess: float, generations: int, prior_draws: int,
               step_min: float, step_max: float, target_accept: float, initial_scale: float,
               max_stages: int, block: int = 0, final_stages: int = 0):
@@ -325,8 +326,7 @@ class SmcEngine:
 
     name = "smc"
     DEFAULTS = DEFAULTS
-    splits_points = False  # run_many's unit of work is a whole point (Engine)
-    follows_sweep = False  # each point on its own (Engine)
+    traits = TRAITS["smc"]  # run_many's unit of work is a whole point
 
     def __init__(self, target: Target, settings: dict):
         self.target = target

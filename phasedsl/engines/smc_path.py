@@ -37,6 +37,7 @@ import numpy as np
 from phasedsl.engines import ticks
 from phasedsl.engines.base import CompiledCache, as_arrays, as_key, unconstrained
 from phasedsl.engines.smc import SmcEngine, build_smc, hmc_moves
+from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
 
 __all__ = ["SmcPathEngine", "build_path", "stratified_resample"]
@@ -60,7 +61,7 @@ def stratified_resample(key, weights, codes, n: int):
     return order[pos]
 
 
-def build_path(target: Target, particles: int, runs: int, mutations: int,
+def build_path(target: Target, *, particles: int, runs: int, mutations: int,
                integration_steps: int, target_ess: float, generations: int, prior_draws: int,
                step_min: float, step_max: float, target_accept: float, initial_scale: float,
                max_stages: int, block: int = 0, bridge_mutations: int = 0,
@@ -81,9 +82,12 @@ def build_path(target: Target, particles: int, runs: int, mutations: int,
 
     zt = unconstrained(target)
     n, dim = particles, int(target.dim)
-    first_run = build_smc(target, particles, runs, mutations, integration_steps, target_ess,
-                          generations, prior_draws, step_min, step_max, target_accept,
-                          initial_scale, max_stages, block, final_stages)
+    first_run = build_smc(
+        target, particles=particles, runs=runs, mutations=mutations,
+        integration_steps=integration_steps, target_ess=target_ess, generations=generations,
+        prior_draws=prior_draws, step_min=step_min, step_max=step_max,
+        target_accept=target_accept, initial_scale=initial_scale, max_stages=max_stages,
+        block=block, final_stages=final_stages)
     move = hmc_moves(bridge_mutations or mutations, integration_steps, step_min, step_max, block)
     dim_factor = float(dim) ** -0.25
 
@@ -230,7 +234,7 @@ class SmcPathEngine(SmcEngine):
     sample points on their own, as ``smc`` does; ``run_sweep`` walks the path."""
 
     name = "smc_path"
-    follows_sweep = True
+    traits = TRAITS["smc_path"]
 
     def __init__(self, target: Target, settings: dict):
         super().__init__(target, settings)

@@ -11,6 +11,7 @@ from .datafile import DataTable
 from .errors import Diagnostic
 from .grid import Cell
 from .layout import NetworkLayout, Slot
+from .setting_records import report_settings, settings_record
 from .values import Pred
 
 __all__ = ["CheckedSpec", "Network", "NetworkLayout", "Slot", "Axis", "Cell"]
@@ -85,6 +86,17 @@ class CheckedSpec:
     warnings: tuple[Diagnostic, ...]
     layout: NetworkLayout | None = None  # the flat layout of a network's parameters
     grid: Axis | None = None  # the second sweep of a two-dimensional sweep (None: 1-D)
+
+    @property
+    def sample_settings(self):
+        """``sample`` as a frozen record of the engine's settings, every key present
+        (``setting_records``)."""
+        return settings_record(self.engine, self.sample)
+
+    @property
+    def report_settings(self):
+        """``report`` as a frozen record, every key present (``setting_records``)."""
+        return report_settings(self.report)
 
     @property
     def dim(self) -> int:

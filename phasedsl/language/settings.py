@@ -18,6 +18,7 @@ from . import symbolic as sy
 from . import catalogue as err
 from .errors import did_you_mean
 from .limits import MAX_NUMBERS_PER_POINT, MAX_SEED
+from .traits import TRAITS, traits
 
 RESULT, EXECUTION, ANALYSIS = "result", "execution", "analysis"
 KINDS = ("int", "prob", "frac", "pos", "choice", "width")
@@ -159,7 +160,7 @@ TABLE["smc_path"] = {
         0, 0, "HMC steps per particle at each stage of a bridge between neighbouring sweep "
               "values (0: `mutations`)", upper=10**4, argument=False),
 }
-ENGINE_NAMES = ("nuts", "smc", "smc_path", "quadrature")
+ENGINE_NAMES = tuple(TRAITS)  # ("nuts", "smc", "smc_path", "quadrature")
 
 
 def settable(section: str) -> dict[str, Setting]:
@@ -277,12 +278,12 @@ class SettingsChecker:
         sample = self._block(items, engine, f"`sample {engine}`" if named else
                              f"`sample` (it names no engine, so this spec gets its default, "
                              f"`{engine}`; name one to choose: `sample smc {{ ... }}`)")
-        if engine == "smc" and sample["step_min"] > sample["step_max"]:
+        if traits(engine).repeats and sample["step_min"] > sample["step_max"]:
             raise err.out_of_bounds(
                 "`step_min` must not exceed `step_max`", self._item_span("step_min"),
                 expected=f"step_min <= step_max = {_value_text(sample['step_max'])}",
                 found=f"step_min = {_value_text(sample['step_min'])}")
-        if engine == "quadrature":
+        if traits(engine).exact:
             self._quadrature_ok()
         self._work_ok(engine, sample)
         report = self._block(self.report_st.items if self.report_st else (), "report", "`report`")
@@ -300,9 +301,9 @@ class SettingsChecker:
         ``MAX_NUMBERS_PER_POINT``: each setting may be within its bounds and their product
         still beyond any machine's memory."""
         dim = max(1, sum(s.size for s in self.slots))
-        if engine == "nuts":
+        if traits(engine).chains:
             count, what = sample["chains"] * sample["draws"] * dim, "chains x draws x parameters"
-        elif engine in ("smc", "smc_path"):
+        elif traits(engine).repeats:
             count = sample["runs"] * sample["particles"] * dim * max(
                 sample["generations"], sample["prior_draws"])
             what = "runs x particles x parameters x max(generations, prior_draws)"

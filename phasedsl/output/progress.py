@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 
+from ..language.traits import traits
 from .report import _flags, _mass, fmt, header
 
 __all__ = ["LOG_EVERY", "LivePoint", "RunProgress", "progress_enabled", "progress_mode",
@@ -175,7 +176,7 @@ class RunProgress:
         self.sweep2 = None if checked.grid is None else checked.grid.name
         self.phases = list(checked.phase_names)
         self.head = run_header(checked)
-        self.chains = checked.sample.get("chains") if checked.engine == "nuts" else None
+        self.chains = checked.sample.get("chains") if traits(checked.engine).chains else None
         self.total = None
         self.done = 0
         self.divergences = 0

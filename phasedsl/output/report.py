@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.mixing import RHAT_LIMIT
-from ..language.settings import TABLE
+from ..language.setting_records import report_settings
+from ..language.traits import EngineTraits, traits
 from .notes import minimum_words, refinement_words, shown_above, unresolved_span
 
 ESS_LOW = 100
@@ -50,8 +51,13 @@ def _mass(m: dict, exact: bool = False) -> str:
     return f"{m['mass']:.3f}" + _se(m.get("se"), exact)
 
 
+def _traits(results: dict) -> EngineTraits:
+    """The traits of the engine a run used (``language.traits``)."""
+    return traits(results.get("sampler", {}).get("engine"))
+
+
 def _exact(results: dict) -> bool:
-    return results.get("sampler", {}).get("engine") == "quadrature"
+    return _traits(results).exact
 
 
 def unknown_errors(results: dict) -> list[dict]:
@@ -257,7 +263,7 @@ def verdict(results: dict) -> Text:
     t = Text()
     t.append("diagnostics\n", style="bold")
     bad = [p for p in points if not p.get("diagnostics", {}).get("mixing_ok", True)]
-    smc = results["sampler"]["engine"] in ("smc", "smc_path")
+    smc = _traits(results).repeats
     if bad:
         where = ", ".join(_value(p) for p in bad[:8]) + (" ..." if len(bad) > 8 else "")
         why = ("the independent runs disagree there: raise particles or runs"
@@ -268,7 +274,7 @@ def verdict(results: dict) -> Text:
         for p in bad[:3]:
             for note in p["diagnostics"].get("mixing_notes", [])[:3]:
                 t.append(f"    {sweep} = {_value(p)}: {note}\n")
-        if results["sampler"]["engine"] == "nuts":
+        if _traits(results).chains:
             t.append("  advice: run with `--engine smc` (tempered SMC moves between modes), "
                      "or more chains and draws.\n")
     div = sum(p.get("diagnostics", {}).get("divergences") or 0 for p in points)
@@ -287,7 +293,7 @@ def verdict(results: dict) -> Text:
         t.append(f"  standard errors unknown at {len(unknown)} of {len(points)} points ({why}): "
                  "the masses there cannot be compared within their noise"
                  + (" (--set runs=4)" if smc else "") + ".\n", style="yellow")
-    if results["sampler"]["engine"] == "quadrature":
+    if _exact(results):
         t.append("  exact quadrature: no sampling error; free energies are absolute.\n",
                  style="green")
     elif not bad and not div and not low and not unknown:
@@ -400,7 +406,7 @@ def _pooled_line(points: list[dict], report: dict) -> str:
             if m.get("se") is not None and (mine.get(name) or {}).get("se") is not None:
                 now.append(m["se"] ** 2)
                 own.append(mine[name]["se"] ** 2)
-    pool = report.get("pool", TABLE["report"]["pool"].default)
+    pool = report_settings(report).pool
     line = (f"  each value's masses pooled from the draws of up to {widest} sweep values "
             f"(itself and report.pool = {pool} on each side)")
     if now and sum(now) > 0:

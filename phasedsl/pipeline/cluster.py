@@ -7,11 +7,12 @@ points per task), and saves each point the moment its task finishes
 folder and submits only the points it does not hold.
 
 A worker receives the spec's text and ``--set`` values (``ClusterJob``: plain data, not the
-checked spec), checks and prepares it itself (``session.prepare``, as the driver does), and keeps the
-session for the next task of the same run (``_prepared``: one per worker process, keyed by
-the job), so a task does not compile again; each point is measured (``Session.measure``:
-learning coefficients, local minima) on the worker that sampled it. It refuses a job whose run key or package versions differ from
-the driver's (the draws would not be the driver's).
+checked spec), checks and prepares it itself (``session.prepare``, as the driver does), and
+keeps the session for the next task of the same run (``_prepared``: one per worker process,
+keyed by the job), so a task does not compile again; each point is measured
+(``Session.measure``: learning coefficients, local minima) on the worker that sampled it.
+It refuses a job whose run key or package versions differ from the driver's (the draws
+would not be the driver's).
 
 - Same seeds, same draws: a task of one point samples it with the key ``point_key(seed,
   index)`` in one ``engine.run`` call (``points.sample_point``), which is what a local
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 
 from ..language.errors import PhaseDSLError, SpecError, UsageError
 from ..language.limits import MAX_CPU_DEVICES
+from ..language.traits import traits
 
 __all__ = ["ClusterError", "ClusterJob", "ClusterSampler", "TaskError", "RETRIES",
            "INSTALL", "check_engine", "check_option", "parse_address", "require_distributed",
@@ -87,9 +89,7 @@ def parse_address(address: str) -> tuple[str, int | None]:
 
 def check_engine(checked) -> None:
     """Refuse an engine that walks the whole sweep in one call (``follows_sweep``)."""
-    from ..engines.registry import ENGINES
-
-    if getattr(ENGINES.get(checked.engine), "follows_sweep", False):
+    if traits(checked.engine).follows_sweep:
         raise ClusterError(
             f"--cluster sends each sweep point to a worker as its own task, but the "
             f"{checked.engine} engine walks the whole sweep as one tempering path in one call; "

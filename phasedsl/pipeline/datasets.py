@@ -76,7 +76,7 @@ def run_datasets(session, run, values, todo) -> None:
     """Sample, combine, measure and save every unfinished point ``todo: [(index, value)]``
     on all of the spec's data sets (``run``: the open ``RunFolder``)."""
     walked = None
-    if session.engine.follows_sweep and len(todo) > 1:
+    if session.engine.traits.follows_sweep and len(todo) > 1:
         if session.progress is not None:
             session.progress(0, len(todo), todo[0][1])
         walked = _walked(session, values, todo)

@@ -39,6 +39,7 @@ from ..analysis.events import find_events
 from ..analysis.records import Event, PointSummary
 from ..analysis.refinement import midpoints, with_refinement
 from ..language.grid import Cell
+from ..language.traits import traits
 from ..language.settings import resolution_width
 from .refine import MAX_ROUNDS, refine_cap, sample_added
 
@@ -129,7 +130,7 @@ def grid_midpoints(points: list[PointSummary], checked) -> list[Cell]:
     so that a round cut short by ``report.refine_points`` halves the coarsest first. A
     function of the points alone: a resumed run chooses the same cells."""
     report = checked.report
-    exact = checked.engine == "quadrature"  # crossovers bisected without added cells
+    exact = traits(checked.engine).exact  # crossovers bisected without added cells
     row_axis, column_axis = line_axes(checked)
     ranked = []
     for y, row in rows_of(points, checked.grid.values):

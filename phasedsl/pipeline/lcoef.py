@@ -245,14 +245,12 @@ def lcoef_step(compiled, report: dict, make_engine=None) -> LcoefStep | None:
     """The step for a run with ``report`` settings (``lcoef = 0``: None, nothing estimated).
     ``make_engine(target)``: for an exact engine, the engine on another target (for the
     ``log Z`` derivatives); None for sampling engines."""
-    from ..language.settings import TABLE
+    from ..language.setting_records import report_settings
 
-    rules = TABLE["report"]
-    on = report.get("lcoef", rules["lcoef"].default)
-    if not on or not compiled.phase_names:
+    settings = report_settings(report)
+    if not settings.lcoef or not compiled.phase_names:
         return None
-    return LcoefStep(compiled, report.get("lcoef_steps", rules["lcoef_steps"].default),
-                     make_engine)
+    return LcoefStep(compiled, settings.lcoef_steps, make_engine)
 
 
 def with_lcoef(point, step: LcoefStep, value: float, draws):

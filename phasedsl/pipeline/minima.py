@@ -32,7 +32,8 @@ import numpy as np
 
 from ..analysis.minima import (GRAD_TOL, MinimumChange, bisect, holds_minimum,
                                minimum_changes, with_minimum_changes)
-from ..language.settings import TABLE, resolution_width
+from ..language.settings import resolution_width
+from ..language.traits import traits
 from .lcoef import descent_flow, n_beta
 
 __all__ = ["MinimumStep", "minimum_step", "with_point_minima", "STARTS", "STEPS", "RATE", "CAP"]
@@ -208,10 +209,10 @@ def _starts(flat, logd, idx) -> np.ndarray:
 
 def minimum_step(compiled, checked) -> MinimumStep | None:
     """The step for a run (``report.minimum_steps = 0`` or no phases: None)."""
-    steps = checked.report.get("minimum_steps", TABLE["report"]["minimum_steps"].default)
+    steps = checked.report_settings.minimum_steps
     if not steps or not compiled.phase_names:
         return None
-    return MinimumStep(compiled, steps, x64=checked.engine == "quadrature")
+    return MinimumStep(compiled, steps, x64=traits(checked.engine).exact)
 
 
 def with_point_minima(point, step: MinimumStep | None, value: float, draws):

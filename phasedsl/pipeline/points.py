@@ -18,8 +18,8 @@ from ..analysis.records import PointSummary
 from ..output.notes import note_lines
 from .health import check_point
 
-__all__ = ["point_key", "dataset_key", "summarise", "checked_point", "sample_point", "sample_points",
-           "OTHER_HALF"]
+__all__ = ["point_key", "dataset_key", "summarise", "checked_point", "sample_point",
+           "sample_points", "OTHER_HALF"]
 
 OTHER_HALF = 0.5  # above this mass in no phase, a point says where that mass sits
 
@@ -86,11 +86,11 @@ def sample_points(engine, compiled, chunk: list[tuple[int, float]], seed: int):
     """``(PointSummary, Draws)`` for each ``(index, value)`` of a chunk: one call of the
     engine's ``run_many`` (all points and chains batched, split across devices) or one ``run``
     per point. A lone point goes through ``run_many`` too where the engine splits a point's
-    work across devices (``splits_points``: NUTS's chains) and there are several (the last
+    work across devices (``traits.splits_points``: NUTS's chains) and there are several (the last
     point of an odd sweep on two cores: twice as fast)."""
     import jax
 
-    splits = engine.splits_points and jax.device_count() > 1
+    splits = engine.traits.splits_points and jax.device_count() > 1
     if len(chunk) == 1 and not splits:
         return [sample_point(engine, compiled, i, v, seed) for i, v in chunk]
     t0 = time.perf_counter()

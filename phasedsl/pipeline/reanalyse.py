@@ -20,6 +20,7 @@ import numpy as np
 from ..analysis.datasets import combine_datasets
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
+from ..language.traits import traits
 from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
                       posterior_key, run_key, _now)
 from .minima import with_point_minima
@@ -28,8 +29,6 @@ from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
 __all__ = ["reanalyse", "reanalysable", "recorded_seed", "same_posterior", "respec"]
-
-_METHOD = {"nuts": "mcmc", "smc": "repeats", "smc_path": "repeats"}
 
 
 def recorded_seed(results: dict) -> int:
@@ -90,7 +89,7 @@ def reanalysable(folder, spec: Spec, seed: int) -> bool:
     old, _ = spec_of_results(results)
     if old is None or same_posterior(old, spec):
         return False
-    if spec.checked.engine == "quadrature" and not same_phases(old, spec):
+    if traits(spec.checked.engine).exact and not same_phases(old, spec):
         raise UsageError(
             f"{folder} holds this posterior with other phases, but it is a quadrature run: "
             "its masses are phase integrals computed while integrating, which the stored "
@@ -128,7 +127,7 @@ def reanalyse(folder, spec: Spec) -> dict:
             "the saved draws cannot be re-used; run `phasedsl run` with --fresh or --out for "
             "new draws")
     checked = spec.checked
-    quadrature = checked.engine == "quadrature"
+    quadrature = traits(checked.engine).exact
     if quadrature and not same_phases(old, spec):
         raise UsageError(
             f"{folder} is a quadrature run: its masses are phase integrals computed while "
@@ -155,7 +154,7 @@ def reanalyse(folder, spec: Spec) -> dict:
                 # runs saved before log Z was stored: the mean is all the summary uses
                 log_z = np.full(params.shape[0], float(old_point["log_z"]))
             draws = compiled_draws(params, _indicators(compiled, params, value, dataset), arrays,
-                                   _METHOD[checked.engine], log_z)
+                                   traits(checked.engine).method, log_z)
             per_set.append(summarise(compiled, value, draws, old_diag.get("wall_s", 0.0)))
         summary = per_set[0] if len(per_set) == 1 else combine_datasets(
             per_set, checked.network.data_seeds)

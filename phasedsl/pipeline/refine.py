@@ -29,7 +29,9 @@ import math
 from ..analysis.events import find_events
 from ..analysis.records import Event, PointSummary
 from ..analysis.refinement import midpoints, with_refinement
-from ..language.settings import TABLE, resolution_width
+from ..language.traits import traits
+from ..language.settings import resolution_width
+from ..language.setting_records import report_settings
 from ..rundir import added_index
 
 __all__ = ["refine_sweep", "sample_added", "finish_events", "MAX_ROUNDS", "refine_cap",
@@ -40,7 +42,7 @@ MAX_ROUNDS = 16  # rounds of midpoints: each halves every bracket (65,536x narro
 
 def refine_cap(report: dict) -> int:
     """``report.refine_points``: the most sweep values refinement may add to a run."""
-    return int(report.get("refine_points", TABLE["report"]["refine_points"].default))
+    return int(report_settings(report).refine_points)
 
 
 def _whole(checked) -> bool:
@@ -83,7 +85,7 @@ def refine_sweep(run, session, pool=None) -> int:
     cap = refine_cap(report)
     if width <= 0 or cap <= 0:
         return 0
-    exact = checked.engine == "quadrature"
+    exact = traits(checked.engine).exact
     count = 0
     for round_ in range(MAX_ROUNDS):
         if round_ and pool is not None:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
+from ..language.traits import traits
 from ..rundir import save_draws
 from .lcoef import lcoef_step, with_lcoef
 from .minima import minimum_step, with_point_minima
@@ -137,10 +138,11 @@ def _sampled_now(run) -> int:
 
 def engine_settings(checked, chain_method: str | None = None) -> dict:
     """The engine's settings: the spec's sample settings, with ``--chain-method`` where given
-    (only the nuts engine runs chains side by side: a ``UsageError`` for the others)."""
+    (only an engine of chains, ``traits.chains``, runs them side by side: a ``UsageError``
+    for the others)."""
     settings = dict(checked.sample)
     if chain_method is not None:
-        if checked.engine != "nuts":
+        if not traits(checked.engine).chains:
             raise UsageError(f"--chain-method applies to the nuts engine, not {checked.engine}")
         settings["chain_method"] = chain_method
     return settings
@@ -158,8 +160,7 @@ def prepare(checked, *, seed: int | None = None, chain_method: str | None = None
     compiled = compile_spec(checked) if compiled is None else compiled
     settings = engine_settings(checked, chain_method)
     engine = make_engine(checked.engine, compiled.target, settings)
-    exact = checked.engine == "quadrature"
-    lcoef = lcoef_step(compiled, checked.report, None if not exact else
+    lcoef = lcoef_step(compiled, checked.report, None if not engine.traits.exact else
                        (lambda target: make_engine(checked.engine, target, settings)))
     minima = minimum_step(compiled, checked)
     seed = checked.sample.get("seed", 0) if seed is None else int(seed)

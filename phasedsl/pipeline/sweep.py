@@ -92,7 +92,7 @@ def sweep_events(session: Session, values, points: list[PointSummary], cell=None
     checked = session.checked
     report = checked.report
     events = find_events(values, points, report["floor"], report["merge"])
-    if checked.engine == "quadrature":
+    if session.engine.traits.exact:
         events = refine_crossovers(events, session.engine, session.compiled, session.seed,
                                    cell=cell)
     if finish is not None:
@@ -200,7 +200,7 @@ def _sample_sweep(session: Session, run, values) -> None:
         from .datasets import run_datasets
 
         run_datasets(session, run, values, todo)
-    elif session.engine.follows_sweep and len(todo) > 1:
+    elif session.engine.traits.follows_sweep and len(todo) > 1:
         walk_sweep(session, run, values, todo)
     else:
         session.sample_into(run, todo)
