@@ -10,8 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "phasedsl"
 # stages in pipeline order; a module may import its own stage and earlier ones
-ORDER = ["version", "language", "lower", "engines", "analysis", "rundir", "output", "pipeline",
-         "cli", ""]
+ORDER = ["version", "language", "lower", "engines", "analysis", "measure", "rundir", "output",
+         "pipeline", "cli", ""]
 
 
 def modules() -> dict[str, Path]:
@@ -77,7 +77,7 @@ def test_no_import_cycles():
 
 
 def test_every_stage_says_what_it_takes_and_gives():
-    for name in ("language", "lower", "engines", "analysis", "output", "pipeline"):
+    for name in ("language", "lower", "engines", "analysis", "measure", "output", "pipeline"):
         doc = ast.get_docstring(ast.parse((ROOT / name / "__init__.py").read_text()))
         assert doc and len(doc.split()) > 25, name
 

@@ -27,7 +27,7 @@ def estimates(energy: str, params: str, ns, phases: str, engine: str = "quadratu
 
     from phasedsl.engines.registry import make_engine
     from phasedsl.lower.compile import compile_spec
-    from phasedsl.pipeline.lcoef import LcoefStep
+    from phasedsl.measure.lcoef import LcoefStep
     from phasedsl.pipeline.spec import load_text
 
     src = (f"sweep n over {', '.join(map(str, ns))}\n{params}\nprior uniform\n"

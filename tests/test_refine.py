@@ -378,7 +378,7 @@ def test_points_without_draws_in_a_phase_are_answered_from_the_nearest_minimum()
     ~exp(-2 n theta)): those points are answered by flows from the nearest minimiser, and
     the change is still found at theta_c, as its own event (no floor event here)."""
     from phasedsl.lower.compile import compile_spec
-    from phasedsl.pipeline.minima import MinimumStep
+    from phasedsl.measure.minima import MinimumStep
 
     checked = spec(TILT)
     step = MinimumStep(compile_spec(checked), 1000, x64=False)  # float32, as for SMC draws

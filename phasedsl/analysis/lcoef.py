@@ -1,7 +1,7 @@
 """The learning coefficient of each phase at one sweep point, from the point's draws.
 
 Arrays in, ``LearningCoefficient`` records out (no sentences, no JAX). The pipeline
-(``phasedsl.pipeline.lcoef``) supplies, for every draw, its *tempered energy*
+(``phasedsl.measure.lcoef``) supplies, for every draw, its *tempered energy*
 ``e = -loglik = n beta L_n(w) + const`` and, per phase, the energy of the phase's
 minimiser ``w*`` (found by optimisation); the constant cancels in every estimate here.
 

@@ -3,7 +3,7 @@ local minimum of the potential.
 
 The potential is ``U(w) = -loglik(w) / (n beta)``: ``K(w)`` for an energy spec, the
 empirical loss ``L_n(w)`` (mean negative log likelihood) for a network. A phase *holds a
-local minimum* at a sweep value where some gradient flow (``pipeline.minima``: Adam from the
+local minimum* at a sweep value where some gradient flow (``measure.minima``: Adam from the
 phase's highest-density draws) ends inside the phase's region with a projected gradient
 ``|grad U|_inf <= GRAD_TOL`` (a component at a box edge that points out of the box is not
 counted: a minimum on the prior's boundary is a minimum). Unlike the floor crossing, this
@@ -11,7 +11,7 @@ moves with no cutoff: a mass that decays smoothly while its well persists has no
 event, and a well that vanishes (a saddle-node: the minimum meets a saddle) has one at the
 value where it vanishes, located by bisection on the sweep value without sampling.
 
-Plain numpy and records here; the flows are run by ``pipeline.minima``.
+Plain numpy and records here; the flows are run by ``measure.minima``.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class PointSummary:
     # several data sets (``data { seeds = K }``): each data set's masses and se, each phase's
     # spread between data sets and its se (``analysis.datasets``); the masses above are means
     datasets: dict | None = None
-    minima: dict | None = None  # phase -> whether it holds a local minimum (``pipeline.minima``)
+    minima: dict | None = None  # phase -> whether it holds a local minimum (``measure.minima``)
 
     @property
     def mixing_ok(self) -> bool:

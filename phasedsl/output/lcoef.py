@@ -1,7 +1,7 @@
 """The learning coefficients of a run, rendered: a block of the report (one row per sweep
 value, one column per phase: ``lambda +- se`` and the variance estimate) and ``lambda.png``
 (lambda against the sweep, one line per phase, error bars; the variance estimate dashed).
-Drawing only, from ``results.json``'s ``lcoef`` records (``phasedsl.pipeline.lcoef``).
+Drawing only, from ``results.json``'s ``lcoef`` records (``phasedsl.measure.lcoef``).
 """
 
 from __future__ import annotations

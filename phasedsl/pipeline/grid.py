@@ -174,7 +174,7 @@ def _finisher(checked, line: list[PointSummary], axis: LineAxis, added: int, cel
               minima=None):
     """How far each event of one line was located (``with_refinement``, the line's width,
     the grid's cap: 0 where the run has several data sets, which are not refined) and,
-    where ``minima`` (``pipeline.minima.MinimumStep``), where each phase stops or starts
+    where ``minima`` (``measure.minima.MinimumStep``), where each phase stops or starts
     holding a local minimum along the line (bisected through the line's cells ``cell(v)``
     to its width)."""
     seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1

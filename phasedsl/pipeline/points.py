@@ -16,7 +16,7 @@ from ..analysis.masses import summarise_point
 from ..analysis.modes import mode_finding, other_groups, sign_patterns
 from ..analysis.records import PointSummary
 from ..output.notes import note_lines
-from .health import check_point
+from ..measure.health import check_point
 
 __all__ = ["point_key", "dataset_key", "summarise", "checked_point", "sample_point",
            "sample_points", "OTHER_HALF"]

@@ -23,7 +23,8 @@ from ..language.errors import UsageError
 from ..language.traits import traits
 from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
                       posterior_key, run_key, _now)
-from .minima import with_point_minima
+from ..measure.functions import functions
+from ..measure.minima import with_point_minima
 from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
@@ -63,15 +64,14 @@ def respec(results: dict, overrides: dict, spec_path: str | None = None) -> Spec
 
 
 def _indicators(compiled, params: np.ndarray, value: float, dataset: int = 0) -> np.ndarray:
-    """``bool[G, S, P]``: the new phases evaluated on ``params f[G, S, D]``."""
-    import jax
+    """``bool[G, S, P]``: the new phases evaluated on ``params f[G, S, D]`` (one jitted
+    function for every point: ``measure.functions``)."""
     import jax.numpy as jnp
 
     g, s, d = params.shape
-    ctx = compiled.context(value, dataset)
-    fn = jax.jit(jax.vmap(lambda x: compiled.target.indicators(x, ctx)))
     flat = jnp.asarray(params.reshape(g * s, d), jnp.float32)
-    out = np.asarray(fn(flat), bool)
+    out = np.asarray(functions(compiled).indicators(flat, compiled.context(value, dataset)),
+                     bool)
     return out.reshape(g, s, -1)
 
 

@@ -4,7 +4,7 @@ event's bracket until it is narrower than ``report.resolution`` or noise stops i
 ``refine_sweep`` is the runner's step (``pipeline.sweep._run_open`` calls it once every
 sweep value is finished); ``finish_events`` annotates the events found afterwards (how far
 each was located: ``analysis.refinement.with_refinement``; where each phase stops or starts
-holding a local minimum: ``pipeline.minima``).
+holding a local minimum: ``measure.minima``).
 
 - Which values: ``analysis.refinement.midpoints``, one round at a time (every event's midpoint
   in one round, sampled together), at most ``MAX_ROUNDS`` rounds and
@@ -111,7 +111,7 @@ def sample_added(run, new: list, session) -> int:
 def finish_events(events: list[Event], points: list[PointSummary], checked, added: int,
                   minima=None) -> list[Event]:
     """The events of a finished run with how far each was located
-    (``with_refinement``) and, where ``minima`` (a ``pipeline.minima.MinimumStep``) is given,
+    (``with_refinement``) and, where ``minima`` (a ``measure.minima.MinimumStep``) is given,
     where each phase stops or starts holding a local minimum of the potential."""
     report = checked.report
     width = located_width(checked)

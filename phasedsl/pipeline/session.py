@@ -27,8 +27,8 @@ from ..analysis.records import PointSummary
 from ..language.errors import UsageError
 from ..language.traits import traits
 from ..rundir import save_draws
-from .lcoef import lcoef_step, with_lcoef
-from .minima import minimum_step, with_point_minima
+from ..measure.lcoef import lcoef_step, with_lcoef
+from ..measure.minima import minimum_step, with_point_minima
 from .points import sample_points
 
 __all__ = ["Sampled", "Session", "prepare", "point_steps", "sample_chunk", "engine_settings"]
@@ -49,8 +49,8 @@ class Sampled(NamedTuple):
 def point_steps(compiled, lcoef, minima) -> tuple[Callable, ...]:
     """The per-point steps, in the order they run: each ``step(point, value, draws) ->
     point`` adds its findings to a sampled point (``Session.measure``). The learning
-    coefficient (``lcoef``: a ``pipeline.lcoef.LcoefStep`` or None) and the local minima
-    (``minima``: a ``pipeline.minima.MinimumStep`` or None; not with several data sets yet,
+    coefficient (``lcoef``: a ``measure.lcoef.LcoefStep`` or None) and the local minima
+    (``minima``: a ``measure.minima.MinimumStep`` or None; not with several data sets yet,
     as re-analysis)."""
     steps = []
     if lcoef is not None:
@@ -81,8 +81,8 @@ class Session:
     compiled: Any
     engine: Any
     seed: int
-    lcoef: Any = None  # pipeline.lcoef.LcoefStep, or None
-    minima: Any = None  # pipeline.minima.MinimumStep, or None (events use it too)
+    lcoef: Any = None  # measure.lcoef.LcoefStep, or None
+    minima: Any = None  # measure.minima.MinimumStep, or None (events use it too)
     steps: tuple = ()  # point_steps
     batch: int = 0
     sampler: Callable = sample_chunk

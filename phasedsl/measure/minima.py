@@ -4,7 +4,7 @@ definition and the pure parts).
 ``MinimumStep(compiled, steps, x64)``:
 
 - ``point_minima(value, draws)`` -> ``{phase: {"holds": bool | None, "w": [D], "sd": [D],
-  "grad": float}}``: gradient flows of ``-loglik`` (``pipeline.lcoef.descent_flow``,
+  "grad": float}}``: gradient flows of ``-loglik`` (``measure.lcoef.descent_flow``,
   ``method="gd"``: ``steps`` steps ``p -= clip(dt * grad, -CAP sd, CAP sd)`` with
   ``dt = RATE sd^2``, ``sd`` the per-coordinate spread of the phase's draws, so that
   ``dt`` is about ``RATE`` times the inverse curvature of ``-loglik`` in a well the draws

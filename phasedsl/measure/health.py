@@ -15,10 +15,9 @@ import numpy as np
 
 from ..language import ast
 from ..language import catalogue as err
+from .functions import PROBES, functions
 
 __all__ = ["PROBES", "check_point"]
-
-PROBES = 512  # prior draws at which the log density is looked at, per sweep value
 
 
 def _model_span(checked):
@@ -35,31 +34,6 @@ def _point_text(checked, x) -> str:
     if len(pairs) > 6:
         pairs = pairs[:6] + [f"... ({len(names)} parameters)"]
     return ", ".join(pairs)
-
-
-def _probe_fn(compiled):
-    """``(key, ctx) -> (points f[PROBES, D], logprior f[PROBES], loglik f[PROBES])``, jitted
-    once per compiled spec."""
-    fn = getattr(compiled, "_health_probe", None)
-    if fn is not None:
-        return fn
-    import jax
-
-    target = compiled.target
-
-    def probe(key, ctx):
-        keys = jax.random.split(key, PROBES)
-        x = jax.vmap(lambda k: target.init(k, ctx))(keys)
-        lp = jax.vmap(lambda p: target.logprior(p, ctx))(x)
-        ll = jax.vmap(lambda p: target.loglik(p, ctx))(x)
-        return x, lp, ll
-
-    fn = jax.jit(probe)
-    try:
-        object.__setattr__(compiled, "_health_probe", fn)
-    except (AttributeError, TypeError):  # pragma: no cover - a slotted record
-        pass
-    return fn
 
 
 def _fail(checked, value, what, x, notes=()):
@@ -88,7 +62,7 @@ def check_point(compiled, value: float, draws, point=None) -> None:
                     notes=("the energy or the likelihood is not a real number there "
                            "(a log or a square root of a negative number, a division by "
                            "zero, a negative power of zero ...)",))
-    x, lp, ll = _probe_fn(compiled)(jax.random.PRNGKey(1729), compiled.context(value))
+    x, lp, ll = functions(compiled).probe(jax.random.PRNGKey(1729), compiled.context(value))
     x, lp, ll = np.asarray(x, float), np.asarray(lp, float), np.asarray(ll, float)
     inside = np.isfinite(lp)
     total = lp + ll

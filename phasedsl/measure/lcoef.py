@@ -55,7 +55,7 @@ def n_beta(checked, value: float) -> float:
 def descent_flow(energy, indicators, lower, upper, steps: int, decay: float = 1e-3,
                  method: str = "adam"):
     """The optimiser both the learning coefficient's ``w*`` (``method="adam"``) and the
-    local-minimum criterion (``method="gd"``, ``pipeline.minima``) run on ``energy(p, ctx)``
+    local-minimum criterion (``method="gd"``, ``measure.minima``) run on ``energy(p, ctx)``
     for ``steps`` steps from ``p0: f[D]``, clipped to the box ``lower, upper: f[D]`` (numpy),
     non-finite gradient components set to 0:
 

@@ -1,0 +1,56 @@
+"""The measurement stage's functions are built once per compiled spec: re-analysis, export and
+the health check of every sweep point reuse them, never trace them again per point."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from phasedsl.lower.compile import compile_spec
+from phasedsl.measure import functions as measured
+from phasedsl.measure.functions import _CACHE, functions
+from phasedsl.pipeline.spec import load_text
+
+TEXT = """experiment "tilted double well"
+sweep theta over linspace(0, 2, 5)
+param w in [-2, 2]
+prior uniform
+energy K = w^4 - 2*w^2 + theta*w
+let n = 20
+phase right = w > 0
+phase left = w <= 0
+"""
+
+
+def test_one_set_of_functions_per_compiled_spec_traced_once_for_every_point():
+    from phasedsl.measure.health import check_point
+    from phasedsl.pipeline.reanalyse import _indicators
+
+    compiled = compile_spec(load_text(TEXT, "t.phase").checked)
+    fns = functions(compiled)
+    assert functions(compiled) is fns and measured(compiled) is fns
+    params = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6, 1)  # f[G, S, D]
+    for value in compiled.checked.sweep_values:
+        phases = _indicators(compiled, params, value)
+        assert phases.shape == (2, 6, 2)
+        assert (phases[..., 0] == (params[..., 0] > 0)).all()
+        assert (phases[..., 0] ^ phases[..., 1]).all()
+    assert fns.indicators._cache_size() == 1
+
+    from types import SimpleNamespace
+
+    draws = SimpleNamespace(logdensity=np.zeros((2, 6)), params=params, log_z=None)
+    for value in compiled.checked.sweep_values:  # what the health check reads of draws
+        check_point(compiled, value, draws)
+    assert fns.probe._cache_size() == 1
+
+
+def test_the_functions_go_with_their_compiled_spec():
+    compiled = compile_spec(load_text(TEXT, "t.phase").checked)
+    functions(compiled)
+    key = id(compiled)
+    assert key in _CACHE
+    del compiled
+    gc.collect()
+    assert key not in _CACHE
