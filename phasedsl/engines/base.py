@@ -20,7 +20,7 @@ import numpy as np
 
 from phasedsl.lower.target import Target
 
-__all__ = ["Box", "CompiledCache", "ZTarget", "as_arrays", "as_key", "settings_with_defaults",
+__all__ = ["Box", "CompiledCache", "TimedRun", "ZTarget", "as_arrays", "as_key", "settings_with_defaults",
            "unconstrained"]
 
 
@@ -219,3 +219,32 @@ class CompiledCache:
                 self.traces += 1
             out = compiled(*args)
         return out, compile_s
+
+
+class TimedRun:
+    """The ``run`` of an engine whose point is one call of its compiled function
+    (``self._cache``, a ``CompiledCache``): called with ``_arguments(key, ctx)``, waited
+    for, brought to numpy and turned into ``Draws`` by the engine's
+    ``_draws(out, compile_s, sample_s, wall_s)`` (the conversion ``run_many`` uses too), the
+    timing done here once for every engine. ``Draws.info["compile_s"]`` is 0.0 when a
+    compiled function was re-used."""
+
+    _cache: CompiledCache
+
+    def _arguments(self, key, ctx) -> tuple:
+        """The compiled function's arguments for one point: ``(key, ctx)`` as arrays."""
+        return as_key(key), as_arrays(ctx)
+
+    def _draws(self, out, compile_s: float, sample_s: float, wall_s: float):
+        raise NotImplementedError  # pragma: no cover - every engine has its own
+
+    def run(self, key, ctx):
+        """Sample at one sweep point (``engines.protocol.Engine.run``)."""
+        import jax
+
+        t0 = time.perf_counter()
+        out, compile_s = self._cache.call(*self._arguments(key, ctx))
+        out = jax.block_until_ready(out)
+        sample_s = time.perf_counter() - t0 - compile_s
+        out = jax.tree.map(np.asarray, out)
+        return self._draws(out, compile_s, sample_s, time.perf_counter() - t0)

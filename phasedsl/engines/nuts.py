@@ -13,16 +13,16 @@ unbatched code round differently in float32, and NUTS trajectories amplify that,
 themselves differ between methods.
 
 - ``"vectorized"``: ``vmap`` over chains. Chains under ``vmap`` move in lockstep, so every
-  NUTS transition costs the longest of the chains' trajectories (on PT1's 88 chains, 2.9x
-  the mean chain's steps); timed on an H200 (``benchmarks/README.md``).
+  NUTS transition costs the longest of the chains' trajectories (on PT1's 88 chains and on
+  an H200: ``benchmarks/README.md``).
 - ``"sequential"``: ``lax.map`` over chains, one after the other in the same compiled call.
   On a CPU a batched gradient costs about the sum of the single ones, so lockstep only wastes
-  work: PT1 chains in lockstep did 1.5-2x the leapfrog steps of the chains alone, and the
-  4-chain run was ~4x faster sequential (``benchmarks/README.md``). The default on CPU.
+  work (PT1's steps and times by method: ``benchmarks/README.md``, "Chain method"). The
+  default on CPU.
 - ``"flat"``: all chains in one loop whose every iteration is one leapfrog step of every
-  chain, each chain at its own place in its own transition (``phasedsl.engines.flat_nuts``): no chain
-  waits for another; the loop lasts as long as the busiest chain (on PT1's 88 chains, 1.8x
-  the mean chain's steps). The same NUTS and warmup; its random numbers are drawn
+  chain, each chain at its own place in its own transition (``phasedsl.engines.flat_nuts``):
+  no chain waits for another; the loop lasts as long as the busiest chain
+  (``benchmarks/README.md``, "Flat chains"). The same NUTS and warmup; its random numbers are drawn
   differently. The default on accelerators (``phasedsl.engines.devices.chain_method_for``).
 
 ``NutsEngine.run_many`` samples several sweep points in one compiled call (their chains batched
@@ -31,7 +31,6 @@ by ``chain_method``, split across devices where JAX sees several: ``phasedsl.eng
 
 from __future__ import annotations
 
-import time
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,8 +42,7 @@ from phasedsl.engines.many import METHODS, ManyCaller, stacked
 from phasedsl.engines.outputs import ChainOutput
 from phasedsl.engines.base import (
     CompiledCache,
-    as_arrays,
-    as_key,
+    TimedRun,
     settings_with_defaults,
     unconstrained,
 )
@@ -225,7 +223,7 @@ def build_nuts(target: Target, *, chains: int, draws: int, warmup: int, target_a
     return run
 
 
-class NutsEngine:
+class NutsEngine(TimedRun):
     """``make_engine("nuts", target, settings)``; settings and defaults in ``DEFAULTS``."""
 
     name = "nuts"
@@ -260,18 +258,6 @@ class NutsEngine:
         """How many times a sampling function was traced and compiled (``run`` and
         ``run_many`` compile separately)."""
         return self._cache.traces + self._many.traces
-
-    def run(self, key, ctx) -> Draws:
-        import jax
-
-        t0 = time.perf_counter()
-        args = (as_key(key), as_arrays(ctx))
-        out, compile_s = self._cache.call(*args)
-        out = jax.block_until_ready(out)
-        sample_s = time.perf_counter() - t0 - compile_s
-        out = jax.tree.map(np.asarray, out)
-        wall_s = time.perf_counter() - t0
-        return self._draws(out, compile_s, sample_s, wall_s)
 
     def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call; one ``Draws`` per point.

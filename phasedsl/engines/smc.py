@@ -73,8 +73,7 @@ import numpy as np
 from phasedsl.engines import ticks
 from phasedsl.engines.base import (
     CompiledCache,
-    as_arrays,
-    as_key,
+    TimedRun,
     settings_with_defaults,
     unconstrained,
 )
@@ -148,154 +147,32 @@ def build_smc(target: Target, *, particles: int, runs: int, mutations: int,
     """
     import jax
     import jax.numpy as jnp
-    from blackjax.smc import resampling, solver
-    from jax.scipy.special import logsumexp
 
-    zt = unconstrained(target)
-    dim = int(target.dim)
-    n, g0, k = particles, prior_draws, generations
-    dim_factor = float(dim) ** -0.25
-    move = hmc_moves(mutations, integration_steps, step_min, step_max, block)
+    from phasedsl.engines import smc_kernel as sk
+
+    kernel = sk.SmcKernel(
+        target=target, zt=unconstrained(target),
+        move=hmc_moves(mutations, integration_steps, step_min, step_max, block),
+        particles=particles, prior_draws=prior_draws, generations=generations,
+        target_ess=target_ess, target_accept=target_accept, initial_scale=initial_scale,
+        max_stages=max_stages, final_stages=final_stages)
 
     def one_run(key, ctx, run_number=0):
-        k_init, k_loop = jax.random.split(key)
         point = ticks.point_of(ctx)
 
-        def report(c):  # progress: stages finished, the tempering reached
-            ticks.tick("smc", point=point, chain=run_number, done=c["stages"], lam=c["lam"])
+        def report(state):  # progress: stages finished, the tempering reached
+            ticks.tick("smc", point=point, chain=run_number, done=state.stages, lam=state.lam)
 
-        def logprior(z):
-            return zt.logprior(z, ctx)
-
-        def loglik(z):
-            return zt.loglik(z, ctx)
-
-        def stored_loglik(z):  # NaN (an undefined likelihood) counts as -inf
-            value = loglik(z)
-            return jnp.where(jnp.isnan(value), -jnp.inf, value)
-
-        def tempered(lam, l):
-            """``lam * l`` with ``0 * -inf = 0`` (the prior ignores the likelihood)."""
-            return jnp.where(lam > 0, lam * l, jnp.zeros((), l.dtype))
-
-        x0 = jax.vmap(lambda kk: jnp.asarray(target.init(kk, ctx)))(
-            jax.random.split(k_init, g0 * n)
-        )
-        z_prior = jax.vmap(zt.to_z)(x0)  # f[g0*N, D]
-        dtype = z_prior.dtype
-        l_prior = jax.vmap(stored_loglik)(z_prior)  # f[g0*N]
-
-        def log_denominators(l_all, lams, log_zs, held):
-            """``f[M]``: log of the mixture ``mean_j exp(lambda_j l - log Z_j)`` over the held
-            generations at every particle (``l_all f[M]``); the ``g0`` prior generations share
-            one term (``lambda = 0``, ``Z = 1``)."""
-            ring = tempered(lams[None, :], l_all[:, None]) - log_zs[None, :]
-            ring = jnp.where(held[None, :], ring, -jnp.inf)
-            prior = jnp.full((l_all.shape[0], 1), math.log(g0), dtype)
-            count = g0 + held.sum().astype(dtype)
-            return logsumexp(jnp.concatenate([prior, ring], axis=1), axis=1) - jnp.log(count)
-
-        def ensemble(c):
-            """Positions ``f[M, D]``, log-likelihoods ``f[M]`` and membership ``bool[M]`` of
-            the whole ensemble (prior draws first, then the ring of HMC generations)."""
-            z_all = jnp.concatenate([z_prior, c["zr"].reshape(k * n, dim)])
-            l_all = jnp.concatenate([l_prior, c["lr"].reshape(k * n)])
-            held = jnp.concatenate([jnp.ones((g0 * n,), bool), jnp.repeat(c["held"], n)])
-            return z_all, l_all, held
-
-        def log_weights(lam, l_all, logden, held):
-            """Unnormalised log weights ``f[M]`` at ``lam`` (``-inf`` where not held) and the
-            log Z estimate at ``lam``."""
-            lw = jnp.where(held, tempered(lam, l_all) - logden, -jnp.inf)
-            count = held.sum().astype(dtype)
-            return lw, logsumexp(lw) - jnp.log(count)
-
-        def weighted_variance(z, w):
-            mean = w @ z
-            return jnp.maximum(w @ (z - mean) ** 2, jnp.asarray(1e-10, dtype))
-
-        def cond(c):
-            return (((c["lam"] < 1.0) | (c["final"] < final_stages))
-                    & (c["stages"] < max_stages))
-
-        def body(c):
+        def body(state):
             # every stage (the loop's count is batched under vmap, so no 'every K'; a stage
             # is costly enough); runs that are done tick on with their final state
-            report(c)
-            key, k_res, k_mut = jax.random.split(c["key"], 3)
-            lam_now = c["lam"]
-            z_all, l_all, held = ensemble(c)
-            logden = log_denominators(l_all, c["lams"], c["log_zs"], c["held"])
+            report(state)
+            return sk.step(kernel, ctx, prior, state)
 
-            # the next lambda: incremental ESS of the newest generation
-            newest = jnp.where(c["stages"] > 0, c["lr"][(c["stages"] - 1) % k],
-                               l_prior[(g0 - 1) * n:])
-            log_target = jnp.log(jnp.asarray(target_ess * n, dtype))
-
-            def excess(delta):
-                lw = tempered(delta, newest)
-                return 2.0 * logsumexp(lw) - logsumexp(2.0 * lw) - log_target
-
-            max_delta = 1.0 - lam_now
-            delta = jnp.clip(jnp.nan_to_num(solver.dichotomy(excess, 0.0, max_delta)), 0.0,
-                             max_delta)
-            lam = jnp.where(delta >= max_delta, jnp.ones((), dtype), lam_now + delta)
-
-            # reweight the ensemble, resample, move
-            lw, log_z = log_weights(lam, l_all, logden, held)
-            w = jnp.exp(lw - logsumexp(lw))
-            start = z_all[resampling.systematic(k_res, w, n)]
-            imm = weighted_variance(z_all, w)
-            step = jnp.exp(c["log_scale"]) * dim_factor
-
-            def logdensity(z):
-                return logprior(z) + lam * loglik(z)
-
-            moved, acc = move(k_mut, start, logdensity, step, imm)
-            slot = c["stages"] % k
-            return {
-                "key": key,
-                "lam": lam,
-                "zr": c["zr"].at[slot].set(moved),
-                "lr": c["lr"].at[slot].set(jax.vmap(stored_loglik)(moved)),
-                "held": c["held"].at[slot].set(True),
-                "lams": c["lams"].at[slot].set(lam),
-                "log_zs": c["log_zs"].at[slot].set(log_z),
-                "log_scale": jnp.clip(c["log_scale"] + 2.0 * (acc - target_accept), -12.0, 2.0),
-                "stages": c["stages"] + 1,
-                "final": c["final"] + (lam_now >= 1.0).astype(jnp.int32),
-                "acc_sum": c["acc_sum"] + acc,
-            }
-
-        carry = {
-            "key": k_loop,
-            "lam": jnp.zeros((), dtype),
-            "zr": jnp.zeros((k, n, dim), dtype),  # ring of HMC generations
-            "lr": jnp.zeros((k, n), dtype),
-            "held": jnp.zeros((k,), bool),
-            "lams": jnp.zeros((k,), dtype),  # lambda of each held HMC generation
-            "log_zs": jnp.zeros((k,), dtype),  # its log Z estimate
-            "log_scale": jnp.log(jnp.asarray(initial_scale, dtype)),
-            "stages": jnp.zeros((), jnp.int32),
-            "final": jnp.zeros((), jnp.int32),  # stages made at lambda = 1
-            "acc_sum": jnp.zeros((), dtype),
-        }
-        c = jax.lax.while_loop(cond, body, carry)
-        report(c)
-
-        z_all, l_all, held = ensemble(c)
-        logden = log_denominators(l_all, c["lams"], c["log_zs"], c["held"])
-        lw, log_z = log_weights(c["lam"], l_all, logden, held)
-        weights = jnp.exp(lw - logsumexp(lw))
-        x = jax.vmap(zt.to_x)(z_all)
-        ind = jax.vmap(lambda v: jnp.asarray(target.indicators(v, ctx), dtype=bool))(x)
-        logd = jax.vmap(lambda v: target.logprior(v, ctx))(x) + l_all
-        # generation number of each slot: prior ones 0..g0-1, then the HMC ones in order
-        ring_number = g0 + c["stages"] - 1 - (c["stages"] - 1 - jnp.arange(k)) % k
-        order = jnp.concatenate([jnp.arange(g0), jnp.where(c["held"], ring_number, -1)])
-        acceptance = c["acc_sum"] / jnp.maximum(c["stages"], 1)
-        return SmcOutput(x, ind, logd, weights, order, log_z, c["lam"], c["stages"], acceptance,
-                         jnp.exp(c["log_scale"]))
+        state, prior = sk.init(kernel, key, ctx)
+        state = jax.lax.while_loop(lambda st: sk.running(kernel, st), body, state)
+        report(state)
+        return sk.finish(kernel, ctx, prior, state)
 
     def run(key, ctx, _item=0):
         numbers = jnp.arange(runs)
@@ -321,7 +198,7 @@ def kept_samples(order: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(key, axis=1)[:, :count]
 
 
-class SmcEngine:
+class SmcEngine(TimedRun):
     """``make_engine("smc", target, settings)``; settings and defaults in ``DEFAULTS``."""
 
     name = "smc"
@@ -354,17 +231,6 @@ class SmcEngine:
     @property
     def traces(self) -> int:
         return self._cache.traces + self._many.traces
-
-    def run(self, key, ctx) -> Draws:
-        import jax
-
-        t0 = time.perf_counter()
-        out, compile_s = self._cache.call(as_key(key), as_arrays(ctx))
-        out = jax.block_until_ready(out)
-        sample_s = time.perf_counter() - t0 - compile_s
-        d = self._draws(jax.tree.map(np.asarray, out), compile_s, sample_s, 0.0)
-        d.info["wall_s"] = time.perf_counter() - t0
-        return d
 
     def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call (``phasedsl.engines.many.ManyCaller``):
