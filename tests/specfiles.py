@@ -97,3 +97,12 @@ def at_values(spec, values):
 
     return dataclasses.replace(spec, checked=dataclasses.replace(
         spec.checked, sweep_values=tuple(float(v) for v in values)))
+
+
+def tilted_well(sweep: str = "linspace(0, 2, 11)", tail: str = "") -> str:
+    """A one-parameter spec whose answers are integrals: the double well ``w^4 - 2 w^2``
+    tilted by the sweep variable, phases ``right`` (``w > 0``) and ``left``; ``tail``: more
+    statements (a ``sample`` or ``report`` block)."""
+    return (f'experiment "tilted double well"\nsweep theta over {sweep}\nparam w in [-2, 2]\n'
+            "prior uniform\nenergy K = w^4 - 2*w^2 + theta*w\nlet n = 20\n"
+            f"phase right = w > 0\nphase left = w <= 0\n{tail}")

@@ -439,3 +439,16 @@ def test_where_the_mass_in_no_phase_sits():
                           np.zeros((1, 3)))
     assert [(g["key"], round(g["mass"], 6)) for g in energy] == [("(1)", 0.666667),
                                                                   ("(0)", 0.333333)]
+
+
+def test_thinned_indices_are_evenly_spread_distinct_and_keep_both_ends():
+    from phasedsl.analysis.thinning import thin_indices
+
+    assert thin_indices(22, 8) == [0, 3, 6, 9, 12, 15, 18, 21]
+    assert thin_indices(5, 10) == [0, 1, 2, 3, 4]
+    assert thin_indices(10, 1) == [0] and thin_indices(0, 3) == []
+    for count in range(1, 40):
+        for limit in range(1, 12):
+            got = thin_indices(count, limit)
+            assert got == sorted(set(got)) and len(got) <= limit
+            assert got[0] == 0 and (limit == 1 or got[-1] == count - 1)

@@ -17,17 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from specfiles import tilted_well
+
 GOLDEN = Path(__file__).parent / "golden" / "draws.npz"
 
-TEXT = """experiment "tilted double well, golden draws"
-sweep theta over linspace(0, 1, 3)
-param w in [-2, 2]
-prior uniform
-energy K = w^4 - 2*w^2 + theta*w
-let n = 20
-phase right = w > 0
-phase left = w <= 0
-"""
+TEXT = tilted_well("linspace(0, 1, 3)")
 
 SMC = {"particles": 64, "runs": 2, "mutations": 2, "integration_steps": 3, "generations": 2,
        "prior_draws": 8, "final_stages": 2, "particle_block": 0, "devices": 1}

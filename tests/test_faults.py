@@ -9,8 +9,6 @@ code 2, never a traceback; a refused results file is never rewritten.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import random
@@ -24,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasedsl.cli import main
+from conftest import run_cli
 from phasedsl.rundir import load_draws, load_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,12 +187,10 @@ def test_damaged_results_files(tmp_path, reference):
         (folder / "results.json").write_bytes(data)
         for argv in (["report", str(folder)], ["plot", str(folder)],
                      ["run", str(spec), "--out", str(folder), "--no-plots"]):
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(argv)
-            assert code == 2, f"{name} {argv[0]}: exit {code}\n{err.getvalue()}"
+            code, _, err = run_cli(*argv)
+            assert code == 2, f"{name} {argv[0]}: exit {code}\n{err}"
             # the run's timestamped header (stderr is no terminal here), then the one error
-            lines = err.getvalue().splitlines()
-            assert lines[-1].startswith("phasedsl: error: "), (name, err.getvalue())
-            assert all(line.startswith("[") for line in lines[:-1]), (name, err.getvalue())
+            lines = err.splitlines()
+            assert lines[-1].startswith("phasedsl: error: "), (name, err)
+            assert all(line.startswith("[") for line in lines[:-1]), (name, err)
             assert (folder / "results.json").read_bytes() == data, f"{name}: rewritten"

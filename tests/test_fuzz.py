@@ -8,8 +8,6 @@ inside the file, a bounded time and a bounded memory. A few hundred inputs by de
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import resource
@@ -17,7 +15,7 @@ import time
 
 import pytest
 
-from phasedsl.cli import main
+from conftest import run_cli
 
 from fuzzgen import SMALL, cases, mutate_tokens
 
@@ -27,11 +25,10 @@ SECONDS = 20.0  # per input, on a loaded 2-core machine (typical: 0.05 s)
 
 
 def _run_cli(argv):
-    out, err = io.StringIO(), io.StringIO()
+    """``run_cli`` (conftest; a traceback fails) and the seconds it took."""
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue(), time.perf_counter() - t0
+    code, out, err = run_cli(*argv)
+    return code, out, err, time.perf_counter() - t0
 
 
 def _assert_sane(path, data: bytes, code, out, err, seconds):

@@ -11,16 +11,9 @@ from phasedsl.lower.compile import compile_spec
 from phasedsl.measure import functions as measured
 from phasedsl.measure.functions import _CACHE, functions
 from phasedsl.pipeline.spec import load_text
+from specfiles import tilted_well
 
-TEXT = """experiment "tilted double well"
-sweep theta over linspace(0, 2, 5)
-param w in [-2, 2]
-prior uniform
-energy K = w^4 - 2*w^2 + theta*w
-let n = 20
-phase right = w > 0
-phase left = w <= 0
-"""
+TEXT = tilted_well("linspace(0, 2, 5)")
 
 
 def test_one_set_of_functions_per_compiled_spec_traced_once_for_every_point():

@@ -55,13 +55,6 @@ def names(paths) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def merge_run(tmp_path_factory):
-    checked = load(SPECS / "example_4_2_merge.phase")
-    folder = tmp_path_factory.mktemp("merge")
-    return folder, run_spec(checked, folder), checked
-
-
-@pytest.fixture(scope="module")
 def network_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("tiny")
     spec = base / "tiny.phase"
@@ -99,8 +92,9 @@ def test_network_run_figures(network_run):
     assert names(write_plots(folder, results)) == names(paths)
 
 
-def test_synthetic_results_with_every_event_kind(tmp_path):
-    """Unmixed chains, missing errors, phases without mass and all event kinds still draw."""
+def synthetic_results() -> dict:
+    """Four sweep values of two phases, unmixed chains at one, no mass for ``a`` at the last,
+    every event kind."""
 
     def point(v, a, b, ok):
         def phase(m):
@@ -126,10 +120,62 @@ def test_synthetic_results_with_every_event_kind(tmp_path):
             {"order": 2, "kind": "merge", "phases": ["a", "b"], "between": [1, 2]},
             {"order": 2, "kind": "split", "phases": ["a", "b"], "between": [2, 3]}],
     }
-    paths = write_plots(tmp_path, results)
+    return results
+
+
+def test_synthetic_results_with_every_event_kind(tmp_path):
+    """Unmixed chains, missing errors, phases without mass and all event kinds still draw."""
+    paths = write_plots(tmp_path, synthetic_results())
     assert names(paths) == {"masses.png", "free_energy.png"}
     for p in paths:
         assert_png(p)
+
+
+def test_the_masses_figure_shows_the_events_the_error_bars_and_the_labels():
+    """Read from the figure itself: one shaded span per event over its interval (an
+    unresolved crossover over the span the noise hides it in), a dotted line at a resolved
+    crossover, numbered in the legend in the events' order; each phase's mass with bars of
+    +- its se; the sweep variable and what the bars mean on the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.container import ErrorbarContainer
+
+    from phasedsl.output.notes import unresolved_span
+    from phasedsl.output.plots import draw_figures
+
+    results = synthetic_results()
+    figures = draw_figures(results)
+    try:
+        ax = figures["masses"].axes[0]
+        assert ax.get_xlabel() == r"$\vartheta$"
+        assert ax.get_ylabel() == "posterior mass  (bars: \u00b1 1 se)"
+        spans = sorted((round(p.get_x(), 6), round(p.get_x() + p.get_width(), 6))
+                       for p in ax.patches)  # axvspan: a rectangle over the interval
+        events = results["events"]
+        want = [tuple(e.get("interval") or e["between"]) for e in events]
+        want[1] = tuple(unresolved_span(events[1]))
+        assert spans == sorted((round(lo, 6), round(hi, 6)) for lo, hi in want)
+        dotted = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"]
+        assert dotted == [1.4]
+        labels = [h.get_label() for h in ax.get_legend().legend_handles]
+        numbered = [t.split(":")[0] for t in labels if t[:1].isdigit()]
+        assert numbered == ["1", "2", "3", "4", "5", "6"]
+        assert labels[-6].startswith("1: crossover a \u2192 b at 1.4")
+        assert labels[-5].startswith("2: unresolved crossover b \u2192 a")
+        assert labels[-2].startswith("5: merge of a + b")
+        assert "hollow: chains disagree" in "".join(labels)
+        bars = {c.get_label(): c for c in ax.containers if isinstance(c, ErrorbarContainer)}
+        assert set(bars) == {"a", "b", "other (in no phase)"}
+        segments = bars["b"].lines[2][0].get_segments()  # one vertical bar per value
+        for seg, p in zip(segments, results["points"]):
+            (x0, lo), (_, hi) = seg
+            assert x0 == p["value"]
+            assert hi - p["phases"]["b"]["mass"] == pytest.approx(0.02)
+            assert p["phases"]["b"]["mass"] - lo == pytest.approx(0.02)
+        fe = figures["free_energy"].axes[0]
+        assert fe.get_ylabel().startswith("relative  F = \u2212log(mass)")
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
 
 
 def rounded(circles):

@@ -4,8 +4,6 @@ file-system failures."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from phasedsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,15 +26,6 @@ sample {sample}
 QUAD = "quadrature { points = 101 }"
 
 
-def cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    text = out.getvalue() + err.getvalue()
-    assert "Traceback" not in text, text
-    return code, out.getvalue(), err.getvalue()
-
-
 def spec(tmp_path, energy="(w - theta)^2", values="1, 2", sample=QUAD, name="s"):
     path = tmp_path / f"{name}.phase"
     path.write_text(ENERGY.format(energy=energy, values=values, sample=sample))
@@ -50,7 +38,7 @@ def spec(tmp_path, energy="(w - theta)^2", values="1, 2", sample=QUAD, name="s")
     ("sqrt(w) * theta", "1, 2", "theta = 1"),
     ("w^2 / (theta - 1)", "1, 2", "theta = 1"),
 ])
-def test_nan_log_density_is_an_error_not_a_mass(tmp_path, energy, values, at):
+def test_nan_log_density_is_an_error_not_a_mass(tmp_path, energy, values, at, cli):
     path = spec(tmp_path, energy, values)
     out = tmp_path / "out"
     code, _, err = cli("run", path, "--out", out, "--no-plots")
@@ -61,14 +49,14 @@ def test_nan_log_density_is_an_error_not_a_mass(tmp_path, energy, values, at):
     assert all(p["value"] != float(at.split("= ")[1]) for p in results["points"])
 
 
-def test_nan_log_density_under_nuts(tmp_path):
+def test_nan_log_density_under_nuts(tmp_path, cli):
     path = spec(tmp_path, "(log(w) - theta)^2", "1",
                 "nuts { chains = 2; draws = 20; warmup = 20 }")
     code, _, err = cli("run", path, "--out", tmp_path / "out", "--no-plots")
     assert code == 1 and "the log density is NaN at theta = 1" in err, err
 
 
-def test_a_param_named_like_the_hidden_sweep_is_a_parameter(tmp_path):
+def test_a_param_named_like_the_hidden_sweep_is_a_parameter(tmp_path, cli):
     path = tmp_path / "s.phase"
     path.write_text("param _sweep in [-2, 2]\nlet n = 10\nenergy K = (_sweep - 1)^2\n"
                     "phase pos = _sweep > 0\nsample quadrature { points = 101 }\n")
@@ -97,7 +85,7 @@ def test_one_chain_on_two_devices(tmp_path):
     ("draws=10^12", "--set draws=10^12: `draws` must be a whole number <= "),
     ("seed=2^64", "--set seed=2^64"),
 ])
-def test_set_edge_cases_are_usage_errors(tmp_path, value, words):
+def test_set_edge_cases_are_usage_errors(tmp_path, value, words, cli):
     path = tmp_path / "s.phase"
     path.write_text("sweep r over 0.5, 1\nparam v[2] in [-1, 1]\nenergy K = (norm(v)^2 - r^2)^2\n"
                     "let n = 50\nlet eps = 0.1\nphase ring = annulus(v, r, eps)\n"
@@ -112,12 +100,12 @@ def test_set_edge_cases_are_usage_errors(tmp_path, value, words):
     (["--set", "draws=10^12", "--engine", "nuts"], "`draws` must be a whole number <="),
     (["--set", "chains=10^9", "--engine", "nuts"], "`chains` must be a whole number <="),
 ])
-def test_run_refuses_what_it_cannot_do(tmp_path, argv, words):
+def test_run_refuses_what_it_cannot_do(tmp_path, argv, words, cli):
     code, _, err = cli("run", spec(tmp_path), "--out", tmp_path / "out", "--no-plots", *argv)
     assert code == 2 and words in err, err
 
 
-def test_a_second_run_into_a_folder_is_refused_naming_the_first(tmp_path):
+def test_a_second_run_into_a_folder_is_refused_naming_the_first(tmp_path, cli):
     from phasedsl.rundir import RunLock
 
     out = tmp_path / "out"
@@ -134,7 +122,7 @@ def test_a_second_run_into_a_folder_is_refused_naming_the_first(tmp_path):
     assert code == 0, err
 
 
-def test_file_system_failures_are_messages(tmp_path):
+def test_file_system_failures_are_messages(tmp_path, cli):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     path = spec(tmp_path)
@@ -147,7 +135,7 @@ def test_file_system_failures_are_messages(tmp_path):
     assert code == 0 and "odd[/]name[bold]" in out, err
 
 
-def test_terminal_output_escapes_control_characters(tmp_path):
+def test_terminal_output_escapes_control_characters(tmp_path, cli):
     path = tmp_path / "s.phase"
     path.write_text('experiment "\x1b[31mred $x$"\nparam w in [-2, 2]\nlet n = 10\n'
                     "energy K = w^2 + zz\x07\n")

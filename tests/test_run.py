@@ -36,14 +36,8 @@ def exact_free_energy(lo, hi, n, t):
     return -math.log(val)
 
 
-@pytest.fixture(scope="module")
-def merge_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("merge")
-    return run_spec(load("example_4_2_merge.phase"), folder), folder
-
-
 def test_merge_free_energies_match_scipy(merge_run):
-    results, _ = merge_run
+    results = merge_run.results
     assert results["status"] == "complete"
     for p in results["points"]:
         t = p["value"]
@@ -56,7 +50,7 @@ def test_merge_free_energies_match_scipy(merge_run):
 
 
 def test_merge_event_and_no_crossover(merge_run):
-    results, _ = merge_run
+    results = merge_run.results
     events = results["events"]
     merges = [e for e in events if e["kind"] == "merge"]
     assert [m["between"] for m in merges] == [[pytest.approx(0.9), 1.0]]

@@ -10,18 +10,10 @@ import pytest
 
 from phasedsl.language.errors import UsageError
 from phasedsl.pipeline.spec import load_text
+from specfiles import tilted_well
 
-TEXT = """experiment "tilted double well"
-sweep theta over linspace(0, 2, 3)
-param w in [-2, 2]
-prior uniform
-energy K = w^4 - 2*w^2 + theta*w
-let n = 20
-phase right = w > 0
-phase left = w <= 0
-sample quadrature { points = 101 }
-report { lcoef = 0; minimum_steps = 0 }
-"""
+TEXT = tilted_well("linspace(0, 2, 3)", "sample quadrature { points = 101 }\n"
+                   "report { lcoef = 0; minimum_steps = 0 }\n")
 
 
 class Folder:

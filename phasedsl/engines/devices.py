@@ -3,12 +3,12 @@
 XLA settings (``configure``) cannot change once JAX has started:
 
 - On GPUs, XLA captures while loops and conditionals in CUDA graphs (command buffers), so a
-  NUTS trajectory's many small steps are not each launched from the host. Measured on an H200
-  (PT1, 8 sweep values x 4 chains batched, 500 iterations): 13.0 s instead of 23.4 s
-  (``benchmarks/README.md``). Ignored by other backends.
+  NUTS trajectory's many small steps are not each launched from the host (its time on an
+  H200: ``benchmarks/README.md``, "GPU"). Ignored by other backends.
 - ``cpu_devices``: XLA's CPU backend shows that many devices, so ``phasedsl run`` spreads
   its sweep points (NUTS: their chains) over that many cores (``phasedsl.engines.many``; the CLI's
-  default is one device per usable core). PT1 ``--quick`` on 2 cores: 12.3 s sampling instead of 23.0 s.
+  default is one device per usable core; PT1 ``--quick`` on 2 cores against one point at a
+  time: ``benchmarks/README.md``).
 
 A setting already present in ``XLA_FLAGS`` is left as the user wrote it.
 

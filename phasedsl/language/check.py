@@ -172,7 +172,7 @@ class _Checker:
         # what values of the data, n, beta and the truth may depend on besides constants
         self.sweep_symbols = {self.sweep_symbol} | ({self.sweep2_symbol} if self.sweep2 else set())
         self.check_names()
-        self.base = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+        self.base = sy.constants()
         self.scope = self.base  # where lets are evaluated; networks narrow it, then widen it
         if self.sweep_name:
             self.base.bindings[self.sweep_name] = lambda: self.sweep_symbol

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
-
 from . import ast
 from . import symbolic as sy
 from . import catalogue as err
@@ -361,7 +359,7 @@ class SettingsChecker:
         if rule.kind == "width":
             return self._width(e, key, where)
         kind, low, high = rule.kind, rule.lower, rule.upper
-        scope = sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+        scope = sy.constants()
         v = sy.scalar(e, scope, sy.Context(None, where), f"a number for `{key}`")
         if v.free_symbols:
             raise err.not_constant(f"`{key}`", e.span,

@@ -32,7 +32,7 @@ def sweep_values(st: ast.Sweep, scope: sy.Scope | None = None) -> tuple[float, .
     """The values of ``sweep NAME over ITEM, ...``, in increasing order, each once. Items are
     constant expressions in ``scope`` (default: ``pi`` and ``e`` only; the checker's has the
     lets too, so that an item may use a let that does not depend on the sweep variable)."""
-    consts = scope or sy.Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+    consts = scope or sy.constants()
     ctx = sy.Context(None, "`sweep`")
     values: list[float] = []
     origin: list[ast.Expr] = []  # the item each value comes from

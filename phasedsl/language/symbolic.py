@@ -34,7 +34,7 @@ from .reals import (  # noqa: F401 - re-exported
     at_sweep, ensure_positive, ensure_real, finite, fmt, power_fits, real_value,
 )
 from .values import (  # noqa: F401 - re-exported: the value types are part of this API
-    Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context,
+    Vec, Nodes, NodeIndex, Namespace, Unavailable, Pred, Rel, AllOf, AnyOf, NotP, Region, Symmetric, describe, pred_symbols, free_symbols, names_text, Scope, Context, constants,
 )
 
 def number(text_value: float):

@@ -178,6 +178,12 @@ class Scope:
         return Scope(bindings, self)
 
 
+def constants() -> Scope:
+    """The scope of the built-in constants every expression sees (``pi``, ``e``), below the
+    spec's own names."""
+    return Scope({"pi": lambda: sp.pi, "e": lambda: sp.E})
+
+
 @dataclass(frozen=True)
 class Context:
     """Where an expression stands: ``width`` = model nodes (None without a network);

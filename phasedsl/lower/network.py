@@ -27,8 +27,8 @@ def network_forward_t(params, xt, d: int, k: int, act):
     the forward into one loop over N. The derivative is given by hand (a ``custom_jvp``):
     the tangent is ``params_dot @ J`` with ``J: f[D, N]`` the Jacobian of the outputs, built
     in the same loop, so reverse mode needs one matrix-vector product ``J @ cotangent``
-    instead of one reduction over N per parameter (measured in ``benchmarks/``: about 1.5x
-    faster per gradient inside NUTS on CPU; same values and gradients to float32 rounding).
+    instead of one reduction over N per parameter (its speed: ``benchmarks/README.md``,
+    "Gradient micro-benchmark"; same values and gradients to float32 rounding).
     Wide layers use the matrix product and plain autodiff.
     """
     layout = NetworkLayout(d, k)

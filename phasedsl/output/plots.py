@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.thinning import thin_indices
 from .notes import unresolved_span
 
 GREEK = set("alpha beta gamma delta epsilon zeta eta theta vartheta kappa lambda mu nu xi rho "
@@ -370,7 +371,7 @@ def _energy(plt, results: dict, data):
         if handles:
             ax.legend(handles=handles, loc="upper left")
     else:
-        idx = np.unique(np.round(np.linspace(0, len(values) - 1, min(len(values), 24)))).astype(int)
+        idx = thin_indices(len(values), 24)
         fig, axes = _facets(plt, len(idx), min(len(idx), 4), (2.8, 2.1), pname, "density")
         for ax, k in zip(axes, idx):
             for phase, a, b in spans[k]:

@@ -14,11 +14,12 @@ from typing import ClassVar
 import numpy as np
 import sympy as sp
 
+from ..analysis.thinning import thin_indices
 from ..language.values import AllOf, AnyOf, Region, Symmetric, Vec
 from ..rundir import draws_path
 
 __all__ = ["PlanePanel", "PlaneFigure", "EnergyFigure", "figure_data", "plane_regions",
-           "line_regions", "regions", "thin_indices", "MAX_PANELS", "MAX_DRAWS"]
+           "line_regions", "regions", "MAX_PANELS", "MAX_DRAWS"]
 
 MAX_PANELS = 24  # facet grids show at most this many sweep values (thinned, ends kept)
 MAX_DRAWS = 2000  # draws per panel (thinned evenly over chains and iterations)
@@ -116,11 +117,6 @@ def line_regions(checked, value: float) -> list[tuple]:
                                                                  (c + inner, c + outer)]
             out += [(phase, lo, hi) for lo, hi in spans if (phase, lo, hi) not in out]
     return out
-
-
-def thin_indices(count: int, limit: int) -> list[int]:
-    """At most ``limit`` indices of ``range(count)``, evenly spread, both ends kept."""
-    return np.unique(np.round(np.linspace(0, count - 1, min(count, limit)))).astype(int).tolist()
 
 
 def _plane_let(checked):

@@ -9,8 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from ..analysis.thinning import thin_indices
 from ..language import ast
 from ..language.check import CheckedSpec, check
 from ..language.errors import PhaseDSLError, UsageError
@@ -70,8 +69,7 @@ def quick_sweep(values, limit: int = QUICK_POINTS) -> tuple[float, ...]:
     """At most ``limit`` sweep values, evenly spread over the list, both ends kept."""
     if len(values) <= limit:
         return tuple(values)
-    idx = np.unique(np.round(np.linspace(0, len(values) - 1, limit)).astype(int))
-    return tuple(values[i] for i in idx)
+    return tuple(values[i] for i in thin_indices(len(values), limit))
 
 
 def _engine_of(spec: ast.Spec, overrides: dict) -> str:
