@@ -1,0 +1,271 @@
+"""Basins of the posterior: which local minimum of the potential each draw flows to, merged
+up to the model's symmetries, with masses, descriptions and ``phase`` conditions.
+
+Plain numpy; the flows themselves are run by ``pipeline.discover``. The pieces:
+
+- ``flow_starts(weights, m)``: a deterministic start set, ``m`` draws per group by
+  systematic resampling (offset 1/2), so each start carries ``1/m`` of its group's mass;
+- ``canonical(params, symmetry)``: each end point written in the model's canonical form
+  (network nodes sign-flipped for odd activations, ReLU nodes balanced, nodes sorted), so
+  that the copies of one critical set under node permutations, sign flips and positive
+  rescalings land on one point;
+- ``components(n, pairs)``: connected components of end points joined by ``pairs``
+  (``pipeline.discover`` joins two ends when the straight path between them rises by at
+  most a tolerance in the potential: one critical set, however flat or curved);
+- ``basin_masses(labels, ...)``: each basin's mass per group, their mean and the standard
+  error from the spread between groups (0 for exact draws);
+- ``describe(...)`` and ``condition(...)``: words for a basin's critical point and a
+  ``phase`` condition in the language that selects it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Symmetry", "flow_starts", "canonical", "components", "basin_masses", "Basin",
+           "node_invariants", "describe", "condition", "condition_distance", "fit_radius"]
+
+ACTIVE = 0.05  # a network node whose effective weight |q_i| |(w_i, b_i)| is below is inactive
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """The symmetries of a model's parameters: none for an energy; for a network of
+    ``width`` nodes on ``inputs`` inputs with ``activation``, node permutations, plus sign
+    flips of ``(w_i, b_i, q_i)`` for odd activations (tanh) and positive rescalings
+    ``(a w_i, a b_i, q_i / a)`` for ReLU."""
+
+    kind: str  # "energy" | "network"
+    width: int = 0
+    inputs: int = 0
+    activation: str = "relu"
+    names: tuple[str, ...] = field(default=())  # the flat parameters' names in the language
+
+    def split(self, params):
+        """``(w f[..., d, k], b f[..., d], q f[..., d], c f[...])`` of ``params f[..., D]``."""
+        d, k = self.width, self.inputs
+        w = params[..., : d * k].reshape(params.shape[:-1] + (d, k))
+        b = params[..., d * k: d * k + d]
+        q = params[..., d * k + d: d * k + 2 * d]
+        return w, b, q, params[..., -1]
+
+    def join(self, w, b, q, c):
+        lead = w.shape[:-2]
+        return np.concatenate([w.reshape(lead + (-1,)), b, q, c[..., None]], axis=-1)
+
+
+def flow_starts(weights, m: int) -> np.ndarray:
+    """``int[G, m]``: indices of ``m`` draws of each group by systematic resampling of the
+    group's normalised ``weights f[G, S]`` (``None``-like equal weights: pass ones) with
+    offset 1/2: deterministic, and each start stands for ``1/m`` of its group's mass."""
+    w = np.asarray(weights, float)
+    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    out = np.zeros((w.shape[0], m), dtype=np.int64)
+    u = (np.arange(m) + 0.5) / m
+    for g in range(w.shape[0]):
+        cdf = np.cumsum(w[g])
+        if cdf[-1] <= 0:
+            continue
+        out[g] = np.minimum(np.searchsorted(cdf / cdf[-1], u), w.shape[1] - 1)
+    return out
+
+
+def canonical(params, symmetry: Symmetry) -> np.ndarray:
+    """``f[K, D]``: the end points ``params f[K, D]`` in canonical form (module)."""
+    p = np.array(params, float, copy=True)
+    if symmetry.kind != "network":
+        return p
+    w, b, q, c = symmetry.split(p)
+    if symmetry.activation == "tanh":  # odd: (w, b, q) ~ (-w, -b, -q); q >= 0
+        s = np.where(q < 0, -1.0, 1.0)
+        w, b, q = w * s[..., None], b * s, q * s
+    if symmetry.activation == "relu":  # (a w, a b, q / a), a > 0: |(w, b)| = |q|
+        r = np.sqrt((w ** 2).sum(-1) + b ** 2)
+        a = np.where(r > 0, np.sqrt(np.abs(q) / np.where(r > 0, r, 1.0)), 1.0)
+        a = np.where(a > 0, a, 1.0)
+        w, b, q = w * a[..., None], b * a, q / a
+    key = _node_order(w, b, q, symmetry.activation)
+    w = np.take_along_axis(w, key[..., None], axis=-2)
+    b, q = np.take_along_axis(b, key, -1), np.take_along_axis(q, key, -1)
+    return symmetry.join(w, b, q, c)
+
+
+def node_invariants(params, symmetry: Symmetry):
+    """Per node of ``params f[K, D]``: ``u = q w f[K, d, k]``, ``v = q b f[K, d]`` and the
+    node's strength ``|q| |(w, b)| f[K, d]`` (unchanged by every symmetry above)."""
+    w, b, q, _ = symmetry.split(np.asarray(params, float))
+    u, v = q[..., None] * w, q * b
+    return u, v, np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2)
+
+
+def _node_order(w, b, q, activation):
+    """``int[K, d]``: the nodes sorted by strength, strongest first (ties by angle)."""
+    strength = np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2)
+    u = q[..., None] * w
+    angle = np.arctan2(u[..., -1], u[..., 0]) if w.shape[-1] > 1 else np.sign(u[..., 0])
+    return np.lexsort((angle, -np.round(strength, 3)), axis=-1)
+
+
+def components(n: int, pairs) -> np.ndarray:
+    """``int[n]``: the connected component of each of ``n`` items joined by ``pairs``
+    (``(i, j)`` tuples), numbered 0, 1, ... in order of each component's first item."""
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        a, b = root(int(i)), root(int(j))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = [root(i) for i in range(n)]
+    number = {}
+    return np.array([number.setdefault(r, len(number)) for r in roots], dtype=np.int64)
+
+
+def basin_masses(labels, group, share, groups: int, exact: bool):
+    """Each basin's mass: ``labels int[K]`` of the ``K`` flowed starts, ``group int[K]``
+    their group, ``share f[K]`` the part of its group's mass each start carries (each
+    group's shares sum to 1). Returns ``(mass f[B], se f[B], per_group f[G, B])``: the
+    mean over groups and, for sampled draws, the standard error of that mean from the
+    groups' spread (``nan`` with one group; 0 for exact draws)."""
+    labels = np.asarray(labels)
+    nb = int(labels.max()) + 1 if len(labels) else 0
+    per = np.zeros((groups, nb))
+    np.add.at(per, (np.asarray(group), labels), np.asarray(share, float))
+    mass = per.mean(axis=0)
+    if exact:
+        se = np.zeros(nb)
+    elif groups >= 2:
+        se = per.std(axis=0, ddof=1) / math.sqrt(groups)
+    else:
+        se = np.full(nb, np.nan)
+    return mass, se, per
+
+
+@dataclass(frozen=True)
+class Basin:
+    """One discovered basin at one sweep value (``at f[D]``: its critical point, the
+    lowest end point, canonical form)."""
+
+    name: str
+    at: tuple[float, ...]
+    mass: float
+    se: float
+    loss: float | None
+    converged: bool
+    description: str
+    condition: str
+    starts: int
+    lam: float | None = None
+    lam_se: float | None = None
+    captured: float | None = None
+    leak: float | None = None
+
+    def to_json(self) -> dict:
+        def num(x):
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {"name": self.name, "at": [float(x) for x in self.at], "mass": num(self.mass),
+                "se": num(self.se), "loss": num(self.loss), "lambda": num(self.lam),
+                "lambda_se": num(self.lam_se), "description": self.description,
+                "condition": self.condition, "captured": num(self.captured),
+                "leak": num(self.leak), "converged": self.converged, "starts": self.starts}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if abs(x) >= 1e-4 else "0"
+
+
+def _vec(v) -> str:
+    return "[" + ", ".join(_fmt(float(x)) for x in v) + "]"
+
+
+def describe(point, symmetry: Symmetry) -> str:
+    """Words for a critical point ``point f[D]`` (canonical): an energy's coordinates; a
+    network's active nodes with their effective weight ``u_i = q_i w_i`` (radius, angle in
+    degrees) and bias ``q_i b_i``, and how many nodes are inactive."""
+    p = np.asarray(point, float)
+    if symmetry.kind != "network":
+        return ", ".join(f"{n} = {_fmt(x)}" for n, x in zip(symmetry.names, p))
+    u, v, strength = (a[0] for a in node_invariants(p[None], symmetry))
+    active = np.flatnonzero(strength >= ACTIVE)
+    parts = []
+    for i in active:
+        r = float(np.linalg.norm(u[i]))
+        ang = math.degrees(math.atan2(u[i][-1], u[i][0])) if u.shape[-1] > 1 else None
+        where = f"|u| = {r:.2f}" + (f" at {ang:.0f} deg" if ang is not None else "")
+        parts.append(f"u = {_vec(u[i])} ({where}), q b = {_fmt(float(v[i]))}")
+    dead = symmetry.width - len(active)
+    head = f"{len(active)} active node{'s' if len(active) != 1 else ''}"
+    tail = f"; {dead} inactive" if dead else ""
+    return head + (": " + "; ".join(parts) if parts else "") + tail
+
+
+def condition_distance(params, point, symmetry: Symmetry) -> np.ndarray:
+    """``f[K]``: how far each draw ``params f[K, D]`` is from a basin's critical point
+    ``point f[D]`` in the terms of its ``condition``: the Euclidean distance for an energy;
+    for a network, the largest distance between a node's effective weight ``q_i w_i`` and
+    the point's, under the node order that makes it least (``symmetric``). A draw is inside
+    the condition of radius ``r`` exactly when this is at most ``r``."""
+    p = np.asarray(params, float)
+    if symmetry.kind != "network":
+        return np.linalg.norm(p - np.asarray(point, float)[None], axis=1)
+    u, _, _ = node_invariants(p, symmetry)
+    target = _condition_nodes(np.asarray(point, float), symmetry)
+    best = np.full(len(p), np.inf)
+    for perm in itertools.permutations(range(symmetry.width)):
+        gap = np.linalg.norm(u[:, list(perm)] - target[None], axis=-1).max(axis=-1)
+        best = np.minimum(best, gap)
+    return best
+
+
+def _condition_nodes(point, symmetry: Symmetry) -> np.ndarray:
+    """``f[d, k]``: the centre of each node's ball (``0`` for an inactive node)."""
+    u, _, strength = (a[0] for a in node_invariants(point[None], symmetry))
+    return np.where((strength >= ACTIVE)[:, None], u, 0.0)
+
+
+def fit_radius(dist, mine, weight) -> float:
+    """The radius whose condition takes in the most of its basin's mass less the most of
+    other basins': ``dist f[K]`` (``condition_distance``), ``mine bool[K]`` the draws of the
+    basin, ``weight f[K]`` their masses. Candidates are the basin's own draws' distances; the
+    radius is set halfway to the next draw's distance beyond it (of either kind)."""
+    dist, mine, weight = np.asarray(dist, float), np.asarray(mine, bool), np.asarray(weight)
+    order = np.argsort(dist, kind="stable")
+    gain = np.cumsum(np.where(mine[order], weight[order], -weight[order]))
+    k = int(np.argmax(gain))
+    r = dist[order[k]]
+    beyond = dist[order[k + 1]] if k + 1 < len(order) else 2 * r + 1e-3
+    return float(max(0.5 * (r + beyond), 1e-3))
+
+
+def condition(point, symmetry: Symmetry, radius: float) -> str:
+    """A ``phase`` condition in the language selecting the basin of ``point f[D]``
+    (canonical): ``ball`` of the parameters for an energy; for a network, every node's
+    effective weight ``q[i] * w[i]`` in a ball of ``radius`` around the point's (inactive
+    nodes: a disc around 0), under ``symmetric`` so any node order counts."""
+    p = np.asarray(point, float)
+    r = f"{radius:.4g}"
+    if symmetry.kind != "network":
+        if len(p) == 1:
+            return f"ball({symmetry.names[0]}, {_fmt(p[0])}, {r})"
+        return f"ball([{', '.join(symmetry.names)}], {_vec(p)}, {r})"
+    centres = _condition_nodes(p, symmetry)
+    _, _, strength = (a[0] for a in node_invariants(p[None], symmetry))
+    terms = []
+    for i in range(symmetry.width):
+        name = f"q[{i + 1}] * w[{i + 1}]"
+        if strength[i] >= ACTIVE:
+            terms.append(f"ball({name}, {_vec(centres[i])}, {r})")
+        else:
+            terms.append(f"disc({name}, {r})")
+    body = " and ".join(terms)
+    return f"symmetric({body})" if symmetry.width > 1 else body
