@@ -115,7 +115,7 @@ def cmd_discover(args) -> int:
     spec = load(args.spec, overrides, quick=args.quick)
     for w in spec.warnings:
         print(w, file=sys.stderr)
-    found = discover(spec, _values(args.at), seed=args.seed)
+    found = discover(spec, _values(args.at), seed=args.seed, track=args.track)
     doc = found.to_json()
     if args.write:
         basins = [b for p in found.points for b in p.basins]
@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the basins as JSON")
     p.add_argument("--write", metavar="FILE",
                    help="write the spec with the discovered phases added to FILE")
+    p.add_argument("--track", action="store_true",
+                   help="carry each basin found at the first --at value along the whole "
+                        "sweep and report where its minimum stops existing (order 2)")
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

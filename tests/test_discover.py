@@ -198,3 +198,34 @@ def test_flow_starts_are_systematic_and_deterministic():
 
 def test_components_number_in_order_of_first_item():
     np.testing.assert_array_equal(components(5, [(3, 4), (0, 2)]), [0, 1, 0, 2, 2])
+
+
+TILT = """experiment "a tilted double well"
+sweep a over linspace(-1, 2, 13)
+param w in [-2, 2]
+prior uniform
+energy K = (w^2 - 1)^2 + a * w
+let n = 20
+sample quadrature { points = 4001 }
+"""
+
+
+def test_a_saddle_node_is_located_by_carrying_the_minimum_along_the_sweep():
+    """K = (w^2 - 1)^2 + a w: the right-hand minimum meets the saddle at a_c = 8 / (3 sqrt 3)
+    (where 4 w (w^2 - 1) + a has a double root); the left-hand one exists for every a > -a_c,
+    so it is never destroyed here, whatever its mass does."""
+    from phasedsl.language.settings import resolution_width
+    from phasedsl.pipeline.discovery import discover
+
+    spec = load_text(TILT)
+    found = discover(spec, [0.0], source=TILT, track=True)
+    a_c = 8 / (3 * math.sqrt(3))
+    width = resolution_width(spec.checked.report, spec.checked.sweep_values)
+    by_side = {("right" if t_.basin == b.name and b.at[0] > 0 else "left"): t_
+               for t_ in found.tracks for b in found.points[0].basins if b.name == t_.basin}
+    (end,) = by_side["right"].ends
+    lo, hi = end["between"]
+    assert end["kind"] == "destruction" and lo <= a_c <= hi and hi - lo <= width
+    assert by_side["left"].ends == () and by_side["left"].held[-1] == 2.0
+    doc = found.to_json()
+    assert {t_["basin"] for t_ in doc["tracks"]} == {b.name for b in found.points[0].basins}

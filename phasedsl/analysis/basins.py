@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Symmetry", "flow_starts", "canonical", "components", "basin_masses", "Basin",
-           "node_invariants", "describe", "condition", "condition_distance", "fit_radius"]
+           "node_invariants", "describe", "condition", "condition_distance", "fit_radius",
+           "continue_minimum", "Track"]
 
 ACTIVE = 0.05  # a network node whose effective weight |q_i| |(w_i, b_i)| is below is inactive
 
@@ -269,3 +270,48 @@ def condition(point, symmetry: Symmetry, radius: float) -> str:
             terms.append(f"disc({name}, {r})")
     body = " and ".join(terms)
     return f"symmetric({body})" if symmetry.width > 1 else body
+
+
+def continue_minimum(step, start, v0: float, values, width: float):
+    """Carry a minimum ``start f[D]`` found at ``v0`` along the sweep values ``values``
+    (ordered away from ``v0``), each step a flow from the minimum carried so far:
+    ``step(v, w) -> (w_new, persists)``. Where a step loses the minimum (its flow runs off to
+    another basin) the step is halved, down to ``width``: a loss over a step of at most
+    ``width`` is where the minimum stops (a saddle-node). Deterministic for a given start.
+
+    Returns ``(kept, lost)``: ``kept`` the ``(v, w)`` of each value the minimum reached;
+    ``lost`` ``(a, b)``, the last value held and the first one lost (``|b - a| <= width``),
+    or ``None`` where it held to the last value."""
+    w, v, kept = np.asarray(start, float), float(v0), []
+    for target in values:
+        target = float(target)
+        while v != target:
+            h = target - v
+            while True:
+                w_new, ok = step(v + h, w)
+                if ok:
+                    break
+                if abs(h) <= width:
+                    return kept, (v, v + h)
+                h /= 2
+            v, w = (target if abs(target - v - h) < 1e-12 * max(1.0, abs(target)) else v + h,
+                    np.asarray(w_new, float))
+        kept.append((target, w))
+    return kept, None
+
+
+@dataclass(frozen=True)
+class Track:
+    """One basin's minimum carried along the sweep from the value ``found_at`` where it was
+    found: ``held`` the sweep values it reached; ``ends`` where it stops, each
+    ``{"kind": "destruction" | "creation", "between": [a, b]}`` (a destruction as the sweep
+    value rises, a creation as it falls back to where the minimum first exists)."""
+
+    basin: str
+    found_at: float
+    held: tuple[float, ...]
+    ends: tuple[dict, ...]
+
+    def to_json(self) -> dict:
+        return {"basin": self.basin, "found_at": self.found_at, "held": list(self.held),
+                "ends": [dict(e) for e in self.ends]}

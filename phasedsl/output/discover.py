@@ -36,6 +36,22 @@ def _point_table(point: dict, sweep: str) -> Table:
     return table
 
 
+def _track_line(track: dict, sweep: str) -> str:
+    """``basin2 (found at a = 0): its minimum holds from a = -1 to 1.539; destroyed between
+    a = 1.539 and 1.541`` (order 2: the minimum meets a saddle)."""
+    held = track["held"]
+    words = [f"{track['basin']} (found at {sweep} = {track['found_at']:g}): its minimum holds "
+             f"from {sweep} = {min(held):g} to {max(held):g}"]
+    for end in track["ends"]:
+        a, b = end["between"]
+        what = "destroyed" if end["kind"] == "destruction" else "created"
+        words.append(f"{what} between {sweep} = {a:.6g} and {b:.6g} (order 2: the minimum "
+                     "meets a saddle)")
+    if not track["ends"]:
+        words.append("at every sweep value")
+    return "; ".join(words)
+
+
 def render_discovery(doc: dict):
     """A rich renderable of ``Discovery.to_json()``."""
     parts = []
@@ -50,6 +66,8 @@ def render_discovery(doc: dict):
             lines.append(f"# the conditions above hold {point['condition_coverage']:.3f} of "
                          "the mass together\n")
         parts.append(lines)
+    for track in doc.get("tracks", []):
+        parts.append(Text(_track_line(track, doc["sweep"])))
     for note in doc.get("notes", []):
         parts.append(Text(f"note: {note}"))
     return Group(*parts)

@@ -34,13 +34,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.basins import (Basin, Symmetry, basin_masses, canonical, components, condition,
-                               condition_distance, describe, fit_radius, flow_starts)
+from ..analysis.basins import (Basin, Symmetry, Track, basin_masses, canonical, components,
+                               condition, condition_distance, continue_minimum, describe,
+                               fit_radius, flow_starts)
 from ..analysis.lcoef import phase_estimate
 from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
+from ..language.settings import resolution_width
 from .lcoef import descent_flow, n_beta
-from .minima import CAP, RATE
+from .minima import CAP, FALLBACK_WIDTH, RATE
 
 __all__ = ["discover", "Discovery", "PointBasins", "STARTS", "STEPS", "MIN_MASS",
            "spec_with_phases"]
@@ -67,6 +69,7 @@ class PointBasins:
     rest: float  # mass of the basins too small to report
     condition_coverage: float | None  # mass inside the union of the emitted conditions
     method: str  # the draws' ("exact", "repeats", "mcmc")
+    spread: tuple[float, ...] = ()  # the draws' spread per coordinate (the flows' scale)
 
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
@@ -82,10 +85,11 @@ class Discovery:
     points: tuple[PointBasins, ...]
     source: str | None = None  # the spec's text, for ``spec_with_phases``
     notes: tuple[str, ...] = field(default=())
+    tracks: tuple[Track, ...] = field(default=())
 
     def to_json(self) -> dict:
         return {"sweep": self.sweep_name, "points": [p.to_json() for p in self.points],
-                "notes": list(self.notes)}
+                "tracks": [t.to_json() for t in self.tracks], "notes": list(self.notes)}
 
 
 def symmetry_of(checked) -> Symmetry:
@@ -357,14 +361,52 @@ def _basins_at(spec, source, flows, compiled, value, draws):
     basins, covered = _check_conditions(spec, source, basins, value, starts,
                                         relabel[labels], share, groups)
     return PointBasins(float(value), tuple(basins), coverage, float(1 - coverage), covered,
-                       draws.method)
+                       draws.method, tuple(float(x) for x in sd))
+
+
+def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
+    """Each basin of ``point`` carried along the whole sweep (``analysis.basins.
+    continue_minimum``): a flow from the minimum carried so far at each next value; the
+    minimum is lost where a flow moves it more than half way to the nearest other basin's
+    critical point at ``point.value`` (one basin alone: more than the draws' spread)."""
+    checked = compiled.checked
+    symmetry = symmetry_of(checked)
+    sd = np.asarray(point.spread, float)
+    lr0, dt = np.asarray(CAP * sd, flows.dtype), np.asarray(RATE * sd ** 2, flows.dtype)
+    values = sorted(float(v) for v in checked.sweep_values)
+    centres = np.array([b.at for b in point.basins], float)
+    out = []
+    for k, basin in enumerate(point.basins):
+        others = np.delete(centres, k, axis=0)
+        jump = (0.5 * float(np.min(np.linalg.norm(others - centres[k], axis=1)))
+                if len(others) else float(np.linalg.norm(sd)))
+
+        def step(v, w, jump=jump):
+            with flows.scope():
+                ctx = flows.context(compiled, v)
+                (end,) = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c)[0],
+                                       np.asarray(w)[None], ctx=ctx)
+            end = canonical(end, symmetry)[0]
+            return end, bool(np.linalg.norm(end - w) <= jump)
+
+        ends, held = [], [point.value]
+        for direction, kind in ((1, "destruction"), (-1, "creation")):
+            way = [v for v in values if (v - point.value) * direction > 0][::direction]
+            kept, lost = continue_minimum(step, basin.at, point.value, way, width)
+            held += [v for v, _ in kept]
+            if lost is not None:
+                ends.append({"kind": kind, "between": sorted(float(x) for x in lost)})
+        out.append(Track(basin.name, point.value, tuple(sorted(held)), tuple(ends)))
+    return out
 
 
 def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
-             source: str | None = None) -> Discovery:
+             source: str | None = None, track: bool = False) -> Discovery:
     """The basins of ``spec``'s posterior at the sweep values ``at`` (default: every value
     of the sweep). ``source``: the spec's text (read from ``spec.path`` when None), used to
-    check the emitted conditions and by ``spec_with_phases``."""
+    check the emitted conditions and by ``spec_with_phases``. ``track``: each basin found at
+    the first value asked for is carried along the whole sweep (``Discovery.tracks``): where
+    its minimum stops existing is an order-2 destruction or creation, found by flows alone."""
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
     from .sweep import point_key
@@ -391,4 +433,10 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
         points.append(_basins_at(spec, source, flows, compiled, float(v), draws))
     notes = tuple(f"{checked.value_text(p.value)}: basins below {MIN_MASS} hold {p.rest:.3f}"
                   for p in points if p.rest > 0.05)
-    return Discovery(checked.sweep_name or "value", tuple(points), source, notes)
+    tracks = ()
+    if track and points:
+        width = resolution_width(checked.report, checked.sweep_values)
+        if width <= 0:
+            width = FALLBACK_WIDTH * (max(checked.sweep_values) - min(checked.sweep_values))
+        tracks = tuple(_track(flows, compiled, points[0], width))
+    return Discovery(checked.sweep_name or "value", tuple(points), source, notes, tracks)
