@@ -204,7 +204,8 @@ def _spread(params, share) -> np.ndarray:
 
 def _join(flows, ends, energy, descend, ctx, symmetry) -> np.ndarray:
     """``int[K]``: the basin of each end ``f[K, D]`` (canonical, potential ``energy f[K]``);
-    distinct ends are tested against their ``NEIGHBOURS`` nearest (module, ``_connected``)."""
+    distinct ends are tested against their ``NEIGHBOURS`` nearest, the nearest first and a
+    farther one only while the two are in different basins so far (``_connected``)."""
     scale = max(float(np.max(np.abs(ends))) if len(ends) else 1.0, 1e-12)
     close = 1e-3 * scale
     keys = np.round(ends / close).astype(np.int64)
@@ -213,15 +214,36 @@ def _join(flows, ends, energy, descend, ctx, symmetry) -> np.ndarray:
     reps, first = ends[first[order]], first[order]
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    pairs = sorted({(min(i, int(j)), max(i, int(j))) for i in range(len(reps))
-                    for j in np.argsort(np.linalg.norm(reps - reps[i], axis=1),
-                                        kind="stable")[1:NEIGHBOURS + 1]})
-    labels = np.arange(len(reps))
-    if pairs:
+    near = _nearest(reps, NEIGHBOURS)
+    joined, labels = [], np.arange(len(reps))
+    for r in range(near.shape[1]):  # r-th nearest neighbours, only across components so far
+        pairs = sorted({(min(i, int(j)), max(i, int(j))) for i, j in enumerate(near[:, r])
+                        if labels[i] != labels[j]})
+        if not pairs:
+            continue
         a, b = (np.array(x) for x in zip(*pairs))
         ok = _connected(flows, reps[a], reps[b], descend, ctx, symmetry)
-        labels = components(len(reps), [pr for pr, yes in zip(pairs, ok) if yes])
+        joined += [pr for pr, yes in zip(pairs, ok) if yes]
+        labels = components(len(reps), joined)
     return labels[rank[np.ravel(inverse)]]
+
+
+def _nearest(points, k: int, block: int = 1024) -> np.ndarray:
+    """``int[R, min(k, R - 1)]``: each row's ``k`` nearest other rows of ``points f[R, D]``,
+    nearest first (distances computed a block of rows at a time)."""
+    sq = (points ** 2).sum(1)
+    k = min(k, len(points) - 1)
+    out = np.zeros((len(points), max(k, 0)), np.int64)
+    for s in range(0, len(points), block):
+        d = sq[s:s + block, None] + sq[None, :] - 2 * points[s:s + block] @ points.T
+        d[np.arange(len(d)), np.arange(s, s + len(d))] = np.inf  # not itself
+        if k < d.shape[1] - 1:
+            idx = np.argpartition(d, k, axis=1)[:, :k]
+        else:
+            idx = np.tile(np.arange(d.shape[1]), (len(d), 1))
+        order = np.argsort(np.take_along_axis(d, idx, 1), axis=1, kind="stable")[:, :k]
+        out[s:s + block] = np.take_along_axis(idx, order, 1)
+    return out
 
 
 def _connected(flows, a, b, descend, ctx, symmetry, depth: int = 0) -> np.ndarray:
