@@ -122,6 +122,13 @@ def cmd_discover(args) -> int:
         Path(args.write).write_text(spec_with_phases(found.source, _distinct(basins)),
                                     encoding="utf-8")
         print(f"wrote {args.write}", file=sys.stderr)
+    if args.plot:
+        from .output.discover_plot import discovery_figure
+        from .pipeline.discovery import symmetry_of
+
+        fig = discovery_figure(found, symmetry_of(spec.checked))
+        fig.savefig(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(dumps(doc))
     else:
@@ -306,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the basins as JSON")
     p.add_argument("--write", metavar="FILE",
                    help="write the spec with the discovered phases added to FILE")
+    p.add_argument("--plot", metavar="FILE",
+                   help="draw the draws coloured by basin, one panel per value (.png/.pdf/.svg)")
     p.add_argument("--track", action="store_true",
                    help="carry each basin found at the first --at value along the whole "
                         "sweep and report where its minimum stops existing (order 2)")

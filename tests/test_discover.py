@@ -229,3 +229,22 @@ def test_a_saddle_node_is_located_by_carrying_the_minimum_along_the_sweep():
     assert by_side["left"].ends == () and by_side["left"].held[-1] == 2.0
     doc = found.to_json()
     assert {t_["basin"] for t_ in doc["tracks"]} == {b.name for b in found.points[0].basins}
+
+
+def test_the_figure_shows_each_basin_with_its_mass_and_critical_point():
+    from phasedsl.output.discover_plot import discovery_figure
+    from phasedsl.pipeline.discovery import discover, symmetry_of
+
+    spec = load_text(DOUBLE)
+    found = discover(spec, [0.3], source=DOUBLE)
+    fig = discovery_figure(found, symmetry_of(spec.checked))
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    (point,) = found.points
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"{b.name}: {b.mass:.3f}" for b in point.basins]
+    lines = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines())
+    assert lines == pytest.approx(sorted(b.at[0] for b in point.basins))
+    # the histogram's bars carry the mass: each basin's bars sum to its mass
+    for container, b in zip(ax.containers, point.basins):
+        assert sum(bar.get_height() for bar in container) == pytest.approx(b.mass, abs=1e-9)
+    assert "0.3" in ax.get_title() and ax.get_xlabel() == "w"

@@ -70,6 +70,11 @@ class PointBasins:
     condition_coverage: float | None  # mass inside the union of the emitted conditions
     method: str  # the draws' ("exact", "repeats", "mcmc")
     spread: tuple[float, ...] = ()  # the draws' spread per coordinate (the flows' scale)
+    # the flows' starts f[K, D] (as drawn), their basin int[K] (-1: in `rest`) and the share
+    # of the value's mass each carries f[K], for figures (not in to_json)
+    starts: np.ndarray | None = field(default=None, repr=False, compare=False)
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    share: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
@@ -383,7 +388,8 @@ def _basins_at(spec, source, flows, compiled, value, draws):
     basins, covered = _check_conditions(spec, source, basins, value, starts,
                                         relabel[labels], share, groups)
     return PointBasins(float(value), tuple(basins), coverage, float(1 - coverage), covered,
-                       draws.method, tuple(float(x) for x in sd))
+                       draws.method, tuple(float(x) for x in sd), starts, relabel[labels],
+                       share / groups)
 
 
 def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
