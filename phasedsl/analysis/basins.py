@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["Symmetry", "flow_starts", "canonical", "components", "basin_masses", "Basin",
            "node_invariants", "describe", "condition", "condition_distance", "fit_radius",
-           "continue_minimum", "Track"]
+           "continue_minimum", "Track", "best_ball"]
 
 ACTIVE = 0.05  # a network node whose effective weight |q_i| |(w_i, b_i)| is below is inactive
 
@@ -248,7 +248,28 @@ def fit_radius(dist, mine, weight) -> float:
     return float(max(0.5 * (r + beyond), 1e-3))
 
 
-def condition(point, symmetry: Symmetry, radius: float) -> str:
+def best_ball(params, point, mine, weight, symmetry: Symmetry) -> tuple[np.ndarray, float]:
+    """``(centre f[D], radius)`` of the basin's condition: centred on its critical point
+    ``point f[D]`` or, for an energy, on its draws' weighted mean when that takes in more of
+    the basin less more of the others (a lopsided basin); ``fit_radius`` for the radius.
+    ``params f[K, D]``, ``mine bool[K]``, ``weight f[K]`` as in ``fit_radius``."""
+    params, mine, weight = np.asarray(params, float), np.asarray(mine, bool), np.asarray(weight)
+    centres = [np.asarray(point, float)]
+    if symmetry.kind != "network" and weight[mine].sum() > 0:
+        w = weight[mine] / weight[mine].sum()
+        centres.append((w[:, None] * params[mine]).sum(0))
+    best = None
+    for c in centres:
+        dist = condition_distance(params, c, symmetry)
+        r = fit_radius(dist, mine, weight)
+        inside = dist <= r
+        gain = weight[mine & inside].sum() - weight[~mine & inside].sum()
+        if best is None or gain > best[0] + 1e-12:
+            best = (gain, c, r)
+    return best[1], best[2]
+
+
+def condition(point, radius: float, symmetry: Symmetry) -> str:
     """A ``phase`` condition in the language selecting the basin of ``point f[D]``
     (canonical): ``ball`` of the parameters for an energy; for a network, every node's
     effective weight ``q[i] * w[i]`` in a ball of ``radius`` around the point's (inactive

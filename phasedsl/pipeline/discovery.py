@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.basins import (Basin, Symmetry, Track, basin_masses, canonical, components,
-                               condition, condition_distance, continue_minimum, describe,
-                               fit_radius, flow_starts)
+                               best_ball, condition, continue_minimum, describe, flow_starts)
 from ..analysis.lcoef import phase_estimate
 from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
@@ -381,8 +380,8 @@ def _basins_at(spec, source, flows, compiled, value, draws):
         basins.append(Basin(
             names[k], tuple(float(x) for x in points[k]), float(mass[b]), float(se[b]),
             float(energy[lowest[k]]) / nb, bool(converged[mine].any()),
-            describe(points[k], symmetry), condition(points[k], symmetry, fit_radius(
-                condition_distance(starts, points[k], symmetry), mine, share / groups)),
+            describe(points[k], symmetry),
+            condition(*best_ball(starts, points[k], mine, share / groups, symmetry), symmetry),
             int(mine.sum()), est.lam, est.se))
     coverage = float(mass[keep].sum()) if keep else 0.0
     basins, covered = _check_conditions(spec, source, basins, value, starts,
