@@ -85,5 +85,5 @@ def discovery_figure(discovery, symmetry):
         ax.set_visible(False)
     fig.suptitle("phasedsl discover: draws coloured by the basin they flow into "
                  "(x: critical points)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
