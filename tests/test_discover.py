@@ -248,3 +248,15 @@ def test_the_figure_shows_each_basin_with_its_mass_and_critical_point():
     for container, b in zip(ax.containers, point.basins):
         assert sum(bar.get_height() for bar in container) == pytest.approx(b.mass, abs=1e-9)
     assert "0.3" in ax.get_title() and ax.get_xlabel() == "w"
+
+
+def test_nodes_of_equal_strength_keep_one_order_against_a_reference():
+    """Two nodes about equally strong: a sort by strength orders two copies of one
+    configuration differently; matching a reference orders them alike."""
+    sym = network_symmetry("relu")
+    a = node_params([[-0.49, 0.84], [0.58, 0.77]], [-0.27, -0.22], [1.0, 1.0])
+    b = node_params([[0.58, 0.78], [-0.50, 0.84]], [-0.22, -0.27], [1.0, 1.0])
+    ref = canonical(a[None], sym)[0]
+    both = canonical(np.stack([a, b]), sym, reference=ref)
+    assert np.abs(both[0] - both[1]).max() < 0.02
+    assert np.abs(both[0] - ref).max() < 1e-12

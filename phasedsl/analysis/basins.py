@@ -75,8 +75,13 @@ def flow_starts(weights, m: int) -> np.ndarray:
     return out
 
 
-def canonical(params, symmetry: Symmetry) -> np.ndarray:
-    """``f[K, D]``: the end points ``params f[K, D]`` in canonical form (module)."""
+def canonical(params, symmetry: Symmetry, reference=None) -> np.ndarray:
+    """``f[K, D]``: the end points ``params f[K, D]`` in canonical form: each network node
+    sign-flipped (odd activations) or balanced (ReLU), then the nodes ordered to match
+    ``reference`` (``f[D]`` or one row per point ``f[K, D]``, itself canonical) as closely
+    as any order can, or without one by strength (strongest first, ties by angle). Matching
+    a reference keeps two copies of one configuration in one node order even where two
+    nodes are about equally strong, as a fixed sort cannot."""
     p = np.array(params, float, copy=True)
     if symmetry.kind != "network":
         return p
@@ -89,10 +94,34 @@ def canonical(params, symmetry: Symmetry) -> np.ndarray:
         a = np.where(r > 0, np.sqrt(np.abs(q) / np.where(r > 0, r, 1.0)), 1.0)
         a = np.where(a > 0, a, 1.0)
         w, b, q = w * a[..., None], b * a, q / a
-    key = _node_order(w, b, q, symmetry.activation)
+    if reference is None:
+        key = _node_order(w, b, q)
+    else:
+        rw, rb, rq, _ = symmetry.split(np.broadcast_to(np.asarray(reference, float), p.shape))
+        key = _matching(np.concatenate([w, b[..., None], q[..., None]], -1),
+                        np.concatenate([rw, rb[..., None], rq[..., None]], -1))
     w = np.take_along_axis(w, key[..., None], axis=-2)
     b, q = np.take_along_axis(b, key, -1), np.take_along_axis(q, key, -1)
     return symmetry.join(w, b, q, c)
+
+
+def _matching(nodes, ref, exhaustive: int = 6) -> np.ndarray:
+    """``int[K, d]``: for each row, the order of its nodes ``nodes f[K, d, m]`` closest to
+    ``ref f[K, d, m]`` (the sum of squared node distances): every order for ``d <=
+    exhaustive``, else greedily, each reference node taking its nearest free node."""
+    k, d, _ = nodes.shape
+    if d <= exhaustive:
+        perms = np.array(list(itertools.permutations(range(d))))
+        cost = np.stack([((nodes[:, perm] - ref) ** 2).sum((-1, -2)) for perm in perms], 1)
+        return perms[np.argmin(cost, axis=1)]
+    out = np.zeros((k, d), np.int64)
+    free = np.ones((k, d), bool)
+    rows = np.arange(k)
+    for i in range(d):
+        dist = ((nodes - ref[:, i:i + 1]) ** 2).sum(-1)
+        j = np.argmin(np.where(free, dist, np.inf), axis=1)
+        out[:, i], free[rows, j] = j, False
+    return out
 
 
 def node_invariants(params, symmetry: Symmetry):
@@ -103,7 +132,7 @@ def node_invariants(params, symmetry: Symmetry):
     return u, v, np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2)
 
 
-def _node_order(w, b, q, activation):
+def _node_order(w, b, q):
     """``int[K, d]``: the nodes sorted by strength, strongest first (ties by angle)."""
     strength = np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2)
     u = q[..., None] * w

@@ -263,7 +263,7 @@ def _connected(flows, a, b, descend, ctx, symmetry, depth: int = 0) -> np.ndarra
     todo = np.flatnonzero(~ok)
     if depth >= DEPTH or not len(todo):
         return ok
-    mid = canonical(descend(top[todo]), symmetry)
+    mid = canonical(descend(top[todo]), symmetry, reference=a[todo])
     (u_mid,), (u_a,), (u_b,), (u_top,) = (flows.chunked(flows.potential, x, ctx=ctx)
                                           for x in (mid, a[todo], b[todo], top[todo]))
     # a third point of the valley: away from both ends and down in it (a flow that stalls
@@ -356,6 +356,7 @@ def _basins_at(spec, source, flows, compiled, value, draws):
         ends, energy, grad = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts,
                                            ctx=ctx)
         ends = canonical(ends, symmetry)
+        ends = canonical(ends, symmetry, reference=ends[int(np.argmin(energy))])
         (start_energy,) = flows.chunked(flows.potential, starts, ctx=ctx)
         labels = _join(flows, ends, energy, descend, ctx, symmetry)
     converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
@@ -413,7 +414,7 @@ def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
                 ctx = flows.context(compiled, v)
                 (end,) = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c)[0],
                                        np.asarray(w)[None], ctx=ctx)
-            end = canonical(end, symmetry)[0]
+            end = canonical(end, symmetry, reference=w)[0]
             return end, bool(np.linalg.norm(end - w) <= jump)
 
         ends, held = [], [point.value]
