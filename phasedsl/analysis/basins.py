@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["Symmetry", "flow_starts", "canonical", "components", "basin_masses", "Basin",
            "node_invariants", "describe", "condition", "condition_distance", "fit_radius",
-           "continue_minimum", "Track", "best_ball"]
+           "continue_minimum", "Track", "best_ball", "inactive"]
 
 ACTIVE = 0.05  # a network node whose effective weight |q_i| |(w_i, b_i)| is below is inactive
 
@@ -45,6 +45,7 @@ class Symmetry:
     inputs: int = 0
     activation: str = "relu"
     names: tuple[str, ...] = field(default=())  # the flat parameters' names in the language
+    box: tuple[float, float] | None = None  # uniform inputs on [lo, hi]^k, where known
 
     def split(self, params):
         """``(w f[..., d, k], b f[..., d], q f[..., d], c f[...])`` of ``params f[..., D]``."""
@@ -130,6 +131,23 @@ def node_invariants(params, symmetry: Symmetry):
     w, b, q, _ = symmetry.split(np.asarray(params, float))
     u, v = q[..., None] * w, q * b
     return u, v, np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2)
+
+
+def inactive(params, symmetry: Symmetry) -> np.ndarray:
+    """``bool[K, d]``: which nodes of ``params f[K, D]`` do nothing: an effective weight
+    ``|q_i| |(w_i, b_i)|`` below ``ACTIVE``, or (ReLU on inputs uniform on a box) a
+    pre-activation ``w_i . x + b_i`` below 0 all over the box."""
+    w, b, q, _ = symmetry.split(np.asarray(params, float))
+    off = np.abs(q) * np.sqrt((w ** 2).sum(-1) + b ** 2) < ACTIVE
+    if symmetry.activation == "relu" and symmetry.box is not None:
+        off |= _box_top(w, b, symmetry.box) < 0
+    return off
+
+
+def _box_top(w, b, box):
+    """The largest pre-activation ``w . x + b`` over ``x`` in ``[lo, hi]^k``."""
+    lo, hi = box
+    return b + ((lo + hi) / 2 * w + (hi - lo) / 2 * np.abs(w)).sum(-1)
 
 
 def _node_order(w, b, q):
@@ -225,8 +243,8 @@ def describe(point, symmetry: Symmetry) -> str:
     p = np.asarray(point, float)
     if symmetry.kind != "network":
         return ", ".join(f"{n} = {_fmt(x)}" for n, x in zip(symmetry.names, p))
-    u, v, strength = (a[0] for a in node_invariants(p[None], symmetry))
-    active = np.flatnonzero(strength >= ACTIVE)
+    u, v, _ = (a[0] for a in node_invariants(p[None], symmetry))
+    active = np.flatnonzero(~inactive(p[None], symmetry)[0])
     parts = []
     for i in active:
         r = float(np.linalg.norm(u[i]))
@@ -235,7 +253,7 @@ def describe(point, symmetry: Symmetry) -> str:
         parts.append(f"u = {_vec(u[i])} ({where}), q b = {_fmt(float(v[i]))}")
     dead = symmetry.width - len(active)
     head = f"{len(active)} active node{'s' if len(active) != 1 else ''}"
-    tail = f"; {dead} inactive" if dead else ""
+    tail = f"; {dead} inactive (no output on the data)" if dead else ""
     return head + (": " + "; ".join(parts) if parts else "") + tail
 
 
@@ -249,18 +267,23 @@ def condition_distance(params, point, symmetry: Symmetry) -> np.ndarray:
     if symmetry.kind != "network":
         return np.linalg.norm(p - np.asarray(point, float)[None], axis=1)
     u, _, _ = node_invariants(p, symmetry)
-    target = _condition_nodes(np.asarray(point, float), symmetry)
+    point = np.asarray(point, float)
+    target = _condition_nodes(point, symmetry)
+    off = inactive(point[None], symmetry)[0]  # the point's inactive nodes ...
+    dead = inactive(p, symmetry)  # ... take any draw node that does nothing
     best = np.full(len(p), np.inf)
     for perm in itertools.permutations(range(symmetry.width)):
-        gap = np.linalg.norm(u[:, list(perm)] - target[None], axis=-1).max(axis=-1)
-        best = np.minimum(best, gap)
+        perm = list(perm)
+        gap = np.linalg.norm(u[:, perm] - target[None], axis=-1)
+        gap = np.where(off[None] & dead[:, perm], 0.0, gap)
+        best = np.minimum(best, gap.max(axis=-1))
     return best
 
 
 def _condition_nodes(point, symmetry: Symmetry) -> np.ndarray:
     """``f[d, k]``: the centre of each node's ball (``0`` for an inactive node)."""
-    u, _, strength = (a[0] for a in node_invariants(point[None], symmetry))
-    return np.where((strength >= ACTIVE)[:, None], u, 0.0)
+    u, _, _ = (a[0] for a in node_invariants(point[None], symmetry))
+    return np.where(inactive(point[None], symmetry)[0][:, None], 0.0, u)
 
 
 def fit_radius(dist, mine, weight) -> float:
@@ -298,6 +321,18 @@ def best_ball(params, point, mine, weight, symmetry: Symmetry) -> tuple[np.ndarr
     return best[1], best[2]
 
 
+def _box_top_text(i: int, symmetry: Symmetry) -> str:
+    """``_box_top`` of node ``i`` (1-based) in the language: ``b[i] + abs(w[i][1]) + ...``."""
+    lo, hi = symmetry.box
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    terms = [f"b[{i}]"]
+    for j in range(1, symmetry.inputs + 1):
+        if mid:
+            terms.append(f"{_fmt(mid)} * w[{i}][{j}]")
+        terms.append(f"{_fmt(half)} * abs(w[{i}][{j}])" if half != 1 else f"abs(w[{i}][{j}])")
+    return " + ".join(terms)
+
+
 def condition(point, radius: float, symmetry: Symmetry) -> str:
     """A ``phase`` condition in the language selecting the basin of ``point f[D]``
     (canonical): ``ball`` of the parameters for an energy; for a network, every node's
@@ -310,12 +345,14 @@ def condition(point, radius: float, symmetry: Symmetry) -> str:
             return f"ball({symmetry.names[0]}, {_fmt(p[0])}, {r})"
         return f"ball([{', '.join(symmetry.names)}], {_vec(p)}, {r})"
     centres = _condition_nodes(p, symmetry)
-    _, _, strength = (a[0] for a in node_invariants(p[None], symmetry))
+    off = inactive(p[None], symmetry)[0]
     terms = []
     for i in range(symmetry.width):
         name = f"q[{i + 1}] * w[{i + 1}]"
-        if strength[i] >= ACTIVE:
+        if not off[i]:
             terms.append(f"ball({name}, {_vec(centres[i])}, {r})")
+        elif symmetry.activation == "relu" and symmetry.box is not None:
+            terms.append(f"(disc({name}, {r}) or {_box_top_text(i + 1, symmetry)} < 0)")
         else:
             terms.append(f"disc({name}, {r})")
     body = " and ".join(terms)

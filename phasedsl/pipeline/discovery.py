@@ -53,6 +53,8 @@ ROUNDING = 64  # a path rising by less than this many ulps of the potential is f
 FLAT = 1e-6  # ... or by less than this many nats (a chord of a curved valley rises ~ its length^4)
 DEPTH = 4  # a path over a ridge is split at the ridge's flowed point at most this often
 NEIGHBOURS = 6  # each distinct end is tested against its nearest distinct ends
+ROUNDS = 4  # then each basin against its nearest other basins, at most this many rounds
+MAX_COMPONENTS = 300  # ... while there are at most this many
 PATH_POINTS = 17  # points on each straight path tested
 MIN_MASS = 0.005  # basins below this mass are summed into "rest"
 CHUNK = 4096  # flows per compiled call
@@ -101,7 +103,10 @@ def symmetry_of(checked) -> Symmetry:
     names = tuple(str(s) for s in checked.symbols)
     if checked.kind == "network":
         net = checked.network
-        return Symmetry("network", net.width, net.inputs, net.activation, names)
+        box = None
+        if net.x_dist is not None and net.x_dist[0] == "uniform":
+            box = (float(net.x_dist[1]), float(net.x_dist[2]))
+        return Symmetry("network", net.width, net.inputs, net.activation, names, box)
     return Symmetry("energy", names=names)
 
 
@@ -229,7 +234,54 @@ def _join(flows, ends, energy, descend, ctx, symmetry) -> np.ndarray:
         ok = _connected(flows, reps[a], reps[b], descend, ctx, symmetry)
         joined += [pr for pr, yes in zip(pairs, ok) if yes]
         labels = components(len(reps), joined)
+    tested = set()
+    for _ in range(ROUNDS):  # components whose members' neighbours all lie inside them
+        pairs = [pr for pr in _closest_between(reps, labels) if pr not in tested]
+        if not pairs:
+            break
+        tested.update(pairs)
+        a, b = (np.array(x) for x in zip(*pairs))
+        ok = _connected(flows, reps[a], reps[b], descend, ctx, symmetry)
+        joined += [pr for pr, yes in zip(pairs, ok) if yes]
+        labels = components(len(reps), joined)
     return labels[rank[np.ravel(inverse)]]
+
+
+def _closest_between(points, labels, per: int = 3, block: int = 1024) -> list[tuple]:
+    """For each component of ``labels int[R]``, the closest pair of rows of ``points
+    f[R, D]`` between it and each of its ``per`` nearest other components: ``(i, j)`` with
+    ``i < j``. A component's own neighbours can all lie inside it (a dense cluster of ends),
+    so the k-nearest rounds alone would never test it against the next basin."""
+    comps = int(labels.max()) + 1 if len(labels) else 0
+    if not 2 <= comps <= MAX_COMPONENTS:
+        return []
+    best = np.full((comps, comps), np.inf)
+    arg = np.zeros((comps, comps, 2), np.int64)
+    sq = (points ** 2).sum(1)
+    for s in range(0, len(points), block):
+        d = np.sqrt(np.maximum(sq[s:s + block, None] + sq[None, :]
+                               - 2 * points[s:s + block] @ points.T, 0.0))
+        rows = np.arange(s, s + len(d))
+        for c in range(comps):
+            cols = np.flatnonzero(labels == c)
+            sub = d[:, cols]
+            j = np.argmin(sub, axis=1)
+            dist = sub[np.arange(len(d)), j]
+            for r_c in np.unique(labels[rows]):
+                mine = labels[rows] == r_c
+                if r_c == c or not mine.any():
+                    continue
+                k = np.flatnonzero(mine)[np.argmin(dist[mine])]
+                if dist[k] < best[r_c, c]:
+                    best[r_c, c] = dist[k]
+                    arg[r_c, c] = (rows[k], cols[j[k]])
+    out = set()
+    for c in range(comps):
+        for c2 in np.argsort(best[c], kind="stable")[:per]:
+            if np.isfinite(best[c, c2]):
+                i, j = arg[c, c2]
+                out.add((int(min(i, j)), int(max(i, j))))
+    return sorted(out)
 
 
 def _nearest(points, k: int, block: int = 1024) -> np.ndarray:
