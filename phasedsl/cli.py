@@ -97,6 +97,79 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_discover(args) -> int:
+    from .engines.devices import configure, usable_cores
+
+    configure(cpu_devices=usable_cores())
+    from .output.discover import render_discovery
+    from .output.report import console
+    from .pipeline import load
+    from .pipeline.discovery import discover, spec_with_phases
+    from .rundir import dumps
+
+    overrides = _overrides(args.set)
+    if args.engine:
+        overrides["engine"] = args.engine
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}")
+    spec = load(args.spec, overrides, quick=args.quick)
+    for w in spec.warnings:
+        print(w, file=sys.stderr)
+    found = discover(spec, _values(args.at), seed=args.seed, track=args.track)
+    doc = found.to_json()
+    if args.write:
+        basins = [b for p in found.points for b in p.basins]
+        Path(args.write).write_text(spec_with_phases(found.source, _distinct(basins)),
+                                    encoding="utf-8")
+        print(f"wrote {args.write}", file=sys.stderr)
+    if args.plot:
+        from .output.discover_plot import discovery_figure
+        from .pipeline.discovery import symmetry_of
+
+        fig = discovery_figure(found, symmetry_of(spec.checked))
+        fig.savefig(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.json:
+        print(dumps(doc))
+    else:
+        console().print(render_discovery(doc))
+    return 0
+
+
+def _values(texts) -> list[float] | None:
+    """``--at`` values as numbers (None: every sweep value)."""
+    import math
+
+    if not texts:
+        return None
+    out = []
+    for t in texts:
+        try:
+            v = float(t)
+        except ValueError:
+            raise UsageError(f"--at expects a number, got `{t}`") from None
+        if not math.isfinite(v):
+            raise UsageError(f"--at expects a finite number, got `{t}`")
+        out.append(v)
+    return out
+
+
+def _distinct(basins):
+    """One basin per condition name: at several values, each value's basins are renamed
+    ``basinK`` in their own order, so later values' basins get fresh names."""
+    import dataclasses
+
+    out, seen = [], set()
+    for b in basins:
+        name, k = b.name, 1
+        while name in seen:
+            k += 1
+            name = f"{b.name}_{k}"
+        seen.add(name)
+        out.append(dataclasses.replace(b, name=name))
+    return out
+
+
 def cmd_report(args) -> int:
     from .output.report import console, markdown, render
     from .pipeline import open_run
@@ -225,6 +298,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "--batch K then sends K points per task (default 1); needs "
                         "pip install 'phasedsl[cluster]' (docs/cluster.md)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("discover", help="find the posterior's phases: flow draws to critical "
+                                        "points, merge them up to symmetry, report basins")
+    p.add_argument("spec", help="a .phase file")
+    p.add_argument("--at", action="append", metavar="VALUE",
+                   help="a sweep value to look at (repeatable; default every sweep value)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a sample/report setting or a let")
+    p.add_argument("--engine", choices=["nuts", "smc", "quadrature"],
+                   help="sampler to use instead of the spec's")
+    p.add_argument("--seed", type=int, help="sampler seed")
+    p.add_argument("--quick", action="store_true", help="the engine's quick setting")
+    p.add_argument("--json", action="store_true", help="print the basins as JSON")
+    p.add_argument("--write", metavar="FILE",
+                   help="write the spec with the discovered phases added to FILE")
+    p.add_argument("--plot", metavar="FILE",
+                   help="draw the draws coloured by basin, one panel per value (.png/.pdf/.svg)")
+    p.add_argument("--track", action="store_true",
+                   help="carry each basin found at the first --at value along the whole "
+                        "sweep and report where its minimum stops existing (order 2)")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("report", help="render the report of a run folder again")
     p.add_argument("dir", help="a run folder")

@@ -1,0 +1,73 @@
+"""The report of ``phasedsl discover``: one table of basins per sweep value, then the
+``phase`` lines that select them (rendered from ``Discovery.to_json()``)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["render_discovery"]
+
+
+def _num(x, fmt: str = ".4f") -> str:
+    return "?" if x is None else format(x, fmt)
+
+
+def _pm(x, se, fmt: str = ".4f") -> str:
+    if x is None:
+        return "-"
+    if se is None:
+        return f"{format(x, fmt)} ± ?"
+    return f"{format(x, fmt)} ± {format(se, fmt)}"
+
+
+def _point_table(point: dict, sweep: str) -> Table:
+    title = (f"{sweep} = {point['value']:g}: {len(point['basins'])} basin(s) holding "
+             f"{point['coverage']:.3f} of the mass")
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("basin", "mass", "loss L", "lambda", "captured", "leak", "critical point"):
+        table.add_column(col, overflow="fold")
+    for b in point["basins"]:
+        table.add_row(b["name"], _pm(b["mass"], b["se"]), _num(b["loss"], ".5g"),
+                      _pm(b["lambda"], b["lambda_se"], ".3f"), _num(b["captured"], ".3f"),
+                      _num(b["leak"], ".3f"),
+                      b["description"] + ("" if b["converged"] else " (flows not converged)"))
+    return table
+
+
+def _track_line(track: dict, sweep: str) -> str:
+    """``basin2 (found at a = 0): its minimum holds from a = -1 to 1.539; destroyed between
+    a = 1.539 and 1.541`` (order 2: the minimum meets a saddle)."""
+    held = track["held"]
+    words = [f"{track['basin']} (found at {sweep} = {track['found_at']:g}): its minimum holds "
+             f"from {sweep} = {min(held):g} to {max(held):g}"]
+    for end in track["ends"]:
+        a, b = end["between"]
+        what = "destroyed" if end["kind"] == "destruction" else "created"
+        words.append(f"{what} between {sweep} = {a:.6g} and {b:.6g} (order 2: the minimum "
+                     "meets a saddle)")
+    if not track["ends"]:
+        words.append("at every sweep value")
+    return "; ".join(words)
+
+
+def render_discovery(doc: dict):
+    """A rich renderable of ``Discovery.to_json()``."""
+    parts = []
+    for point in doc["points"]:
+        parts.append(_point_table(point, doc["sweep"]))
+        lines = Text()
+        for b in point["basins"]:
+            lines.append(f"phase {b['name']} = {b['condition']}\n")
+        if point["rest"] > 1e-9:
+            lines.append(f"# basins each below 0.005 hold {point['rest']:.3f} together\n")
+        if point["condition_coverage"] is not None:
+            lines.append(f"# the conditions above hold {point['condition_coverage']:.3f} of "
+                         "the mass together\n")
+        parts.append(lines)
+    for track in doc.get("tracks", []):
+        parts.append(Text(_track_line(track, doc["sweep"])))
+    for note in doc.get("notes", []):
+        parts.append(Text(f"note: {note}"))
+    return Group(*parts)

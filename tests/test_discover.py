@@ -1,0 +1,262 @@
+"""Phases found, not only declared (``phasedsl discover``): basins against energies whose
+minima and basin masses are known exactly, the symmetries that merge copies of one critical
+point, and the emitted ``phase`` lines (checked, and reproducing the masses when run)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from phasedsl.analysis.basins import (Symmetry, canonical, components, condition_distance,
+                                      fit_radius, flow_starts)
+from phasedsl.pipeline.lcoef import n_beta
+from phasedsl.pipeline.spec import load_text
+
+DOUBLE = """experiment "tilted double well"
+sweep a over 0.3
+param w in [-2, 2]
+prior uniform
+energy K = (w^2 - 1)^2 + a * w
+let n = 5
+sample quadrature { points = 4001 }
+"""
+
+FOUR = """experiment "two tilted double wells"
+sweep a over 0.2
+param x in [-2, 2]
+param y in [-2, 2]
+prior uniform
+energy K = (x^2 - 1)^2 + (y^2 - 1)^2 + a * x
+let n = 4
+phase east = ball([x, y], [1, 1], 1/2)
+sample quadrature { points = 401; subdivisions = 2 }
+"""
+
+RING = """experiment "a ring of minima"
+sweep a over 0
+param x in [-2, 2]
+param y in [-2, 2]
+prior uniform
+energy K = (x^2 + y^2 - 1)^2 + a * x
+let n = 20
+phase ring = annulus([x, y], 1, 1/4)
+sample quadrature { points = 401; subdivisions = 2 }
+"""
+
+
+def discovered(text: str, value: float):
+    from phasedsl.pipeline.discovery import discover
+
+    spec = load_text(text)
+    (point,) = discover(spec, [value], source=text).points
+    return spec, point
+
+
+def well_masses(k, t: float, lo: float, hi: float) -> tuple[list[float], list[float]]:
+    """Exact basins of the 1-D potential ``t k(w)`` on ``[lo, hi]``: the minima, and the
+    mass of each stretch between the local maxima (each a basin of the gradient flow)."""
+    grid = np.linspace(lo, hi, 20001)
+    vals = k(grid)
+    inner = np.flatnonzero((vals[1:-1] > vals[:-2]) & (vals[1:-1] > vals[2:])) + 1
+    cuts = [lo] + [brentq(lambda w: (k(w + 1e-7) - k(w - 1e-7)), grid[i - 1], grid[i + 1])
+                   for i in inner] + [hi]
+    mass = [quad(lambda w: math.exp(-t * k(w)), a, b, epsabs=0, epsrel=1e-12)[0]
+            for a, b in zip(cuts[:-1], cuts[1:])]
+    mins = [grid[i] for i in np.flatnonzero((vals[1:-1] < vals[:-2]) & (vals[1:-1] < vals[2:])) + 1]
+    return mins, list(np.array(mass) / sum(mass))
+
+
+def test_double_well_basins_are_the_exact_stretches_between_maxima():
+    spec, point = discovered(DOUBLE, 0.3)
+    t = n_beta(spec.checked, 0.3)
+    mins, mass = well_masses(lambda w: (w ** 2 - 1) ** 2 + 0.3 * w, t, -2, 2)
+    assert len(point.basins) == 2 and point.coverage == pytest.approx(1.0)
+    got = sorted(point.basins, key=lambda b: b.at[0])
+    for b, m, want in zip(got, mins, mass):
+        assert abs(b.at[0] - m) < 1e-3  # the flow ends at the minimum (grid 1e-3)
+        assert b.mass == pytest.approx(want, abs=2e-3) and b.se == 0.0
+        assert b.converged and b.captured == pytest.approx(1.0, abs=1e-3)
+        assert b.leak < 1e-3
+    # the loss at each critical point is K there
+    for b in got:
+        assert b.loss == pytest.approx((b.at[0] ** 2 - 1) ** 2 + 0.3 * b.at[0], rel=1e-6)
+    # a regular minimum in one dimension: lambda near 1/2 (finite-n bias within 0.2)
+    assert all(abs(b.lam - 0.5) < 0.2 for b in got)
+
+
+def test_four_minima_of_a_separable_energy_with_product_masses():
+    spec, point = discovered(FOUR, 0.2)
+    t = n_beta(spec.checked, 0.2)
+    xmins, xmass = well_masses(lambda w: (w ** 2 - 1) ** 2 + 0.2 * w, t, -2, 2)
+    ymins, ymass = well_masses(lambda w: (w ** 2 - 1) ** 2, t, -2, 2)
+    assert len(point.basins) == 4  # every local minimum, none invented
+    for b in point.basins:
+        i = int(np.argmin([abs(b.at[0] - m) for m in xmins]))
+        j = int(np.argmin([abs(b.at[1] - m) for m in ymins]))
+        assert abs(b.at[0] - xmins[i]) < 0.02 and abs(b.at[1] - ymins[j]) < 0.02
+        # the flow of a separable energy is separable: each basin is a product of stretches
+        assert b.mass == pytest.approx(xmass[i] * ymass[j], abs=5e-3)
+    assert sum(b.mass for b in point.basins) == pytest.approx(1.0)
+
+
+def test_a_ring_of_minima_is_one_basin():
+    _, point = discovered(RING, 0.0)
+    assert len(point.basins) == 1
+    (b,) = point.basins
+    assert b.mass == pytest.approx(1.0) and abs(math.hypot(*b.at) - 1) < 0.02
+    assert b.captured > 0.99
+
+
+def test_emitted_phases_check_and_reproduce_the_masses_when_run(tmp_path):
+    from phasedsl.pipeline.discovery import spec_with_phases
+    from phasedsl.pipeline.sweep import run_spec
+
+    _, point = discovered(DOUBLE, 0.3)
+    text = spec_with_phases(DOUBLE, point.basins)
+    checked = load_text(text).checked
+    assert checked.phase_names == tuple(b.name for b in point.basins)
+    results = run_spec(checked, tmp_path / "run")
+    (row,) = results["points"]
+    for b in point.basins:
+        assert row["phases"][b.name]["mass"] == pytest.approx(b.mass, abs=2e-3)
+
+
+def test_cli_json_has_the_documented_fields(tmp_path, capsys):
+    from phasedsl.cli import main
+
+    spec = tmp_path / "double.phase"
+    spec.write_text(DOUBLE)
+    out = tmp_path / "found.phase"
+    assert main(["discover", str(spec), "--at", "0.3", "--json", "--write", str(out)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (point,) = doc["points"]
+    assert point["value"] == 0.3 and point["coverage"] == pytest.approx(1.0)
+    for b in point["basins"]:
+        assert set(b) >= {"name", "at", "mass", "se", "loss", "lambda", "lambda_se",
+                          "description", "condition", "captured", "leak"}
+        assert len(b["at"]) == 1
+    assert main(["check", str(out)]) == 0
+    assert main(["discover", str(spec), "--at", "x"]) == 2
+
+
+def network_symmetry(activation: str) -> Symmetry:
+    return Symmetry("network", 2, 2, activation)
+
+
+def node_params(w, b, q, c=0.1):
+    w, b, q = (np.asarray(a, float) for a in (w, b, q))
+    return np.concatenate([w.ravel(), b, q, [c]])
+
+
+def test_canonical_form_merges_permutations_sign_flips_and_rescalings():
+    p = node_params([[1.0, 0.5], [-0.3, 2.0]], [0.2, -0.1], [0.7, -1.5])
+    swapped = node_params([[-0.3, 2.0], [1.0, 0.5]], [-0.1, 0.2], [-1.5, 0.7])
+    rescaled = node_params([[2.0, 1.0], [-0.3, 2.0]], [0.4, -0.1], [0.35, -1.5])
+    flipped = node_params([[-1.0, -0.5], [-0.3, 2.0]], [-0.2, -0.1], [-0.7, -1.5])
+    relu = canonical(np.stack([p, swapped, rescaled]), network_symmetry("relu"))
+    np.testing.assert_allclose(relu[1], relu[0], atol=1e-12)
+    np.testing.assert_allclose(relu[2], relu[0], atol=1e-12)
+    tanh = canonical(np.stack([p, swapped, flipped]), network_symmetry("tanh"))
+    np.testing.assert_allclose(tanh[1], tanh[0], atol=1e-12)
+    np.testing.assert_allclose(tanh[2], tanh[0], atol=1e-12)
+    # a ReLU node is not odd: flipping it is another function, another point
+    other = canonical(np.stack([p, flipped]), network_symmetry("relu"))
+    assert np.abs(other[0] - other[1]).max() > 0.1
+    # an energy has no symmetry
+    np.testing.assert_array_equal(canonical(p[None], Symmetry("energy"))[0], p)
+
+
+def test_condition_distance_is_the_symmetric_ball_condition():
+    sym = network_symmetry("relu")
+    point = node_params([[1.0, 0.0], [0.0, 0.0]], [0.0, 0.0], [1.0, 0.0])  # one active node
+    near = node_params([[0.0, 0.1], [0.9, 0.0]], [0.0, 0.0], [1.0, 1.0])  # nodes swapped
+    d = condition_distance(np.stack([point, near]), point, sym)
+    assert d[0] == pytest.approx(0.0)
+    # best order: node 2 of `near` (u = (0.9, 0)) against the active node: 0.1; node 1
+    # (u = (0, 0.1)) against the inactive one: 0.1
+    assert d[1] == pytest.approx(0.1)
+
+
+def test_fit_radius_takes_in_the_basin_and_stops_before_others():
+    dist = np.array([0.1, 0.2, 0.3, 0.5, 0.6])
+    mine = np.array([True, True, True, False, False])
+    r = fit_radius(dist, mine, np.full(5, 0.2))
+    assert 0.3 < r < 0.5
+
+
+def test_flow_starts_are_systematic_and_deterministic():
+    w = np.array([[0.5, 0.0, 0.25, 0.25]])
+    idx = flow_starts(w, 4)
+    np.testing.assert_array_equal(idx, [[0, 0, 2, 3]])
+    np.testing.assert_array_equal(flow_starts(w, 4), idx)
+
+
+def test_components_number_in_order_of_first_item():
+    np.testing.assert_array_equal(components(5, [(3, 4), (0, 2)]), [0, 1, 0, 2, 2])
+
+
+TILT = """experiment "a tilted double well"
+sweep a over linspace(-1, 2, 13)
+param w in [-2, 2]
+prior uniform
+energy K = (w^2 - 1)^2 + a * w
+let n = 20
+sample quadrature { points = 4001 }
+"""
+
+
+def test_a_saddle_node_is_located_by_carrying_the_minimum_along_the_sweep():
+    """K = (w^2 - 1)^2 + a w: the right-hand minimum meets the saddle at a_c = 8 / (3 sqrt 3)
+    (where 4 w (w^2 - 1) + a has a double root); the left-hand one exists for every a > -a_c,
+    so it is never destroyed here, whatever its mass does."""
+    from phasedsl.language.settings import resolution_width
+    from phasedsl.pipeline.discovery import discover
+
+    spec = load_text(TILT)
+    found = discover(spec, [0.0], source=TILT, track=True)
+    a_c = 8 / (3 * math.sqrt(3))
+    width = resolution_width(spec.checked.report, spec.checked.sweep_values)
+    by_side = {("right" if t_.basin == b.name and b.at[0] > 0 else "left"): t_
+               for t_ in found.tracks for b in found.points[0].basins if b.name == t_.basin}
+    (end,) = by_side["right"].ends
+    lo, hi = end["between"]
+    assert end["kind"] == "destruction" and lo <= a_c <= hi and hi - lo <= width
+    assert by_side["left"].ends == () and by_side["left"].held[-1] == 2.0
+    doc = found.to_json()
+    assert {t_["basin"] for t_ in doc["tracks"]} == {b.name for b in found.points[0].basins}
+
+
+def test_the_figure_shows_each_basin_with_its_mass_and_critical_point():
+    from phasedsl.output.discover_plot import discovery_figure
+    from phasedsl.pipeline.discovery import discover, symmetry_of
+
+    spec = load_text(DOUBLE)
+    found = discover(spec, [0.3], source=DOUBLE)
+    fig = discovery_figure(found, symmetry_of(spec.checked))
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    (point,) = found.points
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"{b.name}: {b.mass:.3f}" for b in point.basins]
+    lines = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines())
+    assert lines == pytest.approx(sorted(b.at[0] for b in point.basins))
+    # the histogram's bars carry the mass: each basin's bars sum to its mass
+    for container, b in zip(ax.containers, point.basins):
+        assert sum(bar.get_height() for bar in container) == pytest.approx(b.mass, abs=1e-9)
+    assert "0.3" in ax.get_title() and ax.get_xlabel() == "w"
+
+
+def test_nodes_of_equal_strength_keep_one_order_against_a_reference():
+    """Two nodes about equally strong: a sort by strength orders two copies of one
+    configuration differently; matching a reference orders them alike."""
+    sym = network_symmetry("relu")
+    a = node_params([[-0.49, 0.84], [0.58, 0.77]], [-0.27, -0.22], [1.0, 1.0])
+    b = node_params([[0.58, 0.78], [-0.50, 0.84]], [-0.22, -0.27], [1.0, 1.0])
+    ref = canonical(a[None], sym)[0]
+    both = canonical(np.stack([a, b]), sym, reference=ref)
+    assert np.abs(both[0] - both[1]).max() < 0.02
+    assert np.abs(both[0] - ref).max() < 1e-12
