@@ -14,7 +14,7 @@ from scipy.optimize import brentq
 
 from phasedsl.analysis.basins import (Symmetry, canonical, components, condition_distance,
                                       fit_radius, flow_starts)
-from phasedsl.pipeline.lcoef import n_beta
+from phasedsl.measure.lcoef import n_beta
 from phasedsl.pipeline.spec import load_text
 
 DOUBLE = """experiment "tilted double well"

@@ -8,7 +8,7 @@ At each sweep value asked for:
    ``STARTS`` per group by systematic resampling; exact draws: every grid node that holds
    mass, each with its weight), and each start is flowed down the potential ``U = -loglik``
    (``n beta L_n``, or ``n beta K`` for an energy) by the same discretised gradient flow as the
-   local-minimum criterion (``pipeline.lcoef.descent_flow``, ``method="gd"``);
+   local-minimum criterion (``measure.lcoef.descent_flow``, ``method="gd"``);
 3. the end points are put in canonical form (``analysis.basins.canonical``: node
    permutations, sign flips of odd activations, ReLU rescalings), and two ends are one basin
    when the straight path between them rises by no more than the potential's rounding (or
@@ -40,8 +40,9 @@ from ..analysis.lcoef import phase_estimate
 from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.settings import resolution_width
-from .lcoef import descent_flow, n_beta
-from .minima import CAP, FALLBACK_WIDTH, RATE
+from ..language.traits import traits
+from ..measure.lcoef import descent_flow, n_beta
+from ..measure.minima import CAP, FALLBACK_WIDTH, RATE
 
 __all__ = ["discover", "Discovery", "PointBasins", "STARTS", "STEPS", "MIN_MASS",
            "spec_with_phases"]
@@ -489,7 +490,7 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     its minimum stops existing is an order-2 destruction or creation, found by flows alone."""
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
-    from .sweep import point_key
+    from .points import point_key
 
     checked = spec.checked
     if checked.grid is not None:
@@ -505,7 +506,7 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     values = list(checked.sweep_values if not at else at)
     compiled = compile_spec(checked)
     engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
-    flows = _Flows(compiled, steps, x64=checked.engine == "quadrature")
+    flows = _Flows(compiled, steps, x64=traits(checked.engine).exact)
     seed = int(checked.sample.get("seed", 0) if seed is None else seed)
     points = []
     for i, v in enumerate(values):
