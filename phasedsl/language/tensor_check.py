@@ -51,7 +51,10 @@ class TensorModel:
       the expressions use); ``shapes``: the dims of every let;
     - ``prior_mean``, ``prior_sd``: per flat coordinate (``normal``; empty for ``uniform``);
     - ``n``, ``noise``: sympy in the sweep variables; ``x_dist``: ``("normal", mean, sd)`` or
-      ``("uniform", a, b)``; ``seed``: the data seed.
+      ``("uniform", a, b)``; ``seed``: the data seed;
+    - ``affine``: the model's output is affine in ``x`` (a linear network, reduced-rank
+      regression), so its Gaussian likelihood depends on the data through their first and
+      second moments alone (``lower.tensor``).
     """
 
     params: tuple[tuple[str, tuple[int, ...]], ...]
@@ -69,6 +72,7 @@ class TensorModel:
     prior_sd: tuple[float, ...] = ()
     text: str = ""  # the model and truth lines (the posterior's identity)
     sweep_names: tuple[str, ...] = ()
+    affine: bool = False  # the model is ``A(w) x + b(w)``: the likelihood needs only moments
 
     def __repr__(self) -> str:
         return (f"TensorModel(params={self.params!r}, {self.text!r}, inputs={self.inputs}, "
@@ -110,13 +114,13 @@ def check_tensor(c) -> TensorCheck:
         noise, seed = _noise_seed(c, items, scope)
         mean, sd, prior = _priors(c, slots)
     typer = _typer(c, slots, k, n)
-    outputs = _forward(c, typer, model, truth)
+    out = _forward(c, typer, model, truth)
     phases = _phases(c, typer)
     text = "\n".join(sy_text(c, st) for st in (model, truth))
     tensor = TensorModel(
         params=tuple((s.name, s.shape) for s in slots), model=model.expr, truth=truth.expr,
         lets={name: st.expr for name, st in c.lets.items()}, shapes=typer.let_shapes,
-        inputs=k, outputs=outputs, n=n, x_dist=x_dist, noise=noise, seed=seed,
+        inputs=k, outputs=out.dims, affine=out.affine, n=n, x_dist=x_dist, noise=noise, seed=seed,
         prior_mean=mean, prior_sd=sd, text=text,
         sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x))
     return TensorCheck(tensor, slots, symbols, n, prior, scope, phases)
@@ -316,8 +320,8 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
     return typer
 
 
-def _forward(c, typer: Typer, model, truth) -> tuple[int, ...]:
-    """The model's and the truth's output shape (one, a number or a vector)."""
+def _forward(c, typer: Typer, model, truth) -> T:
+    """The model's type; the truth's output has its shape (a number or a vector)."""
     m = typer.tensor(model.expr, "a number or a vector (the model's output)")
     if len(m.dims) > 1:
         raise err.wrong_kind("the model's output is a number or a vector", model.expr.span,
@@ -326,7 +330,9 @@ def _forward(c, typer: Typer, model, truth) -> tuple[int, ...]:
     if "params" in t.deps:
         raise err.depends_on_parameters("the truth", truth.expr.span,
                                         whose="the model's parameters",
-                                        found="the model's parameters")
+                                        found="the model's parameters",
+                                        expected="`x`, numbers, lets, `n` and the sweep "
+                                        "variable")
     if t.dims != m.dims:
         raise err.wrong_kind("the truth's output has another shape than the model's",
                              truth.expr.span, expected=f"{shape_text(m.dims)} (the model's "
@@ -335,7 +341,7 @@ def _forward(c, typer: Typer, model, truth) -> tuple[int, ...]:
         raise err.invalid("the truth names another output than the model", truth.output.span,
                           expected=f"`truth {model.output.id} = ...`",
                           found=f"`{truth.output.id}`")
-    return m.dims
+    return m
 
 
 def _phases(c, typer: Typer) -> tuple[tuple[str, TensorPred], ...]:

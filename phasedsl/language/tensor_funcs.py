@@ -19,7 +19,9 @@ from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
 from .limits import MAX_INPUTS
-from .tensor_shapes import ELEMENTWISE, REDUCTIONS, TENSOR_FUNCS, T, shape_text
+from .tensor_shapes import ELEMENTWISE, REDUCTIONS, TENSOR_FUNCS, T, product_affine, shape_text
+
+KEEPS_AFFINE = ("identity", "sum", "diag", "transpose")  # linear maps of their argument
 
 ARITY = {**{f: 1 for f in ELEMENTWISE + REDUCTIONS}, "dot": 2, "diag": 1, "eye": 1,
          "transpose": 1, "sv": 2, "rank": 2}
@@ -54,6 +56,16 @@ def _matrix(typer, e: ast.Expr, name: str) -> T:
 
 def call_type(typer, e: ast.Call) -> T:
     """The type of a call of a tensor spec's function, or a located error."""
+    t = _call_type(typer, e)
+    name = e.func.id
+    if name in KEEPS_AFFINE or not t.uses_x:
+        return t
+    if name == "dot":
+        return t  # `_special` set it
+    return T(t.dims, t.deps, False)
+
+
+def _call_type(typer, e: ast.Call) -> T:
     name = e.func.id
     if name not in TENSOR_FUNCS:
         raise err.unknown("function", name, e.func.span,
@@ -64,7 +76,8 @@ def call_type(typer, e: ast.Call) -> T:
     if name in ELEMENTWISE:
         return typer.tensor(args[0])
     if name in REDUCTIONS:
-        return T((), typer.tensor(args[0]).deps)
+        a = typer.tensor(args[0])
+        return T((), a.deps, a.affine)
     if name in ("min", "max"):
         return T((), frozenset().union(*(typer.number(a).deps for a in args)))
     return _special(typer, e, name, args)
@@ -77,19 +90,19 @@ def _special(typer, e: ast.Call, name: str, args) -> T:
             raise err.wrong_kind("`dot` takes two vectors of one length", e.span,
                                  expected="two k-vectors",
                                  found=f"{shape_text(a.dims)} and {shape_text(b.dims)}")
-        return T((), a.deps | b.deps)
+        return T((), a.deps | b.deps, product_affine(a, b))
     if name == "diag":
         a = typer.tensor(args[0])
         if len(a.dims) != 1:
             raise err.wrong_kind("`diag` takes a vector (its diagonal)", args[0].span,
                                  expected="a k-vector", found=shape_text(a.dims))
-        return T((a.dims[0], a.dims[0]), a.deps)
+        return T((a.dims[0], a.dims[0]), a.deps, a.affine)
     if name == "eye":
         k = typer.whole(args[0], "the size of `eye`", 1, MAX_INPUTS)
         return T((k, k))
     if name == "transpose":
         a = _matrix(typer, args[0], name)
-        return T(tuple(reversed(a.dims)), a.deps)
+        return T(tuple(reversed(a.dims)), a.deps, a.affine)
     a = _matrix(typer, args[0], name)
     if name == "sv":
         typer.whole(args[1], "the index of a singular value", 1, min(a.dims))

@@ -21,10 +21,33 @@ TENSOR_FUNCS = ELEMENTWISE + REDUCTIONS + ("dot", "diag", "eye", "transpose", "s
 
 @dataclass(frozen=True)
 class T:
-    """A tensor value's type: its ``dims`` and what it ``deps`` on."""
+    """A tensor value's type: its ``dims``, what it ``deps`` on, and whether it is ``affine``
+    in the input ``x`` (``A x + b``, with ``A`` and ``b`` free of ``x``; anything that does
+    not use ``x`` is)."""
 
     dims: tuple[int, ...]
     deps: frozenset = frozenset()
+    affine: bool = True
+
+    @property
+    def uses_x(self) -> bool:
+        return "x" in self.deps
+
+
+def product_affine(a: T, b: T) -> bool:
+    """Whether ``a @ b`` or ``a * b`` is affine in ``x``: both are, and one is free of it."""
+    return a.affine and b.affine and not (a.uses_x and b.uses_x)
+
+
+def binary_affine(op: str, a: T, b: T) -> bool:
+    """Whether ``a OP b`` is affine in ``x``."""
+    if op in "+-":
+        return a.affine and b.affine
+    if op in ("@", "*"):
+        return product_affine(a, b)
+    if op == "/":
+        return a.affine and not b.uses_x
+    return not (a.uses_x or b.uses_x)  # ^
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Callable
 from . import ast
 from . import catalogue as err
 from .tensor_funcs import call_type
-from .tensor_shapes import TENSOR_FUNCS, Cond, T, matmul_dims, broadcast_dims, shape_text, \
-    shapes_differ, source_text
+from .tensor_shapes import TENSOR_FUNCS, Cond, T, binary_affine, broadcast_dims, matmul_dims, \
+    shape_text, shapes_differ, source_text
 
 class Typer:
     """Infers types in a tensor spec. ``names(name) -> T | Cond | None`` gives the type of
@@ -98,7 +98,7 @@ class Typer:
                 raise err.wrong_kind("the rows of a matrix have one length", x.span,
                                      expected=f"{shape_text(first)}, like the first entry",
                                      found=shape_text(t.dims))
-        return T((len(items),) + first, deps)
+        return T((len(items),) + first, deps, all(t.affine for t in items))
 
     # ------------------------------------------------------------ operators
     def _neg(self, e: ast.Neg):
@@ -106,13 +106,13 @@ class Typer:
 
     def _binary(self, e: ast.Binary):
         a, b = self.tensor(e.left), self.tensor(e.right)
-        deps = a.deps | b.deps
+        deps, affine = a.deps | b.deps, binary_affine(e.op, a, b)
         if e.op == "@":
             dims = matmul_dims(a.dims, b.dims)
             if dims is None:
                 raise self._mismatch(e, a, b, "`A @ B` with as many columns in A as rows (or "
                                      "entries) in B; vectors or matrices, not numbers")
-            return T(dims, deps)
+            return T(dims, deps, affine)
         if e.op == "^" and b.dims:
             raise err.wrong_kind("a power's exponent is a number", e.right.span,
                                  expected="a number", found=shape_text(b.dims))
@@ -120,7 +120,7 @@ class Typer:
         if dims is None:
             raise self._mismatch(e, a, b, f"two values of one shape for `{e.op}` (elementwise), "
                                  "or a number and a tensor; `@` is the matrix product")
-        return T(dims, deps)
+        return T(dims, deps, affine)
 
     def _mismatch(self, e: ast.Binary, a: T, b: T, expected: str):
         ln, rn = self.text(e.left, "the left side"), self.text(e.right, "the right side")
@@ -148,7 +148,7 @@ class Typer:
         if e.name != "T":
             raise err.invalid(f"a tensor has no `.{e.name}`", e.span,
                               expected="`.T` (the transpose)", found=f"`.{e.name}`")
-        return T(tuple(reversed(t.dims)), t.deps)
+        return T(tuple(reversed(t.dims)), t.deps, t.affine)
 
     # ------------------------------------------------------------ indexing
     def _index(self, e: ast.Index):
@@ -158,7 +158,7 @@ class Typer:
                                  expected="`v[j]`, or `W[i, :]`, `W[:, j]`, `W[i, j]` for a "
                                  "matrix", found=f"`[...]` on {shape_text(t.dims)}")
         self._subscript(e.index, t.dims[0], "index")
-        return T((), t.deps)
+        return T((), t.deps, t.affine)
 
     def _slice(self, e: ast.Slice):
         t = self.tensor(e.target, "a vector or a matrix")
@@ -172,7 +172,7 @@ class Typer:
                 kept.append(size)
             else:
                 self._subscript(sub, size, "index")
-        return T(tuple(kept), t.deps)
+        return T(tuple(kept), t.deps, t.affine)
 
     def _subscript(self, sub: ast.Expr, size: int, what: str) -> None:
         if isinstance(sub, ast.Name) and sub.id in self.index_vars:

@@ -107,9 +107,8 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
     """Lower a checked spec to JAX (cheap: nothing is traced until first use)."""
     if checked.kind == "tensor":
         target, context = compile_tensor(checked, _sweep_leaves(checked), _data_size(checked))
-        jitted = jax.jit(context)
         return Compiled(checked=checked, target=target, _lets={}, _truth=None,
-                        context=lambda value, dataset=0: jitted(value, dataset))
+                        context=context)
     symbol_index = {s: i for i, s in enumerate(checked.symbols)}
     leaves = {s: (lambda env, i=i: env[0][i]) for s, i in symbol_index.items()}
     leaves.update(_sweep_leaves(checked))

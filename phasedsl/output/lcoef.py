@@ -20,7 +20,17 @@ def sweep_name(results: dict) -> str:
 
 
 def has_lcoef(results: dict) -> bool:
-    return any(p.get("lcoef") for p in results.get("points") or [])
+    return any(p.get("lcoef") or p.get("lcoef_posterior") for p in results.get("points") or [])
+
+
+def _has_posterior(results: dict) -> bool:
+    """Whether the run recorded the whole posterior's learning coefficient (a column)."""
+    return any(p.get("lcoef_posterior") for p in results.get("points") or [])
+
+
+def _columns(results: dict) -> list[str]:
+    return [f"λ {n}" for n in results["phases"]] + (
+        ["λ posterior"] if _has_posterior(results) else [])
 
 
 def _cell(rec: dict | None) -> str:
@@ -37,9 +47,11 @@ def _cell(rec: dict | None) -> str:
 
 def _rows(results: dict):
     phases = results["phases"]
+    whole = _has_posterior(results)
     for p in sorted(results.get("points") or [], key=lambda p: p["value"]):
         lc = p.get("lcoef") or {}
-        yield p["value"], [_cell(lc.get(name)) for name in phases]
+        cells = [_cell(lc.get(name)) for name in phases]
+        yield p["value"], cells + ([_cell(p.get("lcoef_posterior"))] if whole else [])
 
 
 def lcoef_block(results: dict):
@@ -52,14 +64,16 @@ def lcoef_block(results: dict):
         return None
     t = Table(box=None, pad_edge=False, header_style="bold")
     t.add_column(sweep_name(results), justify="right", no_wrap=True)
-    for name in results["phases"]:
-        t.add_column(f"λ {name}", justify="right", no_wrap=True)
+    for name in _columns(results):
+        t.add_column(name, justify="right", no_wrap=True)
     for value, cells in _rows(results):
         t.add_row(fmt(value, 4), *cells)
     methods = {r.get("lambda_method") for p in results["points"]
                for r in (p.get("lcoef") or {}).values()}
+    methods |= {p["lcoef_posterior"].get("lambda_method") for p in results["points"]
+                if p.get("lcoef_posterior")}
     how = ("exact: derivatives of each phase's log Z in beta" if methods == {"logz"} else
-           "E[n beta L_n | phase] - n beta L_n(w*); ± sampling se")
+           "E[n beta L_n | phase] - n beta L_n(w*); ± sampling se; posterior: every draw")
     title = Text("learning coefficients ", style="bold")
     title.append(f"({how}; var: Var[n beta L_n | phase], the second estimate; "
                  "edge: the loss falls across the phase's boundary)", style="dim")
@@ -70,7 +84,7 @@ def lcoef_markdown(results: dict) -> list[str]:
     if not has_lcoef(results):
         return []
 
-    head = [sweep_name(results)] + [f"λ {n}" for n in results["phases"]]
+    head = [sweep_name(results)] + _columns(results)
     lines = ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join([fmt(v, 4)] + cells) + " |" for v, cells in _rows(results)]
     return lines
