@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -145,3 +146,60 @@ def test_affine_detection():
     assert not affine("dot(q, relu(W @ x)) + c")
     assert not affine("sum(x * x)")
     assert not affine("norm(x)")
+
+
+REGULAR = """
+data { n = 2000; x ~ normal(0, 1)^3; seed = 1 }
+param W[3, 3]
+prior normal(0, 1)
+model y = W @ x
+truth y = [x[1], x[2] - x[3], 0]
+phase all_w = norm(W) >= 0
+"""
+
+
+def test_singular_values_match_numpy():
+    from phasedsl.lower.tensor_eval import _singular_values
+
+    rng = np.random.default_rng(0)
+    for shape in [(3, 3), (2, 4), (5, 2), (1, 3)]:
+        for rank1 in (False, True):
+            m = rng.normal(size=shape)
+            if rank1:
+                m = np.outer(rng.normal(size=shape[0]), rng.normal(size=shape[1]))
+            got = np.asarray(_singular_values(jnp.asarray(m, jnp.float32)))
+            want = np.linalg.svd(m, compute_uv=False)
+            np.testing.assert_allclose(got, want, atol=1e-5 * (1 + want.max()))
+
+
+def test_posterior_learning_coefficient_of_a_regular_model():
+    """Linear regression is regular: with exact posterior draws (conjugate Gaussian), the
+    whole posterior's estimate E[n L_n] - n L_n(w_hat) is ``tr(S Sigma) / 2 + (mu -
+    w_hat)^T S (mu - w_hat) / 2`` per output, about d / 2 = 4.5."""
+    from phasedsl.lower.target import Draws as TargetDraws
+    from phasedsl.pipeline.lcoef import LcoefStep
+
+    checked, comp = compiled_of(REGULAR)
+    ctx = comp.context(0.0)
+    x, y = np.asarray(ctx.xt, float).T, np.asarray(ctx.y, float)
+    s = x.T @ x
+    cov = np.linalg.inv(s + np.eye(3))  # each row of W: precision S + I (noise 1, prior 1)
+    mu = (cov @ x.T @ y).T  # f[3 outputs, 3 inputs]
+    w_hat = np.linalg.solve(s, x.T @ y).T
+    d = mu - w_hat
+    exact = 3 * 0.5 * np.trace(s @ cov) + 0.5 * np.sum((d @ s) * d)
+    rng = np.random.default_rng(5)
+    chol = np.linalg.cholesky(cov)
+    draws = mu[None, :, :] + np.einsum("ij,gsrj->gsri", chol, rng.normal(size=(4, 1500, 3, 3)))
+    params = draws.reshape(4, 1500, 9).astype(np.float32)
+    flat = jnp.asarray(params.reshape(-1, 9))
+    logd = np.asarray(jax.vmap(comp.target.logdensity, in_axes=(0, None))(flat, ctx))
+    inds = np.asarray(jax.vmap(comp.target.indicators, in_axes=(0, None))(flat, ctx))
+    sample = TargetDraws(params=params, indicators=inds.reshape(4, 1500, 1),
+                         logdensity=logd.reshape(4, 1500), weights=None, method="repeats")
+    phases, whole = LcoefStep(comp, 300).estimate_all(0.0, sample)
+    assert whole.phase == "posterior" and whole.se is not None
+    assert abs(whole.lam - exact) < 4 * whole.se + 0.02
+    assert abs(exact - 4.5) < 0.05
+    assert phases["all_w"].lam == pytest.approx(whole.lam, abs=1e-6)
+    np.testing.assert_allclose(np.reshape(whole.minimiser, (3, 3)), w_hat, atol=2e-3)
