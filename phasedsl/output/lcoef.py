@@ -63,7 +63,7 @@ def lcoef_block(results: dict):
     if not has_lcoef(results):
         return None
     t = Table(box=None, pad_edge=False, header_style="bold")
-    t.add_column(sweep_name(results), justify="right", no_wrap=True)
+    t.add_column(sweep_name(results), justify="right", no_wrap=True, min_width=5)
     for name in _columns(results):
         t.add_column(name, justify="right", no_wrap=True)
     for value, cells in _rows(results):
@@ -97,20 +97,23 @@ def lambda_figure(plt, results: dict, colours: dict, xlabel: str):
     points = sorted(results["points"], key=lambda p: p["value"])
     x = np.array([p["value"] for p in points], float)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name in phases:
-        recs = [(p.get("lcoef") or {}).get(name) or {} for p in points]
+    series = [(name, [(p.get("lcoef") or {}).get(name) or {} for p in points],
+               colours[name]) for name in phases]
+    if _has_posterior(results):  # the whole posterior's, in black
+        series.append(("posterior", [p.get("lcoef_posterior") or {} for p in points], "black"))
+    for name, recs, colour in series:
         lam = np.array([np.nan if r.get("lambda") is None else r["lambda"] for r in recs])
         se = np.array([0.0 if not r.get("lambda_se") else r["lambda_se"] for r in recs])
         var = np.array([np.nan if r.get("lambda_var") is None else r["lambda_var"] for r in recs])
         if np.all(np.isnan(lam)):
             continue
-        ax.errorbar(x, lam, yerr=se, marker="o", ms=3.5, capsize=2.5, color=colours[name],
+        ax.errorbar(x, lam, yerr=se, marker="o", ms=3.5, capsize=2.5, color=colour,
                     label=f"{name}: E[nβL] − nβL(w*)")
-        ax.plot(x, var, ls="--", lw=1, color=colours[name], alpha=0.7,
+        ax.plot(x, var, ls="--", lw=1, color=colour, alpha=0.7,
                 label=f"{name}: Var[nβL]")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("learning coefficient λ")
-    ax.set_title(f"{results.get('experiment', '')}: learning coefficient of each phase")
+    ax.set_title(f"{results.get('experiment', '')}: learning coefficients")
     ax.legend(loc="best")
     fig.tight_layout()
     return "lambda", fig
