@@ -203,3 +203,16 @@ def test_posterior_learning_coefficient_of_a_regular_model():
     assert abs(exact - 4.5) < 0.05
     assert phases["all_w"].lam == pytest.approx(whole.lam, abs=1e-6)
     np.testing.assert_allclose(np.reshape(whole.minimiser, (3, 3)), w_hat, atol=2e-3)
+
+
+def test_posterior_identity_holds_the_model_and_its_lets():
+    from phasedsl.rundir import posterior_key
+
+    base, _ = compiled_of(LINEAR)
+    other_let = check(parse(LINEAR.replace("step(r - 1), 0])", "step(r - 1), 1])"), "t.phase"))
+    other_model = check(parse(LINEAR.replace("W2 @ W1 @ x", "W2 @ (W1 @ x)"), "t.phase"))
+    commented = check(parse(LINEAR.replace("step(r - 1), 0])", "step(r - 1), 0])  # rank"),
+                            "t.phase"))
+    keys = {posterior_key(c) for c in (base, other_let, other_model)}
+    assert len(keys) == 3
+    assert posterior_key(commented) == posterior_key(base)  # a comment is not the model

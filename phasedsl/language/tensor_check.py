@@ -70,7 +70,7 @@ class TensorModel:
     seed: int = 0
     prior_mean: tuple[float, ...] = ()
     prior_sd: tuple[float, ...] = ()
-    text: str = ""  # the model and truth lines (the posterior's identity)
+    text: str = ""  # the model, truth and let lines (the posterior's identity)
     sweep_names: tuple[str, ...] = ()
     affine: bool = False  # the model is ``A(w) x + b(w)``: the likelihood needs only moments
 
@@ -116,7 +116,8 @@ def check_tensor(c) -> TensorCheck:
     typer = _typer(c, slots, k, n)
     out = _forward(c, typer, model, truth)
     phases = _phases(c, typer)
-    text = "\n".join(sy_text(c, st) for st in (model, truth))
+    lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
+    text = "\n".join(sy_text(c, st) for st in [model, truth] + lets)
     tensor = TensorModel(
         params=tuple((s.name, s.shape) for s in slots), model=model.expr, truth=truth.expr,
         lets={name: st.expr for name, st in c.lets.items()}, shapes=typer.let_shapes,
@@ -127,8 +128,12 @@ def check_tensor(c) -> TensorCheck:
 
 
 def sy_text(c, st: ast.Stmt) -> str:
-    lines = c.spec.source.split("\n")
-    return "\n".join(lines[st.span.line - 1: st.span.end_line]).strip()
+    """A statement's source text, exactly its span (no comment, no neighbour after `;`)."""
+    sp_ = st.span
+    lines = c.spec.source.split("\n")[sp_.line - 1: sp_.end_line]
+    if len(lines) == 1:
+        return lines[0][sp_.column - 1: sp_.end_column - 1]
+    return "\n".join([lines[0][sp_.column - 1:]] + lines[1:-1] + [lines[-1][:sp_.end_column - 1]])
 
 
 def _present(c, model, truth, data) -> None:
