@@ -122,7 +122,8 @@ def posterior_identity(checked) -> dict:
     return {
         **grid,
         "kind": checked.kind,
-        "model": str(checked.energy) if checked.kind == "energy" else repr(checked.network),
+        "model": (str(checked.energy) if checked.kind == "energy" else
+                  repr(checked.tensor) if checked.kind == "tensor" else repr(checked.network)),
         "prior": repr(checked.prior),
         "parameters": repr(checked.slots),
         "n": str(checked.n), "beta": str(checked.beta),

@@ -83,6 +83,7 @@ class PointSummary:
     # spread between data sets and its se (``analysis.datasets``); the masses above are means
     datasets: dict | None = None
     minima: dict | None = None  # phase -> whether it holds a local minimum (``measure.minima``)
+    lcoef_posterior: dict | None = None  # the whole posterior's learning coefficient
 
     @property
     def mixing_ok(self) -> bool:
@@ -106,6 +107,8 @@ class PointSummary:
             out["datasets"] = self.datasets
         if self.minima is not None:
             out["minima"] = self.minima
+        if self.lcoef_posterior is not None:
+            out["lcoef_posterior"] = self.lcoef_posterior
         return plain(out)
 
     @classmethod
@@ -125,7 +128,8 @@ class PointSummary:
                                       for k, v in f.items()})
                            for f in (d.get("diagnostics") or {}).get("findings", [])),
             notes=tuple((d.get("diagnostics") or {}).get("mixing_notes", [])),
-            lcoef=d.get("lcoef"), datasets=d.get("datasets"), minima=d.get("minima"))
+            lcoef=d.get("lcoef"), datasets=d.get("datasets"), minima=d.get("minima"),
+            lcoef_posterior=d.get("lcoef_posterior"))
 
 
 @dataclass(frozen=True)

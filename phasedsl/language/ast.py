@@ -68,6 +68,14 @@ class Index(Expr):
 
 
 @dataclass(frozen=True)
+class Slice(Expr):
+    """``W[i, :]``, ``W[:, j]``, ``W[i, j]``: several subscripts, ``None`` for ``:``."""
+
+    target: Expr
+    indices: tuple[Expr | None, ...]
+
+
+@dataclass(frozen=True)
 class Attr(Expr):
     target: Expr
     name: str
@@ -203,9 +211,25 @@ class Truth(Stmt):
 
 @dataclass(frozen=True)
 class Param(Stmt):
+    """``param NAME[size, *more] in box ~ prior``: ``more`` (matrix dimensions) and
+    ``prior`` (its own prior) belong to tensor specs."""
+
     name: Name
     size: Expr | None
     box: Vector | None
+    more: tuple[Expr, ...] = ()
+    prior: Expr | None = None
+
+
+@dataclass(frozen=True)
+class TensorModel(Stmt):
+    """``model y = EXPR`` / ``truth y = EXPR`` (``role``) of a tensor spec; ``op`` is ``=``
+    (Gaussian regression) or ``~`` (reserved for classification)."""
+
+    role: str  # model | truth
+    output: Name
+    op: str
+    expr: Expr
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker, default_engine
 from .sweep_check import MAX_SWEEP, constant, sweep_values
+from .tensor_check import TENSOR_NAMES, check_tensor
 
 BUILTINS = ("pi", "e")
 NETWORK_NAMES = {"w": "a parameter of the network model", "b": "a parameter of the network model",
@@ -100,6 +101,7 @@ class _Checker:
         self._let_depths: dict[str, int] = {}  # levels of nesting of each let's value
         self.layout: NetworkLayout | None = None
         self.sweep2: ast.Sweep | None = None  # a second `sweep`: the rows of a grid
+        self.tensors: dict[str, ast.TensorModel] = {}  # `model y = ...`, `truth y = ...`
 
     # ------------------------------------------------------------ grouping
     def group(self):
@@ -122,6 +124,10 @@ class _Checker:
                 self._unique(self.phases, st.name, st, "phase")
             elif isinstance(st, ast.Param):
                 self._unique(self.params, st.name, st, "param")
+            elif isinstance(st, ast.TensorModel):
+                if st.role in self.tensors:
+                    raise _dup(self.tensors[st.role], st, f"`{st.role} ... = ...`")
+                self.tensors[st.role] = st
             elif isinstance(st, ast.Assign):
                 if st.name.id != "beta":
                     raise err.unknown("setting", st.name.id, st.name.span,
@@ -151,6 +157,8 @@ class _Checker:
         net_st = [self.one.get(t) for t in (ast.Model, ast.Truth, ast.Data)]
         en_st = [self.one.get(ast.Energy)] + list(self.params.values())
         has_net, has_en = any(net_st), any(en_st)
+        if self.tensors:  # `model y = ...`: a tensor spec (its own check says what clashes)
+            has_net, has_en = True, False
         if has_net and has_en:
             first_en = next(s for s in en_st if s)
             raise err.invalid("a spec has either a network model or an energy, not both",
@@ -160,7 +168,7 @@ class _Checker:
             raise err.missing("this spec has no model", ast.Span(1, 1, 1, 1),
                         expected="`model network(...)` with `truth` and `data`, "
                                  "or `param` and `energy`", found="neither")
-        self.kind = "network" if has_net else "energy"
+        self.kind = "tensor" if self.tensors else "network" if has_net else "energy"
         sweep: ast.Sweep | None = self.one.get(ast.Sweep)
         self.sweep_name = sweep.name.id if sweep is not None else None
         # without a sweep, a symbol no spec name can spell (names are [A-Za-z_][A-Za-z0-9_]*),
@@ -191,8 +199,9 @@ class _Checker:
                               grid_values=self.grid.values if self.grid else ())
         network = self.network() if self.kind == "network" else None
         energy = self.energy() if self.kind == "energy" else None
+        tensor = self.tensor() if self.kind == "tensor" else None
         beta = self.beta()
-        phases = self.phase_values()
+        phases = self.phase_values() if tensor is None else self.tensor_phases
         settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
                                    self.kind, self.slots, self.prior, self.warnings,
                                    default_engine(self.spec.statements))
@@ -205,9 +214,10 @@ class _Checker:
             sweep_symbol=self.sweep_symbol, sweep_values=self.sweep_values, beta=beta,
             n=self.n, prior=self.prior, slots=self.slots, symbols=self.symbols,
             network=network, energy=energy, phases=phases, node_lets=self.node_let_values,
-            lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
+            lets={k: self.let_value(k) for k, st in self.lets.items()
+                  if isinstance(st, ast.Let) and tensor is None},
             engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
-            layout=self.layout, grid=self.grid)
+            layout=self.layout, grid=self.grid, tensor=tensor)
 
     # ------------------------------------------------------------ names
     def check_names(self):
@@ -216,14 +226,16 @@ class _Checker:
         taken: dict[str, tuple[str, int]] = {b: ("a built-in constant", 0) for b in BUILTINS}
         if self.kind == "network":
             taken.update({k: (v, 0) for k, v in NETWORK_NAMES.items()})
+        if self.kind == "tensor":
+            taken.update({k: (v, 0) for k, v in TENSOR_NAMES.items()})
         if self.sweep_name is not None:
             st = self.one[ast.Sweep]
-            if self.sweep_name in taken and not (self.sweep_name == "n" and self.kind == "network"):
+            if self.sweep_name in taken and not (self.sweep_name == "n" and self.kind != "energy"):
                 self._clash(st.name, taken[self.sweep_name], "sweep")
             taken[self.sweep_name] = ("the sweep variable", st.span.line)
         if self.sweep2 is not None:
             name = self.sweep2_name
-            if name in taken and not (name == "n" and self.kind == "network"):
+            if name in taken and not (name == "n" and self.kind != "energy"):
                 self._clash(self.sweep2.name, taken[name], "sweep")
             taken[name] = ("the second sweep variable", self.sweep2.span.line)
         for name, st in self.params.items():
@@ -308,6 +320,11 @@ class _Checker:
                             expected="`let NAME = ...`", found=f"`let {name}[...]`")
         slots, symbols, start = [], [], 0
         for name, p in self.params.items():
+            if p.more or p.prior is not None:
+                raise err.misplaced("matrix parameters and a parameter's own prior need a "
+                                    "tensor model", p.span, expected="`param v[k]` and "
+                                    "`prior ...`, or `model y = EXPR`",
+                                    found=f"`param {name}[..., ...]`" if p.more else "`~ ...`")
             k = 1
             if p.size is not None:
                 k = self._const(p.size, self.base, self.ctx, "a parameter's length")
@@ -366,6 +383,13 @@ class _Checker:
         self.ctx = dataclasses.replace(self.ctx, width=r.layout.width)
         self.prior, self.node_let_values = r.prior, r.node_let_values
         return r.network
+
+    def tensor(self):
+        """A tensor spec (``model y = EXPR``): ``tensor_check``."""
+        r = check_tensor(self)
+        self.slots, self.symbols, self.n, self.prior = r.slots, r.symbols, r.n, r.prior
+        self.scope, self.tensor_phases, self.node_let_values = r.scope, r.phases, {}
+        return r.tensor
 
     @contextlib.contextmanager
     def lets_in(self, scope: sy.Scope):
@@ -454,8 +478,8 @@ class _Checker:
         return tuple(out)
 
     def unused_sweep(self, network, energy, beta, phases):
-        if self.sweep_name is None:
-            return
+        if self.sweep_name is None or self.kind == "tensor":
+            return  # a tensor spec's sweep is used by its truth (lowering evaluates it)
         used = set(beta.free_symbols) | set(self.n.free_symbols)
         if network is not None:
             used |= sy.free_symbols(sy.Vec(tuple(x for w in network.truth_w for x in w)))

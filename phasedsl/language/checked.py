@@ -66,7 +66,7 @@ class CheckedSpec:
 
     spec: ast.Spec
     experiment: str
-    kind: str  # "network" | "energy"
+    kind: str  # "network" | "energy" | "tensor"
     sweep_name: str | None
     sweep_symbol: sp.Symbol
     sweep_values: tuple[float, ...]
@@ -86,6 +86,7 @@ class CheckedSpec:
     warnings: tuple[Diagnostic, ...]
     layout: NetworkLayout | None = None  # the flat layout of a network's parameters
     grid: Axis | None = None  # the second sweep of a two-dimensional sweep (None: 1-D)
+    tensor: object = None  # kind "tensor": its ``tensor_check.TensorModel``
 
     @property
     def sample_settings(self):

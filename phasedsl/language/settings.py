@@ -187,7 +187,7 @@ def default_engine(statements) -> str:
     whose parameters are at most ``QUADRATURE_MAX_DIM`` numbers, each in a box
     (``param w in [a, b]``); tempered SMC for the other energies; ``NETWORK_ENGINE`` for a
     network."""
-    if any(isinstance(s, ast.Model) for s in statements):
+    if any(isinstance(s, (ast.Model, ast.TensorModel)) for s in statements):
         return NETWORK_ENGINE
     size = 0
     for s in statements:

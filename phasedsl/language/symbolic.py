@@ -242,6 +242,10 @@ def _neg(e: ast.Neg, scope, ctx):
 
 
 def _binary(e: ast.Binary, scope, ctx):
+    if e.op == "@":
+        raise err.misplaced("`@` is the matrix product of tensor specs", e.span,
+                            expected="`*` for numbers, `dot(u, v)` for vectors",
+                            found="`@` outside a tensor spec (`model y = ...`)")
     a = evaluate(e.left, scope, ctx)
     b = evaluate(e.right, scope, ctx)
     for side, v in ((e.left, a), (e.right, b)):

@@ -103,6 +103,10 @@ class _ToAst(Transformer):
     def index(self, meta, c):
         return ast.Index(_span(meta), c[0], c[1])
 
+    def slice(self, meta, c):
+        subs = tuple(None if isinstance(x, Token) and x.type == "COLON" else x for x in c[1:])
+        return ast.Slice(_span(meta), c[0], subs)
+
     def attr(self, meta, c):
         return ast.Attr(_span(meta), c[0], _ident(c[1]))
 
@@ -185,9 +189,28 @@ class _ToAst(Transformer):
         return ast.Truth(_span(meta), self._name(c[0]), args, kwargs, c[-1])
 
     def param(self, meta, c):
-        size = next((x for x in c[1:] if not isinstance(x, ast.Vector)), None)
+        dims = next((x[1] for x in c[1:] if isinstance(x, tuple) and x[0] == "dims"), ())
+        prior = next((x[1] for x in c[1:] if isinstance(x, tuple) and x[0] == "prior"), None)
         box = next((x for x in c[1:] if isinstance(x, ast.Vector)), None)
-        return ast.Param(_span(meta), self._name(c[0]), size, box)
+        size = dims[0] if dims else None
+        return ast.Param(_span(meta), self._name(c[0]), size, box, tuple(dims[1:]), prior)
+
+    def param_dims(self, meta, c):
+        return ("dims", tuple(c))
+
+    def param_prior(self, meta, c):
+        if c[0].value != "~":  # `param W[2] = ...`: a parameter is not a value
+            raise SpecError(Diagnostic(
+                "a parameter's prior is written with `~`", _span(c[0]),
+                expected="`param W[3, 3] ~ normal(0, 1)`", found="`=`",
+                notes=("a parameter has no value; `let NAME = ...` names a value",)))
+        return ("prior", c[1])
+
+    def tensor_model(self, meta, c):
+        return ast.TensorModel(_span(meta), "model", self._name(c[0]), c[1].value, c[2])
+
+    def tensor_truth(self, meta, c):
+        return ast.TensorModel(_span(meta), "truth", self._name(c[0]), c[1].value, c[2])
 
     def energy(self, meta, c):
         return ast.Energy(_span(meta), self._name(c[0]), c[1])

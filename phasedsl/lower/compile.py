@@ -31,6 +31,7 @@ from ..language.layout import NetworkLayout
 from .network import activation, network_forward_t
 from .prior import make_prior
 from .target import Context, Target
+from .tensor import compile_tensor
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class Compiled:
 
 def compile_spec(checked: CheckedSpec) -> Compiled:
     """Lower a checked spec to JAX (cheap: nothing is traced until first use)."""
+    if checked.kind == "tensor":
+        target, context = compile_tensor(checked, _sweep_leaves(checked), _data_size(checked))
+        return Compiled(checked=checked, target=target, _lets={}, _truth=None,
+                        context=context)
     symbol_index = {s: i for i, s in enumerate(checked.symbols)}
     leaves = {s: (lambda env, i=i: env[0][i]) for s, i in symbol_index.items()}
     leaves.update(_sweep_leaves(checked))

@@ -25,6 +25,8 @@ class Context(NamedTuple):
     - ``y: f[N] | None``: network outputs, ``f_truth(x; value) + noise(value) * z``.
     - ``mask: f[N] | None``: 1 for the first ``n(value)`` rows, 0 for the rest (a sweep
       over ``n`` uses the rows of its largest ``n``).
+    - ``extra``: what else a model's likelihood reads (a tensor spec affine in ``x``: the
+      data's moments, ``lower.tensor.Moments``); ``None`` otherwise.
 
     A pytree (``None`` fields are empty), so it is traced, stacked and vmapped like any other.
     """
@@ -33,6 +35,7 @@ class Context(NamedTuple):
     xt: Any = None
     y: Any = None
     mask: Any = None
+    extra: Any = None
 
 
 class Target(NamedTuple):

@@ -164,7 +164,10 @@ class LcoefStep:
         def energy(p, ctx):
             return -target.loglik(p, ctx)
 
-        flow = descent_flow(energy, target.indicators, lower, upper, self.steps)
+        def indicators(p, ctx):  # the phases, then the whole posterior (always true)
+            return jnp.concatenate([target.indicators(p, ctx), jnp.ones((1,), bool)])
+
+        flow = descent_flow(energy, indicators, lower, upper, self.steps)
 
         def opt_one(p0, lr0, ctx, phase):
             best_p, best_f, inside, _ = flow(p0, lr0, ctx, phase)
@@ -177,68 +180,86 @@ class LcoefStep:
         return self._fns[x64]
 
     def estimate(self, value: float, draws) -> dict[str, LearningCoefficient]:
+        """Each phase's learning coefficient at ``value`` from the point's ``draws``."""
+        return self.estimate_all(value, draws)[0]
+
+    def estimate_all(self, value: float, draws):
+        """``({phase: LearningCoefficient}, posterior)``: each phase's and the whole
+        posterior's (phase ``"posterior"``: every draw, its minimiser unconstrained)."""
+        import jax
+
+        x64 = draws.method == "exact"
+        with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+            return self._estimate_all(value, draws, x64)
+
+    def _estimate_all(self, value: float, draws, x64: bool):
         import jax
         import jax.numpy as jnp
 
         names = self.compiled.phase_names
-        if not names:
-            return {}
-        x64 = draws.method == "exact"
         dtype = np.float64 if x64 else np.float32
-        t = n_beta(self.compiled.checked, value)
-        with jax.enable_x64(True) if x64 else contextlib.nullcontext():
-            optimise, logprior, loglik = self._functions(x64)
-            ctx = jax.tree.map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(
-                jnp.asarray(a).dtype, jnp.floating) else a, self.compiled.context(value))
-            params = np.asarray(draws.params, dtype)
-            g, s, d = params.shape
-            flat = params.reshape(-1, d)
-            e = np.asarray(logprior(flat, ctx), float) - np.asarray(draws.logdensity, float).ravel()
-            probe = np.flatnonzero(np.isfinite(e))[:4]
-            if len(probe):
-                direct = -np.asarray(loglik(flat[probe], ctx), float)
-                if not np.allclose(direct, e[probe], rtol=1e-5, atol=1e-3):
-                    e = -np.asarray(loglik(flat, ctx), float)
-            energy = e.reshape(g, s)
-            exact = self._logz_moments(self.compiled.context(value)) if x64 else None
-            inds = np.asarray(draws.indicators, bool)
-            weights = draws.weights
-            out = {}
-            for j, name in enumerate(names):
-                inside = inds[..., j] & np.isfinite(energy)
-                phase_weights = weights
-                if weights is not None and x64 and not (np.asarray(weights)[inside] > 0).any():
-                    # exact grid, a phase whose normalised weights underflowed: weights
-                    # from the density on the (evenly spaced) grid, normalised in the phase
-                    logd = np.where(inside, np.asarray(draws.logdensity, float), -np.inf)
-                    if inside.any():
-                        phase_weights = np.exp(logd - logd.max())
-                        phase_weights /= phase_weights.sum(axis=1, keepdims=True)
-                if phase_weights is not None:
-                    inside &= np.asarray(phase_weights) > 0
-                if not inside.any():
-                    out[name] = phase_estimate(name, energy, phase_weights, inside, None,
-                                               draws.method, t)
-                    continue
-                idx = np.flatnonzero(inside.ravel())
-                order = idx[np.argsort(energy.ravel()[idx])]
-                starts = flat[order[:STARTS]]
-                sd = flat[idx].std(axis=0) if len(idx) > 1 else np.ones(d)
-                if phase_weights is not None:  # weighted spread (quadrature nodes)
-                    ww = np.asarray(phase_weights, float).ravel()[idx]
-                    ww = ww / ww.sum()
-                    mu = (ww[:, None] * flat[idx]).sum(0)
-                    sd = np.sqrt((ww[:, None] * (flat[idx] - mu) ** 2).sum(0))
-                lr0 = np.asarray(0.1 * np.where(sd > 0, sd, 1e-3), dtype)
-                best_p, best_f, stayed = optimise(jnp.asarray(starts), jnp.asarray(lr0), ctx, j)
-                best_p, best_f = np.asarray(best_p, float), np.asarray(best_f, float)
-                k = int(np.argmin(best_f))
-                e_min = min(float(best_f[k]), float(energy.ravel()[order[0]]))
-                minimiser = best_p[k] if best_f[k] <= energy.ravel()[order[0]] else flat[order[0]]
-                out[name] = phase_estimate(name, energy, phase_weights, inside, e_min, draws.method,
-                                           t, minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]),
-                                           moments=None if exact is None else tuple(exact[j]))
-        return out
+        optimise, logprior, loglik = self._functions(x64)
+        ctx = jax.tree.map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(
+            jnp.asarray(a).dtype, jnp.floating) else a, self.compiled.context(value))
+        params = np.asarray(draws.params, dtype)
+        g, s, d = params.shape
+        flat = params.reshape(-1, d)
+        e = np.asarray(logprior(flat, ctx), float) - np.asarray(draws.logdensity, float).ravel()
+        probe = np.flatnonzero(np.isfinite(e))[:4]
+        if len(probe):
+            direct = -np.asarray(loglik(flat[probe], ctx), float)
+            if not np.allclose(direct, e[probe], rtol=1e-5, atol=1e-3):
+                e = -np.asarray(loglik(flat, ctx), float)
+        energy = e.reshape(g, s)
+        exact = self._logz_moments(self.compiled.context(value)) if x64 else None
+        inds = np.asarray(draws.indicators, bool)
+        inds = np.concatenate([inds, np.ones(inds.shape[:2] + (1,), bool)], axis=2)
+        args = (draws, energy, flat, ctx, optimise, self.compiled.checked, value, dtype)
+        out = {name: self._one(j, name, inds[..., j], exact, *args)
+               for j, name in enumerate(names)}
+        return out, self._one(len(names), "posterior", inds[..., -1], None, *args)
+
+    @staticmethod
+    def _one(j, name, member, exact, draws, energy, flat, ctx, optimise, checked, value, dtype):
+        """One region's estimate: phase ``j`` (``member bool[G, S]``: its indicator; the
+        last index is the whole posterior)."""
+        import jax.numpy as jnp
+
+        t = n_beta(checked, value)
+        x64 = dtype == np.float64
+        d = flat.shape[1]
+        weights = draws.weights
+        inside = member & np.isfinite(energy)
+        phase_weights = weights
+        if weights is not None and x64 and not (np.asarray(weights)[inside] > 0).any():
+            # exact grid, a phase whose normalised weights underflowed: weights
+            # from the density on the (evenly spaced) grid, normalised in the phase
+            logd = np.where(inside, np.asarray(draws.logdensity, float), -np.inf)
+            if inside.any():
+                phase_weights = np.exp(logd - logd.max())
+                phase_weights /= phase_weights.sum(axis=1, keepdims=True)
+        if phase_weights is not None:
+            inside &= np.asarray(phase_weights) > 0
+        if not inside.any():
+            return phase_estimate(name, energy, phase_weights, inside, None, draws.method, t)
+        idx = np.flatnonzero(inside.ravel())
+        order = idx[np.argsort(energy.ravel()[idx])]
+        starts = flat[order[:STARTS]]
+        sd = flat[idx].std(axis=0) if len(idx) > 1 else np.ones(d)
+        if phase_weights is not None:  # weighted spread (quadrature nodes)
+            ww = np.asarray(phase_weights, float).ravel()[idx]
+            ww = ww / ww.sum()
+            mu = (ww[:, None] * flat[idx]).sum(0)
+            sd = np.sqrt((ww[:, None] * (flat[idx] - mu) ** 2).sum(0))
+        lr0 = np.asarray(0.1 * np.where(sd > 0, sd, 1e-3), dtype)
+        best_p, best_f, stayed = optimise(jnp.asarray(starts), jnp.asarray(lr0), ctx, j)
+        best_p, best_f = np.asarray(best_p, float), np.asarray(best_f, float)
+        k = int(np.argmin(best_f))
+        e_min = min(float(best_f[k]), float(energy.ravel()[order[0]]))
+        minimiser = best_p[k] if best_f[k] <= energy.ravel()[order[0]] else flat[order[0]]
+        return phase_estimate(name, energy, phase_weights, inside, e_min, draws.method, t,
+                              minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]),
+                              moments=None if exact is None else tuple(exact[j]))
 
 
 def lcoef_step(compiled, report: dict, make_engine=None) -> LcoefStep | None:
@@ -248,19 +269,20 @@ def lcoef_step(compiled, report: dict, make_engine=None) -> LcoefStep | None:
     from ..language.setting_records import report_settings
 
     settings = report_settings(report)
-    if not settings.lcoef or not compiled.phase_names:
+    if not settings.lcoef:  # without phases too: the whole posterior's lambda
         return None
     return LcoefStep(compiled, settings.lcoef_steps, make_engine)
 
 
 def with_lcoef(point, step: LcoefStep, value: float, draws):
-    """``point`` with its phases' learning coefficients (``lcoef``) and the time they took
-    (``diagnostics["lcoef_s"]``)."""
+    """``point`` with its phases' learning coefficients (``lcoef``), the whole posterior's
+    (``lcoef_posterior``) and the time they took (``diagnostics["lcoef_s"]``)."""
     import dataclasses
     import time
 
     t0 = time.perf_counter()
-    est = step.estimate(value, draws)
+    est, posterior = step.estimate_all(value, draws)
     diagnostics = {**point.diagnostics, "lcoef_s": time.perf_counter() - t0}
-    return dataclasses.replace(point, lcoef={k: v.to_json() for k, v in est.items()},
+    lcoef = {k: v.to_json() for k, v in est.items()} if est else None
+    return dataclasses.replace(point, lcoef=lcoef, lcoef_posterior=posterior.to_json(),
                                diagnostics=diagnostics)

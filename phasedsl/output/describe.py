@@ -157,6 +157,12 @@ def summary(checked: CheckedSpec) -> Group:
         t.add_row("model", f"network: width {net.width}, {net.inputs} inputs, {net.activation}"
                            + (f"; truth width {net.truth_width}" if net.data is None else ""))
         t.add_row("data", data_text(checked))
+    elif checked.kind == "tensor":
+        tm = checked.tensor
+        t.add_row("model", tm.text.replace("\n", "; "))
+        kind, a, b = tm.x_dist
+        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {kind}({_fmt(a)}, {_fmt(b)})"
+                          f"^{tm.inputs}, noise = {language_text(tm.noise)}, seed {tm.seed}")
     else:
         t.add_row("model", f"energy K = {language_text(checked.energy)}")
         t.add_row("n", language_text(checked.n))

@@ -98,7 +98,7 @@ def line_axes(checked) -> tuple[LineAxis, LineAxis]:
     width2 = width * span_y / span_x if span_x > 0 else resolution_width(checked.report, ys)
     axes = []
     for name, w in ((checked.sweep_name, width), (checked.grid.name, width2)):
-        whole = checked.kind == "network" and name == "n"
+        whole = checked.kind in ("network", "tensor") and name == "n"
         axes.append(LineAxis(max(w, 1.0) if whole and w > 0 else w, whole))
     return axes[0], axes[1]
 

@@ -47,7 +47,7 @@ def refine_cap(report: dict) -> int:
 
 def _whole(checked) -> bool:
     """Whether the sweep variable takes whole numbers only (a network's ``n``: data rows)."""
-    return checked.kind == "network" and checked.sweep_name == "n"
+    return checked.kind in ("network", "tensor") and checked.sweep_name == "n"
 
 
 def located_width(checked) -> float:

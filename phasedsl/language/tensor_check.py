@@ -1,0 +1,365 @@
+"""Checking a tensor spec: ``param W[m, k]``, ``model y = EXPR``, ``truth y = EXPR``, phases.
+
+The shapes of every expression are inferred by ``tensor_types.Typer``; numbers that must be
+constants (dims, indices, the prior, ``n``, ``noise``) are evaluated with the symbolic
+evaluator, as in network specs. The result is a ``TensorModel``: the syntax trees of the
+model, the truth, the lets and the phases, with the shapes they were checked against, which
+lowering (``phasedsl.lower.tensor``) evaluates with arrays. Parameters are laid out flat in
+the order written, each row-major.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import sympy as sp
+
+from . import ast
+from . import catalogue as err
+from . import symbolic as sy
+from .layout import Slot
+from .limits import MAX_INPUTS, MAX_PARAMETERS, MAX_SEED
+from .network_check import _data, _data_size, _input_dist, _sweep_only, _whole
+from .tensor_shapes import Cond, T, shape_text
+from .tensor_types import Typer
+
+__all__ = ["TensorModel", "TensorPred", "TensorCheck", "check_tensor", "TENSOR_NAMES"]
+
+TENSOR_NAMES = {"x": "the model's input (`x ~ ...` in `data`)",
+                "n": "the sample size, set in `data`"}
+
+
+@dataclass(frozen=True)
+class TensorPred:
+    """A phase condition of a tensor spec: its tree (lowering evaluates it with arrays)."""
+
+    expr: ast.Expr = field(compare=False)
+    text: str = ""  # its source text (what ``repr`` and re-analysis compare)
+
+    def __repr__(self) -> str:
+        return f"TensorPred({self.text!r})"
+
+
+@dataclass(frozen=True)
+class TensorModel:
+    """A tensor spec's model, truth and data, checked.
+
+    - ``params``: ``(name, dims)`` in the flat layout's order (each block row-major);
+    - ``model``, ``truth``: the forward expressions (trees) of ``x: f[inputs]``, each a number
+      or an ``outputs`` vector; ``lets``: every let's tree, by name (lowering evaluates those
+      the expressions use); ``shapes``: the dims of every let;
+    - ``prior_mean``, ``prior_sd``: per flat coordinate (``normal``; empty for ``uniform``);
+    - ``n``, ``noise``: sympy in the sweep variables; ``x_dist``: ``("normal", mean, sd)`` or
+      ``("uniform", a, b)``; ``seed``: the data seed;
+    - ``affine``: the model's output is affine in ``x`` (a linear network, reduced-rank
+      regression), so its Gaussian likelihood depends on the data through their first and
+      second moments alone (``lower.tensor``).
+    """
+
+    params: tuple[tuple[str, tuple[int, ...]], ...]
+    model: ast.Expr = field(compare=False, repr=False)
+    truth: ast.Expr = field(compare=False, repr=False)
+    lets: dict = field(compare=False, repr=False)
+    shapes: dict = field(compare=False, repr=False)
+    inputs: int = 1
+    outputs: tuple[int, ...] = ()
+    n: sp.Expr = sp.Integer(1)
+    x_dist: tuple = ("normal", 0.0, 1.0)
+    noise: sp.Expr = sp.Integer(1)
+    seed: int = 0
+    prior_mean: tuple[float, ...] = ()
+    prior_sd: tuple[float, ...] = ()
+    text: str = ""  # the model, truth and let lines (the posterior's identity)
+    sweep_names: tuple[str, ...] = ()
+    affine: bool = False  # the model is ``A(w) x + b(w)``: the likelihood needs only moments
+
+    def __repr__(self) -> str:
+        return (f"TensorModel(params={self.params!r}, {self.text!r}, inputs={self.inputs}, "
+                f"n={self.n}, x={self.x_dist!r}, noise={self.noise}, seed={self.seed}, "
+                f"prior={self.prior_mean!r}, {self.prior_sd!r})")
+
+
+class TensorCheck(NamedTuple):
+    tensor: TensorModel
+    slots: tuple[Slot, ...]
+    symbols: tuple[sp.Symbol, ...]
+    n: sp.Expr
+    prior: tuple
+    scope: sy.Scope  # constants and `n` (beta's scope)
+    phases: tuple[tuple[str, TensorPred], ...]
+
+
+def check_tensor(c) -> TensorCheck:
+    """Check the tensor statements of checker ``c`` (its statements, lets, sweep, context)."""
+    model, truth, data = c.tensors.get("model"), c.tensors.get("truth"), c.one.get(ast.Data)
+    _present(c, model, truth, data)
+    for st in (model, truth):
+        if st.op != "=":
+            raise err.invalid("only Gaussian regression (`y = ...`) is supported yet",
+                              st.span, expected=f"`{st.role} {st.output.id} = EXPR`",
+                              found=f"`{st.role} {st.output.id} ~ ...`",
+                              notes=("a classification likelihood (`y ~ ...`) is planned",))
+    items = _data(c, data)
+    for key in ("file", "seeds"):
+        if key in items:
+            raise err.misplaced(f"`{key}` is not supported in a tensor spec yet",
+                                items[key].span, expected="`n`, `x`, `noise`, `seed`",
+                                found=f"`{key}`")
+    x_dist, k = _input_dist(c, c.base, items["x"].expr)
+    slots, symbols = _slots(c)
+    n = _n(c, items, data, k)
+    scope = c.base.child({"n": lambda: n})
+    with c.lets_in(scope):
+        noise, seed = _noise_seed(c, items, scope)
+        mean, sd, prior = _priors(c, slots)
+    typer = _typer(c, slots, k, n)
+    out = _forward(c, typer, model, truth)
+    phases = _phases(c, typer)
+    lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
+    text = "\n".join(sy_text(c, st) for st in [model, truth] + lets)
+    tensor = TensorModel(
+        params=tuple((s.name, s.shape) for s in slots), model=model.expr, truth=truth.expr,
+        lets={name: st.expr for name, st in c.lets.items()}, shapes=typer.let_shapes,
+        inputs=k, outputs=out.dims, affine=out.affine, n=n, x_dist=x_dist, noise=noise, seed=seed,
+        prior_mean=mean, prior_sd=sd, text=text,
+        sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x))
+    return TensorCheck(tensor, slots, symbols, n, prior, scope, phases)
+
+
+def sy_text(c, st: ast.Stmt) -> str:
+    """A statement's source text, exactly its span (no comment, no neighbour after `;`)."""
+    sp_ = st.span
+    lines = c.spec.source.split("\n")[sp_.line - 1: sp_.end_line]
+    if len(lines) == 1:
+        return lines[0][sp_.column - 1: sp_.end_column - 1]
+    return "\n".join([lines[0][sp_.column - 1:]] + lines[1:-1] + [lines[-1][:sp_.end_column - 1]])
+
+
+def _present(c, model, truth, data) -> None:
+    present = [s for s in (model, truth, data) if s is not None]
+    first = min(present, key=lambda s: (s.span.line, s.span.column))
+    for st, what, hint in ((model, "`model y = ...`", "`model y = W2 @ W1 @ x`"),
+                           (truth, "`truth y = ...`", "`truth y = T @ x`"),
+                           (data, "`data` block", "`data { n = 10000; x ~ normal(0, 1)^3 }`")):
+        if st is None:
+            raise err.missing(f"a tensor spec needs a {what}", first.span, expected=hint,
+                              found=f"no {what} in this spec",
+                              notes=("a tensor spec has `data`, `param`s, `model y = ...` "
+                                     "and `truth y = ...`",))
+    for st in c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Energy):
+        if st is not None:
+            raise err.invalid("a tensor spec (`model y = ...`) cannot also have this", st.span,
+                              expected="`param`s, `model y = ...`, `truth y = ...`, `data`",
+                              found="a `network` or an `energy` statement")
+
+
+def _slots(c) -> tuple[tuple[Slot, ...], tuple[sp.Symbol, ...]]:
+    """Each ``param``'s block of the flat vector, row-major, in the order written."""
+    if not c.params:
+        st = c.tensors["model"]
+        raise err.missing("a tensor spec needs parameters", st.span,
+                          expected="`param W[3, 3]` before the model", found="no `param`")
+    slots, symbols, start = [], [], 0
+    for name, p in c.params.items():
+        dims = tuple(_dim(c, e) for e in ((p.size,) if p.size is not None else ()) + p.more)
+        if len(dims) > 2:
+            raise err.invalid("a parameter is a number, a vector or a matrix", p.span,
+                              expected="`param W[m, k]` at most", found=f"{len(dims)} dimensions")
+        lo, hi = _box(c, p)
+        slot = Slot(name, dims, start, lo, hi)
+        start += slot.size
+        if start > MAX_PARAMETERS:
+            raise err.too_large("the parameters", p.span, f"{MAX_PARAMETERS:,} numbers in all",
+                                f"{start:,}")
+        slots.append(slot)
+        symbols.extend(sp.Symbol(f"{name}[{','.join(map(str, ix))}]" if dims else name,
+                                 real=True) for ix in _indices(dims))
+    return tuple(slots), tuple(symbols)
+
+
+def _indices(dims: tuple[int, ...]):
+    """1-based indices of a block, row-major (``[()]`` for a number)."""
+    if not dims:
+        return [()]
+    if len(dims) == 1:
+        return [(i,) for i in range(1, dims[0] + 1)]
+    return [(i, j) for i in range(1, dims[0] + 1) for j in range(1, dims[1] + 1)]
+
+
+def _dim(c, e: ast.Expr) -> int:
+    k = c._const(e, c.base, c.ctx, "a parameter's dimension")
+    if not (float(k).is_integer() and 1 <= k <= MAX_INPUTS):
+        raise err.not_whole("a parameter's dimension", e.span, rest=f" from 1 to {MAX_INPUTS}",
+                            expected="`param W[3, 2]`", found=f"{k:g}")
+    return int(k)
+
+
+def _box(c, p: ast.Param) -> tuple[float, float]:
+    if p.box is None:
+        return float("-inf"), float("inf")
+    if len(p.box.items) != 2:
+        raise err.wrong_kind("a box is `[lower, upper]`", p.box.span, expected="two numbers",
+                             found=f"{len(p.box.items)}")
+    lo, hi = (c._const(x, c.base, c.ctx, "a bound") for x in p.box.items)
+    if not hi > lo:
+        raise err.out_of_bounds("a box needs lower < upper", p.box.span,
+                                expected="`[lower, upper]` with lower < upper",
+                                found=f"[{lo:g}, {hi:g}]")
+    return lo, hi
+
+
+def _n(c, items, data, k) -> sp.Expr:
+    """The sample size: ``data { n = ... }`` or the swept ``n``."""
+    if "n" in (c.sweep_name, c.sweep2_name):
+        n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
+                 else (c.sweep2_symbol, c.sweep2))
+        _data_size(c, n, st.span, k)
+        return n
+    item = items.get("n")
+    if item is None:
+        raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
+                          found="no `n`")
+    n = sy.scalar(item.expr, c.base, c.ctx, "a number (the sample size)")
+    _sweep_only(c, n, item.expr.span, "`n`")
+    sy.ensure_positive(n, item.expr.span, "n", c.ctx)
+    _whole(c, n, item.expr.span, "`n`")
+    _data_size(c, n, item.expr.span, k)
+    return n
+
+
+def _noise_seed(c, items, scope) -> tuple[sp.Expr, int]:
+    noise = sp.Integer(1)
+    if "noise" in items:
+        e = items["noise"].expr
+        noise = sy.scalar(e, scope, c.ctx, "a number (the noise level)")
+        _sweep_only(c, noise, e.span, "`noise`")
+        sy.ensure_positive(noise, e.span, "noise", c.ctx)
+    seed = 0
+    if "seed" in items:
+        e = items["seed"].expr
+        seed = c._const(e, c.base, c.ctx, "the data seed")
+        if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
+            raise err.not_whole("the data seed", e.span, rest=" >= 0",
+                                expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
+    return noise, int(seed)
+
+
+def _priors(c, slots) -> tuple[tuple, tuple, tuple]:
+    """Per-coordinate prior means and sds (empty for ``prior uniform``) and the spec's prior."""
+    prior = c.prior_value(c.base, slots, c.ctx)
+    own = {name: p.prior for name, p in c.params.items() if p.prior is not None}
+    if prior[0] == "uniform":
+        if own:
+            first = next(iter(own.values()))
+            raise err.invalid("a parameter's own prior needs the spec's prior to be normal",
+                              first.span, expected="`prior normal(0, 1)` (or no `prior`)",
+                              found="`prior uniform`")
+        return (), (), prior
+    mean, sd = [], []
+    for s in slots:
+        m, d = prior[1], prior[2]
+        if s.name in own:
+            _, m, d = _own_prior(c, own[s.name])
+        mean.extend([float(m)] * s.size)
+        sd.extend([float(d)] * s.size)
+    return tuple(mean), tuple(sd), prior
+
+
+def _own_prior(c, e: ast.Expr) -> tuple:
+    if not (isinstance(e, ast.Call) and e.func.id == "normal"):
+        raise err.invalid("a parameter's own prior is `normal(MEAN, SD)`", e.span,
+                          expected="`~ normal(0, 1)`", found="something else")
+    if len(e.args) != 2 or e.kwargs:
+        raise err.wrong_arity("`normal` takes 2 arguments", e.span,
+                              expected="`normal(MEAN, SD)`", found=err.arguments(len(e.args)))
+    mean = c._const(e.args[0], c.base, c.ctx, "the prior mean")
+    sd = c._const(e.args[1], c.base, c.ctx, "the prior standard deviation")
+    if not sd > 0:
+        raise err.must_be_positive("the prior standard deviation", e.args[1].span,
+                                   expected="SD > 0", found=f"{sd:g}")
+    return ("normal", mean, sd)
+
+
+def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
+    """The typer of this spec: params, ``x``, ``n``, the sweep variables, lets, constants."""
+    fixed = {s.name: T(s.shape, frozenset({"params"})) for s in slots}
+    fixed["x"] = T((k,), frozenset({"x"}))
+    fixed["n"] = T((), frozenset({"sweep"}) if n.free_symbols else frozenset())
+    fixed.update({"pi": T(()), "e": T(())})
+    for name in (c.sweep_name, c.sweep2_name):
+        if name:
+            fixed[name] = T((), frozenset({"sweep"}))
+    lets = {name: st for name, st in c.lets.items() if isinstance(st, ast.Let)}
+    busy: list[str] = []
+
+    def names(name: str, span):
+        if name in fixed:
+            return fixed[name]
+        if name not in lets:
+            return None
+        if name in busy:
+            cycle = busy[busy.index(name):] + [name]
+            raise err.invalid(f"`{name}` is defined in terms of itself", lets[name].name.span,
+                              expected="a definition that does not refer back to it",
+                              found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
+        busy.append(name)
+        try:
+            t = typer.type_of(lets[name].expr)
+        finally:
+            busy.remove(name)
+        fixed[name] = t
+        typer.let_shapes[name] = t.dims if isinstance(t, T) else None
+        return t
+
+    def constant(e, what):
+        return c._const(e, c.base, c.ctx, what)
+
+    typer = Typer(c.spec.source, names, constant, lambda: set(fixed) | set(lets))
+    typer.let_shapes = {}
+    for name, st in c.lets.items():
+        if isinstance(st, ast.NodeLet):
+            raise err.misplaced("per-node quantities need a network", st.span,
+                                expected="`let NAME = ...` (rows and columns: `W[i, :]`)",
+                                found=f"`let {name}[...]`")
+    return typer
+
+
+def _forward(c, typer: Typer, model, truth) -> T:
+    """The model's type; the truth's output has its shape (a number or a vector)."""
+    m = typer.tensor(model.expr, "a number or a vector (the model's output)")
+    if len(m.dims) > 1:
+        raise err.wrong_kind("the model's output is a number or a vector", model.expr.span,
+                             expected="a number or a vector", found=shape_text(m.dims))
+    t = typer.tensor(truth.expr, "a number or a vector (the truth's output)")
+    if "params" in t.deps:
+        raise err.depends_on_parameters("the truth", truth.expr.span,
+                                        whose="the model's parameters",
+                                        found="the model's parameters",
+                                        expected="`x`, numbers, lets, `n` and the sweep "
+                                        "variable")
+    if t.dims != m.dims:
+        raise err.wrong_kind("the truth's output has another shape than the model's",
+                             truth.expr.span, expected=f"{shape_text(m.dims)} (the model's "
+                             f"output, line {model.span.line})", found=shape_text(t.dims))
+    if truth.output.id != model.output.id:
+        raise err.invalid("the truth names another output than the model", truth.output.span,
+                          expected=f"`truth {model.output.id} = ...`",
+                          found=f"`{truth.output.id}`")
+    return m
+
+
+def _phases(c, typer: Typer) -> tuple[tuple[str, TensorPred], ...]:
+    out = []
+    for name, st in c.phases.items():
+        t = typer.type_of(st.pred)
+        if not isinstance(t, Cond):
+            raise err.value_where_needed(shape_text(t.dims), "a condition (such as "
+                                         "`rank(W2 @ W1, 0.1) == 2`)", st.pred.span)
+        if "x" in t.deps:
+            raise err.invalid("a phase cannot use the input `x`", st.pred.span,
+                              expected="a condition on the parameters, lets and the sweep "
+                              "variable", found="an expression of `x`")
+        out.append((name, TensorPred(st.pred, sy_text(c, st))))
+    return tuple(out)
+
