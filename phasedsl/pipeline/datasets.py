@@ -16,7 +16,6 @@ import dataclasses
 import time
 
 from ..analysis.datasets import combine_datasets
-from ..rundir import save_draws
 from .lcoef import with_lcoef
 
 __all__ = ["dataset_key", "sample_datasets", "run_datasets"]
@@ -102,7 +101,7 @@ def run_datasets(engine, compiled, values, todo, seed, run, progress, on_point, 
         if lcoef is not None:
             point = with_lcoef(point, lcoef, v, draws[0])
         for j, d in enumerate(draws[1:], start=1):
-            save_draws(run.folder, i, d, dataset=j)
+            run.save_draws(i, d, point.to_json(), dataset=j)
         run.add_point(i, point.to_json(), draws[0])
         if on_point is not None:
             on_point(point.to_json())
