@@ -343,10 +343,11 @@ class _Checker:
         return value
 
     def _energy_n(self, st) -> sp.Expr:
-        if self.sweep_name == "n":
-            return self.sweep_symbol
-        if self.sweep2_name == "n":
-            return self.sweep2_symbol
+        for sweep, symbol in ((self.one.get(ast.Sweep), self.sweep_symbol),
+                              (self.sweep2, self.sweep2_symbol)):
+            if sweep is not None and sweep.name.id == "n":  # positive at every sweep value
+                sy.ensure_positive(symbol, sweep.span, "n", self.ctx)
+                return symbol
         if "n" not in self.lets:
             raise err.missing("an energy model needs the sample size `n`", st.span,
                         expected="`let n = ...` or `sweep n over ...`", found="no `n`")
