@@ -96,6 +96,8 @@ def test_one_chain_on_two_devices(tmp_path):
     ("eps=[1,2]", "--set eps=[1,2]: a 2-vector where a number is needed"),
     ("draws=10^12", "--set draws=10^12: `draws` must be a whole number <= "),
     ("seed=2^64", "--set seed=2^64"),
+    ("eps=exp(1e20)", "--set eps=exp(1e20): this number is too large"),
+    ("eps=exp(1000)", "--set eps=exp(1000): this number is too large"),
 ])
 def test_set_edge_cases_are_usage_errors(tmp_path, value, words):
     path = tmp_path / "s.phase"

@@ -16,7 +16,8 @@ from . import symbolic as sy
 from .checked import Axis, CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
 from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_mean
-from .limits import MAX_TREE
+from .limits import (MAX_LETS, MAX_PHASES, MAX_TREE, Work, check_parameter_count,
+                     check_statement_counts, check_vector_length)
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker, default_engine
@@ -44,6 +45,7 @@ def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpe
 
 
 def _check(spec: ast.Spec, overrides: dict[str, str]) -> CheckedSpec:
+    Work.done = 0  # the checker's budget of vector work (limits.MAX_WORK), per check
     try:
         notes: list[Diagnostic] = []
         checker = _Checker(apply_overrides(spec, overrides, notes))
@@ -109,6 +111,9 @@ class _Checker:
                  ast.Sample: "`sample` block", ast.Report: "`report` block",
                  ast.Data: "`data` block", ast.Model: "`model`", ast.Truth: "`truth` block",
                  ast.Energy: "`energy`"}
+        check_statement_counts(self.spec.statements, {
+            ast.Phase: (MAX_PHASES, "phases"), ast.Let: (MAX_LETS, "lets"),
+            ast.NodeLet: (MAX_LETS, "per-node lets")})
         for st in self.spec.statements:
             if isinstance(st, ast.Sweep) and ast.Sweep in self.one and self.sweep2 is None:
                 self.sweep2 = self._second_sweep(self.one[ast.Sweep], st)
@@ -314,7 +319,9 @@ class _Checker:
                 if not (k >= 1 and float(k).is_integer()):
                     raise err.not_whole("a parameter's length", p.size.span, rest=" of 1 or more",
                                         expected="`param v[2] ...`", found=f"{k:g}")
+                check_vector_length(k, p.size.span)
                 k = int(k)
+            check_parameter_count(start + k, p.span)
             lo, hi = float("-inf"), float("inf")
             if p.box is not None:
                 if len(p.box.items) != 2:
