@@ -32,6 +32,8 @@ class NpyError(Exception):
 
 def _reason(exc: BaseException) -> str:
     text = (str(exc).splitlines() or [""])[0][:200]
+    if isinstance(exc, zlib.error):
+        return f"a damaged compressed stream ({text})"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
