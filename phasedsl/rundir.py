@@ -31,6 +31,7 @@ from .language.errors import UsageError
 from .language.limits import MAX_NUMBERS_PER_POINT
 from .language.npyfile import NpyError, read_npz
 from .language.settings import result_keys
+from .results_shape import DOCUMENT, POINT, problem
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
@@ -230,6 +231,9 @@ def validate(doc, path) -> dict:
             raise _refuse(path, f"{where} cannot be read ({type(exc).__name__}: {exc})") from None
     if len({point_id(p) for p in doc["points"]}) != len(doc["points"]):
         raise _refuse(path, "two points have the same sweep value")
+    why = field_problem(doc)
+    if why:
+        raise _refuse(path, why)
     events = doc.get("events") or []
     try:
         for e in events:
@@ -237,6 +241,33 @@ def validate(doc, path) -> dict:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _refuse(path, f"an event cannot be read ({type(exc).__name__}: {exc})") from None
     return doc
+
+
+ENGINES = ("nuts", "smc", "smc_path", "quadrature")
+
+
+def field_problem(doc: dict) -> str | None:
+    """Why a results document's fields are not what its readers take them for
+    (``results_shape``: types, finite numbers, standard errors >= 0, a known engine, the
+    recorded spec text the one its ``spec_sha256`` names), or ``None``."""
+    why = problem(doc, DOCUMENT, "")
+    for i, p in enumerate(doc["points"]):
+        why = why or problem(p, POINT, f"points[{i}]")
+        if why:
+            return why
+        masses = [*(p["phases"].items()), ("other", p["other"])]
+        bad = next((name for name, m in masses if (m.get("se") or 0) < 0), None)
+        if bad:
+            return f"points[{i}]: the standard error of `{bad}` is negative"
+    if why:
+        return why
+    if doc["sampler"].get("engine") not in ENGINES:
+        return f"`sampler.engine` is not one of {', '.join(ENGINES)}"
+    text, digest = doc.get("spec_text"), doc.get("spec_sha256")
+    if text is not None and digest is not None and (
+            hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() != digest):
+        return "`spec_text` is not the spec its `spec_sha256` names (edited?)"
+    return None
 
 
 def load_results(folder: Path) -> dict | None:

@@ -175,6 +175,19 @@ def _corruptions(doc: dict, raw: bytes) -> dict[str, bytes]:
         "event_bad": dumped(set_(["events"], [{"kind": "crossover"}])),
         "deep": b"[" * 100000 + b"]" * 100000,
         "duplicate_points": dumped(lambda d: d["points"].append(d["points"][0])),
+        # issue 25, mechanism 8: every field a reader uses, and the spec text's hash
+        "sampler_empty": dumped(set_(["sampler"], {})),
+        "se_text": dumped(set_(["points", 0, "phases", first, "se"], "big")),
+        "se_negative": dumped(set_(["points", 0, "phases", first, "se"], -1.0)),
+        "log_z_1e400": raw.replace(b'"log_z": ', b'"log_z": 1e400, "x": ', 1),
+        "log_z_list": dumped(set_(["points", 0, "log_z"], [1])),
+        "spec_text_other": dumped(lambda d: d.update(spec_text=d["spec_text"] + "\n# edited\n")),
+        "lcoef_text": dumped(set_(["points", 0, "lcoef"], {first: {"lambda": "x"}})),
+        "diagnostics_list": dumped(set_(["points", 0, "diagnostics"], [])),
+        "set_list": dumped(set_(["set"], [1])),
+        "experiment_number": dumped(set_(["experiment"], 5)),
+        "timings_number": dumped(set_(["timings"], {"started": 5})),
+        "seeds_text": dumped(set_(["seeds"], {"sampler": "x"})),
     }
 
 
