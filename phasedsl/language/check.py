@@ -201,7 +201,7 @@ class _Checker:
         settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
                                    self.kind, self.slots, self.prior, self.warnings,
                                    default_engine(self.spec.statements))
-        engine, sample, report = settings.run()
+        engine, sample, report = self._settings(settings)
         self.unused_sweep(network, energy, beta, phases)
         exp = self.one.get(ast.Experiment)
         title = exp.title.value if exp else self.spec.filename.rsplit("/", 1)[-1].removesuffix(".phase")
@@ -213,6 +213,22 @@ class _Checker:
             lets={k: self.let_value(k) for k, st in self.lets.items() if isinstance(st, ast.Let)},
             engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
             layout=self.layout, grid=self.grid)
+
+    def _settings(self, settings):
+        """``settings.run()``; a mistake of the default settings (no `sample` block, so
+        no place of its own: the work of a point too large) is located at the model."""
+        try:
+            return settings.run()
+        except SpecError as exc:
+            if exc.diagnostic.span is not None:
+                raise
+            model = self.one.get(ast.Model) or self.one.get(ast.Energy)
+            if model is None:
+                raise
+            notes = (*exc.diagnostic.notes, "with the default sampler settings; set smaller "
+                     "ones in a `sample` block")
+            raise SpecError(dataclasses.replace(exc.diagnostic, span=model.span,
+                                                notes=notes)) from None
 
     # ------------------------------------------------------------ names
     def check_names(self):
