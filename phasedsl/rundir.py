@@ -381,16 +381,17 @@ def _no_link(path: Path) -> None:
                              f"own (remove the link); {_DAMAGED}")
 
 
-def load_draws(folder: Path, index: int, dataset: int = 0,
-               results: dict | None = None) -> dict[str, np.ndarray] | None:
+def load_draws(folder: Path, index: int, dataset: int = 0, results: dict | None = None,
+               dim: int | None = None) -> dict[str, np.ndarray] | None:
     """The arrays saved for sweep point ``index`` (``params f[G,S,D]``, ``indicators
     bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted, ``diverging
     bool[G,S]`` for NUTS draws saved since it is kept), or ``None``.
 
     The file must name this point of this run (``draws_identity``, checked against
     ``results``, default the folder's ``results.json``) and hold arrays of consistent shapes
-    and finite parameters; else a ``RunFolderError``: a swapped, foreign or damaged file is
-    never read as this point's draws."""
+    and finite parameters (``dim`` of them per draw, where given); else a
+    ``RunFolderError``: a swapped, foreign or damaged file is never read as this point's
+    draws."""
     folder = Path(folder)
     path = draws_path(folder, index, dataset)
     _no_link(path.parent)
@@ -404,6 +405,8 @@ def load_draws(folder: Path, index: int, dataset: int = 0,
     if results is None:
         results = _current_results(folder)
     why = draws_problem(arrays) or identity_problem(arrays, results, index, dataset)
+    if not why and dim is not None and arrays["params"].shape[-1] != dim:
+        why = f"holds draws of {arrays['params'].shape[-1]} parameters, not the spec's {dim}"
     if why:
         raise RunFolderError(f"{path} {why}; {_DAMAGED}")
     arrays.pop(IDENTITY)

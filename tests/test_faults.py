@@ -297,6 +297,7 @@ def test_damaged_draws_files_are_messages(copied):
         "truncated": good[: len(good) // 3],
         "nan_params": saved(params=np.full_like(arrays["params"], np.nan)),
         "shape": saved(params=arrays["params"][0]),
+        "parameters": saved(params=np.concatenate([arrays["params"]] * 2, axis=2)),
         "indicators_shape": saved(indicators=arrays["indicators"][:, :3]),
         "no_identity": saved(**{IDENTITY: np.zeros(0, np.uint8)}),
         "header_bomb": _claiming(arrays, 10**12),

@@ -99,7 +99,7 @@ def inference_data(folder, results: dict):
                     _cell_coords(folder, results, values))
     arrays = []
     for v in values:
-        a = load_draws(Path(folder), point_index(results, v), results=results)
+        a = load_draws(Path(folder), point_index(results, v), results=results, dim=checked.dim)
         if a is None:
             where = checked.value_text(v) if grid else f"{sweep} = {v:g}"
             raise UsageError(f"{folder}: the draws of {where} are missing")

@@ -150,7 +150,8 @@ def _reanalyse(folder, spec: Spec) -> dict:
                     if k not in ("own", "pooled")}  # pooled again below, where it applies
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), point_index(results, value), dataset, results)
+            arrays = load_draws(Path(folder), point_index(results, value), dataset, results,
+                                checked.dim)
             if arrays is None:
                 where = checked.value_text(value) if checked.sweep_name else "point = 0"
                 raise UsageError(f"{folder}: the draws of {where} are missing; they are "
