@@ -71,12 +71,15 @@ def check_parameter_count(total: int, span) -> None:
                                                          "`param` declared up to here",))
 
 
-_TOKEN = re.compile(r'"[^"\n]*"?|#[^\n]*|[^\W\d]\w*|\d[\w.]*|\S')
+# a run of newlines is one token (the grammar's _NL), so a line holding only a comment
+# costs the parser a token too
+_TOKEN = re.compile(r'"[^"\n]*"?|#[^\n]*|(?:\r?\n)+|[^\W\d]\w*|\d[\w.]*|\S')
 
 
 def token_overflow(source: str) -> int | None:
     """The offset of the first token past ``MAX_TOKENS`` in ``source`` (a quick count
-    before parsing: the parser takes tens of microseconds a token), or ``None``."""
+    before parsing: the parser takes tens of microseconds a token; comments are not
+    counted, the line ends around them are), or ``None``."""
     count = 0
     for m in _TOKEN.finditer(source):
         if m.group().startswith("#"):
