@@ -336,8 +336,8 @@ def data_files(rng: random.Random, count: int) -> list[tuple[str, str, bytes]]:
                                                  "y": npy_header(shape[:1], "<f8", data=data)})))
         elif kind == "npz_damaged":
             b = bytearray(good)
-            at = rng.randrange(30, len(b) - 30)
-            b[at: at + rng.randint(1, 40)] = bytes(rng.randrange(256) for _ in range(20))[:1] * 1
+            at, k = rng.randrange(30, len(b) - 30), rng.randint(1, 40)
+            b[at: at + k] = bytes(rng.randrange(256) for _ in range(k))  # bytes overwritten
             out.append((f"npzd{i}", ".npz", bytes(b)))
         elif kind == "npz_bomb":
             rows = rng.choice([10**6, 2 * 10**8])
