@@ -21,7 +21,6 @@ import secrets
 import socket
 import struct
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,15 @@ import numpy as np
 from .analysis.records import Event, PointSummary, plain
 from .language.grid import Cell
 from .language.errors import UsageError
+from .language.limits import MAX_NUMBERS_PER_POINT
+from .language.npyfile import NpyError, read_npz
 from .language.settings import result_keys
+from .results_shape import DOCUMENT, POINT, problem
 
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
            "posterior_key", "draws_path", "data_identity", "point_id", "added_index",
-           "point_index", "ADDED_BASE"]
+           "point_index", "ADDED_BASE", "save_draws", "draws_identity", "locked"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -64,7 +66,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -229,6 +232,9 @@ def validate(doc, path) -> dict:
             raise _refuse(path, f"{where} cannot be read ({type(exc).__name__}: {exc})") from None
     if len({point_id(p) for p in doc["points"]}) != len(doc["points"]):
         raise _refuse(path, "two points have the same sweep value")
+    why = field_problem(doc)
+    if why:
+        raise _refuse(path, why)
     events = doc.get("events") or []
     try:
         for e in events:
@@ -238,10 +244,38 @@ def validate(doc, path) -> dict:
     return doc
 
 
+ENGINES = ("nuts", "smc", "smc_path", "quadrature")
+
+
+def field_problem(doc: dict) -> str | None:
+    """Why a results document's fields are not what its readers take them for
+    (``results_shape``: types, finite numbers, standard errors >= 0, a known engine, the
+    recorded spec text the one its ``spec_sha256`` names), or ``None``."""
+    why = problem(doc, DOCUMENT, "")
+    for i, p in enumerate(doc["points"]):
+        why = why or problem(p, POINT, f"points[{i}]")
+        if why:
+            return why
+        masses = [*(p["phases"].items()), ("other", p["other"])]
+        bad = next((name for name, m in masses if (m.get("se") or 0) < 0), None)
+        if bad:
+            return f"points[{i}]: the standard error of `{bad}` is negative"
+    if why:
+        return why
+    if doc["sampler"].get("engine") not in ENGINES:
+        return f"`sampler.engine` is not one of {', '.join(ENGINES)}"
+    text, digest = doc.get("spec_text"), doc.get("spec_sha256")
+    if text is not None and digest is not None and (
+            hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() != digest):
+        return "`spec_text` is not the spec its `spec_sha256` names (edited?)"
+    return None
+
+
 def load_results(folder: Path) -> dict | None:
     """The results document of ``folder`` (validated: ``validate``), or ``None`` where there
     is none yet. A damaged, foreign or newer document is a ``RunFolderError``."""
     path = Path(folder) / "results.json"
+    _no_link(path)
     try:
         if not path.is_file():
             if path.exists() or path.is_symlink():
@@ -300,13 +334,31 @@ def draws_path(folder: Path, index: int, dataset: int = 0) -> Path:
     return Path(folder) / "draws" / f"point_{index:03d}{tail}.npz"
 
 
-def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
+IDENTITY = "identity"  # the member of a draws file that names its point (JSON as bytes)
+
+
+def draws_identity(results: dict, point: dict, index: int, dataset: int = 0) -> dict:
+    """What a draws file says it holds: its point (``value``, a grid's ``value2``), index,
+    data set and the run's ``posterior_key`` (the draws' posterior and seed: it survives a
+    re-analysis, which changes the ``run_key``)."""
+    out = {"value": float(point["value"]), "index": int(index), "dataset": int(dataset),
+           "posterior_key": results.get("posterior_key")}
+    if "value2" in point:
+        out["value2"] = float(point["value2"])
+    return out
+
+
+def save_draws(folder: Path, index: int, draws, dataset: int = 0,
+               identity: dict | None = None) -> None:
     """The draws of one sweep point (of one data set), compressed (``params f[G,S,D]``,
-    ``indicators``, ...)."""
+    ``indicators``, ...), with ``identity`` (``draws_identity``) so that no reader takes
+    them for another point's."""
+    sub = Path(folder) / "draws"
     try:
-        (Path(folder) / "draws").mkdir(exist_ok=True)
+        sub.mkdir(exist_ok=True)
     except OSError as exc:
-        raise _fs_error("make", Path(folder) / "draws", exc) from None
+        raise _fs_error("make", sub, exc) from None
+    _no_link(sub)
     arrays = {"params": draws.params, "indicators": draws.indicators,
               "logdensity": draws.logdensity}
     if draws.weights is not None:
@@ -315,23 +367,135 @@ def save_draws(folder: Path, index: int, draws, dataset: int = 0) -> None:
         arrays["log_z"] = np.asarray(draws.log_z)
     if getattr(draws, "divergent", None) is not None:  # NUTS: bool[G, S] (export)
         arrays["diverging"] = np.asarray(draws.divergent, dtype=bool)
+    if identity is not None:
+        arrays[IDENTITY] = np.frombuffer(json.dumps(identity).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write(draws_path(folder, index, dataset), buf.getvalue())
 
 
-def load_draws(folder: Path, index: int, dataset: int = 0) -> dict[str, np.ndarray] | None:
+def _no_link(path: Path) -> None:
+    """Refuse a run folder's member that is a symbolic link: writing through it (or
+    sweeping temp files in it) would change files outside the run folder."""
+    if path.is_symlink():
+        raise RunFolderError(f"{path} is a symbolic link; a run folder's files must be its "
+                             f"own (remove the link); {_DAMAGED}")
+
+
+def load_draws(folder: Path, index: int, dataset: int = 0, results: dict | None = None,
+               dim: int | None = None) -> dict[str, np.ndarray] | None:
     """The arrays saved for sweep point ``index`` (``params f[G,S,D]``, ``indicators
     bool[G,S,P]``, ``logdensity f[G,S]``, ``weights f[G,S]`` where weighted, ``diverging
-    bool[G,S]`` for NUTS draws saved since it is kept), or ``None``."""
+    bool[G,S]`` for NUTS draws saved since it is kept), or ``None``.
+
+    The file must name this point of this run (``draws_identity``, checked against
+    ``results``, default the folder's ``results.json``) and hold arrays of consistent shapes
+    and finite parameters (``dim`` of them per draw, where given); else a
+    ``RunFolderError``: a swapped, foreign or damaged file is never read as this point's
+    draws."""
+    folder = Path(folder)
     path = draws_path(folder, index, dataset)
+    _no_link(path.parent)
     if not path.is_file():
         return None
+    _no_link(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise RunFolderError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+        arrays = read_npz(path, MAX_NUMBERS_PER_POINT)
+    except NpyError as exc:
+        raise RunFolderError(f"{path} cannot be read ({exc}); {_DAMAGED}") from None
+    if results is None:
+        results = _current_results(folder)
+    why = draws_problem(arrays) or identity_problem(arrays, results, index, dataset)
+    if not why and dim is not None and arrays["params"].shape[-1] != dim:
+        why = f"holds draws of {arrays['params'].shape[-1]} parameters, not the spec's {dim}"
+    if why:
+        raise RunFolderError(f"{path} {why}; {_DAMAGED}")
+    arrays.pop(IDENTITY)
+    return arrays
+
+
+_CACHE: dict = {}  # folder -> (stat of its results.json, the validated document)
+
+
+def _current_results(folder: Path) -> dict:
+    """``load_results(folder)``, read again only when ``results.json`` was replaced (its
+    inode, size or time changed): readers of many draws files parse it once."""
+    path = folder / "results.json"
+    try:
+        st = path.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    key = os.path.realpath(folder)
+    if stamp is None or _CACHE.get(key, (None,))[0] != stamp:
+        _CACHE.clear()  # one folder at a time is enough
+        _CACHE[key] = (stamp, load_results(folder) or {})
+    return _CACHE[key][1]
+
+
+def _recorded(arrays: dict) -> dict | None:
+    raw = arrays.get(IDENTITY)
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        return None
+    try:
+        out = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return out if isinstance(out, dict) else None
+
+
+def identity_problem(arrays: dict, results: dict, index: int, dataset: int) -> str | None:
+    """Why the draws ``arrays`` are not those of point ``index`` (data set ``dataset``) of
+    the run ``results``; ``None`` where they are."""
+    ident = _recorded(arrays)
+    if ident is None:
+        return "does not name its sweep point (no readable identity; written by another program?)"
+    value = ident.get("value")
+    if not _number(value) or ("value2" in ident and not _number(ident["value2"])):
+        return "names no numeric sweep value"
+    point = value if "value2" not in ident else (value, ident["value2"])
+    shown = f"{value:g}" if "value2" not in ident else f"({value:g}, {ident['value2']:g})"
+    if bool(results.get("sweep2")) != ("value2" in ident):
+        return f"holds the draws of {shown}, a point of another kind of sweep"
+    try:
+        own = point_index(results, point)
+    except (KeyError, TypeError, ValueError):
+        own = None
+    if own != index:
+        return (f"holds the draws of the sweep point {shown}, not of the point its name "
+                f"(number {index}) stands for")
+    if ident.get("dataset", 0) != dataset:
+        return f"holds the draws of data set {ident.get('dataset')}, not {dataset}"
+    key = results.get("posterior_key")
+    if key is not None and ident.get("posterior_key") != key:
+        return "holds draws of another posterior or seed than this run's (posterior_key)"
+    return None
+
+
+def draws_problem(arrays: dict) -> str | None:
+    """Why ``arrays`` are not draws of one point (shapes, kinds, finite parameters)."""
+    params = arrays.get("params")
+    if params is None or arrays.get("indicators") is None or arrays.get("logdensity") is None:
+        return "lacks one of the arrays params, indicators, logdensity"
+    if params.ndim != 3 or params.dtype.kind != "f" or 0 in params.shape:
+        return f"holds parameters of shape {list(params.shape)} ({params.dtype}), not [G, S, D]"
+    g, s = params.shape[:2]
+    want = {"indicators": (3, "b"), "logdensity": (2, "f"), "weights": (2, "f"),
+            "diverging": (2, "b"), "log_z": (1, "f")}
+    for name, (ndim, kind) in want.items():
+        a = arrays.get(name)
+        if a is None:
+            continue
+        if a.ndim != ndim or a.shape[:min(ndim, 2)] != (g, s)[:ndim] or a.dtype.kind != kind:
+            return f"holds `{name}` of shape {list(a.shape)} ({a.dtype}), not of the draws' {g} x {s}"
+    if not np.all(np.isfinite(params)):
+        return "holds parameters that are NaN or infinite"
+    w = arrays.get("weights")
+    if w is not None and not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        return "holds weights that are negative, NaN or infinite"
+    if np.any(np.isnan(arrays["logdensity"])):
+        return "holds a log density that is NaN"
+    return None
 
 
 class RunFolder:
@@ -403,11 +567,16 @@ class RunFolder:
     def save(self) -> None:
         atomic_write(self.folder / "results.json", dumps(self.results).encode())
 
+    def save_draws(self, index: int, draws, point: dict, dataset: int = 0) -> None:
+        """The draws of ``point`` (data set ``dataset``), named as its (``draws_identity``)."""
+        save_draws(self.folder, index, draws, dataset,
+                   draws_identity(self.results, point, index, dataset))
+
     def add_point(self, index: int, point: dict, draws, added: bool = False) -> None:
         """A finished sweep point: its draws, then its summary (contract shape). ``added``:
         a value outside the spec's sweep, added to locate an event (kept in ``sweep.added``,
         sorted; ``index`` is its ``added_index``)."""
-        save_draws(self.folder, index, draws)
+        self.save_draws(index, draws, point)
         if added:
             grid = "value2" in point
             old = self.results["sweep"].get("added", [])
@@ -455,6 +624,7 @@ class RunFolder:
 def _sweep_temp_files(folder: Path) -> None:
     """Remove the temp files a killed run left (``atomic_write``'s ``.NAME.PID.XXXX.tmp``);
     only under the folder's lock, so no live writer owns them."""
+    _no_link(folder / "draws")
     for sub in (folder, folder / "draws"):
         with contextlib.suppress(OSError):
             for tmp in sub.glob(".*.tmp"):
@@ -463,10 +633,12 @@ def _sweep_temp_files(folder: Path) -> None:
 
 
 class RunLock:
-    """One run at a time in a run folder: an exclusive ``flock`` on ``FOLDER/.lock``, held
-    while the run lasts. The kernel releases it when the process ends, however it ends, so
-    a lock of a dead process is never in the way (the next run takes it). The file holds
-    the holder's pid, host and start time, for the message a second run gets."""
+    """One writer at a time in a run folder: an exclusive ``flock`` on ``FOLDER/.lock``,
+    held while a run, a re-analysis, a figure or export write lasts. The kernel releases it
+    when the process ends, however it ends, so a lock of a dead process is never in the way
+    (the next writer takes it). The file holds the holder's pid, host and start time, for
+    the message a second writer gets. It is opened without following a symbolic link (a
+    planted ``.lock`` link is refused, its target never truncated)."""
 
     NAME = ".lock"
 
@@ -474,13 +646,18 @@ class RunLock:
         self.path, self._fh = path, fh
 
     @classmethod
-    def acquire(cls, folder: Path) -> "RunLock":
+    def acquire(cls, folder: Path, what: str = "run") -> "RunLock":
         import fcntl
 
-        path = Path(folder) / cls.NAME
+        folder = Path(folder)
+        path = folder / cls.NAME
+        _no_link(path)
         try:
-            fh = open(path, "a+", encoding="utf-8")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fh = open(fd, "r+", encoding="utf-8", errors="replace")
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                _no_link(path)
             raise _fs_error("lock the run folder", folder, exc) from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -488,15 +665,10 @@ class RunLock:
             fh.seek(0)
             holder = fh.read(500).strip()
             fh.close()
-            try:
-                info = json.loads(holder)
-                who = (f"process {info['pid']} on {info['host']}, started "
-                       f"{info['started']}")
-            except (ValueError, KeyError, TypeError):
-                who = "another process"
             raise RunFolderError(
-                f"{folder} is in use by another run ({who}); wait for it to finish, or "
-                "use --out for another folder") from None
+                f"{folder} is in use by another run ({_holder(holder)}); wait for it to "
+                f"finish, or use --out for another folder; nothing was changed by this {what}"
+            ) from None
         try:
             fh.seek(0)
             fh.truncate()
@@ -514,3 +686,32 @@ class RunLock:
                 self._fh.truncate()
             self._fh.close()  # closing drops the flock
             self._fh = None
+
+
+def _holder(note: str) -> str:
+    try:
+        info = json.loads(note)
+        return f"process {info['pid']} on {info['host']}, started {info['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+_HELD: set[str] = set()  # run folders (real paths) this process holds through ``locked``
+
+
+@contextlib.contextmanager
+def locked(folder, what: str):
+    """The run folder ``folder`` locked for one writer (``RunLock``) while the block runs
+    (``what`` names the writer in the message another writer gets: ``re-analysis``); a
+    block inside another ``locked`` block of the same folder keeps the outer lock."""
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        yield None
+        return
+    lock = RunLock.acquire(Path(folder), what)
+    _HELD.add(key)
+    try:
+        yield lock
+    finally:
+        _HELD.discard(key)
+        lock.release()

@@ -173,6 +173,19 @@ def _corruptions(doc: dict, raw: bytes) -> dict[str, bytes]:
         "event_bad": dumped(set_(["events"], [{"kind": "crossover"}])),
         "deep": b"[" * 100000 + b"]" * 100000,
         "duplicate_points": dumped(lambda d: d["points"].append(d["points"][0])),
+        # issue 25, mechanism 8: every field a reader uses, and the spec text's hash
+        "sampler_empty": dumped(set_(["sampler"], {})),
+        "se_text": dumped(set_(["points", 0, "phases", first, "se"], "big")),
+        "se_negative": dumped(set_(["points", 0, "phases", first, "se"], -1.0)),
+        "log_z_1e400": raw.replace(b'"log_z": ', b'"log_z": 1e400, "x": ', 1),
+        "log_z_list": dumped(set_(["points", 0, "log_z"], [1])),
+        "spec_text_other": dumped(lambda d: d.update(spec_text=d["spec_text"] + "\n# edited\n")),
+        "lcoef_text": dumped(set_(["points", 0, "lcoef"], {first: {"lambda": "x"}})),
+        "diagnostics_list": dumped(set_(["points", 0, "diagnostics"], [])),
+        "set_list": dumped(set_(["set"], [1])),
+        "experiment_number": dumped(set_(["experiment"], 5)),
+        "timings_number": dumped(set_(["timings"], {"started": 5})),
+        "seeds_text": dumped(set_(["seeds"], {"sampler": "x"})),
     }
 
 
@@ -194,3 +207,185 @@ def test_damaged_results_files(tmp_path, reference):
             assert lines[-1].startswith("phasedsl: error: "), (name, err)
             assert all(line.startswith("[") for line in lines[:-1]), (name, err)
             assert (folder / "results.json").read_bytes() == data, f"{name}: rewritten"
+
+
+# ---------------------------------------------------------------- issue 25: the run folder
+
+
+def _main(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    assert "Traceback" not in out.getvalue() + err.getvalue(), err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def copied(tmp_path, reference):
+    """A copy of the reference run folder (draws included)."""
+    spec, _ = reference
+    folder = tmp_path / "copy"
+    shutil.copytree(Path(spec).parent / "ref", folder)
+    return folder
+
+
+def test_swapped_draws_files_are_refused(copied, reference):
+    """Mechanism 1: a draws file names its point and run; a swap is refused by every
+    reader (the API, export, the figures), never read as the other point's draws."""
+    from phasedsl import open_run
+    from phasedsl.rundir import RunFolderError
+
+    a, b = copied / "draws" / "point_000.npz", copied / "draws" / "point_004.npz"
+    tmp = copied / "x.npz"
+    a.rename(tmp), b.rename(a), tmp.rename(b)
+    run = open_run(copied)
+    before = (copied / "results.json").read_bytes()
+    with pytest.raises(RunFolderError, match="holds the draws of the sweep point"):
+        run.draws(run.results["sweep"]["values"][0])
+    assert run.draws(run.results["sweep"]["values"][1]) is not None
+    code, _, err = _main("export", copied)
+    assert code == 2 and "holds the draws of the sweep point" in err, err
+    assert (copied / "results.json").read_bytes() == before
+
+
+def test_draws_of_another_run_are_refused(tmp_path, copied, reference):
+    """Mechanism 1: the same sweep value of another posterior (other seed) is refused."""
+    spec, ref = reference
+    other = tmp_path / "other"
+    code, _, err = _main("run", spec, "--out", other, "--no-plots", "--seed", "3",
+                         "--set", "points=21")
+    assert code == 0, err
+    shutil.copy(other / "draws" / "point_002.npz", copied / "draws" / "point_002.npz")
+    code, _, err = _main("export", copied)
+    assert code == 2 and "another posterior or seed" in err, err
+
+
+def _claiming(arrays: dict, rows: int) -> bytes:
+    """An uncompressed ``.npz`` whose ``params`` header claims ``rows`` rows (the header's
+    padding absorbs the longer shape, so the file stays well formed but for its size)."""
+    buf = io.BytesIO()
+    np.savez(buf, **{**arrays, "params": np.zeros((1, 1, 1), np.float32)})
+    old = b"(1, 1, 1), }"
+    new = f"({rows}, 1, 1), }}".encode()
+    data = buf.getvalue()
+    return data.replace(old + b" " * (len(new) - len(old)), new, 1)
+
+
+def test_damaged_draws_files_are_messages(copied):
+    """Mechanism 8: a damaged deflate stream, wrong shapes, NaN parameters: exit 2 with the
+    file named, from every reader."""
+    from phasedsl.rundir import IDENTITY
+
+    path = copied / "draws" / "point_001.npz"
+    good = path.read_bytes()
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+
+    def saved(**change):
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{**arrays, **change})
+        return buf.getvalue()
+
+    middle = len(good) // 2
+    damage = {
+        "deflate": good[:middle] + bytes(b ^ 0x55 for b in good[middle: middle + 64])
+        + good[middle + 64:],
+        "truncated": good[: len(good) // 3],
+        "nan_params": saved(params=np.full_like(arrays["params"], np.nan)),
+        "shape": saved(params=arrays["params"][0]),
+        "parameters": saved(params=np.concatenate([arrays["params"]] * 2, axis=2)),
+        "indicators_shape": saved(indicators=arrays["indicators"][:, :3]),
+        "no_identity": saved(**{IDENTITY: np.zeros(0, np.uint8)}),
+        "header_bomb": _claiming(arrays, 10**12),
+    }
+    for name, data in damage.items():
+        path.write_bytes(data)
+        code, _, err = _main("export", copied)
+        assert code == 2 and "point_001.npz" in err, (name, err)
+
+
+def test_a_reanalysis_waits_for_no_run(copied, reference):
+    """Mechanism 2: every writer takes the folder's lock: a re-analysis, a plot or an
+    export into a folder a run holds is refused and changes nothing."""
+    from phasedsl.rundir import RunLock
+
+    before = (copied / "results.json").read_bytes()
+    lock = RunLock.acquire(copied)
+    try:
+        for argv in (["report", copied, "--set", "report.floor=0.01"], ["plot", copied],
+                     ["export", copied]):
+            code, _, err = _main(*argv)
+            assert code == 2 and "in use by another run (process" in err, (argv, err)
+    finally:
+        lock.release()
+    assert (copied / "results.json").read_bytes() == before
+    assert not list(copied.glob("*.png"))
+
+
+def test_a_reanalysis_racing_a_run(tmp_path, reference):
+    """Mechanism 2, raced: re-analyses started while a run fills the folder are refused
+    (or, once it is done, applied); the run's document is never overwritten by a stale one
+    and every point survives."""
+    spec, ref = reference
+    folder = tmp_path / "race"
+    p = _cli("run", str(spec), "--out", str(folder), "--no-plots", "--batch", "0")
+    codes = []
+    while p.poll() is None and len(codes) < 200:
+        if (folder / "results.json").exists():
+            code, _, err = _main("report", folder, "--set", "report.floor=0.02", "--no-plots")
+            assert code in (0, 2), err
+            assert code == 0 or "in use by another run" in err or "no results.json" in err, err
+            codes.append(code)
+        time.sleep(0.2)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert 2 in codes or not codes
+    assert _intact(folder, ref) == len(ref["points"])
+    assert load_results(folder)["status"] == "complete"
+
+
+def test_planted_links_change_nothing_outside(tmp_path, copied, reference):
+    """Mechanism 3: a `.lock` link, a figure link, a `draws/` link: refused or replaced,
+    their targets never written, truncated or swept."""
+    spec, _ = reference
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("keep me")
+    (outside / ".keep.tmp").write_text("keep me too")
+    # .lock as a link
+    (copied / ".lock").unlink(missing_ok=True)
+    (copied / ".lock").symlink_to(victim)
+    for argv in (["run", spec, "--out", copied, "--no-plots"],
+                 ["report", copied, "--set", "report.floor=0.01"]):
+        code, _, err = _main(*argv)
+        assert code == 2 and "symbolic link" in err, err
+    (copied / ".lock").unlink()
+    # a figure as a link: replaced, not written through
+    (copied / "masses.png").symlink_to(victim)
+    code, _, err = _main("plot", copied)
+    assert code == 0, err
+    assert not (copied / "masses.png").is_symlink()
+    # draws/ as a link
+    shutil.copytree(copied / "draws", outside / "draws")
+    shutil.rmtree(copied / "draws")
+    (copied / "draws").symlink_to(outside / "draws", target_is_directory=True)
+    code, _, err = _main("run", spec, "--out", copied, "--no-plots", "--fresh")
+    assert code == 2 and "symbolic link" in err, err
+    assert victim.read_text() == "keep me" and (outside / ".keep.tmp").exists()
+    assert sorted(p.name for p in (outside / "draws").iterdir()) == sorted(
+        f"point_{i:03d}.npz" for i in range(40))
+
+
+def test_a_spec_named_dots_runs_inside_runs(tmp_path, reference):
+    """Mechanism 3: `...phase` has the stem `..`: its default folder stays inside runs/."""
+    spec, _ = reference
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(spec, work / "...phase")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHASEDSL_PROGRESS": "0"}
+    p = subprocess.run([sys.executable, "-m", "phasedsl.cli", "run", "...phase", "--no-plots",
+                        "--set", "points=11"], cwd=work, capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert not (work / "results.json").exists() and (work / "runs" / "spec" / "results.json").exists()

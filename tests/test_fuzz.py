@@ -111,3 +111,79 @@ def test_fuzz_run_a_few(tmp_path):
 @pytest.mark.slow
 def test_fuzz_run_many(tmp_path):
     _run_some(tmp_path, 40, seed=55)
+
+
+# ---------------------------------------------------------------- issue 25: new kinds
+
+
+def _check_each(tmp_path, named):
+    """Every ``(name, bytes)`` through ``check``: sane, within ``SECONDS`` each and, all of
+    them, within ``MEMORY`` of extra peak memory."""
+    start = max(_rss(), _peak())
+    slowest = (0.0, "")
+    for name, data in named:
+        path = tmp_path / f"{name}.phase"
+        path.write_bytes(data)
+        code, out, err, seconds = _run_cli(["check", str(path)])
+        _assert_sane(path, data, code, out, err, seconds)
+        slowest = max(slowest, (seconds, name))
+        path.unlink()
+    assert _peak() - start < MEMORY, f"peak memory grew by {(_peak() - start) >> 20} MiB"
+    return slowest
+
+
+def test_size_attacks_under_the_file_limit(tmp_path):
+    """Files just under 1 MB whose cost is work, not bytes (900k semicolons, 20,000 phases,
+    a 200,000-entry vector, norms of a 10,000-vector): each checked well under 20 s."""
+    from fuzzgen import size_attacks
+
+    _check_each(tmp_path, size_attacks())
+
+
+def test_every_limit_at_its_edges(tmp_path):
+    """Every limit at -1/0/+1 and numbers past float64 wherever a number goes: accepted
+    or refused with a location, never a traceback or a hang."""
+    from fuzzgen import limit_edges
+
+    _check_each(tmp_path, limit_edges())
+
+
+def test_encodings(tmp_path):
+    from fuzzgen import encodings
+
+    _check_each(tmp_path, encodings())
+
+
+def _data_spec(file: str) -> str:
+    return (f'sweep eps over 0.2, 0.3\ndata {{ file = "{file}" }}\nmodel network(width = 1)\n'
+            "let u[i] = q[i] * w[i]\nphase pos = u[1][1] > eps\n")
+
+
+def _data_campaign(tmp_path, count, seed):
+    import random
+
+    from fuzzgen import data_files
+
+    start = max(_rss(), _peak())
+    for name, ext, data in data_files(random.Random(seed), count):
+        (tmp_path / f"{name}{ext}").write_bytes(data)
+        path = tmp_path / f"{name}.phase"
+        text = _data_spec(f"{name}{ext}")
+        path.write_text(text)
+        code, out, err, seconds = _run_cli(["check", str(path)])
+        assert code in (0, 1) and "Traceback" not in out + err and seconds < SECONDS, err
+        if code == 1:  # located in the data file (its row, column or cell) or the spec
+            first = next(line for line in err.splitlines() if ": error: " in line)
+            assert first.startswith((str(path), str(tmp_path / name))), first
+    assert _peak() - start < MEMORY, f"peak memory grew by {(_peak() - start) >> 20} MiB"
+
+
+def test_data_files_whose_headers_lie(tmp_path):
+    """NumPy files claiming 10^12 rows, damaged deflate streams, bombs, odd digits: a
+    located error (in the data file) or an accept, within the time and memory bounds."""
+    _data_campaign(tmp_path, 40, seed=25)
+
+
+@pytest.mark.slow
+def test_data_files_many(tmp_path):
+    _data_campaign(tmp_path, 400, seed=2525)

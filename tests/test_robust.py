@@ -84,6 +84,8 @@ def test_one_chain_on_two_devices(tmp_path):
     ("eps=[1,2]", "--set eps=[1,2]: a 2-vector where a number is needed"),
     ("draws=10^12", "--set draws=10^12: `draws` must be a whole number <= "),
     ("seed=2^64", "--set seed=2^64"),
+    ("eps=exp(1e20)", "--set eps=exp(1e20): this number is too large"),
+    ("eps=exp(1000)", "--set eps=exp(1000): this number is too large"),
 ])
 def test_set_edge_cases_are_usage_errors(tmp_path, value, words, cli):
     path = tmp_path / "s.phase"
@@ -141,3 +143,58 @@ def test_terminal_output_escapes_control_characters(tmp_path, cli):
                     "energy K = w^2 + zz\x07\n")
     code, out, err = cli("check", path)
     assert code == 1 and "\x1b" not in err and "\x07" not in err and "\\x07" in err, err
+
+
+# ---------------------------------------------------------------- issue 25, mechanism 6
+
+
+NO_PHASES = """sweep theta over 1, 2
+param w in [-2, 2]
+{second}let n = 10
+energy K = (w - theta)^2{more}
+sample {sample}
+"""
+
+
+@pytest.mark.parametrize("second,sample", [
+    (True, "quadrature { points = 21 }"),
+    (False, "quadrature { points = 21 }"),
+])
+def test_a_spec_without_phases_reports_other_only(tmp_path, second, sample):
+    """The docs allow a spec without phases: every engine reports `other` only (2-parameter
+    quadrature crashed on a zero-column indicator array)."""
+    path = tmp_path / "s.phase"
+    path.write_text(NO_PHASES.format(second="param v in [-2, 2]\n" if second else "",
+                                     more=" + v^2" if second else "", sample=sample))
+    code, out, err = cli("run", path, "--out", tmp_path / "out", "--no-plots", "--json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    assert [p["phases"] for p in points] == [{}, {}]
+    assert all(abs(p["other"]["mass"] - 1) < 1e-9 for p in points)
+
+
+@pytest.mark.slow
+def test_a_spec_without_phases_under_smc(tmp_path):
+    """SMC's pooling crashed on `reshape(-1, 0)` (a spec without phases)."""
+    path = tmp_path / "s.phase"
+    path.write_text(NO_PHASES.format(second="", more="",
+                                     sample="smc { particles = 50; runs = 2 }"))
+    code, out, err = cli("run", path, "--out", tmp_path / "out", "--no-plots", "--json")
+    assert code == 0, err
+    assert all(p["phases"] == {} for p in json.loads(out)["points"])
+
+
+def test_sign_patterns_are_linear_in_the_width():
+    """The sign-mode summary counts the patterns that occur, not all 2^d (8 PiB at d = 50)."""
+    import time
+
+    import numpy as np
+
+    from phasedsl.analysis.modes import sign_patterns
+
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    out = sign_patterns(rng.normal(size=(2, 300, 64)))
+    assert time.perf_counter() - t0 < 5.0
+    assert all(len(p) == 64 for p in out["shares"]) and len(out["groups"]) == 2
+    assert abs(sum(out["groups"][0].values()) - 1) < 1e-3  # shares rounded to 6 digits

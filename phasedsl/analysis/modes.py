@@ -19,23 +19,27 @@ def sign_patterns(q: np.ndarray, weights: np.ndarray | None = None) -> dict:
 
     Returns ``{"shares": {pattern: share}, "groups": [{pattern: share}, ...]}``; patterns
     with no mass are left out; ``shares`` averages the groups with equal weight.
+
+    Linear in the width: only the patterns that occur are counted (a table of all 2^d
+    patterns would need 8 PiB at d = 50).
     """
     q = np.asarray(q)
     g, s, _ = q.shape
     w = np.full((g, s), 1.0 / s) if weights is None else np.asarray(weights, float)
-    codes = (q > 0).astype(np.int64) @ (1 << np.arange(q.shape[2]))[::-1]
     groups = []
     for k in range(g):
-        shares = np.bincount(codes[k], weights=w[k], minlength=1 << q.shape[2])
-        groups.append({_code_name(c, q.shape[2]): round(float(v), 6)
-                       for c, v in enumerate(shares) if v > 0})
+        rows, which = np.unique(q[k] > 0, axis=0, return_inverse=True)
+        shares = np.bincount(np.ravel(which), weights=w[k], minlength=len(rows))
+        groups.append({_pattern(r): round(float(v), 6)
+                       for r, v in zip(rows, shares) if v > 0})
     names = sorted({p for grp in groups for p in grp}, reverse=True)
     overall = {p: round(float(np.mean([grp.get(p, 0.0) for grp in groups])), 6) for p in names}
     return {"shares": overall, "groups": groups}
 
 
-def _code_name(code: int, d: int) -> str:
-    return "".join("+" if (code >> (d - 1 - i)) & 1 else "-" for i in range(d))
+def _pattern(row) -> str:
+    """A sign pattern as text: ``+`` for a positive ``q``, ``-`` else, node by node."""
+    return "".join("+" if x else "-" for x in row)
 
 
 def mode_finding(patterns: dict, label: str = "chain") -> Finding | None:

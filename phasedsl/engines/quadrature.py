@@ -194,6 +194,9 @@ def build_quadrature_2d(target: Target, *, points: int, subdivisions: int):
             pts = jnp.stack(jnp.meshgrid(xr, ys, indexing="ij"), axis=-1).reshape(-1, 2)
             vals = jax.vmap(logd)(pts)  # [m * cells * m]
             inds = jax.vmap(ind)(pts)  # [..., P]
+            # one column more than the phases: lax.map's batching cannot stack a
+            # zero-size output (a spec without phases), so P = 0 still maps a column
+            inds = jnp.concatenate([inds, jnp.zeros((inds.shape[0], 1), bool)], axis=1)
             total = _logsumexp(vals)
             per_phase = _logsumexp(jnp.where(inds, vals[:, None], -jnp.inf), axis=0)
             return total, per_phase
@@ -201,7 +204,7 @@ def build_quadrature_2d(target: Target, *, points: int, subdivisions: int):
         row_total, row_phase = jax.lax.map(row, x_rows, batch_size=min(cells, 16))
         log_area = np.log(area)
         log_z = _logsumexp(row_total) + log_area
-        phase_log_z = _logsumexp(row_phase, axis=0) + log_area
+        phase_log_z = _logsumexp(row_phase[:, :-1], axis=0) + log_area
 
         gx = jnp.linspace(lo[0], hi[0], points)
         gy = jnp.linspace(lo[1], hi[1], points)

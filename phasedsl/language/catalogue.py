@@ -172,9 +172,11 @@ def sweep_not_increasing(before: float, after: float, span: Span) -> SpecError:
                  found=f"{before:g} followed by {after:g}")
 
 
-def sweep_too_long(limit: int, count: int, span: Span, what: str = "values") -> SpecError:
+def sweep_too_long(limit: int, count: float, span: Span, what: str = "values") -> SpecError:
+    found = (f"{count:.0f}" if count < 1e15 else f"about {count:.3g}" if count < float("inf")
+             else "more than 10^308")
     return error("the sweep is too long", span, expected=f"at most {limit} {what}",
-                 found=f"{count}")
+                 found=found)
 
 
 # ---------------------------------------------------------------- limits

@@ -16,7 +16,8 @@ from . import symbolic as sy
 from .checked import Axis, CheckedSpec, Network, NetworkLayout, Slot  # noqa: F401 - re-exported
 from . import catalogue as err
 from .errors import Diagnostic, PhaseDSLError, SpecError, UsageError, did_you_mean
-from .limits import MAX_TREE
+from .limits import (MAX_LETS, MAX_PHASES, MAX_TREE, Work, check_parameter_count,
+                     check_statement_counts, check_vector_length)
 from .network_check import check_network
 from .overrides import apply_overrides, override_error
 from .settings import SettingsChecker, default_engine
@@ -45,6 +46,7 @@ def check(spec: ast.Spec, overrides: dict[str, str] | None = None) -> CheckedSpe
 
 
 def _check(spec: ast.Spec, overrides: dict[str, str]) -> CheckedSpec:
+    Work.done = 0  # the checker's budget of vector work (limits.MAX_WORK), per check
     try:
         notes: list[Diagnostic] = []
         checker = _Checker(apply_overrides(spec, overrides, notes))
@@ -111,6 +113,9 @@ class _Checker:
                  ast.Sample: "`sample` block", ast.Report: "`report` block",
                  ast.Data: "`data` block", ast.Model: "`model`", ast.Truth: "`truth` block",
                  ast.Energy: "`energy`"}
+        check_statement_counts(self.spec.statements, {
+            ast.Phase: (MAX_PHASES, "phases"), ast.Let: (MAX_LETS, "lets"),
+            ast.NodeLet: (MAX_LETS, "per-node lets")})
         for st in self.spec.statements:
             if isinstance(st, ast.Sweep) and ast.Sweep in self.one and self.sweep2 is None:
                 self.sweep2 = self._second_sweep(self.one[ast.Sweep], st)
@@ -205,7 +210,7 @@ class _Checker:
         settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
                                    self.kind, self.slots, self.prior, self.warnings,
                                    default_engine(self.spec.statements))
-        engine, sample, report = settings.run()
+        engine, sample, report = self._settings(settings)
         self.unused_sweep(network, energy, beta, phases)
         exp = self.one.get(ast.Experiment)
         title = exp.title.value if exp else self.spec.filename.rsplit("/", 1)[-1].removesuffix(".phase")
@@ -218,6 +223,22 @@ class _Checker:
                   if isinstance(st, ast.Let) and tensor is None},
             engine=engine, sample=sample, report=report, warnings=tuple(self.warnings),
             layout=self.layout, grid=self.grid, tensor=tensor)
+
+    def _settings(self, settings):
+        """``settings.run()``; a mistake of the default settings (no `sample` block, so
+        no place of its own: the work of a point too large) is located at the model."""
+        try:
+            return settings.run()
+        except SpecError as exc:
+            if exc.diagnostic.span is not None:
+                raise
+            model = self.one.get(ast.Model) or self.one.get(ast.Energy)
+            if model is None:
+                raise
+            notes = (*exc.diagnostic.notes, "with the default sampler settings; set smaller "
+                     "ones in a `sample` block")
+            raise SpecError(dataclasses.replace(exc.diagnostic, span=model.span,
+                                                notes=notes)) from None
 
     # ------------------------------------------------------------ names
     def check_names(self):
@@ -331,7 +352,9 @@ class _Checker:
                 if not (k >= 1 and float(k).is_integer()):
                     raise err.not_whole("a parameter's length", p.size.span, rest=" of 1 or more",
                                         expected="`param v[2] ...`", found=f"{k:g}")
+                check_vector_length(k, p.size.span)
                 k = int(k)
+            check_parameter_count(start + k, p.span)
             lo, hi = float("-inf"), float("inf")
             if p.box is not None:
                 if len(p.box.items) != 2:
@@ -360,10 +383,11 @@ class _Checker:
         return value
 
     def _energy_n(self, st) -> sp.Expr:
-        if self.sweep_name == "n":
-            return self.sweep_symbol
-        if self.sweep2_name == "n":
-            return self.sweep2_symbol
+        for sweep, symbol in ((self.one.get(ast.Sweep), self.sweep_symbol),
+                              (self.sweep2, self.sweep2_symbol)):
+            if sweep is not None and sweep.name.id == "n":  # positive at every sweep value
+                sy.ensure_positive(symbol, sweep.span, "n", self.ctx)
+                return symbol
         if "n" not in self.lets:
             raise err.missing("an energy model needs the sample size `n`", st.span,
                         expected="`let n = ...` or `sweep n over ...`", found="no `n`")

@@ -40,10 +40,9 @@ class Diagnostic:
             # \f, \v, \x1c-\x1e, \x85, U+2028/9 and would show another line)
             lines = (source or "").split("\n")
             if 0 < self.span.line <= len(lines):
-                text = printable(lines[self.span.line - 1].rstrip())
+                text, start = _window(lines[self.span.line - 1].rstrip(), self.span.column - 1)
                 gutter = str(self.span.line)
                 out.append(f"  {gutter} | {text}")
-                start = self.span.column - 1
                 if self.span.end_line == self.span.line and self.span.end_column > self.span.column:
                     width = self.span.end_column - self.span.column
                 else:
@@ -56,6 +55,20 @@ class Diagnostic:
             out.append(f"  found: {printable(self.found)}")
         out.extend(f"  note: {printable(note)}" for note in self.notes)
         return "\n".join(out)
+
+
+WINDOW = 200  # characters of a source line shown under a message (a long line is cut)
+
+
+def _window(line: str, start: int) -> tuple[str, int]:
+    """The source line as shown (``printable``; a line longer than ``WINDOW`` cut to the
+    part around column ``start``, its cuts marked ``...``) and the caret's column in it."""
+    if len(line) <= WINDOW:
+        return printable(line), start
+    lo = max(0, min(start - WINDOW // 4, len(line) - WINDOW))
+    head = "..." if lo > 0 else ""
+    tail = "..." if lo + WINDOW < len(line) else ""
+    return head + printable(line[lo: lo + WINDOW]) + tail, start - lo + len(head)
 
 
 def printable(text: str) -> str:

@@ -246,6 +246,8 @@ def check_network(c) -> NetworkCheck:
                             found="no `n`")
             n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
                      else (c.sweep2_symbol, c.sweep2))
+            sy.ensure_positive(n, st.span, "n", c.ctx)
+            _whole(c, n, st.span, "`n`")
             _data_size(c, n, st.span, k)
             if table is not None:
                 _enough_rows(c, n, st.span, table, items["file"].span)

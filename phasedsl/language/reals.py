@@ -49,12 +49,32 @@ def power_fits(a, b, e: ast.Expr) -> None:
 
 
 def fits(value, e: ast.Expr):
-    """``value`` unless it is a constant beyond 10^MAX_MAGNITUDE_DIGITS in size."""
-    if isinstance(value, sp.Expr) and value.is_Number and value.is_finite:
-        if abs(value) > sp.Integer(10) ** MAX_MAGNITUDE_DIGITS:
-            raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
-                                f"{sp.N(value, 4)}")
+    """``value`` unless it is a constant beyond 10^MAX_MAGNITUDE_DIGITS in size: a number,
+    or a constant expression (``exp(1000)``, ``exp(1e20)``), whose size is taken from its
+    binary exponent, which never overflows (a float64 would be infinite, a ``Decimal``
+    raises)."""
+    if not isinstance(value, sp.Expr) or value.free_symbols:
+        return value
+    digits = log10_size(value)
+    if digits is not None and digits > MAX_MAGNITUDE_DIGITS:
+        raise err.too_large("this number", e.span, f"10^{MAX_MAGNITUDE_DIGITS} in size",
+                            f"about 10^{digits:,.0f}" if digits < 1e6 else f"about 10^({digits:.3g})")
     return value
+
+
+def log10_size(value: sp.Expr) -> float | None:
+    """log10 of ``|value|`` for a constant whose value is a real number (mpmath's binary
+    exponent: exact for any size), ``None`` where it is not one or cannot be evaluated."""
+    if value.is_Integer:
+        return (int(value).bit_length() - 1) * math.log10(2) if value != 0 else None
+    try:
+        f = sp.N(value, 15)
+    except (TypeError, ValueError, ArithmeticError, RecursionError):
+        return None
+    if not isinstance(f, sp.Float) or not f.is_finite or f == 0:
+        return None
+    _, man, exp, _ = f._mpf_
+    return (exp + int(man).bit_length() - 1) * math.log10(2)
 
 
 def real_value(v) -> float:

@@ -71,7 +71,8 @@ def points(call: ast.Call, scope: sy.Scope, ctx: sy.Context) -> list[float]:
     if not k > 0 or not b > a:
         raise err.out_of_bounds("`range(a, b, step)` needs a < b and step > 0", call.span,
                                 expected="an increasing range", found=f"range({a:g}, {b:g}, {k:g})")
-    count = int((b - a) / k + 1e-9) + 1
-    if count > MAX_SWEEP:
-        raise err.sweep_too_long(MAX_SWEEP, count, call.span)
+    steps = (b - a) / k + 1e-9  # a float: infinite for range(0, 1e300, 1e-300)
+    if not steps + 1 <= MAX_SWEEP:
+        raise err.sweep_too_long(MAX_SWEEP, steps + 1, call.span)
+    count = int(steps) + 1
     return [tidy(a + j * k) for j in range(count) if a + j * k < b - 1e-12 * max(1.0, abs(b))]

@@ -25,7 +25,8 @@ import sympy as sp
 from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
-from .limits import MAX_MAGNITUDE_DIGITS, MAX_NESTING, Depth
+from .limits import (MAX_MAGNITUDE_DIGITS, MAX_NESTING, MAX_WORK, Depth, Work,
+                     check_vector_length)
 
 from .functions import (  # noqa: F401 - re-exported
     ALL_FUNCS, ELSEWHERE, PRED_FUNCS, SCALAR_FUNCS, Evaluators, call,
@@ -63,9 +64,23 @@ def evaluate(e: ast.Expr, scope: Scope, ctx: Context):
     Depth.now += 1
     Depth.peak = max(Depth.peak, Depth.now)
     try:
-        return method(e, scope, ctx)
+        value = method(e, scope, ctx)
     finally:
         Depth.now -= 1
+    if isinstance(value, Vec):
+        _spend(len(value.items), e.span)
+    return value
+
+
+def _spend(entries: int, span) -> None:
+    """Count ``entries`` vector entries against ``MAX_WORK`` (``limits.Work``)."""
+    Work.done += entries
+    if Work.done > MAX_WORK:
+        raise err.too_large("the work of checking this spec", span,
+                            f"{MAX_WORK:,} vector entries evaluated in all",
+                            "more, here", notes=(
+                                "every use of a vector counts its entries; a `let` of a "
+                                "vector's norm or sum is evaluated once",))
 
 
 def tree_size(value, limit: int) -> int:
@@ -170,6 +185,7 @@ def _name(e: ast.Name, scope: Scope, ctx: Context):
 
 
 def _vector(e: ast.Vector, scope, ctx):
+    check_vector_length(len(e.items), e.span, "this vector")
     items = tuple(scalar(x, scope, ctx, "a number (vectors hold numbers)") for x in e.items)
     if not items:
         raise err.invalid("an empty vector", e.span, expected="at least one entry", found="`[]`")

@@ -11,7 +11,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 from . import ast
 from . import catalogue as err
 from .errors import Diagnostic, SpecError, printable
-from .limits import MAX_NESTING
+from .limits import MAX_NESTING, MAX_TOKENS, token_overflow
 from .syntax_errors import syntax_error
 
 GREEK = {"θ": "theta", "ϑ": "vartheta", "β": "beta", "ε": "epsilon"}
@@ -232,12 +232,26 @@ def _nesting(tree, source: str, filename: str) -> None:
     return None
 
 
+def _token_budget(source: str, filename: str) -> None:
+    """Refuse a file past ``MAX_TOKENS`` before parsing it (900,000 semicolons, a vector
+    of 200,000 literals: a minute of parsing), at the first token past the limit."""
+    at = token_overflow(source)
+    if at is None:
+        return
+    line = source.count("\n", 0, at) + 1
+    column = at - (source.rfind("\n", 0, at) + 1) + 1
+    raise err.too_large("this spec", ast.Span(line, column, line, column + 1),
+                        f"{MAX_TOKENS:,} words, numbers and signs (comments not counted)",
+                        f"more: this is number {MAX_TOKENS + 1:,}").located(source, filename)
+
+
 def parse(source: str, filename: str = "<spec>") -> ast.Spec:
     """Parse the text of a .phase file. Raises ``SpecError`` on a syntax error."""
     if not source.endswith("\n"):
         source_for_parser = source + "\n"
     else:
         source_for_parser = source
+    _token_budget(source, filename)
     try:
         tree = parser().parse(source_for_parser)
     except UnexpectedInput as exc:

@@ -72,11 +72,23 @@ class _LanguagePrinter(StrPrinter):
         return self._pair(expr, fold)
 
 
+LONG = 500  # nodes past which an expression is printed unsorted and cut (``language_text``)
+SHOWN = 400  # characters of such an expression shown
+
+
 def language_text(expr) -> str:
-    """An expression in the language's syntax (``(w + 1)^2*relu(w)``), not sympy's."""
+    """An expression in the language's syntax (``(w + 1)^2*relu(w)``), not sympy's. A long
+    one (past ``LONG`` nodes) is printed in the order of its terms, not sympy's canonical
+    order (quadratic: minutes for a sum of 10,000 squares), and cut to ``SHOWN``
+    characters."""
+    from ..language.symbolic import tree_size
+
     expr = sp.sympify(expr)
     expr = expr.xreplace({f: sp.Integer(0) for f in expr.atoms(sp.Float) if abs(float(f)) < 1e-12})
-    return _LanguagePrinter().doprint(expr)
+    if tree_size(expr, LONG) <= LONG:
+        return _LanguagePrinter().doprint(expr)
+    text = _LanguagePrinter({"order": "none"}).doprint(expr)
+    return text if len(text) <= SHOWN else text[:SHOWN] + f" ... ({len(text):,} characters)"
 
 
 def sweep_text(values, limit: int = 8) -> str:

@@ -84,13 +84,19 @@ def write_plots(folder: Path, results: dict, figures=(), formats=("png",),
     ``pdf``, ``svg``; ``dpi`` for the raster one, default 130); their paths."""
     import matplotlib.pyplot as plt
 
+    import io
+
+    from ..rundir import atomic_write
+
     formats = check_formats(formats)
     paths = []
     with plt.rc_context(STYLE):
         for name, fig in draw_figures(results, figures).items():
             for fmt_ in formats:
                 paths.append(Path(folder) / f"{name}.{fmt_}")
-                fig.savefig(paths[-1], dpi=dpi or STYLE["savefig.dpi"])
+                buf = io.BytesIO()  # then replaced atomically: a link there is replaced,
+                fig.savefig(buf, format=fmt_, dpi=dpi or STYLE["savefig.dpi"])  # not followed
+                atomic_write(paths[-1], buf.getvalue())
             plt.close(fig)
     return paths
 

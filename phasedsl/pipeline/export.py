@@ -99,7 +99,7 @@ def inference_data(folder, results: dict):
                     _cell_coords(folder, results, values))
     arrays = []
     for v in values:
-        a = load_draws(Path(folder), point_index(results, v))
+        a = load_draws(Path(folder), point_index(results, v), results=results, dim=checked.dim)
         if a is None:
             where = checked.value_text(v) if grid else f"{sweep} = {v:g}"
             raise UsageError(f"{folder}: the draws of {where} are missing")
@@ -185,9 +185,25 @@ def inference_data(folder, results: dict):
 
 def export_arviz(folder, results: dict, out=None) -> Path:
     """Write ``inference_data`` to ``out`` (default ``DIR/arviz.nc``); its path."""
-    idata = inference_data(folder, results)
+    import contextlib
+    import os
+    import secrets
+
+    from ..rundir import locked
+
     path = Path(out) if out is not None else Path(folder) / "arviz.nc"
-    tmp = path.with_name(path.name + ".tmp")
-    idata.to_netcdf(str(tmp))
-    tmp.replace(path)
+    inside = os.path.realpath(path.parent) == os.path.realpath(folder)
+    # a writer into the run folder takes its lock; one writing elsewhere only reads it
+    # (whole files, each draws file checked), so a read-only folder can be exported
+    with locked(folder, "export") if inside else contextlib.nullcontext():
+        idata = inference_data(folder, results)
+        # a temp name no one can plant a link at beforehand; the rename replaces a link
+        # at ``path`` itself, never its target
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            idata.to_netcdf(str(tmp))
+            tmp.replace(path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return path

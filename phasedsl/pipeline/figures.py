@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..analysis.thinning import thin_indices
 from ..language.values import AllOf, AnyOf, Region, Symmetric, Vec
-from ..rundir import draws_path
+from ..rundir import draws_path, load_draws
 
 __all__ = ["PlanePanel", "PlaneFigure", "EnergyFigure", "figure_data", "plane_regions",
            "line_regions", "regions", "MAX_PANELS", "MAX_DRAWS"]
@@ -130,11 +130,11 @@ def _plane_let(checked):
     return None
 
 
-def _plane_draws(path, compiled, name: str):
-    """``(xy f[N, 2], weights f[N])``: every node's let from at most MAX_DRAWS draws."""
-    with np.load(path) as z:
-        params = z["params"].reshape(-1, z["params"].shape[-1])
-        weights = z["weights"].reshape(-1) if "weights" in z else np.ones(len(params))
+def _plane_draws(z: dict, compiled, name: str):
+    """``(xy f[N, 2], weights f[N])``: every node's let from at most MAX_DRAWS of the draws
+    ``z`` (``rundir.load_draws``)."""
+    params = z["params"].reshape(-1, z["params"].shape[-1])
+    weights = z["weights"].reshape(-1) if "weights" in z else np.ones(len(params))
     keep = np.asarray(thin_indices(len(params), MAX_DRAWS))
     values = compiled.unflatten(params[keep])[name]  # f[N, d, 2]
     return values.reshape(-1, 2), np.repeat(weights[keep], values.shape[1])
@@ -147,15 +147,15 @@ def plane_figure(checked, compiled, folder, results: dict) -> PlaneFigure | None
     name, nodes = plane
     values = list(results["sweep"]["values"])
     done = {float(p["value"]) for p in results.get("points", [])}
-    files = [(i, draws_path(folder, i)) for i, v in enumerate(values) if float(v) in done]
-    files = [(i, f) for i, f in files if f.is_file()]
+    files = [i for i, v in enumerate(values)
+             if float(v) in done and draws_path(folder, i).is_file()]
     if not files:
         return None
     panels = []
-    for i, f in (files[k] for k in thin_indices(len(files), MAX_PANELS)):
+    for i in (files[k] for k in thin_indices(len(files), MAX_PANELS)):
         truth = compiled.truth(values[i]) or {}
         truth = np.asarray(truth[name]).reshape(-1, 2) if name in truth else np.zeros((0, 2))
-        xy, w = _plane_draws(f, compiled, name)
+        xy, w = _plane_draws(load_draws(folder, i, results=results), compiled, name)
         panels.append(PlanePanel(values[i], xy, w, truth,
                                  plane_regions(checked, name, values[i], nodes)))
     return PlaneFigure(name, len(nodes), panels, checked.phase_names, checked.experiment)

@@ -65,7 +65,8 @@ def _evaluator(compiled):
     def fn(params, ctx):
         blocks = params.reshape(-1, BLOCK, params.shape[-1])
         u, ind = jax.lax.map(lambda b: jax.vmap(one, (0, None))(b, ctx), blocks)
-        return u.reshape(-1), ind.reshape(-1, ind.shape[-1])
+        # the row count spelled out: reshape(-1, 0) cannot infer it (a spec without phases)
+        return u.reshape(-1), ind.reshape(u.size, ind.shape[-1])
 
     return fn
 

@@ -21,10 +21,10 @@ from ..analysis.datasets import combine_datasets
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
 from ..language.traits import traits
-from ..rundir import (RunFolder, load_draws, point_id, point_index, posterior_identity,
-                      posterior_key, run_key, _now)
 from ..measure.functions import functions
 from ..measure.minima import with_point_minima
+from ..rundir import (RunFolder, load_draws, locked, point_id, point_index, posterior_identity,
+                      posterior_key, run_key, _now)
 from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
@@ -105,8 +105,14 @@ def same_phases(old: Spec, new: Spec) -> bool:
 def reanalyse(folder, spec: Spec) -> dict:
     """Re-evaluate the phases and report settings of ``spec`` on the draws saved in
     ``folder``; the re-analysed results document (``results.json`` rewritten, draws
-    untouched).
+    untouched), all under the folder's lock (``rundir.locked``: a run writing into it is
+    never overwritten, nor overwrites this).
     Raises ``UsageError`` where the posterior differs, or the engine is quadrature."""
+    with locked(folder, "re-analysis"):
+        return _reanalyse(folder, spec)
+
+
+def _reanalyse(folder, spec: Spec) -> dict:
     from .session import prepare
     from .sweep import summarise
 
@@ -143,7 +149,8 @@ def reanalyse(folder, spec: Spec) -> dict:
                     if k not in ("own", "pooled")}  # pooled again below, where it applies
         per_set = []
         for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), point_index(results, value), dataset)
+            arrays = load_draws(Path(folder), point_index(results, value), dataset, results,
+                                checked.dim)
             if arrays is None:
                 where = checked.value_text(value) if checked.sweep_name else "point = 0"
                 raise UsageError(f"{folder}: the draws of {where} are missing; they are "

@@ -33,13 +33,15 @@ def write_figures(folder, results: dict, checked=None, formats=("png",),
     spec (default: ``spec_of_results``; without it only the sweep figures are drawn);
     ``formats``: ``png``, ``pdf``, ``svg`` (one file each); ``dpi``: of the PNGs."""
     from ..output.plots import write_plots
+    from ..rundir import locked
     from .figures import figure_data
 
     if checked is None:
         spec, _ = spec_of_results(results)
         checked = None if spec is None else spec.checked
-    return write_plots(folder, results, figure_data(checked, Path(folder), results),
-                       formats, dpi)
+    with locked(folder, "plot"):  # one writer at a time (docs/run_folder.md)
+        return write_plots(folder, results, figure_data(checked, Path(folder), results),
+                           formats, dpi)
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Run:
         indicators are those of the phases the run sampled with: after a re-analysis
         (``results["reanalyses"]``) the current phases are evaluated by ``phasedsl export``
         and ``pipeline.reanalyse``, not stored."""
-        return load_draws(self.folder, point_index(self.results, value))
+        return load_draws(self.folder, point_index(self.results, value), results=self.results)
 
     def report(self):
         """The terminal report as a rich renderable."""

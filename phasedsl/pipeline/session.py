@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, NamedTuple
 from ..analysis.records import PointSummary
 from ..language.errors import UsageError
 from ..language.traits import traits
-from ..rundir import save_draws
 from ..measure.lcoef import lcoef_step, with_lcoef
 from ..measure.minima import minimum_step, with_point_minima
 from .points import sample_points
@@ -104,7 +103,7 @@ class Session:
         if added:
             point = dataclasses.replace(point, diagnostics={**point.diagnostics, "added": True})
         for j, draws in enumerate(sampled.others, start=1):
-            save_draws(run.folder, sampled.index, draws, dataset=j)
+            run.save_draws(sampled.index, draws, point.to_json(), dataset=j)
         run.add_point(sampled.index, point.to_json(), sampled.draws, added=added)
         if self.on_point is not None:
             self.on_point(point.to_json())

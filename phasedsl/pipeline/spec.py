@@ -36,8 +36,12 @@ class Spec:
 
     @property
     def name(self) -> str:
-        """The file's stem (``pt1_degeneracy``), ``-quick`` appended for a quick setting."""
+        """The file's stem (``pt1_degeneracy``), ``-quick`` appended for a quick setting;
+        ``spec`` for a stem of dots only (``...phase``), which as a folder name under
+        ``runs/`` would name ``runs/..``, outside it."""
         stem = Path(self.path).stem if self.path else "spec"
+        if not stem.strip(". "):
+            stem = "spec"
         return stem + ("-quick" if self.quick else "")
 
 
