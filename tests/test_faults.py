@@ -9,6 +9,7 @@ code 2, never a traceback; a refused results file is never rewritten.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -213,11 +214,9 @@ def test_damaged_results_files(tmp_path, reference):
 
 
 def _main(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    assert "Traceback" not in out.getvalue() + err.getvalue(), err.getvalue()
-    return code, out.getvalue(), err.getvalue()
+    """``(code, out, err)`` of ``phasedsl ARGV`` (``conftest.run_cli``: no traceback)."""
+    done = run_cli(*argv)
+    return done.code, done.out, done.err
 
 
 @pytest.fixture()

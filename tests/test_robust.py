@@ -160,7 +160,7 @@ sample {sample}
     (True, "quadrature { points = 21 }"),
     (False, "quadrature { points = 21 }"),
 ])
-def test_a_spec_without_phases_reports_other_only(tmp_path, second, sample):
+def test_a_spec_without_phases_reports_other_only(tmp_path, second, sample, cli):
     """The docs allow a spec without phases: every engine reports `other` only (2-parameter
     quadrature crashed on a zero-column indicator array)."""
     path = tmp_path / "s.phase"
@@ -174,7 +174,7 @@ def test_a_spec_without_phases_reports_other_only(tmp_path, second, sample):
 
 
 @pytest.mark.slow
-def test_a_spec_without_phases_under_smc(tmp_path):
+def test_a_spec_without_phases_under_smc(tmp_path, cli):
     """SMC's pooling crashed on `reshape(-1, 0)` (a spec without phases)."""
     path = tmp_path / "s.phase"
     path.write_text(NO_PHASES.format(second="", more="",
