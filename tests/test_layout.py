@@ -10,8 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "phasedsl"
 # stages in pipeline order; a module may import its own stage and earlier ones
-ORDER = ["version", "language", "lower", "engines", "analysis", "measure", "rundir", "output",
-         "pipeline", "cli", ""]
+ORDER = ["version", "language", "lower", "engines", "analysis", "measure", "results_shape",
+         "rundir", "output", "pipeline", "cli", ""]
 
 
 def modules() -> dict[str, Path]:
