@@ -63,7 +63,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     ``se``: ``"mcmc"``: ``sqrt(p (1 - p) / ESS)`` with the multi-chain ESS of the indicator
     (weights, if any, are ignored there; with fewer than 8 draws per chain the ESS falls back
     to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, ``None``
-    (unknown) with fewer than ``MIN_REPEATS`` groups; ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
+    (unknown) with fewer than ``MIN_REPEATS`` groups, its ``se_dof`` ``G - 1`` (verdicts on it
+    use a t quantile, ``analysis.intervals``); ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
 
     ``free_energy``: ``-mean_g phase_log_z[g, p]`` when given (``None`` if not finite);
     else ``-(log_z + log mass)`` when ``log_z`` is given; else ``-log mass``; ``None`` for a
@@ -108,6 +109,9 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
             return float(math.sqrt(p * (1.0 - p) / n_eff))
         raise ValueError(f"unknown method {method!r}")
 
+    # a spread of independent repeats has their number less one degrees of freedom
+    dof = n_groups - 1 if method == "repeats" and n_groups >= MIN_REPEATS else None
+
     log_z = None
     if draws.log_z is not None:
         log_z = _num(np.mean(np.asarray(draws.log_z, dtype=float)))
@@ -130,9 +134,9 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
         else:
             free = -math.log(m)
         phases[name] = PhaseMass(m, se_of(m, group_mass[:, k], ind[:, :, k]), _num(free),
-                                 tuple(float(v) for v in group_mass[:, k]))
+                                 tuple(float(v) for v in group_mass[:, k]), se_dof=dof)
     m_other = float(other_group.mean())
-    other = Mass(m_other, se_of(m_other, other_group, other_ind))
+    other = Mass(m_other, se_of(m_other, other_group, other_ind), se_dof=dof)
 
     preferred = None
     if n_phases and mass.max() > 0.0:

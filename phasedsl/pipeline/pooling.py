@@ -206,6 +206,7 @@ def _group_weights(arrays: dict, g: int) -> np.ndarray:
 
 def _own_record(point: PointSummary) -> dict:
     """What a point's own draws said, kept beside its pooled estimate."""
-    return {"phases": {k: Mass(m.mass, m.se).to_json() for k, m in point.phases.items()},
+    return {"phases": {k: Mass(m.mass, m.se, se_dof=m.se_dof).to_json()
+                       for k, m in point.phases.items()},
             "other": point.other.to_json(), "preferred": point.preferred,
             "mixing_ok": point.mixing_ok, "mixing_notes": list(point.notes)}
