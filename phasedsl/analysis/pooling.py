@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Pooled", "mbar_log_z", "state_shares"]
+__all__ = ["Pooled", "mbar_log_z", "state_shares", "pooling_helps"]
 
 TOLERANCE = 1e-9    # largest error of any state's share of the mixture at the end
 HALVINGS = 8
@@ -52,6 +52,18 @@ def state_shares(weights: np.ndarray, states: np.ndarray, count: int) -> np.ndar
     np.add.at(ess, states, weights ** 2)
     ess = np.divide(1.0, ess, out=np.zeros(count), where=ess > 0)
     return ess / ess.sum()
+
+
+def pooling_helps(own: list, pooled: list) -> bool:
+    """Whether a value's pooled estimate is the better one: the sum of its phases' estimated
+    variances (``pooled``, squared standard errors, ``None``: unknown) is below that of the
+    value's own draws (``own``). Neighbours far from the value (values far apart, a sharp
+    transition between) carry little weight there and their draws add noise, not
+    information; their pooled variance then shows it. Where either is unknown (fewer runs
+    than a spread is quoted from) the pooled estimate is kept: it rests on more draws."""
+    if any(v is None for v in own) or any(v is None for v in pooled):
+        return True
+    return float(sum(pooled)) < float(sum(own))
 
 
 class Pooled:
