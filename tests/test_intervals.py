@@ -134,3 +134,32 @@ def test_dof_travels_through_json():
     again = PointSummary.from_json(p.to_json())
     assert again.phases["A"].se_dof == 3 and again.other.se_dof == 3
     assert "se_dof" not in _point(0.5, 0.4, 0.5, 0.03, None).to_json()["phases"]["A"]
+
+
+def test_within_se_by_hand():
+    from phasedsl.analysis.masses import within_se
+
+    # p = 0.3 from 4 runs of ESS 1000: q = (1200 + 0.5) / 4001
+    q = 1200.5 / 4001
+    assert within_se(0.3, [1000] * 4) == pytest.approx(math.sqrt(4 * q * (1 - q) / 1000) / 4)
+    # no run drew the phase: about 1 / (2 N), not 0
+    q0 = 0.5 / 4001
+    assert within_se(0.0, [1000] * 4) == pytest.approx(math.sqrt(q0 * (1 - q0) / 4000))
+    assert within_se(1.0, [1000] * 4) == pytest.approx(within_se(0.0, [1000] * 4), rel=1e-12)
+    assert within_se(0.5, [np.inf, 0.0]) == 0.0
+
+
+def test_runs_that_agree_by_chance_keep_their_importance_error():
+    """4 runs of 400 equally weighted draws that all put 0.25 in A: the spread is 0, the
+    se is what 1,600 draws say, sqrt(q (1 - q) / 1600) with q = (400 + 0.5) / 1601."""
+    from phasedsl.analysis.masses import summarise_point
+    from phasedsl.lower.target import Draws
+
+    ind = np.zeros((4, 400, 1), bool)
+    ind[:, :100, 0] = True
+    draws = Draws(params=np.zeros((4, 400, 1)), indicators=ind, logdensity=np.zeros((4, 400)),
+                  weights=np.full((4, 400), 1 / 400), method="repeats")
+    a = summarise_point(draws, ("A",)).phases["A"]
+    q = 400.5 / 1601
+    assert a.mass == pytest.approx(0.25, abs=1e-15) and a.se_dof == 3
+    assert a.se == pytest.approx(math.sqrt(q * (1 - q) / 1600))
