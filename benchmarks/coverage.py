@@ -6,7 +6,7 @@ masses (issue 27; ``docs/coverage.md``). Run by hand, from the repository root:
         --set particles=100 --set runs=4 --set final_stages=0
 
 For each energy with exact masses (``CASES``: Examples 4.1 and 4.2 of the seed, a tilted
-quartic/quadratic pair, a two-dimensional ring) the spec is compiled once and each engine
+quartic/quadratic pair, a two-dimensional ring, and Example 4.2 swept sparsely at n = 40) the spec is compiled once and each engine
 built once; each repeat samples every sweep value under a new seed (``fold_in(PRNGKey(seed),
 index)``, as ``phasedsl run --seed`` does), summarises every point as ``phasedsl run`` does
 (``pipeline.sweep.summarise``), pools them for ``smc``/``smc_path`` (``pipeline.pooling``, in
@@ -14,8 +14,10 @@ memory) and compares every phase mass with exact quadrature at the same value
 (``z = (mass - exact) / se``). Engines, each reported separately:
 
 - ``smc``: each value's own draws (``smc own``), the pooled estimate where it is used
-  (``smc pooled``: what ``phasedsl run`` reports), and the pooled estimate everywhere
-  (``smc pooled*``: pooling without the per-value choice, for comparison);
+  (``smc pooled``: what ``phasedsl run`` reports), the pooled estimate everywhere
+  (``smc pooled*``: pooling without the per-value choice) and the same with the runs'
+  spread alone as its se (``smc pooled spread``: before the discrepancy from the value's
+  own estimate was counted, ``analysis.pooling.with_discrepancy``);
 - ``smc_path``: the sweep walked as one path (``run_sweep``; the re-tempering of points whose
   directions disagree, ``pipeline.sweep._walk_sweep``, is left out), own and pooled;
 - ``nuts``: each value's chains (ESS-based se).
@@ -54,6 +56,16 @@ energy K = (w + 1)^2 * (w - 1)^4 + theta * w
 let n = 20
 phase quadratic = ball(w, -1, 1/2)
 phase quartic   = ball(w, 1, 1/2)
+""",
+    # Example 4.2's energy at n = 40 swept sparsely: neighbours far apart (pooling's worst case)
+    "sparse": """\
+experiment "Example 4.2 at n = 40, five values far apart"
+sweep theta over 0, 0.2, 0.4, 0.6, 0.8
+param w in [-2, 2]
+energy K = (w + 1 - theta)^2 * (w - 1 + theta)^4
+let n = 40
+phase left  = ball(w, theta - 1, 1/2)
+phase right = ball(w, 1 - theta, 1/2)
 """,
     "ring": """\
 experiment "a point and a ring of radius r"
@@ -120,15 +132,19 @@ def _records(points, names) -> list[dict]:
              "dof": [p.phases[n].se_dof for n in names]} for p in points]
 
 
-def _always_pooled(points, names) -> list[dict]:
-    """The pooled estimate at every value, whether or not it was used."""
+def _always_pooled(points, names, spread: bool = False) -> list[dict]:
+    """The pooled estimate at every value, whether or not it was used (``spread``: with the
+    runs' spread alone as its se, without the discrepancy from the value's own estimate)."""
     out = []
     for p in points:
-        est = (p.diagnostics.get("pooled") or {}).get("phases")
+        info = p.diagnostics.get("pooled") or {}
+        est = info.get("phases")
         if est is None:
             out.append(_records([p], names)[0])
             continue
-        out.append({"mass": [est[n]["mass"] for n in names], "se": [est[n]["se"] for n in names],
+        se = info.get("spread_se") if spread else None
+        out.append({"mass": [est[n]["mass"] for n in names],
+                    "se": [(se or {}).get(n, est[n]["se"]) for n in names],
                     "dof": [est[n].get("se_dof") for n in names]})
     return out
 
@@ -179,6 +195,7 @@ class Study:
             self._evaluator = pooler.evaluator
             out["pooled"] = _records(pooled, self.names)
             out["pooled*"] = _always_pooled(pooled, self.names)
+            out["pooled spread"] = _always_pooled(pooled, self.names, spread=True)
             out["used"] = [bool(p.diagnostics["pooled"]["used"]) for p in pooled]
         out["sample_s"] = sample_s
         out["total_s"] = time.perf_counter() - t0
@@ -251,7 +268,7 @@ def main(argv=None) -> int:
                                          or k in ("chains", "draws", "warmup", "seed")})
             assert study.values == values and study.names == names
             reps = [study.repeat(args.first_seed + r) for r in range(args.repeats)]
-            kinds = [k for k in ("own", "pooled", "pooled*") if k in reps[0]]
+            kinds = [k for k in ("own", "pooled", "pooled*", "pooled spread") if k in reps[0]]
             for kind in kinds:
                 label = engine if kind == "own" and engine == "nuts" else f"{engine} {kind}"
                 rows.append({**summarise_study(case, label, setting,

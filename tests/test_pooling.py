@@ -173,6 +173,18 @@ def test_pooling_helps_compares_summed_variances():
     assert pooling_helps([None, 1e-4], [1e-4, 1e-4]) is True       # unknown: pooled, as before
 
 
+def test_with_discrepancy_counts_disagreement_beyond_the_own_noise_as_bias():
+    from phasedsl.analysis.pooling import with_discrepancy
+
+    # 0.06 pooled +- 0.002 against 0.065 +- 0.003 own: d^2 - se_own^2 = 2.5e-5 - 0.9e-5
+    assert with_discrepancy(0.06, 0.002, 0.065, 0.003) == pytest.approx(
+        math.sqrt(0.002 ** 2 + 0.005 ** 2 - 0.003 ** 2))
+    # within the own noise: the runs' spread alone
+    assert with_discrepancy(0.06, 0.002, 0.062, 0.003) == 0.002
+    assert with_discrepancy(0.06, None, 0.07, 0.003) is None
+    assert with_discrepancy(0.06, 0.002, 0.07, None) == 0.002
+
+
 def _draws_at(w: np.ndarray, compiled, value: float):
     """Equally weighted draws ``w f[G, S]`` of Example 4.2's one parameter at ``value``."""
     import jax.numpy as jnp
@@ -215,7 +227,7 @@ def test_a_value_keeps_its_own_estimate_where_pooling_adds_noise():
     for name in ("left", "right"):
         assert zero.phases[name] == points[0].phases[name]
         assert zero.diagnostics["own"]["phases"][name]["mass"] == points[0].phases[name].mass
-        assert info["phases"][name]["se"] ** 2 <= info["variance"]
+        assert info["phases"][name]["se"] >= info["spread_se"][name]  # never below the spread
     assert one.diagnostics["pooled"]["used"] is True
     assert one.diagnostics["pooled"]["variance"] < one.diagnostics["pooled"]["own_variance"]
     assert one.phases["left"].se < points[1].phases["left"].se

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..analysis.pooling import Pooled, pooling_helps
+from ..analysis.pooling import Pooled, pooling_helps, with_discrepancy
 from ..analysis.records import Mass, PointSummary
 from ..language.settings import TABLE
 from ..lower.target import Draws
@@ -150,15 +150,21 @@ class Pooler:
         key = (tuple(indices), at)
         if key not in self._done:  # the same window as before: the same estimate
             self._done[key] = self._estimate(point, values, indices, at)
-        new, ess = self._done[key]
+        raw, ess = self._done[key]
         own = self._own_summary(point, indices[at])
-        used = pooling_helps(_variances(own), _variances(new))
+        # whether the neighbours' draws add information: the runs' spread pooled against
+        # the value's own (a choice between the bias-aware variance and the own one would
+        # pick the own estimate where its se came out small by chance: measured, that cost
+        # coverage, docs/coverage.md); the se reported counts the discrepancy as bias
+        used = pooling_helps(_variances(own), _variances(raw))
+        new = _bias_aware(raw, own)
         diagnostics = {**point.diagnostics, "own": _own_record(own),
                        "pooled": {"values": len(indices), "from": float(values[0]),
                                   "to": float(values[-1]), "ess": ess, "used": used,
-                                  "variance": _total(_variances(new)),
+                                  "variance": _total(_variances(raw)),
                                   "own_variance": _total(_variances(own)),
-                                  "phases": _own_record(new)["phases"]}}
+                                  "phases": _own_record(new)["phases"],
+                                  "spread_se": {k: m.se for k, m in raw.phases.items()}}}
         if not used:   # the neighbours' draws did not narrow this value's error: its own
             new = own
         diagnostics["mixing_ok"] = new.mixing_ok
@@ -242,6 +248,17 @@ def _group_weights(arrays: dict, g: int) -> np.ndarray:
     w = arrays.get("weights")
     w = np.full(s, 1.0 / s) if w is None else np.asarray(w[g], float)
     return w / w.sum()
+
+
+def _bias_aware(pooled: PointSummary, own: PointSummary) -> PointSummary:
+    """``pooled`` with every mass's se widened by its discrepancy from ``own`` beyond the
+    own noise (``analysis.pooling.with_discrepancy``)."""
+    phases = {k: dataclasses.replace(m, se=with_discrepancy(m.mass, m.se, own.phases[k].mass,
+                                                            own.phases[k].se))
+              for k, m in pooled.phases.items()}
+    other = dataclasses.replace(pooled.other, se=with_discrepancy(
+        pooled.other.mass, pooled.other.se, own.other.mass, own.other.se))
+    return dataclasses.replace(pooled, phases=phases, other=other)
 
 
 def _variances(point: PointSummary) -> list[float | None]:
