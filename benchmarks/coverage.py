@@ -245,6 +245,19 @@ def summarise_study(case, estimate, setting, records, exact) -> dict:
             "unknown": unknown}
 
 
+def rounded(x, digits: int = 6):
+    """``x`` with every float to ``digits`` significant digits (a smaller results file)."""
+    if isinstance(x, dict):
+        return {k: rounded(v, digits) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [rounded(v, digits) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(f"{float(x):.{digits}g}") if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES))
@@ -289,9 +302,9 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else (ROOT / "benchmarks" / "results" /
                                            f"coverage-{time.strftime('%Y%m%d-%H%M%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "settings": settings,
-                               "first_seed": args.first_seed, "repeats": args.repeats,
-                               "load_average": load_avg, "raw": raw}, default=float))
+    out.write_text(json.dumps(rounded({"rows": rows, "settings": settings,
+                                       "first_seed": args.first_seed, "repeats": args.repeats,
+                                       "load_average": load_avg, "raw": raw})))
     print(f"written {out}")
     return 0
 
