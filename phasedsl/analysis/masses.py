@@ -83,10 +83,11 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
 
     ``se``: ``"mcmc"``: ``sqrt(p (1 - p) / ESS)`` with the multi-chain ESS of the indicator
     (weights, if any, are ignored there; with fewer than 8 draws per chain the ESS falls back
-    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, at least ``within_se`` (what each
-    group's importance weights alone say), ``None``
-    (unknown) with fewer than ``MIN_REPEATS`` groups, its ``se_dof`` ``G - 1`` (verdicts on it
-    use a t quantile, ``analysis.intervals``); ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
+    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, at least
+    ``within_se`` (what each group's importance weights alone say), ``None`` (unknown) with
+    fewer than ``MIN_REPEATS`` groups, its ``se_dof`` ``G - 1`` (verdicts on it use a t
+    quantile, ``analysis.intervals``); ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS
+    (rank-normalised).
 
     ``free_energy``: ``-mean_g phase_log_z[g, p]`` when given (``None`` if not finite);
     else ``-(log_z + log mass)`` when ``log_z`` is given; else ``-log mass``; ``None`` for a
