@@ -7,8 +7,8 @@ masses (issue 27; ``docs/coverage.md``). Run by hand, from the repository root:
 
 For each energy with exact masses (``CASES``: Examples 4.1 and 4.2 of the seed, a tilted
 quartic/quadratic pair, a two-dimensional ring, and Example 4.2 swept sparsely at n = 40)
-the spec is compiled once and each engine built once; each repeat samples every sweep value under a new seed (``fold_in(PRNGKey(seed),
-index)``, as ``phasedsl run --seed`` does), summarises every point as ``phasedsl run`` does
+the spec is compiled once and each engine built once; each repeat samples every sweep
+value under a new seed (``fold_in(PRNGKey(seed), index)``, as ``phasedsl run --seed`` does), summarises every point as ``phasedsl run`` does
 (``pipeline.sweep.summarise``), pools them for ``smc``/``smc_path`` (``pipeline.pooling``, in
 memory) and compares every phase mass with exact quadrature at the same value
 (``z = (mass - exact) / se``). Engines, each reported separately:
