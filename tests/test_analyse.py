@@ -132,9 +132,20 @@ def test_repeats_standard_error():
     out = summarise_point(make_draws(ind, method="repeats"), NAMES)
     a = out["phases"]["a"]
     assert a["mass"] == pytest.approx(0.4)
-    assert a["se"] == pytest.approx(math.sqrt(0.02 / 3) / 2)   # std(ddof=1) / sqrt(4)
-    assert out["phases"]["b"]["se"] == 0.0
+    # 4 runs of 10 draws that agree better than 40 draws can: the se is what 40 draws say,
+    # not their spread (std(ddof=1) / sqrt(4) = 0.041)
+    q = (0.4 * 40 + 0.5) / 41
+    assert math.sqrt(0.02 / 3) / 2 < a["se"] == pytest.approx(math.sqrt(q * (1 - q) / 40))
+    q0 = 0.5 / 41   # b: no run drew it, its mass is below about 1 / 40, not exactly 0
+    assert out["phases"]["b"]["se"] == pytest.approx(math.sqrt(q0 * (1 - q0) / 40))
+    assert a["se_dof"] == 3
     assert out["diagnostics"]["mixing_ok"] is True
+    # 1,000 draws per run: the runs' spread is far above what their draws say, and is the se
+    big = np.zeros((4, 1000, 2), bool)
+    for g, k in enumerate([300, 500, 400, 400]):
+        big[g, :k, 0] = True
+    a = summarise_point(make_draws(big, method="repeats"), NAMES)["phases"]["a"]
+    assert a["se"] == pytest.approx(math.sqrt(0.02 / 3) / 2)   # std(ddof=1) / sqrt(4)
     # a single repeat has no spread to estimate
     one = summarise_point(make_draws(ind[:1], method="repeats"), NAMES)
     assert one["phases"]["a"]["se"] is None
@@ -381,7 +392,9 @@ def test_fewer_than_four_repeats_give_an_unknown_error_never_zero():
     assert out["phases"]["a"]["mass"] == pytest.approx(0.4)
     assert out["phases"]["a"]["se"] is None and out["other"]["se"] is None
     four = summarise_point(make_draws(np.concatenate([ind, ind]), method="repeats"), NAMES)
-    assert four["phases"]["a"]["se"] == 0.0               # four agreeing repeats: quotable
+    # four agreeing repeats: quotable, and not 0: what their 40 draws say
+    q = (0.4 * 40 + 0.5) / 41
+    assert four["phases"]["a"]["se"] == pytest.approx(math.sqrt(q * (1 - q) / 40))
 
 
 def test_a_crossover_inside_the_noise_is_not_resolved():

@@ -184,6 +184,28 @@ phase p = q[1] > 0
     assert c.n == c.sweep_symbol and c.warnings == ()
 
 
+NO_SAMPLE = """sweep t over 1, 2
+data { n = 100; x ~ uniform(-1, 1)^2 }
+model network(width = 2)
+truth network(width = 2) { w[1] = [1, 0]; w[2] = [0, t] }
+phase p = q[1] > 0
+"""
+
+
+def test_a_network_without_sample_block_gets_the_shipped_pt1_setting():
+    """A network's smc defaults: 100 particles x 4 runs, 6 final stages (``docs/coverage.md``,
+    "Defaults"); what the spec or --set gives wins; an energy's smc keeps the table's."""
+    c = checked(NO_SAMPLE)
+    assert c.engine == "smc"
+    assert (c.sample["particles"], c.sample["runs"], c.sample["final_stages"]) == (100, 4, 6)
+    c = checked(NO_SAMPLE + "sample { particles = 300; final_stages = 0 }\n")
+    assert (c.sample["particles"], c.sample["final_stages"]) == (300, 0)
+    c = checked(NO_SAMPLE, {"particles": "50"})
+    assert (c.sample["particles"], c.sample["final_stages"]) == (50, 6)
+    energy = checked("param w\nenergy K = w^2\nlet n = 3\nphase p = w > 0\n")
+    assert (energy.sample["particles"], energy.sample["final_stages"]) == (2000, 0)
+
+
 # ---------------------------------------------------------------- energies
 
 

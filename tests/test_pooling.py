@@ -162,3 +162,72 @@ def test_a_missing_draws_file_leaves_its_windows_unpooled(merge_runs, tmp_path):
             assert p.phases["left"].mass == before.phases["left"].mass
         else:
             assert p.diagnostics["pooled"]["from"] == pytest.approx(min(k - 2, 6) / 10)
+
+
+def test_pooling_helps_compares_summed_variances():
+    from phasedsl.analysis.pooling import pooling_helps
+
+    assert pooling_helps([0.01 ** 2, 0.02 ** 2], [0.01 ** 2, 0.01 ** 2]) is True
+    assert pooling_helps([0.01 ** 2, 0.01 ** 2], [0.005 ** 2, 0.015 ** 2]) is False
+    assert pooling_helps([1e-4, 1e-4], [1e-4, 1e-4]) is False      # no better: its own
+    assert pooling_helps([None, 1e-4], [1e-4, 1e-4]) is True       # unknown: pooled, as before
+
+
+def test_with_discrepancy_counts_disagreement_beyond_the_own_noise_as_bias():
+    from phasedsl.analysis.pooling import with_discrepancy
+
+    # 0.06 pooled +- 0.002 against 0.065 +- 0.003 own: d^2 - se_own^2 = 2.5e-5 - 0.9e-5
+    assert with_discrepancy(0.06, 0.002, 0.065, 0.003) == pytest.approx(
+        math.sqrt(0.002 ** 2 + 0.005 ** 2 - 0.003 ** 2))
+    # within the own noise: the runs' spread alone
+    assert with_discrepancy(0.06, 0.002, 0.062, 0.003) == 0.002
+    assert with_discrepancy(0.06, None, 0.07, 0.003) is None
+    assert with_discrepancy(0.06, 0.002, 0.07, None) == 0.002
+
+
+def _draws_at(w: np.ndarray, compiled, value: float):
+    """Equally weighted draws ``w f[G, S]`` of Example 4.2's one parameter at ``value``."""
+    import jax.numpy as jnp
+
+    from phasedsl.lower.target import Draws
+
+    ctx = compiled.context(jnp.asarray(value, jnp.float32))
+    flat = jnp.asarray(w.reshape(-1, 1), jnp.float32)
+    import jax
+
+    u = np.asarray(jax.vmap(lambda z: compiled.target.logdensity(z, ctx))(flat), float)
+    ind = np.asarray(jax.vmap(lambda z: compiled.target.indicators(z, ctx))(flat), bool)
+    g, s = w.shape
+    return Draws(params=w[..., None], indicators=ind.reshape(g, s, -1),
+                 logdensity=u.reshape(g, s), weights=np.full((g, s), 1.0 / s),
+                 method="repeats", log_z=np.zeros(g))
+
+
+def test_a_value_keeps_its_own_estimate_where_pooling_adds_noise():
+    """Value 0's 4 runs agree (half their draws in each well); its neighbour 0.1's runs each
+    sit in one well (left, right, left, right). Pooled, each run at 0 leans to its
+    neighbour's well: the runs' spread, the pooled variance, is far above value 0's own, so
+    value 0 keeps its own masses (and says so); value 0.1 gains from value 0's draws."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.pipeline.pooling import Pooler
+    from phasedsl.pipeline.sweep import summarise
+
+    compiled = compile_spec(phasedsl.load(MERGE, SMC).checked)
+    rng = np.random.default_rng(7)
+    half = np.concatenate([rng.normal(-1, 0.05, (4, 200)), rng.normal(1, 0.05, (4, 200))], 1)
+    sides = np.array([-0.9, 0.9, -0.9, 0.9])[:, None] + rng.normal(0, 0.05, (4, 400))
+    draws = [_draws_at(half, compiled, 0.0), _draws_at(sides, compiled, 0.1)]
+    points = [summarise(compiled, v, d, 0.0) for v, d in zip((0.0, 0.1), draws)]
+    arrays = {i: {"params": d.params, "weights": d.weights, "log_z": d.log_z}
+              for i, d in enumerate(draws)}
+    out = Pooler(compiled, None, 1, summarise, arrays=arrays.get).pool(points, [0, 1])
+    zero, one = out
+    info = zero.diagnostics["pooled"]
+    assert info["used"] is False and info["variance"] > info["own_variance"]
+    for name in ("left", "right"):
+        assert zero.phases[name] == points[0].phases[name]
+        assert zero.diagnostics["own"]["phases"][name]["mass"] == points[0].phases[name].mass
+        assert info["phases"][name]["se"] >= info["spread_se"][name]  # never below the spread
+    assert one.diagnostics["pooled"]["used"] is True
+    assert one.diagnostics["pooled"]["variance"] < one.diagnostics["pooled"]["own_variance"]
+    assert one.phases["left"].se < points[1].phases["left"].se

@@ -13,6 +13,7 @@ from itertools import combinations
 
 import numpy as np
 
+from .intervals import combined_dof, factor
 from .records import Event, PointSummary
 
 __all__ = ["find_crossovers", "find_thresholds", "find_merges", "find_events", "with_trust",
@@ -40,18 +41,27 @@ def _chains(items: list, joined) -> list[list]:
     return out
 
 
-def _log_ratio(masses, se, i: int, a: int, b: int) -> tuple[float, float]:
-    """``(log(m_b / m_a), its se)`` at point ``i`` (se ``inf`` where unknown)."""
+def _log_ratio(masses, se, i: int, a: int, b: int, dof=None) -> tuple[float, float]:
+    """``(log(m_b / m_a), its se times the verdicts' factor)`` at point ``i``: the half-width
+    beyond which the ratio is clear of the noise (``analysis.intervals.factor`` of the se's
+    dof: 2 without, the t quantile for a spread of a few runs; ``inf`` where unknown).
+    ``dof: f[V, P]`` (NaN: none) or ``None``."""
     ma, mb = max(masses[i, a], 1e-12), max(masses[i, b], 1e-12)
     sl = math.sqrt((se[i, a] / ma) ** 2 + (se[i, b] / mb) ** 2)
-    return math.log(mb / ma), (sl if math.isfinite(sl) else math.inf)
+    if not math.isfinite(sl):
+        return math.log(mb / ma), math.inf
+    k = 2.0 if dof is None else factor(combined_dof(dof[i, a], dof[i, b]))
+    return math.log(mb / ma), (k * sl if sl > 0 else 0.0)
 
 
-def find_crossovers(values, masses, se, names) -> list[Event]:
+def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
     """Order-1 events: the preferred phase changes between consecutive sweep points.
 
     ``values: f[V]`` ascending, ``masses: f[V, P]``, ``se: f[V, P]`` (NaN = unknown, treated
-    as an infinitely wide error), ``names``: ``P`` phase names. Points where every mass is 0
+    as an infinitely wide error), ``names``: ``P`` phase names, ``dof: f[V, P]`` the se's
+    degrees of freedom (NaN: none; ``None``: none anywhere). "2 se" below is
+    ``analysis.intervals.factor(dof)`` se: 2 for an se without dof, the t quantile (3.31
+    with 4 runs) for the spread of a few independent runs. Points where every mass is 0
     have no preferred phase and are skipped (a change across them is reported between the
     neighbouring points that have one). ``at`` interpolates ``log(m_B / m_A)`` linearly to
     zero; ``interval`` does the same for ``log ratio -/+ 2 se_log``, clipped to ``between``.
@@ -68,6 +78,7 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
     values = np.asarray(values, dtype=float)
     masses = np.asarray(masses, dtype=float)
     se = np.asarray(se, dtype=float)
+    dof = None if dof is None else np.asarray(dof, dtype=float)
     valid = [k for k in range(len(values)) if np.nanmax(masses[k], initial=0.0) > 0.0]
     changes = []  # (k, j, a, b): the preferred phase is a at point k, b at the next one, j
     for k, j in zip(valid, valid[1:]):
@@ -76,8 +87,8 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
             changes.append((k, j, a, b))
 
     def noisy(i: int, a: int, b: int) -> bool:
-        r, sl = _log_ratio(masses, se, i, a, b)
-        return math.isfinite(sl) and abs(r) <= 2 * sl
+        r, half = _log_ratio(masses, se, i, a, b, dof)
+        return math.isfinite(half) and abs(r) <= half
 
     def noisy_link(first, second) -> bool:
         """At every point from the first change's end to the second's start (where the same
@@ -91,41 +102,46 @@ def find_crossovers(values, masses, se, names) -> list[Event]:
         k, j, a, b = chain[0][0], chain[-1][1], chain[0][2], chain[-1][3]
         if a == b:
             continue
-        (r0, s0), (r1, s1) = _log_ratio(masses, se, k, a, b), _log_ratio(masses, se, j, a, b)
+        (r0, s0), (r1, s1) = (_log_ratio(masses, se, k, a, b, dof),
+                              _log_ratio(masses, se, j, a, b, dof))
         v0, v1 = float(values[k]), float(values[j])
         span = v1 - v0
         at = v0 + _first_nonneg(r0, r1) * span
-        lo = v0 + _first_nonneg(r0 + 2 * s0, r1 + 2 * s1) * span
-        hi = v0 + _first_nonneg(r0 - 2 * s0, r1 - 2 * s1) * span
-        # resolved: the ratio is beyond 2 se of 0 on both sides, so which phase is preferred
-        # at each end is not noise; else the change lies somewhere in the bracket
-        resolved = len(chain) == 1 and bool(r0 + 2 * s0 < 0.0 < r1 - 2 * s1)
+        lo = v0 + _first_nonneg(r0 + s0, r1 + s1) * span
+        hi = v0 + _first_nonneg(r0 - s0, r1 - s1) * span
+        # resolved: the ratio is beyond "2 se" (s0, s1: the factor included) of 0 on both
+        # sides, so which phase is preferred at each end is not noise; else the change lies
+        # somewhere in the bracket
+        resolved = len(chain) == 1 and bool(r0 + s0 < 0.0 < r1 - s1)
         events.append(Event(1, "crossover", (v0, v1), source=names[a], target=names[b],
                             at=at, interval=(lo, hi), resolved=resolved))
     return events
 
 
-def find_thresholds(values, masses, floor, names, se=None) -> list[Event]:
+def find_thresholds(values, masses, floor, names, se=None, dof=None) -> list[Event]:
     """Order-2 events: a phase's mass crosses ``floor`` between consecutive points.
 
     ``"destruction"`` when ``mass >= floor`` at point k and ``< floor`` at k+1, ``"creation"``
     the other way. ``values: f[V]`` ascending, ``masses: f[V, P]``. With ``se: f[V, P]``
     (NaN: unknown), crossings of one phase at consecutive points whose shared point's mass is
     within 2 (known) se of the floor are one event (noise flicker, as in
-    ``find_crossovers``): the first crossing's kind over the whole stretch where their number
-    is odd, none where even.
+    ``find_crossovers``; "2 se": ``factor(dof)`` se, ``dof: f[V, P]``, NaN or ``None``: none):
+    the first crossing's kind over the whole stretch where their number is odd, none where
+    even.
     """
     values = np.asarray(values, dtype=float)
     masses = np.asarray(masses, dtype=float)
     present = masses >= floor
     se = np.zeros(masses.shape) if se is None else np.asarray(se, dtype=float)
+    dof = np.full(masses.shape, np.nan) if dof is None else np.asarray(dof, dtype=float)
     events = []
     for p, name in enumerate(names):
         steps = [k for k in range(len(values) - 1) if present[k, p] != present[k + 1, p]]
 
         def noisy_link(k0, k1, p=p) -> bool:
             return (k1 == k0 + 1 and bool(np.isfinite(se[k1, p]))
-                    and abs(masses[k1, p] - floor) <= 2.0 * se[k1, p])
+                    and abs(masses[k1, p] - floor)
+                    <= factor(combined_dof(dof[k1, p])) * se[k1, p])
 
         for chain in _chains(steps, noisy_link):
             if len(chain) % 2 == 0:
@@ -174,6 +190,8 @@ def find_events(values, points: list[PointSummary], floor: float,
     masses = np.array([[pt.phases[n].mass for n in names] for pt in points], float)
     se = np.array([[np.nan if pt.phases[n].se is None else pt.phases[n].se
                     for n in names] for pt in points], float)
+    dof = np.array([[np.nan if pt.phases[n].se_dof is None else pt.phases[n].se_dof
+                     for n in names] for pt in points], float)
     overlap = np.zeros((len(points), len(names), len(names)))
     for v, pt in enumerate(points):
         for a, b in combinations(range(len(names)), 2):
@@ -186,8 +204,9 @@ def find_events(values, points: list[PointSummary], floor: float,
         a, b = names.index(e.source), names.index(e.target)
         return any(overlap[index[float(v)], a, b] > merge for v in e.between)
 
-    crossovers = [e for e in find_crossovers(values, masses, se, names) if not merged(e)]
-    thresholds = find_thresholds(values, masses, floor, names, se)
+    crossovers = [e for e in find_crossovers(values, masses, se, names, dof)
+                  if not merged(e)]
+    thresholds = find_thresholds(values, masses, floor, names, se, dof)
     events = (crossovers + with_floor_moves(thresholds, values, masses, floor, names)
               + find_merges(values, overlap, merge, names))
     events.sort(key=lambda e: (e.between[0], e.between[1], e.order))

@@ -17,7 +17,7 @@ from .diagnostics import ess, ess_bulk, split_rhat
 from .mixing import chain_findings, direction_findings, repeat_findings, rhat_findings
 from .records import Mass, PhaseMass, PointSummary, plain
 
-__all__ = ["summarise_point", "PASS_THROUGH", "MIN_REPEATS"]
+__all__ = ["summarise_point", "within_se", "PASS_THROUGH", "MIN_REPEATS"]
 
 # engine info keys a point's diagnostics keep (SMC's per-run particle ESS is stored as
 # ``particle_ess``: it is not a bulk ESS)
@@ -47,6 +47,27 @@ def _group_weights(draws: Draws) -> np.ndarray:
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 
 
+def within_se(p: float, group_ess) -> float:
+    """The standard error the mean of ``G`` runs' masses would have from each run's own
+    importance sampling alone: ``sqrt(sum_g q (1 - q) / ESS_g) / G`` (``group_ess f[G]``, the
+    runs' Kish effective sample sizes), ``q`` the mass ``p`` moved half a draw towards 1/2
+    (``(p N + 1/2) / (N + 1)``, ``N = sum_g ESS_g``), so that a mass every run puts at 0 (or
+    1) keeps an error of about ``1 / (2 N)``: no run having drawn a phase says its mass is
+    below about ``1 / N``, not that it is 0.
+
+    A lower bound on the runs' real error (resampled particles share ancestors, and each
+    run's share of a mode is settled early in tempering): a floor under their spread, which
+    with 4 runs is itself uncertain by a factor of about 2 (``analysis.intervals``) and can
+    come out near 0 where the runs agree by chance."""
+    group_ess = np.asarray(group_ess, dtype=float)
+    group_ess = group_ess[np.isfinite(group_ess) & (group_ess > 0)]
+    if group_ess.size == 0:
+        return 0.0
+    n = float(group_ess.sum())
+    q = (p * n + 0.5) / (n + 1.0)
+    return float(math.sqrt(np.sum(q * (1.0 - q) / group_ess)) / group_ess.size)
+
+
 def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0.0) -> PointSummary:
     """Masses, standard errors, free energies, overlaps and diagnostics of one sweep point
     (``value``: the sweep value, or a grid's ``Cell``).
@@ -62,8 +83,11 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
 
     ``se``: ``"mcmc"``: ``sqrt(p (1 - p) / ESS)`` with the multi-chain ESS of the indicator
     (weights, if any, are ignored there; with fewer than 8 draws per chain the ESS falls back
-    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, ``None``
-    (unknown) with fewer than ``MIN_REPEATS`` groups; ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS (rank-normalised).
+    to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, at least
+    ``within_se`` (what each group's importance weights alone say), ``None`` (unknown) with
+    fewer than ``MIN_REPEATS`` groups, its ``se_dof`` ``G - 1`` (verdicts on it use a t
+    quantile, ``analysis.intervals``); ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS
+    (rank-normalised).
 
     ``free_energy``: ``-mean_g phase_log_z[g, p]`` when given (``None`` if not finite);
     else ``-(log_z + log mass)`` when ``log_z`` is given; else ``-log mass``; ``None`` for a
@@ -88,6 +112,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     other_ind = ~ind.any(axis=2)                             # bool[G, S]
     other_group = group_mean(other_ind)                      # f[G]
     method = draws.method
+    with np.errstate(divide="ignore"):
+        group_ess = 1.0 / np.sum(w ** 2, axis=1)              # f[G]: Kish ESS of each group
     logdensity = None if draws.logdensity is None else np.asarray(draws.logdensity, float)
 
     def se_of(p: float, groups: np.ndarray, indicator: np.ndarray) -> float | None:
@@ -98,7 +124,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
             # chance would give 0): unknown, not 0
             if n_groups < MIN_REPEATS:
                 return None
-            return _num(np.std(groups, ddof=1) / math.sqrt(n_groups))
+            spread = np.std(groups, ddof=1) / math.sqrt(n_groups)
+            return _num(max(spread, within_se(p, group_ess)))
         if method == "mcmc":
             if p <= 0.0 or p >= 1.0:
                 return 0.0
@@ -107,6 +134,9 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
                 n_eff = float(n_groups * n_samples)
             return float(math.sqrt(p * (1.0 - p) / n_eff))
         raise ValueError(f"unknown method {method!r}")
+
+    # a spread of independent repeats has their number less one degrees of freedom
+    dof = n_groups - 1 if method == "repeats" and n_groups >= MIN_REPEATS else None
 
     log_z = None
     if draws.log_z is not None:
@@ -130,9 +160,9 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
         else:
             free = -math.log(m)
         phases[name] = PhaseMass(m, se_of(m, group_mass[:, k], ind[:, :, k]), _num(free),
-                                 tuple(float(v) for v in group_mass[:, k]))
+                                 tuple(float(v) for v in group_mass[:, k]), se_dof=dof)
     m_other = float(other_group.mean())
-    other = Mass(m_other, se_of(m_other, other_group, other_ind))
+    other = Mass(m_other, se_of(m_other, other_group, other_ind), se_dof=dof)
 
     preferred = None
     if n_phases and mass.max() > 0.0:

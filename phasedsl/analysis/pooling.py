@@ -28,9 +28,11 @@ Plain numpy; no JAX.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["Pooled", "mbar_log_z", "state_shares"]
+__all__ = ["Pooled", "mbar_log_z", "state_shares", "pooling_helps", "with_discrepancy"]
 
 TOLERANCE = 1e-9    # largest error of any state's share of the mixture at the end
 HALVINGS = 8
@@ -52,6 +54,31 @@ def state_shares(weights: np.ndarray, states: np.ndarray, count: int) -> np.ndar
     np.add.at(ess, states, weights ** 2)
     ess = np.divide(1.0, ess, out=np.zeros(count), where=ess > 0)
     return ess / ess.sum()
+
+
+def with_discrepancy(pooled_mass: float, pooled_se, own_mass: float, own_se):
+    """The pooled estimate's standard error with its estimated bias: ``sqrt(se_p^2 +
+    max(0, d^2 - se_own^2))``, ``d`` the pooled mass less the value's own. A value's own
+    estimate is (nearly) free of the neighbours' bias; pooled, the runs' spread says nothing
+    of a bias that every run shares (a sharp change between the values, each run's MBAR
+    ratio at finite particles), so what the two disagree by beyond the own noise is counted
+    as the pooled estimate's (squared) bias. ``None`` where either se is unknown."""
+    if pooled_se is None or own_se is None:
+        return pooled_se
+    d = float(pooled_mass) - float(own_mass)
+    return float(math.sqrt(pooled_se ** 2 + max(0.0, d * d - own_se ** 2)))
+
+
+def pooling_helps(own: list, pooled: list) -> bool:
+    """Whether a value's pooled estimate is the better one: the sum of its phases' estimated
+    variances (``pooled``, squared standard errors, ``None``: unknown) is below that of the
+    value's own draws (``own``). Neighbours far from the value (values far apart, a sharp
+    transition between) carry little weight there and their draws add noise, not
+    information; their pooled variance then shows it. Where either is unknown (fewer runs
+    than a spread is quoted from) the pooled estimate is kept: it rests on more draws."""
+    if any(v is None for v in own) or any(v is None for v in pooled):
+        return True
+    return float(sum(pooled)) < float(sum(own))
 
 
 class Pooled:

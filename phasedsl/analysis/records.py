@@ -35,16 +35,25 @@ def plain(x):
     return x
 
 
+def _dof(dof) -> dict:
+    """``{"se_dof": dof}``, or nothing where the se has no dof (results of exact and NUTS
+    runs keep their shape)."""
+    return {} if dof is None else {"se_dof": int(dof)}
+
+
 @dataclass(frozen=True)
 class Mass:
-    """The posterior mass of a region (``other``: in no phase) and its standard error
-    (``None``: unknown)."""
+    """The posterior mass of a region (``other``: in no phase), its standard error
+    (``None``: unknown) and the se's degrees of freedom (``se_dof``: ``runs - 1`` where it is
+    the spread of independent runs, whose verdicts then use a t quantile,
+    ``analysis.intervals``; ``None``: an se that is not such a spread, or exact)."""
 
     mass: float
     se: float | None
+    se_dof: int | None = field(default=None, kw_only=True)
 
     def to_json(self) -> dict:
-        return {"mass": self.mass, "se": self.se}
+        return {"mass": self.mass, "se": self.se, **_dof(self.se_dof)}
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,8 @@ class PhaseMass(Mass):
     chain_masses: tuple[float, ...] = ()
 
     def to_json(self) -> dict:
-        return {"mass": self.mass, "se": self.se, "free_energy": self.free_energy,
-                "chain_masses": list(self.chain_masses)}
+        return {"mass": self.mass, "se": self.se, **_dof(self.se_dof),
+                "free_energy": self.free_energy, "chain_masses": list(self.chain_masses)}
 
 
 @dataclass(frozen=True)
@@ -116,9 +125,10 @@ class PointSummary:
         return cls(
             value=d["value"] if "value2" not in d else Cell(d["value"], d["value2"]),
             phases={name: PhaseMass(m["mass"], m.get("se"), m.get("free_energy"),
-                                    tuple(m.get("chain_masses") or ()))
+                                    tuple(m.get("chain_masses") or ()), se_dof=m.get("se_dof"))
                     for name, m in d["phases"].items()},
-            other=Mass(d["other"]["mass"], d["other"].get("se")),
+            other=Mass(d["other"]["mass"], d["other"].get("se"),
+                       se_dof=d["other"].get("se_dof")),
             preferred=d.get("preferred"), overlap=dict(d.get("overlap") or {}),
             absolute=bool(d.get("absolute")), log_z=d.get("log_z"),
             diagnostics={k: v for k, v in (d.get("diagnostics") or {}).items()

@@ -17,6 +17,10 @@ resolution width ``W`` (``language.settings.resolution_width``), or noise stops 
 - a destruction/creation (a mass crossing ``floor``) likewise: refined while the mass is
   beyond 2 se of the floor at both ends.
 
+"2 se" is ``analysis.intervals.factor(dof)`` standard errors throughout: 2 for an se with no
+dof attached, the t quantile of its dof for the spread of a few independent runs (3.31 with
+4 runs), so that "beyond the noise" claims the same 95% whatever the number of runs.
+
 Every decision is a function of the points alone, so a resumed run (or a re-analysis) finds
 the same statuses. Merges/splits are not refined (their bracket is reported as found).
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+from .intervals import combined_dof, factor
 from .records import Event, PointSummary
 
 __all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "noise_gaps",
@@ -38,25 +43,29 @@ def _se(m) -> float:
 
 
 def crossover_side(point: PointSummary, source: str, target: str) -> int:
-    """-1 where ``log(m_target / m_source)`` is more than 2 se below 0 at ``point``, +1 more
-    than 2 se above, 0 within the noise (an unknown se is within it)."""
+    """-1 where ``log(m_target / m_source)`` is more than "2 se" below 0 at ``point``, +1
+    more than "2 se" above, 0 within the noise (an unknown se is within it). "2 se":
+    ``analysis.intervals.factor`` of the se's dof (the t quantile for a few runs' spread)."""
     a, b = point.phases[source], point.phases[target]
     ma, mb = max(a.mass, 1e-12), max(b.mass, 1e-12)
     r = math.log(mb / ma)
     s = math.sqrt((_se(a) / ma) ** 2 + (_se(b) / mb) ** 2)
     if not math.isfinite(s):
         return 0
-    return -1 if r + 2 * s < 0 else 1 if r - 2 * s > 0 else 0
+    s *= factor(combined_dof(a.se_dof, b.se_dof)) if s > 0 else 1.0
+    return -1 if r + s < 0 else 1 if r - s > 0 else 0
 
 
 def floor_side(point: PointSummary, phase: str, floor: float) -> int:
-    """+1 where ``phase``'s mass is at least ``floor`` by 2 se, -1 below it by more than 2 se,
-    0 within the noise (an unknown se is within it)."""
+    """+1 where ``phase``'s mass is at least ``floor`` by "2 se", -1 below it by more than
+    "2 se", 0 within the noise (an unknown se is within it; "2 se" as in
+    ``crossover_side``)."""
     m = point.phases[phase]
     s = _se(m)
     if not math.isfinite(s):
         return 0
-    return 1 if m.mass - 2 * s >= floor else -1 if m.mass + 2 * s < floor else 0
+    s *= factor(m.se_dof) if s > 0 else 1.0
+    return 1 if m.mass - s >= floor else -1 if m.mass + s < floor else 0
 
 
 def _side(e: Event, point: PointSummary, floor: float) -> int:

@@ -88,8 +88,8 @@ def boundary_table(results: dict, fmt) -> Text:
     """Each boundary curve, one line per row (or column): where it crosses it, its band."""
     t = Text()
     t.append("boundaries", style="bold")
-    t.append(" (band: the bisection's bracket, or ± 2 se where resolved, else the bracket "
-             "between two sweep values)\n")
+    t.append(" (band: the bisection's bracket, or ± 2 se where resolved (SMC: the t "
+             "interval of its runs), else the bracket between two sweep values)\n")
     curves = results.get("boundaries") or []
     if not curves:
         t.append("  none found (no event in any row or column)\n")

@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.intervals import factor, se_range
 from ..analysis.mixing import RHAT_LIMIT
 from ..language.setting_records import report_settings
 from ..language.traits import EngineTraits, traits
@@ -68,8 +69,35 @@ def unknown_errors(results: dict) -> list[dict]:
             if any(m.get("se") is None for m in p["phases"].values())]
 
 
-def event_text(event: dict, sweep: str) -> str:
-    """One event in words."""
+def se_dof(results: dict) -> int | None:
+    """The degrees of freedom of the run's standard errors (``runs - 1`` for a spread of
+    independent runs; the smallest where points differ), ``None`` where they have none."""
+    dofs = [m["se_dof"] for p in results.get("points", [])
+            for m in p.get("phases", {}).values() if m.get("se_dof") is not None]
+    return min(dofs) if dofs else None
+
+
+def noise_words(dof) -> str:
+    """How many standard errors make "beyond the noise": ``2 se``, or ``3.31 se (t, 3 dof)``."""
+    if dof is None:
+        return "2 se"
+    return f"{factor(dof):.2f} se (t, {dof} dof)"
+
+
+def se_line(results: dict) -> str:
+    """How sure the standard errors are, where they rest on a few runs (``""`` otherwise)."""
+    dof = se_dof(results)
+    if dof is None:
+        return ""
+    low, high = se_range(dof)
+    return (f"  standard errors from {dof + 1} independent runs rest on {dof} degrees of "
+            f"freedom: the true error may be {low:.2g}-{high:.2g}x the one quoted (95%); "
+            f"events are judged beyond {noise_words(dof)}, as 2 se would be for a normal.\n")
+
+
+def event_text(event: dict, sweep: str, dof=None) -> str:
+    """One event in words (``dof``: the degrees of freedom of the run's standard errors,
+    ``se_dof``, for how wide the noise is)."""
     lo, hi = event.get("between", [None, None])
     refinement = refinement_words(event.get("refinement"), event.get("between"))
     if event["kind"] == "crossover":
@@ -82,8 +110,8 @@ def event_text(event: dict, sweep: str) -> str:
                                          "noise included"}.get(info.get("status"),
                                                                refinement_words(info))
             return (f"unresolved crossover {event['from']} -> {event['to']} somewhere between "
-                    f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within 2 se "
-                    f"of 1 at an end{refinement})")
+                    f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within "
+                    f"{noise_words(dof)} of 1 at an end{refinement})")
         a, b = event.get("interval", [lo, hi])
         return (f"first-order crossover {event['from']} -> {event['to']} at {sweep} = "
                 f"{fmt(event['at'], 4)} [{fmt(a, 4)}, {fmt(b, 4)}]"
@@ -235,7 +263,7 @@ def events_block(results: dict) -> Text:
                  "event brackets to locate them (report.resolution "
                  f"{_resolution_text(results.get('report') or {})})\n")
     for e in events:
-        t.append(f"  {event_text(e, sweep)}")
+        t.append(f"  {event_text(e, sweep, se_dof(results))}")
         if e.get("trusted") is False:
             t.append("  (chains disagree at an end: not trustworthy)", style="red")
         t.append("\n")
@@ -312,6 +340,7 @@ def verdict(results: dict) -> Text:
     pooled = _pooled_line(points, results.get("report") or {})
     if pooled:
         t.append(pooled)
+    t.append(se_line(results))
     speed = [p.get("diagnostics", {}) for p in points]
     grads = [d.get("grad_evals_per_s") for d in speed if d.get("grad_evals_per_s")]
     walls = [d.get("sample_s", d.get("wall_s")) for d in speed if d.get("wall_s") is not None]
@@ -352,7 +381,7 @@ def markdown(results: dict) -> str:
         lines.append("| " + " | ".join(row) + " |")
     events = results.get("events") or []
     lines.append("")
-    lines.extend(f"- {event_text(e, name)}"
+    lines.extend(f"- {event_text(e, name, se_dof(results))}"
                  + (" (chains disagree at an end: not trustworthy)" if e.get("trusted") is False else "")
                  for e in events)
     if not events:
@@ -409,6 +438,11 @@ def _pooled_line(points: list[dict], report: dict) -> str:
     pool = report_settings(report).pool
     line = (f"  each value's masses pooled from the draws of up to {widest} sweep values "
             f"(itself and report.pool = {pool} on each side)")
+    mine = [p for p in pooled if p["diagnostics"]["pooled"].get("used") is False]
+    if mine:
+        where = ", ".join(_value(p) for p in mine[:6]) + (" ..." if len(mine) > 6 else "")
+        line += (f"; {len(mine)} of {len(pooled)} values keep their own draws' estimate, "
+                 f"where pooling did not lower its variance ({where})")
     if now and sum(now) > 0:
         line += (f": rms standard error {math.sqrt(sum(now) / len(now)):.2g}, each value's "
                  f"own draws {math.sqrt(sum(own) / len(own)):.2g}")

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..analysis.pooling import Pooled
+from ..analysis.pooling import Pooled, pooling_helps, with_discrepancy
 from ..analysis.records import Mass, PointSummary
 from ..language.settings import TABLE
 from ..lower.target import Draws
@@ -75,14 +75,17 @@ class Pooler:
     """The pooled summaries of one run folder's points, with the cross evaluations cached.
 
     ``summarise(compiled, value, draws, wall_s) -> PointSummary``: how a point's draws become
-    its record (``pipeline.sweep.summarise``)."""
+    its record (``pipeline.sweep.summarise``). ``arrays(index) -> dict | None``: a point's
+    saved draws (default: from ``folder``); ``evaluator``: another Pooler's ``evaluator``
+    over the same compiled spec (its compiled program, shared rather than traced again)."""
 
-    def __init__(self, compiled, folder, width: int, summarise):
+    def __init__(self, compiled, folder, width: int, summarise, arrays=None, evaluator=None):
         self._compiled = compiled
         self._folder = folder
         self._width = width
         self._summarise = summarise
-        self._fn = None
+        self._load = arrays or (lambda index: load_draws(folder, index))
+        self._fn = evaluator
         self._own: dict[int, dict] = {}                 # index -> saved arrays
         self._cross: dict[tuple[int, float], tuple] = {}  # (index, value) -> (u, ind)
         self._done: dict[tuple, tuple] = {}  # (window's indices, position) -> estimate
@@ -91,8 +94,13 @@ class Pooler:
     def _arrays(self, index: int) -> dict | None:
         """Point ``index``'s saved draws (``None`` where its file is missing)."""
         if index not in self._own:
-            self._own[index] = load_draws(self._folder, index)
+            self._own[index] = self._load(index)
         return self._own[index]
+
+    @property
+    def evaluator(self):
+        """The compiled cross evaluation (``None`` until first used)."""
+        return self._fn
 
     def _at(self, index: int, value) -> tuple[np.ndarray, np.ndarray]:
         """Point ``index``'s samples evaluated at sweep ``value``: ``(u f[G, S], ind bool[G,
@@ -120,7 +128,10 @@ class Pooler:
         its own estimate from before (``diagnostics.own``)."""
         points = sorted((PointSummary.from_json(p) for p in results["points"]),
                         key=lambda p: p.value)
-        indices = [point_index(results, p.value) for p in points]
+        return self.pool(points, [point_index(results, p.value) for p in points])
+
+    def pool(self, points: list[PointSummary], indices: list[int]) -> list[PointSummary]:
+        """``points`` (sorted by value; ``indices``: their draws' indices) pooled."""
         out = []
         for k, point in enumerate(points):
             lo, hi = window(k, len(points), self._width)
@@ -140,15 +151,50 @@ class Pooler:
         key = (tuple(indices), at)
         if key not in self._done:  # the same window as before: the same estimate
             self._done[key] = self._estimate(point, values, indices, at)
-        new, ess = self._done[key]
-        before = point.diagnostics.get("own") or _own_record(point)
-        diagnostics = {**point.diagnostics, "mixing_ok": new.mixing_ok, "own": before,
+        raw, ess = self._done[key]
+        own = self._own_summary(point, indices[at])
+        # whether the neighbours' draws add information: the runs' spread pooled against
+        # the value's own (a choice between the bias-aware variance and the own one would
+        # pick the own estimate where its se came out small by chance: measured, that cost
+        # coverage, docs/coverage.md); the se reported counts the discrepancy as bias
+        used = pooling_helps(_variances(own), _variances(raw))
+        new = _bias_aware(raw, own)
+        diagnostics = {**point.diagnostics, "own": _own_record(own),
                        "pooled": {"values": len(indices), "from": float(values[0]),
-                                  "to": float(values[-1]), "ess": ess}}
+                                  "to": float(values[-1]), "ess": ess, "used": used,
+                                  "variance": _total(_variances(raw)),
+                                  "own_variance": _total(_variances(own)),
+                                  "phases": _own_record(new)["phases"],
+                                  "spread_se": {k: m.se for k, m in raw.phases.items()}}}
+        if not used:   # the neighbours' draws did not narrow this value's error: its own
+            new = own
+        diagnostics["mixing_ok"] = new.mixing_ok
         return dataclasses.replace(
             point, phases=new.phases, other=new.other, preferred=new.preferred,
             overlap=new.overlap, diagnostics=diagnostics, modes=new.modes,
             findings=new.findings, notes=new.notes)
+
+    def _own_summary(self, point: PointSummary, index: int) -> PointSummary:
+        """What ``point``'s own draws say: ``point`` itself where it is not pooled yet, else
+        its draws summarised again, with the mixing verdict its own record kept (the engine's
+        findings, the directions of ``smc_path`` among them, are not in its draws file)."""
+        key = ("own", index)
+        if key not in self._done:
+            stored = point.diagnostics.get("own")
+            if "pooled" not in point.diagnostics or stored is None:
+                self._done[key] = point
+                return point
+            a = self._arrays(index)
+            draws = Draws(params=a["params"], indicators=self._at(index, point.value)[1],
+                          logdensity=a.get("logdensity"), weights=a.get("weights"),
+                          method="repeats", log_z=a.get("log_z"))
+            own = self._summarise(self._compiled, point.value, draws,
+                                  point.diagnostics.get("wall_s", 0.0))
+            self._done[key] = dataclasses.replace(
+                own, diagnostics={**point.diagnostics,
+                                  "mixing_ok": stored.get("mixing_ok", own.mixing_ok)},
+                notes=tuple(stored.get("mixing_notes", own.notes)))
+        return self._done[key]
 
     def _estimate(self, point: PointSummary, values: list, indices: list[int], at: int):
         """``(summary, ess f[G])``: the pooled record of ``point`` and each group's effective
@@ -205,8 +251,29 @@ def _group_weights(arrays: dict, g: int) -> np.ndarray:
     return w / w.sum()
 
 
+def _bias_aware(pooled: PointSummary, own: PointSummary) -> PointSummary:
+    """``pooled`` with every mass's se widened by its discrepancy from ``own`` beyond the
+    own noise (``analysis.pooling.with_discrepancy``)."""
+    phases = {k: dataclasses.replace(m, se=with_discrepancy(m.mass, m.se, own.phases[k].mass,
+                                                            own.phases[k].se))
+              for k, m in pooled.phases.items()}
+    other = dataclasses.replace(pooled.other, se=with_discrepancy(
+        pooled.other.mass, pooled.other.se, own.other.mass, own.other.se))
+    return dataclasses.replace(pooled, phases=phases, other=other)
+
+
+def _variances(point: PointSummary) -> list[float | None]:
+    """Each phase's squared standard error (``None``: unknown)."""
+    return [None if m.se is None else m.se ** 2 for m in point.phases.values()]
+
+
+def _total(variances: list) -> float | None:
+    return None if any(v is None for v in variances) else float(sum(variances))
+
+
 def _own_record(point: PointSummary) -> dict:
     """What a point's own draws said, kept beside its pooled estimate."""
-    return {"phases": {k: Mass(m.mass, m.se).to_json() for k, m in point.phases.items()},
+    return {"phases": {k: Mass(m.mass, m.se, se_dof=m.se_dof).to_json()
+                       for k, m in point.phases.items()},
             "other": point.other.to_json(), "preferred": point.preferred,
             "mixing_ok": point.mixing_ok, "mixing_notes": list(point.notes)}
