@@ -645,7 +645,8 @@ def test_where_a_well_vanishes_is_a_curve_of_its_own(tmp_path):
     assert at[1] < at[0] < 0.5  # the mass meets the floor sooner at n = 20
     assert all(p["minima"]["left"]["holds"] for p in results["points"])
     row = [e for e in results["events"] if e["kind"] == "destruction" and e["value2"] == 10.0]
-    assert row[0]["minimum"]["interval"] == well["points"][0]["band"]  # beside the floor's
+    assert row[0]["interval"] == well["points"][0]["band"]  # the event is the well's
+    assert row[0]["floor"]["between"][1] <= 0.5  # its floor crossing the secondary line
     assert Boundary.from_json(well).to_json() == well
     from phasedsl.output.report import console, render
 

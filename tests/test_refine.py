@@ -206,17 +206,39 @@ def test_minimum_changes_bisection_and_pairing():
     assert minimum_changes([0, 1, 2], [False, None, True]) == [(0, "creation")]
     a, b = bisect(lambda v: v < 0.3141, 0.0, 1.0, True, 1e-3)
     assert a <= 0.3141 <= b and b - a <= 1e-3
-    floor = Event(2, "destruction", (0.1, 0.2), phase="p")
+    floor = Event(2, "destruction", (0.1, 0.2), phase="p",
+                  extra={"refinement": {"status": "located"}})
     other = Event(2, "destruction", (0.1, 0.2), phase="q")
     change = MinimumChange("p", "destruction", (1.4, 1.6), (1.53, 1.54))
     lone = MinimumChange("q", "creation", (0.4, 0.6), (0.5, 0.51))
     out = with_minimum_changes([floor, other], [change, lone], {"p": "changes", "q": "changes"})
-    assert out[0].extra["minimum"]["at"] == pytest.approx(1.535)
-    assert out[1].extra["minimum"] == {"at": None, "holds": "changes"}
-    (made,) = [e for e in out if e.extra.get("criterion") == "minimum"]
-    assert made.kind == "creation" and made.phase == "q" and made.at == pytest.approx(0.505)
+    # the order-2 event of p is where its well vanishes; the floor crossing a secondary line
+    (p,) = [e for e in out if e.phase == "p"]
+    assert (p.kind, p.extra["criterion"], p.between) == ("destruction", "minimum", (1.4, 1.6))
+    assert p.at == pytest.approx(1.535)
+    assert p.extra["floor"] == {"between": [0.1, 0.2], "refinement": {"status": "located"}}
+    # q's floor crossing matches no change of its own kind: q holds a minimum there, so it
+    # is not a destruction; its creation (a change with no floor crossing) is an event
+    (q_floor,) = [e for e in out if e.phase == "q" and e.kind == "destruction"]
+    assert q_floor.extra["secondary"] and q_floor.extra["minimum"] == {"at": None,
+                                                                       "holds": "changes"}
+    (made,) = [e for e in out if e.phase == "q" and e.extra.get("criterion") == "minimum"]
+    assert made.kind == "creation" and made.at == pytest.approx(0.505)
     assert Event.from_json(made.to_json()) == made  # the contract keeps at and interval
     assert "starts holding a local minimum" in event_text(made.to_json(), "t")
+    text = event_text(p.to_json(), "t", floor_of=0.005)
+    assert "stops holding a local minimum of the potential at t = 1.535" in text
+    assert "its mass first falls below 0.005 between t = 0.1 and 0.2" in text
+    assert "not a destruction" in event_text(q_floor.to_json(), "t", floor_of=0.005)
+
+
+def test_a_floor_crossing_is_the_event_only_where_the_phase_is_no_well():
+    floor = Event(2, "destruction", (0.1, 0.2), phase="p")
+    for holds, secondary in (("throughout", True), ("nowhere", False), ("unknown", False)):
+        (e,) = with_minimum_changes([floor], [], {"p": holds})
+        assert bool(e.extra.get("secondary")) is secondary
+        assert e.extra["minimum"] == {"at": None, "holds": holds}
+        assert (e.kind, e.between, e.at) == ("destruction", (0.1, 0.2), None)
 
 
 def test_added_index_depends_on_the_value_alone():
@@ -279,16 +301,18 @@ def test_the_well_that_vanishes_is_located_at_theta_c(tilt_run):
     results, _ = tilt_run
     width = 0.005 * 2
     (d,) = [e for e in results["events"] if e["kind"] == "destruction"]
-    assert d["phase"] == "right"
-    lo, hi = d["minimum"]["interval"]
+    assert (d["phase"], d["criterion"]) == ("right", "minimum")
+    lo, hi = d["interval"]
     assert lo <= THETA_C <= hi and hi - lo <= width
-    assert d["minimum"]["between"] == [1.4, 1.6]
-    # the floor crossing is elsewhere (the mass decays smoothly) and is located to W too
-    a, b = d["between"]
+    assert d["between"] == [1.4, 1.6]
+    # the floor crossing, its secondary line, is elsewhere (the mass decays smoothly) and
+    # is located to W too
+    a, b = d["floor"]["between"]
     assert b - a <= width and b < 0.5
-    assert d["refinement"]["status"] == "located"
-    text = event_text(d, "theta")
+    assert d["floor"]["refinement"]["status"] == "located"
+    text = event_text(d, "theta", floor_of=0.005)
     assert "stops holding a local minimum of the potential at theta = 1.54" in text
+    assert "its mass first falls below 0.005 between theta = " in text
     assert "floor 0.0005:" in text and "floor 0.05:" in text  # beside the floor's moves
     # `left` holds its minimum at every value: no event of its own
     assert all(p["minima"]["left"]["holds"] for p in results["points"])
@@ -310,7 +334,8 @@ def test_added_values_are_ordinary_points_and_a_resumed_run_keeps_them(tilt_run)
     finer = run_spec(spec(TILT, {"report.resolution": "0.001"}), folder)
     assert set(added) < set(finer["sweep"]["added"])
     (d,) = [e for e in finer["events"] if e["kind"] == "destruction"]
-    assert d["between"][1] - d["between"][0] <= 0.002
+    assert d["floor"]["between"][1] - d["floor"]["between"][0] <= 0.002
+    assert d["interval"][1] - d["interval"][0] <= 0.002  # the bisection follows it too
 
 
 def test_no_added_values_when_resolution_is_zero(tmp_path):
@@ -394,3 +419,30 @@ def test_points_without_draws_in_a_phase_are_answered_from_the_nearest_minimum()
     lo, hi = e.interval
     assert lo <= THETA_C <= hi and hi - lo <= 0.01
     assert e.between == (1.4, 1.6)
+
+
+def test_a_tracked_minimum_does_not_depend_on_where_the_draws_started_the_flows():
+    """Two runs whose own flows find the right well at different sweep values (the rest of
+    their flows left the phase: ``holds`` False) give the same destruction: each run's well
+    is carried along the sweep from wherever it was found, and bisected from there."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.measure.minima import MinimumStep
+
+    checked = spec(TILT)
+    step = MinimumStep(compile_spec(checked), 1000, x64=False)
+    values = [float(v) for v in checked.sweep_values]
+    missed = {"holds": False, "w": [-1.0], "sd": [0.083], "grad": 0.0}
+    found = []
+    for seen in (0.0, 1.0):  # the one value where each run's flows stayed in the well
+        points = [dataclasses.replace(summary(v, {"right": 0.5, "left": 0.5}, (0.0, 0.0)),
+                                      minima={"right": {"holds": True, "w": [0.98 - 0.3 * v],
+                                                        "sd": [0.083], "grad": 0.0}
+                                              if v == seen else missed,
+                                              "left": {**missed, "holds": True}})
+                  for v in values]
+        (e,) = step.with_minima([], points)
+        assert (e.kind, e.phase, e.between) == ("destruction", "right", (1.4, 1.6))
+        found.append(e.interval)
+    assert found[0][0] <= THETA_C <= found[0][1] and found[0][1] - found[0][0] <= 0.01
+    # both bracket theta_c to the bisection's width: the same location up to it
+    assert abs(0.5 * sum(found[0]) - 0.5 * sum(found[1])) <= 0.01

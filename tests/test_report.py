@@ -141,3 +141,20 @@ def test_the_report_says_where_the_mass_in_no_phase_sits():
     assert ("at theta = 1.2 (0.850 in no phase) it sits at: 0.600 q = (+, -), |u| ~ (1, 1) "
             "e.g. u = [[0.7, 0.7], [0.1, 1.0]]") in text
     assert "`phasedsl discover SPEC --at 1.2` finds the posterior's basins there" in text
+
+
+def test_mixing_notes_are_worded_from_the_recorded_findings():
+    """The report words a point's findings when it renders (a wording fix reaches old runs);
+    a run that recorded sentences only keeps them."""
+    import json
+    from dataclasses import asdict
+
+    from phasedsl.analysis.mixing import Finding
+    from phasedsl.output.notes import point_notes
+
+    f = Finding("repeats", "a", (0.9, 0.1, 0.5, 0.5), None, (0,), (1,), (), "repeat")
+    point = json.loads(json.dumps({"diagnostics": {"findings": [asdict(f)],
+                                                   "mixing_notes": ["stale words"]}}))
+    assert point_notes(point) == ["repeats disagree on `a`: masses 0.90, 0.10, 0.50, 0.50; "
+                                  "repeat 1 holds 0.90 of it, repeat 2 0.10"]
+    assert point_notes({"diagnostics": {"mixing_notes": ["stale words"]}}) == ["stale words"]

@@ -121,13 +121,25 @@ def _curve_key(e: Event) -> tuple:
 
 
 def _minimum_events(events: list[Event]) -> list[Event]:
-    """One line's events with each local-minimum change a separate event (criterion
-    ``"minimum"``, ``at`` and ``interval`` the bisection's): those found beside a floor
-    crossing (``extra["minimum"]`` with an ``at``) besides the floor event, those found alone
-    as they are; in position along the line."""
+    """One line's events as curves see them: a local-minimum event (criterion ``"minimum"``,
+    ``at`` and ``interval`` the bisection's) and, where a floor crossing matched it
+    (``extra["floor"]``), that floor crossing as an event of its own beside it (the
+    floor's curve); a floor event that carries a local-minimum change (``extra["minimum"]``
+    with an ``at``: runs written before order 2 was defined by the minima) likewise split in
+    two; a floor crossing that is not an event (``secondary``: the phase's well persists)
+    a plain floor crossing (the floor's curves are where a phase's mass meets the floor,
+    event or not). In position along the line."""
     out = []
     for e in events:
+        if e.extra.get("secondary"):
+            e = e.replaced(extra={k: e.extra[k] for k in ("refinement", "other_floors",
+                                                          "value2") if k in e.extra})
         out.append(e)
+        floor = e.extra.get("floor")
+        if e.extra.get("criterion") == "minimum" and floor is not None:
+            extra = {k: floor[k] for k in ("refinement", "other_floors") if k in floor}
+            out.append(Event(2, e.kind, tuple(floor["between"]), phase=e.phase,
+                             trusted=e.trusted, extra=extra))
         info = e.extra.get("minimum") or {}
         if "criterion" not in e.extra and info.get("at") is not None:
             out.append(Event(2, info.get("kind", e.kind), tuple(info["between"]), phase=e.phase,

@@ -9,7 +9,14 @@ phase's highest-density draws) ends inside the phase's region with a projected g
 counted: a minimum on the prior's boundary is a minimum). Unlike the floor crossing, this
 moves with no cutoff: a mass that decays smoothly while its well persists has no such
 event, and a well that vanishes (a saddle-node: the minimum meets a saddle) has one at the
-value where it vanishes, located by bisection on the sweep value without sampling.
+value where it vanishes, located by bisection on the sweep value without sampling. The
+minima are tracked along the sweep (a point's minimiser carried to its neighbours by flows,
+``measure.minima``), so where a well persists does not hang on a run's draws.
+
+This is the definition of order-2 creation and destruction wherever it decides: the floor
+crossing is a secondary line beside it, and a phase whose mass falls below the floor while
+its well persists is not called destroyed (``with_minimum_changes``). Only where a phase is
+no well at any sweep value (or it is unknown) is the floor crossing the event.
 
 Plain numpy and records here; the flows are run by ``measure.minima``.
 """
@@ -82,29 +89,56 @@ def bisect(holds_at, lo: float, hi: float, holds_lo: bool, width: float,
 
 def with_minimum_changes(events: list[Event], changes: list[MinimumChange],
                          checked_phases) -> list[Event]:
-    """The events with the local-minimum criterion beside each destruction/creation:
-    ``extra["minimum"]`` = the phase's change of the same kind nearest to the floor
-    crossing (``MinimumChange.to_json``), or ``{"at": None, "holds": ...}`` where the
-    phase has none (``holds``: ``"throughout"``, ``"nowhere"`` or ``"unknown"``, from
-    ``checked_phases[phase]``). A change that no floor crossing matches is an event of its
-    own: ``Event(2, kind, between, phase, at, interval, refined="bisection",
-    extra={"criterion": "minimum"})``."""
+    """The events with order 2 defined by the local minima where the criterion decides.
+
+    ``changes``: where each phase stops or starts holding a local minimum (tracked along the
+    sweep and bisected); ``checked_phases[phase]``: ``"throughout"``, ``"nowhere"``,
+    ``"changes"`` or ``"unknown"`` (whether the phase holds one at each sweep value). Each
+    destruction/creation floor crossing of ``events`` becomes:
+
+    - where a change of the same phase and kind exists, the nearest such change: an event
+      ``Event(2, kind, change.between, phase, at, interval, refined="bisection",
+      extra={"criterion": "minimum", "floor": {...}})``, the floor crossing kept as the
+      secondary ``extra["floor"]`` (its ``between`` and, where present, its
+      ``refinement`` and ``other_floors``);
+    - where the phase holds a minimum that does not change here (``"throughout"``, or
+      ``"changes"`` elsewhere): not an event. It stays in the list as a secondary line,
+      ``extra = {"criterion": "floor", "secondary": True, "minimum": {"at": None, "holds":
+      ...}}``: the mass decays (or grows) while the phase's well persists;
+    - where the criterion cannot decide (``"nowhere"``: the phase is no well at any value,
+      ``"unknown"``): the floor crossing stays the event, with ``extra["minimum"] = {"at":
+      None, "holds": ...}``.
+
+    A change that no floor crossing matches is an event of its own (``extra = {"criterion":
+    "minimum"}``). Events in position along the sweep."""
     left = list(changes)
     out = []
     for e in events:
         if e.kind not in ("destruction", "creation") or "criterion" in e.extra:
             out.append(e)
             continue
+        holds = checked_phases.get(e.phase, "unknown")
         alike = [c for c in left if c.phase == e.phase and c.kind == e.kind]
         near = min(alike, key=lambda c: abs(c.at - 0.5 * sum(e.between)), default=None)
         if near is not None:
             left.remove(near)
-            info = near.to_json()
+            floor = {"between": list(e.between),
+                     **{k: e.extra[k] for k in ("refinement", "other_floors") if k in e.extra}}
+            out.append(_minimum_event(near, trusted=e.trusted, floor=floor))
+        elif holds in ("throughout", "changes"):
+            out.append(e.replaced(extra={**e.extra, "criterion": "floor", "secondary": True,
+                                         "minimum": {"at": None, "holds": holds}}))
         else:
-            info = {"at": None, "holds": checked_phases.get(e.phase, "unknown")}
-        out.append(e.replaced(extra={**e.extra, "minimum": info}))
-    for c in left:
-        out.append(Event(2, c.kind, c.between, phase=c.phase, at=c.at, interval=c.interval,
-                         refined="bisection", extra={"criterion": "minimum"}))
+            out.append(e.replaced(extra={**e.extra, "minimum": {"at": None, "holds": holds}}))
+    out.extend(_minimum_event(c) for c in left)
     out.sort(key=lambda e: (e.between[0], e.between[1], e.order))
     return out
+
+
+def _minimum_event(change: MinimumChange, trusted=None, floor=None) -> Event:
+    """The order-2 event of a local-minimum change (``floor``: the matching floor crossing's
+    record, kept as a secondary line)."""
+    extra = {"criterion": "minimum"} if floor is None else {"criterion": "minimum",
+                                                           "floor": floor}
+    return Event(2, change.kind, change.between, phase=change.phase, at=change.at,
+                 interval=change.interval, refined="bisection", trusted=trusted, extra=extra)

@@ -13,9 +13,10 @@ definition and the pure parts).
   GRAD_TOL``, ``U = -loglik / (n beta)`` (``K`` for energies, ``L_n`` for networks). ``w``:
   the end of the lowest such flow (or of the lowest flow); ``holds`` None where the phase
   has no draws to start from.
-- ``with_minima(events, points)``: points where a phase had no draws (``holds`` None) are
-  answered by flows from the nearest point's minimiser; where ``holds`` changes between two
-  points, the change is
+- ``with_minima(events, points)``: each phase's minima *tracked* along the sweep: where a
+  point's own flows find none in the phase (or it had no draws there), the neighbouring
+  point's minimiser is carried to it by a flow at its value, forwards and then backwards
+  (``_filled``); where ``holds`` changes between two points, the change is
   located by bisection on the sweep value (flows at each midpoint from the minimiser ``w``
   of the end that holds one; no sampling) to ``report.resolution``'s width, and set beside
   the floor crossings (``analysis.minima.with_minimum_changes``).
@@ -141,20 +142,32 @@ class MinimumStep:
 
     def _filled(self, found: list[dict], values: list[float], phase: int,
                 at=None) -> list[dict]:
-        """``found`` (one finding per point) with the points where the phase had no draws
-        (``holds`` None: a sampler put no particle there) answered by flows from the
-        minimiser of the nearest point that holds one (no sampling needed). ``at(v)``: the
-        value the compiled spec takes at ``v`` (a grid's cell on one line; default ``v``)."""
+        """``found`` (one finding per point) with the minima *tracked*: where a point's own
+        flows (from its draws) find no local minimum in the phase, or the phase had no draws
+        there, the minimiser of the neighbouring point that holds one is carried to it (a
+        flow from it at this point's value; no sampling), forwards along the sweep and then
+        backwards, so a well found at any point is followed for as long as it persists and
+        whether it persists does not hang on where a run's draws happened to start the flows.
+        Points still unknown after that (no draws and no holding neighbour) are answered from
+        the minimiser of the nearest point that holds one. ``at(v)``: the value the compiled
+        spec takes at ``v`` (a grid's cell on one line; default ``v``)."""
         at = at or (lambda v: v)
-        anchors = [k for k, f in enumerate(found) if f.get("holds")]
-        if not anchors:
-            return found
         out = list(found)
-        for k, f in enumerate(found):
-            if f.get("holds") is None:
-                src = found[min(anchors, key=lambda a: abs(values[a] - values[k]))]
-                out[k] = {**self.flows(at(values[k]), phase, [src["w"]],
-                                       np.asarray(src["sd"])), "sd": src["sd"]}
+
+        def carry(src: dict, k: int) -> dict:
+            return {**self.flows(at(values[k]), phase, [src["w"]], np.asarray(src["sd"])),
+                    "sd": src["sd"], "carried": True}
+
+        for order in (list(range(len(out))), list(range(len(out)))[::-1]):
+            for prev, k in zip(order, order[1:]):
+                if out[prev].get("holds") and not out[k].get("holds"):
+                    carried = carry(out[prev], k)
+                    if carried["holds"] or out[k].get("holds") is None:
+                        out[k] = carried
+        anchors = [k for k, f in enumerate(out) if f.get("holds")]
+        for k, f in enumerate(out):
+            if anchors and f.get("holds") is None:
+                out[k] = carry(out[min(anchors, key=lambda a: abs(values[a] - values[k]))], k)
         return out
 
     def with_minima(self, events, points, cell=None, width: float | None = None) -> list:

@@ -150,6 +150,8 @@ def _label(b: dict) -> str:
             f"{b['kind']} of {a[0]}" if len(a) == 1 else f"{b['kind']} of {a[0]} and {a[1]}")
     if b.get("criterion") == "minimum":  # where the phase's well vanishes or appears
         text += " (local minimum)"
+    elif b["kind"] in ("destruction", "creation"):  # where its mass meets the floor
+        text += " (mass floor)"
     return text + (f" (branch {b['branch'] + 1})" if b.get("branch") else "")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from ..analysis.mixing import RHAT_LIMIT, Finding
 
-__all__ = ["note_lines", "shown_above", "refinement_words", "minimum_words",
-           "unresolved_span"]
+__all__ = ["note_lines", "point_notes", "shown_above", "refinement_words", "minimum_words",
+           "floor_words", "unresolved_span"]
 
 
 def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
@@ -120,3 +122,33 @@ def minimum_words(info: dict, kind: str, sweep: str) -> str:
     if holds == "changes":
         return f"no change of its local minimum near here (see the other {kind} events)"
     return "whether the phase holds a local minimum is unknown (no draws in it somewhere)"
+
+
+def floor_words(kind: str, floor: dict, sweep: str, level=None) -> str:
+    """The floor crossing beside a local-minimum event, its secondary line
+    (``Event.extra["floor"]``: ``between``, and where present ``other_floors``, how it moves
+    with the floor); ``level``: the run's ``report.floor``."""
+    verb = "first falls below" if kind == "destruction" else "first exceeds"
+    lo, hi = floor["between"]
+    text = (f"its mass {verb} {'the floor' if level is None else f'{level:g}'} between "
+            f"{sweep} = {_fmt4(lo)} and {_fmt4(hi)}")
+    moves = floor.get("other_floors") or []
+    if moves:
+        text += " (" + "; ".join(f"floor {m['floor']:g}: " + (
+            "not crossed" if m["between"] is None
+            else f"{_fmt4(m['between'][0])}-{_fmt4(m['between'][1])}") for m in moves) + ")"
+    return text
+
+
+def point_notes(point: dict) -> list[str]:
+    """Why a point's groups disagree, in words, rendered now from its recorded findings
+    (``diagnostics.findings``: a wording fix reaches old runs too); a run written before
+    findings were recorded keeps the sentences it stored (``diagnostics.mixing_notes``)."""
+    d = point.get("diagnostics") or {}
+    findings = d.get("findings")
+    if not findings:
+        return list(d.get("mixing_notes") or [])
+    known = {f.name for f in fields(Finding)}
+    return [line for f in findings
+            for line in note_lines(Finding(**{k: tuple(v) if isinstance(v, list) else v
+                                              for k, v in f.items() if k in known}))]

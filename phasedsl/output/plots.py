@@ -136,8 +136,9 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
     from matplotlib.transforms import blended_transform_factory
 
     handles, marks = [], []
-    events = [e for e in results.get("events", [])
-              if (e.get("interval") or e.get("between") or (None,))[0] is not None]
+    events = [e for e in results.get("events", [])  # a floor crossing that is no event: none
+              if (e.get("interval") or e.get("between") or (None,))[0] is not None
+              and not e.get("secondary")]
     for k, e in enumerate(events, 1):
         lo, hi = e.get("interval") or e.get("between")
         if e.get("kind") == "crossover" and e.get("resolved") is False:

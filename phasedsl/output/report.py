@@ -17,7 +17,8 @@ from ..analysis.intervals import factor, se_range
 from ..analysis.mixing import RHAT_LIMIT
 from ..language.setting_records import report_settings
 from ..language.traits import EngineTraits, traits
-from .notes import minimum_words, refinement_words, shown_above, unresolved_span
+from .notes import (floor_words, minimum_words, point_notes, refinement_words,
+                    shown_above, unresolved_span)
 
 ESS_LOW = 100
 
@@ -95,9 +96,9 @@ def se_line(results: dict) -> str:
             f"events are judged beyond {noise_words(dof)}, as 2 se would be for a normal.\n")
 
 
-def event_text(event: dict, sweep: str, dof=None) -> str:
+def event_text(event: dict, sweep: str, dof=None, floor_of=None) -> str:
     """One event in words (``dof``: the degrees of freedom of the run's standard errors,
-    ``se_dof``, for how wide the noise is)."""
+    ``se_dof``, for how wide the noise is; ``floor_of``: the run's ``report.floor``)."""
     lo, hi = event.get("between", [None, None])
     refinement = refinement_words(event.get("refinement"), event.get("between"))
     if event["kind"] == "crossover":
@@ -118,10 +119,21 @@ def event_text(event: dict, sweep: str, dof=None) -> str:
                 + (f" ({refinement[2:]})" if refinement else ""))
     if event["kind"] in ("destruction", "creation") and event.get("criterion") == "minimum":
         a, b = event.get("interval") or [lo, hi]
-        return (f"second-order {event['kind']} of {event['phase']}: it "
+        text = (f"second-order {event['kind']} of {event['phase']}: it "
                 f"{'stops' if event['kind'] == 'destruction' else 'starts'} holding a local "
                 f"minimum of the potential at {sweep} = {fmt(event.get('at'), 4)} "
-                f"[{fmt(a, 4)}, {fmt(b, 4)}] (its mass crosses no floor there)")
+                f"[{fmt(a, 4)}, {fmt(b, 4)}]")
+        floor = event.get("floor")
+        if floor is None:
+            return text + " (its mass crosses no floor near there)"
+        return text + "; " + floor_words(event["kind"], floor, sweep, floor_of)
+    if event.get("secondary"):
+        verb = "falls below" if event["kind"] == "destruction" else "rises above"
+        return (f"{event['phase']}: its mass {verb} the floor"
+                + ("" if floor_of is None else f" {fmt(floor_of, 3)}") + " between "
+                f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)}, while it "
+                f"{'keeps' if (event.get('minimum') or {}).get('holds') == 'throughout' else 'has'}"
+                f" a local minimum there: not a {event['kind']}")
     if event["kind"] in ("destruction", "creation"):
         text = (f"second-order {event['kind']} of {event['phase']} between {sweep} = "
                 f"{fmt(lo, 4)} and {fmt(hi, 4)}")
@@ -262,11 +274,17 @@ def events_block(results: dict) -> Text:
         t.append(f"  {len(added)} sweep value{'s' if len(added) != 1 else ''} added inside "
                  "event brackets to locate them (report.resolution "
                  f"{_resolution_text(results.get('report') or {})})\n")
-    for e in events:
-        t.append(f"  {event_text(e, sweep, se_dof(results))}")
+    floor = (results.get("report") or {}).get("floor")
+    for e in [e for e in events if not e.get("secondary")]:
+        t.append(f"  {event_text(e, sweep, se_dof(results), floor)}")
         if e.get("trusted") is False:
             t.append("  (chains disagree at an end: not trustworthy)", style="red")
         t.append("\n")
+    quiet = [e for e in events if e.get("secondary")]
+    if quiet:
+        t.append("  mass floor crossings (not events: the phase's well persists)\n", style="dim")
+        for e in quiet:
+            t.append(f"    {event_text(e, sweep, se_dof(results), floor)}\n", style="dim")
     return t
 
 
@@ -300,7 +318,7 @@ def verdict(results: dict) -> Text:
         t.append(f"  {'runs' if smc else 'chains'} disagree at {len(bad)} of {len(points)} "
                  f"points ({sweep} = {where}): {why}.\n", style="red")
         for p in bad[:3]:
-            for note in p["diagnostics"].get("mixing_notes", [])[:3]:
+            for note in point_notes(p)[:3]:
                 t.append(f"    {sweep} = {_value(p)}: {note}\n")
         if _traits(results).chains:
             t.append("  advice: run with `--engine smc` (tempered SMC moves between modes), "
@@ -381,9 +399,10 @@ def markdown(results: dict) -> str:
         lines.append("| " + " | ".join(row) + " |")
     events = results.get("events") or []
     lines.append("")
-    lines.extend(f"- {event_text(e, name, se_dof(results))}"
+    floor = (results.get("report") or {}).get("floor")
+    lines.extend(f"- {event_text(e, name, se_dof(results), floor)}"
                  + (" (chains disagree at an end: not trustworthy)" if e.get("trusted") is False else "")
-                 for e in events)
+                 for e in sorted(events, key=lambda e: bool(e.get("secondary"))))
     if not events:
         lines.append("- no events found")
     from .lcoef import lcoef_markdown
