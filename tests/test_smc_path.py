@@ -63,8 +63,12 @@ def test_a_phase_created_mid_sweep_is_found(created):
     # well, so those points disagree between directions and were tempered from the prior
     again = {p.value for p in path.points if p.diagnostics.get("retempered")}
     assert {0.55, 0.6, 0.65} <= again
-    kinds = {(e.kind, e.phase) for e in path.events}
-    assert ("creation", "right") in kinds and ("destruction", "left") in kinds
+    kinds = {(e.kind, e.phase) for e in path.events if not e.extra.get("secondary")}
+    assert ("creation", "right") in kinds
+    # left's mass falls below the floor, but its well at w = -1 (K = 0) persists at every
+    # theta: a floor crossing kept as a secondary line, not a destruction
+    (left,) = [e for e in path.events if (e.kind, e.phase) == ("destruction", "left")]
+    assert left.extra["secondary"] and left.extra["minimum"]["holds"] == "throughout"
 
 
 def test_both_directions_share_one_compiled_path(created):
