@@ -92,6 +92,7 @@ def cmd_run(args) -> int:
         print(dumps(done.results))
     else:
         screen.print(render(done.results))
+        _print_discovery(screen, out, done.results)
         screen.print(f"results: {printable(str(Path(out) / 'results.json'))}", markup=False,
                      highlight=False)
     return 0
@@ -129,11 +130,27 @@ def cmd_discover(args) -> int:
         fig = discovery_figure(found, symmetry_of(spec.checked))
         fig.savefig(args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    if args.into:
+        from .rundir import save_discovery
+
+        path = save_discovery(Path(args.into), doc, spec.checked)
+        print(f"wrote {path}: `phasedsl report {args.into}` shows the basins beside the "
+              "declared phases", file=sys.stderr)
     if args.json:
         print(dumps(doc))
     else:
         console().print(render_discovery(doc))
     return 0
+
+
+def _print_discovery(screen, folder, results: dict) -> None:
+    """The basins a `phasedsl discover --into` saved in the run folder, under its report."""
+    from .output.discover import discovery_block
+    from .rundir import load_discovery
+
+    block = discovery_block(*load_discovery(Path(folder), results), results)
+    if block.plain:
+        screen.print(block)
 
 
 def _values(texts) -> list[float] | None:
@@ -198,6 +215,7 @@ def cmd_report(args) -> int:
         print(markdown(results), end="")
     else:
         console().print(render(results))
+        _print_discovery(console(), args.dir, results)
     if args.provenance and not args.json:
         from .output.report import provenance
 
@@ -318,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", action="store_true",
                    help="carry each basin found at the first --at value along the whole "
                         "sweep and report where its minimum stops existing (order 2)")
+    p.add_argument("--into", metavar="FOLDER",
+                   help="also save the basins in the run folder FOLDER (discovery.json): "
+                        "`phasedsl report FOLDER` then shows them beside the declared phases")
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("report", help="render the report of a run folder again")

@@ -36,7 +36,8 @@ from .results_shape import DOCUMENT, POINT, problem
 __all__ = ["SCHEMA", "RunFolder", "RunFolderError", "RunLock", "validate", "atomic_write",
            "dumps", "load_results", "load_draws", "run_key", "posterior_identity",
            "posterior_key", "draws_path", "data_identity", "point_id", "added_index",
-           "point_index", "ADDED_BASE", "save_draws", "draws_identity", "locked"]
+           "point_index", "ADDED_BASE", "save_draws", "draws_identity", "locked",
+           "DISCOVERY", "save_discovery", "load_discovery"]
 
 SCHEMA = "phasedsl.results/1"
 
@@ -293,6 +294,46 @@ def load_results(folder: Path) -> dict | None:
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"it is not JSON ({exc})") from None
     return validate(doc, path)
+
+
+DISCOVERY = "discovery.json"  # the basins `phasedsl discover --into FOLDER` found
+
+
+def save_discovery(folder: Path, doc: dict, checked) -> Path:
+    """Write ``doc`` (``Discovery.to_json()``) into the run folder ``folder`` as
+    ``discovery.json``, atomically, stamped with the spec's ``posterior_key`` so that a
+    report shows it only beside a run of the same posterior. A link in its place is
+    refused; the folder is made where missing."""
+    folder = Path(folder)
+    path = folder / DISCOVERY
+    _no_link(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fs_error("make", folder, exc) from None
+    atomic_write(path, dumps({**doc, "posterior_key": posterior_key(checked)}).encode())
+    return path
+
+
+def load_discovery(folder: Path, results: dict) -> tuple[dict | None, str | None]:
+    """``(doc, None)``: the run folder's ``discovery.json`` where it is of the run's
+    posterior; ``(None, why)`` where it is there but cannot be shown (damaged, or of another
+    posterior: the spec changed since); ``(None, None)`` where there is none."""
+    path = Path(folder) / DISCOVERY
+    if not path.is_file() or path.is_symlink():
+        return None, None
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, f"{path} cannot be read ({type(exc).__name__}): not shown"
+    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
+        return None, f"{path} is not a discovery document: not shown"
+    key = str(results.get("posterior_key") or "").split(":")[0]
+    if doc.get("posterior_key") != key:
+        return None, (f"{path} was found for another posterior or sampler setting than this "
+                      "run's: not shown; run `phasedsl discover SPEC --into FOLDER` with the "
+                      "run's settings again")
+    return doc, None
 
 
 ADDED_BASE = 2 ** 31  # indices of added sweep values (refinement) start here

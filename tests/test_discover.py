@@ -144,6 +144,40 @@ def test_cli_json_has_the_documented_fields(tmp_path, capsys):
     assert main(["discover", str(spec), "--at", "x"]) == 2
 
 
+def test_the_run_report_shows_saved_basins_beside_the_declared_phases(tmp_path, capsys):
+    """`discover --into RUN` saves the basins in the run folder; `report RUN` shows them
+    under the report with the declared phases' masses at the same value, and refuses to
+    show a discovery of another posterior."""
+    from phasedsl.cli import main
+
+    spec = tmp_path / "double.phase"
+    spec.write_text(DOUBLE.replace("let n = 5", "let n = 5\nphase right = w > 0"))
+    run = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(run), "--no-plots"]) == 0
+    capsys.readouterr()
+    assert main(["discover", str(spec), "--at", "0.3", "--into", str(run), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (run / "discovery.json").is_file()
+    assert main(["report", str(run)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    (point,) = found["points"]
+    assert f"a = 0.3: {len(point['basins'])} basin(s) hold 1.000 of the mass" in text
+    for b in point["basins"]:
+        assert f"{b['name']} {b['mass']:.3f} ± {b['se']:.3f}" in text
+    results = json.loads((run / "results.json").read_text())
+    right = results["points"][0]["phases"]["right"]["mass"]
+    assert f"declared phases at this run's point: right {right:.3f}" in text
+    # a discovery of another posterior (n = 6) is not shown beside this run
+    other = tmp_path / "other.phase"
+    other.write_text(DOUBLE.replace("let n = 5", "let n = 6"))
+    assert main(["discover", str(other), "--at", "0.3", "--into", str(run), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "was found for another posterior or sampler setting than this run's" in text
+    assert "basin(s) hold" not in text
+
+
 def network_symmetry(activation: str) -> Symmetry:
     return Symmetry("network", 2, 2, activation)
 

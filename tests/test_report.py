@@ -140,7 +140,8 @@ def test_the_report_says_where_the_mass_in_no_phase_sits():
             "(theta = 1.2, 1.24): a phase may be missing.") in text
     assert ("at theta = 1.2 (0.850 in no phase) it sits at: 0.600 q = (+, -), |u| ~ (1, 1) "
             "e.g. u = [[0.7, 0.7], [0.1, 1.0]]") in text
-    assert "`phasedsl discover SPEC --at 1.2` finds the posterior's basins there" in text
+    assert ("`phasedsl discover SPEC --at 1.2 --into RUN_FOLDER` finds the posterior's basins "
+            "there") in text
 
 
 def test_mixing_notes_are_worded_from_the_recorded_findings():

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_discovery"]
+__all__ = ["render_discovery", "discovery_block"]
 
 
 def _num(x, fmt: str = ".4f") -> str:
@@ -71,3 +71,34 @@ def render_discovery(doc: dict):
     for note in doc.get("notes", []):
         parts.append(Text(f"note: {note}"))
     return Group(*parts)
+
+
+def discovery_block(doc: dict | None, why: str | None, results: dict) -> Text:
+    """The run report's block of the basins ``phasedsl discover --into`` found (``doc``,
+    ``rundir.load_discovery``), each discovered sweep value beside the declared phases'
+    masses at the run's point of that value; ``why``: the reason a saved discovery is not
+    shown. Empty where there is none."""
+    t = Text()
+    if why:
+        t.append(f"discovered basins: {why}\n", style="yellow")
+    if not doc:
+        return t
+    sweep = doc.get("sweep") or "value"
+    t.append("discovered basins (phasedsl discover)\n", style="bold")
+    at = {p.get("value"): p for p in results.get("points") or []}
+    for point in doc["points"]:
+        value = point.get("value")
+        t.append(f"  {sweep} = {value:g}: {len(point['basins'])} basin(s) hold "
+                 f"{point['coverage']:.3f} of the mass\n")
+        for b in point["basins"]:
+            t.append(f"    {b['name']:<10} {_pm(b['mass'], b['se'], '.3f'):<16} "
+                     f"loss {_num(b['loss'], '.5g')}, lambda "
+                     f"{_pm(b['lambda'], b['lambda_se'], '.2f')}: {b['description']}\n")
+        run = at.get(value)
+        if run is not None:
+            declared = ", ".join(f"{name} {run['phases'][name]['mass']:.3f}"
+                                 for name in results.get("phases") or [])
+            other = (run.get("other") or {}).get("mass")
+            t.append(f"    declared phases at this run's point: {declared}"
+                     + ("" if other is None else f", other {other:.3f}") + "\n", style="dim")
+    return t

@@ -593,6 +593,7 @@ def _other_block(points: list[dict], sweep: str) -> Text:
         for grp in groups[:4]:
             point = "; ".join(f"{k} = {v}" for k, v in grp["point"].items())
             t.append(f"      {grp['mass']:.3f}  {grp['key']}  e.g. {point}\n")
-    t.append(f"    `phasedsl discover SPEC --at {_value(worst)}` finds the posterior's basins "
-             "there and writes `phase` lines for them (docs/discover.md).\n")
+    t.append(f"    `phasedsl discover SPEC --at {_value(worst)} --into RUN_FOLDER` finds the "
+             "posterior's basins there, writes `phase` lines for them and shows them under "
+             "this report (docs/discover.md).\n")
     return t
