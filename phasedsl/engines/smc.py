@@ -77,6 +77,7 @@ from phasedsl.engines.base import (
     settings_with_defaults,
     unconstrained,
 )
+from phasedsl.language.setting_records import settings_record
 from phasedsl.language.settings import defaults
 from phasedsl.language.traits import TRAITS
 from phasedsl.engines.devices import default_method, default_particle_block
@@ -128,11 +129,12 @@ def hmc_moves(mutations: int, integration_steps: int, step_min: float, step_max:
     return move
 
 
-def build_smc(target: Target, *, particles: int, runs: int, mutations: int,
-              integration_steps: int, target_ess: float, generations: int, prior_draws: int,
-              step_min: float, step_max: float, target_accept: float, initial_scale: float,
-              max_stages: int, block: int = 0, final_stages: int = 0):
-    """The pure function ``(key, ctx, item=0) -> SmcOutput`` that the engine compiles
+def build_smc(target: Target, settings, *, block: int = 0):
+    """``settings``: the engine's settings record (``language.setting_records.
+    settings_record("smc", ...)``: ``particles``, ``runs``, ``mutations``,
+    ``integration_steps``, ``target_ess``, ``generations``, ``prior_draws``, ``step_min``,
+    ``step_max``, ``target_accept``, ``initial_scale``, ``max_stages``, ``final_stages``, each
+    read by name, so no reordering can swap two). The pure function ``(key, ctx, item=0) -> SmcOutput`` that the engine compiles
     (``item``: ``run_many``'s work item number, unused; a progress tick per run and tempering
     stage, when the program is traced for them: ``phasedsl.engines.ticks``; leading axis
     runs; ``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
@@ -150,12 +152,14 @@ def build_smc(target: Target, *, particles: int, runs: int, mutations: int,
 
     from phasedsl.engines import smc_kernel as sk
 
+    s = settings
     kernel = sk.SmcKernel(
         target=target, zt=unconstrained(target),
-        move=hmc_moves(mutations, integration_steps, step_min, step_max, block),
-        particles=particles, prior_draws=prior_draws, generations=generations,
-        target_ess=target_ess, target_accept=target_accept, initial_scale=initial_scale,
-        max_stages=max_stages, final_stages=final_stages)
+        move=hmc_moves(s.mutations, s.integration_steps, s.step_min, s.step_max, block),
+        particles=s.particles, prior_draws=s.prior_draws, generations=s.generations,
+        target_ess=s.target_ess, target_accept=s.target_accept,
+        initial_scale=s.initial_scale, max_stages=s.max_stages, final_stages=s.final_stages)
+    runs = s.runs
 
     def one_run(key, ctx, run_number=0):
         point = ticks.point_of(ctx)
@@ -223,10 +227,16 @@ class SmcEngine(TimedRun):
         # distribution does not
         block = settings.get("particle_block")
         self.particle_block = default_particle_block() if block is None else int(block)
-        run = build_smc(target, **s, block=self.particle_block)
+        run = build_smc(target, self.record(), block=self.particle_block)
         self._cache = CompiledCache(run)
         # sweep points of run_many are split across this many devices (0: all there are)
         self._many = ManyCaller(run, int(settings.get("devices") or 0))
+
+    def record(self, **changed):
+        """The build function's settings record (``settings_record(self.name, ...)``) of this
+        engine's settings, with ``changed`` keys replaced."""
+        s = {**self.settings, **changed}
+        return settings_record(self.name, {k: s[k] for k in DEFAULTS})
 
     @property
     def traces(self) -> int:

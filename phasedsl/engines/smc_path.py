@@ -61,12 +61,9 @@ def stratified_resample(key, weights, codes, n: int):
     return order[pos]
 
 
-def build_path(target: Target, *, particles: int, runs: int, mutations: int,
-               integration_steps: int, target_ess: float, generations: int, prior_draws: int,
-               step_min: float, step_max: float, target_accept: float, initial_scale: float,
-               max_stages: int, block: int = 0, bridge_mutations: int = 0,
-               final_stages: int = 0):
-    """The pure function ``(key, ctxs) -> (first, path)`` for ``V`` contexts stacked along a
+def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: int = 0):
+    """``settings``: ``smc``'s settings record (``build_smc``; read by name). The pure
+    function ``(key, ctxs) -> (first, path)`` for ``V`` contexts stacked along a
     leading axis, in the order one direction walks them (progress ticks per run: ``smc``'s at
     the first value, then one per stage of each bridge: ``phasedsl.engines.ticks``).
 
@@ -81,14 +78,11 @@ def build_path(target: Target, *, particles: int, runs: int, mutations: int,
     from jax.scipy.special import logsumexp
 
     zt = unconstrained(target)
-    n, dim = particles, int(target.dim)
-    first_run = build_smc(
-        target, particles=particles, runs=runs, mutations=mutations,
-        integration_steps=integration_steps, target_ess=target_ess, generations=generations,
-        prior_draws=prior_draws, step_min=step_min, step_max=step_max,
-        target_accept=target_accept, initial_scale=initial_scale, max_stages=max_stages,
-        block=block, final_stages=final_stages)
-    move = hmc_moves(bridge_mutations or mutations, integration_steps, step_min, step_max, block)
+    runs, target_accept = settings.runs, settings.target_accept
+    n, dim = settings.particles, int(target.dim)
+    first_run = build_smc(target, settings, block=block)
+    move = hmc_moves(bridge_mutations or settings.mutations, settings.integration_steps,
+                     settings.step_min, settings.step_max, block)
     dim_factor = float(dim) ** -0.25
 
     def loglik(z, ctx):  # NaN (an undefined likelihood) counts as -inf
@@ -316,8 +310,7 @@ class SmcPathEngine(SmcEngine):
 
     def _build(self, runs: int):
         """The pure path function of ``runs`` runs (``build_path``)."""
-        s = {**self.settings, "runs": runs}
-        return build_path(self.target, **s, block=self.particle_block,
+        return build_path(self.target, self.record(runs=runs), block=self.particle_block,
                           bridge_mutations=self.bridge_mutations)
 
     def _direction_cache(self, runs: int) -> CompiledCache:
