@@ -114,71 +114,97 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     method = draws.method
     with np.errstate(divide="ignore"):
         group_ess = 1.0 / np.sum(w ** 2, axis=1)              # f[G]: Kish ESS of each group
-    logdensity = None if draws.logdensity is None else np.asarray(draws.logdensity, float)
 
     def se_of(p: float, groups: np.ndarray, indicator: np.ndarray) -> float | None:
-        if method == "exact":
-            return 0.0
-        if method == "repeats":
-            # the spread of fewer repeats is itself too noisy to quote (2 runs that agree by
-            # chance would give 0): unknown, not 0
-            if n_groups < MIN_REPEATS:
-                return None
-            spread = np.std(groups, ddof=1) / math.sqrt(n_groups)
-            return _num(max(spread, within_se(p, group_ess)))
-        if method == "mcmc":
-            if p <= 0.0 or p >= 1.0:
-                return 0.0
-            n_eff = ess(indicator.astype(float))
-            if not np.isfinite(n_eff) or n_eff <= 0:
-                n_eff = float(n_groups * n_samples)
-            return float(math.sqrt(p * (1.0 - p) / n_eff))
-        raise ValueError(f"unknown method {method!r}")
+        return _mass_se(method, p, groups, indicator, group_ess, n_samples)
 
     # a spread of independent repeats has their number less one degrees of freedom
     dof = n_groups - 1 if method == "repeats" and n_groups >= MIN_REPEATS else None
-
-    log_z = None
-    if draws.log_z is not None:
-        log_z = _num(np.mean(np.asarray(draws.log_z, dtype=float)))
+    log_z = None if draws.log_z is None else _num(np.mean(np.asarray(draws.log_z, float)))
 
     phases = {}
     for k, name in enumerate(phase_names):
         m = float(mass[k])
-        if draws.method == "exact" and draws.phase_log_z is not None and log_z is not None:
-            # exact engines integrate each phase on its own: their ratio beats grid weights
-            m = float(np.mean(np.exp(np.asarray(draws.phase_log_z, float)[:, k]
-                                     - np.asarray(draws.log_z, float))))
+        plz = None
         if draws.phase_log_z is not None:
             plz = float(np.mean(np.asarray(draws.phase_log_z, dtype=float)[:, k]))
-            # kept even where the mass underflowed to 0: the integral itself is finite
-            free = -plz if math.isfinite(plz) else None
-        elif m <= 0.0:
-            free = None
-        elif log_z is not None:
-            free = -(log_z + math.log(m))
-        else:
-            free = -math.log(m)
-        phases[name] = PhaseMass(m, se_of(m, group_mass[:, k], ind[:, :, k]), _num(free),
+            if draws.method == "exact" and log_z is not None:
+                # exact engines integrate each phase on its own: their ratio beats grid weights
+                m = float(np.mean(np.exp(np.asarray(draws.phase_log_z, float)[:, k]
+                                         - np.asarray(draws.log_z, float))))
+        phases[name] = PhaseMass(m, se_of(m, group_mass[:, k], ind[:, :, k]),
+                                 _num(_free_energy(m, plz, log_z)),
                                  tuple(float(v) for v in group_mass[:, k]), se_dof=dof)
     m_other = float(other_group.mean())
     other = Mass(m_other, se_of(m_other, other_group, other_ind), se_dof=dof)
+    preferred = (phase_names[int(np.argmax(mass))] if n_phases and mass.max() > 0.0
+                 else None)
+    overlap = _overlaps(group_mean, ind, phase_names)
+    diag, findings = _mixing(draws, fi, group_mass, phase_names)
+    diag.update(_engine_numbers(draws.info or {}, method))
+    value = Cell(*map(float, value)) if isinstance(value, tuple) else float(value)
+    return PointSummary(value, phases, other, preferred, overlap,
+                        draws.log_z is not None, log_z, diag, findings=tuple(findings))
 
-    preferred = None
-    if n_phases and mass.max() > 0.0:
-        preferred = phase_names[int(np.argmax(mass))]
 
-    overlap = {}
-    for a, b in combinations(range(n_phases), 2):
+def _mass_se(method: str, p: float, groups, indicator, group_ess, n_samples: int):
+    """A mass's standard error (``summarise_point``): ``groups f[G]`` its per-group masses,
+    ``indicator bool[G, S]`` its draws' membership, ``group_ess f[G]`` the groups' Kish
+    ESS."""
+    n_groups = len(groups)
+    if method == "exact":
+        return 0.0
+    if method == "repeats":
+        # the spread of fewer repeats is itself too noisy to quote (2 runs that agree by
+        # chance would give 0): unknown, not 0
+        if n_groups < MIN_REPEATS:
+            return None
+        spread = np.std(groups, ddof=1) / math.sqrt(n_groups)
+        return _num(max(spread, within_se(p, group_ess)))
+    if method == "mcmc":
+        if p <= 0.0 or p >= 1.0:
+            return 0.0
+        n_eff = ess(np.asarray(indicator).astype(float))
+        if not np.isfinite(n_eff) or n_eff <= 0:
+            n_eff = float(n_groups * n_samples)
+        return float(math.sqrt(p * (1.0 - p) / n_eff))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _free_energy(m: float, phase_log_z: float | None, log_z: float | None) -> float | None:
+    """``-phase_log_z`` where the engine integrated the phase (kept where the mass underflowed
+    to 0: the integral itself is finite); else ``-(log_z + log m)``, or ``-log m`` without a
+    ``log_z``; None for a phase with no mass."""
+    if phase_log_z is not None:
+        return -phase_log_z if math.isfinite(phase_log_z) else None
+    if m <= 0.0:
+        return None
+    return -(log_z + math.log(m)) if log_z is not None else -math.log(m)
+
+
+def _overlaps(group_mean, ind, names) -> dict[str, float]:
+    """``{"a|b": Jaccard overlap}`` of each pair of phases (``ind bool[G, S, P]``): the mass
+    in both over the mass in either (0 where neither has any)."""
+    out = {}
+    for a, b in combinations(range(ind.shape[2]), 2):
         both = float(group_mean(ind[:, :, a] & ind[:, :, b]).mean())
         either = float(group_mean(ind[:, :, a] | ind[:, :, b]).mean())
-        overlap[f"{phase_names[a]}|{phase_names[b]}"] = both / either if either > 0.0 else 0.0
+        out[f"{names[a]}|{names[b]}"] = both / either if either > 0.0 else 0.0
+    return out
 
+
+def _mixing(draws: Draws, fi, group_mass, names) -> tuple[dict, list]:
+    """The diagnostics (``rhat``, ``ess``, their extremes, ``mixing_ok``) and the findings
+    of why the groups disagree: R-hat and per-chain masses for MCMC, the repeats' masses
+    and the walking directions' log Z for SMC repeats. ``fi f[G, S, P]``: the indicators,
+    ``group_mass f[G, P]``."""
+    method, n_groups = draws.method, fi.shape[0]
     diag = {"rhat_max": None, "ess_min": None, "mixing_ok": True, "rhat": {}, "ess": {}}
     findings = []
     if method == "mcmc":
-        series = {"logdensity": logdensity} if logdensity is not None else {}
-        series.update({name: fi[:, :, k] for k, name in enumerate(phase_names)})
+        series = ({} if draws.logdensity is None
+                  else {"logdensity": np.asarray(draws.logdensity, float)})
+        series.update({name: fi[:, :, k] for k, name in enumerate(names)})
         for key, x in series.items():
             diag["rhat"][key] = _num(split_rhat(x))
             diag["ess"][key] = _num(ess_bulk(x))
@@ -188,25 +214,23 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
         diag["ess_min"] = min(esses) if esses else None
         findings += rhat_findings(diag["rhat"])
         if n_groups > 1:
-            for k, name in enumerate(phase_names):
+            for k, name in enumerate(names):
                 findings += chain_findings(name, group_mass[:, k], fi[:, :, k])
     elif method == "repeats" and n_groups > 1:
-        for k, name in enumerate(phase_names):
+        for k, name in enumerate(names):
             findings += repeat_findings(name, group_mass[:, k])
         if draws.log_z is not None and (draws.info or {}).get("directions") is not None:
             findings += direction_findings(np.asarray(draws.log_z, float),
                                            draws.info["directions"])
     diag["mixing_ok"] = not findings
+    return diag, findings
 
-    info = draws.info or {}
-    for key in PASS_THROUGH:
-        if key in info:
-            diag[key] = plain(info[key])
+
+def _engine_numbers(info: dict, method: str) -> dict:
+    """The engine's own numbers a point keeps (``PASS_THROUGH``, and for repeats those
+    renamed by ``_RENAMED``)."""
+    out = {key: plain(info[key]) for key in PASS_THROUGH if key in info}
     if method == "repeats":
-        for key, source in _RENAMED.items():
-            if source in info:
-                diag[key] = plain(info[source])
-
-    value = Cell(*map(float, value)) if isinstance(value, tuple) else float(value)
-    return PointSummary(value, phases, other, preferred, overlap,
-                        draws.log_z is not None, log_z, diag, findings=tuple(findings))
+        out.update({key: plain(info[source]) for key, source in _RENAMED.items()
+                    if source in info})
+    return out
