@@ -73,6 +73,7 @@ def test_window_adaptation_matches_blackjax_step_by_step():
     assert not np.allclose(inv_mass, 1.0)  # the slow windows did estimate something
 
 
+@pytest.mark.slow  # statistical: 16,000 transitions each, against BlackJAX
 @pytest.mark.parametrize("scales", [
     SCALES,  # step 1 against a 0.3 scale: short trajectories, often divergent
     np.array([2.0, 3.0, 5.0], np.float32),  # long ones: 3 to 31 steps, many cut short

@@ -148,6 +148,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # two minutes on 2 cores (a two-device subprocess, NUTS and SMC)
 def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     """Two CPU devices (XLA's host-platform device count, set before JAX starts, hence a
     subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4, for

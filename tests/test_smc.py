@@ -54,6 +54,7 @@ def assert_agree(smc: dict, exact: dict, sigmas: float = 4.0, log_z_tol: float =
                     pq["phases"][name]["free_energy"], abs=log_z_tol + 4 * se / want)
 
 
+@pytest.mark.slow  # statistical: 1,000 particles x 4 runs against quadrature
 def test_smc_matches_quadrature_on_the_merge_example(tmp_path):
     text = (SPECS / "example_4_2_merge.phase").read_text()
     smc, exact = runs(text, "merge.phase", tmp_path, {"particles": "1000", "runs": "4"},

@@ -47,6 +47,7 @@ def created(tmp_path_factory):
     return sampled_and_exact(folder, spec_file)
 
 
+@pytest.mark.slow  # minutes on 2 cores (a sampled path against quadrature; two devices)
 def test_a_phase_created_mid_sweep_is_found(created):
     path, exact = created
     # each run adds its own values to locate its events: compare at the spec's eight
@@ -104,6 +105,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # minutes on 2 cores (a sampled path against quadrature; two devices)
 def test_two_devices_walk_both_directions_at_once_with_the_same_draws():
     """On two devices (a subprocess: XLA's device count is set before JAX starts) the two
     directions run side by side in one call, one per device, with the draws and log Z of
@@ -113,6 +115,7 @@ def test_two_devices_walk_both_directions_at_once_with_the_same_draws():
     run_on_two_devices(SIDE_BY_SIDE)
 
 
+@pytest.mark.slow  # minutes on 2 cores (a sampled path against quadrature; two devices)
 def test_a_path_run_is_reanalysed_on_its_saved_draws(created, tmp_path):
     """Other phase definitions over the same posterior: the masses are evaluated again on the
     path's saved draws, which stay as they were."""
