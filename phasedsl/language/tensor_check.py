@@ -272,11 +272,11 @@ def _file_outputs(c, model, dims: tuple, family: str, table: DataTable, file_ite
     outputs, one column of labels (each a class) for classification."""
     want = 1 if family != "gaussian" or not dims else dims[0]
     if table.outputs != want:
-        what = "outputs" if family == "gaussian" else "labels"
+        what = (f"{want} output column{'s' if want != 1 else ''}" if family == "gaussian"
+                else "1 column of labels")
         raise err.invalid(f"the data file has {table.outputs} output column"
                           f"{'s' if table.outputs != 1 else ''}, the model {want}",
-                          model.expr.span, expected=f"{want} output column"
-                          f"{'s' if want != 1 else ''} of {what} in {table.path}",
+                          model.expr.span, expected=f"{what} in {table.path}",
                           found=f"{table.outputs} (and {table.inputs} inputs)",
                           notes=(f"the file is named at line {file_item.span.line}; without a "
                                  "header its last column is y: a header `x1, ..., xk, y1, ..., "

@@ -82,8 +82,8 @@ def check_likelihood(model: ast.TensorModel, truth: ast.TensorModel,
     mine, theirs = likelihood_of(model), likelihood_of(truth)
     if mine.family != theirs.family:
         raise err.invalid("the truth's likelihood is not the model's", truth.span,
-                          expected=f"{_written(mine.family, 'truth ' + truth.output.id)} "
-                                   f"(the model's, line {model.span.line})",
+                          expected=f"{_written(mine.family, 'truth ' + truth.output.id)}, "
+                                   f"as the model on line {model.span.line}",
                           found=_written(theirs.family, "truth " + truth.output.id),
                           notes=("labels are drawn from a classification truth, real outputs "
                                  "from a Gaussian one",))
