@@ -200,3 +200,56 @@ model y ~ categorical(logits = W @ x)
                         - np.log(np.sum(np.exp(logits), axis=1))))
     assert float(comp.target.loglik(jnp.asarray(p, jnp.float32), ctx)) == pytest.approx(
         want, rel=1e-5)
+
+
+def test_learning_coefficient_of_logistic_regression_and_its_minimiser():
+    """Logistic regression is regular: draws from the Laplace approximation at the maximum
+    likelihood ``w_hat`` (found here by Newton's method in float64) give
+    ``E[n L_n] - n L_n(w_hat) = tr(H Sigma) / 2 = d / 2`` up to the loss's cubic terms; the
+    measurement's minimiser of the loss is ``w_hat``."""
+    import jax
+
+    from phasedsl.lower.target import Draws as TargetDraws
+    from phasedsl.measure.lcoef import LcoefStep
+
+    text = """
+data { n = 3000; x ~ normal(0, 1)^2; seed = 1 }
+param w[2]
+param c
+model y ~ bernoulli(logits = dot(w, x) + c)
+truth y ~ bernoulli(logits = x[1] - 0.5 * x[2] + 0.3)
+phase all_w = c > -10
+"""
+    _, comp = compiled(text)
+    ctx = comp.context(0.0)
+    z = np.hstack([np.asarray(ctx.xt, float).T, np.ones((3000, 1))])
+    y = np.asarray(ctx.y, float)[:, 0]
+    w = np.zeros(3)
+    for _ in range(30):  # Newton on the mean cross-entropy
+        p = 1 / (1 + np.exp(-z @ w))
+        hess = (z * (p * (1 - p))[:, None]).T @ z
+        w -= np.linalg.solve(hess, z.T @ (p - y))
+    cov = np.linalg.inv(hess)
+    rng = np.random.default_rng(3)
+    draws = w + rng.normal(size=(4, 2000, 3)) @ np.linalg.cholesky(cov).T
+    params = draws.astype(np.float32)
+    flat = jnp.asarray(params.reshape(-1, 3))
+    logd = np.asarray(jax.vmap(comp.target.logdensity, in_axes=(0, None))(flat, ctx))
+    inds = np.asarray(jax.vmap(comp.target.indicators, in_axes=(0, None))(flat, ctx))
+    sample = TargetDraws(params=params, indicators=inds.reshape(4, 2000, 1),
+                         logdensity=logd.reshape(4, 2000), weights=None, method="repeats")
+    _, whole = LcoefStep(comp, 300).estimate_all(0.0, sample)
+    np.testing.assert_allclose(whole.minimiser, w, atol=3e-3)
+    assert abs(whole.lam - 1.5) < 4 * whole.se + 0.05, (whole.lam, whole.se)
+
+
+def test_the_likelihood_is_part_of_the_posterior_identity():
+    from phasedsl.rundir import data_identity, posterior_key
+
+    base = check(parse(BERNOULLI, "t.phase"))
+    seeds = check(parse(BERNOULLI.replace("seed = 4", "seed = 4; seeds = 2"), "t.phase"))
+    other = check(parse(BERNOULLI.replace("bernoulli(logits = 2", "bernoulli(logits = 3"),
+                        "t.phase"))
+    assert "likelihood=bernoulli" in repr(base.tensor)
+    assert len({posterior_key(c) for c in (base, other)}) == 2
+    assert data_identity(seeds) == {"data_sets": "2"} and data_identity(base) == {}
