@@ -20,12 +20,12 @@ import sympy as sp
 from . import ast
 from . import catalogue as err
 from . import symbolic as sy
-from .datafile import DataTable, check_labels
+from .datafile import DataTable
 from .layout import Slot
-from .limits import MAX_INPUTS, MAX_PARAMETERS, MAX_SEED
-from .network_check import _data, _data_size, _enough_rows, _input_dist, _read_file, _seeds, \
-    _sweep_only, _whole
-from .tensor_likelihood import check_likelihood, label_values, labels_text, likelihood_of
+from .limits import MAX_INPUTS, MAX_PARAMETERS
+from .network_check import _data, _input_dist, _read_file, _seeds
+from .tensor_data import data_size, file_outputs, noise_and_seed
+from .tensor_likelihood import check_likelihood, likelihood_of
 from .tensor_shapes import Cond, T, shape_text
 from .tensor_types import Typer
 
@@ -130,16 +130,16 @@ def check_tensor(c) -> TensorCheck:
     else:
         x_dist, k = None, table.inputs
     slots, symbols = _slots(c)
-    n = _n(c, items, data, k, table)
+    n = data_size(c, items, data, k, table)
     scope = c.base.child({"n": lambda: n})
     with c.lets_in(scope):
-        noise, seed = _noise_seed(c, items, scope)
+        noise, seed = noise_and_seed(c, items, scope)
         seeds = _seeds(c, items.get("seeds"), seed)
         mean, sd, prior = _priors(c, slots)
     typer = _typer(c, slots, k, n)
     out = _forward(c, typer, model, truth)
     if table is not None:
-        _file_outputs(c, model, out.dims, family, table, items["file"], n)
+        file_outputs(c, model, out.dims, family, table, items["file"], n)
     phases = _phases(c, typer)
     lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
     text = "\n".join(sy_text(c, st) for st in [model, truth] + lets if st is not None)
@@ -239,69 +239,6 @@ def _box(c, p: ast.Param) -> tuple[float, float]:
                                 expected="`[lower, upper]` with lower < upper",
                                 found=f"[{lo:g}, {hi:g}]")
     return lo, hi
-
-
-def _n(c, items, data, k, table: DataTable | None) -> sp.Expr:
-    """The sample size: ``data { n = ... }``, the swept ``n`` or (a data file without ``n``)
-    the file's rows; never more than the file has."""
-    if "n" in (c.sweep_name, c.sweep2_name):
-        n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
-                 else (c.sweep2_symbol, c.sweep2))
-        _data_size(c, n, st.span, k)
-        if table is not None:
-            _enough_rows(c, n, st.span, table, items["file"].span)
-        return n
-    item = items.get("n")
-    if item is None and table is not None:
-        return sp.Integer(table.rows)
-    if item is None:
-        raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
-                          found="no `n`")
-    n = sy.scalar(item.expr, c.base, c.ctx, "a number (the sample size)")
-    _sweep_only(c, n, item.expr.span, "`n`")
-    sy.ensure_positive(n, item.expr.span, "n", c.ctx)
-    _whole(c, n, item.expr.span, "`n`")
-    _data_size(c, n, item.expr.span, k)
-    if table is not None:
-        _enough_rows(c, n, item.expr.span, table, items["file"].span)
-    return n
-
-
-def _file_outputs(c, model, dims: tuple, family: str, table: DataTable, file_item, n) -> None:
-    """The file's output columns fit the model: ``o`` columns for a Gaussian model of ``o``
-    outputs, one column of labels (each a class) for classification."""
-    want = 1 if family != "gaussian" or not dims else dims[0]
-    if table.outputs != want:
-        what = (f"{want} output column{'s' if want != 1 else ''}" if family == "gaussian"
-                else "1 column of labels")
-        raise err.invalid(f"the data file has {table.outputs} output column"
-                          f"{'s' if table.outputs != 1 else ''}, the model {want}",
-                          model.expr.span, expected=f"{what} in {table.path}",
-                          found=f"{table.outputs} (and {table.inputs} inputs)",
-                          notes=(f"the file is named at line {file_item.span.line}; without a "
-                                 "header its last column is y: a header `x1, ..., xk, y1, ..., "
-                                 "yo` names the columns, or `inputs = k` in `data` splits them",))
-    if family != "gaussian":
-        values = [v for _, v in sy.at_sweep(n, c.ctx) or [(None, n)]]
-        rows = int(max(sy.real_value(v) for v in values))
-        check_labels(table, label_values(family, dims), labels_text(family, dims), rows)
-
-
-def _noise_seed(c, items, scope) -> tuple[sp.Expr, int]:
-    noise = sp.Integer(1)
-    if "noise" in items:
-        e = items["noise"].expr
-        noise = sy.scalar(e, scope, c.ctx, "a number (the noise level)")
-        _sweep_only(c, noise, e.span, "`noise`")
-        sy.ensure_positive(noise, e.span, "noise", c.ctx)
-    seed = 0
-    if "seed" in items:
-        e = items["seed"].expr
-        seed = c._const(e, c.base, c.ctx, "the data seed")
-        if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
-            raise err.not_whole("the data seed", e.span, rest=" >= 0",
-                                expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
-    return noise, int(seed)
 
 
 def _priors(c, slots) -> tuple[tuple, tuple, tuple]:
