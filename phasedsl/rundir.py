@@ -100,7 +100,7 @@ def data_identity(checked) -> dict:
     """What decides a network's data beyond the spec's text: the sha256 of its data file
     (a changed file never resumes an old run) and the number of data sets; empty where
     neither is used (so that the keys of other runs stay as they were)."""
-    net = getattr(checked, "network", None)
+    net = getattr(checked, "data_source", None)
     out = {}
     if net is not None and net.data is not None:
         out["data_sha256"] = net.data.sha256

@@ -44,10 +44,10 @@ def symmetric_outside_phase(span: Span, where: str) -> SpecError:
 
 
 def unknown(what: str, name: str, span: Span, expected: str, where: str = "",
-            found: str | None = None) -> SpecError:
+            found: str | None = None, notes: tuple[str, ...] = ()) -> SpecError:
     """``unknown WHAT `NAME` [WHERE]``: a sampler, prior, key, argument, function ..."""
     return error(f"unknown {what} `{name}`" + (f" {where}" if where else ""), span,
-                 expected=expected, found=found or f"`{name}`")
+                 expected=expected, found=found or f"`{name}`", notes=notes)
 
 
 def given_twice(what: str, first: Span, second: Span) -> SpecError:

@@ -104,6 +104,13 @@ class CheckedSpec:
         return len(self.symbols)
 
     @property
+    def data_source(self):
+        """What says where the data come from (``data``: a file's rows or ``None``;
+        ``seed``, ``seeds``, ``data_seeds``): the network's or the tensor model's record;
+        ``None`` for an energy."""
+        return self.network if self.network is not None else self.tensor
+
+    @property
     def phase_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.phases)
 

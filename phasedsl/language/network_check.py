@@ -103,9 +103,10 @@ _WITHOUT_TRUTH = {
 }
 
 
-def _read_file(c, items) -> DataTable:
+def _read_file(c, items, several: bool = False) -> DataTable:
     """The rows of ``data { file = "..." }`` (path relative to the spec file's folder),
-    checked against ``inputs = k`` where given."""
+    checked against ``inputs = k`` where given; ``several``: the file may hold several
+    output columns (tensor specs)."""
     item = items["file"]
     if not isinstance(item.expr, ast.String):
         raise err.wrong_kind("the data file is a path in double quotes", item.expr.span,
@@ -132,7 +133,7 @@ def _read_file(c, items) -> DataTable:
         raise err.missing("the data file is not found", item.expr.span,
                           expected="a file, relative to the spec's folder",
                           found=f"no file {shown}")
-    return read_data(path, shown, inputs)
+    return read_data(path, shown, inputs, several)
 
 
 def _enough_rows(c, n, span, table: DataTable, file_span) -> None:

@@ -5,7 +5,9 @@ constants (dims, indices, the prior, ``n``, ``noise``) are evaluated with the sy
 evaluator, as in network specs. The result is a ``TensorModel``: the syntax trees of the
 model, the truth, the lets and the phases, with the shapes they were checked against, which
 lowering (``phasedsl.lower.tensor``) evaluates with arrays. Parameters are laid out flat in
-the order written, each row-major.
+the order written, each row-major. The likelihood (Gaussian, ``bernoulli``, ``categorical``)
+is read by ``tensor_likelihood``; data come from the truth (``seeds = K`` data sets) or from a
+file (``datafile``, several output columns or one column of labels).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import sympy as sp
 from . import ast
 from . import catalogue as err
 from . import symbolic as sy
+from .datafile import DataTable
 from .layout import Slot
-from .limits import MAX_INPUTS, MAX_PARAMETERS, MAX_SEED
-from .network_check import _data, _data_size, _input_dist, _sweep_only, _whole
+from .limits import MAX_INPUTS, MAX_PARAMETERS
+from .network_check import _data, _input_dist, _read_file, _seeds
+from .tensor_data import data_size, file_outputs, noise_and_seed
+from .tensor_likelihood import check_likelihood, likelihood_of
 from .tensor_shapes import Cond, T, shape_text
 from .tensor_types import Typer
 
@@ -51,10 +56,14 @@ class TensorModel:
       the expressions use); ``shapes``: the dims of every let;
     - ``prior_mean``, ``prior_sd``: per flat coordinate (``normal``; empty for ``uniform``);
     - ``n``, ``noise``: sympy in the sweep variables; ``x_dist``: ``("normal", mean, sd)`` or
-      ``("uniform", a, b)``; ``seed``: the data seed;
+      ``("uniform", a, b)`` (``None`` with a data file); ``seed``: the data seed;
     - ``affine``: the model's output is affine in ``x`` (a linear network, reduced-rank
       regression), so its Gaussian likelihood depends on the data through their first and
-      second moments alone (``lower.tensor``).
+      second moments alone (``lower.tensor``);
+    - ``likelihood``: ``gaussian``, ``bernoulli`` or ``categorical``; for the last two
+      ``model`` and ``truth`` are the logits (``outputs``: their shape, ``()`` or ``(K,)``);
+    - ``data``: the rows of ``data { file = ... }`` (then ``truth`` is ``None``); ``seeds``:
+      data sets drawn from the truth, seeds ``seed + k``.
     """
 
     params: tuple[tuple[str, tuple[int, ...]], ...]
@@ -73,11 +82,21 @@ class TensorModel:
     text: str = ""  # the model, truth and let lines (the posterior's identity)
     sweep_names: tuple[str, ...] = ()
     affine: bool = False  # the model is ``A(w) x + b(w)``: the likelihood needs only moments
+    likelihood: str = "gaussian"
+    # not in the repr (the posterior's identity); ``rundir.data_identity`` adds them where set
+    data: DataTable | None = field(default=None, compare=False, repr=False)
+    seeds: int = 1
+
+    @property
+    def data_seeds(self) -> tuple[int, ...]:
+        """The data seed of each data set: ``seed + k``, ``k = 0 .. seeds - 1``."""
+        return tuple(self.seed + k for k in range(self.seeds))
 
     def __repr__(self) -> str:
+        family = "" if self.likelihood == "gaussian" else f", likelihood={self.likelihood}"
         return (f"TensorModel(params={self.params!r}, {self.text!r}, inputs={self.inputs}, "
                 f"n={self.n}, x={self.x_dist!r}, noise={self.noise}, seed={self.seed}, "
-                f"prior={self.prior_mean!r}, {self.prior_sd!r})")
+                f"prior={self.prior_mean!r}, {self.prior_sd!r}{family})")
 
 
 class TensorCheck(NamedTuple):
@@ -93,37 +112,45 @@ class TensorCheck(NamedTuple):
 def check_tensor(c) -> TensorCheck:
     """Check the tensor statements of checker ``c`` (its statements, lets, sweep, context)."""
     model, truth, data = c.tensors.get("model"), c.tensors.get("truth"), c.one.get(ast.Data)
-    _present(c, model, truth, data)
-    for st in (model, truth):
-        if st.op != "=":
-            raise err.invalid("only Gaussian regression (`y = ...`) is supported yet",
-                              st.span, expected=f"`{st.role} {st.output.id} = EXPR`",
-                              found=f"`{st.role} {st.output.id} ~ ...`",
-                              notes=("a classification likelihood (`y ~ ...`) is planned",))
+    from_file = data is not None and any(
+        isinstance(i.target, ast.Name) and i.target.id == "file" for i in data.items)
+    _present(c, model, truth, data, from_file)
+    family = likelihood_of(model).family
+    if truth is not None:
+        check_likelihood(model, truth, None)  # the families first; the shapes below
     items = _data(c, data)
-    for key in ("file", "seeds"):
-        if key in items:
-            raise err.misplaced(f"`{key}` is not supported in a tensor spec yet",
-                                items[key].span, expected="`n`, `x`, `noise`, `seed`",
-                                found=f"`{key}`")
-    x_dist, k = _input_dist(c, c.base, items["x"].expr)
+    if family != "gaussian" and "noise" in items:
+        raise err.misplaced("`noise` belongs to Gaussian regression", items["noise"].span,
+                            expected="no `noise`: labels are drawn from the truth's "
+                                     "probabilities", found=f"`noise` with `model "
+                                     f"{model.output.id} ~ {family}(...)`")
+    table = _read_file(c, items, several=True) if from_file else None
+    if table is None:
+        x_dist, k = _input_dist(c, c.base, items["x"].expr)
+    else:
+        x_dist, k = None, table.inputs
     slots, symbols = _slots(c)
-    n = _n(c, items, data, k)
+    n = data_size(c, items, data, k, table)
     scope = c.base.child({"n": lambda: n})
     with c.lets_in(scope):
-        noise, seed = _noise_seed(c, items, scope)
+        noise, seed = noise_and_seed(c, items, scope)
+        seeds = _seeds(c, items.get("seeds"), seed)
         mean, sd, prior = _priors(c, slots)
     typer = _typer(c, slots, k, n)
     out = _forward(c, typer, model, truth)
+    if table is not None:
+        file_outputs(c, model, out.dims, family, table, items["file"], n)
     phases = _phases(c, typer)
     lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
-    text = "\n".join(sy_text(c, st) for st in [model, truth] + lets)
+    text = "\n".join(sy_text(c, st) for st in [model, truth] + lets if st is not None)
     tensor = TensorModel(
-        params=tuple((s.name, s.shape) for s in slots), model=model.expr, truth=truth.expr,
+        params=tuple((s.name, s.shape) for s in slots), model=likelihood_of(model).expr,
+        truth=None if truth is None else likelihood_of(truth).expr,
         lets={name: st.expr for name, st in c.lets.items()}, shapes=typer.let_shapes,
-        inputs=k, outputs=out.dims, affine=out.affine, n=n, x_dist=x_dist, noise=noise, seed=seed,
-        prior_mean=mean, prior_sd=sd, text=text,
-        sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x))
+        inputs=k, outputs=out.dims, affine=out.affine and family == "gaussian", n=n,
+        x_dist=x_dist, noise=noise, seed=seed, prior_mean=mean, prior_sd=sd, text=text,
+        sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x),
+        likelihood=family, data=table, seeds=seeds)
     return TensorCheck(tensor, slots, symbols, n, prior, scope, phases)
 
 
@@ -136,13 +163,18 @@ def sy_text(c, st: ast.Stmt) -> str:
     return "\n".join([lines[0][sp_.column - 1:]] + lines[1:-1] + [lines[-1][:sp_.end_column - 1]])
 
 
-def _present(c, model, truth, data) -> None:
+def _present(c, model, truth, data, from_file: bool) -> None:
     present = [s for s in (model, truth, data) if s is not None]
     first = min(present, key=lambda s: (s.span.line, s.span.column))
+    if from_file and truth is not None:
+        raise err.misplaced("a spec with a data file has no `truth`", truth.span,
+                            expected="the data from a file or from a truth, not both",
+                            found="`truth` and `data { file = ... }`",
+                            notes=("the truth generates data; a data file replaces it",))
     for st, what, hint in ((model, "`model y = ...`", "`model y = W2 @ W1 @ x`"),
                            (truth, "`truth y = ...`", "`truth y = T @ x`"),
                            (data, "`data` block", "`data { n = 10000; x ~ normal(0, 1)^3 }`")):
-        if st is None:
+        if st is None and not (from_file and what.startswith("`truth")):
             raise err.missing(f"a tensor spec needs a {what}", first.span, expected=hint,
                               found=f"no {what} in this spec",
                               notes=("a tensor spec has `data`, `param`s, `model y = ...` "
@@ -207,42 +239,6 @@ def _box(c, p: ast.Param) -> tuple[float, float]:
                                 expected="`[lower, upper]` with lower < upper",
                                 found=f"[{lo:g}, {hi:g}]")
     return lo, hi
-
-
-def _n(c, items, data, k) -> sp.Expr:
-    """The sample size: ``data { n = ... }`` or the swept ``n``."""
-    if "n" in (c.sweep_name, c.sweep2_name):
-        n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
-                 else (c.sweep2_symbol, c.sweep2))
-        _data_size(c, n, st.span, k)
-        return n
-    item = items.get("n")
-    if item is None:
-        raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
-                          found="no `n`")
-    n = sy.scalar(item.expr, c.base, c.ctx, "a number (the sample size)")
-    _sweep_only(c, n, item.expr.span, "`n`")
-    sy.ensure_positive(n, item.expr.span, "n", c.ctx)
-    _whole(c, n, item.expr.span, "`n`")
-    _data_size(c, n, item.expr.span, k)
-    return n
-
-
-def _noise_seed(c, items, scope) -> tuple[sp.Expr, int]:
-    noise = sp.Integer(1)
-    if "noise" in items:
-        e = items["noise"].expr
-        noise = sy.scalar(e, scope, c.ctx, "a number (the noise level)")
-        _sweep_only(c, noise, e.span, "`noise`")
-        sy.ensure_positive(noise, e.span, "noise", c.ctx)
-    seed = 0
-    if "seed" in items:
-        e = items["seed"].expr
-        seed = c._const(e, c.base, c.ctx, "the data seed")
-        if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
-            raise err.not_whole("the data seed", e.span, rest=" >= 0",
-                                expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
-    return noise, int(seed)
 
 
 def _priors(c, slots) -> tuple[tuple, tuple, tuple]:
@@ -326,21 +322,28 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
 
 
 def _forward(c, typer: Typer, model, truth) -> T:
-    """The model's type; the truth's output has its shape (a number or a vector)."""
-    m = typer.tensor(model.expr, "a number or a vector (the model's output)")
+    """The model's type (its output, or a classification's logits); the truth's has its
+    shape (a number or a vector). ``truth`` is ``None`` with a data file."""
+    m_expr = likelihood_of(model).expr
+    m = typer.tensor(m_expr, "a number or a vector (the model's output)")
     if len(m.dims) > 1:
-        raise err.wrong_kind("the model's output is a number or a vector", model.expr.span,
+        raise err.wrong_kind("the model's output is a number or a vector", m_expr.span,
                              expected="a number or a vector", found=shape_text(m.dims))
-    t = typer.tensor(truth.expr, "a number or a vector (the truth's output)")
+    if truth is None:
+        check_likelihood(model, model, m.dims)
+        return m
+    check_likelihood(model, truth, m.dims)
+    t_expr = likelihood_of(truth).expr
+    t = typer.tensor(t_expr, "a number or a vector (the truth's output)")
     if "params" in t.deps:
-        raise err.depends_on_parameters("the truth", truth.expr.span,
+        raise err.depends_on_parameters("the truth", t_expr.span,
                                         whose="the model's parameters",
                                         found="the model's parameters",
                                         expected="`x`, numbers, lets, `n` and the sweep "
                                         "variable")
     if t.dims != m.dims:
         raise err.wrong_kind("the truth's output has another shape than the model's",
-                             truth.expr.span, expected=f"{shape_text(m.dims)} (the model's "
+                             t_expr.span, expected=f"{shape_text(m.dims)} (the model's "
                              f"output, line {model.span.line})", found=shape_text(t.dims))
     if truth.output.id != model.output.id:
         raise err.invalid("the truth names another output than the model", truth.output.span,

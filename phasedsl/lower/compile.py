@@ -74,8 +74,8 @@ class Compiled:
     @property
     def datasets(self) -> int:
         """How many data sets every sweep point is sampled on (``data { seeds = K }``)."""
-        net = self.checked.network
-        return 1 if net is None else net.seeds
+        source = self.checked.data_source
+        return 1 if source is None else source.seeds
 
     def dataset(self, value, dataset: int = 0):
         """``(x f[N, k], y f[N])`` at a sweep value (networks only)."""

@@ -8,10 +8,18 @@
   (inputs, then noise; numpy, so they do not depend on the JAX version), and
   ``y = f_truth(x; value) + noise(value) * z`` computed in ``context(value)`` from the sweep
   value: every sweep point sees the same inputs and noise draws. A sweep over ``n`` masks all
-  but the first ``n`` rows.
-- The likelihood: ``beta * sum_i log N(y_i | f(x_i), noise^2 I_o)``. Where the model is
-  affine in ``x`` (``TensorModel.affine``: linear networks), the sum is taken through the
-  data's moments (``Moments``), so a gradient costs the same at any ``n``.
+  but the first ``n`` rows. ``data { seeds = K }``: K such data sets, seeds ``seed + j``;
+  ``data { file = ... }``: the file's first rows, which do not move with the sweep value.
+- Classification: instead of noise, uniforms ``u: f[N]`` (after the inputs); the label of
+  row i is the first class whose cumulative truth probability exceeds ``u_i`` (bernoulli:
+  ``y = 1`` where ``u_i < sigmoid(l_i)``), so labels move with the truth's logits through
+  the same ``u``. ``ctx.y`` holds ``y f[N, 1]`` (bernoulli, 0 or 1) or the one-hot labels
+  ``f[N, K]`` (categorical, labels ``1..K``).
+- The likelihood: ``beta * sum_i log N(y_i | f(x_i), noise^2 I_o)``, ``beta * sum_i (y_i l_i
+  - softplus(l_i))`` (bernoulli) or ``beta * sum_i (l_i[y_i] - logsumexp(l_i))``
+  (categorical). Where a Gaussian model is affine in ``x`` (``TensorModel.affine``: linear
+  networks), the sum is taken through the data's moments (``Moments``), so a gradient costs
+  the same at any ``n``.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from .prior import make_prior
 from .target import Context, Target
 from .tensor_eval import Env, evaluate
 
-__all__ = ["compile_tensor", "unpack", "tensor_data", "Moments", "moments"]
+__all__ = ["compile_tensor", "unpack", "tensor_data", "labels", "Moments", "moments"]
 
 
 def unpack(params, slots) -> dict:
@@ -37,16 +45,37 @@ def unpack(params, slots) -> dict:
     return {s.name: params[s.start: s.start + s.size].reshape(s.shape) for s in slots}
 
 
-def tensor_data(tm, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(x f32[N, k], z f32[N, o])``: inputs, then unit noise, from ``default_rng(seed)``;
-    ``o`` is 1 for a scalar output."""
-    rng = np.random.default_rng(tm.seed)
+def tensor_data(tm, size: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(x f32[N, k], z f32[N, o])``: inputs, then unit noise, from ``default_rng(seed)``
+    (default ``tm.seed``); ``o`` is 1 for a scalar output. Classification: ``z f32[N, 1]``
+    uniform on [0, 1) (``labels``)."""
+    rng = np.random.default_rng(tm.seed if seed is None else seed)
     kind, a, b = tm.x_dist
     x = (rng.uniform(a, b, size=(size, tm.inputs)) if kind == "uniform"
          else rng.normal(a, b, size=(size, tm.inputs)))
+    if tm.likelihood != "gaussian":
+        return x.astype(np.float32), rng.uniform(size=(size, 1)).astype(np.float32)
     o = tm.outputs[0] if tm.outputs else 1
     z = rng.standard_normal((size, o))
     return x.astype(np.float32), z.astype(np.float32)
+
+
+def labels(family: str, logits: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Labels ``f64[N]`` drawn by inverse CDF from the truth's ``logits`` (``f[N]``,
+    bernoulli: 0 or 1; ``f[N, K]``, categorical: 1..K) and uniforms ``u: f[N]``, in float64."""
+    logits, u = np.asarray(logits, np.float64), np.asarray(u, np.float64).reshape(-1)
+    if family == "bernoulli":
+        return (u < 1.0 / (1.0 + np.exp(-logits.reshape(-1)))).astype(np.float64)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    return 1.0 + np.minimum(np.sum(cdf <= u[:, None], axis=1), logits.shape[1] - 1)
+
+
+def _label_array(family: str, y: np.ndarray, classes: int) -> np.ndarray:
+    """``ctx.y`` of labels ``y: f[N]``: ``f32[N, 1]`` (bernoulli) or one-hot ``f32[N, K]``."""
+    if family == "bernoulli":
+        return y.reshape(-1, 1).astype(np.float32)
+    return (y.reshape(-1, 1) == np.arange(1, classes + 1)[None, :]).astype(np.float32)
 
 
 def _sweep_env(tm, value) -> dict:
@@ -161,28 +190,70 @@ def _sum_squares(checked, model_f, o: int):
     return sq
 
 
+def _classify(checked, model_f, o: int):
+    """``ll(params, ctx) -> f[]``: the untempered log-likelihood of the labels ``ctx.y``
+    (``f[N, 1]`` or one-hot ``f[N, K]``) under the model's logits, summed over the rows with
+    mask 1."""
+    rows = jax.vmap(model_f, in_axes=(None, 0, None))
+    family = checked.tensor.likelihood
+
+    def ll(params, ctx):
+        logits = rows(params, ctx.xt.T, ctx.value).reshape(-1, o)
+        if family == "bernoulli":
+            per_row = ctx.y[:, 0] * logits[:, 0] - jax.nn.softplus(logits[:, 0])
+        else:
+            per_row = jnp.sum(ctx.y * logits, axis=1) - jax.nn.logsumexp(logits, axis=1)
+        return jnp.sum(ctx.mask * per_row)
+
+    return ll
+
+
+def _host_data(tm, size: int):
+    """``(x f32[K, N, k], z f32[K, N, o])`` of every data set (``seeds``); with a data
+    file, its first ``size`` rows as ``(x f32[1, N, k], y f32[1, N, o])``."""
+    if tm.data is not None:
+        y = np.asarray(tm.data.y[:size], np.float64).reshape(size, -1)
+        return tm.data.x[None, :size].astype(np.float32), y[None]
+    sets = [tensor_data(tm, size, seed) for seed in tm.data_seeds]
+    return np.stack([x for x, _ in sets]), np.stack([z for _, z in sets])
+
+
 def compile_tensor(checked, leaves: dict, size: int):
     """``(target, context)`` of a checked tensor spec (``checked.kind == "tensor"``), for
     ``compile.compile_spec``: ``leaves`` read the sweep symbols from ``(params, value)``;
-    ``size`` is the number of data rows (the largest ``n``). ``context`` runs on the host
-    (the moments are summed in float64), its truth jitted."""
+    ``size`` is the number of data rows (the largest ``n``). ``context(value, dataset)``
+    runs on the host (the moments are summed in float64, labels drawn in float64), its
+    truth jitted."""
     tm = checked.tensor
     n_fn, beta_fn, noise_fn = (_scalar(leaves, e) for e in (checked.n, checked.beta, tm.noise))
     o = tm.outputs[0] if tm.outputs else 1
-    truth = jax.jit(jax.vmap(_forward(checked, tm.truth, n_fn), in_axes=(None, 0, None)))
-    x_host, z_host = tensor_data(tm, size)
-    sum_squares = _sum_squares(checked, _forward(checked, tm.model, n_fn), o)
+    gaussian = tm.likelihood == "gaussian"
+    truth = (None if tm.truth is None else
+             jax.jit(jax.vmap(_forward(checked, tm.truth, n_fn), in_axes=(None, 0, None))))
+    x_sets, z_sets = _host_data(tm, size)
+    model_f = _forward(checked, tm.model, n_fn)
+    sum_squares = _sum_squares(checked, model_f, o) if gaussian else None
+    class_ll = None if gaussian else _classify(checked, model_f, o)
 
     def context(value, dataset=0):
         value = jnp.asarray(value, jnp.float32)
-        f0 = np.asarray(truth(jnp.zeros((checked.dim,), jnp.float32), x_host, value), float)
-        y = f0.reshape(size, o) + float(noise_fn(value)) * z_host
+        x_host, z_host = x_sets[dataset], z_sets[dataset]
+        if truth is None:  # a data file: y is the file's
+            y = z_host
+        else:
+            f0 = np.asarray(truth(jnp.zeros((checked.dim,), jnp.float32), x_host, value), float)
+            y = (f0.reshape(size, o) + float(noise_fn(value)) * z_host if gaussian
+                 else labels(tm.likelihood, f0.reshape(size, o), z_host))
+        if not gaussian:
+            y = _label_array(tm.likelihood, np.asarray(y).reshape(-1), o)
         mask = (np.arange(size) < float(n_fn(value))).astype(np.float32)
         extra = moments(x_host, y, mask) if tm.affine else None
         return Context(value=value, xt=jnp.asarray(x_host.T), y=jnp.asarray(y, jnp.float32),
                        mask=jnp.asarray(mask), extra=extra)
 
     def loglik(params, ctx):
+        if not gaussian:
+            return beta_fn(ctx.value) * class_ll(params, ctx)
         sigma2 = noise_fn(ctx.value) ** 2
         count = jnp.sum(ctx.mask) if ctx.extra is None else ctx.extra.count
         total = -0.5 * sum_squares(params, ctx) / sigma2 - 0.5 * o * count * jnp.log(

@@ -137,6 +137,24 @@ def data_text(checked: CheckedSpec) -> str:
             f"noise = {language_text(net.noise)}, {seeds}")
 
 
+def tensor_data_text(checked: CheckedSpec) -> str:
+    """A tensor spec's data in words: the file, or the truth's draw (inputs, noise or
+    labels, seeds)."""
+    tm = checked.tensor
+    n = f"n = {language_text(checked.n)}"
+    noise = (f"noise = {language_text(tm.noise)}" if tm.likelihood == "gaussian"
+             else f"{tm.likelihood} labels")
+    if tm.data is not None:
+        d = tm.data
+        return (f"{n}, the first rows of {d.path} ({d.rows:,} rows, {d.inputs} inputs, "
+                f"{d.outputs} output{'s' if d.outputs != 1 else ''}, {d.format}, sha256 "
+                f"{d.sha256[:12]}), {noise}")
+    kind, a, b = tm.x_dist
+    seeds = (f"seeds {tm.seed} to {tm.seed + tm.seeds - 1} ({tm.seeds} data sets)"
+             if tm.seeds > 1 else f"seed {tm.seed}")
+    return f"{n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{tm.inputs}, {noise}, {seeds}"
+
+
 def _at(checked: CheckedSpec, value) -> str:
     """``theta=0.5`` (``theta=0.5, n=10`` for a grid's cell)."""
     if isinstance(value, tuple):
@@ -172,9 +190,7 @@ def summary(checked: CheckedSpec) -> Group:
     elif checked.kind == "tensor":
         tm = checked.tensor
         t.add_row("model", tm.text.replace("\n", "; "))
-        kind, a, b = tm.x_dist
-        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {kind}({_fmt(a)}, {_fmt(b)})"
-                          f"^{tm.inputs}, noise = {language_text(tm.noise)}, seed {tm.seed}")
+        t.add_row("data", tensor_data_text(checked))
     else:
         t.add_row("model", f"energy K = {language_text(checked.energy)}")
         t.add_row("n", language_text(checked.n))

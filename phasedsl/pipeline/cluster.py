@@ -94,7 +94,7 @@ def check_engine(checked) -> None:
             f"--cluster sends each sweep point to a worker as its own task, but the "
             f"{checked.engine} engine walks the whole sweep as one tempering path in one call; "
             "run it without --cluster, or use --engine smc (each point on its own)")
-    network = checked.network
+    network = checked.data_source
     if network is not None and network.seeds > 1:
         raise ClusterError(
             f"--cluster sends one sweep point on one data set per task; this spec asks for "

@@ -23,7 +23,7 @@ __all__ = ["dataset_key", "sample_datasets", "run_datasets"]
 
 
 def _seeds(compiled):
-    return compiled.checked.network.data_seeds
+    return compiled.checked.data_source.data_seeds
 
 
 def _combined(session, index: int, value, done: list) -> Sampled:

@@ -97,7 +97,7 @@ def machine() -> dict:
 def provenance(checked, seed: int, chain_method: str | None = None) -> dict:
     """The provenance fields of the results document's header."""
     numbers = effective_numbers(checked)
-    network = checked.network
+    network = checked.data_source  # a network's or a tensor model's data
     return {
         "settings": effective_settings(checked, chain_method),
         "effective": {"n": numbers["n"], "beta": numbers["beta"], "lets": numbers["lets"]},

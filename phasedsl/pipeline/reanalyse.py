@@ -164,7 +164,7 @@ def _reanalyse(folder, spec: Spec) -> dict:
                                    traits(checked.engine).method, log_z)
             per_set.append(summarise(compiled, value, draws, old_diag.get("wall_s", 0.0)))
         summary = per_set[0] if len(per_set) == 1 else combine_datasets(
-            per_set, checked.network.data_seeds)
+            per_set, checked.data_source.data_seeds)
         # engine diagnostics (divergences, steps, times) are the sampling's: keep them
         summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
         if len(per_set) == 1:  # several data sets: no local-minimum criterion (yet)
