@@ -173,8 +173,10 @@ def summary(checked: CheckedSpec) -> Group:
         tm = checked.tensor
         t.add_row("model", tm.text.replace("\n", "; "))
         kind, a, b = tm.x_dist
-        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {kind}({_fmt(a)}, {_fmt(b)})"
-                          f"^{tm.inputs}, noise = {language_text(tm.noise)}, seed {tm.seed}")
+        x = (f"sparse(c = {tm.inputs}, {a} = {_fmt(b)})" if kind == "sparse"
+             else f"{kind}({_fmt(a)}, {_fmt(b)})^{tm.inputs}")
+        t.add_row("data", f"n = {language_text(checked.n)}, x ~ {x}, "
+                          f"noise = {language_text(tm.noise)}, seed {tm.seed}")
     else:
         t.add_row("model", f"energy K = {language_text(checked.energy)}")
         t.add_row("n", language_text(checked.n))
