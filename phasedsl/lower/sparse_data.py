@@ -18,8 +18,8 @@ def sparse_rows(rng: np.random.Generator, size: int, c: int, mode: str,
                 value: float) -> np.ndarray:
     """``x: f64[size, c]``: sparse inputs; ``mode`` is ``"k"`` (exactly ``value`` features
     on) or ``"p"`` (each on with probability ``value``)."""
-    keys = rng.random((size, c))  # which features are on
-    values = rng.random((size, c))  # their values, uniform on [0, 1)
+    u = rng.random((size, 2, c))  # row by row: c keys (which are on), c values
+    keys, values = u[:, 0], u[:, 1]
     if mode == "k":
         k = int(value)
         on = np.zeros((size, c), bool)
