@@ -287,6 +287,10 @@ def test_quick_never_enlarges_a_run():
     assert (nuts["draws"], nuts["warmup"]) == (100, 300)
     assert load_text(small, "t.phase", {"particles": "400"},
                      quick=True).checked.sample["particles"] == 400  # --set wins
+    # a spec that adds no sweep values (or fewer than --quick's 4) keeps its own number
+    fixed = TILT.replace("report { lcoef = 0 }", "report { lcoef = 0; refine_points = 0 }")
+    assert load_text(fixed, "t.phase", {}, quick=True).checked.report["refine_points"] == 0
+    assert load_text(TILT, "t.phase", {}, quick=True).checked.report["refine_points"] == 4
 
 
 # -- end to end on exact answers -------------------------------------------------------------

@@ -114,7 +114,7 @@ class Not(Expr):
 
 @dataclass(frozen=True)
 class Quantified(Expr):
-    kind: str  # all | any
+    kind: str  # all | any | count (a number: how many indices satisfy the body)
     var: str
     body: Expr
 

@@ -163,6 +163,11 @@ def _input_dist(c, base, e: ast.Expr):
         if k > MAX_INPUTS:
             raise err.too_large("the input dimension", e.right.span, f"{MAX_INPUTS}", f"{k:g}")
         k, dist = int(k), e.left
+    if isinstance(dist, ast.Call) and dist.func.id == "sparse":
+        raise err.misplaced("sparse inputs need a tensor spec", dist.span,
+                            expected="`model y = EXPR` with `param`s (or `uniform(a, b)^k`, "
+                            "`normal(mean, sd)^k` for a network)", found="`sparse(...)` with "
+                            "`model network(...)`")
     if not (isinstance(dist, ast.Call) and dist.func.id in ("uniform", "normal") and len(dist.args) == 2):
         raise err.invalid("unknown input distribution", dist.span,
                     expected="`uniform(a, b)^k` or `normal(mean, sd)^k`", found="something else")

@@ -315,6 +315,11 @@ def _not(e: ast.Not, scope, ctx):
 
 
 def _quantified(e: ast.Quantified, scope: Scope, ctx: Context):
+    if e.kind == "count":
+        raise err.misplaced(f"`count {e.var}:` counts over an index of a tensor", e.span,
+                            expected="a tensor spec (`param W[2, 6]`, `model y = ...`); "
+                            "in a network spec, `all i:` or `any i:`",
+                            found=f"`count {e.var}:` outside a tensor spec")
     if ctx.width is None:
         raise err.needs_a_network(
             f"`{e.kind} {e.var}:` ranges over a network's nodes, and this spec has none",

@@ -132,6 +132,13 @@ class _ToAst(Transformer):
     def quantified(self, meta, c):
         return ast.Quantified(_span(meta), c[0].value, _ident(c[1]), c[2])
 
+    def counted(self, meta, c):
+        if c[0].value != "count":
+            raise SpecError(Diagnostic(
+                f"unknown quantifier `{c[0].value}`", _span(c[0]),
+                expected="`count i: P`, `all i: P` or `any i: P`", found=f"`{c[0].value}`"))
+        return ast.Quantified(_span(meta), "count", _ident(c[1]), c[2])
+
     # blocks
     def block(self, meta, c):
         return tuple(c)
@@ -260,7 +267,7 @@ def parse(source: str, filename: str = "<spec>") -> ast.Spec:
     try:
         statements = _ToAst().transform(tree)
     except VisitError as exc:
-        if isinstance(exc.orig_exc, SpecError):  # a reserved word used as a name
+        if isinstance(exc.orig_exc, SpecError):  # a reserved word as a name, a quantifier
             raise exc.orig_exc.located(source, filename) from None
         raise exc.orig_exc  # pragma: no cover - a bug in the transformer, not the user's
     return ast.Spec(statements, source, filename)

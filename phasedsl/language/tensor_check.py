@@ -24,6 +24,7 @@ from .datafile import DataTable
 from .layout import Slot
 from .limits import MAX_INPUTS, MAX_PARAMETERS
 from .network_check import _data, _input_dist, _read_file, _seeds
+from .sparse_inputs import check_sparse, is_sparse
 from .tensor_data import data_size, file_outputs, noise_and_seed
 from .tensor_likelihood import check_likelihood, likelihood_of
 from .tensor_shapes import Cond, T, shape_text
@@ -53,10 +54,12 @@ class TensorModel:
     - ``params``: ``(name, dims)`` in the flat layout's order (each block row-major);
     - ``model``, ``truth``: the forward expressions (trees) of ``x: f[inputs]``, each a number
       or an ``outputs`` vector; ``lets``: every let's tree, by name (lowering evaluates those
-      the expressions use); ``shapes``: the dims of every let;
+      the expressions use); ``shapes``: the dims of every let; ``ranges``: how many values
+      the index of each ``count``/``all``/``any`` tree takes;
     - ``prior_mean``, ``prior_sd``: per flat coordinate (``normal``; empty for ``uniform``);
-    - ``n``, ``noise``: sympy in the sweep variables; ``x_dist``: ``("normal", mean, sd)`` or
-      ``("uniform", a, b)`` (``None`` with a data file); ``seed``: the data seed;
+    - ``n``, ``noise``: sympy in the sweep variables; ``x_dist``: ``("normal", mean, sd)``,
+      ``("uniform", a, b)``, ``("sparse", "k", k)`` or ``("sparse", "p", p)``
+      (``sparse_inputs``), ``None`` with a data file; ``seed``: the data seed;
     - ``affine``: the model's output is affine in ``x`` (a linear network, reduced-rank
       regression), so its Gaussian likelihood depends on the data through their first and
       second moments alone (``lower.tensor``);
@@ -71,6 +74,7 @@ class TensorModel:
     truth: ast.Expr = field(compare=False, repr=False)
     lets: dict = field(compare=False, repr=False)
     shapes: dict = field(compare=False, repr=False)
+    ranges: dict = field(default_factory=dict, compare=False, repr=False)
     inputs: int = 1
     outputs: tuple[int, ...] = ()
     n: sp.Expr = sp.Integer(1)
@@ -126,7 +130,9 @@ def check_tensor(c) -> TensorCheck:
                                      f"{model.output.id} ~ {family}(...)`")
     table = _read_file(c, items, several=True) if from_file else None
     if table is None:
-        x_dist, k = _input_dist(c, c.base, items["x"].expr)
+        x_expr = items["x"].expr
+        x_dist, k = (check_sparse(x_expr, lambda e, what: c._const(e, c.base, c.ctx, what))
+                     if is_sparse(x_expr) else _input_dist(c, c.base, x_expr))
     else:
         x_dist, k = None, table.inputs
     slots, symbols = _slots(c)
@@ -147,6 +153,7 @@ def check_tensor(c) -> TensorCheck:
         params=tuple((s.name, s.shape) for s in slots), model=likelihood_of(model).expr,
         truth=None if truth is None else likelihood_of(truth).expr,
         lets={name: st.expr for name, st in c.lets.items()}, shapes=typer.let_shapes,
+        ranges=dict(typer.ranges),
         inputs=k, outputs=out.dims, affine=out.affine and family == "gaussian", n=n,
         x_dist=x_dist, noise=noise, seed=seed, prior_mean=mean, prior_sd=sd, text=text,
         sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x),
@@ -300,10 +307,12 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
                               expected="a definition that does not refer back to it",
                               found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
         busy.append(name)
+        outer, typer.index_vars = typer.index_vars, {}  # a let cannot see an enclosing index
         try:
             t = typer.type_of(lets[name].expr)
         finally:
             busy.remove(name)
+            typer.index_vars = outer
         fixed[name] = t
         typer.let_shapes[name] = t.dims if isinstance(t, T) else None
         return t

@@ -28,7 +28,8 @@ class Typer:
         self.names = names
         self.constant = constant
         self.candidates = candidates
-        self.index_vars: dict[str, int] = {}
+        self.index_vars: dict[str, list] = {}  # index variable -> its uses: (size, span)
+        self.ranges: dict = {}  # each `count`/`all`/`any` tree -> how many values its index takes
 
     def text(self, e: ast.Expr, fallback: str) -> str:
         return source_text(self.source, e.span) or fallback
@@ -139,9 +140,33 @@ class Typer:
         return self.condition(e.operand)
 
     def _quantified(self, e: ast.Quantified):
-        raise err.needs_a_network(f"`{e.kind} {e.var}:` ranges over a network's nodes",
-                                  e.span, expected="`network(width = d)`; in a tensor spec, "
-                                  "write the condition on rows or columns (`W[:, 1]`)")
+        """``count i: P`` (a number), ``all i: P``, ``any i: P`` (conditions): the index runs
+        over the entries it subscripts (``W[:, i]``: the columns of W), which must agree."""
+        example = f"`{e.kind} i: norm(W[:, i]) > 0.5`"
+        if e.var in self.index_vars or self.names(e.var, e.span) is not None:
+            raise err.invalid(f"the index `{e.var}` is already a name", e.span,
+                              expected=f"a new name for the index, as in {example}",
+                              found=f"`{e.var}`, defined elsewhere")
+        self.index_vars[e.var] = []
+        try:
+            body = self.condition(e.body)
+        finally:
+            uses = self.index_vars.pop(e.var)
+        if not uses:
+            raise err.invalid(f"the index `{e.var}` picks no entries", e.body.span,
+                              expected=f"`{e.var}` as a subscript, as in {example}",
+                              found=f"`{e.var}` never used as a subscript")
+        size, first = uses[0]
+        for other, span in uses[1:]:
+            if other != size:
+                raise err.invalid(f"the index `{e.var}` runs over {size} entries at line "
+                                  f"{first.line}, column {first.column}, and over {other} "
+                                  "here", span, expected=f"subscripts of {size} entries",
+                                  found=f"{other} entries")
+        self.ranges[e] = size
+        if e.kind == "count":
+            return T((), body.deps, "x" not in body.deps)
+        return Cond(body.deps)
 
     def _attr(self, e: ast.Attr):
         t = self.tensor(e.target)
@@ -176,7 +201,13 @@ class Typer:
 
     def _subscript(self, sub: ast.Expr, size: int, what: str) -> None:
         if isinstance(sub, ast.Name) and sub.id in self.index_vars:
+            self.index_vars[sub.id].append((size, sub.span))
             return
+        used = [v for v in self.index_vars if _mentions(sub, v)]
+        if used:
+            raise err.invalid(f"the index `{used[0]}` is a subscript on its own", sub.span,
+                              expected=f"`W[:, {used[0]}]`, `v[{used[0]}]`",
+                              found="an expression of it")
         v = self.constant(sub, what)
         if not (float(v).is_integer() and 1 <= v <= size):
             raise err.index_out_of_range(what, f"{v:g}", sub.span,
@@ -185,3 +216,15 @@ class Typer:
     # ------------------------------------------------------------ functions
     def _call(self, e: ast.Call):
         return call_type(self, e)
+
+
+def _mentions(e, name: str) -> bool:
+    """Whether the tree ``e`` uses the name ``name`` anywhere."""
+    if isinstance(e, ast.Name):
+        return e.id == name
+    if isinstance(e, ast.Expr):
+        return any(_mentions(getattr(e, f), name) for f in e.__dataclass_fields__
+                   if f != "span")
+    if isinstance(e, tuple):
+        return any(_mentions(x, name) for x in e)
+    return False

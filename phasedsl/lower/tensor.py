@@ -34,6 +34,7 @@ import sympy as sp
 
 from . import jaxexpr
 from .prior import make_prior
+from .sparse_data import sparse_rows
 from .target import Context, Target
 from .tensor_eval import Env, evaluate
 
@@ -47,12 +48,17 @@ def unpack(params, slots) -> dict:
 
 def tensor_data(tm, size: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(x f32[N, k], z f32[N, o])``: inputs, then unit noise, from ``default_rng(seed)``
-    (default ``tm.seed``); ``o`` is 1 for a scalar output. Classification: ``z f32[N, 1]``
-    uniform on [0, 1) (``labels``)."""
+    (default ``tm.seed``); ``o`` is 1 for a scalar output. Sparse inputs are drawn by
+    ``sparse_data.sparse_rows``. Classification: ``z f32[N, 1]`` uniform on [0, 1)
+    (``labels``)."""
     rng = np.random.default_rng(tm.seed if seed is None else seed)
     kind, a, b = tm.x_dist
-    x = (rng.uniform(a, b, size=(size, tm.inputs)) if kind == "uniform"
-         else rng.normal(a, b, size=(size, tm.inputs)))
+    if kind == "sparse":
+        x = sparse_rows(rng, size, tm.inputs, a, b)
+    elif kind == "uniform":
+        x = rng.uniform(a, b, size=(size, tm.inputs))
+    else:
+        x = rng.normal(a, b, size=(size, tm.inputs))
     if tm.likelihood != "gaussian":
         return x.astype(np.float32), rng.uniform(size=(size, 1)).astype(np.float32)
     o = tm.outputs[0] if tm.outputs else 1
@@ -100,7 +106,7 @@ def _forward(checked, expr, n_fn):
     def f(params, x, value):
         values = {**unpack(params, checked.slots), "x": x, "n": n_fn(value),
                   "pi": jnp.float32(math.pi), "e": jnp.float32(math.e), **_sweep_env(tm, value)}
-        return evaluate(expr, Env(values, tm.lets))
+        return evaluate(expr, Env(values, tm.lets, tm.ranges))
 
     return f
 
@@ -116,7 +122,7 @@ def _indicators(checked, n_fn):
         values = {**unpack(params, checked.slots), "n": n_fn(ctx.value),
                   "pi": jnp.float32(math.pi), "e": jnp.float32(math.e),
                   **_sweep_env(tm, ctx.value)}
-        env = Env(values, tm.lets)
+        env = Env(values, tm.lets, tm.ranges)
         return jnp.stack([jnp.asarray(evaluate(p, env), bool) for p in preds])
 
     return indicators

@@ -23,15 +23,31 @@ class Env:
     without their source positions, so the four phases ``rank(W2 @ W1, 0.2) == k`` share
     one singular value decomposition)."""
 
-    def __init__(self, values: dict, lets: dict):
+    def __init__(self, values: dict, lets: dict, ranges: dict | None = None):
         self.values = dict(values)
         self.lets = lets
+        self.ranges = ranges or {}
+        self.index: dict[str, int] = {}  # the index variables in scope, 1-based
         self.calls: dict = {}
 
     def lookup(self, name: str):
+        if name in self.index:
+            return jnp.float32(self.index[name])
         if name not in self.values:
-            self.values[name] = evaluate(self.lets[name], self)
+            self.values[name] = evaluate(self.lets[name], self._outer())
         return self.values[name]
+
+    def bound(self, var: str, j: int) -> "Env":
+        """This environment with the index ``var = j``: the lets' values are shared (they
+        cannot use an index), the calls' are not (they may)."""
+        env = Env.__new__(Env)
+        env.values, env.lets, env.ranges = self.values, self.lets, self.ranges
+        env.index, env.calls = {**self.index, var: j}, {}
+        return env
+
+    def _outer(self) -> "Env":
+        """Where a let is evaluated: no index in scope."""
+        return self if not self.index else Env(self.values, self.lets, self.ranges)
 
 
 def _step(a):
@@ -108,10 +124,12 @@ def _whole(v) -> int:
 
 
 def _constant(e: ast.Expr, env: Env) -> int:
-    """An index or size, a constant expression (the checker made sure), as a Python int:
-    evaluated eagerly even inside a traced function."""
+    """An index or size, a constant expression (the checker made sure) or an index variable,
+    as a Python int: evaluated eagerly even inside a traced function."""
     if isinstance(e, ast.Number):
         return _whole(e.value)
+    if isinstance(e, ast.Name) and e.id in env.index:
+        return env.index[e.id]
     with jax.ensure_compile_time_eval():
         return _whole(evaluate(e, env))
 
@@ -151,6 +169,16 @@ def _slice(e: ast.Slice, env: Env):
     return target[key]
 
 
+def _quantified(e: ast.Quantified, env: Env):
+    """``count i: P`` -> ``f32[]`` (how many i satisfy P); ``all``/``any`` -> ``bool[]``: the
+    body evaluated at each i = 1..range, unrolled (ranges are small: columns, units)."""
+    held = jnp.stack([jnp.asarray(evaluate(e.body, env.bound(e.var, j)), bool)
+                      for j in range(1, env.ranges[e] + 1)])
+    if e.kind == "count":
+        return jnp.sum(held.astype(jnp.float32))
+    return jnp.all(held) if e.kind == "all" else jnp.any(held)
+
+
 _RELS = {"<": jnp.less, "<=": jnp.less_equal, ">": jnp.greater, ">=": jnp.greater_equal,
          "==": jnp.equal, "!=": jnp.not_equal}
 
@@ -168,4 +196,5 @@ _DISPATCH = {
     ast.BoolOp: lambda e, env: (jnp.logical_and if e.op == "and" else jnp.logical_or)(
         evaluate(e.left, env), evaluate(e.right, env)),
     ast.Not: lambda e, env: jnp.logical_not(evaluate(e.operand, env)),
+    ast.Quantified: _quantified,
 }

@@ -152,7 +152,9 @@ def tensor_data_text(checked: CheckedSpec) -> str:
     kind, a, b = tm.x_dist
     seeds = (f"seeds {tm.seed} to {tm.seed + tm.seeds - 1} ({tm.seeds} data sets)"
              if tm.seeds > 1 else f"seed {tm.seed}")
-    return f"{n}, x ~ {kind}({_fmt(a)}, {_fmt(b)})^{tm.inputs}, {noise}, {seeds}"
+    x = (f"sparse(c = {tm.inputs}, {a} = {_fmt(b)})" if kind == "sparse"
+         else f"{kind}({_fmt(a)}, {_fmt(b)})^{tm.inputs}")
+    return f"{n}, x ~ {x}, {noise}, {seeds}"
 
 
 def _at(checked: CheckedSpec, value) -> str:

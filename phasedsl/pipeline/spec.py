@@ -84,6 +84,16 @@ def _engine_of(spec: ast.Spec, overrides: dict) -> str:
 
 
 QUICK_CAPS = ("particles", "draws", "warmup")  # --quick lowers these to its value, never raises
+QUICK_REPORT_CAPS = ("refine_points",)  # likewise in the report block
+
+
+def _quick_report(spec: ast.Spec, overrides: dict) -> dict[str, str]:
+    """The report's ``--quick`` settings, less the caps (``QUICK_REPORT_CAPS``) that the spec
+    (or ``--set``) already makes smaller: a spec that adds no sweep values gets none."""
+    own = check(spec, overrides).report
+    return {f"report.{k}": v for k, v in quick_overrides("report").items()
+            if not (k in QUICK_REPORT_CAPS and isinstance(own.get(k), (int, float))
+                    and own[k] < float(v))}
 
 
 def _quick_sizes(spec: ast.Spec, overrides: dict) -> dict[str, str]:
@@ -104,8 +114,7 @@ def load_text(source: str, filename: str = "<spec>", overrides: dict | None = No
     spec = parse(source, filename)
     given = overrides
     if quick:
-        given = {**_quick_sizes(spec, overrides),
-                 **{f"report.{k}": v for k, v in quick_overrides("report").items()},
+        given = {**_quick_sizes(spec, overrides), **_quick_report(spec, overrides),
                  **overrides}
     checked = check(spec, given)
     if quick:
