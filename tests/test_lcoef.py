@@ -191,7 +191,7 @@ def test_path_fit_recovers_the_coefficients_of_its_model():
 
 
 def test_path_estimate_se_is_the_spread_of_the_runs():
-    from phasedsl.analysis.lcoef import path_estimate
+    from phasedsl.analysis.lcoef import path_curve, path_estimate, path_fit
 
     t, e_min = 8686.0, 100.0
     s = np.exp(np.linspace(-6.0, 0.0, 13))
@@ -204,7 +204,13 @@ def test_path_estimate_se_is_the_spread_of_the_runs():
     out = path_estimate(rec, path)
     assert out.method == "path" and out.lam_beta == 3.8 and out.beta_se == 0.01
     assert out.lam == pytest.approx(4.0 + shifts.mean(), abs=1e-8)
+    gain = path_fit(*path_curve(s, path["energy"][0], e_min, t), math.log(t))[4]
+    assert 1.0 < gain and 0.01 * gain < shifts.std(ddof=1) / 2
     assert out.se == pytest.approx(shifts.std(ddof=1) / 2, abs=1e-8)
+    # runs that agree by chance: the se is the floor, the sampled beta's se times the gain
+    same = path_estimate(rec, {"lam": path["lam"], "energy": [path["energy"][1]] * 4})
+    assert same.lam == pytest.approx(4.0, abs=1e-8)
+    assert same.se == pytest.approx(0.01 * gain, rel=1e-6)
     assert out.path_loglog == pytest.approx(1.0, abs=1e-8)
     back = LearningCoefficient.from_json("posterior", out.to_json())
     assert back == out

@@ -139,9 +139,11 @@ def path_curve(lam, energy, e_min: float, n_beta: float):
 
 
 def path_fit(x, y, s, x_top: float, window: float = PATH_WINDOW):
-    """``(lambda, a, b, stages)``: least squares of ``y = lambda - a / x + b s`` over the
-    stages with ``x_top - window <= x <= x_top`` (``x, y, s f[K]``: ``path_curve``), or
-    ``None`` with fewer than ``PATH_MIN_STAGES`` such stages or ``x <= 1`` among them."""
+    """``(lambda, a, b, stages, gain)``: least squares of ``y = lambda - a / x + b s`` over
+    the stages with ``x_top - window <= x <= x_top`` (``x, y, s f[K]``: ``path_curve``), or
+    ``None`` with fewer than ``PATH_MIN_STAGES`` such stages or ``x <= 1`` among them.
+    ``gain = sqrt([(X^T X)^-1]_00)``: the intercept's standard error per unit of noise on
+    each stage, were the stages' errors independent."""
     sel = (x >= x_top - window) & (x <= x_top + 1e-9)
     if sel.sum() < PATH_MIN_STAGES or np.any(x[sel] <= 1.0):
         return None
@@ -149,7 +151,8 @@ def path_fit(x, y, s, x_top: float, window: float = PATH_WINDOW):
     coef, _, rank, _ = np.linalg.lstsq(cols, y[sel], rcond=None)
     if rank < 3:
         return None
-    return float(coef[0]), float(coef[1]), float(coef[2]), int(sel.sum())
+    gain = math.sqrt(float(np.linalg.inv(cols.T @ cols)[0, 0]))
+    return float(coef[0]), float(coef[1]), float(coef[2]), int(sel.sum()), gain
 
 
 def path_estimate(record: LearningCoefficient, path: dict,
@@ -159,7 +162,11 @@ def path_estimate(record: LearningCoefficient, path: dict,
     list per SMC run, the engine's ``info["path"]``), method ``"path"``; the sampled beta's
     estimate moves to ``lam_beta``/``beta_se``. Unchanged when fewer than 2 runs give a fit
     (or the record has no minimiser). ``se``: the spread of the runs' intercepts,
-    ``sd / sqrt(G)``, never below ``beta_se``."""
+    ``sd / sqrt(G)``, never below ``beta_se`` times the fits' mean ``gain`` (each stage as
+    noisy as the sampled beta's estimate of one run, ``beta_se sqrt(G)``, independently: a
+    lower bound, since a run's stages share particles; it guards against the spread of 4
+    runs coming out small by chance, which a chi-square with 3 degrees of freedom often
+    does)."""
     if record.lam is None or record.loss_min is None or not path:
         return record
     t = record.n_beta
@@ -171,7 +178,8 @@ def path_estimate(record: LearningCoefficient, path: dict,
         return record
     arr = np.asarray([f[:3] for f in fits])
     mean = arr.mean(axis=0)
-    se = max(float(arr[:, 0].std(ddof=1) / math.sqrt(len(fits))), record.se or 0.0)
+    floor = (record.se or 0.0) * float(np.mean([f[4] for f in fits]))
+    se = max(float(arr[:, 0].std(ddof=1) / math.sqrt(len(fits))), floor)
     return replace(record, lam=float(mean[0]), se=se, method="path", lam_beta=record.lam,
                    beta_se=record.se, path_loglog=float(mean[1]), path_linear=float(mean[2]),
                    path_stages=tuple(f[3] for f in fits))
