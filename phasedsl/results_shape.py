@@ -90,7 +90,8 @@ LCOEF_RECORD = {"lambda": Opt(NUM), "lambda_se": Opt(NUM), "lambda_method": Opt(
                 "minimiser_in_phase": Opt(FLAG), "n_beta": Opt(NUM), "draws": Opt(NUM),
                 "lambda_draws": Opt(NUM), "lambda_at_beta": Opt(NUM),
                 "lambda_at_beta_se": Opt(NUM), "path_loglog": Opt(NUM),
-                "path_linear": Opt(NUM), "path_stages": Opt(ListOf(Opt(NUM)))}
+                "path_linear": Opt(NUM), "path_stages": Opt(ListOf(Opt(NUM))),
+                "path_runs_se": Opt(NUM)}
 LCOEF = MapOf(Opt(LCOEF_RECORD))
 MINIMA = MapOf(Opt({"holds": Opt(FLAG), "w": Opt(ListOf(Opt(NUM))), "grad": Opt(NUM),
                     "sd": Opt(ListOf(Opt(NUM)))}))

@@ -206,11 +206,18 @@ def test_path_estimate_se_is_the_spread_of_the_runs():
     assert out.lam == pytest.approx(4.0 + shifts.mean(), abs=1e-8)
     gain = path_fit(*path_curve(s, path["energy"][0], e_min, t), math.log(t))[4]
     assert 1.0 < gain and 0.01 * gain < shifts.std(ddof=1) / 2
+    assert out.path_linear == pytest.approx(0.0, abs=1e-8)  # no data term in these curves
     assert out.se == pytest.approx(shifts.std(ddof=1) / 2, abs=1e-8)
     # runs that agree by chance: the se is the floor, the sampled beta's se times the gain
     same = path_estimate(rec, {"lam": path["lam"], "energy": [path["energy"][1]] * 4})
     assert same.lam == pytest.approx(4.0, abs=1e-8)
     assert same.se == pytest.approx(0.01 * gain, rel=1e-6)
+    # a data term b s in the curves: fitted, and its size at s = 1 added to the se
+    bumped = {"lam": path["lam"], "energy": [list(np.asarray(e) + 0.3) for e in path["energy"]]}
+    data = path_estimate(rec, bumped)  # energy + 0.3: lambda_eff + 0.3 s
+    assert data.lam == pytest.approx(out.lam, abs=1e-6)
+    assert data.path_linear == pytest.approx(0.3, abs=1e-6)
+    assert data.se == pytest.approx(math.hypot(out.path_runs_se, 0.3), rel=1e-6)
     assert out.path_loglog == pytest.approx(1.0, abs=1e-8)
     back = LearningCoefficient.from_json("posterior", out.to_json())
     assert back == out

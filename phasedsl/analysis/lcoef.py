@@ -79,7 +79,8 @@ class LearningCoefficient:
       ``"path"`` (the whole posterior under SMC: ``lam``/``se`` from the tempering path's fit,
       ``path_estimate``; the estimate at the sampled beta is kept in ``lam_beta``/``beta_se``,
       the fit's coefficients in ``path_loglog`` (``a``, the multiplicity's ``m - 1``) and
-      ``path_linear`` (``b``), its stages per run in ``path_stages``).
+      ``path_linear`` (``b``), its stages per run in ``path_stages``, the runs' part of
+      ``se`` in ``path_runs_se``).
     """
 
     phase: str
@@ -100,6 +101,7 @@ class LearningCoefficient:
     path_loglog: float | None = None
     path_linear: float | None = None
     path_stages: tuple[int, ...] | None = None
+    path_runs_se: float | None = None
 
     def to_json(self) -> dict:
         out = {"lambda": self.lam, "lambda_se": self.se, "lambda_method": self.method,
@@ -111,7 +113,8 @@ class LearningCoefficient:
         if self.method == "path":
             out.update({"lambda_at_beta": self.lam_beta, "lambda_at_beta_se": self.beta_se,
                         "path_loglog": self.path_loglog, "path_linear": self.path_linear,
-                        "path_stages": list(self.path_stages or ())})
+                        "path_stages": list(self.path_stages or ()),
+                        "path_runs_se": self.path_runs_se})
         return plain(out)
 
     @classmethod
@@ -123,7 +126,8 @@ class LearningCoefficient:
                    d.get("n_beta"), d.get("draws"), d.get("lambda_method", "mean"),
                    d.get("lambda_sys"), d.get("lambda_draws"), d.get("lambda_at_beta"),
                    d.get("lambda_at_beta_se"), d.get("path_loglog"), d.get("path_linear"),
-                   None if d.get("path_stages") is None else tuple(d["path_stages"]))
+                   None if d.get("path_stages") is None else tuple(d["path_stages"]),
+                   d.get("path_runs_se"))
 
 
 def path_curve(lam, energy, e_min: float, n_beta: float):
@@ -166,7 +170,11 @@ def path_estimate(record: LearningCoefficient, path: dict,
     noisy as the sampled beta's estimate of one run, ``beta_se sqrt(G)``, independently: a
     lower bound, since a run's stages share particles; it guards against the spread of 4
     runs coming out small by chance, which a chi-square with 3 degrees of freedom often
-    does)."""
+    does), and the fitted data term at the sampled beta, ``b``, added in quadrature:
+    ``se = hypot(runs_se, b)`` (``path_runs_se`` keeps the first). The data's fluctuation is
+    common to every run, so their spread cannot see it, and ``b s`` is only its leading form
+    (WBIC's ``U_n sqrt(lambda beta / 2)`` grows like ``sqrt(s)``): where it is large, the
+    intercept is uncertain by about its size."""
     if record.lam is None or record.loss_min is None or not path:
         return record
     t = record.n_beta
@@ -179,10 +187,11 @@ def path_estimate(record: LearningCoefficient, path: dict,
     arr = np.asarray([f[:3] for f in fits])
     mean = arr.mean(axis=0)
     floor = (record.se or 0.0) * float(np.mean([f[4] for f in fits]))
-    se = max(float(arr[:, 0].std(ddof=1) / math.sqrt(len(fits))), floor)
+    runs_se = max(float(arr[:, 0].std(ddof=1) / math.sqrt(len(fits))), floor)
+    se = math.hypot(runs_se, float(mean[2]))
     return replace(record, lam=float(mean[0]), se=se, method="path", lam_beta=record.lam,
                    beta_se=record.se, path_loglog=float(mean[1]), path_linear=float(mean[2]),
-                   path_stages=tuple(f[3] for f in fits))
+                   path_stages=tuple(f[3] for f in fits), path_runs_se=runs_se)
 
 
 def _moments(e, w):
