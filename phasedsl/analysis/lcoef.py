@@ -57,7 +57,7 @@ __all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS", "PATH_WINDOW",
 
 MIN_DRAWS = 10  # effective draws a phase needs in the pooled sample for an estimate
 PATH_WINDOW = 4.0  # the path fit's stages: log t' within this of log t (t' >= t / 55)
-PATH_MIN_STAGES = 5  # stages a run needs in the window for a fit of 3 coefficients
+PATH_MIN_STAGES = 4  # stages a run needs in the window for a fit of 3 coefficients
 
 
 @dataclass(frozen=True)
