@@ -94,8 +94,9 @@ def run_numpyro(target, ctx, inits, draws: int, warmup: int, key):
     with CompileClock() as clock:
         t0 = time.perf_counter()
         mcmc.run(key, init_params=jnp.asarray(inits, jnp.float32))
+        # MCMC.run returns before the computation ends (asynchronous dispatch): wait for it
+        samples = np.asarray(jax.block_until_ready(mcmc.get_samples(group_by_chain=True)))
         wall = time.perf_counter() - t0
-    samples = np.asarray(mcmc.get_samples(group_by_chain=True))
     return samples, wall - clock.seconds, clock.seconds
 
 
