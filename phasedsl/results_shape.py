@@ -84,11 +84,15 @@ def _join(where: str, key: str) -> str:
 
 _SE = Opt(NUM)  # checked >= 0 in rundir.validate
 MASS = {"mass": NUM, "se": _SE, "free_energy": Opt(NUM), "chain_masses": ListOf(Opt(NUM))}
-LCOEF = MapOf(Opt({"lambda": Opt(NUM), "lambda_se": Opt(NUM), "lambda_method": Opt(TEXT),
-                   "lambda_var": Opt(NUM), "lambda_var_se": Opt(NUM), "lambda_sys": Opt(NUM),
-                   "loss_min": Opt(NUM), "minimiser": Opt(ListOf(Opt(NUM))),
-                   "minimiser_in_phase": Opt(FLAG), "n_beta": Opt(NUM), "draws": Opt(NUM),
-                   "lambda_draws": Opt(NUM)}))
+LCOEF_RECORD = {"lambda": Opt(NUM), "lambda_se": Opt(NUM), "lambda_method": Opt(TEXT),
+                "lambda_var": Opt(NUM), "lambda_var_se": Opt(NUM), "lambda_sys": Opt(NUM),
+                "loss_min": Opt(NUM), "minimiser": Opt(ListOf(Opt(NUM))),
+                "minimiser_in_phase": Opt(FLAG), "n_beta": Opt(NUM), "draws": Opt(NUM),
+                "lambda_draws": Opt(NUM), "lambda_at_beta": Opt(NUM),
+                "lambda_at_beta_se": Opt(NUM), "path_loglog": Opt(NUM),
+                "path_linear": Opt(NUM), "path_stages": Opt(ListOf(Opt(NUM))),
+                "path_runs_se": Opt(NUM)}
+LCOEF = MapOf(Opt(LCOEF_RECORD))
 MINIMA = MapOf(Opt({"holds": Opt(FLAG), "w": Opt(ListOf(Opt(NUM))), "grad": Opt(NUM),
                     "sd": Opt(ListOf(Opt(NUM)))}))
 DIAGNOSTICS = {"rhat_max": Opt(NUM), "ess_min": Opt(NUM), "mixing_ok": Opt(FLAG),
@@ -97,7 +101,8 @@ DIAGNOSTICS = {"rhat_max": Opt(NUM), "ess_min": Opt(NUM), "mixing_ok": Opt(FLAG)
                "findings": ListOf(MapOf(ANY))}
 POINT = {"phases": MapOf(MASS), "other": MASS, "preferred": Opt(TEXT),
          "overlap": MapOf(Opt(NUM)), "absolute": Opt(FLAG), "log_z": Opt(NUM),
-         "diagnostics": DIAGNOSTICS, "lcoef": Opt(LCOEF), "minima": Opt(MINIMA)}
+         "diagnostics": DIAGNOSTICS, "lcoef": Opt(LCOEF), "lcoef_posterior": Opt(LCOEF_RECORD),
+         "minima": Opt(MINIMA)}
 DOCUMENT = {"experiment": Opt(TEXT), "kind": Opt(TEXT), "spec_file": Opt(TEXT),
             "spec_sha256": Opt(TEXT), "spec_text": Opt(TEXT), "posterior_key": Opt(TEXT),
             "set": Opt(MapOf(TEXT)), "quick": Opt(FLAG), "status": Opt(TEXT),

@@ -169,3 +169,57 @@ def test_settings_table_has_the_keys():
 
     assert TABLE["report"]["lcoef"].default == 1
     assert TABLE["report"]["lcoef_steps"].default == 200
+
+
+def test_path_fit_recovers_the_coefficients_of_its_model():
+    # lambda_eff(t') = lambda - a / log t' + b s along a tempering ladder t' = s t: the fit
+    # over the last PATH_WINDOW units of log t' returns lambda, a and b exactly
+    from phasedsl.analysis.lcoef import PATH_WINDOW, path_curve, path_fit
+
+    t, e_min, lam, a, b = 8686.0, 1234.5, 3.5, 1.0, 0.4
+    s = np.exp(np.linspace(-9.0, 0.0, 19))  # a ladder of 19 stages up to the target
+    x = np.log(s * t)
+    y = lam - a / x + b * s
+    energy = e_min + y / s  # the stage's mean -loglik
+    xc, yc, sc = path_curve(s, energy, e_min, t)
+    assert np.allclose(xc, x) and np.allclose(yc, y)
+    fit = path_fit(xc, yc, sc, math.log(t))
+    assert fit is not None
+    assert fit[:3] == pytest.approx((lam, a, b), abs=1e-8)
+    assert fit[3] == int(np.sum(x >= math.log(t) - PATH_WINDOW))
+    assert path_fit(xc[-3:], yc[-3:], sc[-3:], math.log(t)) is None  # too few stages
+
+
+def test_path_estimate_se_is_the_spread_of_the_runs():
+    from phasedsl.analysis.lcoef import path_curve, path_estimate, path_fit
+
+    t, e_min = 8686.0, 100.0
+    s = np.exp(np.linspace(-6.0, 0.0, 13))
+    x = np.log(s * t)
+    shifts = np.array([-0.1, 0.0, 0.05, 0.25])  # each run's curve, offset
+    path = {"lam": [list(s)] * 4,
+            "energy": [list(e_min + (4.0 + d - 1.0 / x) / s) for d in shifts]}
+    rec = LearningCoefficient("posterior", 3.8, 0.01, 3.7, 0.05, e_min / t, None, True, t,
+                              1000.0)
+    out = path_estimate(rec, path)
+    assert out.method == "path" and out.lam_beta == 3.8 and out.beta_se == 0.01
+    assert out.lam == pytest.approx(4.0 + shifts.mean(), abs=1e-8)
+    gain = path_fit(*path_curve(s, path["energy"][0], e_min, t), math.log(t))[4]
+    assert 1.0 < gain and 0.01 * gain < shifts.std(ddof=1) / 2
+    assert out.path_linear == pytest.approx(0.0, abs=1e-8)  # no data term in these curves
+    assert out.se == pytest.approx(shifts.std(ddof=1) / 2, abs=1e-8)
+    # runs that agree by chance: the se is the floor, the sampled beta's se times the gain
+    same = path_estimate(rec, {"lam": path["lam"], "energy": [path["energy"][1]] * 4})
+    assert same.lam == pytest.approx(4.0, abs=1e-8)
+    assert same.se == pytest.approx(0.01 * gain, rel=1e-6)
+    # a data term b s in the curves: fitted, and its size at s = 1 added to the se
+    bumped = {"lam": path["lam"], "energy": [list(np.asarray(e) + 0.3) for e in path["energy"]]}
+    data = path_estimate(rec, bumped)  # energy + 0.3: lambda_eff + 0.3 s
+    assert data.lam == pytest.approx(out.lam, abs=1e-6)
+    assert data.path_linear == pytest.approx(0.3, abs=1e-6)
+    assert data.se == pytest.approx(math.hypot(out.path_runs_se, 0.3), rel=1e-6)
+    assert out.path_loglog == pytest.approx(1.0, abs=1e-8)
+    back = LearningCoefficient.from_json("posterior", out.to_json())
+    assert back == out
+    # no path (NUTS, quadrature): the record as it was
+    assert path_estimate(rec, None) is rec

@@ -25,6 +25,16 @@ Both are exact identities of the phase's free energy ``F_W(beta)``; they agree o
 how far the point is from that asymptotic form (it does not see the ``log log t`` term, which
 shifts both nearly alike).
 
+The whole posterior under tempered SMC (``path_estimate``, method ``"path"``): the tempering
+ladder passes through ``t' = s t`` for ``s`` from 0 to 1, and at each stage the ensemble gives
+``lambda_eff(t') = s (E_s[e] - e(w*))``. It is modelled over the last ``PATH_WINDOW`` units of
+``log t'`` as ``lambda - a / log t' + b s``: ``a`` is the multiplicity's ``(m - 1)`` (the
+derivative of ``(m - 1) log log t'``), ``b s`` the data's fluctuation, linear in ``beta' = s
+beta`` (zero for a regular model, whose posterior centres on the data's minimiser). The fit's
+intercept is ``lambda``; one fit per SMC run, the standard error is the spread of the runs'
+intercepts (the stages of one run are correlated, so the fit's residuals would understate
+it). Measured in ``docs/learning_coefficient.md``.
+
 Standard errors (``lambda_se``, ``lambda_var_se``): sampling error only. ``"exact"`` draws
 (quadrature) have none (0); ``"repeats"`` and ``"mcmc"`` draws: the spread of the per-group
 estimates over the groups that visit the phase, ``sd / sqrt(G)``, never below the
@@ -36,15 +46,18 @@ spread catches).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .records import plain
 
-__all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS"]
+__all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS", "PATH_WINDOW",
+           "PATH_MIN_STAGES", "path_curve", "path_fit", "path_estimate"]
 
 MIN_DRAWS = 10  # effective draws a phase needs in the pooled sample for an estimate
+PATH_WINDOW = 4.0  # the path fit's stages: log t' within this of log t (t' >= t / 55)
+PATH_MIN_STAGES = 4  # stages a run needs in the window for a fit of 3 coefficients
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,12 @@ class LearningCoefficient:
     - ``n_beta``: ``t = n beta``; ``draws``: the phase's effective sample size.
     - ``method``: ``"mean"`` (moments of the draws) or ``"logz"`` (exact engines: the
       moments are derivatives of the phase's ``log Z`` in ``beta``; ``lam_draws`` is then the
-      grid nodes' own weighted-moment estimate, a check of the grid's resolution).
+      grid nodes' own weighted-moment estimate, a check of the grid's resolution) or
+      ``"path"`` (the whole posterior under SMC: ``lam``/``se`` from the tempering path's fit,
+      ``path_estimate``; the estimate at the sampled beta is kept in ``lam_beta``/``beta_se``,
+      the fit's coefficients in ``path_loglog`` (``a``, the multiplicity's ``m - 1``) and
+      ``path_linear`` (``b``), its stages per run in ``path_stages``, the runs' part of
+      ``se`` in ``path_runs_se``).
     """
 
     phase: str
@@ -78,14 +96,26 @@ class LearningCoefficient:
     method: str = "mean"
     sys: float | None = None
     lam_draws: float | None = None
+    lam_beta: float | None = None
+    beta_se: float | None = None
+    path_loglog: float | None = None
+    path_linear: float | None = None
+    path_stages: tuple[int, ...] | None = None
+    path_runs_se: float | None = None
 
     def to_json(self) -> dict:
-        return plain({"lambda": self.lam, "lambda_se": self.se, "lambda_method": self.method,
-                      "lambda_var": self.lam_var, "lambda_var_se": self.var_se,
-                      "lambda_sys": self.sys, "loss_min": self.loss_min,
-                      "minimiser": None if self.minimiser is None else list(self.minimiser),
-                      "minimiser_in_phase": self.in_phase, "n_beta": self.n_beta,
-                      "draws": self.draws, "lambda_draws": self.lam_draws})
+        out = {"lambda": self.lam, "lambda_se": self.se, "lambda_method": self.method,
+               "lambda_var": self.lam_var, "lambda_var_se": self.var_se,
+               "lambda_sys": self.sys, "loss_min": self.loss_min,
+               "minimiser": None if self.minimiser is None else list(self.minimiser),
+               "minimiser_in_phase": self.in_phase, "n_beta": self.n_beta,
+               "draws": self.draws, "lambda_draws": self.lam_draws}
+        if self.method == "path":
+            out.update({"lambda_at_beta": self.lam_beta, "lambda_at_beta_se": self.beta_se,
+                        "path_loglog": self.path_loglog, "path_linear": self.path_linear,
+                        "path_stages": list(self.path_stages or ()),
+                        "path_runs_se": self.path_runs_se})
+        return plain(out)
 
     @classmethod
     def from_json(cls, phase: str, d: dict) -> "LearningCoefficient":
@@ -94,7 +124,74 @@ class LearningCoefficient:
                    d.get("lambda_var_se"), d.get("loss_min"),
                    None if m is None else tuple(m), d.get("minimiser_in_phase"),
                    d.get("n_beta"), d.get("draws"), d.get("lambda_method", "mean"),
-                   d.get("lambda_sys"), d.get("lambda_draws"))
+                   d.get("lambda_sys"), d.get("lambda_draws"), d.get("lambda_at_beta"),
+                   d.get("lambda_at_beta_se"), d.get("path_loglog"), d.get("path_linear"),
+                   None if d.get("path_stages") is None else tuple(d["path_stages"]),
+                   d.get("path_runs_se"))
+
+
+def path_curve(lam, energy, e_min: float, n_beta: float):
+    """``(x f[K], y f[K], s f[K])`` of one SMC run's tempering path: ``s`` = each stage's
+    tempering ``lam f[K]`` (of the spec's beta), ``x = log(s t)``, ``y = lambda_eff =
+    s (energy - e_min)`` with ``energy f[K]`` the ensemble's mean of ``e = -loglik`` at
+    that stage; stages with ``s <= 0`` or non-finite values dropped."""
+    s = np.asarray(lam, float)
+    e = np.asarray(energy, float)
+    keep = np.isfinite(s) & np.isfinite(e) & (s > 0)
+    s, e = s[keep], e[keep]
+    return np.log(s * n_beta), s * (e - e_min), s
+
+
+def path_fit(x, y, s, x_top: float, window: float = PATH_WINDOW):
+    """``(lambda, a, b, stages, gain)``: least squares of ``y = lambda - a / x + b s`` over
+    the stages with ``x_top - window <= x <= x_top`` (``x, y, s f[K]``: ``path_curve``), or
+    ``None`` with fewer than ``PATH_MIN_STAGES`` such stages or ``x <= 1`` among them.
+    ``gain = sqrt([(X^T X)^-1]_00)``: the intercept's standard error per unit of noise on
+    each stage, were the stages' errors independent."""
+    sel = (x >= x_top - window) & (x <= x_top + 1e-9)
+    if sel.sum() < PATH_MIN_STAGES or np.any(x[sel] <= 1.0):
+        return None
+    cols = np.stack([np.ones(sel.sum()), -1.0 / x[sel], s[sel]], axis=1)
+    coef, _, rank, _ = np.linalg.lstsq(cols, y[sel], rcond=None)
+    if rank < 3:
+        return None
+    gain = math.sqrt(float(np.linalg.inv(cols.T @ cols)[0, 0]))
+    return float(coef[0]), float(coef[1]), float(coef[2]), int(sel.sum()), gain
+
+
+def path_estimate(record: LearningCoefficient, path: dict,
+                  window: float = PATH_WINDOW) -> LearningCoefficient:
+    """``record`` (the whole posterior's, from its draws at the sampled beta) with ``lam`` and
+    ``se`` from the tempering path (``path``: ``{"lam": [[...]], "energy": [[...]]}``, one
+    list per SMC run, the engine's ``info["path"]``), method ``"path"``; the sampled beta's
+    estimate moves to ``lam_beta``/``beta_se``. Unchanged when fewer than 2 runs give a fit
+    (or the record has no minimiser). ``se``: the spread of the runs' intercepts,
+    ``sd / sqrt(G)``, never below ``beta_se`` times the fits' mean ``gain`` (each stage as
+    noisy as the sampled beta's estimate of one run, ``beta_se sqrt(G)``, independently: a
+    lower bound, since a run's stages share particles; it guards against the spread of 4
+    runs coming out small by chance, which a chi-square with 3 degrees of freedom often
+    does), and the fitted data term at the sampled beta, ``b``, added in quadrature:
+    ``se = hypot(runs_se, b)`` (``path_runs_se`` keeps the first). The data's fluctuation is
+    common to every run, so their spread cannot see it, and ``b s`` is only its leading form
+    (WBIC's ``U_n sqrt(lambda beta / 2)`` grows like ``sqrt(s)``): where it is large, the
+    intercept is uncertain by about its size."""
+    if record.lam is None or record.loss_min is None or not path:
+        return record
+    t = record.n_beta
+    e_min = record.loss_min * t
+    fits = [path_fit(*path_curve(lam, energy, e_min, t), math.log(t), window)
+            for lam, energy in zip(path.get("lam", []), path.get("energy", []))]
+    fits = [f for f in fits if f is not None]
+    if len(fits) < 2:
+        return record
+    arr = np.asarray([f[:3] for f in fits])
+    mean = arr.mean(axis=0)
+    floor = (record.se or 0.0) * float(np.mean([f[4] for f in fits]))
+    runs_se = max(float(arr[:, 0].std(ddof=1) / math.sqrt(len(fits))), floor)
+    se = math.hypot(runs_se, float(mean[2]))
+    return replace(record, lam=float(mean[0]), se=se, method="path", lam_beta=record.lam,
+                   beta_se=record.se, path_loglog=float(mean[1]), path_linear=float(mean[2]),
+                   path_stages=tuple(f[3] for f in fits), path_runs_se=runs_se)
 
 
 def _moments(e, w):

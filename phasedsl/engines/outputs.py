@@ -40,6 +40,9 @@ class SmcOutput(NamedTuple):
     stages: Any  # i[R]
     acceptance: Any  # f[R]: mean HMC acceptance over the stages
     scale: Any  # f[R]: final HMC step scale
+    path_lam: Any  # f[R, max_stages]: each stage's lambda (NaN beyond the stages made)
+    path_energy: Any  # f[R, max_stages]: the ensemble's mean -loglik at that lambda
+    path_var: Any  # f[R, max_stages]: its variance
 
 
 class GridOutput(NamedTuple):

@@ -85,7 +85,8 @@ from phasedsl.engines.many import ManyCaller
 from phasedsl.engines.outputs import SmcOutput
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples"]
+__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples",
+           "tempering_path"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["smc"]
 DEFAULTS = defaults("smc", arguments_only=True)
@@ -184,6 +185,16 @@ def build_smc(target: Target, settings, *, block: int = 0):
         return jax.vmap(one_run, in_axes=(0, None, 0))(keys, ctx, numbers.astype(jnp.int32))
 
     return run
+
+
+def tempering_path(lam, energy, var, stages) -> dict:
+    """``{"lam", "energy", "var"}``: per run (lists of ``stages[r]`` plain floats) each
+    stage's lambda and the ensemble's mean and variance of ``-loglik`` there, from the
+    arrays ``f[R, max_stages]`` of ``SmcOutput``."""
+    cut = [int(k) for k in np.asarray(stages)]
+    return {name: [[float(v) for v in np.asarray(a[r, :k], np.float64)]
+                   for r, k in enumerate(cut)]
+            for name, a in (("lam", lam), ("energy", energy), ("var", var))}
 
 
 def kept_samples(order: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -289,6 +300,9 @@ class SmcEngine(TimedRun):
             "sample_s": sample_s,
             "wall_s": wall_s,
             "grad_evals_per_s": grad_evals / sample_s if sample_s > 0 else float("nan"),
+            # the tempering path per run (analysis.lcoef.path_fit): each stage's lambda and
+            # the weighted ensemble's mean and variance of -loglik there
+            "path": tempering_path(out.path_lam, out.path_energy, out.path_var, stages),
         }
         return Draws(
             params=x,

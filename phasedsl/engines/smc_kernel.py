@@ -57,7 +57,11 @@ class SmcState(NamedTuple):
     generations ``zr f[K, N, D]``, ``lr f[K, N]``, ``held bool[K]``, each with its ``lams
     f[K]`` and ``log_zs f[K]`` (log Z estimate at its lambda); ``log_scale f[]``: the HMC
     step's scale (adapted to ``target_accept``); ``stages i[]`` made, ``final i[]`` of them
-    at ``lambda = 1``; ``acc_sum f[]``: their acceptance rates summed."""
+    at ``lambda = 1``; ``acc_sum f[]``: their acceptance rates summed. The tempering path,
+    one entry per stage made (``f[max_stages]``, NaN beyond): ``path_lam`` (the stage's
+    lambda), ``path_e`` and ``path_v`` (the weighted ensemble's mean and variance of the
+    energy ``-loglik`` at that lambda, before the move: persistent sampling's estimate of
+    the tempered posterior's moments, which ``analysis.lcoef.path_fit`` uses)."""
 
     key: Any
     lam: Any
@@ -70,6 +74,9 @@ class SmcState(NamedTuple):
     stages: Any
     final: Any
     acc_sum: Any
+    path_lam: Any
+    path_e: Any
+    path_v: Any
 
 
 def stored_loglik(kernel: SmcKernel, ctx, z):
@@ -106,6 +113,9 @@ def init(kernel: SmcKernel, key, ctx) -> tuple[SmcState, SmcPrior]:
         stages=jnp.zeros((), jnp.int32),
         final=jnp.zeros((), jnp.int32),
         acc_sum=jnp.zeros((), dtype),
+        path_lam=jnp.full((kernel.max_stages,), jnp.nan, dtype),
+        path_e=jnp.full((kernel.max_stages,), jnp.nan, dtype),
+        path_v=jnp.full((kernel.max_stages,), jnp.nan, dtype),
     )
     return state, SmcPrior(z_prior, l_prior)
 
@@ -149,6 +159,19 @@ def weighted_variance(z, w):
     return jnp.maximum(w @ (z - mean) ** 2, jnp.asarray(1e-10, z.dtype))
 
 
+def energy_moments(l_all, w):
+    """``(mean f[], variance f[])`` of the energy ``-l_all f[M]`` under the normalised
+    weights ``w f[M]`` (samples of weight 0, whose energy may be infinite, left out).
+    Energies are summed relative to the heaviest sample's: a network's ``-loglik`` carries a
+    constant of order ``n beta`` (1e4), and a float32 sum of 1e5 such terms is off by tens."""
+    live = w > 0
+    ref = -l_all[jnp.argmax(w)]
+    d = jnp.where(live, -l_all - ref, 0.0)
+    total = jnp.sum(w)
+    shift = jnp.sum(w * d) / total
+    return ref + shift, jnp.sum(w * jnp.where(live, (d - shift) ** 2, 0.0)) / total
+
+
 def next_lambda(kernel: SmcKernel, prior: SmcPrior, state: SmcState):
     """``f[]``: the next tempering, where the incremental ESS of the newest generation falls
     to ``target_ess`` (1 where it stays above it all the way)."""
@@ -183,6 +206,7 @@ def step(kernel: SmcKernel, ctx, prior: SmcPrior, state: SmcState) -> SmcState:
     lam = next_lambda(kernel, prior, state)
     lw, log_z = log_weights(lam, l_all, logden, held)
     w = jnp.exp(lw - logsumexp(lw))
+    e_mean, e_var = energy_moments(l_all, w)
     start = z_all[resampling.systematic(k_res, w, kernel.particles)]
     imm = weighted_variance(z_all, w)
     size = jnp.exp(state.log_scale) * float(kernel.target.dim) ** -0.25
@@ -204,6 +228,9 @@ def step(kernel: SmcKernel, ctx, prior: SmcPrior, state: SmcState) -> SmcState:
         stages=state.stages + 1,
         final=state.final + (state.lam >= 1.0).astype(jnp.int32),
         acc_sum=state.acc_sum + acc,
+        path_lam=state.path_lam.at[state.stages].set(lam),
+        path_e=state.path_e.at[state.stages].set(e_mean),
+        path_v=state.path_v.at[state.stages].set(e_var),
     )
 
 
@@ -211,7 +238,8 @@ def finish(kernel: SmcKernel, ctx, prior: SmcPrior, state: SmcState) -> SmcOutpu
     """The run's ``SmcOutput``: the whole ensemble (``x f[M, D]``, ``ind bool[M, P]``,
     ``logdensity f[M]``) with its normalised weights at the final ``lambda`` (``f[M]``), each
     slot's generation number (``order i[G0 + K]``, -1 when empty), the ``log Z`` estimate,
-    the tempering reached, the stages made, the mean acceptance and the final step scale."""
+    the tempering reached, the stages made, the mean acceptance, the final step scale and
+    the tempering path (``path_lam``, ``path_e``, ``path_v``: ``SmcState``)."""
     target, k, g0 = kernel.target, kernel.generations, kernel.prior_draws
     z_all, l_all, held = ensemble(kernel, prior, state)
     logden = log_denominators(kernel, l_all, state)
@@ -225,4 +253,4 @@ def finish(kernel: SmcKernel, ctx, prior: SmcPrior, state: SmcState) -> SmcOutpu
     order = jnp.concatenate([jnp.arange(g0), jnp.where(state.held, ring_number, -1)])
     acceptance = state.acc_sum / jnp.maximum(state.stages, 1)
     return SmcOutput(x, ind, logd, weights, order, log_z, state.lam, state.stages, acceptance,
-                     jnp.exp(state.log_scale))
+                     jnp.exp(state.log_scale), state.path_lam, state.path_e, state.path_v)

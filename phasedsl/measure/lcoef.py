@@ -25,7 +25,7 @@ import contextlib
 import numpy as np
 import sympy as sp
 
-from ..analysis.lcoef import LearningCoefficient, phase_estimate
+from ..analysis.lcoef import LearningCoefficient, path_estimate, phase_estimate
 
 __all__ = ["LcoefStep", "n_beta", "STARTS", "descent_flow"]
 
@@ -217,7 +217,9 @@ class LcoefStep:
         args = (draws, energy, flat, ctx, optimise, self.compiled.checked, value, dtype)
         out = {name: self._one(j, name, inds[..., j], exact, *args)
                for j, name in enumerate(names)}
-        return out, self._one(len(names), "posterior", inds[..., -1], None, *args)
+        posterior = self._one(len(names), "posterior", inds[..., -1], None, *args)
+        # tempered SMC: lambda from the tempering path (analysis.lcoef.path_estimate)
+        return out, path_estimate(posterior, (draws.info or {}).get("path"))
 
     @staticmethod
     def _one(j, name, member, exact, draws, energy, flat, ctx, optimise, checked, value, dtype):

@@ -74,6 +74,9 @@ def lcoef_block(results: dict):
                 if p.get("lcoef_posterior")}
     how = ("exact: derivatives of each phase's log Z in beta" if methods == {"logz"} else
            "E[n beta L_n | phase] - n beta L_n(w*); ± sampling se; posterior: every draw")
+    if "path" in methods:
+        how += (" (SMC: fitted along the tempering path to t -> infinity, lambda - a/log t "
+                "+ b beta, ± the runs' spread)")
     title = Text("learning coefficients ", style="bold")
     title.append(f"({how}; var: Var[n beta L_n | phase], the second estimate; "
                  "edge: the loss falls across the phase's boundary)", style="dim")
