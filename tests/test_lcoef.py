@@ -174,7 +174,7 @@ def test_settings_table_has_the_keys():
 def test_path_fit_recovers_the_coefficients_of_its_model():
     # lambda_eff(t') = lambda - a / log t' + b s along a tempering ladder t' = s t: the fit
     # over the last PATH_WINDOW units of log t' returns lambda, a and b exactly
-    from phasedsl.analysis.lcoef import PATH_WINDOW, path_curve, path_fit
+    from phasedsl.analysis.lcoef import PATH_FLOOR, PATH_SPAN, PATH_WINDOW, path_curve, path_fit
 
     t, e_min, lam, a, b = 8686.0, 1234.5, 3.5, 1.0, 0.4
     s = np.exp(np.linspace(-9.0, 0.0, 19))  # a ladder of 19 stages up to the target
@@ -188,6 +188,19 @@ def test_path_fit_recovers_the_coefficients_of_its_model():
     assert fit[:3] == pytest.approx((lam, a, b), abs=1e-8)
     assert fit[3] == int(np.sum(x >= math.log(t) - PATH_WINDOW))
     assert path_fit(xc[-3:], yc[-3:], sc[-3:], math.log(t)) is None  # too few stages
+    # at a small n beta the window would reach t' < e^5, where the expansion does not hold:
+    # only the stages above PATH_FLOOR count, and with fewer than 4 of them there is no fit
+    small = 300.0
+    xs, ys, ss = path_curve(s, e_min + y / s, e_min, small)
+    assert np.sum(xs >= PATH_FLOOR) < 4 and path_fit(xs, ys, ss, math.log(small)) is None
+    # log t = 7.6: 6 stages above the floor, but they span 2.6 < PATH_SPAN units of log t'
+    short = 2000.0
+    xh, yh, sh = path_curve(s, e_min + y / s, e_min, short)
+    assert np.sum(xh >= PATH_FLOOR) >= 4 and path_fit(xh, yh, sh, math.log(short)) is None
+    mid = 5000.0  # log t = 8.5: the window stops at the floor, 5, not at 4.5
+    xm, ym, sm = path_curve(s, e_min + y / s, e_min, mid)
+    fit = path_fit(xm, ym, sm, math.log(mid))
+    assert fit[3] == int(np.sum(xm >= PATH_FLOOR)) and math.log(mid) - PATH_SPAN >= PATH_FLOOR
 
 
 def test_path_estimate_se_is_the_spread_of_the_runs():

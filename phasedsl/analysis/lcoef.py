@@ -53,11 +53,16 @@ import numpy as np
 from .records import plain
 
 __all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS", "PATH_WINDOW",
-           "PATH_MIN_STAGES", "path_curve", "path_fit", "path_estimate"]
+           "PATH_MIN_STAGES", "PATH_FLOOR", "PATH_SPAN", "path_curve", "path_fit", "path_estimate"]
 
 MIN_DRAWS = 10  # effective draws a phase needs in the pooled sample for an estimate
 PATH_WINDOW = 4.0  # the path fit's stages: log t' within this of log t (t' >= t / 55)
 PATH_MIN_STAGES = 4  # stages a run needs in the window for a fit of 3 coefficients
+PATH_FLOOR = 5.0  # ... and no stage below log t' = 5 (t' < 148), where the expansion's later
+# terms bend the curve; the stages kept must span PATH_SPAN units of log t', or 1 / log t'
+# barely moves across them and the fit's intercept is noise: a point with a shorter span
+# (log t < 8, t < 3000) keeps the sampled beta's estimate
+PATH_SPAN = 3.0
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,13 @@ def path_curve(lam, energy, e_min: float, n_beta: float):
 def path_fit(x, y, s, x_top: float, window: float = PATH_WINDOW):
     """``(lambda, a, b, stages, gain)``: least squares of ``y = lambda - a / x + b s`` over
     the stages with ``x_top - window <= x <= x_top`` (``x, y, s f[K]``: ``path_curve``), or
-    ``None`` with fewer than ``PATH_MIN_STAGES`` such stages or ``x <= 1`` among them.
+    ``None`` with fewer than ``PATH_MIN_STAGES`` such stages at or above ``PATH_FLOOR``, or
+    where that floor leaves less than ``PATH_SPAN`` of ``log t'`` below ``x_top``.
     ``gain = sqrt([(X^T X)^-1]_00)``: the intercept's standard error per unit of noise on
     each stage, were the stages' errors independent."""
-    sel = (x >= x_top - window) & (x <= x_top + 1e-9)
-    if sel.sum() < PATH_MIN_STAGES or np.any(x[sel] <= 1.0):
+    low = max(x_top - window, PATH_FLOOR)
+    sel = (x >= low) & (x <= x_top + 1e-9)
+    if x_top - low < PATH_SPAN or sel.sum() < PATH_MIN_STAGES:
         return None
     cols = np.stack([np.ones(sel.sum()), -1.0 / x[sel], s[sel]], axis=1)
     coef, _, rank, _ = np.linalg.lstsq(cols, y[sel], rcond=None)
