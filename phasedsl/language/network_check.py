@@ -252,19 +252,11 @@ def check_network(c) -> NetworkCheck:
                             found="no `n`")
             n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
                      else (c.sweep2_symbol, c.sweep2))
-            sy.ensure_positive(n, st.span, "n", c.ctx)
-            _whole(c, n, st.span, "`n`")
-            _data_size(c, n, st.span, k)
-            if table is not None:
-                _enough_rows(c, n, st.span, table, items["file"].span)
+            checked_size(c, n, st.span, k, table, items.get("file"))
         else:
             n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
             _sweep_only(c, n, n_item.expr.span, "`n`")
-            sy.ensure_positive(n, n_item.expr.span, "n", c.ctx)
-            _whole(c, n, n_item.expr.span, "`n`")
-            _data_size(c, n, n_item.expr.span, k)
-            if table is not None:
-                _enough_rows(c, n, n_item.expr.span, table, items["file"].span)
+            checked_size(c, n, n_item.expr.span, k, table, items.get("file"))
     with_n = base.child({"n": lambda: n})
     with c.lets_in(with_n):
         noise = sp.Integer(1)
@@ -358,6 +350,16 @@ def _sweep_only(c, value, span, what):
         raise err.depends_on_parameters(what, span, whose="the model's parameters",
                                         found=sy.names_text(extra))
 
+
+
+def checked_size(c, n, span, k: int, table, file_item) -> None:
+    """A sample size ``n`` (written at ``span``): positive, whole, within the data limit for
+    ``k`` inputs and, with a data file (``table``, its ``file_item``), within its rows."""
+    sy.ensure_positive(n, span, "n", c.ctx)
+    _whole(c, n, span, "`n`")
+    _data_size(c, n, span, k)
+    if table is not None:
+        _enough_rows(c, n, span, table, file_item.span)
 
 def _data_size(c, n, span, k):
     """``n`` (at every sweep value) within ``MAX_N``, and ``n * k`` within ``MAX_DATA``."""

@@ -14,7 +14,7 @@ from . import catalogue as err
 from . import symbolic as sy
 from .datafile import DataTable, check_labels
 from .limits import MAX_SEED
-from .network_check import _data_size, _enough_rows, _sweep_only, _whole
+from .network_check import _data_size, _enough_rows, _sweep_only, checked_size
 from .tensor_likelihood import label_values, labels_text
 
 __all__ = ["data_size", "noise_and_seed", "file_outputs"]
@@ -38,11 +38,7 @@ def data_size(c, items, data, k, table: DataTable | None) -> sp.Expr:
                           found="no `n`")
     n = sy.scalar(item.expr, c.base, c.ctx, "a number (the sample size)")
     _sweep_only(c, n, item.expr.span, "`n`")
-    sy.ensure_positive(n, item.expr.span, "n", c.ctx)
-    _whole(c, n, item.expr.span, "`n`")
-    _data_size(c, n, item.expr.span, k)
-    if table is not None:
-        _enough_rows(c, n, item.expr.span, table, items["file"].span)
+    checked_size(c, n, item.expr.span, k, table, items.get("file"))
     return n
 
 
