@@ -45,3 +45,12 @@ def test_check_shows_no_sympy_syntax():
     assert "**" not in text and "e-17" not in text and "Min(" not in text
     checked = load(str(ROOT / "specs" / "pt1_degeneracy.phase")).checked
     assert "w=(0, 1)" in truth_text(checked, checked.sweep_values[-1])
+
+
+def test_a_condition_over_several_lines_is_shown_whole():
+    text = ("sweep a over 0\nparam w in [-2, 2]\nprior uniform\nenergy K = w^2 + a\n"
+            "let n = 5\nphase p = (w > 0\n           and w < 1)\n")
+    console = Console(width=200, record=True)
+    console.print(summary(load_text(text).checked))
+    (line,) = [t for t in console.export_text().splitlines() if t.startswith("phase p")]
+    assert line.split(None, 2)[2].strip() == "w > 0 and w < 1"  # not the name `p`

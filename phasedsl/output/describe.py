@@ -227,6 +227,11 @@ def _phase_source(checked: CheckedSpec, phase: str) -> str:
     for st in checked.spec.statements:
         if isinstance(st, ast.Phase) and st.name.id == phase:
             p = st.pred.span
-            if p.line == p.end_line and 0 < p.line <= len(lines):
-                return lines[p.line - 1][p.column - 1: p.end_column - 1]
+            if 0 < p.line <= p.end_line <= len(lines):
+                if p.line == p.end_line:
+                    return lines[p.line - 1][p.column - 1: p.end_column - 1]
+                # a condition over several lines: its text, its line breaks as spaces
+                text = [lines[p.line - 1][p.column - 1:], *lines[p.line: p.end_line - 1],
+                        lines[p.end_line - 1][: p.end_column - 1]]
+                return " ".join(part.strip() for part in text)
     return phase
