@@ -164,7 +164,8 @@ def _jitted(c, what):
     """One jitted, vmapped function per compiled spec (the cache keeps ``c`` alive)."""
     key = (id(c), what)
     if key not in _JITTED:
-        fn = c.target.logdensity if what == "logdensity" else c.target.indicators
+        fn = {"logdensity": c.target.logdensity, "indicators": c.target.indicators,
+              "margins": c.target.margins}[what]
         _JITTED[key] = (c, jax.jit(jax.vmap(fn, in_axes=(0, None))))
     return _JITTED[key][1]
 
@@ -186,6 +187,10 @@ def batched(c):
 
 def indicators(c, params, value):
     return _padded(_jitted(c, "indicators"), params, c.context(value))
+
+
+def margins(c, params, value):
+    return _padded(_jitted(c, "margins"), params, c.context(value))
 
 
 # ---------------------------------------------------------------- fixtures
@@ -454,6 +459,54 @@ def test_pt1_phases_random_points(pt1):
     # both phases are exercised
     assert want[:, 0].sum() > 100 and want[:, 1].sum() > 100
     np.testing.assert_array_equal(got, want)
+
+
+def test_pt1_margins_by_hand_and_signed_like_the_phases(pt1):
+    """A phase's margin is positive exactly where it holds, and is the distance to the
+    nearest edge of the comparisons: ``annulus(u, r, eps)``: ``eps - ||u| - r|``;
+    ``disc(u, eps)``: ``eps - |u|``; ``and``: the least; ``symmetric``: the best order."""
+    rng = np.random.default_rng(20)
+    count = 2000
+    radii = rng.choice([0.0, 1.0, 2.0], size=(count, 2)) + 0.45 * rng.standard_normal((count, 2))
+    angles = rng.uniform(-math.pi, math.pi, size=(count, 2))
+    u = np.abs(radii)[..., None] * np.stack([np.cos(angles), np.sin(angles)], -1)
+    q = rng.choice([-1.0, 1.0], size=(count, 2)) * rng.uniform(0.3, 2.0, size=(count, 2))
+    params = np.concatenate([(u / q[..., None]).reshape(count, 4),
+                             rng.standard_normal((count, 2)), q,
+                             rng.standard_normal((count, 1))], axis=1)
+    r = np.linalg.norm(u, axis=-1)  # f[count, 2]
+    eps = 0.3
+    nondegenerate = np.minimum(eps - np.abs(r[:, 0] - 1), eps - np.abs(r[:, 1] - 1))
+    degenerate = np.maximum(np.minimum(eps - r[:, 0], eps - np.abs(r[:, 1] - 2)),
+                            np.minimum(eps - r[:, 1], eps - np.abs(r[:, 0] - 2)))
+    got = margins(pt1, params, 1.0)
+    np.testing.assert_allclose(got, np.stack([nondegenerate, degenerate], 1), atol=2e-5)
+    inside = indicators(pt1, params, 1.0)
+    clear = np.abs(got) > 1e-5  # ties at an edge are rounding's to decide
+    assert inside.sum(0).min() > 100 and (~inside).sum(0).min() > 100
+    np.testing.assert_array_equal((got > 0)[clear], inside[clear])
+
+
+def test_margins_of_not_and_or_are_signed_like_the_phases():
+    c = compile_text("""experiment "m"
+sweep t over 0, 1
+param x in [-2, 2]
+param y in [-2, 2]
+prior uniform
+energy K = x^2 + y^2
+let n = 10
+phase a = not (x > t or y <= -0.5)
+phase b = disc([x, y], 1) or x >= 1.5
+sample quadrature { points = 11 }
+""", "m.phase")
+    pts = np.random.default_rng(21).uniform(-2, 2, size=(500, 2))
+    got = margins(c, pts, 1.0)
+    x, y = pts.T
+    want_a = -np.maximum(x - 1.0, -0.5 - y)
+    want_b = np.maximum(1 - np.hypot(x, y), x - 1.5)
+    np.testing.assert_allclose(got, np.stack([want_a, want_b], 1), atol=1e-5)
+    np.testing.assert_array_equal((got > 0)[np.abs(got) > 1e-5],
+                                  indicators(c, pts, 1.0)[np.abs(got) > 1e-5])
 
 
 def np_pt2_phases(u, centres, eps=0.25):

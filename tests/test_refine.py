@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 
 from phasedsl.analysis.minima import (MinimumChange, bisect, minimum_changes,
@@ -450,3 +451,45 @@ def test_a_tracked_minimum_does_not_depend_on_where_the_draws_started_the_flows(
     assert found[0][0] <= THETA_C <= found[0][1] and found[0][1] - found[0][0] <= 0.01
     # both bracket theta_c to the bisection's width: the same location up to it
     assert abs(0.5 * sum(found[0]) - 0.5 * sum(found[1])) <= 0.01
+
+
+# a valley of minima a + b = theta, flat along (1, -1): it meets the region a > 1.9, b > -0.1
+# (a < theta + 0.1 on the valley) from theta = 1.8 on
+VALLEY = """experiment "flat valley"
+sweep theta over linspace(1.5, 2.1, 7)
+param a in [-3, 3]
+param b in [-3, 3]
+prior uniform
+energy K = (a + b - theta)^2
+let n = 100
+phase p = a > 1.9 and b > -0.1
+sample quadrature { points = 101 }
+report { lcoef = 0 }
+"""
+
+
+def test_a_flat_valley_holds_a_minimum_in_a_phase_from_where_it_meets_the_region():
+    """On a valley of minima (a singular model's: two nodes splitting one output weight)
+    where a flow stops depends on where it started; the criterion's flows slide along the
+    valley into the phase's region, so the phase holds a minimum from the value at which the
+    valley meets the region (theta = 1.8), from any start, and two runs whose minimisers
+    sit at different places in the valley give the same creation."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.measure.minima import MinimumStep
+
+    checked = spec(VALLEY)
+    step = MinimumStep(compile_spec(checked), 1000, x64=False)
+    sd = np.array([0.1, 0.1])
+    for start in ([1.95, 0.05], [2.5, -0.05], [1.0, 1.0]):
+        held = [step.flows(v, 0, [start], sd)["holds"] for v in (1.7, 1.79, 1.81, 2.0)]
+        assert held == [False, False, True, True], start
+    values = [float(v) for v in checked.sweep_values]
+    found = []
+    for w in ([1.95, 0.15], [2.15, -0.05]):  # two runs' minimisers at theta = 2.1
+        points = [dataclasses.replace(summary(v, {"p": 0.5}, (0.0,)), minima={"p": {
+            "holds": True, "w": w, "sd": sd.tolist(), "grad": 0.0} if v == values[-1] else
+            {"holds": None, "w": None, "sd": None, "grad": None}}) for v in values]
+        (e,) = step.with_minima([], points)
+        assert (e.kind, e.phase, e.extra) == ("creation", "p", {"criterion": "minimum"})
+        found.append(e.interval)
+        assert found[-1][0] <= 1.8 <= found[-1][1] and found[-1][1] - found[-1][0] <= 0.01

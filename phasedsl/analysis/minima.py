@@ -3,8 +3,9 @@ local minimum of the potential.
 
 The potential is ``U(w) = -loglik(w) / (n beta)``: ``K(w)`` for an energy spec, the
 empirical loss ``L_n(w)`` (mean negative log likelihood) for a network. A phase *holds a
-local minimum* at a sweep value where some gradient flow (``measure.minima``: Adam from the
-phase's highest-density draws) ends inside the phase's region with a projected gradient
+local minimum* at a sweep value where some gradient flow (``measure.minima``: from the
+phase's draws, drawn into the phase's region along flat valleys by its margin) ends inside
+the phase's region with a projected gradient
 ``|grad U|_inf <= GRAD_TOL`` (a component at a box edge that points out of the box is not
 counted: a minimum on the prior's boundary is a minimum). Unlike the floor crossing, this
 moves with no cutoff: a mass that decays smoothly while its well persists has no such

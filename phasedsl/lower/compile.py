@@ -119,13 +119,8 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
 
     beta, n = of_value(checked.beta), of_value(checked.n)
     perms = _node_permutations(checked)
-    phase_fns = [jaxexpr.pred_fn(p, leaves, perms) for _, p in checked.phases]
-
-    def indicators(params, ctx):
-        env = (params, ctx.value)
-        if not phase_fns:
-            return jnp.zeros((0,), bool)
-        return jnp.stack([f(env) for f in phase_fns])
+    indicators = _stacked([jaxexpr.pred_fn(p, leaves, perms) for _, p in checked.phases], bool)
+    margins = _stacked([jaxexpr.margin_fn(p, leaves, perms) for _, p in checked.phases], None)
 
     lower = np.array([s.lower for s in checked.slots for _ in range(s.size)], float)
     upper = np.array([s.upper for s in checked.slots for _ in range(s.size)], float)
@@ -198,13 +193,26 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
             return out
 
     target = Target(dim=checked.dim, logprior=logprior, loglik=loglik, indicators=indicators,
-                    init=init, lower=lower, upper=upper, phase_names=checked.phase_names)
+                    init=init, lower=lower, upper=upper, phase_names=checked.phase_names,
+                    margins=margins)
     jitted = jax.jit(context)
     return Compiled(checked=checked, target=target,
                     context=lambda value, dataset=0: jitted(value, dataset),
                     _lets=lets, _truth=(jax.jit(truth_fn) if truth_fn and checked.network.data is None
                                         else None),
                     _lets_use_sweep=lets_use_sweep)
+
+
+def _stacked(fns, empty_dtype):
+    """``(params f[D], ctx) -> [P]``: the phases' functions ``fns`` of ``env`` stacked
+    (``P = 0``: an empty array of ``empty_dtype``, the params' dtype where None)."""
+    def stacked(params, ctx):
+        env = (params, ctx.value)
+        if not fns:
+            return jnp.zeros((0,), empty_dtype or params.dtype)
+        return jnp.stack([f(env) for f in fns])
+
+    return stacked
 
 
 def _data_sets(net, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -96,3 +96,51 @@ def pred_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env
 
         return symmetric
     raise NotImplementedError(f"cannot lower {type(p).__name__}")  # checker bug
+
+
+TINY = 1e-30  # the least margin of a comparison that holds (an integer tie: i <= j, i = j)
+
+
+def rel_margin(op: str, a, b):
+    """The signed margin ``f[]`` of ``a op b``: ``a - b`` for ``>``/``>=``, ``b - a`` for
+    ``<``/``<=``, its sign forced to agree with the comparison where it ties (``i <= j`` at
+    ``i = j`` holds: ``+TINY``); ``==`` is ``+inf`` where it holds (a tie, no direction to
+    it) and ``-|a - b|`` elsewhere, ``!=`` the reverse."""
+    holds = _RELS[op](a, b)
+    if op in ("==", "!="):
+        gap = jnp.abs(a - b)
+        return (jnp.where(holds, jnp.inf, -gap) if op == "==" else
+                jnp.where(holds, gap, -jnp.inf))
+    m = a - b if op in (">", ">=") else b - a
+    return jnp.where(holds, jnp.maximum(m, TINY), jnp.minimum(m, -TINY))
+
+
+def margin_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env], object]:
+    """A condition's signed margin as ``env -> f[]``: positive where ``pred_fn`` holds,
+    negative where it does not, and continuous: a comparison ``a > b`` is ``a - b``
+    (``rel_margin``); ``and`` the least of its parts' margins, ``or`` the greatest, ``not`` the
+    negation, ``symmetric`` the greatest over the node permutations. Its units are those of
+    the comparisons (a radius for ``disc``/``annulus``); ``measure.minima`` uses it to steer
+    a flow along a flat valley of the potential into the phase's region."""
+    if isinstance(p, sy.Rel):
+        left, right, op = scalar_fn(p.left, leaves), scalar_fn(p.right, leaves), p.op
+        return lambda env: rel_margin(op, left(env), right(env))
+    if isinstance(p, (sy.AllOf, sy.AnyOf)):
+        fns = [margin_fn(x, leaves, perms) for x in p.items]
+        op = jnp.minimum if isinstance(p, sy.AllOf) else jnp.maximum
+        return lambda env: functools.reduce(op, [f(env) for f in fns])
+    if isinstance(p, sy.Region):
+        return margin_fn(p.relation, leaves, perms)
+    if isinstance(p, sy.NotP):
+        inner = margin_fn(p.item, leaves, perms)
+        return lambda env: -inner(env)
+    if isinstance(p, sy.Symmetric):
+        inner = margin_fn(p.item, leaves, perms)
+        table = jnp.asarray(perms)
+
+        def symmetric(env):
+            params, rest = jnp.asarray(env[0]), env[1:]
+            return jnp.max(jax.vmap(lambda idx: inner((params[idx],) + rest))(table))
+
+        return symmetric
+    raise NotImplementedError(f"cannot lower {type(p).__name__}")  # checker bug

@@ -51,6 +51,9 @@ class Target(NamedTuple):
     - ``lower, upper: f[D]`` numpy arrays, ``-inf``/``inf`` where a coordinate is unbounded;
       a coordinate is either unbounded or bounded on both sides.
     - ``phase_names``: ``P`` names, in the order of ``indicators``.
+    - ``margins(params f[D], ctx) -> f[P]`` or None: each phase's signed margin, positive
+      inside its region and negative outside, continuous (``lower.jaxexpr.margin_fn``);
+      None where the conditions have none (tensor specs).
     """
 
     dim: int
@@ -61,6 +64,7 @@ class Target(NamedTuple):
     lower: np.ndarray
     upper: np.ndarray
     phase_names: tuple[str, ...]
+    margins: Callable[[Any, Any], Any] | None = None
 
     def logdensity(self, params, ctx):
         """Unnormalised log posterior ``f[]`` of ``params: f[D]``."""

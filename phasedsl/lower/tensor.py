@@ -37,6 +37,7 @@ from .prior import make_prior
 from .sparse_data import sparse_rows
 from .target import Context, Target
 from .tensor_eval import Env, evaluate
+from .tensor_margin import margin
 
 __all__ = ["compile_tensor", "unpack", "tensor_data", "labels", "Moments", "moments"]
 
@@ -111,21 +112,24 @@ def _forward(checked, expr, n_fn):
     return f
 
 
-def _indicators(checked, n_fn):
-    """``indicators(params f[D], ctx) -> bool[P]``."""
+def _per_phase(checked, n_fn, each, dtype=None):
+    """``(params f[D], ctx) -> [P]``: ``each(condition, env)`` for every phase, stacked as
+    ``dtype`` (None: the params'): the phases' ``indicators`` (bool) or ``margins``
+    (``lower.tensor_margin``)."""
     tm = checked.tensor
     preds = [p.expr for _, p in checked.phases]
 
-    def indicators(params, ctx):
+    def per_phase(params, ctx):
+        kind = dtype or params.dtype
         if not preds:
-            return jnp.zeros((0,), bool)
+            return jnp.zeros((0,), kind)
         values = {**unpack(params, checked.slots), "n": n_fn(ctx.value),
                   "pi": jnp.float32(math.pi), "e": jnp.float32(math.e),
                   **_sweep_env(tm, ctx.value)}
         env = Env(values, tm.lets, tm.ranges)
-        return jnp.stack([jnp.asarray(evaluate(p, env), bool) for p in preds])
+        return jnp.stack([jnp.asarray(each(p, env), kind) for p in preds])
 
-    return indicators
+    return per_phase
 
 
 def _prior(checked, lower, upper):
@@ -270,6 +274,7 @@ def compile_tensor(checked, leaves: dict, size: int):
     upper = np.array([s.upper for s in checked.slots for _ in range(s.size)], float)
     logprior, init = _prior(checked, lower, upper)
     target = Target(dim=checked.dim, logprior=logprior, loglik=loglik,
-                    indicators=_indicators(checked, n_fn), init=init, lower=lower,
-                    upper=upper, phase_names=checked.phase_names)
+                    indicators=_per_phase(checked, n_fn, evaluate, bool), init=init, lower=lower,
+                    upper=upper, phase_names=checked.phase_names,
+                    margins=_per_phase(checked, n_fn, margin))
     return target, context

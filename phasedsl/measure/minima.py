@@ -8,7 +8,8 @@ definition and the pure parts).
   ``method="gd"``: ``steps`` steps ``p -= clip(dt * grad, -CAP sd, CAP sd)`` with
   ``dt = RATE sd^2``, ``sd`` the per-coordinate spread of the phase's draws, so that
   ``dt`` is about ``RATE`` times the inverse curvature of ``-loglik`` in a well the draws
-  fill; clipped to the box) from ``STARTS`` of the phase's draws (half the highest-density
+  fill; clipped to the box; the potential plus ``relu(SEEK - margin)^2`` where the phase
+  has a margin, ``_seeking``) from ``STARTS`` of the phase's draws (half the highest-density
   ones, half spread over the rest: ``_starts``), vmapped and jitted once; a phase holds a local minimum where some flow ends inside it with ``|grad U|_inf <=
   GRAD_TOL``, ``U = -loglik / (n beta)`` (``K`` for energies, ``L_n`` for networks). ``w``:
   the end of the lowest such flow (or of the lowest flow); ``holds`` None where the phase
@@ -43,6 +44,7 @@ STARTS = 16  # flows per phase and sweep value, from the phase's draws (``_start
 STEPS = 1000  # gradient steps per flow (report.minimum_steps)
 RATE = 0.2  # dt = RATE sd^2: a fraction of the inverse curvature of -loglik in the well
 CAP = 0.1  # no coordinate moves more than CAP sd in one step
+SEEK = 1e-3  # the margin (in the conditions' own units) the flows seek inside a region
 FALLBACK_WIDTH = 0.005  # of the span: the bisection's width when report.resolution is 0
 
 
@@ -69,9 +71,9 @@ class MinimumStep:
         def energy(p, ctx):
             return -target.loglik(p, ctx)
 
-        flow = descent_flow(energy, target.indicators, lower, upper, self.steps, method="gd")
-
-        def one(p0, lr0, dt, ctx, phase):
+        def one(p0, lr0, dt, ctx, phase, scale):
+            flow = descent_flow(_seeking(energy, target.margins, phase, scale),
+                                target.indicators, lower, upper, self.steps, method="gd")
             _, _, inside, last = flow(p0, lr0, ctx, phase, dt)
             f, g = jax.value_and_grad(energy)(last, ctx)
             lo, hi = jnp.asarray(lower, last.dtype), jnp.asarray(upper, last.dtype)
@@ -79,7 +81,7 @@ class MinimumStep:
             g = jnp.where(((last <= lo) & (g > 0)) | ((last >= hi) & (g < 0)), 0.0, g)
             return inside, jnp.max(jnp.abs(g)), last, f
 
-        self._fn = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None)))
+        self._fn = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None, None)))
         return self._fn
 
     def _context(self, value: float):
@@ -100,14 +102,14 @@ class MinimumStep:
         dtype = np.float64 if self.x64 else np.float32
         starts = np.asarray(starts, dtype).reshape(-1, self.compiled.target.dim)
         starts = starts[np.arange(STARTS) % len(starts)]
+        scale = n_beta(self.compiled.checked, value)
         with jax.enable_x64(True) if self.x64 else contextlib.nullcontext():
             inside, grad, last, f = self._function()(
                 jnp.asarray(starts), jnp.asarray(np.asarray(CAP * sd, dtype)),
                 jnp.asarray(np.asarray(RATE * sd ** 2, dtype)),
-                self._context(value), phase)
+                self._context(value), phase, jnp.asarray(scale, dtype))
             inside, grad = np.asarray(inside, bool), np.asarray(grad, float)
             last, f = np.asarray(last, float), np.asarray(f, float)
-        scale = n_beta(self.compiled.checked, value)
         ok = holds_minimum(inside, grad / scale)
         f = np.where(np.isfinite(f), f, np.inf)
         k = int(np.argmin(np.where(ok, f, np.inf))) if ok.any() else int(np.argmin(f))
@@ -203,6 +205,31 @@ class MinimumStep:
                 a, b = bisect(holds_at, lo, hi, kind == "destruction", width)
                 changes.append(MinimumChange(name, kind, (lo, hi), (a, b)))
         return with_minimum_changes(events, changes, summary)
+
+
+def _seeking(energy, margins, phase, scale):
+    """The potential the criterion's flows descend: ``energy(p, ctx)`` plus, where the phase
+    has a margin (``Target.margins``), ``scale * relu(SEEK - margin)^2`` (``scale``: n beta,
+    so the term is ``relu(SEEK - margin)^2`` in the units of ``U``). Inside the region, at
+    least ``SEEK`` from its edge, this adds nothing, so a minimum there is the potential's
+    own; outside it pulls the flow towards the region. On a flat valley of minima (a
+    singular model's: two nodes sharing one direction and splitting its output weight, a
+    rescaling ``q w``) the flow then slides along the valley into the region wherever the
+    valley meets it, instead of stopping wherever its start happened to reach the valley;
+    so whether the phase holds a minimum is a property of the potential, not of the
+    draws the flows started from. Whether it does is still judged on ``energy`` alone
+    (its gradient at the flow's end)."""
+    import jax.numpy as jnp
+
+    if margins is None:
+        return energy
+
+    def seeking(p, ctx):
+        m = margins(p, ctx)[phase]
+        gap = jnp.where(jnp.isfinite(m), SEEK - m, 0.0)  # no finite margin: no steering
+        return energy(p, ctx) + scale * jnp.square(jnp.maximum(gap, 0.0))
+
+    return seeking
 
 
 def _starts(flat, logd, idx) -> np.ndarray:
