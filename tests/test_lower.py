@@ -444,9 +444,9 @@ def np_pt1_phases(u, eps=0.3):
     return np.stack([nondeg, deg], axis=1)
 
 
-def test_pt1_phases_random_points(pt1):
-    rng = np.random.default_rng(18)
-    count = 3000
+def pt1_random_points(rng, count: int):
+    """``(params f[count, 9], u f[count, 2, 2])``: PT1 parameters whose nodes ``u_i = q_i w_i``
+    sit near radius 0, 1 or 2 in random directions, with random signs and scales of ``q``."""
     radii = rng.choice([0.0, 1.0, 2.0], size=(count, 2)) + 0.45 * rng.standard_normal((count, 2))
     angles = rng.uniform(-math.pi, math.pi, size=(count, 2))
     u = np.abs(radii)[..., None] * np.stack([np.cos(angles), np.sin(angles)], -1)
@@ -454,7 +454,12 @@ def test_pt1_phases_random_points(pt1):
     w = u / q[..., None]
     params = np.concatenate([w.reshape(count, 4), rng.standard_normal((count, 2)), q,
                              rng.standard_normal((count, 1))], axis=1)
-    want = np_pt1_phases(q[..., None] * w)
+    return params, q[..., None] * w
+
+
+def test_pt1_phases_random_points(pt1):
+    params, u = pt1_random_points(np.random.default_rng(18), 3000)
+    want = np_pt1_phases(u)
     got = indicators(pt1, params, 1.26)
     # both phases are exercised
     assert want[:, 0].sum() > 100 and want[:, 1].sum() > 100
@@ -465,15 +470,7 @@ def test_pt1_margins_by_hand_and_signed_like_the_phases(pt1):
     """A phase's margin is positive exactly where it holds, and is the distance to the
     nearest edge of the comparisons: ``annulus(u, r, eps)``: ``eps - ||u| - r|``;
     ``disc(u, eps)``: ``eps - |u|``; ``and``: the least; ``symmetric``: the best order."""
-    rng = np.random.default_rng(20)
-    count = 2000
-    radii = rng.choice([0.0, 1.0, 2.0], size=(count, 2)) + 0.45 * rng.standard_normal((count, 2))
-    angles = rng.uniform(-math.pi, math.pi, size=(count, 2))
-    u = np.abs(radii)[..., None] * np.stack([np.cos(angles), np.sin(angles)], -1)
-    q = rng.choice([-1.0, 1.0], size=(count, 2)) * rng.uniform(0.3, 2.0, size=(count, 2))
-    params = np.concatenate([(u / q[..., None]).reshape(count, 4),
-                             rng.standard_normal((count, 2)), q,
-                             rng.standard_normal((count, 1))], axis=1)
+    params, u = pt1_random_points(np.random.default_rng(20), 2000)
     r = np.linalg.norm(u, axis=-1)  # f[count, 2]
     eps = 0.3
     nondegenerate = np.minimum(eps - np.abs(r[:, 0] - 1), eps - np.abs(r[:, 1] - 1))

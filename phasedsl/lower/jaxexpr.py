@@ -8,7 +8,7 @@ time into nested closures; tracing them under ``jit`` emits plain ``jax.numpy`` 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -71,31 +71,15 @@ def value_fn(value, leaves: dict):
     return scalar_fn(value, leaves)
 
 
-def pred_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env], object]:
-    """A condition as ``env -> bool[]``. ``perms: int[P, D]`` reorders the parameter vector
-    for each permutation of the model's nodes (needed only under ``symmetric``)."""
-    if isinstance(p, sy.Rel):
-        left, right, op = scalar_fn(p.left, leaves), scalar_fn(p.right, leaves), _RELS[p.op]
-        return lambda env: op(left(env), right(env))
-    if isinstance(p, (sy.AllOf, sy.AnyOf)):
-        fns = [pred_fn(x, leaves, perms) for x in p.items]
-        op = jnp.logical_and if isinstance(p, sy.AllOf) else jnp.logical_or
-        return lambda env: functools.reduce(op, [f(env) for f in fns])
-    if isinstance(p, sy.Region):
-        return pred_fn(p.relation, leaves, perms)
-    if isinstance(p, sy.NotP):
-        inner = pred_fn(p.item, leaves, perms)
-        return lambda env: jnp.logical_not(inner(env))
-    if isinstance(p, sy.Symmetric):
-        inner = pred_fn(p.item, leaves, perms)
-        table = jnp.asarray(perms)
+class _Logic(NamedTuple):
+    """How a condition's parts combine: as booleans (``pred_fn``) or as signed margins
+    (``margin_fn``)."""
 
-        def symmetric(env):
-            params, rest = jnp.asarray(env[0]), env[1:]
-            return jnp.any(jax.vmap(lambda idx: inner((params[idx],) + rest))(table))
-
-        return symmetric
-    raise NotImplementedError(f"cannot lower {type(p).__name__}")  # checker bug
+    rel: Callable  # (op, a, b) -> the comparison
+    both: Callable  # and
+    either: Callable  # or
+    negate: Callable  # not
+    best: Callable  # over the node permutations (symmetric), along axis 0
 
 
 TINY = 1e-30  # the least margin of a comparison that holds (an integer tie: i <= j, i = j)
@@ -115,32 +99,48 @@ def rel_margin(op: str, a, b):
     return jnp.where(holds, jnp.maximum(m, TINY), jnp.minimum(m, -TINY))
 
 
+_BOOLEAN = _Logic(lambda op, a, b: _RELS[op](a, b), jnp.logical_and, jnp.logical_or,
+                  jnp.logical_not, lambda x: jnp.any(x, axis=0))
+_MARGIN = _Logic(rel_margin, jnp.minimum, jnp.maximum, jnp.negative,
+                 lambda x: jnp.max(x, axis=0))
+
+
+def pred_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env], object]:
+    """A condition as ``env -> bool[]``. ``perms: int[P, D]`` reorders the parameter vector
+    for each permutation of the model's nodes (needed only under ``symmetric``)."""
+    return _condition_fn(p, leaves, perms, _BOOLEAN)
+
+
 def margin_fn(p: sy.Pred, leaves: dict, perms: np.ndarray | None) -> Callable[[Env], object]:
     """A condition's signed margin as ``env -> f[]``: positive where ``pred_fn`` holds,
     negative where it does not, and continuous: a comparison ``a > b`` is ``a - b``
-    (``rel_margin``); ``and`` the least of its parts' margins, ``or`` the greatest, ``not`` the
-    negation, ``symmetric`` the greatest over the node permutations. Its units are those of
-    the comparisons (a radius for ``disc``/``annulus``); ``measure.minima`` uses it to steer
-    a flow along a flat valley of the potential into the phase's region."""
+    (``rel_margin``); ``and`` the least of its parts' margins, ``or`` the greatest, ``not``
+    the negation, ``symmetric`` the greatest over the node permutations. Its units are
+    those of the comparisons (a radius for ``disc``/``annulus``); ``measure.minima`` uses
+    it to steer a flow along a flat valley of the potential into the phase's region."""
+    return _condition_fn(p, leaves, perms, _MARGIN)
+
+
+def _condition_fn(p: sy.Pred, leaves: dict, perms, logic: _Logic) -> Callable[[Env], object]:
     if isinstance(p, sy.Rel):
         left, right, op = scalar_fn(p.left, leaves), scalar_fn(p.right, leaves), p.op
-        return lambda env: rel_margin(op, left(env), right(env))
+        return lambda env: logic.rel(op, left(env), right(env))
     if isinstance(p, (sy.AllOf, sy.AnyOf)):
-        fns = [margin_fn(x, leaves, perms) for x in p.items]
-        op = jnp.minimum if isinstance(p, sy.AllOf) else jnp.maximum
+        fns = [_condition_fn(x, leaves, perms, logic) for x in p.items]
+        op = logic.both if isinstance(p, sy.AllOf) else logic.either
         return lambda env: functools.reduce(op, [f(env) for f in fns])
     if isinstance(p, sy.Region):
-        return margin_fn(p.relation, leaves, perms)
+        return _condition_fn(p.relation, leaves, perms, logic)
     if isinstance(p, sy.NotP):
-        inner = margin_fn(p.item, leaves, perms)
-        return lambda env: -inner(env)
+        inner = _condition_fn(p.item, leaves, perms, logic)
+        return lambda env: logic.negate(inner(env))
     if isinstance(p, sy.Symmetric):
-        inner = margin_fn(p.item, leaves, perms)
+        inner = _condition_fn(p.item, leaves, perms, logic)
         table = jnp.asarray(perms)
 
         def symmetric(env):
             params, rest = jnp.asarray(env[0]), env[1:]
-            return jnp.max(jax.vmap(lambda idx: inner((params[idx],) + rest))(table))
+            return logic.best(jax.vmap(lambda idx: inner((params[idx],) + rest))(table))
 
         return symmetric
     raise NotImplementedError(f"cannot lower {type(p).__name__}")  # checker bug
