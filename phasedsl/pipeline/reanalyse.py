@@ -23,8 +23,8 @@ from ..language.errors import UsageError
 from ..language.traits import traits
 from ..measure.functions import functions
 from ..measure.minima import with_point_minima
-from ..rundir import (RunFolder, load_draws, locked, point_id, point_index, posterior_identity,
-                      posterior_key, run_key, _now)
+from ..rundir import (RunFolder, load_draws, locked, now_utc, point_id, point_index,
+                      posterior_identity, posterior_key, run_key)
 from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
@@ -194,7 +194,7 @@ def _reanalyse(folder, spec: Spec) -> dict:
     from .provenance import effective_numbers, effective_settings
 
     numbers = effective_numbers(checked)
-    previous = {"at": _now(), "previous_run_key": results.get("run_key"),
+    previous = {"at": now_utc(), "previous_run_key": results.get("run_key"),
                 "previous_phases": results.get("phases"), "previous_report": results.get("report"),
                 "previous_set": results.get("set"), "previous_spec_sha256": results.get("spec_sha256"),
                 "set": dict(spec.overrides), "spec_file": spec.path and str(spec.path)}
