@@ -268,19 +268,17 @@ def cmd_export(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="phasedsl",
-        description="Phase transitions in Bayesian posteriors, declared in .phase files.")
-    parser.add_argument("--version", action="version", version=f"phasedsl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_check(sub) -> None:
+    """The ``check`` command's arguments."""
     p = sub.add_parser("check", help="check a spec and summarise it")
     p.add_argument("spec", help="a .phase file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a sample/report setting or a let (repeatable)")
     p.set_defaults(func=cmd_check)
 
+
+def _add_run(sub) -> None:
+    """The ``run`` command's arguments."""
     p = sub.add_parser("run", help="sample every sweep point, measure the phases, report")
     p.add_argument("spec", help="a .phase file")
     p.add_argument("--out", help="run folder (default runs/<spec name>/)")
@@ -317,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "pip install 'phasedsl[cluster]' (docs/cluster.md)")
     p.set_defaults(func=cmd_run)
 
+
+def _add_discover(sub) -> None:
+    """The ``discover`` command's arguments."""
     p = sub.add_parser("discover", help="find the posterior's phases: flow draws to critical "
                                         "points, merge them up to symmetry, report basins")
     p.add_argument("spec", help="a .phase file")
@@ -341,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "`phasedsl report FOLDER` then shows them beside the declared phases")
     p.set_defaults(func=cmd_discover)
 
+
+def _add_report(sub) -> None:
+    """The ``report`` command's arguments."""
     p = sub.add_parser("report", help="render the report of a run folder again")
     p.add_argument("dir", help="a run folder")
     p.add_argument("--json", action="store_true", help="print the results document")
@@ -359,16 +363,33 @@ def build_parser() -> argparse.ArgumentParser:
                         "beta, seeds, package versions, machine, timings")
     p.set_defaults(func=cmd_report)
 
+
+def _add_plot(sub) -> None:
+    """The ``plot`` command's arguments."""
     p = sub.add_parser("plot", help="draw the figures of a run folder")
     p.add_argument("dir", help="a run folder")
     _add_figure_options(p)
     p.set_defaults(func=cmd_plot)
 
+
+def _add_export(sub) -> None:
+    """The ``export`` command's arguments."""
     p = sub.add_parser("export", help="write a run's draws as an ArviZ netCDF file "
                                       "(needs phasedsl[arviz])")
     p.add_argument("dir", help="a run folder")
     p.add_argument("--out", help="the file to write (default DIR/arviz.nc)")
     p.set_defaults(func=cmd_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: a subcommand a job (check, run, discover, report, plot, export)."""
+    parser = argparse.ArgumentParser(
+        prog="phasedsl",
+        description="Phase transitions in Bayesian posteriors, declared in .phase files.")
+    parser.add_argument("--version", action="version", version=f"phasedsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_check, _add_run, _add_discover, _add_report, _add_plot, _add_export):
+        add(sub)
     return parser
 
 

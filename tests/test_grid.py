@@ -19,7 +19,7 @@ from phasedsl.language.check import check
 from phasedsl.language.errors import SpecError
 from phasedsl.language.grid import Cell
 from phasedsl.language.syntax import parse
-from phasedsl.pipeline import run_spec
+from phasedsl.pipeline import Execution, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,13 +255,13 @@ def test_a_killed_grid_resumes_with_only_the_unfinished_cells(tmp_path):
         seen.append((point["value"], point["value2"]))
 
     with pytest.raises(KeyboardInterrupt):
-        run_spec(checked_text(text), tmp_path, on_point=stop)
+        run_spec(checked_text(text), tmp_path, execution=Execution(on_point=stop))
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["status"] == "interrupted"
     assert [(p["value"], p["value2"]) for p in saved["points"]] == seen + [(-0.2, 20.0)]
     asked = []
-    results = run_spec(checked_text(text), tmp_path,
-                       progress=lambda count, total, value: asked.append((tuple(value), total)))
+    results = run_spec(checked_text(text), tmp_path, execution=Execution(
+        progress=lambda count, total, value: asked.append((tuple(value), total))))
     assert asked == [((0.0, 20.0), 1)]
     assert results["status"] == "complete" and results["timings"]["points_resumed"] == 3
     fresh = run_spec(checked_text(text), tmp_path / "fresh")
@@ -537,8 +537,8 @@ def test_a_refined_grid_resumes_without_sampling(theta_first):
         assert load_draws(folder, added_index(Cell(x, y))) is not None
     sampled = []
     again = run_spec(load_text(TILTED.format(sweeps=THETA_FIRST), "grid.phase").checked,
-                     folder, on_point=sampled.append,
-                     progress=lambda *a: sampled.append(a))
+                     folder, execution=Execution(on_point=sampled.append,
+                                                 progress=lambda *a: sampled.append(a)))
     assert sampled == []
     assert again["timings"]["points_resumed"] == len(results["points"])
     assert again["sweep"]["added"] == results["sweep"]["added"]

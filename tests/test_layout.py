@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1] / "phasedsl"
 # stages in pipeline order; a module may import its own stage and earlier ones
 ORDER = ["version", "language", "lower", "engines", "analysis", "measure", "results_shape",
          "rundir", "output", "pipeline", "cli", ""]
+# the run folder's modules by job, in order: each imports only those before it (the
+# package's face, ``phasedsl.rundir``, last), so the identity of a run touches no file
+RUNDIR = ["errors", "identity", "validation", "files", "lock", "folder", ""]
 
 
 def modules() -> dict[str, Path]:
@@ -74,6 +77,17 @@ def test_no_import_cycles():
         return False
 
     assert not any(visit(v, [v]) for v in sorted(edges) if v not in state), cycle
+
+
+def test_the_run_folder_modules_import_only_earlier_jobs():
+    def job(name):
+        return RUNDIR.index(name.removeprefix("phasedsl.rundir").removeprefix("."))
+
+    inside = [m for m in modules() if m == "phasedsl.rundir" or m.startswith("phasedsl.rundir.")]
+    assert sorted(map(job, inside)) == list(range(len(RUNDIR)))  # each job a module
+    edges = graph()
+    up = [(a, b) for a in inside for b in edges[a] if b in inside and job(b) >= job(a)]
+    assert up == []
 
 
 def test_every_stage_says_what_it_takes_and_gives():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasedsl.analysis.lcoef import LearningCoefficient, phase_estimate
+from phasedsl.analysis.lcoef import LearningCoefficient, PhaseDraws, PhaseMinimum, phase_estimate
 from phasedsl.analysis.records import PointSummary
 from phasedsl.engines.quadrature import DEFAULT_POINTS
 
@@ -130,11 +130,12 @@ def test_estimator_statistics_by_hand():
     rng = np.random.default_rng(0)
     e = rng.gamma(0.5, 1.0, size=(4, 5000)) + 3.0  # t K ~ Gamma(1/2) above e_min = 3
     inside = np.ones_like(e, bool)
-    est = phase_estimate("a", e, None, inside, 3.0, "repeats", 100.0)
+    est = phase_estimate("a", PhaseDraws(e, None, inside, "repeats"), PhaseMinimum(3.0), 100.0)
     assert abs(est.lam - 0.5) < 5 * est.se and est.se < 0.01
     assert abs(est.lam_var - 0.5) < 5 * est.var_se
     assert est.loss_min == pytest.approx(0.03)
-    none = phase_estimate("a", e, None, np.zeros_like(inside), 3.0, "mcmc", 100.0)
+    none = phase_estimate("a", PhaseDraws(e, None, np.zeros_like(inside), "mcmc"),
+                          PhaseMinimum(3.0), 100.0)
     assert none.lam is None and none.draws == 0.0
     back = LearningCoefficient.from_json("a", est.to_json())
     assert back.to_json() == est.to_json()

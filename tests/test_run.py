@@ -13,7 +13,7 @@ from scipy.optimize import brentq
 from phasedsl.language.check import check
 from phasedsl.cli import main
 from phasedsl.language.errors import UsageError
-from phasedsl.pipeline import run_spec
+from phasedsl.pipeline import Execution, run_spec
 from phasedsl.language.syntax import parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,14 +95,16 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path):
         calls.append(value)
 
     with pytest.raises(KeyboardInterrupt):
-        run_spec(checked, tmp_path, progress=record, on_point=stop_after_three)
+        run_spec(checked, tmp_path,
+                 execution=Execution(progress=record, on_point=stop_after_three))
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["status"] == "interrupted"
     assert [p["value"] for p in saved["points"]] == calls == list(checked.sweep_values[:3])
     assert len(list((tmp_path / "draws").glob("point_*.npz"))) == 3
 
     again = []
-    results = run_spec(checked, tmp_path, progress=lambda c, t, v: again.append(v))
+    results = run_spec(checked, tmp_path,
+                       execution=Execution(progress=lambda c, t, v: again.append(v)))
     assert again == list(checked.sweep_values[3:])
     assert results["status"] == "complete"
     assert [p["value"] for p in results["points"]] == list(checked.sweep_values)
@@ -210,7 +212,7 @@ def test_batched_points_give_the_same_results_as_one_at_a_time(tmp_path):
 
     checked = dataclasses.replace(checked, sweep_values=(0.5, 0.7, 0.9))
     one = run_spec(checked, tmp_path / "one")
-    many = run_spec(checked, tmp_path / "many", batch=3)
+    many = run_spec(checked, tmp_path / "many", execution=Execution(batch=3))
     for a, b in zip(one["points"], many["points"]):
         assert a["value"] == b["value"]
         for name in one["phases"]:

@@ -52,8 +52,9 @@ import numpy as np
 
 from .records import plain
 
-__all__ = ["LearningCoefficient", "phase_estimate", "MIN_DRAWS", "PATH_WINDOW",
-           "PATH_MIN_STAGES", "PATH_FLOOR", "PATH_SPAN", "path_curve", "path_fit", "path_estimate"]
+__all__ = ["LearningCoefficient", "PhaseDraws", "PhaseMinimum", "phase_estimate", "MIN_DRAWS",
+           "PATH_WINDOW", "PATH_MIN_STAGES", "PATH_FLOOR", "PATH_SPAN", "path_curve", "path_fit",
+           "path_estimate"]
 
 MIN_DRAWS = 10  # effective draws a phase needs in the pooled sample for an estimate
 PATH_WINDOW = 4.0  # the path fit's stages: log t' within this of log t (t' >= t / 55)
@@ -209,26 +210,47 @@ def _moments(e, w):
     return mean, var, float(np.sum(w * c ** 4))
 
 
-def phase_estimate(phase: str, energy, weights, inside, e_min: float, method: str,
-                   n_beta: float, minimiser=None, in_phase=None,
-                   moments: tuple[float, float] | None = None) -> LearningCoefficient:
-    """The two estimates of one phase.
+@dataclass(frozen=True)
+class PhaseDraws:
+    """One phase's share of a point's draws, for its estimate (``phase_estimate``):
+    ``energy f[G, S]``, ``-loglik`` of every draw; ``weights f[G, S]`` (each group sums to 1;
+    ``None``: equal); ``inside bool[G, S]``, the phase's indicator; ``method``, the draws'
+    ``"exact"``, ``"repeats"`` or ``"mcmc"``."""
 
-    ``energy f[G, S]``: ``-loglik`` of every draw; ``weights f[G, S]`` (each group sums to 1;
-    ``None``: equal); ``inside bool[G, S]``: the phase's indicator; ``e_min``: the energy
-    of the phase's minimiser (``-loglik(w*)``, the same constant as ``energy``);
-    ``method``: the draws' ``"exact"``, ``"repeats"`` or ``"mcmc"``. ``moments``: the
-    phase's exact ``(E[e | W], Var[e | W])`` where known (quadrature: from ``log Z_W`` at
-    ``beta (1 +- h)``), used instead of the draws' (the record's ``method`` is then
-    ``"logz"``, and the draws' own mean estimate is kept in ``lam_draws``)."""
-    e = np.asarray(energy, dtype=float)
+    energy: np.ndarray
+    weights: np.ndarray | None
+    inside: np.ndarray
+    method: str
+
+
+@dataclass(frozen=True)
+class PhaseMinimum:
+    """What optimisation found of one phase's minimiser ``w*``: ``e_min``, its energy
+    (``-loglik(w*)``, the same constant as ``PhaseDraws.energy``; ``None``: not found);
+    ``minimiser f[D]``, the point itself; ``in_phase``, whether it stayed in the phase."""
+
+    e_min: float | None
+    minimiser: np.ndarray | None = None
+    in_phase: bool | None = None
+
+
+def phase_estimate(phase: str, draws: PhaseDraws, minimum: PhaseMinimum, n_beta: float,
+                   moments: tuple[float, float] | None = None) -> LearningCoefficient:
+    """The two estimates of one phase from its ``draws`` (``PhaseDraws``) and ``minimum``
+    (``PhaseMinimum``) at ``t = n_beta``. ``moments``: the phase's exact ``(E[e | W],
+    Var[e | W])`` where known (quadrature: from ``log Z_W`` at ``beta (1 +- h)``), used
+    instead of the draws' (the record's ``method`` is then ``"logz"``, and the draws' own
+    mean estimate is kept in ``lam_draws``)."""
+    e_min, method, minimiser = minimum.e_min, draws.method, minimum.minimiser
+    e = np.asarray(draws.energy, dtype=float)
     g, s = e.shape
-    w = np.full((g, s), 1.0 / s) if weights is None else np.asarray(weights, dtype=float)
-    w = np.where(np.asarray(inside, bool) & np.isfinite(e), w, 0.0)
+    w = (np.full((g, s), 1.0 / s) if draws.weights is None else
+         np.asarray(draws.weights, dtype=float))
+    w = np.where(np.asarray(draws.inside, bool) & np.isfinite(e), w, 0.0)
     e = np.where(w > 0, e, 0.0)
     loss_min = e_min / n_beta if e_min is not None and math.isfinite(e_min) else None
     common = dict(loss_min=loss_min, minimiser=None if minimiser is None else
-                  tuple(float(x) for x in np.ravel(minimiser)), in_phase=in_phase,
+                  tuple(float(x) for x in np.ravel(minimiser)), in_phase=minimum.in_phase,
                   n_beta=float(n_beta))
     total = w.sum()
     if total <= 0 or e_min is None or not math.isfinite(e_min):

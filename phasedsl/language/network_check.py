@@ -195,9 +195,10 @@ class NetworkCheck(NamedTuple):
     node_let_values: dict  # name -> tuple of per-node values (model parameters)
 
 
-def check_network(c) -> NetworkCheck:
-    """Check the network statements of checker ``c`` (read only: its statements, lets, sweep
-    and context; lets first used here are evaluated in the scopes built here)."""
+def _statements(c) -> tuple:
+    """The network spec's ``model``, ``truth`` and ``data`` statements, and whether the data
+    come from a file (then there is no truth); a missing one, or a truth beside a data file,
+    is an error."""
     model, truth, data = c.one.get(ast.Model), c.one.get(ast.Truth), c.one.get(ast.Data)
     present = [st for st in (model, truth, data) if st is not None]
     from_file = data is not None and any(
@@ -215,109 +216,154 @@ def check_network(c) -> NetworkCheck:
             raise err.missing(f"a network spec needs a {what}", first.span, expected=hint,
                         found=f"no {what} in this spec",
                         notes=("a network spec has `data`, `model` and `truth`",))
+    return model, truth, data, from_file
+
+
+def _widths(c, base, model, truth, from_file: bool) -> tuple[dict, dict]:
+    """The model's and the truth's ``width`` and ``activation``: the truth's are the model's
+    unless it says otherwise (width 0 where the data come from a file)."""
+    m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
+    if m_args["width"] is None:
+        raise err.missing("the model's width is missing", model.span,
+                    expected="`model network(width = d)`", found="no width")
+    d = m_args["width"]
+    t_args = ({"width": 0, "activation": m_args["activation"]} if from_file else
+              _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]}))
+    return m_args, t_args
+
+
+def _sample_size(c, base, data, items: dict, k: int, table) -> sp.Expr:
+    """The sample size: ``data { n = ... }``, the swept ``n`` or (a data file without ``n``)
+    the file's rows (``checked_size``)."""
+    n_item = items.get("n")
+    swept_n = "n" in (c.sweep_name, c.sweep2_name)
+    if n_item is None and table is not None and not swept_n:
+        return sp.Integer(table.rows)  # every row of the file
+    if n_item is None:
+        if not swept_n:
+            raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
+                        found="no `n`")
+        n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
+                 else (c.sweep2_symbol, c.sweep2))
+        checked_size(c, n, st.span, k, table, items.get("file"))
+        return n
+    n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
+    _sweep_only(c, n, n_item.expr.span, "`n`")
+    checked_size(c, n, n_item.expr.span, k, table, items.get("file"))
+    return n
+
+
+def noise_and_seed(c, items: dict, scope, fixed=None) -> tuple[sp.Expr, int]:
+    """The data's ``noise`` (evaluated in ``scope``: positive, of the sweep variables only;
+    1 where not given) and ``seed`` (a fixed whole number, evaluated in ``fixed``, default the
+    spec's base scope; 0 where not given)."""
+    noise = sp.Integer(1)
+    if "noise" in items:
+        e = items["noise"].expr
+        noise = sy.scalar(e, scope, c.ctx, "a number (the noise level)")
+        _sweep_only(c, noise, e.span, "`noise`")
+        sy.ensure_positive(noise, e.span, "noise", c.ctx)
+    seed = 0
+    if "seed" in items:
+        e = items["seed"].expr
+        seed = c._const(e, c.base if fixed is None else fixed, c.ctx, "the data seed")
+        if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
+            raise err.not_whole("the data seed", e.span, rest=" >= 0",
+                                expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
+    return noise, int(seed)
+
+
+def _barred(scope, names, unavailable):
+    """``scope`` with each of ``names`` bound to ``unavailable(name)`` (a
+    ``sy.Unavailable``: the message a use of the name gets)."""
+    return scope.child({name: (lambda name=name: unavailable(name)) for name in names})
+
+
+def _model_families(layout: NetworkLayout, symbols: tuple, d: int, k: int) -> dict:
+    """The model's ``w`` (``d`` nodes, each a vector of ``k``), ``b``, ``q`` and ``c`` as
+    the parameters' sympy ``symbols`` (in ``layout``'s order)."""
+    return {
+        "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[layout.w(i, j)]
+                                                      for j in range(1, k + 1)))),
+        "b": sy.Nodes("b", d, lambda i: symbols[layout.b(i)]),
+        "q": sy.Nodes("q", d, lambda i: symbols[layout.q(i)]),
+        "c": lambda: symbols[layout.c],
+    }
+
+
+def _truth_families(truth_values: tuple, m: int) -> dict:
+    """The truth's ``w``, ``b``, ``q`` (``m`` nodes) and ``c`` as its given values."""
+    tw, tb, tq, tc = truth_values
+    return {
+        "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
+        "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
+        "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
+        "c": lambda: tc,
+    }
+
+
+def _node_scope(c, parent, fams: dict, count: int, owner: str):
+    """A child of ``parent`` binding the network's families ``fams`` and every per-node let
+    over its ``count`` nodes (``owner``: model or truth); empty where there are no nodes (a
+    data file: no truth, nor its per-node lets)."""
+    scope = parent.child({})
+    if count == 0:
+        return scope
+    for name, fam in fams.items():
+        scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
+    for name, st in c.lets.items():
+        if isinstance(st, ast.NodeLet):
+            fam = _node_let(c, st, scope, count, owner)
+            scope.bindings[name] = (lambda fam=fam: fam)
+    return scope
+
+
+def _node_let_values(c, scope, count: int) -> dict:
+    """Each per-node let's value at nodes 1 to ``count``, as ``scope`` binds it."""
+    return {name: tuple(scope.bindings[name]().get(i) for i in range(1, count + 1))
+            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
+
+
+def check_network(c) -> NetworkCheck:
+    """Check the network statements of checker ``c`` (read only: its statements, lets, sweep
+    and context; lets first used here are evaluated in the scopes built here)."""
+    model, truth, data, from_file = _statements(c)
     # Until the model's parameters exist, lets and the truth may not use them.
-    base = c.base.child({name: (lambda name=name: sy.Unavailable(
+    base = _barred(c.base, ("w", "b", "q", "c", "truth"), lambda name: sy.Unavailable(
         f"`{name}` belongs to the model, and this value must be a fixed number",
         "numbers, lets, `n` and the sweep variable",
         f"`{name}` (the data, the widths, the truth and the lets they use are fixed numbers)"))
-        for name in ("w", "b", "q", "c", "truth")})
     with c.lets_in(base):
         items = _data(c, data)
-        table = None
-        if from_file:
-            table = _read_file(c, items)
-            x_dist, k = None, table.inputs
-        else:
-            x_dist, k = _input_dist(c, base, items["x"].expr)
-        m_args = _kwargs(c, base, model, "model", {"width": None, "activation": "relu"})
-        if m_args["width"] is None:
-            raise err.missing("the model's width is missing", model.span,
-                        expected="`model network(width = d)`", found="no width")
-        d = m_args["width"]
-        # the truth is the model's network unless it says otherwise (width and activation)
-        t_args = ({"width": 0, "activation": m_args["activation"]} if from_file else
-                  _kwargs(c, base, truth, "truth", {"width": d, "activation": m_args["activation"]}))
-        m = t_args["width"]
-
+        table = _read_file(c, items) if from_file else None
+        x_dist, k = (None, table.inputs) if from_file else _input_dist(c, base, items["x"].expr)
+        m_args, t_args = _widths(c, base, model, truth, from_file)
+        d, m = m_args["width"], t_args["width"]
         layout = NetworkLayout(d, k)
         symbols = tuple(sp.Symbol(name, real=True) for name in layout.names)
-
-        n_item = items.get("n")
-        swept_n = "n" in (c.sweep_name, c.sweep2_name)
-        if n_item is None and table is not None and not swept_n:
-            n = sp.Integer(table.rows)  # every row of the file
-        elif n_item is None:
-            if not swept_n:
-                raise err.missing("`data` needs the sample size", data.span, expected="`n = 10000`",
-                            found="no `n`")
-            n, st = ((c.sweep_symbol, c.one[ast.Sweep]) if c.sweep_name == "n"
-                     else (c.sweep2_symbol, c.sweep2))
-            checked_size(c, n, st.span, k, table, items.get("file"))
-        else:
-            n = sy.scalar(n_item.expr, base, c.ctx, "a number (the sample size)")
-            _sweep_only(c, n, n_item.expr.span, "`n`")
-            checked_size(c, n, n_item.expr.span, k, table, items.get("file"))
+        n = _sample_size(c, base, data, items, k, table)
     with_n = base.child({"n": lambda: n})
     with c.lets_in(with_n):
-        noise = sp.Integer(1)
-        if "noise" in items:
-            noise = sy.scalar(items["noise"].expr, with_n, c.ctx, "a number (the noise level)")
-            _sweep_only(c, noise, items["noise"].expr.span, "`noise`")
-            sy.ensure_positive(noise, items["noise"].expr.span, "noise", c.ctx)
-        seed = 0
-        if "seed" in items:
-            seed = c._const(items["seed"].expr, base, c.ctx, "the data seed")
-            if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
-                raise err.not_whole("the data seed", items["seed"].expr.span, rest=" >= 0",
-                                    expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
-            seed = int(seed)
+        noise, seed = noise_and_seed(c, items, with_n, base)
         seeds = _seeds(c, items.get("seeds"), seed)
-
         truth_values = ((), (), (), sp.Integer(0)) if from_file else _truth_items(
-            c, truth, with_n.child({name: (lambda name=name: sy.Unavailable(
+            c, truth, _barred(with_n, ("w", "b", "q", "c"), lambda name: sy.Unavailable(
                 "the truth cannot depend on the model's parameters",
                 "numbers, lets, `n` and the sweep variable",
-                f"`{name}`, a parameter of the model")) for name in ("w", "b", "q", "c")}), m, k)
-        model_fams = {
-            "w": sy.Nodes("w", d, lambda i: sy.Vec(tuple(symbols[layout.w(i, j)]
-                                                          for j in range(1, k + 1)))),
-            "b": sy.Nodes("b", d, lambda i: symbols[layout.b(i)]),
-            "q": sy.Nodes("q", d, lambda i: symbols[layout.q(i)]),
-            "c": lambda: symbols[layout.c],
-        }
-        tw, tb, tq, tc = truth_values
-        truth_fams = {
-            "w": sy.Nodes("w", m, lambda i: sy.Vec(tw[i - 1]), owner="truth"),
-            "b": sy.Nodes("b", m, lambda i: tb[i - 1], owner="truth"),
-            "q": sy.Nodes("q", m, lambda i: tq[i - 1], owner="truth"),
-            "c": lambda: tc,
-        }
-        model_scope = with_n.child({})
-        truth_scope = with_n.child({})
-        for scope, fams, count, owner in ((model_scope, model_fams, d, "model"),
-                                          (truth_scope, truth_fams, m, "truth")):
-            if count == 0:  # a data file: no truth, nor its per-node lets
-                continue
-            for name, fam in fams.items():
-                scope.bindings[name] = fam if name == "c" else (lambda fam=fam: fam)
-            for name, st in c.lets.items():
-                if isinstance(st, ast.NodeLet):
-                    fam = _node_let(c, st, scope, count, owner)
-                    scope.bindings[name] = (lambda fam=fam: fam)
-        namespace = sy.Namespace("truth", {k_: v for k_, v in truth_scope.bindings.items()})
+                f"`{name}`, a parameter of the model")), m, k)
+        model_scope = _node_scope(c, with_n, _model_families(layout, symbols, d, k), d, "model")
+        truth_scope = _node_scope(c, with_n, _truth_families(truth_values, m), m, "truth")
+        namespace = sy.Namespace("truth", dict(truth_scope.bindings))
         model_scope.bindings["truth"] = (lambda: namespace) if not from_file else (
             lambda: sy.Unavailable("a spec with a data file has no truth",
                                    "the model's parameters, lets, `n` and the sweep variable",
                                    "`truth` (the data come from a file)"))
     with c.lets_in(model_scope):
         prior = c.prior_value(base, layout.slots, dataclasses.replace(c.ctx, width=d))
-        node_let_values = {
-            name: tuple(model_scope.bindings[name]().get(i) for i in range(1, d + 1))
-            for name, st in c.lets.items() if isinstance(st, ast.NodeLet)}
-        truth_lets = {
-            name: tuple(truth_scope.bindings[name]().get(i) for i in range(1, m + 1))
-            for name, st in c.lets.items() if isinstance(st, ast.NodeLet) and m > 0}
+        node_let_values = _node_let_values(c, model_scope, d)
+        truth_lets = _node_let_values(c, truth_scope, m) if m > 0 else {}
 
+    tw, tb, tq, tc = truth_values
     network = Network(truth_lets=truth_lets, width=d, inputs=k, activation=m_args["activation"],
                       truth_width=m, truth_activation=t_args["activation"], truth_w=tw,
                       truth_b=tb, truth_q=tq, truth_c=tc, n=n, x_dist=x_dist, noise=noise,

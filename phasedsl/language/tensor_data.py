@@ -1,8 +1,8 @@
 """A tensor spec's data block, checked: the sample size ``n`` (given, swept, or a data file's
-rows), ``noise`` and the data ``seed``, and how a data file's output columns fit the model
-(``o`` columns for a Gaussian model of ``o`` outputs, one column of labels, each a class, for
-classification). The keys themselves are read by ``network_check._data``, shared with
-network specs.
+rows) and how a data file's output columns fit the model (``o`` columns for a Gaussian model
+of ``o`` outputs, one column of labels, each a class, for classification). The keys
+themselves are read by ``network_check._data``, and ``noise`` and the data ``seed`` checked
+by ``network_check.noise_and_seed``, both shared with network specs.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from . import ast
 from . import catalogue as err
 from . import symbolic as sy
 from .datafile import DataTable, check_labels
-from .limits import MAX_SEED
-from .network_check import _data_size, _enough_rows, _sweep_only, checked_size
+from .network_check import (_data_size, _enough_rows, _sweep_only, checked_size,
+                            noise_and_seed)
 from .tensor_likelihood import label_values, labels_text
 
 __all__ = ["data_size", "noise_and_seed", "file_outputs"]
@@ -62,18 +62,3 @@ def file_outputs(c, model, dims: tuple, family: str, table: DataTable, file_item
         check_labels(table, label_values(family, dims), labels_text(family, dims), rows)
 
 
-def noise_and_seed(c, items, scope) -> tuple[sp.Expr, int]:
-    noise = sp.Integer(1)
-    if "noise" in items:
-        e = items["noise"].expr
-        noise = sy.scalar(e, scope, c.ctx, "a number (the noise level)")
-        _sweep_only(c, noise, e.span, "`noise`")
-        sy.ensure_positive(noise, e.span, "noise", c.ctx)
-    seed = 0
-    if "seed" in items:
-        e = items["seed"].expr
-        seed = c._const(e, c.base, c.ctx, "the data seed")
-        if not (0 <= seed <= MAX_SEED and float(seed).is_integer()):
-            raise err.not_whole("the data seed", e.span, rest=" >= 0",
-                                expected=f"`seed = 0` (0 to {MAX_SEED})", found=f"{seed:g}")
-    return noise, int(seed)

@@ -25,7 +25,8 @@ import contextlib
 import numpy as np
 import sympy as sp
 
-from ..analysis.lcoef import LearningCoefficient, path_estimate, phase_estimate
+from ..analysis.lcoef import (LearningCoefficient, PhaseDraws, PhaseMinimum, path_estimate,
+                              phase_estimate)
 
 __all__ = ["LcoefStep", "n_beta", "STARTS", "descent_flow"]
 
@@ -243,7 +244,8 @@ class LcoefStep:
         if phase_weights is not None:
             inside &= np.asarray(phase_weights) > 0
         if not inside.any():
-            return phase_estimate(name, energy, phase_weights, inside, None, draws.method, t)
+            return phase_estimate(name, PhaseDraws(energy, phase_weights, inside, draws.method),
+                                  PhaseMinimum(None), t)
         idx = np.flatnonzero(inside.ravel())
         order = idx[np.argsort(energy.ravel()[idx])]
         starts = flat[order[:STARTS]]
@@ -259,8 +261,8 @@ class LcoefStep:
         k = int(np.argmin(best_f))
         e_min = min(float(best_f[k]), float(energy.ravel()[order[0]]))
         minimiser = best_p[k] if best_f[k] <= energy.ravel()[order[0]] else flat[order[0]]
-        return phase_estimate(name, energy, phase_weights, inside, e_min, draws.method, t,
-                              minimiser=minimiser, in_phase=bool(np.asarray(stayed)[k]),
+        return phase_estimate(name, PhaseDraws(energy, phase_weights, inside, draws.method),
+                              PhaseMinimum(e_min, minimiser, bool(np.asarray(stayed)[k])), t,
                               moments=None if exact is None else tuple(exact[j]))
 
 

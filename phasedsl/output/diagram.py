@@ -205,20 +205,11 @@ def _edges(values: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * values[0] - mid[0]], mid, [2 * values[-1] - mid[-1]]])
 
 
-def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: str):
-    """``phase_diagram.png``: the preferred phase per cell (colour; white: none, hatched:
-    not sampled; small dots: cells refinement added), each boundary curve through its rows
-    (circles, bands horizontal) or columns (squares, thinner, bands vertical) with its band
-    (hollow markers: only known to lie in the bracket), flagged cells (chains or runs
-    disagree) crossed out, the axes named for the two sweep variables (``label(name)``
-    the axis label of a variable; ``colours`` the phases', ``other`` that of merges)."""
-    from matplotlib.colors import ListedColormap
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, Rectangle
-
+def _preferred_codes(results: dict, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, list]:
+    """The preferred phase of each cell, ``f[Y, X]`` over the rows ``ys`` and columns ``xs``:
+    its index among the phases, -1 for none, NaN for a cell not sampled; and the flagged
+    cells ``(x, y)`` (``mixing_ok`` false)."""
     phases = list(results["phases"])
-    xs = np.array(results["sweep"]["values"], float)
-    ys = np.array(results["sweep2"]["values"], float)
     cells = _cells(results)
     code = np.full((len(ys), len(xs)), np.nan)
     flagged = []
@@ -231,7 +222,16 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
             code[j, i] = phases.index(pref) if pref in phases else -1
             if not p.get("diagnostics", {}).get("mixing_ok", True):
                 flagged.append((x, y))
-    fig, ax = plt.subplots(figsize=(8.4, 5.6), layout="constrained")
+    return code, flagged
+
+
+def _draw_map(ax, xs: np.ndarray, ys: np.ndarray, code: np.ndarray, phases: list,
+              colours: dict) -> list:
+    """The cells coloured by ``code f[Y, X]`` (``_preferred_codes``), those not sampled
+    hatched; the legend's handles for them."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch, Rectangle
+
     palette = ["white"] + [colours[p] for p in phases]
     cmap = ListedColormap(palette)
     ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(code + 1), cmap=cmap,
@@ -247,35 +247,62 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
     if np.isnan(code).any():
         handles.append(Patch(facecolor="white", edgecolor="0.6", hatch="///",
                              label="not sampled (yet)"))
+    return handles
+
+
+def _curve_style(b: dict, colours: dict, other: str) -> tuple[str, str, float, str]:
+    """How the boundary ``b`` is drawn: colour, line style, line width and marker (circles
+    along the first variable, squares, thinner, along the second)."""
     styles = {"crossover": ("k", "-"), "merge": (other, "-."), "split": (other, "-.")}
-    for b in results.get("boundaries") or []:
-        along, across, key, key2 = _axes(results, b)
-        pts = sorted(b["points"], key=lambda p: p[key2])
-        fixed = np.array([p[key2] for p in pts], float)
-        at = np.array([p[key] for p in pts], float)
-        lo = np.array([p["band"][0] for p in pts], float)
-        hi = np.array([p["band"][1] for p in pts], float)
-        colour, ls = styles.get(b["kind"], (colours.get(b["phases"][0], other), "--"))
-        if b.get("criterion") == "minimum":  # the phase's well vanishes or appears: dotted
-            colour, ls = colours.get(b["phases"][0], other), ":"
-        lw = (2.0 if b["kind"] == "crossover" else 1.4) * (0.6 if b.get("axis") else 1.0)
-        marker = "o" if not b.get("axis") else "s"
-        if not b.get("axis"):  # traced along the first variable: bands are horizontal
-            ax.fill_betweenx(fixed, lo, hi, color=colour, alpha=0.18, lw=0)
-            ax.hlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)  # each row's band
-            x, y = at, fixed
-        else:  # along the second: one point per column, bands vertical
-            ax.fill_between(fixed, lo, hi, color=colour, alpha=0.18, lw=0)
-            ax.vlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)
-            x, y = fixed, at
-        ax.plot(x, y, color=colour, ls=ls, lw=lw, marker=marker, ms=3.5)
-        unresolved = np.array([not p["resolved"] and not p.get("refined") and not _located(p)
-                               for p in pts])
-        if unresolved.any():
-            ax.plot(x[unresolved], y[unresolved], marker, ms=6, mfc="white", mec=colour,
-                    ls="", zorder=5)
-        handles.append(Line2D([], [], color=colour, ls=ls, lw=lw, marker=marker, ms=3.5,
-                              label=f"{_label(b)}\n(along {along}, a point per {across})"))
+    colour, ls = styles.get(b["kind"], (colours.get(b["phases"][0], other), "--"))
+    if b.get("criterion") == "minimum":  # the phase's well vanishes or appears: dotted
+        colour, ls = colours.get(b["phases"][0], other), ":"
+    lw = (2.0 if b["kind"] == "crossover" else 1.4) * (0.6 if b.get("axis") else 1.0)
+    marker = "o" if not b.get("axis") else "s"
+    return colour, ls, lw, marker
+
+
+def _draw_boundary(ax, results: dict, b: dict, colours: dict, other: str):
+    """The boundary curve ``b`` through its rows (bands horizontal) or columns (bands
+    vertical), hollow markers where only the bracket is known; its legend handle."""
+    from matplotlib.lines import Line2D
+
+    along, across, key, key2 = _axes(results, b)
+    pts = sorted(b["points"], key=lambda p: p[key2])
+    fixed = np.array([p[key2] for p in pts], float)
+    at = np.array([p[key] for p in pts], float)
+    lo = np.array([p["band"][0] for p in pts], float)
+    hi = np.array([p["band"][1] for p in pts], float)
+    colour, ls, lw, marker = _curve_style(b, colours, other)
+    if not b.get("axis"):  # traced along the first variable: bands are horizontal
+        ax.fill_betweenx(fixed, lo, hi, color=colour, alpha=0.18, lw=0)
+        ax.hlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)  # each row's band
+        x, y = at, fixed
+    else:  # along the second: one point per column, bands vertical
+        ax.fill_between(fixed, lo, hi, color=colour, alpha=0.18, lw=0)
+        ax.vlines(fixed, lo, hi, color=colour, alpha=0.45, lw=5)
+        x, y = fixed, at
+    ax.plot(x, y, color=colour, ls=ls, lw=lw, marker=marker, ms=3.5)
+    unresolved = np.array([_unresolved(p) for p in pts])
+    if unresolved.any():
+        ax.plot(x[unresolved], y[unresolved], marker, ms=6, mfc="white", mec=colour,
+                ls="", zorder=5)
+    return Line2D([], [], color=colour, ls=ls, lw=lw, marker=marker, ms=3.5,
+                  label=f"{_label(b)}\n(along {along}, a point per {across})")
+
+
+def _unresolved(p: dict) -> bool:
+    """Whether a boundary's point is only known to lie somewhere in its bracket."""
+    return not p["resolved"] and not p.get("refined") and not _located(p)
+
+
+def _draw_marks(ax, results: dict, flagged: list) -> list:
+    """The cells refinement added (small dots) and the flagged cells (crossed out); the
+    legend's handles for them, for the bands and for the hollow markers."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = []
     added = results["sweep"].get("added") or []
     if added:  # cells refinement added inside event brackets (not on the map)
         ax_, ay_ = zip(*added)
@@ -288,10 +315,27 @@ def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: 
         handles.append(Line2D([], [], ls="", marker="x", color="red", mew=2,
                               label="flagged: chains or runs disagree\n(mixing_ok = false)"))
     handles.append(Patch(facecolor="0.6", alpha=0.3, label="band: located within"))
-    if any(not p["resolved"] and not p.get("refined") and not _located(p)
-           for b in results.get("boundaries") or [] for p in b["points"]):
+    if any(_unresolved(p) for b in results.get("boundaries") or [] for p in b["points"]):
         handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="k",
                               label="hollow: unresolved\n(somewhere in the bracket)"))
+    return handles
+
+
+def diagram_figure(plt, results: dict, colours: dict, label, title: str, other: str):
+    """``phase_diagram.png``: the preferred phase per cell (colour; white: none, hatched:
+    not sampled; small dots: cells refinement added), each boundary curve through its rows
+    (circles, bands horizontal) or columns (squares, thinner, bands vertical) with its band
+    (hollow markers: only known to lie in the bracket), flagged cells (chains or runs
+    disagree) crossed out, the axes named for the two sweep variables (``label(name)``
+    the axis label of a variable; ``colours`` the phases', ``other`` that of merges)."""
+    xs = np.array(results["sweep"]["values"], float)
+    ys = np.array(results["sweep2"]["values"], float)
+    code, flagged = _preferred_codes(results, xs, ys)
+    fig, ax = plt.subplots(figsize=(8.4, 5.6), layout="constrained")
+    handles = _draw_map(ax, xs, ys, code, list(results["phases"]), colours)
+    handles += [_draw_boundary(ax, results, b, colours, other)
+                for b in results.get("boundaries") or []]
+    handles += _draw_marks(ax, results, flagged)
     ax.set_xlim(_edges(xs)[0], _edges(xs)[-1])
     ax.set_ylim(_edges(ys)[0], _edges(ys)[-1])
     ax.set_xlabel(label(results["sweep"]["name"]))

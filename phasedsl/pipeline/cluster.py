@@ -3,8 +3,8 @@
 The driver (the process that runs ``phasedsl run``) keeps the run folder as a local run
 does: it opens and locks it, submits one task per unfinished sweep point (``--batch K``: K
 points per task), and saves each point the moment its task finishes
-(``sweep.run_spec(..., sampler=ClusterSampler)``), so a killed driver resumes from the
-folder and submits only the points it does not hold.
+(``sweep.run_spec(..., execution=Execution(sampler=...))``), so a killed driver resumes
+from the folder and submits only the points it does not hold.
 
 A worker receives the spec's text and ``--set`` values (``ClusterJob``: plain data, not the
 checked spec), checks and prepares it itself (``session.prepare``, as the driver does), and

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..analysis.basins import (Basin, Symmetry, Track, basin_masses, canonical, components,
                                best_ball, condition, continue_minimum, describe, flow_starts)
-from ..analysis.lcoef import phase_estimate
+from ..analysis.lcoef import PhaseDraws, PhaseMinimum, phase_estimate
 from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.settings import resolution_width
@@ -429,8 +429,8 @@ def _basins_at(spec, source, flows, compiled, value, draws):
         inside = np.zeros((groups, per), bool)
         e, wts = np.zeros((groups, per)), np.zeros((groups, per))
         inside[group, col], e[group, col], wts[group, col] = mine, start_energy, share
-        est = phase_estimate(names[k], e, wts, inside, float(energy[lowest[k]]), draws.method,
-                             nb, minimiser=points[k])
+        est = phase_estimate(names[k], PhaseDraws(e, wts, inside, draws.method),
+                             PhaseMinimum(float(energy[lowest[k]]), points[k]), nb)
         basins.append(Basin(
             names[k], tuple(float(x) for x in points[k]), float(mass[b]), float(se[b]),
             float(energy[lowest[k]]) / nb, bool(converged[mine].any()),

@@ -82,21 +82,11 @@ def _cell_coords(folder, results: dict, cells: list) -> dict:
             "added": ("cell", np.array([tuple(map(float, c)) in added for c in cells]))}
 
 
-def inference_data(folder, results: dict):
-    """The run in ``folder`` as an ``arviz.InferenceData``."""
-    az, xr = _import_arviz()
-    spec, why = spec_of_results(results)
-    if spec is None:
-        raise UsageError(f"cannot name the parameters: {why or 'the run recorded no spec'}")
-    checked = spec.checked
+def _point_draws(folder, results: dict, checked, values: list, sweep: str) -> list[dict]:
+    """The saved draws of each point at ``values`` (sweep values, or a grid's cells), each
+    checked against the run (``params f[G,S,D]``, ``indicators bool[G,S,P]``, ...); after a
+    re-analysis the indicators are those of the document's phases, evaluated anew."""
     grid = bool(results.get("sweep2"))
-    sweep = "cell" if grid else checked.sweep_name or "point"  # the points' dimension
-    points = results["points"]
-    if not points:
-        raise UsageError(f"{folder} has no finished points to export")
-    values = [point_id(p) for p in points]  # sweep values, or a grid's cells
-    point_coords = ({sweep: np.array(values, float)} if not grid else
-                    _cell_coords(folder, results, values))
     arrays = []
     for v in values:
         a = load_draws(Path(folder), point_index(results, v), results=results, dim=checked.dim)
@@ -113,17 +103,27 @@ def inference_data(folder, results: dict):
         compiled = compile_spec(checked)
         arrays = [{**a, "indicators": _indicators(compiled, a["params"], v)}
                   for a, v in zip(arrays, values)]
+    return arrays
+
+
+def _aligned(folder, arrays: list[dict]) -> tuple[list[dict], bool]:
+    """The points' draws of one shape ``[G, S, D]`` (a point with fewer samples ``S``
+    padded: ``_padded``), and whether any was padded; points of different ``G`` or ``D``
+    are a ``UsageError``."""
     shapes = {a["params"].shape for a in arrays}
     padded = len({shape[1] for shape in shapes}) > 1
     if len({(shape[0], shape[2]) for shape in shapes}) != 1:
         raise UsageError(f"{folder}: sweep points hold draws of different shapes {sorted(shapes)}")
     if padded:  # SMC keeps as many particles as its stages left: pad with weight-0 slots
         arrays = _padded(arrays, max(shape[1] for shape in shapes))
-    params = np.stack([a["params"] for a in arrays], axis=2)  # [G, S, V, D]
-    g, s = params.shape[:2]
-    coords = {"chain": np.arange(g), "draw": np.arange(s), **point_coords,
-              "phase": list(results["phases"])}
-    posterior = {}
+    return arrays, padded
+
+
+def _parameters(xr, checked, params: np.ndarray, sweep: str) -> tuple[dict, dict]:
+    """The posterior's named parameters from ``params f[G, S, V, D]`` (``V`` points), each
+    ``[chain, draw, SWEEP, *its shape]``, and the coordinates of their own dimensions
+    (1-based, as in specs; a network's ``node`` and ``input``)."""
+    posterior, coords = {}, {}
     network = checked.kind == "network"
     for slot in checked.slots:
         x = params[..., slot.start: slot.start + slot.size].reshape(
@@ -131,30 +131,40 @@ def inference_data(folder, results: dict):
         dims = (_NETWORK_DIMS.get(slot.name) if network else None) or tuple(
             f"{slot.name}_dim_{i}" for i in range(len(slot.shape)))
         for i, dim in enumerate(dims):
-            coords.setdefault(dim, np.arange(1, slot.shape[i] + 1))  # 1-based, as in specs
+            coords.setdefault(dim, np.arange(1, slot.shape[i] + 1))
         posterior[slot.name] = xr.DataArray(x, dims=("chain", "draw", sweep) + dims)
-    ind = np.stack([a["indicators"] for a in arrays], axis=2).astype(np.int8)  # [G, S, V, P]
-    posterior["in_phase"] = xr.DataArray(ind, dims=("chain", "draw", sweep, "phase"))
-    stats = {"lp": xr.DataArray(np.stack([a["logdensity"] for a in arrays], axis=2),
-                                dims=("chain", "draw", sweep))}
+    return posterior, coords
+
+
+def _sample_stats(xr, arrays: list[dict], sweep: str) -> dict:
+    """``lp [chain, draw, SWEEP]``, and where every point's draws keep them ``diverging``
+    and ``weights`` (the same dims) and ``log_z [chain, SWEEP]``."""
+    def stacked(key, dtype=None):
+        return xr.DataArray(np.stack([a[key].astype(dtype or a[key].dtype) for a in arrays],
+                                     axis=2), dims=("chain", "draw", sweep))
+
+    stats = {"lp": stacked("logdensity")}
     if all("diverging" in a for a in arrays):  # ArviZ's name; NUTS draws saved since kept
-        stats["diverging"] = xr.DataArray(
-            np.stack([a["diverging"].astype(bool) for a in arrays], axis=2),
-            dims=("chain", "draw", sweep))
-    weighted = "weights" in arrays[0]
-    if weighted:
-        stats["weights"] = xr.DataArray(np.stack([a["weights"] for a in arrays], axis=2),
-                                        dims=("chain", "draw", sweep))
+        stats["diverging"] = stacked("diverging", bool)
+    if "weights" in arrays[0]:
+        stats["weights"] = stacked("weights")
     if all("log_z" in a for a in arrays):
         stats["log_z"] = xr.DataArray(np.stack([np.ravel(a["log_z"]) for a in arrays], axis=1),
                                       dims=("chain", sweep))
-    names = list(results["phases"])
+    return stats
+
+
+def _phase_summary(xr, results: dict, sweep: str, point_coords: dict):
+    """The ``phase_summary`` group: ``mass``, ``se``, ``free_energy [SWEEP, phase]``,
+    ``other`` and ``preferred [SWEEP]``; the events and the results document as JSON
+    attributes."""
+    names, points = list(results["phases"]), results["points"]
 
     def table(key):
         return np.array([[np.nan if p["phases"][n].get(key) is None else p["phases"][n][key]
                           for n in names] for p in points], float)
 
-    summary = xr.Dataset(
+    return xr.Dataset(
         {"mass": ((sweep, "phase"), table("mass")), "se": ((sweep, "phase"), table("se")),
          "free_energy": ((sweep, "phase"), table("free_energy")),
          "other": ((sweep,), np.array([p["other"]["mass"] for p in points], float)),
@@ -162,16 +172,49 @@ def inference_data(folder, results: dict):
         coords={**point_coords, "phase": names},
         attrs={"events": json.dumps(results.get("events") or []),
                "results_json": dumps(results)})
-    attrs = {"created_by": f"phasedsl {results.get('versions', {}).get('phasedsl', '')}",
-             "experiment": results.get("experiment", ""), "engine": checked.engine,
-             "sweep": sweep, "weighted_draws": int(weighted), "padded_draws": int(padded),
-             **({"sweep_variables": json.dumps([results["sweep"]["name"],
-                                                results["sweep2"]["name"]])} if grid else {}),
-             "note": ("draws are weighted (sample_stats.weights): resample them before "
-                      "ArviZ's equal-weight statistics"
-                      + ("; points with fewer draws are padded with NaN draws of weight 0"
-                         if padded else "")) if weighted else ""}
-    post = xr.Dataset(posterior, coords={k: v for k, v in coords.items()}, attrs=attrs)
+
+
+def _attrs(results: dict, engine: str, sweep: str, weighted: bool, padded: bool) -> dict:
+    """The attributes of the ``posterior`` and ``sample_stats`` groups."""
+    grid = bool(results.get("sweep2"))
+    return {"created_by": f"phasedsl {results.get('versions', {}).get('phasedsl', '')}",
+            "experiment": results.get("experiment", ""), "engine": engine,
+            "sweep": sweep, "weighted_draws": int(weighted), "padded_draws": int(padded),
+            **({"sweep_variables": json.dumps([results["sweep"]["name"],
+                                               results["sweep2"]["name"]])} if grid else {}),
+            "note": ("draws are weighted (sample_stats.weights): resample them before "
+                     "ArviZ's equal-weight statistics"
+                     + ("; points with fewer draws are padded with NaN draws of weight 0"
+                        if padded else "")) if weighted else ""}
+
+
+def inference_data(folder, results: dict):
+    """The run in ``folder`` as an ``arviz.InferenceData``."""
+    az, xr = _import_arviz()
+    spec, why = spec_of_results(results)
+    if spec is None:
+        raise UsageError(f"cannot name the parameters: {why or 'the run recorded no spec'}")
+    checked = spec.checked
+    grid = bool(results.get("sweep2"))
+    sweep = "cell" if grid else checked.sweep_name or "point"  # the points' dimension
+    points = results["points"]
+    if not points:
+        raise UsageError(f"{folder} has no finished points to export")
+    values = [point_id(p) for p in points]  # sweep values, or a grid's cells
+    point_coords = ({sweep: np.array(values, float)} if not grid else
+                    _cell_coords(folder, results, values))
+    arrays, padded = _aligned(folder, _point_draws(folder, results, checked, values, sweep))
+    params = np.stack([a["params"] for a in arrays], axis=2)  # [G, S, V, D]
+    g, s = params.shape[:2]
+    posterior, dim_coords = _parameters(xr, checked, params, sweep)
+    coords = {"chain": np.arange(g), "draw": np.arange(s), **point_coords,
+              "phase": list(results["phases"])}
+    coords.update((k, v) for k, v in dim_coords.items() if k not in coords)
+    ind = np.stack([a["indicators"] for a in arrays], axis=2).astype(np.int8)  # [G, S, V, P]
+    posterior["in_phase"] = xr.DataArray(ind, dims=("chain", "draw", sweep, "phase"))
+    stats = _sample_stats(xr, arrays, sweep)
+    attrs = _attrs(results, checked.engine, sweep, "weights" in stats, padded)
+    post = xr.Dataset(posterior, coords=coords, attrs=attrs)
     post = post.drop_vars([c for c in post.coords  # unused parameter dims (a grid's: kept)
                            if c not in post.dims and c not in point_coords])
     stats = xr.Dataset(stats, coords={"chain": coords["chain"], "draw": coords["draw"],
@@ -180,7 +223,8 @@ def inference_data(folder, results: dict):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "phase_summary" is not one of ArviZ's group names
-        return az.InferenceData(posterior=post, sample_stats=stats, phase_summary=summary)
+        return az.InferenceData(posterior=post, sample_stats=stats,
+                                phase_summary=_phase_summary(xr, results, sweep, point_coords))
 
 
 def export_arviz(folder, results: dict, out=None) -> Path:

@@ -23,8 +23,8 @@ from ..language.errors import UsageError
 from ..language.traits import traits
 from ..measure.functions import functions
 from ..measure.minima import with_point_minima
-from ..rundir import (RunFolder, load_draws, locked, point_id, point_index, posterior_identity,
-                      posterior_key, run_key, _now)
+from ..rundir import (RunFolder, load_draws, locked, now_utc, point_id, point_index,
+                      posterior_identity, posterior_key, run_key)
 from .pooling import Pooler, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
@@ -114,11 +114,35 @@ def reanalyse(folder, spec: Spec) -> dict:
 
 def _reanalyse(folder, spec: Spec) -> dict:
     from .session import prepare
-    from .sweep import summarise
 
-    from ..rundir import SCHEMA, load_results
+    from ..rundir import load_results
 
     results = load_results(Path(folder))
+    seed = _reusable_seed(folder, results, spec)
+    checked = spec.checked
+    session = prepare(checked, seed=seed)  # compiled, and the steps the run took
+    if traits(checked.engine).exact:  # same phases: the masses stand, only the events anew
+        points = [PointSummary.from_json(p) for p in results["points"]]
+    else:
+        points = [_point_again(folder, results, session, p) for p in results["points"]]
+        if pools(checked):  # each point's masses from its neighbours' draws too, as the run did
+            from .sweep import summarise
+
+            pooler = Pooler(session.compiled, Path(folder), pool_width(checked.report),
+                            summarise)
+            points = pooler.points({**results, "points": [p.to_json() for p in points]})
+    events, boundaries = _events_again(session, results, points)
+    results = _reanalysed(results, spec, seed, points, events, boundaries)
+    RunFolder(Path(folder), results, {}).save()
+    return results
+
+
+def _reusable_seed(folder, results: dict | None, spec: Spec) -> int:
+    """The seed of the run in ``folder`` (its document ``results``), where its draws can be
+    re-analysed under ``spec``: a document of this schema, of a recorded spec of the same
+    posterior, and (for quadrature) the same phases; else a ``UsageError`` saying why not."""
+    from ..rundir import SCHEMA
+
     if results is None or results.get("schema") != SCHEMA:
         raise UsageError(f"{folder} holds no results.json of schema {SCHEMA} to re-analyse")
     old, why = spec_of_results(results)
@@ -132,74 +156,83 @@ def _reanalyse(folder, spec: Spec) -> dict:
             f"{folder}: this changes the posterior (it differs in: {', '.join(differ)}), so "
             "the saved draws cannot be re-used; run `phasedsl run` with --fresh or --out for "
             "new draws")
-    checked = spec.checked
-    quadrature = traits(checked.engine).exact
-    if quadrature and not same_phases(old, spec):
+    if traits(spec.checked.engine).exact and not same_phases(old, spec):
         raise UsageError(
             f"{folder} is a quadrature run: its masses are phase integrals computed while "
             "integrating (the grid is refined at each phase boundary), which the stored grid "
             "cannot give again for other phases; run it again with --fresh (quadrature takes "
             "seconds). Report settings alone (report.floor, report.merge) can be re-analysed.")
-    session = prepare(checked, seed=seed)  # compiled, and the steps the run took
-    compiled, minima = session.compiled, session.minima
-    points = []
-    for old_point in results["points"] if not quadrature else ():
-        value = point_id(old_point)  # a sweep value, or a grid's cell
-        old_diag = {k: v for k, v in old_point.get("diagnostics", {}).items()
-                    if k not in ("own", "pooled")}  # pooled again below, where it applies
-        per_set = []
-        for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
-            arrays = load_draws(Path(folder), point_index(results, value), dataset, results,
-                                checked.dim)
-            if arrays is None:
-                where = checked.value_text(value) if checked.sweep_name else "point = 0"
-                raise UsageError(f"{folder}: the draws of {where} are missing; they are "
-                                 "needed to re-analyse")
-            params = arrays["params"]
-            log_z = arrays.get("log_z")
-            if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
-                # runs saved before log Z was stored: the mean is all the summary uses
-                log_z = np.full(params.shape[0], float(old_point["log_z"]))
-            draws = compiled_draws(params, _indicators(compiled, params, value, dataset), arrays,
-                                   traits(checked.engine).method, log_z)
-            per_set.append(summarise(compiled, value, draws, old_diag.get("wall_s", 0.0)))
-        summary = per_set[0] if len(per_set) == 1 else combine_datasets(
-            per_set, checked.data_source.data_seeds)
-        # engine diagnostics (divergences, steps, times) are the sampling's: keep them
-        summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
-        if len(per_set) == 1:  # several data sets: no local-minimum criterion (yet)
-            summary = with_point_minima(summary, minima, value, draws)
-        points.append(summary)
-    if quadrature:  # same phases: the masses stand, only the events are found again
-        points = [PointSummary.from_json(p) for p in results["points"]]
-    elif pools(checked):  # each point's masses from its neighbours' draws too, as the run did
-        pooler = Pooler(compiled, Path(folder), pool_width(checked.report), summarise)
-        points = pooler.points({**results, "points": [p.to_json() for p in points]})
-    report = checked.report
+    return seed
+
+
+def _point_again(folder, results: dict, session, old_point: dict) -> PointSummary:
+    """The point ``old_point`` of the run summarised again from its saved draws (each data
+    set's ``params f[G,S,D]``) with the phases of ``session``; the sampling's diagnostics
+    (divergences, steps, times) kept, the pooled ones left to pooling."""
+    from .sweep import summarise
+
+    checked, compiled = session.checked, session.compiled
+    value = point_id(old_point)  # a sweep value, or a grid's cell
+    old_diag = {k: v for k, v in old_point.get("diagnostics", {}).items()
+                if k not in ("own", "pooled")}  # pooled again by the caller, where it applies
+    per_set = []
+    for dataset in range(compiled.datasets):  # `data { seeds = K }`: one file each
+        arrays = load_draws(Path(folder), point_index(results, value), dataset, results,
+                            checked.dim)
+        if arrays is None:
+            where = checked.value_text(value) if checked.sweep_name else "point = 0"
+            raise UsageError(f"{folder}: the draws of {where} are missing; they are "
+                             "needed to re-analyse")
+        params = arrays["params"]
+        log_z = arrays.get("log_z")
+        if log_z is None and old_point.get("absolute") and old_point.get("log_z") is not None:
+            # runs saved before log Z was stored: the mean is all the summary uses
+            log_z = np.full(params.shape[0], float(old_point["log_z"]))
+        draws = compiled_draws(params, _indicators(compiled, params, value, dataset), arrays,
+                               traits(checked.engine).method, log_z)
+        per_set.append(summarise(compiled, value, draws, old_diag.get("wall_s", 0.0)))
+    summary = per_set[0] if len(per_set) == 1 else combine_datasets(
+        per_set, checked.data_source.data_seeds)
+    summary = dataclasses.replace(summary, diagnostics={**old_diag, **summary.diagnostics})
+    if len(per_set) == 1:  # several data sets: no local-minimum criterion (yet)
+        summary = with_point_minima(summary, session.minima, value, draws)
+    return summary
+
+
+def _events_again(session, results: dict, points: list) -> tuple[list, dict]:
+    """The events of the re-analysed ``points`` (a grid's row by row), and for a grid its
+    ``boundaries`` across rows (``{}`` otherwise)."""
     from .sweep import sweep_events
 
-    boundaries = {}
-    if checked.grid is not None:  # events row by row, the boundaries across rows
-        from .grid import grid_events
+    checked, minima = session.checked, session.minima
+    added = len(results["sweep"].get("added") or [])
+    if checked.grid is None:
+        return sweep_events(session, [p.value for p in points], points,
+                            finish=lambda ev: finish_events(ev, points, checked, added,
+                                                            minima)), {}
+    from .grid import grid_events
 
-        events, curves = grid_events(points, lambda xs, line, cell, finish: sweep_events(
-            session, xs, line, cell=cell, finish=finish),
-            checked, len(results["sweep"].get("added") or []), minima)
-        boundaries = {"boundaries": curves}
-    else:
-        added = len(results["sweep"].get("added") or [])
-        events = sweep_events(session, [p.value for p in points], points,
-                              finish=lambda ev: finish_events(ev, points, checked, added,
-                                                              minima))
+    events, curves = grid_events(points, lambda xs, line, cell, finish: sweep_events(
+        session, xs, line, cell=cell, finish=finish), checked, added, minima)
+    return events, {"boundaries": curves}
+
+
+def _reanalysed(results: dict, spec: Spec, seed: int, points: list, events: list,
+                boundaries: dict) -> dict:
+    """The results document ``results`` as re-analysed under ``spec``: its spec, keys,
+    phases, report settings, points and events replaced, the replaced ones recorded in
+    ``reanalyses``."""
+    import hashlib
+
     from .provenance import effective_numbers, effective_settings
 
+    checked = spec.checked
+    report = checked.report
     numbers = effective_numbers(checked)
-    previous = {"at": _now(), "previous_run_key": results.get("run_key"),
+    previous = {"at": now_utc(), "previous_run_key": results.get("run_key"),
                 "previous_phases": results.get("phases"), "previous_report": results.get("report"),
                 "previous_set": results.get("set"), "previous_spec_sha256": results.get("spec_sha256"),
                 "set": dict(spec.overrides), "spec_file": spec.path and str(spec.path)}
-    import hashlib
-
     results = {**results,
                "spec_file": str(spec.path) if spec.path else results.get("spec_file"),
                "spec_sha256": hashlib.sha256(checked.spec.source.encode()).hexdigest(),
@@ -216,7 +249,6 @@ def _reanalyse(folder, spec: Spec) -> dict:
     else:
         results["settings"] = effective_settings(checked)
     results["effective"] = {**(results.get("effective") or {}), "lets": numbers["lets"]}
-    RunFolder(Path(folder), results, {}).save()
     return results
 
 

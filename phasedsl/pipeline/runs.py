@@ -180,7 +180,7 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
 
     from ..engines.devices import configure, usable_cores
     from ..engines.ticks import reporting
-    from .sweep import default_batch, run_spec
+    from .sweep import Execution, default_batch, run_spec
 
     configure(cpu_devices=usable_cores())  # no effect once JAX is imported
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -207,10 +207,10 @@ def run(spec: Spec, out=None, *, fresh: bool = False, seed: int | None = None,
             # only phases or report settings changed: evaluate them on the saved draws
             reanalysed = len(reanalyse(folder, spec)["points"])
     with stack, reporting(live):
-        results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, progress=progress,
-                           on_point=on_point, batch=default_batch(batch),
-                           chain_method=chain_method, provenance=provenance,
-                           sampler=sampler)
+        how = Execution(batch=default_batch(batch), chain_method=chain_method,
+                        sampler=sampler, progress=progress, on_point=on_point)
+        results = run_spec(spec.checked, folder, fresh=fresh, seed=seed, provenance=provenance,
+                           execution=how)
     done = Run(folder, results, reanalysed=reanalysed)
     if plots:
         try:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .points import (checked_point, point_key, sample_point, sample_points,  # n
 from .refine import finish_events, refine_sweep
 from .session import Sampled, Session, prepare, sample_chunk
 
-__all__ = ["run_spec", "sample_point", "sample_points", "sample_chunk", "point_key",
+__all__ = ["run_spec", "Execution", "sample_point", "sample_points", "sample_chunk", "point_key",
            "default_batch", "ACCELERATOR_BATCH", "summarise", "refine_crossovers", "header",
            "sweep_events", "walk_sweep"]
 
@@ -164,29 +165,43 @@ def header(checked, seed: int, provenance: dict | None = None) -> dict:
     }
 
 
-def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
-             progress=None, on_point=None, batch: int = 0, chain_method: str | None = None,
-             provenance: dict | None = None, sampler=None) -> dict:
-    """Sample every unfinished sweep point of ``checked`` into ``folder``; the results
-    document (``results.json``'s contents).
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """How a sweep's work runs and who is told of it: nothing here changes a point's result
+    or is part of the run key, so a run resumed with other values goes on with the same
+    posterior.
 
-    ``batch``: sweep points per compiled call (0: one at a time). ``progress(count, total,
-    value)`` is called before each call, ``on_point(point_json)`` after each finished point.
-    ``chain_method``: how the ``nuts`` engine runs its chains side by side (default: its
-    choice for the machine); it changes the draws, not their distribution, so it is not part
-    of the run key: a run resumed with another method goes on with the same posterior.
-    ``provenance``: extra fields for the document's header (the spec text, ``--set``).
-    ``sampler``: how each chunk of points is sampled (``None``: here,
-    ``session.sample_chunk``; a Dask cluster: ``pipeline.cluster``)."""
+    ``batch``: sweep points per compiled call (0: one at a time). ``chain_method``: how the
+    ``nuts`` engine runs its chains side by side (default: its choice for the machine); it
+    changes the draws, not their distribution. ``sampler``: how each chunk of points is
+    sampled (``None``: here, ``session.sample_chunk``; a Dask cluster: ``pipeline.cluster``).
+    ``progress(count, total, value)`` is called before each call, ``on_point(point_json)``
+    after each finished point."""
+
+    batch: int = 0
+    chain_method: str | None = None
+    sampler: Callable | None = None
+    progress: Callable | None = None
+    on_point: Callable | None = None
+
+
+def run_spec(checked, folder: Path, *, fresh: bool = False, seed: int | None = None,
+             provenance: dict | None = None, execution: Execution = Execution()) -> dict:
+    """Sample every unfinished sweep point of ``checked`` into ``folder``; the results
+    document (``results.json``'s contents). ``fresh``: discard the folder's finished points;
+    ``seed``: the sampler seed (default the spec's); ``provenance``: extra fields for the
+    document's header (the spec text, ``--set``); ``execution``: how the work runs
+    (``Execution``)."""
     from .provenance import provenance as environment
 
+    how = execution
     seed = checked.sample.get("seed", 0) if seed is None else seed
     values = list(checked.sweep_points())  # sweep values, or a grid's cells row by row
-    recorded = {**environment(checked, seed, chain_method), **(provenance or {})}
+    recorded = {**environment(checked, seed, how.chain_method), **(provenance or {})}
     run = RunFolder.open(folder, header(checked, seed, recorded), values, fresh)
     try:
-        session = prepare(checked, seed=seed, chain_method=chain_method, batch=batch,
-                          sampler=sampler, progress=progress, on_point=on_point)
+        session = prepare(checked, seed=seed, chain_method=how.chain_method, batch=how.batch,
+                          sampler=how.sampler, progress=how.progress, on_point=how.on_point)
         return _run_open(run, session, values)
     finally:
         run.close()
