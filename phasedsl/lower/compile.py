@@ -117,11 +117,7 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
         fn = jaxexpr.scalar_fn(sp.sympify(expr), leaves)
         return lambda value: fn((jnp.zeros((1,), jnp.asarray(value).dtype), value))
 
-    beta, n = of_value(checked.beta), of_value(checked.n)
     perms = _node_permutations(checked)
-    indicators = _stacked([jaxexpr.pred_fn(p, leaves, perms) for _, p in checked.phases], bool)
-    margins = _stacked([jaxexpr.margin_fn(p, leaves, perms) for _, p in checked.phases], None)
-
     lower = np.array([s.lower for s in checked.slots for _ in range(s.size)], float)
     upper = np.array([s.upper for s in checked.slots for _ in range(s.size)], float)
     logprior, init = make_prior(checked.prior, lower, upper)
@@ -130,77 +126,94 @@ def compile_spec(checked: CheckedSpec) -> Compiled:
     swept = {checked.sweep_symbol} | ({checked.grid.symbol} if checked.grid else set())
     lets_use_sweep = any(swept & sy.free_symbols(v)
                          for values in checked.node_lets.values() for v in values)
-
-    if checked.kind == "energy":
-        energy = jaxexpr.scalar_fn(checked.energy, leaves)
-
-        def loglik(params, ctx):
-            value = ctx.value
-            return -n(value) * beta(value) * energy((params, value))
-
-        def context(value, dataset=0):
-            return Context(value=jnp.asarray(value, jnp.float32))
-
-        truth_fn = None
-    else:
-        net = checked.network
-        d, k = net.width, net.inputs
-        truth_layout = NetworkLayout(net.truth_width, k)
-        act, truth_act = activation(net.activation), activation(net.truth_activation)
-        size = _data_size(checked)
-        inputs, unit_noise = _data_sets(net, size)  # f[K, N, k], f[K, N]
-        truth_flat = [x for w in net.truth_w for x in w] + list(net.truth_b) + list(net.truth_q) + [net.truth_c]
-        truth_vec = [of_value(x) for x in truth_flat]
-        noise = of_value(net.noise)
-        m = net.truth_width
-        const_n = not checked.n.free_symbols
-        file_y = None if net.data is None else net.data.y[:size].astype(np.float32)
-
-        def truth_params(value):
-            return jnp.stack([f(value) for f in truth_vec])
-
-        def context(value, dataset=0):
-            value = jnp.asarray(value, jnp.float32)
-            xt = jnp.asarray(inputs.transpose(0, 2, 1))[dataset]
-            if file_y is not None:
-                y = jnp.asarray(file_y)
-            else:
-                y = (network_forward_t(truth_params(value), xt, m, k, truth_act)
-                     + noise(value) * jnp.asarray(unit_noise)[dataset])
-            mask = jnp.ones((size,), jnp.float32) if const_n else (jnp.arange(size) < n(value)).astype(jnp.float32)
-            return Context(value=value, xt=xt, y=y, mask=mask)
-
-        def loglik(params, ctx):
-            value = ctx.value
-            sigma2 = noise(value) ** 2
-            resid = ctx.y - network_forward_t(params, ctx.xt, d, k, act)
-            per_point = -0.5 * resid ** 2 / sigma2 - 0.5 * jnp.log(2 * math.pi * sigma2)
-            if const_n:
-                return beta(value) * jnp.sum(per_point)
-            return beta(value) * jnp.sum(ctx.mask * per_point)
-
-        truth_leaves = _sweep_leaves(checked)
-        truth_lets = {name: _stack_nodes([jaxexpr.value_fn(v, truth_leaves) for v in values])
-                      for name, values in net.truth_lets.items()}
-
-        def truth_fn(value):
-            if not truth_vec:  # a data file: no truth
-                return {}
-            p = truth_params(value)
-            out = dict(zip("wbqc", truth_layout.split(p)))
-            for name, fn in truth_lets.items():
-                out[name] = fn((p, value))
-            return out
-
-    target = Target(dim=checked.dim, logprior=logprior, loglik=loglik, indicators=indicators,
-                    init=init, lower=lower, upper=upper, phase_names=checked.phase_names,
-                    margins=margins)
+    build = _energy_model if checked.kind == "energy" else _network_model
+    loglik, context, truth_fn = build(checked, leaves, of_value)
+    target = Target(
+        dim=checked.dim, logprior=logprior, loglik=loglik, init=init, lower=lower,
+        upper=upper, phase_names=checked.phase_names,
+        indicators=_stacked([jaxexpr.pred_fn(p, leaves, perms) for _, p in checked.phases],
+                            bool),
+        margins=_stacked([jaxexpr.margin_fn(p, leaves, perms) for _, p in checked.phases],
+                         None))
     jitted = jax.jit(context)
     return Compiled(checked=checked, target=target,
                     context=lambda value, dataset=0: jitted(value, dataset),
                     _lets=lets, _truth=(jax.jit(truth_fn) if truth_fn and checked.network.data is None
                                         else None),
                     _lets_use_sweep=lets_use_sweep)
+
+
+def _energy_model(checked: CheckedSpec, leaves: dict, of_value):
+    """``(loglik, context, None)`` of an energy spec: ``loglik = -n beta K(w)``."""
+    beta, n = of_value(checked.beta), of_value(checked.n)
+    energy = jaxexpr.scalar_fn(checked.energy, leaves)
+
+    def loglik(params, ctx):
+        value = ctx.value
+        return -n(value) * beta(value) * energy((params, value))
+
+    def context(value, dataset=0):
+        return Context(value=jnp.asarray(value, jnp.float32))
+
+    return loglik, context, None
+
+
+def _network_model(checked: CheckedSpec, leaves: dict, of_value):
+    """``(loglik, context, truth_fn)`` of a network spec: the tempered Gaussian likelihood
+    of the data (from the truth plus noise, or a file; ``context(value, dataset)`` holds
+    ``xt f[k, N]``, ``y f[N]`` and the mask of the first ``n`` rows) and the truth's
+    parameters and lets at a sweep value (``{}`` for a data file)."""
+    beta, n = of_value(checked.beta), of_value(checked.n)
+    net = checked.network
+    d, k = net.width, net.inputs
+    truth_layout = NetworkLayout(net.truth_width, k)
+    act, truth_act = activation(net.activation), activation(net.truth_activation)
+    size = _data_size(checked)
+    inputs, unit_noise = _data_sets(net, size)  # f[K, N, k], f[K, N]
+    truth_flat = [x for w in net.truth_w for x in w] + list(net.truth_b) + list(net.truth_q) + [net.truth_c]
+    truth_vec = [of_value(x) for x in truth_flat]
+    noise = of_value(net.noise)
+    m = net.truth_width
+    const_n = not checked.n.free_symbols
+    file_y = None if net.data is None else net.data.y[:size].astype(np.float32)
+
+    def truth_params(value):
+        return jnp.stack([f(value) for f in truth_vec])
+
+    def context(value, dataset=0):
+        value = jnp.asarray(value, jnp.float32)
+        xt = jnp.asarray(inputs.transpose(0, 2, 1))[dataset]
+        if file_y is not None:
+            y = jnp.asarray(file_y)
+        else:
+            y = (network_forward_t(truth_params(value), xt, m, k, truth_act)
+                 + noise(value) * jnp.asarray(unit_noise)[dataset])
+        mask = jnp.ones((size,), jnp.float32) if const_n else (jnp.arange(size) < n(value)).astype(jnp.float32)
+        return Context(value=value, xt=xt, y=y, mask=mask)
+
+    def loglik(params, ctx):
+        value = ctx.value
+        sigma2 = noise(value) ** 2
+        resid = ctx.y - network_forward_t(params, ctx.xt, d, k, act)
+        per_point = -0.5 * resid ** 2 / sigma2 - 0.5 * jnp.log(2 * math.pi * sigma2)
+        if const_n:
+            return beta(value) * jnp.sum(per_point)
+        return beta(value) * jnp.sum(ctx.mask * per_point)
+
+    truth_leaves = _sweep_leaves(checked)
+    truth_lets = {name: _stack_nodes([jaxexpr.value_fn(v, truth_leaves) for v in values])
+                  for name, values in net.truth_lets.items()}
+
+    def truth_fn(value):
+        if not truth_vec:  # a data file: no truth
+            return {}
+        p = truth_params(value)
+        out = dict(zip("wbqc", truth_layout.split(p)))
+        for name, fn in truth_lets.items():
+            out[name] = fn((p, value))
+        return out
+
+    return loglik, context, truth_fn
 
 
 def _stacked(fns, empty_dtype):
