@@ -77,6 +77,7 @@ def build_flat_chains(target: Target, *, draws: int, warmup: int, target_accept:
     # loop iterations (leapfrog steps of every chain) between progress ticks: about 1% of the
     # transitions at 8 steps each (the loop's length is not known ahead)
     block_steps = 8 * ticks.every(kernel.total)
+    source = ticks.Source("nuts", total=kernel.total, warmup=warmup)
 
     def steps(co, ctxs):
         return jax.vmap(lambda c, out, ctx: fk.step(kernel, ctx, c, out))(*co, ctxs)
@@ -91,8 +92,7 @@ def build_flat_chains(target: Target, *, draws: int, warmup: int, target_accept:
                 lambda cob: (cob[1] < block_steps) & jnp.any(fk.running(kernel, cob[0][0])),
                 lambda cob: (steps(cob[0], ctxs), cob[1] + 1), (co, jnp.int32(0)))
             c, out = co
-            ticks.tick("nuts", point=points, chain=numbers, done=jnp.minimum(c.t, kernel.total),
-                       total=kernel.total, warmup=warmup,
+            ticks.tick(source, point=points, chain=numbers, done=jnp.minimum(c.t, kernel.total),
                        divergences=jnp.sum(out.rows[:, :, target.dim + 1] > 0, axis=1))
             return co
 

@@ -176,6 +176,7 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
     # host (~0.1 ms on an idle CPU, ~1 ms on an oversubscribed one), 1% each was measured to
     # cost PT1 --quick 10-15% of its sampling time on a loaded 2-core machine
     k_warm, k_draws = ticks.every(warmup, TICKS), ticks.every(draws, TICKS)
+    source = ticks.Source("nuts", total=total, warmup=warmup)
 
     def one_chain(chain_key, ctx, chain=0):
         k_init, k_warm_key, k_draw = jax.random.split(chain_key, 3)
@@ -183,8 +184,8 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
         reports = ticks.tracing()
 
         def report(done, when, divergences=0):
-            ticks.tick("nuts", point=point, chain=chain, done=done, total=total,
-                       warmup=warmup, divergences=divergences, when=when)
+            ticks.tick(source, point=point, chain=chain, done=done, divergences=divergences,
+                       when=when)
 
         def logdensity(z):
             return zt.logdensity(z, ctx)

@@ -84,8 +84,8 @@ def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: in
             point = ticks.point_of(b)
 
             def report(c):  # progress: stages of this bridge, its t
-                ticks.tick("smc_path", point=point, chain=run_number, done=c.stages,
-                           lam=c.t, bridge=number, bridges=bridges)
+                ticks.tick(ticks.Source("smc_path", bridges=bridges), point=point,
+                           chain=run_number, done=c.stages, lam=c.t, bridge=number)
 
             return pk.bridge(kernel, kk, state, a, b, report)
 
