@@ -104,8 +104,8 @@ def ess(lw):
 
 
 def logliks(kernel: PathKernel, z, ctx):
-    """``f[N]``: the stored log-likelihood (``smc_kernel.stored_loglik``) of each particle of
-    ``z f[N, D]``."""
+    """``f[N]``: the stored log-likelihood (``smc_kernel.stored_loglik``, which reads only
+    the kernel's ``zt``) of each particle of ``z f[N, D]``."""
     return jax.vmap(lambda v: stored_loglik(kernel, ctx, v))(z)
 
 
