@@ -25,14 +25,20 @@ TEXT = tilted_well("linspace(0, 1, 3)")
 
 SMC = {"particles": 64, "runs": 2, "mutations": 2, "integration_steps": 3, "generations": 2,
        "prior_draws": 8, "final_stages": 2, "particle_block": 0, "devices": 1}
+NUTS = {"chains": 2, "draws": 30, "warmup": 30, "devices": 1}
+# label -> (engine, settings); flat NUTS is the nuts engine with chain_method "flat"
 ENGINES = {
-    "smc": SMC,
-    "smc_path": SMC,
-    "nuts": {"chains": 2, "draws": 30, "warmup": 30, "chain_method": "sequential",
-             "devices": 1},
-    "quadrature": {"points": 201},
+    "smc": ("smc", SMC),
+    "smc_path": ("smc_path", SMC),
+    "nuts": ("nuts", {**NUTS, "chain_method": "sequential"}),
+    "nuts_flat": ("nuts", {**NUTS, "chain_method": "flat"}),
+    "quadrature": ("quadrature", {"points": 201}),
 }
+MANY = ("smc", "nuts_flat")  # also run_many over the values
 FIELDS = ("params", "indicators", "logdensity", "weights", "log_z")
+# a NUTS chain's bookkeeping (per chain where a list), which the draws alone do not pin
+NUTS_INFO = ("step_size", "grad_evals_per_chain", "divergences_per_chain", "acceptance",
+             "steps_per_draw")
 
 
 def _versions() -> str:
@@ -43,14 +49,17 @@ def _versions() -> str:
 
 
 def _arrays(prefix: str, draws) -> dict[str, np.ndarray]:
-    return {f"{prefix}/{f}": np.asarray(getattr(draws, f)) for f in FIELDS
-            if getattr(draws, f) is not None}
+    out = {f"{prefix}/{f}": np.asarray(getattr(draws, f)) for f in FIELDS
+           if getattr(draws, f) is not None}
+    if draws.info.get("engine") == "nuts":
+        out[f"{prefix}/info"] = np.hstack([draws.info[k] for k in NUTS_INFO]).astype(np.float64)
+    return out
 
 
 def record() -> dict[str, np.ndarray]:
     """``{"ENGINE/CALL/FIELD": array}``: each engine's draws at the spec's sweep values with
     the keys ``point_key(0, index)``: ``run`` at each value, ``run_many`` over the values
-    (smc), ``run_sweep`` over them (smc_path)."""
+    (smc, flat NUTS), ``run_sweep`` over them (smc_path)."""
     from phasedsl.engines.registry import make_engine
     from phasedsl.language.check import check
     from phasedsl.language.syntax import parse
@@ -62,15 +71,15 @@ def record() -> dict[str, np.ndarray]:
     ctxs = [compiled.context(v) for v in values]
     keys = [point_key(0, i) for i in range(len(values))]
     out = {}
-    for name, settings in ENGINES.items():
-        engine = make_engine(name, compiled.target, settings)
+    for name, (engine_name, settings) in ENGINES.items():
+        engine = make_engine(engine_name, compiled.target, settings)
         if name == "smc_path":
             for i, draws in enumerate(engine.run_sweep(point_key(0, len(values)), ctxs)):
                 out.update(_arrays(f"{name}/sweep{i}", draws))
             continue
         for i in (0, 2):
             out.update(_arrays(f"{name}/run{i}", engine.run(keys[i], ctxs[i])))
-        if name == "smc":
+        if name in MANY:
             for i, draws in enumerate(engine.run_many(keys, ctxs)):
                 out.update(_arrays(f"{name}/many{i}", draws))
     return out

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from phasedsl.engines.flat_nuts import build_flat_chains, window_adaptation
+from phasedsl.engines.flat_nuts import build_flat_chains
+from phasedsl.engines.window_adaptation import window_adaptation
 from phasedsl.engines.base import unconstrained
 from phasedsl.engines.registry import make_engine
 from phasedsl.lower.target import Target

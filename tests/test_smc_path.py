@@ -11,7 +11,7 @@ import pytest
 
 import phasedsl
 from phasedsl.engines.registry import make_engine
-from phasedsl.engines.smc_path import stratified_resample
+from phasedsl.engines.smc_path_kernel import stratified_resample
 
 CREATED = """
 experiment "a well created mid-sweep"

@@ -50,7 +50,8 @@ from phasedsl.language.settings import defaults
 from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts", "chain_keys"]
+__all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts", "chain_keys",
+           "draw_record", "window_warmup"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["nuts"]
 DEFAULTS = defaults("nuts", arguments_only=True)
@@ -108,6 +109,53 @@ class _CountedState(NamedTuple):
     count: Any
 
 
+def window_warmup(key, z0, logdensity, *, warmup: int, target_accept: float, max_depth: int,
+                  report=None):
+    """``(state, step_size f[], inverse_mass_matrix f[D], warmup_steps i[])``: BlackJAX's
+    window adaptation of one chain from ``z0 f[D]`` (``blackjax.window_adaptation``, ``warmup``
+    NUTS transitions; with none, its state at ``z0``, step size 1 and unit mass). ``report(n)``:
+    called after each warmup transition ``n`` (1-based), for progress ticks; ``None``: no
+    reports (plain ``blackjax.nuts``)."""
+    import blackjax
+    import jax.numpy as jnp
+    from blackjax.adaptation.base import get_filter_adapt_info_fn
+    from blackjax.mcmc.hmc import HMCState
+
+    if warmup == 0:  # what the adaptation gives after no step (BlackJAX cannot run zero steps)
+        return (blackjax.nuts.init(z0, logdensity), jnp.asarray(1.0, z0.dtype),
+                jnp.ones_like(z0), jnp.int32(0))
+    adaptation = blackjax.window_adaptation(
+        _Counted(report) if report is not None else blackjax.nuts,
+        logdensity,
+        target_acceptance_rate=target_accept,
+        # keep only what we report; the default stores every warmup state
+        adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
+        max_num_doublings=max_depth,
+    )
+    (state, parameters), warm_info = adaptation.run(key, z0, num_steps=warmup)
+    return (HMCState(state.position, state.logdensity, state.logdensity_grad),
+            parameters["step_size"], parameters["inverse_mass_matrix"],
+            jnp.sum(warm_info.info.num_integration_steps))
+
+
+def draw_record(target: Target, zt, ctx, state, info) -> tuple:
+    """One draw's row of ``ChainOutput`` (``x f[D]``, ``ind bool[P]``, ``logdensity f[]``,
+    ``divergent bool[]``, ``steps i[]``, ``accept f[]``) from a NUTS ``state`` (in the
+    unconstrained coordinates of ``zt``) and the transition's ``info``."""
+    import jax.numpy as jnp
+
+    x = zt.to_x(state.position)
+    return (
+        x,
+        jnp.asarray(target.indicators(x, ctx), dtype=bool),
+        # the state carries the z-space density: drop the Jacobian, no re-evaluation
+        state.logdensity - zt.log_jacobian(state.position),
+        info.is_divergent,
+        info.num_integration_steps,
+        info.acceptance_rate,
+    )
+
+
 def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float,
                 max_depth: int):
     """The pure function ``(chain_key, ctx, chain=0) -> ChainOutput`` of one chain: a prior
@@ -120,8 +168,6 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
     import blackjax
     import jax
     import jax.numpy as jnp
-    from blackjax.adaptation.base import get_filter_adapt_info_fn
-    from blackjax.mcmc.hmc import HMCState
 
     zt = unconstrained(target)
     kernel = blackjax.nuts.build_kernel()
@@ -130,6 +176,7 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
     # host (~0.1 ms on an idle CPU, ~1 ms on an oversubscribed one), 1% each was measured to
     # cost PT1 --quick 10-15% of its sampling time on a loaded 2-core machine
     k_warm, k_draws = ticks.every(warmup, TICKS), ticks.every(draws, TICKS)
+    source = ticks.Source("nuts", total=total, warmup=warmup)
 
     def one_chain(chain_key, ctx, chain=0):
         k_init, k_warm_key, k_draw = jax.random.split(chain_key, 3)
@@ -137,48 +184,22 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
         reports = ticks.tracing()
 
         def report(done, when, divergences=0):
-            ticks.tick("nuts", point=point, chain=chain, done=done, total=total,
-                       warmup=warmup, divergences=divergences, when=when)
+            ticks.tick(source, point=point, chain=chain, done=done, divergences=divergences,
+                       when=when)
 
         def logdensity(z):
             return zt.logdensity(z, ctx)
 
         z0 = zt.to_z(jnp.asarray(target.init(k_init, ctx)))
-        adaptation = blackjax.window_adaptation(
-            _Counted(lambda n: report(n, ticks.due(n, k_warm, warmup))) if reports
-            else blackjax.nuts,
-            logdensity,
-            target_acceptance_rate=target_accept,
-            # keep only what we report; the default stores every warmup state
-            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
-            max_num_doublings=max_depth,
-        )
-        if warmup > 0:
-            (state, parameters), warm_info = adaptation.run(k_warm_key, z0, num_steps=warmup)
-            state = HMCState(state.position, state.logdensity, state.logdensity_grad)
-            step_size = parameters["step_size"]
-            inverse_mass_matrix = parameters["inverse_mass_matrix"]
-            warmup_steps = jnp.sum(warm_info.info.num_integration_steps)
-        else:  # what the adaptation gives after no step (BlackJAX cannot run zero steps)
-            state = blackjax.nuts.init(z0, logdensity)
-            step_size = jnp.asarray(1.0, z0.dtype)
-            inverse_mass_matrix = jnp.ones_like(z0)
-            warmup_steps = jnp.int32(0)
+        state, step_size, inverse_mass_matrix, warmup_steps = window_warmup(
+            k_warm_key, z0, logdensity, warmup=warmup, target_accept=target_accept,
+            max_depth=max_depth,
+            report=(lambda n: report(n, ticks.due(n, k_warm, warmup))) if reports else None)
 
         def step(state, key):
             state, info = kernel(key, state, logdensity, step_size, inverse_mass_matrix,
                                  max_num_doublings=max_depth)
-            x = zt.to_x(state.position)
-            out = (
-                x,
-                jnp.asarray(target.indicators(x, ctx), dtype=bool),
-                # the state carries the z-space density: drop the Jacobian, no re-evaluation
-                state.logdensity - zt.log_jacobian(state.position),
-                info.is_divergent,
-                info.num_integration_steps,
-                info.acceptance_rate,
-            )
-            return state, out
+            return state, draw_record(target, zt, ctx, state, info)
 
         def reporting_step(carry, item):  # the same step, counting divergences for ticks
             (state, divergences), (i, key) = carry, item

@@ -65,6 +65,68 @@ def _logsumexp(a, axis=None):
     return logsumexp(a, axis=axis)
 
 
+def log_integral(logd, rule, a, b):
+    """``f[...]``: the log of the integral of ``exp(logd(w))`` over ``[a, b]`` for each cell
+    ``a, b f[...]`` (``-inf`` for an empty one), by the Gauss-Legendre ``rule`` ``(nodes
+    f[K], weights f[K])`` on ``[0, 1]``; ``logd``: one scalar -> ``f[]``."""
+    import jax
+    import jax.numpy as jnp
+
+    t, wgl = rule
+    x = a[..., None] + (b - a)[..., None] * t
+    vals = jax.vmap(logd)(x.reshape(-1)).reshape(x.shape)
+    width = jnp.log(jnp.maximum(b - a, 0.0))  # -inf for an empty piece
+    return _logsumexp(vals + jnp.log(wgl), axis=-1) + width
+
+
+def switch_points(ind, a, b, s_a, bisect: int):
+    """``c f[C, P]``: for each cell ``[a, b]`` (``a, b f[C]``) and phase, the point where the
+    phase's indicator switches, by ``bisect`` halvings (``s_a bool[C, P]``: the indicators at
+    ``a``; ``ind``: one scalar -> ``bool[P]``). A phase that does not switch in a cell keeps
+    to one end."""
+    import jax
+    import jax.numpy as jnp
+
+    num_phases = s_a.shape[1]
+    if num_phases == 0:  # no phase (shapes are static)
+        return jnp.zeros((a.shape[0], 0), a.dtype)
+
+    def switch_point(a, b, s_a):  # one cell: f[], f[], bool[P] -> f[P]
+        def body(_, carry):
+            left, right = carry  # [P]
+            mid = 0.5 * (left + right)
+            at_mid = jax.vmap(lambda m, p: ind(m)[p])(mid, jnp.arange(num_phases))
+            same = at_mid == s_a
+            return jnp.where(same, mid, left), jnp.where(same, right, mid)
+
+        left, right = jax.lax.fori_loop(
+            0, bisect, body, (jnp.full(num_phases, a), jnp.full(num_phases, b))
+        )
+        return 0.5 * (left + right)
+
+    return jax.vmap(switch_point)(a, b, s_a)
+
+
+def node_log_weights(integral, a, b, c, mixed):
+    """``f[C + 1]``: the nodes' log weights. Each cell's integral (``integral(a, b)``: log of
+    the integral over ``[a, b]``, elementwise) is split at one point between its two end
+    nodes, the left piece to the left node and the right piece to the right node. The split
+    is the switch point (``c f[C, P]``) of the first phase that changes in the cell
+    (``mixed bool[C, P]``), else the midpoint, so sum(weight * indicator) reproduces the
+    phases' integrals whenever at most one distinct switch point falls in a cell."""
+    import jax.numpy as jnp
+
+    if c.shape[1] == 0:
+        split = 0.5 * (a + b)
+    else:
+        first = jnp.argmax(mixed, axis=1)
+        split = jnp.where(mixed.any(axis=1), c[jnp.arange(c.shape[0]), first], 0.5 * (a + b))
+    lw_left = integral(a, split)  # to node i
+    lw_right = integral(split, b)  # to node i + 1
+    pad = jnp.full((1,), -jnp.inf)
+    return jnp.logaddexp(jnp.concatenate([lw_left, pad]), jnp.concatenate([pad, lw_right]))
+
+
 def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int):
     """``ctx -> GridOutput``: ``nodes f[N,1]``, ``logdensity f[N]``, ``ind bool[N,P]``,
     ``log_z f[]``, ``phase_log_z f[P]``, ``logw f[N]`` (the nodes' normalised log weights: their
@@ -79,8 +141,7 @@ def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int)
 
     def fn(ctx):
         ctx = _as_f64(ctx)
-        t = jnp.asarray(gl_t)
-        wgl = jnp.asarray(gl_w)
+        rule = (jnp.asarray(gl_t), jnp.asarray(gl_w))
         nodes = jnp.linspace(lo, hi, points)
         a, b = nodes[:-1], nodes[1:]  # cells [C]
 
@@ -91,44 +152,16 @@ def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int)
         def ind(w):
             return jnp.asarray(target.indicators(jnp.reshape(w, (1,)), ctx), dtype=bool)
 
-        def log_integral(a, b):  # log of int_a^b exp(logd), a, b: [...]
-            x = a[..., None] + (b - a)[..., None] * t
-            vals = jax.vmap(logd)(x.reshape(-1)).reshape(x.shape)
-            width = jnp.log(jnp.maximum(b - a, 0.0))  # -inf for an empty piece
-            return _logsumexp(vals + jnp.log(wgl), axis=-1) + width
+        def integral(a, b):  # log of int_a^b exp(logd), a, b: [...]
+            return log_integral(logd, rule, a, b)
 
-        cell_log = log_integral(a, b)  # [C]
+        cell_log = integral(a, b)  # [C]
         log_z = _logsumexp(cell_log)
-
         node_ind = jax.vmap(ind)(nodes)  # [N, P]
         s_a, s_b = node_ind[:-1], node_ind[1:]  # [C, P]
-        num_phases = node_ind.shape[1]
-
-        def switch_point(a, b, s_a):
-            """Bisection for the point in [a, b] where every phase's indicator switches.
-
-            ``s_a: bool[P]`` are the indicators at ``a``; returns ``c: f[P]``."""
-
-            def body(_, carry):
-                left, right = carry  # [P]
-                mid = 0.5 * (left + right)
-                at_mid = jax.vmap(lambda m, p: ind(m)[p])(mid, jnp.arange(num_phases))
-                same = at_mid == s_a
-                return jnp.where(same, mid, left), jnp.where(same, right, mid)
-
-            left, right = jax.lax.fori_loop(
-                0, bisect, body, (jnp.full(num_phases, a), jnp.full(num_phases, b))
-            )
-            return 0.5 * (left + right)
-
-        if num_phases == 0:  # no phase: split cells at their midpoints (shapes are static)
-            c = jnp.zeros((a.shape[0], 0), a.dtype)
-        else:
-            c = jax.vmap(switch_point)(a, b, s_a)  # [C, P]
-        a_p = jnp.broadcast_to(a[:, None], c.shape)
-        b_p = jnp.broadcast_to(b[:, None], c.shape)
-        left_log = log_integral(a_p, c)
-        right_log = log_integral(c, b_p)
+        c = switch_points(ind, a, b, s_a, bisect)  # [C, P]
+        left_log = integral(jnp.broadcast_to(a[:, None], c.shape), c)
+        right_log = integral(c, jnp.broadcast_to(b[:, None], c.shape))
         mixed = s_a != s_b
         inside_log = jnp.where(
             mixed,
@@ -136,23 +169,7 @@ def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int)
             jnp.where(s_a, cell_log[:, None], -jnp.inf),
         )
         phase_log_z = _logsumexp(inside_log, axis=0)
-
-        # Node weights: each cell's integral is split at one point between its two end nodes,
-        # the left piece to the left node and the right piece to the right node. The split is
-        # the switch point of the first phase that changes in the cell (else the midpoint), so
-        # sum(weight * indicator) reproduces phase_log_z whenever at most one distinct switch
-        # point falls in a cell.
-        if num_phases == 0:
-            split = 0.5 * (a + b)
-        else:
-            first = jnp.argmax(mixed, axis=1)
-            split = jnp.where(mixed.any(axis=1), c[jnp.arange(c.shape[0]), first], 0.5 * (a + b))
-        lw_left = log_integral(a, split)  # to node i
-        lw_right = log_integral(split, b)  # to node i + 1
-        pad = jnp.full((1,), -jnp.inf)
-        node_logw = jnp.logaddexp(
-            jnp.concatenate([lw_left, pad]), jnp.concatenate([pad, lw_right])
-        )
+        node_logw = node_log_weights(integral, a, b, c, mixed)
         node_logd = jax.vmap(logd)(nodes)
         return GridOutput(nodes[:, None], node_logd, node_ind, log_z, phase_log_z,
                           node_logw - log_z)

@@ -166,7 +166,8 @@ def build_smc(target: Target, settings, *, block: int = 0):
         point = ticks.point_of(ctx)
 
         def report(state):  # progress: stages finished, the tempering reached
-            ticks.tick("smc", point=point, chain=run_number, done=state.stages, lam=state.lam)
+            ticks.tick(ticks.Source("smc"), point=point, chain=run_number, done=state.stages,
+                       lam=state.lam)
 
         def body(state):
             # every stage (the loop's count is batched under vmap, so no 'every K'; a stage

@@ -40,25 +40,7 @@ from phasedsl.engines.smc import SmcEngine, build_smc, hmc_moves
 from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
 
-__all__ = ["SmcPathEngine", "build_path", "stratified_resample"]
-
-MAX_BRIDGE_STAGES = 200  # safety cap on the stages of one bridge
-BRIDGE_CESS = 0.9  # each reweighting keeps this conditional ESS (a fraction of the particles)
-
-
-def stratified_resample(key, weights, codes, n: int):
-    """``int[n]`` indices drawn from ``weights f[M]`` by systematic resampling over the
-    particles sorted by ``codes i[M]`` (which phases each lies in): every code's total weight
-    ``W_c`` gets ``floor(n W_c)`` or ``ceil(n W_c)`` particles."""
-    import jax
-    import jax.numpy as jnp
-
-    order = jnp.argsort(codes, stable=True)
-    cum = jnp.cumsum(weights[order])
-    cum = cum / cum[-1]
-    u = (jax.random.uniform(key, (), weights.dtype) + jnp.arange(n, dtype=weights.dtype)) / n
-    pos = jnp.clip(jnp.searchsorted(cum, u, side="right"), 0, weights.shape[0] - 1)
-    return order[pos]
+__all__ = ["SmcPathEngine", "build_path"]
 
 
 def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: int = 0):
@@ -71,128 +53,27 @@ def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: in
     with leading axes ``[R, V-1]`` for values ``1..V-1``: ``x f[N,D]``, ``ind bool[N,P]``,
     ``logdensity f[N]``, ``weights f[N]`` (normalised), ``log_z f[]``, ``stages i[]``
     (reweighting stages of the bridge into the value), ``moves i[]`` (stages that resampled
-    and moved), ``acceptance f[]``, ``ess f[]`` (the weights' ESS at the value)."""
+    and moved), ``acceptance f[]``, ``ess f[]`` (the weights' ESS at the value); one bridge
+    is ``phasedsl.engines.smc_path_kernel.bridge``."""
     import jax
     import jax.numpy as jnp
-    from blackjax.smc import solver
-    from jax.scipy.special import logsumexp
+
+    from phasedsl.engines import smc_path_kernel as pk
 
     zt = unconstrained(target)
-    runs, target_accept = settings.runs, settings.target_accept
-    n, dim = settings.particles, int(target.dim)
+    runs, n = settings.runs, settings.particles
     first_run = build_smc(target, settings, block=block)
-    move = hmc_moves(bridge_mutations or settings.mutations, settings.integration_steps,
-                     settings.step_min, settings.step_max, block)
-    dim_factor = float(dim) ** -0.25
-
-    def loglik(z, ctx):  # NaN (an undefined likelihood) counts as -inf
-        value = zt.loglik(z, ctx)
-        return jnp.where(jnp.isnan(value), -jnp.inf, value)
-
-    def codes_of(z, ctx):
-        ind = jnp.asarray(target.indicators(zt.to_x(z), ctx), dtype=jnp.int32)
-        return jnp.sum(ind * (2 ** jnp.arange(ind.shape[0], dtype=jnp.int32)))
-
-    def normalise(lw):
-        return lw - logsumexp(lw)
-
-    def ess(lw):
-        return jnp.exp(2 * logsumexp(lw) - logsumexp(2 * lw))
-
-    def bridge(key, state, ctx_a, ctx_b, run_number, number, bridges):
-        """Move ``state`` (particles at the posterior of ``ctx_a``) to that of ``ctx_b``;
-        ``number`` (1-based) of ``bridges`` along run ``run_number``'s walk (progress ticks)."""
-        dtype = state["z"].dtype
-        point = ticks.point_of(ctx_b)
-
-        def report(c):  # progress: stages of this bridge, its t
-            ticks.tick("smc_path", point=point, chain=run_number, done=c["stages"],
-                       lam=c["t"], bridge=number, bridges=bridges)
-
-        la = jax.vmap(lambda z: loglik(z, ctx_a))(state["z"])
-        lb = jax.vmap(lambda z: loglik(z, ctx_b))(state["z"])
-        log_target = jnp.log(jnp.asarray(BRIDGE_CESS, dtype))
-
-        def cond(c):
-            return (c["t"] < 1.0) & (c["stages"] < MAX_BRIDGE_STAGES)
-
-        def body(c):
-            report(c)  # every stage: the count is batched under vmap over runs
-            key, k_res, k_mut = jax.random.split(c["key"], 3)
-            diff = jnp.where(jnp.isfinite(c["lb"] - c["la"]), c["lb"] - c["la"], -jnp.inf)
-            lw = normalise(c["lw"])
-
-            def cess_excess(delta):  # log CESS / N - log target_ess
-                inc = delta * diff
-                return (2 * logsumexp(lw + inc) - logsumexp(lw + 2 * inc)) - log_target
-
-            max_delta = 1.0 - c["t"]
-            delta = jnp.clip(jnp.nan_to_num(solver.dichotomy(cess_excess, 0.0, max_delta)),
-                             0.0, max_delta)
-            delta = jnp.where(cess_excess(max_delta) >= 0, max_delta, delta)
-            t = jnp.where(delta >= max_delta, jnp.ones((), dtype), c["t"] + delta)
-            inc = delta * diff
-            log_z = c["log_z"] + logsumexp(lw + inc)
-            lw_new = normalise(lw + inc)
-            # every stage resamples and moves unless it changed no weight (a bridge between
-            # identical posteriors): particles merely reweighted along several bridges were
-            # measured to drift (resampled duplicates are a poor importance sample)
-            low = ess(lw_new) < (1.0 - 1e-6) * n
-
-            def resample_move(_):
-                w = jnp.exp(lw_new)
-                codes = jax.vmap(lambda z: codes_of(z, ctx_b))(c["z"])
-                idx = stratified_resample(k_res, w, codes, n)
-                start = c["z"][idx]
-                mean = w @ c["z"]
-                imm = jnp.maximum(w @ (c["z"] - mean) ** 2, jnp.asarray(1e-10, dtype))
-                step = jnp.exp(c["log_scale"]) * dim_factor
-
-                def logdensity(z):
-                    return (zt.logprior(z, ctx_b) + (1.0 - t) * zt.loglik(z, ctx_a)
-                            + t * zt.loglik(z, ctx_b))
-
-                moved, acc = move(k_mut, start, logdensity, step, imm)
-                return (moved, jnp.full((n,), -math.log(n), dtype),
-                        jax.vmap(lambda z: loglik(z, ctx_a))(moved),
-                        jax.vmap(lambda z: loglik(z, ctx_b))(moved), acc)
-
-            def keep(_):
-                return c["z"], lw_new, c["la"], c["lb"], jnp.asarray(-1.0, dtype)
-
-            z, lw_out, la_out, lb_out, acc = jax.lax.cond(low, resample_move, keep, None)
-            moved = acc >= 0
-            return {"key": key, "t": t, "z": z, "lw": lw_out, "la": la_out, "lb": lb_out,
-                    "log_z": log_z, "stages": c["stages"] + 1,
-                    "moves": c["moves"] + moved.astype(jnp.int32),
-                    "acc_sum": c["acc_sum"] + jnp.where(moved, acc, 0.0),
-                    "log_scale": jnp.where(moved, jnp.clip(
-                        c["log_scale"] + 2.0 * (acc - target_accept), -12.0, 2.0),
-                        c["log_scale"])}
-
-        c = jax.lax.while_loop(cond, body, {
-            "key": key, "t": jnp.zeros((), dtype), "z": state["z"], "lw": state["lw"],
-            "la": la, "lb": lb, "log_z": state["log_z"], "stages": jnp.zeros((), jnp.int32),
-            "moves": jnp.zeros((), jnp.int32), "acc_sum": jnp.zeros((), dtype),
-            "log_scale": state["log_scale"]})
-        report(c)
-        new = {"z": c["z"], "lw": c["lw"], "log_z": c["log_z"], "log_scale": c["log_scale"]}
-        x = jax.vmap(zt.to_x)(c["z"])
-        out = {"x": x,
-               "ind": jax.vmap(lambda v: jnp.asarray(target.indicators(v, ctx_b), bool))(x),
-               "logdensity": jax.vmap(lambda v: target.logprior(v, ctx_b))(x) + c["lb"],
-               "weights": jnp.exp(c["lw"]), "log_z": c["log_z"], "stages": c["stages"],
-               "moves": c["moves"],
-               "acceptance": c["acc_sum"] / jnp.maximum(c["moves"], 1).astype(dtype),
-               "ess": ess(c["lw"])}
-        return new, out
+    kernel = pk.PathKernel(
+        target=target, zt=zt, particles=n, target_accept=settings.target_accept,
+        move=hmc_moves(bridge_mutations or settings.mutations, settings.integration_steps,
+                       settings.step_min, settings.step_max, block))
 
     def walk(key, first_z, first_w, first_codes, log_z0, scale0, ctxs, run_number):
         """One run along ``ctxs[1:]``, starting from the first point's weighted ensemble."""
         k_start, k_walk = jax.random.split(key)
-        idx = stratified_resample(k_start, first_w, first_codes, n)
-        state = {"z": first_z[idx], "lw": jnp.full((n,), -math.log(n), first_z.dtype),
-                 "log_z": log_z0, "log_scale": jnp.log(scale0)}
+        idx = pk.stratified_resample(k_start, first_w, first_codes, n)
+        state = pk.PathState(first_z[idx], jnp.full((n,), -math.log(n), first_z.dtype),
+                             log_z0, jnp.log(scale0))
         ctx_a = jax.tree.map(lambda a: a[:-1], ctxs)
         ctx_b = jax.tree.map(lambda a: a[1:], ctxs)
         bridges = jax.tree.leaves(ctxs)[0].shape[0] - 1
@@ -200,7 +81,13 @@ def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: in
 
         def step(state, item):
             kk, a, b, number = item
-            return bridge(kk, state, a, b, run_number, number, bridges)
+            point = ticks.point_of(b)
+
+            def report(c):  # progress: stages of this bridge, its t
+                ticks.tick(ticks.Source("smc_path", bridges=bridges), point=point,
+                           chain=run_number, done=c.stages, lam=c.t, bridge=number)
+
+            return pk.bridge(kernel, kk, state, a, b, report)
 
         _, path = jax.lax.scan(step, state, (keys, ctx_a, ctx_b,
                                              jnp.arange(1, bridges + 1, dtype=jnp.int32)))

@@ -2,7 +2,7 @@
 
 A sweep point's sampling is one compiled call that can last minutes; without reports from
 inside it a progress display knows only when the call ends. The engines' loops call
-``tick(...)`` every ``K`` iterations (``every``: ``K`` for a given number of ticks, computed on the host;
+``tick(Source(...), ...)`` every ``K`` iterations (``every``: ``K`` for a given number of ticks, computed on the host;
 ``due``: whether an iteration is one of them);
 it puts a ``jax.debug.callback`` (unordered) into the program that hands a ``Tick`` per chain
 to the host.
@@ -35,8 +35,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick", "traced",
-           "tracing"]
+__all__ = ["Source", "Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick",
+           "traced", "tracing"]
 
 
 class Tick(NamedTuple):
@@ -152,14 +152,24 @@ def _deliver(engine, total, warmup, bridges, packed):
         pass
 
 
-def tick(engine: str, *, point, chain, done, total: int = 0, warmup: int = 0,
-         divergences: Any = 0, lam: Any = math.nan, bridge: Any = 0, bridges: int = 0,
-         when: Any = None) -> None:
-    """Inside a traced loop: report a ``Tick`` (its fields as operands: ``point`` is
-    ``point_of``'s ``f32[2]``; ``point f32[W, 2]``, ``chain i[W]``, ... give one tick per
-    element) where ``when`` holds (a boolean scalar that must
-    not be batched, e.g. ``due(i, k, total)`` of a scan index; ``None``: every time). Does
-    nothing unless the program is traced for reporting (``traced``)."""
+class Source(NamedTuple):
+    """What every tick of one loop shares, fixed when the loop is traced: the ``engine`` and,
+    as in ``Tick``, NUTS's ``total`` and ``warmup`` transitions and ``smc_path``'s
+    ``bridges``."""
+
+    engine: str
+    total: int = 0
+    warmup: int = 0
+    bridges: int = 0
+
+
+def tick(source: Source, *, point, chain, done, divergences: Any = 0, lam: Any = math.nan,
+         bridge: Any = 0, when: Any = None) -> None:
+    """Inside a traced loop: report a ``Tick`` from ``source`` (its fixed fields) and the
+    loop's values as operands (``point`` is ``point_of``'s ``f32[2]``; ``point f32[W, 2]``,
+    ``chain i[W]``, ... give one tick per element) where ``when`` holds (a boolean scalar that
+    must not be batched, e.g. ``due(i, k, total)`` of a scan index; ``None``: every time).
+    Does nothing unless the program is traced for reporting (``traced``)."""
     global _EMITTED
     if not _TRACING:
         return
@@ -167,7 +177,8 @@ def tick(engine: str, *, point, chain, done, total: int = 0, warmup: int = 0,
     import jax.numpy as jnp
 
     _EMITTED += 1
-    emit = partial(_deliver, engine, int(total), int(warmup), int(bridges))
+    emit = partial(_deliver, source.engine, int(source.total), int(source.warmup),
+                   int(source.bridges))
     # one operand, not six: each operand of a callback costs a conversion on the host
     # (measured on a CPU: ~40 us a call packed, ~270 us with six operands); float32 holds
     # the counts exactly (below 2^24)
