@@ -72,7 +72,7 @@ def test_a_phase_created_mid_sweep_is_found(created):
     assert left.extra["secondary"] and left.extra["minimum"]["holds"] == "throughout"
 
 
-def test_both_directions_share_one_compiled_path(created):
+def test_both_directions_share_one_compiled_path():
     """4 runs walk 2 forwards and 2 backwards: one program for both, counted in traces."""
     from phasedsl.lower.compile import compile_spec
 
@@ -83,6 +83,7 @@ def test_both_directions_share_one_compiled_path(created):
     assert engine.traces == 1
 
 
+@pytest.mark.slow  # the created-mid-sweep run: about a minute on 2 cores, alone in the suite
 def test_the_report_says_where_points_were_tempered_again(created):
     path, _ = created
     assert "tempered again from the prior at" in " ".join(path.text().split())
