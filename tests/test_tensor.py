@@ -121,52 +121,6 @@ def test_phase_indicators_by_hand():
         assert got.tolist() == want
 
 
-COUNTS = LINEAR.replace("phase rank0 = rank(W2 @ W1, 0.2) == 0", """\
-let on = count j: norm(W2[:, j]) > 1
-phase rank1 = rank(W2 @ W1, 0.2) == 1
-phase some = on >= 1 and not (all i: i == 1 or norm(W1[i, :]) < 0.5)""")
-
-
-def test_phase_margins_by_hand():
-    """The margins ``measure.minima`` steers by: ``rank(M, tol) == 1`` is
-    ``min(s_1 - tol, tol - s_2)``; a count ``>= 1`` (through a let) is its largest body's
-    margin; ``and`` the least, ``not`` the negation, ``i == 1`` a tie (``+inf`` where it
-    holds, ``-|i - 1|`` elsewhere); and
-    ``norm(W1[1, :]) > 1 and sv(W2, 1) > 0.5`` the least of two differences."""
-    _, comp = compiled_of(COUNTS)
-    margins = jax.jit(comp.target.margins)
-    for seed in range(6):
-        p = params_of(12, seed) * (0.3 if seed % 2 else 1.0)
-        w1, w2 = p[:6].reshape(2, 3), p[6:].reshape(3, 2)
-        s = np.linalg.svd(w2 @ w1, compute_uv=False)
-        rank1 = min(s[0] - 0.2, 0.2 - s[1])
-        on = np.max(np.linalg.norm(w2, axis=0) - 1)
-        # not (all i: i == 1 or |W1[i, :]| < 0.5): at i = 2, not (-|2 - 1| or ...)
-        some = min(on, 1.0, np.linalg.norm(w1[1]) - 0.5)
-        big_row = min(np.linalg.norm(w1[0]) - 1, np.linalg.svd(w2, compute_uv=False)[0] - 0.5)
-        got = np.asarray(margins(jnp.asarray(p), comp.context(1.0)))
-        np.testing.assert_allclose(got, [rank1, some, big_row], atol=2e-5, rtol=1e-5)
-        held = np.asarray(comp.target.indicators(jnp.asarray(p), comp.context(1.0)))
-        assert ((got > 0) == held).all()
-
-
-@pytest.mark.parametrize("name", ["tms", "reduced_rank_lambda"])  # k-gons; ranks
-def test_shipped_tensor_phases_margins_are_signed_like_their_indicators(name):
-    """On prior draws of every shipped tensor spec each phase's margin is finite and
-    positive exactly where the phase holds."""
-    import phasedsl
-
-    spec = phasedsl.load(f"specs/{name}.phase")
-    comp = compile_spec(spec.checked)
-    ctx = comp.context(float(spec.checked.sweep_values[0]))
-    keys = jax.random.split(jax.random.PRNGKey(0), 500)
-    params = jax.vmap(lambda k: comp.target.init(k, ctx))(keys)
-    held = np.asarray(jax.jit(jax.vmap(comp.target.indicators, (0, None)))(params, ctx))
-    got = np.asarray(jax.jit(jax.vmap(comp.target.margins, (0, None)))(params, ctx))
-    assert np.isfinite(got).all()
-    np.testing.assert_array_equal(got > 0, held)
-
-
 def test_nonlinear_model_by_hand():
     checked, comp = compiled_of(TANH)
     assert not checked.tensor.affine and checked.dim == 13

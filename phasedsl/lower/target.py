@@ -53,7 +53,7 @@ class Target(NamedTuple):
     - ``phase_names``: ``P`` names, in the order of ``indicators``.
     - ``margins(params f[D], ctx) -> f[P]`` or None: each phase's signed margin, positive
       inside its region and negative outside, continuous (``lower.jaxexpr.margin_fn``);
-      None where the conditions have none (tensor specs).
+      None where the conditions have none (tensor specs: see ``lower.tensor``).
     """
 
     dim: int
