@@ -256,13 +256,14 @@ def make_reference(case: str, settings: dict, seed: int, out: Path | None,
            "sampler": {"engine": "smc", **sample}, "seed": seed, "points": points,
            "cores": os.cpu_count()}
     out = out or path
-    if out.exists():
+    for point in points:
+        point["sampler"] = ref["sampler"]
+    if out.exists():     # the centres made before (each point says how it was sampled)
         old = json.loads(out.read_text())
-        if old.get("sampler") == rounded(ref["sampler"]) and old.get("phases") == names:
-            ref["points"] = sorted([p for p in old["points"]
-                                    if round(p["value"], 9) not in {round(c, 9) for c in centres}]
-                                   + points, key=lambda p: p["value"])
-            ref["seeds"] = sorted({*old.get("seeds", [old.get("seed")]), seed})
+        if old.get("phases") == names:
+            kept = [{"sampler": old.get("sampler"), **p} for p in old["points"]
+                    if round(p["value"], 9) not in {round(c, 9) for c in centres}]
+            ref["points"] = sorted(kept + points, key=lambda p: p["value"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rounded(ref), indent=1))
     print(f"written {out}")
