@@ -466,23 +466,30 @@ def score(case, engine, setting, reps, values, exact, sample, echo=True) -> list
 
 def rescore(files: list[Path], reference: Path | None) -> list[dict]:
     """The rows of results files written before (``raw``: every repeat's masses and se),
-    a referenced case's scored against its reference as it is now."""
-    rows = []
+    a referenced case's scored against its reference as it is now. Files of the same case,
+    engine, values and settings (repeats under other seeds) are scored as one."""
+    merged: dict[tuple, dict] = {}
     for f in files:
         res = json.loads(Path(f).read_text())
         setting = " ".join(f"{k}={v}" for k, v in res["settings"].items()) or "defaults"
         for key, block in res["raw"].items():
-            case, engine = key.split("/")
-            values = block["values"]
-            if case in REFERENCED:
-                centres = [v for v in REFERENCED[case][1] if round(v, 9) in values]
-                vals, names, exact = reference_masses(case, res.get("neighbours", 1),
-                                                      reference, centres)
-                assert vals == values and names == block["phases"]
+            ident = (key, setting, tuple(block["values"]), res.get("neighbours", 1))
+            if ident in merged:
+                merged[ident]["repeats"] = merged[ident]["repeats"] + block["repeats"]
             else:
-                exact = np.array(block["exact"], float)
-            rows.extend(score(case, engine, setting, block["repeats"], values, exact,
-                              block["sampler"], echo=False))
+                merged[ident] = dict(block)
+    rows = []
+    for (key, setting, _, neighbours), block in merged.items():
+        case, engine = key.split("/")
+        values = block["values"]
+        if case in REFERENCED:
+            centres = [v for v in REFERENCED[case][1] if round(v, 9) in values]
+            vals, names, exact = reference_masses(case, neighbours, reference, centres)
+            assert vals == values and names == block["phases"]
+        else:
+            exact = np.array(block["exact"], float)
+        rows.extend(score(case, engine, setting, block["repeats"], values, exact,
+                          block["sampler"], echo=False))
     return rows
 
 
