@@ -33,9 +33,11 @@ theta = 1.0, 1.18 and 1.3 (``PT1_CENTRES``) come from a long run made once and s
 (``PT1_REFERENCE``: many independent SMC runs of many particles, each value's own draws, no
 pooling; its se is their spread):
 
-    python benchmarks/coverage.py --cases pt1 --reference --set particles=1000 \
-        --set runs=16 --set final_stages=6
-    python benchmarks/coverage.py --cases pt1 --engines smc --repeats 20 --batch 10
+    python benchmarks/coverage.py --cases pt1 --reference --centres 1.18 --first-seed 1 \
+        --set particles=1000 --set runs=8 --set final_stages=6
+    python benchmarks/coverage.py --cases pt1 --engines smc --centres 1.18 --repeats 10 \
+        --batch 10
+    python benchmarks/coverage.py --rescore benchmarks/results/coverage-*.json
 
 Each centre is sampled with ``--neighbours`` values on each side at the shipped spacing 0.02
 (1: 0.98, 1.0, 1.02; 1.16, 1.18, 1.2; 1.28, 1.3, 1.32), each group of neighbours pooled on its
