@@ -296,7 +296,8 @@ def test_quadrature_2d_matches_scipy():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", [None, 0])  # the machine's default (CPU: 4), all at once
+@pytest.mark.parametrize("block", [  # the machine's default (CPU: 4); all at once (slow)
+    None, pytest.param(0, marks=pytest.mark.slow)])
 def test_smc_gaussian_evidence_and_no_retrace(block):
     counter = Counter()
     engine = make_engine("smc", gaussian_target(counter=counter),
@@ -325,6 +326,7 @@ def test_smc_gaussian_evidence_and_no_retrace(block):
     assert counter.calls == calls and engine.traces == 1
 
 
+@pytest.mark.slow  # statistical (posterior moments of 8 runs x 500 particles, twice)
 def test_smc_final_stages_add_generations_at_the_posterior():
     """``final_stages`` continue at lambda = 1 after tempering: the same tempering (same key),
     that many more stages, more effective draws, and the evidence and posterior moments still
