@@ -99,11 +99,11 @@ def main(argv=None) -> int:
         draws = engine.run_many(keys, ctxs, method=method)
         wall = time.perf_counter() - t0
         info = draws[0].info
-        per_chain = np.concatenate([d.info["grad_evals_per_chain"] for d in draws])
+        per_chain = np.concatenate([d.info.grad_evals_per_chain for d in draws])
         masses = np.mean([d.indicators.mean(axis=(0, 1)) for d in draws], axis=0)
-        rows.append((method, info["call_compile_s"], info["call_sample_s"], wall,
+        rows.append((method, info.call_compile_s, info.call_sample_s, wall,
                      int(per_chain.sum()), int(per_chain.max()), float(per_chain.mean()),
-                     float(np.mean([d.info["steps_per_draw"] for d in draws])), masses))
+                     float(np.mean([d.info.steps_per_draw for d in draws])), masses))
         print(f"  {method} done: {wall:.1f} s", flush=True)
 
     print(f"\n{'method':11s} {'compile s':>9s} {'sample s':>9s} {'gradients':>11s} "

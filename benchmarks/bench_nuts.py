@@ -229,12 +229,12 @@ def run_phasedsl(engine, compiled, key, theta, settings) -> dict:
     draws = engine.run(key, compiled.context(theta))
     i = draws.info
     return metrics("phasedsl", chains=settings["chains"], draws=settings["draws"],
-                   warmup=settings["warmup"], compile_s=i["compile_s"], sample_s=i["sample_s"],
-                   grad_evals=i["grad_evals"], steps_per_draw=i["steps_per_draw"],
-                   lockstep=i["lockstep_factor"],
+                   warmup=settings["warmup"], compile_s=i.compile_s, sample_s=i.sample_s,
+                   grad_evals=i.grad_evals, steps_per_draw=i.steps_per_draw,
+                   lockstep=i.lockstep_factor,
                    logdensity=draws.logdensity, indicators=draws.indicators,
-                   phase_names=compiled.phase_names, divergences=i["divergences"],
-                   acceptance=i["acceptance"])
+                   phase_names=compiled.phase_names, divergences=i.divergences,
+                   acceptance=i.acceptance)
 
 
 def main(argv=None) -> int:

@@ -83,7 +83,7 @@ def run_path(compiled, settings, values, seed, bridge_mutations=0):
     t0 = time.perf_counter()
     draws = engine.run_sweep(jax.random.PRNGKey(seed), ctxs)
     wall = time.perf_counter() - t0
-    compile_s = sum(d.info["compile_s"] for d in draws)
+    compile_s = sum(d.info.compile_s for d in draws)
     return ([masses_per_run(d.weights, d.indicators) for d in draws],
             [np.asarray(d.log_z) for d in draws], wall - compile_s, compile_s)
 
@@ -105,7 +105,7 @@ def sample_points(compiled, settings, values, seed):
         idx = range(start, min(start + width, len(values)))
         keys = [jax.random.fold_in(jax.random.PRNGKey(seed), i) for i in idx]
         for d in engine.run_many(keys, [compiled.context(values[i]) for i in idx]):
-            compile_s += d.info.get("compile_s", 0.0)
+            compile_s += d.info.compile_s
             draws.append(d)
     _SAMPLED[key] = (draws, time.perf_counter() - t0 - compile_s, compile_s)
     return _SAMPLED[key]

@@ -133,9 +133,9 @@ def main(argv=None) -> None:
         draws, s, c = run_phasedsl("smc", target, ctx, {"particles": args.particles,
                                                         "runs": args.runs}, key)
         info = draws.info
-        smc_ess = float(sum(info["ess"]))
+        smc_ess = float(sum(info.ess))
         smc = {"s": s, "c": c, "ess": smc_ess, "ess_min": float("nan"), "s_per_ess": s / smc_ess,
-               "acc": f"{np.mean(info['acceptance']):.2f}, {np.mean(info['step_scale']):.3g}"}
+               "acc": f"{np.mean(info.acceptance):.2f}, {np.mean(info.step_scale):.3g}"}
         draws, s, c = run_phasedsl("nuts", target, ctx, {"chains": 4, "draws": args.draws,
                                                          "warmup": args.warmup}, key)
         nuts = {**nuts_numbers(target, ctx, np.asarray(draws.params), s), "c": c, "acc": ""}

@@ -68,8 +68,8 @@ def main(argv=None) -> int:
         compile_s, steps = 0.0, []
         for i, v in enumerate(values):
             d = engine.run(point_key(args.seed, i), compiled.context(v))
-            compile_s += d.info["compile_s"]
-            steps.append(d.info["steps_per_draw"])
+            compile_s += d.info.compile_s
+            steps.append(d.info.steps_per_draw)
         total = time.perf_counter() - t0
         rows[f"phasedsl loop ({engine.chain_method} chains)"] = (compile_s, total, steps)
         print(f"  phasedsl loop done: {total:.1f} s", flush=True)
@@ -81,9 +81,9 @@ def main(argv=None) -> int:
         ctxs = [compiled.context(v) for v in values]
         draws = engine.run_many(keys, ctxs, method=args.many_method)
         total = time.perf_counter() - t0
-        method = draws[0].info["method"]
+        method = draws[0].info.method
         rows[f"phasedsl run_many ({method} points)"] = (
-            draws[0].info["call_compile_s"], total, [d.info["steps_per_draw"] for d in draws])
+            draws[0].info.call_compile_s, total, [d.info.steps_per_draw for d in draws])
         print(f"  phasedsl run_many done: {total:.1f} s", flush=True)
 
     if "numpyro" in methods:

@@ -208,9 +208,7 @@ def split_groups(draws, parts: int) -> list:
 
     out = []
     for k in range(parts):
-        info = {key: (val[k * r:(k + 1) * r] if isinstance(val, list) and len(val) == g
-                      else val) for key, val in (draws.info or {}).items()}
-        info["runs"] = r
+        info = None if draws.info is None else draws.info.of_runs(k * r, (k + 1) * r)
         out.append(draws._replace(
             params=cut(draws.params, k), indicators=cut(draws.indicators, k),
             logdensity=cut(draws.logdensity, k), weights=cut(draws.weights, k),

@@ -12,6 +12,7 @@ from phasedsl.analysis import events
 from phasedsl.analysis.diagnostics import ess
 from phasedsl.analysis.masses import summarise_point as summarise_record
 from phasedsl.analysis.records import Mass, PhaseMass, PointSummary
+from phasedsl.lower.run_info import NutsInfo
 from phasedsl.lower.target import Draws
 from phasedsl.output.notes import note_lines
 
@@ -186,8 +187,12 @@ def test_chains_in_different_phases_are_flagged():
     ind = np.zeros((4, 200, 2), bool)
     ind[[0, 2], :, 1] = rng.random((2, 200)) < 0.4      # chains 1, 3 visit `b`
     ind[:, :, 0] = ~ind[:, :, 1]
-    info = {"divergences": np.int64(3), "wall_s": np.float64(1.5), "acceptance": [0.9, 0.8],
-            "unrelated": 7}
+    info = NutsInfo(engine="nuts", compile_s=0.0, sample_s=1.0, wall_s=np.float64(1.5),
+                    grad_evals=np.int64(40), chain_method="vectorized", chains=4, draws=200,
+                    warmup=10, divergences=np.int64(3), divergences_per_chain=[3, 0, 0, 0],
+                    steps_per_draw=1.0, lockstep_factor=1.0, acceptance=[0.9, 0.8],
+                    grad_evals_warmup=0, grad_evals_per_chain=[10] * 4, step_size=[0.1] * 4,
+                    max_depth_hits=2)
     out = summarise_point(make_draws(ind, method="mcmc", info=info), NAMES)
     d = out["diagnostics"]
     assert d["mixing_ok"] is False
@@ -198,6 +203,8 @@ def test_chains_in_different_phases_are_flagged():
     assert d["rhat"]["b"] > 1.05
     assert d["divergences"] == 3 and type(d["divergences"]) is int
     assert d["wall_s"] == 1.5 and d["acceptance"] == [0.9, 0.8]
+    assert d["grad_evals_per_s"] == 40.0 and d["chain_method"] == "vectorized"
+    assert "max_depth_hits" not in d and "step_size" not in d  # the record's own, not kept
     assert "unrelated" not in d
     assert_plain(out)
 

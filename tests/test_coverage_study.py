@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from phasedsl.lower.run_info import SmcInfo
 from phasedsl.lower.target import Draws
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
@@ -33,11 +34,14 @@ def test_split_groups_keeps_each_runs_draws_and_masses():
     draws = Draws(params=rng.normal(size=(g, s, d)), indicators=rng.random((g, s, p)) < 0.4,
                   logdensity=rng.normal(size=(g, s)), weights=w / w.sum(1, keepdims=True),
                   method="repeats", log_z=rng.normal(size=g),
-                  info={"runs": g, "stages": list(range(g)), "particles": 5})
+                  info=SmcInfo(engine="smc", compile_s=0.0, sample_s=1.0, wall_s=1.0,
+                                 particle_block=None, particles=5, runs=g,
+                                 stages=list(range(g)), ess=[5.0] * g, acceptance=[0.9] * g,
+                                 reached_posterior=True))
     parts = coverage.split_groups(draws, 3)
     assert len(parts) == 3 and all(x.params.shape == (2, s, d) for x in parts)
-    assert parts[1].info["stages"] == [2, 3] and parts[1].info["runs"] == 2
-    assert parts[2].info["particles"] == 5
+    assert parts[1].info.stages == [2, 3] and parts[1].info.runs == 2
+    assert parts[2].info.particles == 5
     np.testing.assert_array_equal(parts[2].log_z, draws.log_z[4:])
     whole = coverage.group_masses(draws)
     np.testing.assert_allclose(np.concatenate([coverage.group_masses(x) for x in parts]), whole)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phasedsl.lower.run_info import NutsInfo
+
 from specfiles import tilted_well
 
 GOLDEN = Path(__file__).parent / "golden" / "draws.npz"
@@ -51,8 +53,9 @@ def _versions() -> str:
 def _arrays(prefix: str, draws) -> dict[str, np.ndarray]:
     out = {f"{prefix}/{f}": np.asarray(getattr(draws, f)) for f in FIELDS
            if getattr(draws, f) is not None}
-    if draws.info.get("engine") == "nuts":
-        out[f"{prefix}/info"] = np.hstack([draws.info[k] for k in NUTS_INFO]).astype(np.float64)
+    if isinstance(draws.info, NutsInfo):
+        out[f"{prefix}/info"] = np.hstack([getattr(draws.info, k) for k in NUTS_INFO]).astype(
+            np.float64)
     return out
 
 

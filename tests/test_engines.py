@@ -151,9 +151,9 @@ def test_nuts_gaussian_moments_and_no_retrace():
         draws = engine.run(key, {"mu": mu, "sigma": sigma})
         if calls_after_first is None:
             calls_after_first = counter.calls
-            assert draws.info["compile_s"] > 0
+            assert draws.info.compile_s > 0
         else:
-            assert draws.info["compile_s"] == 0.0
+            assert draws.info.compile_s == 0.0
         x = draws.params[..., 0]
         assert draws.params.shape == (4, 1000, 1)
         assert draws.indicators.shape == (4, 1000, 1) and draws.indicators.dtype == bool
@@ -168,11 +168,11 @@ def test_nuts_gaussian_moments_and_no_retrace():
         np.testing.assert_allclose(draws.logdensity, lp - 0.5 * ((x - mu) / sigma) ** 2,
                                    rtol=1e-4, atol=1e-4)
         info = draws.info
-        assert info["divergences"] == 0
-        assert len(info["step_size"]) == 4
-        assert 0.6 < info["acceptance"] <= 1.0
-        assert info["grad_evals"] >= 1000 * 4 * info["steps_per_draw"]
-        assert info["wall_s"] >= info["sample_s"] > 0
+        assert info.divergences == 0
+        assert len(info.step_size) == 4
+        assert 0.6 < info.acceptance <= 1.0
+        assert info.grad_evals >= 1000 * 4 * info.steps_per_draw
+        assert info.wall_s >= info.sample_s > 0
     assert counter.calls == calls_after_first  # the sweep did not re-trace
     assert engine.traces == 1
 
@@ -313,7 +313,7 @@ def test_smc_gaussian_evidence_and_no_retrace(block):
             np.sqrt(2 * np.pi) * sigma)
         assert draws.method == "repeats" and draws.log_z.shape == (8,)
         assert abs(draws.log_z.mean() - log_z) < 0.05
-        assert draws.info["reached_posterior"]
+        assert draws.info.reached_posterior
         np.testing.assert_allclose(draws.weights.sum(axis=1), 1.0, atol=1e-9)
         post_var = 1.0 / (1.0 / 100.0 + 1.0 / sigma**2)
         means = np.einsum("rn,rn->r", draws.weights, draws.params[..., 0])
@@ -322,7 +322,7 @@ def test_smc_gaussian_evidence_and_no_retrace(block):
         masses = np.einsum("rn,rn->r", draws.weights, draws.indicators[..., 0])
         assert abs(masses.mean() - 0.5) < max(4 * masses.std(ddof=1) / np.sqrt(8), 0.01)
         np.testing.assert_allclose(draws.phase_log_z[:, 0], draws.log_z + np.log(masses))
-        assert all(s > 1 for s in draws.info["stages"])
+        assert all(s > 1 for s in draws.info.stages)
     assert counter.calls == calls and engine.traces == 1
 
 
@@ -338,9 +338,9 @@ def test_smc_final_stages_add_generations_at_the_posterior():
                                         "final_stages": 3})
     a = plain.run(jax.random.PRNGKey(4), ctx)
     b = final.run(jax.random.PRNGKey(4), ctx)
-    assert [s + 3 for s in a.info["stages"]] == b.info["stages"]
-    assert b.info["reached_posterior"]
-    assert min(b.info["ess"]) > 1.5 * max(a.info["ess"])
+    assert [s + 3 for s in a.info.stages] == b.info.stages
+    assert b.info.reached_posterior
+    assert min(b.info.ess) > 1.5 * max(a.info.ess)
     var = 100.0 + 0.01
     log_z = -0.5 / var - 0.5 * np.log(2 * np.pi * var) + np.log(np.sqrt(2 * np.pi) * 0.1)
     assert abs(b.log_z.mean() - log_z) < 0.05

@@ -138,16 +138,16 @@ def test_flat_engine_samples_the_posterior():
                                               "chain_method": "flat"})
     ctxs = [{"mu": jnp.float32(m)} for m in (1.0, -1.0)]
     many = engine.run_many([0, 1], ctxs)
-    assert [d.info["method"] for d in many] == ["flat", "flat"]
+    assert [d.info.method for d in many] == ["flat", "flat"]
     for d, mu in zip(many, (1.0, -1.0)):
         mean, sd = posterior(mu)
         x = d.params.reshape(-1, 3)
         assert np.all(np.abs(x.mean(axis=0) - mean) <= 0.15 * sd + 0.02), (x.mean(axis=0), mean)
         np.testing.assert_allclose(x.std(axis=0), sd, rtol=0.12)
-        assert d.params.shape == (4, 1000, 3) and d.info["divergences"] == 0
-        assert 0.7 < d.info["acceptance"] < 0.99
-        assert len(d.info["grad_evals_per_chain"]) == 4
-        assert sum(d.info["grad_evals_per_chain"]) == d.info["grad_evals"]
+        assert d.params.shape == (4, 1000, 3) and d.info.divergences == 0
+        assert 0.7 < d.info.acceptance < 0.99
+        assert len(d.info.grad_evals_per_chain) == 4
+        assert sum(d.info.grad_evals_per_chain) == d.info.grad_evals
     # the first point's chains in another batch of the same width: keyed by themselves
     other = engine.run_many([0, 2], [ctxs[0], {"mu": jnp.float32(3.0)}])
     np.testing.assert_array_equal(other[0].params, many[0].params)
@@ -160,5 +160,5 @@ def test_no_warmup_runs_with_unit_step_and_mass():
         engine = make_engine("nuts", gaussian(start=1.0), {"chains": 2, "draws": 50,
                                                            "warmup": 0, "chain_method": method})
         d = engine.run(0, {"mu": jnp.float32(1.0)})
-        assert d.info["step_size"] == [1.0, 1.0] and d.info["grad_evals_warmup"] == 0
+        assert d.info.step_size == [1.0, 1.0] and d.info.grad_evals_warmup == 0
         assert d.params.shape == (2, 50, 3)

@@ -156,7 +156,7 @@ def test_run_records_lcoef_and_setting_turns_it_off(tmp_path):
     assert rec["lambda_method"] == "logz" and abs(rec["lambda"] - 0.5034) < 1e-3
     assert point["diagnostics"]["lcoef_s"] >= 0
     assert PointSummary.from_json(point).lcoef == point["lcoef"]
-    assert (tmp_path / "on" / "lambda.png").exists()
+    assert (tmp_path / "on" / "lambda.png").exists(), run.figure_error
     assert "learning coefficients" in run.text()
     off = phasedsl.load(str(ROOT / "specs/example_4_1_first_order.phase"),
                         {"engine": "quadrature", "lcoef": "0"})

@@ -47,3 +47,23 @@ def test_the_functions_go_with_their_compiled_spec():
     del compiled
     gc.collect()
     assert key not in _CACHE
+
+
+def test_density_curves_are_the_normalised_posterior_of_the_energy():
+    """The energy figure's curves against the density written out by hand: uniform prior on
+    [-2, 2], n = 20, beta = 1, so ``p(w) = exp(-20 K(w)) / Z`` with ``K = w^4 - 2 w^2 + theta w``,
+    ``Z`` the trapezoid sum on the same grid; one trace serves both sweep values."""
+    from phasedsl.measure.density import density_curves
+
+    compiled = compile_spec(load_text(TEXT, "t.phase").checked)
+    grid = np.linspace(-2.0, 2.0, 801)
+    curves = density_curves(compiled, grid, [0.0, 1.5])
+    assert curves.shape == (2, 801)
+    for theta, got in zip((0.0, 1.5), curves):
+        energy = grid**4 - 2 * grid**2 + theta * grid
+        p = np.exp(-20 * (energy - energy.min()))
+        want = p / np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(grid))
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-6 * want.max())
+    assert curves[0, 400] < 1e-6 * curves[0].max()  # the barrier at w = 0, theta = 0
+    assert curves[1, :400].sum() > 100 * curves[1, 400:].sum()  # tilted: the left well
+    assert functions(compiled).logdensity._cache_size() == 1

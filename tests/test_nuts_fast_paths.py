@@ -81,10 +81,10 @@ def test_run_many_sequential_equals_run_and_compiles_once():
         np.testing.assert_array_equal(one.params, batched.params)
         np.testing.assert_array_equal(one.indicators, batched.indicators)
         assert batched.params.shape == (3, 300, 2) and batched.method == "mcmc"
-        assert batched.info["call_points"] == 2 and batched.info["chain_method"] == "sequential"
-    assert many[0].info["compile_s"] > 0 and many[1].info["compile_s"] == 0.0
+        assert batched.info.call_points == 2 and batched.info.chain_method == "sequential"
+    assert many[0].info.compile_s > 0 and many[1].info.compile_s == 0.0
     again = engine.run_many(jnp.stack(keys), stack_contexts(ctxs), method="sequential")
-    assert again[0].info["compile_s"] == 0.0 and engine.traces == 2
+    assert again[0].info.compile_s == 0.0 and engine.traces == 2
     np.testing.assert_array_equal(again[1].params, many[1].params)
 
 
@@ -97,9 +97,9 @@ def test_vectorized_chains_and_points_sample_the_posterior():
         post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.25)
         x = d.params[..., 0]
         assert abs(x.mean() - post_var * mu / 0.25) < 0.1
-        assert d.info["lockstep_factor"] >= 1.0 and d.info["divergences"] == 0
+        assert d.info.lockstep_factor >= 1.0 and d.info.divergences == 0
     one = engine.run(0, ctxs[0])
-    assert one.info["chain_method"] == "vectorized" and one.params.shape == (3, 300, 2)
+    assert one.info.chain_method == "vectorized" and one.params.shape == (3, 300, 2)
     with pytest.raises(ValueError, match="chain_method"):
         make_engine("nuts", gaussian_target(), {"chain_method": "threads"})
 
@@ -113,23 +113,23 @@ engine = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "se
 ctxs = [{"mu": jnp.float32(m), "sigma": jnp.float32(0.5)} for m in (1.0, -2.0, 0.5)]
 keys = [jax.random.PRNGKey(i) for i in range(3)]
 many = engine.run_many(keys, ctxs, method="sequential")  # 3 points padded to 4 over 2 devices
-assert [d.info["devices"] for d in many] == [2, 2, 2] and len(many) == 3
+assert [d.info.devices for d in many] == [2, 2, 2] and len(many) == 3
 for k, c, d in zip(keys, ctxs, many):
     np.testing.assert_array_equal(engine.run(k, c).params, d.params)
 one = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "sequential",
                                                "devices": 1}).run_many(keys, ctxs)
-assert one[0].info["devices"] == 1
+assert one[0].info.devices == 1
 flat = make_engine("nuts", gaussian_target(), {**SETTINGS, "chain_method": "flat"})
 # chains dealt over 2 devices; a chain's randomness is its own, but shard_map compiles
 # another program, whose rounding NUTS amplifies: compare the posterior, not the bits
 for c, d in zip(ctxs, flat.run_many(keys, ctxs)):
     post_var = 1.0 / (1.0 / 100.0 + 1.0 / 0.25)
     assert abs(d.params[..., 0].mean() - post_var * float(c["mu"]) / 0.25) < 0.1
-    assert d.info["devices"] == 2 and d.info["method"] == "flat"
+    assert d.info.devices == 2 and d.info.method == "flat"
 smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior_draws": 4})
 for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     np.testing.assert_array_equal(smc.run(k, c).params, d.params)
-    assert d.info["devices"] == 2 and d.method == "repeats"
+    assert d.info.devices == 2 and d.method == "repeats"
 # a lone sweep point still spreads its NUTS chains over the devices; SMC's runs one call
 from pathlib import Path
 from phasedsl.language.check import check
@@ -143,7 +143,7 @@ for engine_name, devices in (("nuts", 2), ("smc", None)):
     compiled = compile_spec(checked)
     engine = make_engine(engine_name, compiled.target, checked.sample)
     (point, draws), = sample_points(engine, compiled, [(0, checked.sweep_values[0])], 0)
-    assert draws.info.get("devices") == devices, (engine_name, draws.info.get("devices"))
+    assert draws.info.devices == devices, (engine_name, draws.info.devices)
 print("ok")
 """
 

@@ -190,7 +190,7 @@ for method, settings in (("sequential", {}), ("flat", {}),
     got = []
     with ticks.reporting(got.append):
         reported = engine.run_many(keys, ctxs, method=method)
-    assert all(d.info["devices"] == 2 for d in reported)
+    assert all(d.info.devices == 2 for d in reported)
     for a, b in zip(plain, reported):
         assert np.array_equal(a.params, b.params) and np.array_equal(a.weights, b.weights)
         assert a.divergent is None or np.array_equal(a.divergent, b.divergent)

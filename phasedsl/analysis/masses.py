@@ -12,20 +12,14 @@ from itertools import combinations
 import numpy as np
 
 from ..language.grid import Cell
+from ..lower.run_info import SmcInfo
 from ..lower.target import Draws
 from .diagnostics import ess, ess_bulk, split_rhat
 from .mixing import chain_findings, direction_findings, repeat_findings, rhat_findings
 from .records import Mass, PhaseMass, PointSummary, plain
 
-__all__ = ["summarise_point", "within_se", "PASS_THROUGH", "MIN_REPEATS"]
+__all__ = ["summarise_point", "within_se", "MIN_REPEATS"]
 
-# engine info keys a point's diagnostics keep (SMC's per-run particle ESS is stored as
-# ``particle_ess``: it is not a bulk ESS)
-PASS_THROUGH = ("wall_s", "compile_s", "sample_s", "grad_evals", "grad_evals_per_s",
-                "steps_per_draw", "acceptance", "divergences", "lockstep_factor", "chain_method",
-                "grad_evals_per_chain", "devices", "stages", "reached_posterior",
-                "tempered_from_prior")
-_RENAMED = {"particle_ess": "ess"}
 MIN_REPEATS = 4  # independent repeats needed before their spread is quoted as a standard error
 
 
@@ -78,8 +72,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
 
     Returns the point's ``PointSummary`` at sweep value ``value``: masses, ``other``, the
     preferred phase, Jaccard overlaps, ``log_z``, diagnostics (``rhat_max``, ``ess_min``,
-    ``mixing_ok``, ``rhat``, ``ess`` and the engine's numbers in ``PASS_THROUGH``) and the
-    mixing findings (``phasedsl.analysis.mixing``).
+    ``mixing_ok``, ``rhat``, ``ess`` and the numbers the engine's record keeps,
+    ``RunInfo.kept``) and the mixing findings (``phasedsl.analysis.mixing``).
 
     ``se``: ``"mcmc"``: ``sqrt(p (1 - p) / ESS)`` with the multi-chain ESS of the indicator
     (weights, if any, are ignored there; with fewer than 8 draws per chain the ESS falls back
@@ -141,7 +135,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
                  else None)
     overlap = _overlaps(group_mean, ind, phase_names)
     diag, findings = _mixing(draws, fi, group_mass, phase_names)
-    diag.update(_engine_numbers(draws.info or {}, method))
+    if draws.info is not None:  # the engine's numbers a point keeps (``RunInfo.kept``)
+        diag.update(plain(draws.info.kept()))
     value = Cell(*map(float, value)) if isinstance(value, tuple) else float(value)
     return PointSummary(value, phases, other, preferred, overlap,
                         draws.log_z is not None, log_z, diag, findings=tuple(findings))
@@ -219,18 +214,8 @@ def _mixing(draws: Draws, fi, group_mass, names) -> tuple[dict, list]:
     elif method == "repeats" and n_groups > 1:
         for k, name in enumerate(names):
             findings += repeat_findings(name, group_mass[:, k])
-        if draws.log_z is not None and (draws.info or {}).get("directions") is not None:
-            findings += direction_findings(np.asarray(draws.log_z, float),
-                                           draws.info["directions"])
+        info = draws.info
+        if draws.log_z is not None and isinstance(info, SmcInfo) and info.directions is not None:
+            findings += direction_findings(np.asarray(draws.log_z, float), info.directions)
     diag["mixing_ok"] = not findings
     return diag, findings
-
-
-def _engine_numbers(info: dict, method: str) -> dict:
-    """The engine's own numbers a point keeps (``PASS_THROUGH``, and for repeats those
-    renamed by ``_RENAMED``)."""
-    out = {key: plain(info[key]) for key in PASS_THROUGH if key in info}
-    if method == "repeats":
-        out.update({key: plain(info[source]) for key, source in _RENAMED.items()
-                    if source in info})
-    return out

@@ -189,7 +189,7 @@ class ManyCaller:
         for v in range(points):
             d = to_draws(jax.tree.map(lambda a: a[v], out), compile_s if v == 0 else 0.0,
                          sample_s / points, wall_s / points)
-            d.info.update(method=method, call_points=points, call_sample_s=sample_s,
-                          call_compile_s=compile_s, devices=devices)
-            draws.append(d)
+            draws.append(d._replace(info=d.info.replace(
+                method=method, call_points=points, call_sample_s=sample_s,
+                call_compile_s=compile_s, devices=devices)))
         return draws

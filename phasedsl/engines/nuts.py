@@ -49,6 +49,7 @@ from phasedsl.engines.base import (
 from phasedsl.language.settings import defaults
 from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
+from phasedsl.lower.run_info import NutsInfo
 
 __all__ = ["CHAIN_METHODS", "DEFAULTS", "NutsEngine", "build_chain", "build_nuts", "chain_keys",
            "draw_record", "window_warmup"]
@@ -308,40 +309,38 @@ class NutsEngine(TimedRun):
         item_ctxs = jax.tree.map(lambda a: jnp.repeat(a, chains, axis=0), ctxs)
         method = method or self.chain_method
         draws = self._many.run_many(items, item_ctxs, method, self._draws, group=chains)
-        for d in draws:
-            d.info["chain_method"] = method  # how these chains ran, whatever the engine's default
-        return draws
+        # how these chains ran, whatever the engine's default
+        return [d._replace(info=d.info.replace(chain_method=method)) for d in draws]
 
     def _draws(self, out: ChainOutput, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         """``out``: numpy arrays with a leading ``[chains]`` axis."""
         divergent, steps, warmup_steps = out.divergent, out.steps, out.warmup_steps
         grad_evals = int(steps.sum(dtype=np.int64) + warmup_steps.sum(dtype=np.int64))
-        info = {
-            "engine": "nuts",
-            "chain_method": self.chain_method,
-            "chains": self.settings["chains"],
-            "draws": self.settings["draws"],
-            "warmup": self.settings["warmup"],
-            "divergences": int(divergent.sum()),
-            "divergences_per_chain": [int(v) for v in divergent.sum(axis=1)],
-            "steps_per_draw": float(steps.mean()),
+        info = NutsInfo(
+            engine="nuts",
+            chain_method=self.chain_method,
+            chains=self.settings["chains"],
+            draws=self.settings["draws"],
+            warmup=self.settings["warmup"],
+            divergences=int(divergent.sum()),
+            divergences_per_chain=[int(v) for v in divergent.sum(axis=1)],
+            steps_per_draw=float(steps.mean()),
             # work of the chains in lockstep (vmap) over the work of each chain alone:
             # sum over draws of the longest chain's steps / of the mean steps (1 = no waste)
-            "lockstep_factor": float(steps.max(axis=0).sum() / max(steps.mean(axis=0).sum(), 1)),
-            "acceptance": float(out.accept.mean()),
-            "grad_evals": grad_evals,
-            "grad_evals_warmup": int(warmup_steps.sum(dtype=np.int64)),
+            lockstep_factor=float(steps.max(axis=0).sum() / max(steps.mean(axis=0).sum(), 1)),
+            acceptance=float(out.accept.mean()),
+            grad_evals=grad_evals,
+            grad_evals_warmup=int(warmup_steps.sum(dtype=np.int64)),
             # leapfrog steps of each chain, warmup included: a flat batch runs as many loop
             # iterations as its busiest chain has steps
-            "grad_evals_per_chain": [int(v) for v in
-                                     steps.sum(axis=1, dtype=np.int64) + warmup_steps],
-            "compile_s": compile_s,
-            "sample_s": sample_s,
-            "wall_s": wall_s,
-            "grad_evals_per_s": grad_evals / sample_s if sample_s > 0 else float("nan"),
-            "step_size": [float(v) for v in out.step_size],
-            "max_depth_hits": int((steps >= 2 ** self.settings["max_depth"] - 1).sum()),
-        }
+            grad_evals_per_chain=[int(v) for v in
+                                  steps.sum(axis=1, dtype=np.int64) + warmup_steps],
+            compile_s=compile_s,
+            sample_s=sample_s,
+            wall_s=wall_s,
+            step_size=[float(v) for v in out.step_size],
+            max_depth_hits=int((steps >= 2 ** self.settings["max_depth"] - 1).sum()),
+        )
         return Draws(
             params=out.x,
             indicators=out.ind,

@@ -40,6 +40,7 @@ from phasedsl.language.traits import TRAITS
 from phasedsl.engines.many import is_list_of_contexts
 from phasedsl.engines.outputs import GridOutput
 from phasedsl.lower.target import Draws, Target
+from phasedsl.lower.run_info import QuadratureInfo
 
 __all__ = ["QuadratureEngine", "DEFAULTS"]
 
@@ -289,19 +290,18 @@ class QuadratureEngine(TimedRun):
             weights /= weights.sum()
         wall_s += time.perf_counter() - t0
         n_nodes = out.nodes.shape[0]
-        info = {
-            "engine": "quadrature",
-            "points": self.settings["points"],
-            "nodes": int(n_nodes),
-            "dim": self.dim,
-            "compile_s": compile_s,
-            "sample_s": wall_s - compile_s,  # the grid's integration is its sampling
-            "wall_s": wall_s,
-        }
-        if self.dim == 1:
-            info.update(order=self.settings["order"], bisect=self.settings["bisect"])
-        else:
-            info.update(subdivisions=self.settings["subdivisions"])
+        shape = (dict(order=self.settings["order"], bisect=self.settings["bisect"])
+                 if self.dim == 1 else dict(subdivisions=self.settings["subdivisions"]))
+        info = QuadratureInfo(
+            engine="quadrature",
+            points=self.settings["points"],
+            nodes=int(n_nodes),
+            dim=self.dim,
+            compile_s=compile_s,
+            sample_s=wall_s - compile_s,  # the grid's integration is its sampling
+            wall_s=wall_s,
+            **shape,
+        )
         return Draws(
             params=out.nodes[None],
             indicators=out.ind[None],

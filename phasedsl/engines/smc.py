@@ -84,6 +84,7 @@ from phasedsl.engines.devices import default_method, default_particle_block
 from phasedsl.engines.many import ManyCaller
 from phasedsl.engines.outputs import SmcOutput
 from phasedsl.lower.target import Draws, Target
+from phasedsl.lower.run_info import SmcInfo
 
 __all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples",
            "tempering_path"]
@@ -284,27 +285,26 @@ class SmcEngine(TimedRun):
         grad_evals = int(
             stages.astype(np.int64).sum() * s["mutations"] * s["integration_steps"] * n
         )
-        info = {
-            "engine": "smc",
-            "particle_block": self.particle_block,
-            "particles": n,
-            "runs": s["runs"],
-            "samples_out": index.shape[1],
-            "stages": [int(v) for v in stages],
-            "ess": [float(v) for v in ess],
-            "acceptance": [float(v) for v in out.acceptance],
-            "step_scale": [float(v) for v in out.scale],
-            "reached_posterior": bool(np.all(lam >= 1.0)),
-            "final_lambda": [float(v) for v in lam],
-            "grad_evals": grad_evals,
-            "compile_s": compile_s,
-            "sample_s": sample_s,
-            "wall_s": wall_s,
-            "grad_evals_per_s": grad_evals / sample_s if sample_s > 0 else float("nan"),
+        info = SmcInfo(
+            engine="smc",
+            particle_block=self.particle_block,
+            particles=n,
+            runs=s["runs"],
+            samples_out=index.shape[1],
+            stages=[int(v) for v in stages],
+            ess=[float(v) for v in ess],
+            acceptance=[float(v) for v in out.acceptance],
+            step_scale=[float(v) for v in out.scale],
+            reached_posterior=bool(np.all(lam >= 1.0)),
+            final_lambda=[float(v) for v in lam],
+            grad_evals=grad_evals,
+            compile_s=compile_s,
+            sample_s=sample_s,
+            wall_s=wall_s,
             # the tempering path per run (analysis.lcoef.path_fit): each stage's lambda and
             # the weighted ensemble's mean and variance of -loglik there
-            "path": tempering_path(out.path_lam, out.path_energy, out.path_var, stages),
-        }
+            path=tempering_path(out.path_lam, out.path_energy, out.path_var, stages),
+        )
         return Draws(
             params=x,
             indicators=ind,

@@ -39,6 +39,7 @@ from phasedsl.engines.base import CompiledCache, as_arrays, as_key, unconstraine
 from phasedsl.engines.smc import SmcEngine, build_smc, hmc_moves
 from phasedsl.language.traits import TRAITS
 from phasedsl.lower.target import Draws, Target
+from phasedsl.lower.run_info import SmcInfo
 
 __all__ = ["SmcPathEngine", "build_path"]
 
@@ -211,9 +212,9 @@ class SmcPathEngine(SmcEngine):
         samples of non-negligible weight."""
         d = self._draws(first, 0.0, 0.0, 0.0)
         return {"x": d.params, "ind": d.indicators, "logdensity": d.logdensity,
-                "weights": d.weights, "log_z": d.log_z, "stages": np.asarray(d.info["stages"]),
-                "moves": np.asarray(d.info["stages"]),
-                "acceptance": np.asarray(d.info["acceptance"]), "ess": np.asarray(d.info["ess"]),
+                "weights": d.weights, "log_z": d.log_z, "stages": np.asarray(d.info.stages),
+                "moves": np.asarray(d.info.stages),
+                "acceptance": np.asarray(d.info.acceptance), "ess": np.asarray(d.info.ess),
                 "retempered": True}
 
     def _combine(self, parts: list[dict], compile_s: float, sample_s: float) -> Draws:
@@ -239,15 +240,15 @@ class SmcPathEngine(SmcEngine):
         cat = lambda key: [float(v) for p in parts for v in np.asarray(p[key]).reshape(-1)]
         s = self.settings
         moves = sum(int(v) for v in cat("moves"))
-        info = {"engine": self.name, "particle_block": self.particle_block,
-                "particles": s["particles"], "runs": s["runs"], "stages": [int(v) for v in cat("stages")],
-                "ess": cat("ess"), "acceptance": cat("acceptance"), "reached_posterior": True,
-                "tempered_from_prior": any(p.get("retempered") for p in parts),
-                "directions": [int(v) for p in parts for v in p["direction"]],
-                "grad_evals": moves * (self.bridge_mutations or s["mutations"])
-                * s["integration_steps"] * s["particles"],
-                "compile_s": compile_s, "sample_s": sample_s, "wall_s": sample_s + compile_s}
-        info["grad_evals_per_s"] = info["grad_evals"] / sample_s if sample_s > 0 else float("nan")
+        info = SmcInfo(
+            engine=self.name, particle_block=self.particle_block, particles=s["particles"],
+            runs=s["runs"], stages=[int(v) for v in cat("stages")], ess=cat("ess"),
+            acceptance=cat("acceptance"), reached_posterior=True,
+            tempered_from_prior=any(p.get("retempered") for p in parts),
+            directions=[int(v) for p in parts for v in p["direction"]],
+            grad_evals=moves * (self.bridge_mutations or s["mutations"])
+            * s["integration_steps"] * s["particles"],
+            compile_s=compile_s, sample_s=sample_s, wall_s=sample_s + compile_s)
         return Draws(params=x, indicators=ind, logdensity=logd, weights=weights,
                      method="repeats", log_z=log_z, phase_log_z=phase_log_z, info=info)
 

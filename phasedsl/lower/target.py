@@ -16,6 +16,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from .run_info import RunInfo
+
 
 class Context(NamedTuple):
     """The data a compiled spec's target functions see at one sweep value.
@@ -86,8 +88,9 @@ class Draws(NamedTuple):
     - ``log_z: f[G] | None``: absolute log normalising constant per group, where the engine
       gives it (quadrature, SMC).
     - ``phase_log_z: f[G, P] | None``: absolute ``log integral_phase prior * likelihood``.
-    - ``info``: engine diagnostics (plain Python numbers and lists: divergences, steps,
-      acceptance, wall time, compile time, gradient evaluations, ...).
+    - ``info``: the engine's record of the sampling (``lower.run_info``: ``SmcInfo``,
+      ``NutsInfo``, ``QuadratureInfo``; timing, gradient evaluations, stages, divergences,
+      ...).
     - ``divergent: bool[G, S] | None``: whether the transition to each draw diverged (NUTS;
       ``None`` for engines without divergences and for draws saved before it was kept).
     """
@@ -99,5 +102,5 @@ class Draws(NamedTuple):
     method: str
     log_z: np.ndarray | None = None
     phase_log_z: np.ndarray | None = None
-    info: dict | None = None
+    info: RunInfo | None = None
     divergent: np.ndarray | None = None

@@ -5,7 +5,9 @@ closed-over constant.
 
 - ``indicators(params f[N, D], ctx) -> bool[N, P]``: each draw's phases;
 - ``probe(key, ctx) -> (points f[PROBES, D], logprior f[PROBES], loglik f[PROBES])``: the
-  health check's prior draws (``measure.health``).
+  health check's prior draws (``measure.health``);
+- ``logdensity(params f[N, D], ctx) -> f[N]``: the unnormalised log posterior (the energy
+  figure's density curves, ``measure.density``).
 
 The cache holds a weak reference to each compiled spec (a ``Compiled`` record is neither
 hashable nor to be mutated), so it ends with it.
@@ -29,6 +31,7 @@ class Functions(NamedTuple):
 
     indicators: Callable
     probe: Callable
+    logdensity: Callable
 
 
 def _build(compiled) -> Functions:
@@ -44,7 +47,8 @@ def _build(compiled) -> Functions:
         return x, lp, ll
 
     indicators = jax.vmap(target.indicators, in_axes=(0, None))
-    return Functions(jax.jit(indicators), jax.jit(probe))
+    logdensity = jax.vmap(target.logdensity, in_axes=(0, None))
+    return Functions(jax.jit(indicators), jax.jit(probe), jax.jit(logdensity))
 
 
 def functions(compiled) -> Functions:

@@ -27,6 +27,7 @@ import sympy as sp
 
 from ..analysis.lcoef import (LearningCoefficient, PhaseDraws, PhaseMinimum, path_estimate,
                               phase_estimate)
+from ..lower.run_info import SmcInfo
 
 __all__ = ["LcoefStep", "n_beta", "STARTS", "descent_flow"]
 
@@ -220,7 +221,7 @@ class LcoefStep:
                for j, name in enumerate(names)}
         posterior = self._one(len(names), "posterior", inds[..., -1], None, *args)
         # tempered SMC: lambda from the tempering path (analysis.lcoef.path_estimate)
-        return out, path_estimate(posterior, (draws.info or {}).get("path"))
+        return out, path_estimate(posterior, draws.info.path if isinstance(draws.info, SmcInfo) else None)
 
     @staticmethod
     def _one(j, name, member, exact, draws, energy, flat, ctx, optimise, checked, value, dtype):

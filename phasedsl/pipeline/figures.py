@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..analysis.thinning import thin_indices
 from ..language.values import AllOf, AnyOf, Region, Symmetric, Vec
+from ..measure.density import density_curves
 from ..rundir import draws_path, load_draws
 
 __all__ = ["PlanePanel", "PlaneFigure", "EnergyFigure", "figure_data", "plane_regions",
@@ -163,25 +164,17 @@ def plane_figure(checked, compiled, folder, results: dict) -> PlaneFigure | None
 
 def energy_figure(checked, compiled, results: dict) -> EnergyFigure:
     """The data of ``energy.png``: ``phi(w) exp(-n beta K(w))`` normalised on a grid of the
-    box (of +- 4 prior sd without a box), at every sweep value of the run."""
-    import jax
-    import jax.numpy as jnp
-
+    box (of +- 4 prior sd without a box), at every sweep value of the run
+    (``measure.density``)."""
     lo, hi = checked.slots[0].lower, checked.slots[0].upper
     if not (np.isfinite(lo) and np.isfinite(hi)):
         mean, sd = checked.prior[1:] if checked.prior[0] == "normal" else (0.0, 1.0)
         lo, hi = float(mean) - 4 * float(sd), float(mean) + 4 * float(sd)
     grid = np.linspace(lo, hi, 2001)
     values = np.array(results["sweep"]["values"], float)
-    logdensity = jax.jit(jax.vmap(compiled.target.logdensity, in_axes=(0, None)))
-    curves = []
-    for v in values:
-        ld = np.asarray(logdensity(jnp.asarray(grid[:, None], jnp.float32), compiled.context(v)))
-        p = np.nan_to_num(np.exp(ld.astype(float) - np.max(ld[np.isfinite(ld)])))
-        curves.append(p / np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(grid)))
     spans = [line_regions(checked, v) for v in values]
-    return EnergyFigure(str(checked.symbols[0]), grid, values, np.asarray(curves), spans,
-                        checked.phase_names)
+    return EnergyFigure(str(checked.symbols[0]), grid, values,
+                        density_curves(compiled, grid, values), spans, checked.phase_names)
 
 
 def figure_data(checked, folder, results: dict) -> list:
