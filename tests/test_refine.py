@@ -233,6 +233,26 @@ def test_minimum_changes_bisection_and_pairing():
     assert "not a destruction" in event_text(q_floor.to_json(), "t", floor_of=0.005)
 
 
+def test_the_report_says_why_mass_and_well_disagree():
+    """A creation whose floor crossing comes before the well (PT1's `degenerate`: mass from
+    1.045-1.06, a minimum from 1.131) says the early mass is on a slope; a destruction whose
+    mass falls below the floor while the well persists says it is outweighed; overlapping
+    spans say nothing."""
+    def text(kind, floor, at):
+        e = Event(2, kind, (1.0, 1.2), phase="p", at=at, interval=(at - 0.004, at + 0.004),
+                  extra={"criterion": "minimum", "floor": {"between": list(floor)}})
+        return event_text(e.to_json(), "theta", floor_of=0.005)
+
+    early = text("creation", (1.045, 1.06), 1.131)
+    assert early.endswith("between theta = 1.045 and 1.06: before its well exists the phase "
+                          "holds mass that flows out of it, to minima elsewhere (draws on a "
+                          "slope of the potential, not in a well)")
+    assert "outweighed by the others, not destroyed" in text("destruction", (0.1, 0.2), 1.5)
+    assert "mass stays on the slope where the well was" in text("destruction", (1.6, 1.7), 1.5)
+    assert "exists before it holds that much mass" in text("creation", (1.6, 1.7), 1.5)
+    assert text("creation", (1.1, 1.2), 1.15).endswith("between theta = 1.1 and 1.2")
+
+
 def test_a_floor_crossing_is_the_event_only_where_the_phase_is_no_well():
     floor = Event(2, "destruction", (0.1, 0.2), phase="p")
     for holds, secondary in (("throughout", True), ("nowhere", False), ("unknown", False)):

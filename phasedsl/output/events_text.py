@@ -41,7 +41,7 @@ def event_text(event: dict, sweep: str, dof=None, floor_of=None) -> str:
         floor = event.get("floor")
         if floor is None:
             return text + " (its mass crosses no floor near there)"
-        return text + "; " + floor_words(event["kind"], floor, sweep, floor_of)
+        return text + "; " + floor_words(event["kind"], floor, sweep, floor_of, event.get("at"))
     if event.get("secondary"):
         verb = "falls below" if event["kind"] == "destruction" else "rises above"
         return (f"{event['phase']}: its mass {verb} the floor"

@@ -7,7 +7,7 @@ from dataclasses import fields
 from ..analysis.mixing import RHAT_LIMIT, Finding
 
 __all__ = ["note_lines", "point_notes", "shown_above", "refinement_words", "minimum_words",
-           "floor_words", "unresolved_span"]
+           "floor_words", "order_words", "unresolved_span"]
 
 
 def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
@@ -124,10 +124,32 @@ def minimum_words(info: dict, kind: str, sweep: str) -> str:
     return "whether the phase holds a local minimum is unknown (no draws in it somewhere)"
 
 
-def floor_words(kind: str, floor: dict, sweep: str, level=None) -> str:
+def order_words(kind: str, floor_between, at) -> str:
+    """Why a phase's mass and its well disagree, where the floor crossing ``floor_between``
+    (``(lo, hi)``) lies wholly on one side of the well's change at ``at``; a clause that
+    starts with ": " (empty where they overlap or one is unknown)."""
+    if at is None or floor_between is None:
+        return ""
+    lo, hi = floor_between
+    before, after = hi <= at, lo >= at
+    if kind == "creation" and before:
+        return (": before its well exists the phase holds mass that flows out of it, to "
+                "minima elsewhere (draws on a slope of the potential, not in a well)")
+    if kind == "creation" and after:
+        return ": its well exists before it holds that much mass (outweighed by the others)"
+    if kind == "destruction" and before:
+        return (": the well still exists after its mass is gone below the floor (outweighed "
+                "by the others, not destroyed)")
+    if kind == "destruction" and after:
+        return (": mass stays on the slope where the well was, after the well has gone")
+    return ""
+
+
+def floor_words(kind: str, floor: dict, sweep: str, level=None, at=None) -> str:
     """The floor crossing beside a local-minimum event, its secondary line
     (``Event.extra["floor"]``: ``between``, and where present ``other_floors``, how it moves
-    with the floor); ``level``: the run's ``report.floor``."""
+    with the floor); ``level``: the run's ``report.floor``; ``at``: where the well changes
+    (``order_words``: why the two differ, where they do)."""
     verb = "first falls below" if kind == "destruction" else "first exceeds"
     lo, hi = floor["between"]
     text = (f"its mass {verb} {'the floor' if level is None else f'{level:g}'} between "
@@ -137,7 +159,7 @@ def floor_words(kind: str, floor: dict, sweep: str, level=None) -> str:
         text += " (" + "; ".join(f"floor {m['floor']:g}: " + (
             "not crossed" if m["between"] is None
             else f"{_fmt4(m['between'][0])}-{_fmt4(m['between'][1])}") for m in moves) + ")"
-    return text
+    return text + order_words(kind, (lo, hi), at)
 
 
 def point_notes(point: dict) -> list[str]:
