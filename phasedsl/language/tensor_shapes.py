@@ -16,7 +16,7 @@ ELEMENTWISE = ("identity", "relu", "tanh", "gelu", "sigmoid", "swish", "exp", "l
                "abs", "sin", "cos", "step")
 REDUCTIONS = ("norm", "sum")
 TENSOR_FUNCS = ELEMENTWISE + REDUCTIONS + ("dot", "diag", "eye", "transpose", "sv", "rank",
-                                           "min", "max")
+                                           "min", "max", "symmetric")
 
 
 @dataclass(frozen=True)
