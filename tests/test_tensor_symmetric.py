@@ -219,3 +219,32 @@ def test_symmetric_indicator_is_invariant_under_the_group():
     assert (got[:, :, 1] != got[:, :1, 1]).any()  # the plain phase is not invariant
     assert 0 < got[:, 0, 0].sum() < len(w)
     np.testing.assert_array_equal(got[:, 0, 0], got[:, :, 1].any(axis=1))
+
+
+LETS = """sweep theta over 0, 1
+data { n = 50; x ~ normal(0, 1)^2; noise = 1 }
+param W1[3, 2]
+param W2[1, 3]
+let big = W1[1, 1] > theta
+let s = norm(W1[1, :])
+model y = W2 @ tanh(W1 @ x)
+truth y = [x[1]]
+phase each = all i: symmetric(W1[i, 1] > 0)
+phase let_cond = symmetric(big)
+phase let_number = s < 0.5 or symmetric(s < 0.5)
+"""
+
+
+@pytest.mark.parametrize("theta", [0.0, 1.0])
+def test_lets_the_sweep_and_an_index_inside_symmetric(theta):
+    """Lets are evaluated afresh on the permuted parameters (``s`` is used outside the
+    ``symmetric`` too), the sweep variable and an enclosing index are kept."""
+    comp = compile_spec(check(parse(LETS, "lets.phase")))
+    w = np.random.default_rng(5).normal(size=(300, 9)).astype(np.float32)
+    ind = np.asarray(jax.vmap(comp.target.indicators, in_axes=(0, None))(
+        jnp.asarray(w), comp.context(theta)))
+    rows = w[:, :6].reshape(-1, 3, 2).astype(float)
+    np.testing.assert_array_equal(ind[:, 0], (rows[:, :, 0] > 0).any(axis=1))
+    np.testing.assert_array_equal(ind[:, 1], (rows[:, :, 0] > theta).any(axis=1))
+    np.testing.assert_array_equal(ind[:, 2], (np.linalg.norm(rows, axis=2) < 0.5).any(axis=1))
+    assert 0 < ind[:, 1].sum() < len(w)
