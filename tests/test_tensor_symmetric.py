@@ -93,6 +93,13 @@ def test_deep_group_is_the_product_of_the_layers_permutations():
     assert checked_of("deep_linear").tensor.hidden.group_size == 3 * 2 * 2
 
 
+def test_layers_in_words():
+    checked = checked_of("two_layer")
+    dims = {s.name: s.shape for s in checked.slots}
+    assert checked.tensor.hidden.layers[0].text(dims) == (
+        "3 units (rows of W1, entries of b1, columns of W2)")
+
+
 def group(hidden) -> list[tuple[tuple[int, ...], ...]]:
     """Every element: one permutation per layer (itertools, not the code under test)."""
     return list(itertools.product(*(itertools.permutations(range(layer.size))

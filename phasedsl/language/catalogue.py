@@ -64,21 +64,20 @@ def no_hidden_units(span: Span, model: str, single: int) -> SpecError:
                         "`W[1, :]`; without one, write the phase without `symmetric`",))
 
 
-def symmetric_group_too_large(span: Span, sizes: tuple[int, ...], limit: int,
-                              widest: int) -> SpecError:
-    """``symmetric(...)`` in a tensor spec whose hidden layers (of ``sizes`` units) have
-    more permutations than ``limit`` (``widest!``)."""
+def symmetric_group_too_large(span: Span, sizes: tuple[int, ...], layers: tuple[str, ...],
+                              limit: int, widest: int) -> SpecError:
+    """``symmetric(...)`` in a tensor spec whose hidden layers (of ``sizes`` units, described
+    by ``layers``) have more permutations than ``limit`` (``widest!``)."""
     count = math.prod(math.factorial(s) for s in sizes)
     shown = f"{count:,}" if count < 10 ** 15 else "more than 10^15"
-    layers = (f"a hidden layer of {sizes[0]} units" if len(sizes) == 1 else
-              f"hidden layers of {', '.join(map(str, sizes[:-1]))} and {sizes[-1]} units")
     product = " x ".join(f"{s}!" for s in sizes)
     return error("`symmetric` would take too many permutations", span,
                  expected=f"at most {limit:,} ({widest}!): every ordering of each hidden "
                           "layer's units",
-                 found=f"{product} = {shown} ({layers})",
-                 notes=("use fewer hidden units, or a phase without `symmetric` (a condition "
-                        "that names no particular unit, such as `count i: ...`)",))
+                 found=f"{product} = {shown}",
+                 notes=("the model's hidden layers: " + "; ".join(layers),
+                        "use fewer hidden units, or a phase without `symmetric` (a condition "
+                        "that names no particular unit, such as `count i: ...`)"))
 
 
 def unknown(what: str, name: str, span: Span, expected: str, where: str = "",

@@ -40,9 +40,9 @@ class HiddenLayer:
     axes: tuple[tuple[str, int], ...]
 
     def text(self, params: dict) -> str:
-        """``3 units: rows of W1, entries of b1, columns of W2``."""
+        """``3 units (rows of W1, entries of b1, columns of W2)``; ``params``: name -> dims."""
         parts = ", ".join(axis_text(name, axis, params[name]) for name, axis in self.axes)
-        return f"{self.size} units: {parts}"
+        return f"{self.size} units ({parts})"
 
 
 @dataclass(frozen=True)

@@ -149,10 +149,10 @@ def check_tensor(c) -> TensorCheck:
     out = _forward(c, typer, model, truth)
     if table is not None:
         file_outputs(c, model, out.dims, family, table, items["file"], n)
-    m_expr = likelihood_of(model).expr
-    hidden = hidden_units(m_expr, {s.name: s.shape for s in slots},
-                          {name: st.expr for name, st in c.lets.items()}, k)
-    typer.hidden, typer.model_text = hidden, typer.text(m_expr, "the model")
+    m_expr, dims = likelihood_of(model).expr, {s.name: s.shape for s in slots}
+    hidden = hidden_units(m_expr, dims, {name: st.expr for name, st in c.lets.items()}, k)
+    typer.hidden, typer.param_dims = hidden, dims
+    typer.model_text = typer.text(m_expr, "the model")
     phases = _phases(c, typer)
     lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
     text = "\n".join(sy_text(c, st) for st in [model, truth] + lets if st is not None)

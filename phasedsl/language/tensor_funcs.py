@@ -119,14 +119,16 @@ def _special(typer, e: ast.Call, name: str, args) -> T:
 
 def _symmetric(typer, e: ast.Call) -> Cond:
     """``symmetric(P)``: only in a phase (``typer.where``), and only where the model has
-    hidden units (``typer.hidden``, set before the phases are typed) whose permutations are
-    at most ``MAX_SYMMETRIC_GROUP``."""
+    hidden units (``typer.hidden``, set with ``typer.param_dims`` before the phases are
+    typed) whose permutations are at most ``MAX_SYMMETRIC_GROUP``."""
     if typer.where != "a phase":
         raise err.symmetric_outside_phase(e.span, typer.where)
     hidden = typer.hidden
     if not hidden.layers:
         raise err.no_hidden_units(e.span, typer.model_text, hidden.single)
     if hidden.group_size > MAX_SYMMETRIC_GROUP:
-        raise err.symmetric_group_too_large(e.span, tuple(x.size for x in hidden.layers),
-                                            MAX_SYMMETRIC_GROUP, MAX_SYMMETRIC_WIDTH)
+        raise err.symmetric_group_too_large(
+            e.span, tuple(x.size for x in hidden.layers),
+            tuple(x.text(typer.param_dims) for x in hidden.layers), MAX_SYMMETRIC_GROUP,
+            MAX_SYMMETRIC_WIDTH)
     return typer.condition(e.args[0])
