@@ -325,6 +325,15 @@ class _Checker:
         self._let_values[name] = value
         return value
 
+    def lets_before(self, st: ast.Stmt | None, check) -> None:
+        """``check(name)`` every let written before the statement ``st`` (every let, where
+        ``st`` is None), in source order: each let is checked, used or not, and its mistake
+        is reported at its own expression, ahead of those of the statements after it."""
+        for name, let in self.lets.items():
+            if isinstance(let, ast.Let) and (st is None or (let.span.line, let.span.column)
+                                             < (st.span.line, st.span.column)):
+                check(name)
+
     # ------------------------------------------------------------ energy models
     def energy(self) -> sp.Expr:
         st: ast.Energy | None = self.one.get(ast.Energy)

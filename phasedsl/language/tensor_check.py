@@ -147,6 +147,7 @@ def check_tensor(c) -> TensorCheck:
         mean, sd, prior = _priors(c, slots)
     typer = _typer(c, slots, k, n)
     out = _forward(c, typer, model, truth)
+    c.lets_before(None, _let_typer(c, typer))  # those after the model and the truth
     if table is not None:
         file_outputs(c, model, out.dims, family, table, items["file"], n)
     m_expr, dims = likelihood_of(model).expr, {s.name: s.shape for s in slots}
@@ -338,10 +339,17 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
     return typer
 
 
+def _let_typer(c, typer: Typer):
+    """Types the let it is given by name; ``typer.names`` remembers each let's type, so a
+    let is typed once and its uses add no error of their own."""
+    return lambda name: typer.names(name, c.lets[name].name.span)
+
+
 def _forward(c, typer: Typer, model, truth) -> T:
     """The model's type (its output, or a classification's logits); the truth's has its
     shape (a number or a vector). ``truth`` is ``None`` with a data file."""
     m_expr = likelihood_of(model).expr
+    c.lets_before(model, _let_typer(c, typer))
     typer.where = "the model"
     m = typer.tensor(m_expr, "a number or a vector (the model's output)")
     if len(m.dims) > 1:
@@ -352,6 +360,7 @@ def _forward(c, typer: Typer, model, truth) -> T:
         return m
     check_likelihood(model, truth, m.dims)
     t_expr = likelihood_of(truth).expr
+    c.lets_before(truth, _let_typer(c, typer))
     typer.where = "the truth"
     t = typer.tensor(t_expr, "a number or a vector (the truth's output)")
     if "params" in t.deps:
