@@ -7,6 +7,8 @@ mistake; the message texts live here and nowhere else in the checker. Texts are 
 
 from __future__ import annotations
 
+import math
+
 from .ast import Span
 from .errors import SpecError, did_you_mean, error
 
@@ -37,10 +39,45 @@ def phase_in_phase(name: str, span: Span, phase: str) -> SpecError:
 
 def symmetric_outside_phase(span: Span, where: str) -> SpecError:
     """``symmetric(...)`` outside a phase (it is a phase's node permutation, not a value)."""
+    note = ("keep the condition in the `let` without `symmetric` and apply it in the phase: "
+            "`let s = CONDITION`, `phase NAME = symmetric(s)`" if "let" in where else
+            "`symmetric(CONDITION)` is a region of the parameters: name it with "
+            "`phase NAME = symmetric(CONDITION)`")
     return error("`symmetric` can only be used in a phase", span,
                  expected="`phase NAME = symmetric(...)`", found=f"`symmetric` in {where}",
-                 notes=("keep the condition in the `let` without `symmetric` and apply it in "
-                        "the phase: `let s = CONDITION`, `phase NAME = symmetric(s)`",))
+                 notes=(note,))
+
+
+def no_hidden_units(span: Span, model: str, single: int) -> SpecError:
+    """``symmetric(...)`` in a tensor spec whose model has no hidden layer of two or more
+    units (``hidden_units``)."""
+    found = (f"only hidden layers of one unit in `{model}` (nothing to permute)" if single
+             else f"no hidden unit in `{model}`: each axis of its parameters is tied to the "
+                  "input `x`, the output, a constant or a subscript")
+    return error("`symmetric` permutes the model's hidden units, and this model has none", span,
+                 expected="a model with a hidden layer, such as `W2 @ tanh(W1 @ x + b1)` (its "
+                          "units: the rows of W1, the entries of b1, the columns of W2)",
+                 found=found,
+                 notes=("a hidden unit is found from the model: an axis of the parameters that "
+                        "the model sums over (`@`, `dot`) or maps elementwise, never tied to "
+                        "`x`, the output, a vector literal, `eye` or a subscript such as "
+                        "`W[1, :]`; without one, write the phase without `symmetric`",))
+
+
+def symmetric_group_too_large(span: Span, sizes: tuple[int, ...], layers: tuple[str, ...],
+                              limit: int, widest: int) -> SpecError:
+    """``symmetric(...)`` in a tensor spec whose hidden layers (of ``sizes`` units, described
+    by ``layers``) have more permutations than ``limit`` (``widest!``)."""
+    count = math.prod(math.factorial(s) for s in sizes)
+    shown = f"{count:,}" if count < 10 ** 15 else "more than 10^15"
+    product = " x ".join(f"{s}!" for s in sizes)
+    return error("`symmetric` would take too many permutations", span,
+                 expected=f"at most {limit:,} ({widest}!): every ordering of each hidden "
+                          "layer's units",
+                 found=f"{product} = {shown}",
+                 notes=("the model's hidden layers: " + "; ".join(layers),
+                        "use fewer hidden units, or a phase without `symmetric` (a condition "
+                        "that names no particular unit, such as `count i: ...`)"))
 
 
 def unknown(what: str, name: str, span: Span, expected: str, where: str = "",

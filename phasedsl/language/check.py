@@ -204,9 +204,13 @@ class _Checker:
                               grid_values=self.grid.values if self.grid else ())
         network = self.network() if self.kind == "network" else None
         energy = self.energy() if self.kind == "energy" else None
-        tensor = self.tensor() if self.kind == "tensor" else None
+        tensor = self.tensor() if self.kind == "tensor" else None  # it types every let
+        if tensor is None and "beta" in self.assigns:
+            self.lets_before(self.assigns["beta"], self.let_value)
         beta = self.beta()
         phases = self.phase_values() if tensor is None else self.tensor_phases
+        if tensor is None:
+            self.lets_before(None, self.let_value)  # those after beta and the phases
         settings = SettingsChecker(self.one.get(ast.Sample), self.one.get(ast.Report),
                                    self.kind, self.slots, self.prior, self.warnings,
                                    default_engine(self.spec.statements))
@@ -325,6 +329,15 @@ class _Checker:
         self._let_values[name] = value
         return value
 
+    def lets_before(self, st: ast.Stmt | None, check) -> None:
+        """``check(name)`` every let written before the statement ``st`` (every let, where
+        ``st`` is None), in source order: each let is checked, used or not, and its mistake
+        is reported at its own expression, ahead of those of the statements after it."""
+        for name, let in self.lets.items():
+            if isinstance(let, ast.Let) and (st is None or (let.span.line, let.span.column)
+                                             < (st.span.line, st.span.column)):
+                check(name)
+
     # ------------------------------------------------------------ energy models
     def energy(self) -> sp.Expr:
         st: ast.Energy | None = self.one.get(ast.Energy)
@@ -378,6 +391,7 @@ class _Checker:
         self.node_let_values = {}
         self.n = self._energy_n(st)
         self.prior = self.prior_value()
+        self.lets_before(st, self.let_value)
         value = sy.scalar(st.expr, self.scope, dataclasses.replace(self.ctx, where="the energy"),
                           "a number (the energy K(w))")
         return value
@@ -490,6 +504,7 @@ class _Checker:
         out = []
         ctx = dataclasses.replace(self.ctx, where="a phase", symmetric=True)
         for name, st in self.phases.items():
+            self.lets_before(st, self.let_value)
             try:
                 pred = sy.condition(st.pred, self.base_with_n(), ctx)
             except SpecError as exc:

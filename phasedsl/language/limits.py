@@ -7,6 +7,7 @@ input dimensions, counts and file sizes are bounded here and checked with locate
 
 from __future__ import annotations
 
+import math
 import re
 
 MAX_NESTING = 100  # levels of an expression, counting the lets it uses (Python's recursion)
@@ -16,6 +17,9 @@ MAX_MAGNITUDE_DIGITS = 300  # a constant may not exceed 10^300 (a float64 holds 
 MAX_EXPONENT = 1_000_000  # a constant exponent of an expression of the parameters
 MAX_WIDTH = 64  # nodes of a network (model or truth)
 MAX_SYMMETRIC_WIDTH = 8  # `symmetric` takes all d! node permutations: 8! = 40320
+# a tensor spec's `symmetric` takes every permutation of each hidden layer's units (the
+# product of their factorials): at most as many as a network's of the greatest width
+MAX_SYMMETRIC_GROUP = math.factorial(MAX_SYMMETRIC_WIDTH)
 MAX_INPUTS = 1_000  # input dimension k of `x ~ ...^k`
 MAX_N = 10_000_000  # the sample size of a network's data
 MAX_DATA = 100_000_000  # n times the input dimension (numbers of the dataset)

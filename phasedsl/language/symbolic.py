@@ -121,10 +121,13 @@ def tree_size(value, limit: int) -> int:
 
 
 def reserve(levels: int) -> None:
-    """A let evaluated before, used again: its ``levels`` count where it is used."""
+    """A let evaluated before, used again: its ``levels`` count where it is used, in the
+    check and in ``Depth.peak`` (so that a let using it counts them too, whichever of the
+    two was evaluated first)."""
     if Depth.now + levels > MAX_NESTING:
         raise err.too_deep(_USES[-1] if _USES else None, MAX_NESTING,
                            " (counting the lets it uses)")
+    Depth.peak = max(Depth.peak, Depth.now + levels)
 
 
 def _wrong_kind(e: ast.Expr, v, what: str):

@@ -21,6 +21,7 @@ from . import ast
 from . import catalogue as err
 from . import symbolic as sy
 from .datafile import DataTable
+from .hidden_units import HiddenUnits, hidden_units
 from .layout import Slot
 from .limits import MAX_INPUTS, MAX_PARAMETERS
 from .network_check import _data, _input_dist, _read_file, _seeds
@@ -66,7 +67,8 @@ class TensorModel:
     - ``likelihood``: ``gaussian``, ``bernoulli`` or ``categorical``; for the last two
       ``model`` and ``truth`` are the logits (``outputs``: their shape, ``()`` or ``(K,)``);
     - ``data``: the rows of ``data { file = ... }`` (then ``truth`` is ``None``); ``seeds``:
-      data sets drawn from the truth, seeds ``seed + k``.
+      data sets drawn from the truth, seeds ``seed + k``;
+    - ``hidden``: the model's hidden units (``hidden_units``), what ``symmetric`` permutes.
     """
 
     params: tuple[tuple[str, tuple[int, ...]], ...]
@@ -90,6 +92,7 @@ class TensorModel:
     # not in the repr (the posterior's identity); ``rundir.data_identity`` adds them where set
     data: DataTable | None = field(default=None, compare=False, repr=False)
     seeds: int = 1
+    hidden: HiddenUnits = field(default=HiddenUnits(), compare=False, repr=False)
 
     @property
     def data_seeds(self) -> tuple[int, ...]:
@@ -144,8 +147,13 @@ def check_tensor(c) -> TensorCheck:
         mean, sd, prior = _priors(c, slots)
     typer = _typer(c, slots, k, n)
     out = _forward(c, typer, model, truth)
+    c.lets_before(None, _let_typer(c, typer))  # those after the model and the truth
     if table is not None:
         file_outputs(c, model, out.dims, family, table, items["file"], n)
+    m_expr, dims = likelihood_of(model).expr, {s.name: s.shape for s in slots}
+    hidden = hidden_units(m_expr, dims, {name: st.expr for name, st in c.lets.items()}, k)
+    typer.hidden, typer.param_dims = hidden, dims
+    typer.model_text = typer.text(m_expr, "the model")
     phases = _phases(c, typer)
     lets = [st for st in c.lets.values()]  # with the model: they make the posterior too
     text = "\n".join(sy_text(c, st) for st in [model, truth] + lets if st is not None)
@@ -157,7 +165,7 @@ def check_tensor(c) -> TensorCheck:
         inputs=k, outputs=out.dims, affine=out.affine and family == "gaussian", n=n,
         x_dist=x_dist, noise=noise, seed=seed, prior_mean=mean, prior_sd=sd, text=text,
         sweep_names=tuple(x for x in (c.sweep_name, c.sweep2_name) if x),
-        likelihood=family, data=table, seeds=seeds)
+        likelihood=family, data=table, seeds=seeds, hidden=hidden)
     return TensorCheck(tensor, slots, symbols, n, prior, scope, phases)
 
 
@@ -308,11 +316,12 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
                               found="the cycle " + " -> ".join(f"`{x}`" for x in cycle))
         busy.append(name)
         outer, typer.index_vars = typer.index_vars, {}  # a let cannot see an enclosing index
+        where, typer.where = typer.where, "a `let`"
         try:
             t = typer.type_of(lets[name].expr)
         finally:
             busy.remove(name)
-            typer.index_vars = outer
+            typer.index_vars, typer.where = outer, where
         fixed[name] = t
         typer.let_shapes[name] = t.dims if isinstance(t, T) else None
         return t
@@ -330,10 +339,18 @@ def _typer(c, slots, k: int, n: sp.Expr) -> Typer:
     return typer
 
 
+def _let_typer(c, typer: Typer):
+    """Types the let it is given by name; ``typer.names`` remembers each let's type, so a
+    let is typed once and its uses add no error of their own."""
+    return lambda name: typer.names(name, c.lets[name].name.span)
+
+
 def _forward(c, typer: Typer, model, truth) -> T:
     """The model's type (its output, or a classification's logits); the truth's has its
     shape (a number or a vector). ``truth`` is ``None`` with a data file."""
     m_expr = likelihood_of(model).expr
+    c.lets_before(model, _let_typer(c, typer))
+    typer.where = "the model"
     m = typer.tensor(m_expr, "a number or a vector (the model's output)")
     if len(m.dims) > 1:
         raise err.wrong_kind("the model's output is a number or a vector", m_expr.span,
@@ -343,6 +360,8 @@ def _forward(c, typer: Typer, model, truth) -> T:
         return m
     check_likelihood(model, truth, m.dims)
     t_expr = likelihood_of(truth).expr
+    c.lets_before(truth, _let_typer(c, typer))
+    typer.where = "the truth"
     t = typer.tensor(t_expr, "a number or a vector (the truth's output)")
     if "params" in t.deps:
         raise err.depends_on_parameters("the truth", t_expr.span,
@@ -363,6 +382,7 @@ def _forward(c, typer: Typer, model, truth) -> T:
 
 def _phases(c, typer: Typer) -> tuple[tuple[str, TensorPred], ...]:
     out = []
+    typer.where = "a phase"
     for name, st in c.phases.items():
         t = typer.type_of(st.pred)
         if not isinstance(t, Cond):

@@ -11,6 +11,7 @@
 | ``sv(M, j)`` | a matrix, a constant whole j | the j-th largest singular value |
 | ``rank(M, tol)`` | a matrix, a number | how many singular values exceed ``tol`` |
 | ``min(a, b, ...)``, ``max(a, b, ...)`` | numbers | a number |
+| ``symmetric(P)`` | a condition, in a phase | P after some permutation of the hidden units |
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from __future__ import annotations
 from . import ast
 from . import catalogue as err
 from .errors import did_you_mean
-from .limits import MAX_INPUTS
-from .tensor_shapes import ELEMENTWISE, REDUCTIONS, TENSOR_FUNCS, T, product_affine, shape_text
+from .limits import MAX_INPUTS, MAX_SYMMETRIC_GROUP, MAX_SYMMETRIC_WIDTH
+from .tensor_shapes import ELEMENTWISE, REDUCTIONS, TENSOR_FUNCS, Cond, T, product_affine, \
+    shape_text
 
 KEEPS_AFFINE = ("identity", "sum", "diag", "transpose")  # linear maps of their argument
 
 ARITY = {**{f: 1 for f in ELEMENTWISE + REDUCTIONS}, "dot": 2, "diag": 1, "eye": 1,
-         "transpose": 1, "sv": 2, "rank": 2}
+         "transpose": 1, "sv": 2, "rank": 2, "symmetric": 1}
 USAGE = {"dot": "`dot(u, v)`", "diag": "`diag(v)`", "eye": "`eye(k)`",
-         "transpose": "`transpose(A)`", "sv": "`sv(M, j)`", "rank": "`rank(M, tol)`"}
+         "transpose": "`transpose(A)`", "sv": "`sv(M, j)`", "rank": "`rank(M, tol)`",
+         "symmetric": "`symmetric(CONDITION)`"}
 
 
 def _arity(e: ast.Call, name: str) -> None:
@@ -54,10 +57,13 @@ def _matrix(typer, e: ast.Expr, name: str) -> T:
     return t
 
 
-def call_type(typer, e: ast.Call) -> T:
+def call_type(typer, e: ast.Call) -> T | Cond:
     """The type of a call of a tensor spec's function, or a located error."""
-    t = _call_type(typer, e)
     name = e.func.id
+    if name == "symmetric":
+        _arity(e, name)
+        return _symmetric(typer, e)
+    t = _call_type(typer, e)
     if name in KEEPS_AFFINE or not t.uses_x:
         return t
     if name == "dot":
@@ -109,3 +115,20 @@ def _special(typer, e: ast.Call, name: str, args) -> T:
         return T((), a.deps)
     tol = typer.number(args[1], "a number (the tolerance)")
     return T((), a.deps | tol.deps)
+
+
+def _symmetric(typer, e: ast.Call) -> Cond:
+    """``symmetric(P)``: only in a phase (``typer.where``), and only where the model has
+    hidden units (``typer.hidden``, set with ``typer.param_dims`` before the phases are
+    typed) whose permutations are at most ``MAX_SYMMETRIC_GROUP``."""
+    if typer.where != "a phase":
+        raise err.symmetric_outside_phase(e.span, typer.where)
+    hidden = typer.hidden
+    if not hidden.layers:
+        raise err.no_hidden_units(e.span, typer.model_text, hidden.single)
+    if hidden.group_size > MAX_SYMMETRIC_GROUP:
+        raise err.symmetric_group_too_large(
+            e.span, tuple(x.size for x in hidden.layers),
+            tuple(x.text(typer.param_dims) for x in hidden.layers), MAX_SYMMETRIC_GROUP,
+            MAX_SYMMETRIC_WIDTH)
+    return typer.condition(e.args[0])

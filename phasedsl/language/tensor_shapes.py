@@ -16,7 +16,7 @@ ELEMENTWISE = ("identity", "relu", "tanh", "gelu", "sigmoid", "swish", "exp", "l
                "abs", "sin", "cos", "step")
 REDUCTIONS = ("norm", "sum")
 TENSOR_FUNCS = ELEMENTWISE + REDUCTIONS + ("dot", "diag", "eye", "transpose", "sv", "rank",
-                                           "min", "max")
+                                           "min", "max", "symmetric")
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _has(name: str, dims: tuple[int, ...]) -> str:
     if not dims:
         return f"{name} is a number"
     if len(dims) == 1:
-        return f"{name} has {dims[0]} entries"
+        return f"{name} has {dims[0]} entr{'y' if dims[0] == 1 else 'ies'}"
     return f"{name} is " + "x".join(map(str, dims))
 
 

@@ -30,6 +30,10 @@ class Typer:
         self.candidates = candidates
         self.index_vars: dict[str, list] = {}  # index variable -> its uses: (size, span)
         self.ranges: dict = {}  # each `count`/`all`/`any` tree -> how many values its index takes
+        self.where = "the model"  # the statement typed now (``symmetric`` only in "a phase")
+        self.hidden = None  # the model's ``HiddenUnits``, set once the model is typed
+        self.model_text = "the model"  # its source text, for messages
+        self.param_dims: dict = {}  # each parameter's dims, for messages
 
     def text(self, e: ast.Expr, fallback: str) -> str:
         return source_text(self.source, e.span) or fallback

@@ -125,7 +125,7 @@ def _indicators(checked, n_fn):
         values = {**unpack(params, checked.slots), "n": n_fn(ctx.value),
                   "pi": jnp.float32(math.pi), "e": jnp.float32(math.e),
                   **_sweep_env(tm, ctx.value)}
-        env = Env(values, tm.lets, tm.ranges)
+        env = Env(values, tm.lets, tm.ranges, tm.hidden)
         return jnp.stack([jnp.asarray(evaluate(p, env), bool) for p in preds])
 
     return indicators

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ..language import ast
+from .hidden_group import group_tables, permute
 
 __all__ = ["Env", "evaluate", "FUNCS"]
 
@@ -21,14 +22,17 @@ class Env:
     """Names -> arrays for one evaluation; ``lets`` (name -> tree) are evaluated lazily, and
     each call is evaluated once however often it is written (``calls``: trees compare
     without their source positions, so the four phases ``rank(W2 @ W1, 0.2) == k`` share
-    one singular value decomposition)."""
+    one singular value decomposition). ``hidden`` (a ``HiddenUnits``) is what ``symmetric``
+    permutes; ``origin`` the values it permutes: those given here, before any permutation."""
 
-    def __init__(self, values: dict, lets: dict, ranges: dict | None = None):
+    def __init__(self, values: dict, lets: dict, ranges: dict | None = None, hidden=None):
         self.values = dict(values)
         self.lets = lets
         self.ranges = ranges or {}
         self.index: dict[str, int] = {}  # the index variables in scope, 1-based
         self.calls: dict = {}
+        self.hidden = hidden
+        self.origin = dict(values)
 
     def lookup(self, name: str):
         if name in self.index:
@@ -43,11 +47,23 @@ class Env:
         env = Env.__new__(Env)
         env.values, env.lets, env.ranges = self.values, self.lets, self.ranges
         env.index, env.calls = {**self.index, var: j}, {}
+        env.hidden, env.origin = self.hidden, self.origin
+        return env
+
+    def permuted(self, values: dict) -> "Env":
+        """This environment with the parameters' ``values`` replaced (a permutation of
+        ``origin``): the lets evaluated afresh, the index variables and ``origin`` kept."""
+        env = Env({**self.origin, **values}, self.lets, self.ranges, self.hidden)
+        env.index, env.origin = dict(self.index), self.origin
         return env
 
     def _outer(self) -> "Env":
         """Where a let is evaluated: no index in scope."""
-        return self if not self.index else Env(self.values, self.lets, self.ranges)
+        if not self.index:
+            return self
+        env = Env(self.values, self.lets, self.ranges, self.hidden)
+        env.origin = self.origin
+        return env
 
 
 def _step(a):
@@ -139,9 +155,25 @@ def evaluate(e: ast.Expr, env: Env):
     return _DISPATCH[type(e)](e, env)
 
 
+def _symmetric(e: ast.Call, env: Env):
+    """``symmetric(P)`` -> ``bool[]``: P evaluated on the parameters permuted by each of the
+    ``G`` elements of the hidden units' group at once (``vmap``: ``bool[G]``), then any. It
+    permutes ``env.origin``, so inside another ``symmetric`` (whose permutation it absorbs)
+    it is the same at every outer element and computed once."""
+    tables = tuple(jnp.asarray(t) for t in group_tables(env.hidden))
+
+    def one(rows):
+        inner = env.permuted(permute(env.origin, env.hidden, rows))
+        return jnp.asarray(evaluate(e.args[0], inner), bool)
+
+    return jnp.any(jax.vmap(one)(tables))
+
+
 def _call(e: ast.Call, env: Env):
     if e not in env.calls:
-        if e.func.id == "eye":
+        if e.func.id == "symmetric":
+            env.calls[e] = _symmetric(e, env)
+        elif e.func.id == "eye":
             env.calls[e] = jnp.eye(_constant(e.args[0], env))
         elif e.func.id == "sv":
             env.calls[e] = FUNCS["sv"]([evaluate(e.args[0], env),
