@@ -3,8 +3,9 @@
 - ``run_cli(*argv)`` / the ``cli`` fixture: ``phasedsl ARGV`` run in this process, its exit
   code and what it wrote to stdout and stderr (never a traceback).
 - ``merge_run``: the shipped Example 4.2 spec (``specs/example_4_2_merge.phase``: exact
-  quadrature) run once per test session with its own settings, shared by the modules that
-  read it; tests may write figures into its folder, never change its results.
+  quadrature) run once per test session (once per worker under pytest-xdist) with its own
+  settings, shared by the modules that read it; tests may write figures into its folder,
+  never change its results.
 """
 
 from __future__ import annotations
