@@ -101,3 +101,20 @@ def test_the_language_stage_needs_no_jax():
             f"load({str(ROOT.parent / 'specs' / 'pt1_degeneracy.phase')!r}); "
             "assert 'jax' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_engines_import_jax_at_the_top():
+    """An engine cannot work without JAX: its modules import it once, at the top, not in each
+    function (``devices`` alone waits, so that importing it leaves ``XLA_FLAGS`` settable;
+    ``phasedsl check`` imports no engine and stays JAX-free, above)."""
+    inner = []
+    for f in sorted((ROOT / "engines").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for sub in ast.walk(node):
+                names = ([a.name for a in sub.names] if isinstance(sub, ast.Import)
+                         else [sub.module or ""] if isinstance(sub, ast.ImportFrom) else [])
+                if any(n.split(".")[0] in ("jax", "blackjax") for n in names):
+                    inner.append(f"{f.name}:{node.name}")
+    assert inner == ["devices.py:backend"]

@@ -17,6 +17,8 @@ import time
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+import jax
+import jax.numpy as jnp
 
 from phasedsl.lower.target import Target
 
@@ -74,8 +76,6 @@ class Box:
         """``x(z)``; bounded coordinates are clipped into the closed box (float32 rounding)."""
         if not self.any_bounded:
             return z
-        import jax
-        import jax.numpy as jnp
 
         lo = jnp.asarray(self.lo, z.dtype)
         width = jnp.asarray(self.width, z.dtype)
@@ -86,7 +86,6 @@ class Box:
         """``z(x)``, the inverse; points on the box's faces map to large finite ``|z|``."""
         if not self.any_bounded:
             return x
-        import jax.numpy as jnp
 
         dtype = x.dtype
         u = (x - jnp.asarray(self.lo, dtype)) / jnp.asarray(self.width, dtype)
@@ -97,11 +96,8 @@ class Box:
     def log_jacobian(self, z):
         """``log |det dx/dz|: f[]``."""
         if not self.any_bounded:
-            import jax.numpy as jnp
 
             return jnp.zeros((), z.dtype)
-        import jax
-        import jax.numpy as jnp
 
         per = (
             jnp.log(jnp.asarray(self.width, z.dtype))
@@ -146,8 +142,6 @@ def unconstrained(target: Target) -> ZTarget:
 
 def as_arrays(tree):
     """Every leaf as a JAX array (Python floats become weakly typed scalars)."""
-    import jax
-    import jax.numpy as jnp
 
     return jax.tree.map(jnp.asarray, tree)
 
@@ -155,14 +149,12 @@ def as_arrays(tree):
 def as_key(key):
     """A JAX PRNG key; an ``int`` seed is accepted for convenience."""
     if isinstance(key, (int, np.integer)):
-        import jax
 
         return jax.random.PRNGKey(int(key))
     return key
 
 
 def _signature(args) -> Any:
-    import jax
 
     leaves, treedef = jax.tree.flatten(args)
     return treedef, tuple(
@@ -194,7 +186,6 @@ class CompiledCache:
     def call(self, *args):
         import contextlib
 
-        import jax
 
         from phasedsl.engines import ticks
 
@@ -240,7 +231,6 @@ class TimedRun:
 
     def run(self, key, ctx):
         """Sample at one sweep point (``engines.protocol.Engine.run``)."""
-        import jax
 
         t0 = time.perf_counter()
         out, compile_s = self._cache.call(*self._arguments(key, ctx))

@@ -99,7 +99,7 @@ def particle_block_for(backend: str) -> int:
 
 def backend() -> str:
     """JAX's default backend (starts JAX)."""
-    import jax
+    import jax  # here, not at the top: importing this module must leave XLA_FLAGS settable
 
     return jax.default_backend()
 

@@ -48,6 +48,9 @@ chains in one loop, with progress ticks.
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
+
 from phasedsl.engines import ticks
 from phasedsl.engines.base import unconstrained
 from phasedsl.engines.window_adaptation import window_adaptation
@@ -66,8 +69,6 @@ def build_flat_chains(target: Target, *, draws: int, warmup: int, target_accept:
     ``phasedsl.engines.nuts.build_chain``'s with a leading ``[W]`` axis: ``x f[W,S,D]``,
     ``ind bool[W,S,P]``, ..., ``step_size f[W]``, ``warmup_steps i[W]``.
     """
-    import jax
-    import jax.numpy as jnp
 
     from phasedsl.engines import flat_nuts_kernel as fk
 

@@ -23,6 +23,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, PartitionSpec
 
 from phasedsl.engines.base import CompiledCache, as_arrays, as_key
 
@@ -35,8 +38,6 @@ METHODS = ("vectorized", "sequential")
 
 def stack_contexts(ctxs):
     """A list of ``V`` context pytrees as one pytree with a leading ``V`` axis on each leaf."""
-    import jax
-    import jax.numpy as jnp
 
     return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *ctxs)
 
@@ -50,7 +51,6 @@ def is_list_of_contexts(ctxs) -> bool:
 def stacked(keys, ctxs):
     """``(keys, ctxs)`` with a leading axis: a list of keys (or int seeds) stacked, a list of
     context pytrees stacked leaf by leaf; arrays and stacked pytrees pass through."""
-    import jax.numpy as jnp
 
     if is_list_of_contexts(ctxs):
         ctxs = stack_contexts(ctxs)
@@ -70,7 +70,6 @@ def build_many(run, method: str, devices: int = 1, own_methods: dict | None = No
     of ``run``. ``devices > 1``: the ``V`` axis is split across the first ``devices`` of
     ``jax.devices()`` (``V`` must be a multiple of ``devices``), each device running its share
     by ``method``."""
-    import jax
 
     if own_methods and method in own_methods:
         many = own_methods[method]
@@ -80,7 +79,6 @@ def build_many(run, method: str, devices: int = 1, own_methods: dict | None = No
         def many(keys, ctxs, items):
             return jax.lax.map(lambda kci: run(*kci), (keys, ctxs, items))
     if devices > 1:
-        from jax.sharding import Mesh, PartitionSpec
 
         mesh = Mesh(np.asarray(jax.devices()[:devices]), ("points",))
         points = PartitionSpec("points")
@@ -89,7 +87,6 @@ def build_many(run, method: str, devices: int = 1, own_methods: dict | None = No
 
     def with_items(keys, ctxs, items=None):  # items: 0 for callers that number none
         if items is None:
-            import jax.numpy as jnp
 
             items = jnp.zeros((keys.shape[0],), jnp.int32)
         return many(keys, ctxs, items)
@@ -112,8 +109,6 @@ def dealt(count: int, devices: int) -> np.ndarray:
 
 def pad_points(tree, count: int):
     """Each leaf ``[V, ...]`` padded to ``[count, ...]`` by repeating its last point."""
-    import jax
-    import jax.numpy as jnp
 
     def pad(a):
         extra = count - a.shape[0]
@@ -157,11 +152,9 @@ class ManyCaller:
         ``call_points`` (points in the call), ``call_sample_s``, ``call_compile_s`` (of the
         whole call) and ``devices``.
         """
-        import jax
 
         if method not in self.methods:
             raise ValueError(f"run_many method must be one of {self.methods}")
-        import jax.numpy as jnp
 
         keys, ctxs = stacked(keys, ctxs)
         count = keys.shape[0]

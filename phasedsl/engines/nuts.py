@@ -34,6 +34,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+import jax
+import jax.numpy as jnp
+import blackjax
+from blackjax.adaptation.base import get_filter_adapt_info_fn
+from blackjax.mcmc.hmc import HMCState
 
 from phasedsl.engines import ticks
 from phasedsl.engines.devices import default_chain_method
@@ -64,8 +69,6 @@ TICKS = 20  # progress ticks per chain in each of warmup and draws (phasedsl.eng
 def chain_keys(key, chains: int):
     """``chains`` keys of one sweep point, ``fold_in(key, c)``: the same in ``run`` and
     ``run_many``."""
-    import jax
-    import jax.numpy as jnp
 
     return jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.arange(chains))
 
@@ -81,14 +84,10 @@ class _Counted:
 
     @staticmethod
     def init(position, logdensity_fn):
-        import blackjax
-        import jax.numpy as jnp
 
         return _CountedState(*blackjax.nuts.init(position, logdensity_fn), jnp.int32(0))
 
     def build_kernel(self, *args, **kwargs):
-        import blackjax
-        from blackjax.mcmc.hmc import HMCState
 
         kernel = blackjax.nuts.build_kernel(*args, **kwargs)
 
@@ -117,10 +116,6 @@ def window_warmup(key, z0, logdensity, *, warmup: int, target_accept: float, max
     NUTS transitions; with none, its state at ``z0``, step size 1 and unit mass). ``report(n)``:
     called after each warmup transition ``n`` (1-based), for progress ticks; ``None``: no
     reports (plain ``blackjax.nuts``)."""
-    import blackjax
-    import jax.numpy as jnp
-    from blackjax.adaptation.base import get_filter_adapt_info_fn
-    from blackjax.mcmc.hmc import HMCState
 
     if warmup == 0:  # what the adaptation gives after no step (BlackJAX cannot run zero steps)
         return (blackjax.nuts.init(z0, logdensity), jnp.asarray(1.0, z0.dtype),
@@ -143,7 +138,6 @@ def draw_record(target: Target, zt, ctx, state, info) -> tuple:
     """One draw's row of ``ChainOutput`` (``x f[D]``, ``ind bool[P]``, ``logdensity f[]``,
     ``divergent bool[]``, ``steps i[]``, ``accept f[]``) from a NUTS ``state`` (in the
     unconstrained coordinates of ``zt``) and the transition's ``info``."""
-    import jax.numpy as jnp
 
     x = zt.to_x(state.position)
     return (
@@ -166,9 +160,6 @@ def build_chain(target: Target, *, draws: int, warmup: int, target_accept: float
     within its point, for progress ticks (``phasedsl.engines.ticks``: ``TICKS`` in each of
     warmup and draws, when the program is traced for them).
     """
-    import blackjax
-    import jax
-    import jax.numpy as jnp
 
     zt = unconstrained(target)
     kernel = blackjax.nuts.build_kernel()
@@ -224,8 +215,6 @@ def build_nuts(target: Target, *, chains: int, draws: int, warmup: int, target_a
                max_depth: int, chain_method: str = "vectorized"):
     """The pure function ``(key, ctx) -> ChainOutput`` that the engine compiles for one point:
     ``build_chain``'s record with a leading ``[chains]`` axis (``x f[C,S,D]``, ...)."""
-    import jax
-    import jax.numpy as jnp
 
     chain = {"draws": draws, "warmup": warmup, "target_accept": target_accept,
              "max_depth": max_depth}
@@ -299,8 +288,6 @@ class NutsEngine(TimedRun):
         the first point, and each point's ``sample_s`` is an equal share of the call
         (``info["call_sample_s"]`` is the whole call's).
         """
-        import jax
-        import jax.numpy as jnp
 
         keys, ctxs = stacked(keys, ctxs)
         chains = self.settings["chains"]

@@ -33,6 +33,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
 
 from phasedsl.engines.base import CompiledCache, TimedRun, settings_with_defaults
 from phasedsl.language.settings import defaults
@@ -50,8 +53,6 @@ DEFAULT_POINTS = {1: 4001, 2: 801}
 
 
 def _as_f64(tree):
-    import jax
-    import jax.numpy as jnp
 
     def cast(a):
         a = jnp.asarray(a)
@@ -61,7 +62,6 @@ def _as_f64(tree):
 
 
 def _logsumexp(a, axis=None):
-    from jax.scipy.special import logsumexp
 
     return logsumexp(a, axis=axis)
 
@@ -70,8 +70,6 @@ def log_integral(logd, rule, a, b):
     """``f[...]``: the log of the integral of ``exp(logd(w))`` over ``[a, b]`` for each cell
     ``a, b f[...]`` (``-inf`` for an empty one), by the Gauss-Legendre ``rule`` ``(nodes
     f[K], weights f[K])`` on ``[0, 1]``; ``logd``: one scalar -> ``f[]``."""
-    import jax
-    import jax.numpy as jnp
 
     t, wgl = rule
     x = a[..., None] + (b - a)[..., None] * t
@@ -85,8 +83,6 @@ def switch_points(ind, a, b, s_a, bisect: int):
     phase's indicator switches, by ``bisect`` halvings (``s_a bool[C, P]``: the indicators at
     ``a``; ``ind``: one scalar -> ``bool[P]``). A phase that does not switch in a cell keeps
     to one end."""
-    import jax
-    import jax.numpy as jnp
 
     num_phases = s_a.shape[1]
     if num_phases == 0:  # no phase (shapes are static)
@@ -115,7 +111,6 @@ def node_log_weights(integral, a, b, c, mixed):
     is the switch point (``c f[C, P]``) of the first phase that changes in the cell
     (``mixed bool[C, P]``), else the midpoint, so sum(weight * indicator) reproduces the
     phases' integrals whenever at most one distinct switch point falls in a cell."""
-    import jax.numpy as jnp
 
     if c.shape[1] == 0:
         split = 0.5 * (a + b)
@@ -132,8 +127,6 @@ def build_quadrature_1d(target: Target, *, points: int, order: int, bisect: int)
     """``ctx -> GridOutput``: ``nodes f[N,1]``, ``logdensity f[N]``, ``ind bool[N,P]``,
     ``log_z f[]``, ``phase_log_z f[P]``, ``logw f[N]`` (the nodes' normalised log weights: their
     ``exp`` sums to 1)."""
-    import jax
-    import jax.numpy as jnp
 
     lo, hi = float(target.lower[0]), float(target.upper[0])
     gl_t, gl_w = np.polynomial.legendre.leggauss(order)
@@ -183,8 +176,6 @@ def build_quadrature_2d(target: Target, *, points: int, subdivisions: int):
     slowest).
 
     Node weights are trapezoid weights times the density (``O(h)`` at phase boundaries)."""
-    import jax
-    import jax.numpy as jnp
 
     lo = np.asarray(target.lower, dtype=float)
     hi = np.asarray(target.upper, dtype=float)
@@ -318,7 +309,6 @@ class QuadratureEngine(TimedRun):
 
         ``keys`` are unused; ``ctxs``: a list of ``V`` contexts or one pytree stacked along a
         leading ``V`` axis. ``method``: ``None`` or ``"sequential"``, the only one."""
-        import jax
 
         if method not in (None, "sequential"):
             raise ValueError("quadrature run_many method must be one of ('sequential',)")

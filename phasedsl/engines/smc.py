@@ -69,6 +69,9 @@ import math
 import time
 
 import numpy as np
+import jax
+import jax.numpy as jnp
+import blackjax
 
 from phasedsl.engines import ticks
 from phasedsl.engines.base import (
@@ -102,9 +105,6 @@ def hmc_moves(mutations: int, integration_steps: int, step_min: float, step_max:
     each step's size ``step`` times a factor log-uniform in ``[step_min, step_max]``, with
     the diagonal inverse mass matrix ``imm``; particles in blocks of ``block`` (``lax.map``
     over blocks, ``vmap`` within; 0: one ``vmap`` over all)."""
-    import blackjax
-    import jax
-    import jax.numpy as jnp
 
     hmc = blackjax.hmc.build_kernel()
     log_min, log_max = math.log(step_min), math.log(step_max)
@@ -149,8 +149,6 @@ def build_smc(target: Target, settings, *, block: int = 0):
     ``vmap`` within; 0: one ``vmap`` over all particles): see
     ``phasedsl.engines.devices.particle_block_for``.
     """
-    import jax
-    import jax.numpy as jnp
 
     from phasedsl.engines import smc_kernel as sk
 

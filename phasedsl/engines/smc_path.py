@@ -33,6 +33,8 @@ import math
 import time
 
 import numpy as np
+import jax
+import jax.numpy as jnp
 
 from phasedsl.engines import ticks
 from phasedsl.engines.base import CompiledCache, as_arrays, as_key, unconstrained
@@ -56,8 +58,6 @@ def build_path(target: Target, settings, *, block: int = 0, bridge_mutations: in
     (reweighting stages of the bridge into the value), ``moves i[]`` (stages that resampled
     and moved), ``acceptance f[]``, ``ess f[]`` (the weights' ESS at the value); one bridge
     is ``phasedsl.engines.smc_path_kernel.bridge``."""
-    import jax
-    import jax.numpy as jnp
 
     from phasedsl.engines import smc_path_kernel as pk
 
@@ -132,7 +132,6 @@ class SmcPathEngine(SmcEngine):
         """``Draws`` at each of the ``V`` contexts (sweep order), from ``runs`` paths: the
         first ``ceil(runs / 2)`` walk forwards from ``ctxs[0]``, the others backwards from
         ``ctxs[-1]``. With one context this is ``run``."""
-        import jax
 
         key = as_key(key)
         if len(ctxs) == 1:
@@ -164,7 +163,6 @@ class SmcPathEngine(SmcEngine):
 
     def _walk_one_by_one(self, key, directions):
         """``([(first, path)] per direction, compile seconds)``: one call per direction."""
-        import jax
 
         from phasedsl.engines.many import stack_contexts
 
@@ -180,8 +178,6 @@ class SmcPathEngine(SmcEngine):
         """As ``_walk_one_by_one`` for two directions of equal runs, in one call with the
         directions on two devices (``engines.many.build_many``): on a CPU split into one
         device per core (``--cpu-devices``) both cores walk at once instead of one."""
-        import jax
-        import jax.numpy as jnp
 
         from phasedsl.engines.many import build_many, stack_contexts
 

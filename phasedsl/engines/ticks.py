@@ -34,6 +34,8 @@ from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+import jax
+import jax.numpy as jnp
 
 __all__ = ["Source", "Tick", "due", "emitted", "every", "point_of", "reporting", "sink", "tick",
            "traced", "tracing"]
@@ -129,7 +131,6 @@ def point_of(ctx):
     """``f32[2]``: the sweep point of a context (``Context.value``, or a dict's
     ``"value"``): a sweep value and NaN, a 2-D grid's cell ``f[2]`` as it is; NaN where the
     context carries none."""
-    import jax.numpy as jnp
 
     value = getattr(ctx, "value", None)
     if value is None and isinstance(ctx, dict):
@@ -173,8 +174,6 @@ def tick(source: Source, *, point, chain, done, divergences: Any = 0, lam: Any =
     global _EMITTED
     if not _TRACING:
         return
-    import jax
-    import jax.numpy as jnp
 
     _EMITTED += 1
     emit = partial(_deliver, source.engine, int(source.total), int(source.warmup),

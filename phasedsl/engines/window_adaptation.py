@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
+from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+from blackjax.adaptation.step_size import dual_averaging_adaptation
+from blackjax.adaptation.window_adaptation import build_schedule
+
 __all__ = ["Adaptation", "pick", "window_adaptation"]
 
 
@@ -25,8 +31,6 @@ class Adaptation(NamedTuple):
 def pick(cond, a, b):
     """``a`` where the scalar ``cond`` holds, else ``b``, leaf by leaf (``a`` and ``b`` pytrees
     of one structure)."""
-    import jax
-    import jax.numpy as jnp
 
     return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
 
@@ -39,11 +43,6 @@ def window_adaptation(target_accept: float, warmup: int):
     slow windows, a new mass matrix and a restarted dual averaging at a slow window's end, and
     after the last warmup transition the averaged step size. Written with selects, not
     branches, so that a batch of chains at different transitions runs it together."""
-    import jax
-    import jax.numpy as jnp
-    from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
-    from blackjax.adaptation.step_size import dual_averaging_adaptation
-    from blackjax.adaptation.window_adaptation import build_schedule
 
     da_init, da_update, da_final = dual_averaging_adaptation(target_accept)
     mm_init, mm_update, mm_final = mass_matrix_adaptation(True)
