@@ -282,6 +282,11 @@ def test_the_figure_shows_each_basin_with_its_mass_and_critical_point():
     for container, b in zip(ax.containers, point.basins):
         assert sum(bar.get_height() for bar in container) == pytest.approx(b.mass, abs=1e-9)
     assert "0.3" in ax.get_title() and ax.get_xlabel() == "w"
+    # the figure's title fits inside it (one narrow panel: it wraps) and above the panel
+    fig.canvas.draw()
+    title = fig._suptitle.get_window_extent()
+    assert 0 <= title.x0 and title.x1 <= fig.bbox.width and title.y1 <= fig.bbox.height
+    assert title.y0 >= ax.get_window_extent().y1
 
 
 def test_nodes_of_equal_strength_keep_one_order_against_a_reference():

@@ -10,6 +10,8 @@ marked, masses in the legend.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 __all__ = ["discovery_figure"]
@@ -83,7 +85,8 @@ def discovery_figure(discovery, symmetry):
         _panel(ax, point, symmetry, discovery.sweep_name, colours)
     for ax in axes.ravel()[len(points):]:
         ax.set_visible(False)
-    fig.suptitle("phasedsl discover: draws coloured by the basin they flow into "
-                 "(x: critical points)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    title = "phasedsl discover: draws coloured by the basin they flow into (x: critical points)"
+    lines = textwrap.wrap(title, width=48 * cols)  # one narrow panel: two lines, not clipped
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.035 * len(lines) / rows))
     return fig
