@@ -1,4 +1,5 @@
-"""The seed's two network experiments as shipped (slow: about 20 minutes on 2 cores).
+"""The seed's two network experiments as shipped (slow: PT2 alone ran 80 minutes of CPU on
+2 shared cores, 26 sweep values, without finishing its refinement, on 2026-12-06).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction,
 with the specs' own settings (tempered SMC, pooled masses; PT1 100 particles with 6 final
