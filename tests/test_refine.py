@@ -200,6 +200,36 @@ def test_refinement_statuses():
     floor_event = Event(2, "destruction", (0.0, 1.0), phase="a")
     (f,) = with_refinement([floor_event], pts, 0.01, 0.5, added=40, cap=40)
     assert f.extra["refinement"]["status"] == "capped"  # 0.9 >> 0.5 >> 0.1: clear ends
+    # a phase that holds a well somewhere: its floor crossing is a secondary line, left
+    # between the sweep's values and not asked for added ones
+    (w,) = with_refinement([floor_event], pts, 0.01, 0.5, added=0, cap=40, wells={"a"})
+    assert w.extra["refinement"] == {"width": 0.01, "status": "well", "bracket": [0.0, 1.0]}
+    assert with_refinement([floor_event], pts, 2.0, 0.5, 0, 40, {"a"})[0].extra[
+        "refinement"]["status"] == "located"
+    assert with_refinement([e], pts, 0.01, 0.005, 3, 40, {"a", "b"})[0].extra[
+        "refinement"]["status"] == "open"  # crossovers are refined whatever the wells
+
+
+def test_floor_crossings_of_wells_ask_for_no_added_values():
+    """Only the phases whose own flows found a local minimum somewhere are wells; their
+    floor crossings get no midpoints, the others' (and every crossover) still do."""
+    from phasedsl.analysis.minima import well_phases
+    from phasedsl.pipeline.refine import sweep_midpoints
+
+    def point(v, m, holds):
+        p = summary(v, {"a": m, "b": m}, (0.0001, 0.0001))
+        return dataclasses.replace(p, minima=holds)
+
+    pts = [point(0.0, 0.3, {"a": {"holds": True}, "b": {"holds": False}}),
+           point(1.0, 0.0001, {"a": {"holds": False}, "b": None})]
+    assert well_phases(pts) == {"a"}
+    assert well_phases([dataclasses.replace(p, minima=None) for p in pts]) == frozenset()
+    checked = spec(TILT)
+    fade = [Event(2, "destruction", (0.0, 1.0), phase="a")]
+    assert sweep_midpoints(checked, fade, pts, 0.01, False) == [0.5]
+    assert sweep_midpoints(checked, fade, pts, 0.01, False, well_phases(pts)) == []
+    other = [Event(2, "destruction", (0.0, 1.0), phase="b")]
+    assert sweep_midpoints(checked, other, pts, 0.01, False, well_phases(pts)) == [0.5]
 
 
 def test_minimum_changes_bisection_and_pairing():
@@ -330,11 +360,13 @@ def test_the_well_that_vanishes_is_located_at_theta_c(tilt_run):
     lo, hi = d["interval"]
     assert lo <= THETA_C <= hi and hi - lo <= width
     assert d["between"] == [1.4, 1.6]
-    # the floor crossing, its secondary line, is elsewhere (the mass decays smoothly) and
-    # is located to W too
+    # the floor crossing, its secondary line, is elsewhere (the mass decays smoothly); the
+    # well decides, so no sweep value is sampled to sharpen it: it stays between two of
+    # the sweep's own values
     a, b = d["floor"]["between"]
-    assert b - a <= width and b < 0.5
-    assert d["floor"]["refinement"]["status"] == "located"
+    assert (a, b) == (0.0, 0.2)
+    assert d["floor"]["refinement"]["status"] == "well"
+    assert not results["sweep"].get("added")
     text = event_text(d, "theta", floor_of=0.005)
     assert "stops holding a local minimum of the potential at theta = 1.54" in text
     assert "its mass first falls below 0.005 between theta = " in text
@@ -343,8 +375,16 @@ def test_the_well_that_vanishes_is_located_at_theta_c(tilt_run):
     assert all(p["minima"]["left"]["holds"] for p in results["points"])
 
 
-def test_added_values_are_ordinary_points_and_a_resumed_run_keeps_them(tilt_run):
-    results, folder = tilt_run
+@pytest.fixture(scope="module")
+def floor_run(tmp_path_factory):
+    """The tilted double well with no local-minimum step: its floor crossings are the
+    events, located by added sweep values."""
+    folder = tmp_path_factory.mktemp("floor")
+    return run_spec(spec(TILT, {"report.minimum_steps": "0"}), folder), folder
+
+
+def test_added_values_are_ordinary_points_and_a_resumed_run_keeps_them(floor_run):
+    results, folder = floor_run
     added = results["sweep"]["added"]
     assert added and added == sorted(added)
     assert not set(added) & set(results["sweep"]["values"])
@@ -352,15 +392,18 @@ def test_added_values_are_ordinary_points_and_a_resumed_run_keeps_them(tilt_run)
     assert values == sorted(values) and set(added) <= set(values)
     for v in added:
         assert load_draws(folder, added_index(v)) is not None
-    again = run_spec(spec(TILT), folder)
+    (d,) = [e for e in results["events"] if e["kind"] == "destruction"]
+    assert d["between"][1] - d["between"][0] <= 0.01 and d["between"][1] < 0.5
+    assert d["refinement"]["status"] == "located" and "criterion" not in d
+    off = {"report.minimum_steps": "0"}
+    again = run_spec(spec(TILT, off), folder)
     assert again["timings"]["points_resumed"] == len(results["points"])
     assert again["sweep"]["added"] == added and again["events"] == results["events"]
     # a finer resolution resumes the same run and adds values; the old ones stay
-    finer = run_spec(spec(TILT, {"report.resolution": "0.001"}), folder)
+    finer = run_spec(spec(TILT, {**off, "report.resolution": "0.001"}), folder)
     assert set(added) < set(finer["sweep"]["added"])
     (d,) = [e for e in finer["events"] if e["kind"] == "destruction"]
-    assert d["floor"]["between"][1] - d["floor"]["between"][0] <= 0.002
-    assert d["interval"][1] - d["interval"][0] <= 0.002  # the bisection follows it too
+    assert d["between"][1] - d["between"][0] <= 0.002
 
 
 def test_no_added_values_when_resolution_is_zero(tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 from .records import Event
 
 __all__ = ["GRAD_TOL", "holds_minimum", "MinimumChange", "minimum_changes", "bisect",
-           "with_minimum_changes"]
+           "with_minimum_changes", "well_phases"]
 
 GRAD_TOL = 1e-3  # |grad U|_inf at a flow's end below which it has converged (U's own units)
 
@@ -41,6 +41,16 @@ def holds_minimum(inside, grad) -> np.ndarray:
     ``inside: bool[K]`` (the last iterate is in the phase's region), ``grad: f[K]`` (its
     projected gradient norm, ``|.|_inf``, of the potential)."""
     return np.asarray(inside, bool) & (np.asarray(grad, float) <= GRAD_TOL)
+
+
+def well_phases(points) -> frozenset[str]:
+    """The phases whose own flows found a local minimum inside them at some point of
+    ``points`` (``PointSummary.minima``). Tracking carries such a minimiser to every value
+    (``measure.minima``), so each of these phases is ``"throughout"`` or ``"changes"`` in
+    ``with_minimum_changes``: its floor crossings are never the event, and sampling more
+    sweep values to locate them would only sharpen a secondary line."""
+    return frozenset(name for p in points for name, found in (p.minima or {}).items()
+                     if (found or {}).get("holds"))
 
 
 @dataclass(frozen=True)

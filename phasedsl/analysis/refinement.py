@@ -15,7 +15,12 @@ resolution width ``W`` (``language.settings.resolution_width``), or noise stops 
   noise hides the change (and where a bisection lands clear of the noise on both sides,
   plain bisection resumes);
 - a destruction/creation (a mass crossing ``floor``) likewise: refined while the mass is
-  beyond 2 se of the floor at both ends.
+  beyond 2 se of the floor at both ends; but not a phase that holds a local minimum at some
+  sweep value (``wells``: ``analysis.minima.well_phases``). Its order-2 events are where its
+  well appears or vanishes, bisected on the potential without sampling
+  (``analysis.minima.with_minimum_changes``); its floor crossing is a secondary line, read
+  off the values already sampled (``decided_by_well``, status ``"well"``). A grid's lines
+  still refine them (``pipeline.grid``: its map draws the floor curves).
 
 "2 se" is ``analysis.intervals.factor(dof)`` standard errors throughout: 2 for an se with no
 dof attached, the t quantile of its dof for the spread of a few independent runs (3.31 with
@@ -33,9 +38,17 @@ from .intervals import combined_dof, factor
 from .records import Event, PointSummary
 
 __all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "noise_gaps",
-           "with_refinement", "REFINED_KINDS"]
+           "with_refinement", "REFINED_KINDS", "decided_by_well"]
 
 REFINED_KINDS = ("crossover", "destruction", "creation")
+
+
+def decided_by_well(event: Event, wells) -> bool:
+    """Whether ``event`` is a floor crossing (destruction/creation) of a phase in ``wells``
+    (the phases holding a local minimum somewhere: ``analysis.minima.well_phases``): its
+    order 2 is decided by the well, so added sweep values would only sharpen a secondary
+    line."""
+    return event.kind in ("destruction", "creation") and event.phase in wells
 
 
 def _se(m) -> float:
@@ -145,7 +158,7 @@ def midpoints(events: list[Event], points: list[PointSummary], width: float, flo
 
 
 def with_refinement(events: list[Event], points: list[PointSummary], width: float,
-                    floor: float, added: int, cap: int) -> list[Event]:
+                    floor: float, added: int, cap: int, wells=frozenset()) -> list[Event]:
     """The events, each crossover/destruction/creation with ``extra["refinement"]``:
     ``{"width": W, "status": s, "bracket": [a, b]}``, ``s`` one of
 
@@ -159,7 +172,9 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
     - ``"off"``: ``W`` is 0 or ``cap`` 0 (refinement turned off);
     - ``"open"``: wider than ``W`` with clear ends and below the cap (a run that stopped
       before refining, or a re-analysis at a finer resolution: ``phasedsl run`` again
-      adds the values).
+      adds the values);
+    - ``"well"``: a floor crossing wider than ``W`` of a phase in ``wells``
+      (``decided_by_well``): not refined, its well decides (``bracket`` the two values).
 
     ``points`` sorted by value, ``added``: the number of values added to the run."""
     points = sorted(points, key=lambda p: p.value)
@@ -173,6 +188,8 @@ def with_refinement(events: list[Event], points: list[PointSummary], width: floa
         bracket = [v0, v1]
         if e.refined is not None:
             status, bracket = "located", list(e.interval)
+        elif decided_by_well(e, wells):
+            status = "located" if v1 - v0 <= width else "well"
         elif not _clear(e, by_value, floor):
             # an end within the noise: the change lies in the widened bracket, located only
             # where that is narrow enough; where more values could still close it from

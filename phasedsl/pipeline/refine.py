@@ -6,6 +6,13 @@ sweep value is finished); ``finish_events`` annotates the events found afterward
 each was located: ``analysis.refinement.with_refinement``; where each phase stops or starts
 holding a local minimum: ``measure.minima``).
 
+- Which events: crossovers, and the floor crossings of phases that hold no local minimum
+  anywhere. A phase whose own flows find a well at some point (``analysis.minima.
+  well_phases``, where the run has the minimum step) has its order-2 events bisected on
+  the potential (``finish_events``), so its floor crossing, a secondary line, is not
+  refined (``analysis.refinement.decided_by_well``): on PT2 that saves a dozen values
+  sampled one at a time. A grid (``pipeline.grid``) still refines them: its phase map
+  draws each floor crossing as a boundary curve.
 - Which values: ``analysis.refinement.midpoints``, one round at a time (every event's midpoint
   in one round, sampled together), at most ``MAX_ROUNDS`` rounds and
   ``report.refine_points`` added values in all (default 40), so the cost is bounded.
@@ -27,8 +34,9 @@ from __future__ import annotations
 import math
 
 from ..analysis.events import find_events
+from ..analysis.minima import well_phases
 from ..analysis.records import Event, PointSummary
-from ..analysis.refinement import midpoints, with_refinement
+from ..analysis.refinement import decided_by_well, midpoints, with_refinement
 from ..language.traits import traits
 from ..language.settings import resolution_width
 from ..language.setting_records import report_settings
@@ -59,9 +67,11 @@ def located_width(checked) -> float:
 
 
 def sweep_midpoints(checked, events: list[Event], points: list[PointSummary], width: float,
-                    exact: bool) -> list[float]:
-    """The values to add next (``analysis.refinement.midpoints``), rounded down to whole
-    numbers on a whole-number sweep (a network's ``n``), none already a point."""
+                    exact: bool, wells=frozenset()) -> list[float]:
+    """The values to add next (``analysis.refinement.midpoints``; not for the floor
+    crossings of ``wells``' phases, ``decided_by_well``), rounded down to whole numbers on
+    a whole-number sweep (a network's ``n``), none already a point."""
+    events = [e for e in events if not decided_by_well(e, wells)]
     new = midpoints(events, points, width, checked.report["floor"], exact)
     if not _whole(checked):
         return new
@@ -94,7 +104,8 @@ def refine_sweep(run, session, pool=None) -> int:
         events = find_events([p.value for p in points], points, report["floor"],
                              report["merge"])
         room = cap - len(run.results["sweep"].get("added", []))
-        new = sweep_midpoints(checked, events, points, width, exact)[:max(room, 0)]
+        wells = well_phases(points) if session.minima is not None else frozenset()
+        new = sweep_midpoints(checked, events, points, width, exact, wells)[:max(room, 0)]
         if not new:
             break
         count += sample_added(run, new, session)
@@ -117,7 +128,8 @@ def finish_events(events: list[Event], points: list[PointSummary], checked, adde
     width = located_width(checked)
     seeds = getattr(getattr(checked, "network", None), "seeds", 1) or 1
     cap = refine_cap(report) if seeds == 1 else 0  # several data sets: not refined (yet)
-    events = with_refinement(events, points, width, report["floor"], added, cap)
+    wells = well_phases(points) if minima is not None else frozenset()
+    events = with_refinement(events, points, width, report["floor"], added, cap, wells)
     if minima is not None:
         events = minima.with_minima(events, points)
     return events
