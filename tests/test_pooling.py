@@ -231,3 +231,21 @@ def test_a_value_keeps_its_own_estimate_where_pooling_adds_noise():
     assert one.diagnostics["pooled"]["used"] is True
     assert one.diagnostics["pooled"]["variance"] < one.diagnostics["pooled"]["own_variance"]
     assert one.phases["left"].se < points[1].phases["left"].se
+
+
+def test_overlap_is_the_share_of_effective_sample_size_kept():
+    """Equal-weight draws of N(0, 1) reweighted to N(m, 1) keep exp(-m^2) of their ESS
+    (1 / E[(q/p)^2]); by hand, uneven weights evened out keep more than all of it, and a
+    weightless sample counts for nothing; groups are averaged."""
+    from phasedsl.analysis.pooling import overlap
+
+    x = np.random.default_rng(0).standard_normal((2, 200_000))
+    for m in (0.25, 0.5, 1.0):
+        got = overlap(np.ones_like(x), m * x - m * m / 2)
+        assert got == pytest.approx(math.exp(-m * m), rel=0.03)
+    assert overlap(np.ones((1, 5)), np.zeros((1, 5))) == pytest.approx(1.0)
+    even = overlap(np.array([[0.75, 0.25, 0.0]]), np.array([[0.0, math.log(3), 5.0]]))
+    assert even == pytest.approx((1 / 0.5) / (1 / (0.75 ** 2 + 0.25 ** 2)))  # 2 / 1.6
+    both = overlap(np.array([[0.75, 0.25], [1.0, 1.0]]),
+                   np.array([[0.0, math.log(3)], [0.0, 0.0]]))
+    assert both == pytest.approx((1.25 + 1.0) / 2)

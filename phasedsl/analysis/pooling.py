@@ -32,7 +32,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Pooled", "mbar_log_z", "state_shares", "pooling_helps", "with_discrepancy"]
+__all__ = ["Pooled", "mbar_log_z", "state_shares", "pooling_helps", "with_discrepancy",
+           "overlap"]
 
 TOLERANCE = 1e-9    # largest error of any state's share of the mixture at the end
 HALVINGS = 8
@@ -54,6 +55,27 @@ def state_shares(weights: np.ndarray, states: np.ndarray, count: int) -> np.ndar
     np.add.at(ess, states, weights ** 2)
     ess = np.divide(1.0, ess, out=np.zeros(count), where=ess > 0)
     return ess / ess.sum()
+
+
+def overlap(weights: np.ndarray, log_ratio: np.ndarray) -> float:
+    """How much of one sweep value's draws another value can use: each group's Kish
+    effective sample size after reweighting to the other value, over its own, averaged
+    over the groups. ``weights f[G, S]``: the draws' own importance weights (any positive
+    scale per group; 0 for a sample that carries none), ``log_ratio f[G, S]``: ``u_target(x)
+    - u_own(x)`` at each draw (unnormalised log densities; constants cancel). 1 where the
+    two posteriors agree; it may exceed 1 where reweighting evens out uneven own weights;
+    near 0 where the draws miss the other value's mass."""
+    w = np.asarray(weights, float)
+    lr = np.asarray(log_ratio, float)
+    out = []
+    for g in range(w.shape[0]):
+        own = w[g] / w[g].sum()
+        with np.errstate(divide="ignore"):
+            lw = np.where(own > 0, np.log(own) + lr[g], -np.inf)
+        moved = np.exp(lw - lw.max())
+        moved /= moved.sum()
+        out.append(float(np.sum(own ** 2) / np.sum(moved ** 2)))
+    return float(np.mean(out))
 
 
 def with_discrepancy(pooled_mass: float, pooled_se, own_mass: float, own_se):

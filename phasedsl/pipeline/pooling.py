@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..analysis.pooling import Pooled, pooling_helps, with_discrepancy
+from ..analysis.pooling import Pooled, overlap, pooling_helps, with_discrepancy
 from ..analysis.records import Mass, PointSummary
 from ..language.settings import TABLE
 from ..lower.target import Draws
@@ -122,6 +122,14 @@ class Pooler:
             self._cross[key] = (np.asarray(u, float)[: g * s].reshape(g, s),
                                 np.asarray(ind, bool)[: g * s].reshape(g, s, -1))
         return self._cross[key]
+
+    def overlap(self, index: int, own_value: float, value: float) -> float:
+        """``analysis.pooling.overlap`` of point ``index``'s draws (made at ``own_value``)
+        reweighted to ``value``: the share of their effective sample size they keep."""
+        a = self._arrays(index)
+        w = a.get("weights")
+        w = np.ones(a["params"].shape[:2]) if w is None else np.asarray(w, float)
+        return overlap(w, self._at(index, value)[0] - self._at(index, own_value)[0])
 
     def points(self, results: dict) -> list[PointSummary]:
         """Every point of ``results`` pooled (sorted by value). A point already pooled keeps
