@@ -291,6 +291,69 @@ def test_quadrature_2d_matches_scipy():
     np.testing.assert_allclose(masses, np.array([disc, right]) / z, atol=0.01)
 
 
+def test_quadrature_quotes_an_error_that_bounds_its_own():
+    """Each quadrature mass carries the difference from a grid of half the cells as its
+    standard error (at least ``EXACT_FLOOR``): on a tilted 2-D well with a disc and a
+    half-plane, and on a 1-D double well, every mass (``other`` included) lies within that
+    of scipy's adaptive integrals, on a coarse grid (errors 1e-4) and a fine one."""
+    from phasedsl.analysis.masses import EXACT_FLOOR, summarise_point
+    from phasedsl.engines.quadrature import coarse_points
+
+    assert (coarse_points(401), coarse_points(4001), coarse_points(2)) == (201, 2001, 2)
+    n = 10.0
+
+    def f(y, x):
+        return np.exp(-n * ((x - 0.5) ** 2 + 2 * (y + 0.3) ** 2 + x * y)) / 16.0
+
+    def chord(x):
+        return np.sqrt(max(0.25 ** 2 - (x - 0.5) ** 2, 0.0))
+
+    opts = dict(epsabs=0.0, epsrel=1e-9)
+    z = dblquad(f, -2, 2, -2, 2, **opts)[0]
+    disc = dblquad(f, 0.25, 0.75, lambda x: -0.3 - chord(x), lambda x: -0.3 + chord(x),
+                   **opts)[0] / z
+    right = dblquad(f, 0.6, 2, -2, 2, **opts)[0] / z
+    both = dblquad(f, 0.6, 0.75, lambda x: -0.3 - chord(x), lambda x: -0.3 + chord(x),
+                   **opts)[0] / z
+    exact2 = np.array([disc, right, 1 - disc - right + both])
+
+    def logprior(x, ctx):
+        return -jnp.log(16.0) * jnp.ones(())
+
+    def loglik(x, ctx):
+        return -ctx["n"] * ((x[0] - 0.5) ** 2 + 2 * (x[1] + 0.3) ** 2 + x[0] * x[1])
+
+    def indicators(x, ctx):
+        return jnp.array([jnp.sum((x - jnp.array([0.5, -0.3])) ** 2) <= 0.25 ** 2,
+                          x[0] > 0.6])
+
+    plane = Target(2, logprior, loglik, indicators, None, np.array([-2.0, -2.0]),
+                   np.array([2.0, 2.0]), ("disc", "right"))
+    cases = [(plane, {"n": n}, exact2, points) for points in (101, 201)]
+    for t in (0.3, 0.9):  # at 0.9 the two phases overlap on [-0.4, 0.4]
+        f_total, f_phases = energy_free_energies(t)
+        m = np.exp(f_total - f_phases)
+        lo, hi = max(t - 1.5, 0.5 - t), min(t - 0.5, 1.5 - t)  # the phases' intersection
+        both = 0.0 if lo >= hi else quad(
+            lambda w: 0.25 * np.exp(-10.0 * (w + 1 - t) ** 2 * (w - 1 + t) ** 4), lo, hi,
+            epsabs=0.0, epsrel=1e-12, limit=200)[0] * np.exp(f_total)
+        other = 1 - m.sum() + both
+        cases += [(energy_target(), {"n": 10.0, "t": t}, np.append(m, other), points)
+                  for points in (41, 4001)]
+    worst = 0.0
+    for target, ctx, exact, points in cases:
+        draws = make_engine("quadrature", target, {"points": points}).run(None, ctx)
+        summary = summarise_point(draws, tuple(target.phase_names))
+        got = [*summary.phases.values(), summary.other]
+        se = np.array([m.se for m in got])
+        assert np.all(se >= EXACT_FLOOR)
+        np.testing.assert_allclose(se, np.maximum(draws.info.mass_error, EXACT_FLOOR))
+        err = np.abs(np.array([m.mass for m in got]) - exact)
+        assert np.all(err <= 2 * se), (points, err, se)
+        worst = max(worst, float(err.max()))
+    assert worst > 1e-5  # the coarse grids do err: the bound is tested, not idle
+
+
 # ---------------------------------------------------------------------------------------------
 # SMC
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Arrays in, a ``PointSummary`` out (``phasedsl.analysis.records``); no sentences.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from itertools import combinations
 
@@ -18,9 +19,13 @@ from .diagnostics import ess, ess_bulk, split_rhat
 from .mixing import chain_findings, direction_findings, repeat_findings, rhat_findings
 from .records import Mass, PhaseMass, PointSummary, plain
 
-__all__ = ["summarise_point", "within_se", "MIN_REPEATS"]
+__all__ = ["summarise_point", "within_se", "MIN_REPEATS", "EXACT_FLOOR", "exact_se"]
 
 MIN_REPEATS = 4  # independent repeats needed before their spread is quoted as a standard error
+# the least standard error of a quadrature mass: a mass quoted to nine decimals, below which
+# neither the float64 sums over a grid's cells nor a reference integral it is checked against
+# are to be trusted
+EXACT_FLOOR = 1e-9
 
 
 def _num(x) -> float | None:
@@ -80,7 +85,8 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     to ``G * S``); ``"repeats"``: ``std(group masses, ddof=1) / sqrt(G)``, at least
     ``within_se`` (what each group's importance weights alone say), ``None`` (unknown) with
     fewer than ``MIN_REPEATS`` groups, its ``se_dof`` ``G - 1`` (verdicts on it use a t
-    quantile, ``analysis.intervals``); ``"exact"``: 0. Diagnostics' ``ess`` are bulk ESS
+    quantile, ``analysis.intervals``); ``"exact"``: the engine's error estimate
+    (``exact_se``), 0 where it gives none. Diagnostics' ``ess`` are bulk ESS
     (rank-normalised).
 
     ``free_energy``: ``-mean_g phase_log_z[g, p]`` when given (``None`` if not finite);
@@ -130,7 +136,13 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
                                  _num(_free_energy(m, plz, log_z)),
                                  tuple(float(v) for v in group_mass[:, k]), se_dof=dof)
     m_other = float(other_group.mean())
+    if method == "exact" and draws.other_log_z is not None and log_z is not None:
+        # integrated on its own, as the phases are (2-D quadrature's node weights are O(h))
+        m_other = float(np.mean(np.exp(np.asarray(draws.other_log_z, float)
+                                       - np.asarray(draws.log_z, float))))
     other = Mass(m_other, se_of(m_other, other_group, other_ind), se_dof=dof)
+    if method == "exact":
+        phases, other = exact_se(phases, other, getattr(draws.info, "mass_error", None))
     preferred = (phase_names[int(np.argmax(mass))] if n_phases and mass.max() > 0.0
                  else None)
     overlap = _overlaps(group_mean, ind, phase_names)
@@ -140,6 +152,20 @@ def summarise_point(draws: Draws, phase_names: tuple[str, ...], value: float = 0
     value = Cell(*map(float, value)) if isinstance(value, tuple) else float(value)
     return PointSummary(value, phases, other, preferred, overlap,
                         draws.log_z is not None, log_z, diag, findings=tuple(findings))
+
+
+def exact_se(phases: dict, other: Mass, error) -> tuple[dict, Mass]:
+    """The masses of an exact engine with their standard errors: ``error`` (per phase, then
+    ``other``: ``QuadratureInfo.mass_error``, the difference from a grid of half the cells),
+    at least ``EXACT_FLOOR``; unchanged (se 0) where the engine gives no estimate."""
+    if error is None:
+        return phases, other
+
+    def se(e) -> float:
+        return max(float(e), EXACT_FLOOR) if math.isfinite(e) else None
+
+    out = {k: dataclasses.replace(m, se=se(e)) for (k, m), e in zip(phases.items(), error)}
+    return out, dataclasses.replace(other, se=se(error[-1]))
 
 
 def _mass_se(method: str, p: float, groups, indicator, group_ess, n_samples: int):

@@ -54,3 +54,4 @@ class GridOutput(NamedTuple):
     log_z: Any  # f[]
     phase_log_z: Any  # f[P]
     logw: Any  # f[M]: normalised log weights of the nodes (their exp sums to 1)
+    other_log_z: Any = None  # f[]: log integral over no phase, where the rule gives it (2-D)

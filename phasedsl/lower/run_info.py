@@ -136,11 +136,14 @@ class NutsInfo(RunInfo):
 @dataclass(frozen=True, kw_only=True)
 class QuadratureInfo(RunInfo):
     """Exact quadrature over ``nodes`` grid nodes in ``dim`` dimensions (``points`` per
-    axis); 1-D: Gauss-Legendre ``order`` and ``bisect`` levels, else ``subdivisions``."""
+    axis); 1-D: Gauss-Legendre ``order`` and ``bisect`` levels, else ``subdivisions``;
+    ``mass_error``: the grid's error estimate (``engines.quadrature``)."""
 
     points: int
     nodes: int
     dim: int
+    # per phase, then ``other``: |mass - the mass on a grid of half the cells per axis|
+    mass_error: tuple[float, ...] | None = None
     order: int | None = None
     bisect: int | None = None
     subdivisions: int | None = None

@@ -88,6 +88,9 @@ class Draws(NamedTuple):
     - ``log_z: f[G] | None``: absolute log normalising constant per group, where the engine
       gives it (quadrature, SMC).
     - ``phase_log_z: f[G, P] | None``: absolute ``log integral_phase prior * likelihood``.
+    - ``other_log_z: f[G] | None``: the same over the parameters in no phase, where the
+      engine integrates it on its own (2-D quadrature: its node weights are only ``O(h)``
+      there).
     - ``info``: the engine's record of the sampling (``lower.run_info``: ``SmcInfo``,
       ``NutsInfo``, ``QuadratureInfo``; timing, gradient evaluations, stages, divergences,
       ...).
@@ -103,4 +106,5 @@ class Draws(NamedTuple):
     log_z: np.ndarray | None = None
     phase_log_z: np.ndarray | None = None
     info: RunInfo | None = None
+    other_log_z: np.ndarray | None = None
     divergent: np.ndarray | None = None

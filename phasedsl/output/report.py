@@ -26,10 +26,11 @@ __all__ = ["render", "markdown", "console", "header", "table", "event_text", "ev
 
 def _se(se, exact: bool) -> str:
     """`` ± 0.012``; `` ± ?`` where a sampled mass has no known error; `` ± 3e-04`` below
-    what three decimals show (never `` ± 0.000``); nothing for an exact engine's 0."""
+    what three decimals show (never `` ± 0.000``); nothing for an exact engine's error
+    where the three decimals shown are right (below 0.0005: ``results.json`` has it)."""
     if se is None:
         return "" if exact else " ± ?"
-    if se == 0:
+    if se == 0 or exact and se < 0.0005:
         return ""
     return f" ± {se:.3f}" if se >= 0.0005 else f" ± {se:.0e}"
 
