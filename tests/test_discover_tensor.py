@@ -101,6 +101,7 @@ def test_a_hand_built_five_gon_reads_as_five_active_columns_72_degrees_apart():
     # one kind of critical point whichever feature is dead and however it is turned
     assert signature({"W": w}) == signature({"W": gon(5, turn=2.0)[:, [1, 5, 0, 2, 3, 4]]})
     assert signature({"W": w}) != signature({"W": gon(6)})
+    assert signature({"W": w}) == (("W", 5, 2, True),)
 
 
 def test_linear_map_words_give_the_end_to_end_rank():

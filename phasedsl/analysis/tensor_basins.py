@@ -37,6 +37,7 @@ __all__ = ["FUNCTION_TOL", "ACTIVE_COLUMN", "RANK_TOL", "same_function", "matrix
 FUNCTION_TOL = 1e-2
 ACTIVE_COLUMN = 0.25  # a column is active when its norm exceeds this share of the largest
 RANK_TOL = 1e-2  # a singular value counts in the described rank above this share of the largest
+REGULAR = 5.0  # degrees: active columns of a 2-row matrix at 360/k apart to this are a k-gon
 CANDIDATES = 256  # thresholds tried per test (quantiles of the draws' values)
 
 
@@ -137,9 +138,10 @@ def describe_tensor(blocks: dict, jacobian=None) -> str:
 
 def signature(blocks: dict, jacobian=None) -> tuple:
     """A critical point's kind, for grouping basins: per matrix its active column count,
-    rank and (two rows) its neighbour angles to 6 degrees (360 / k exact for k = 3 to 6),
-    in canonical cyclic order; the end-to-end map's rank. Basins with one signature are copies of one kind of critical
-    point that no exact symmetry maps onto each other (TMS: which feature is dead)."""
+    rank and (two rows) whether its active columns are a regular polygon (every neighbour
+    angle within ``REGULAR`` degrees of ``360 / k``); the end-to-end map's rank. Basins with
+    one signature are copies of one kind of critical point that no exact symmetry maps onto
+    each other (TMS: which feature is dead, the order of the columns around the circle)."""
     key = []
     if jacobian is not None:
         key.append(("map", matrix_summary(np.atleast_2d(np.asarray(jacobian, float)))["rank"]))
@@ -148,10 +150,9 @@ def signature(blocks: dict, jacobian=None) -> tuple:
         if a.ndim != 2:
             continue
         s = matrix_summary(a)
-        gaps = () if s["gaps"] is None else tuple(int(6 * round(g / 6)) for g in s["gaps"])
-        if gaps:  # the lexicographically least rotation of the cycle
-            gaps = min(gaps[i:] + gaps[:i] for i in range(len(gaps)))
-        key.append((name, len(s["active"]), s["rank"], gaps))
+        gaps = s["gaps"]
+        regular = None if gaps is None else bool(np.all(np.abs(gaps - 360 / len(gaps)) <= REGULAR))
+        key.append((name, len(s["active"]), s["rank"], regular))
     return tuple(key)
 
 

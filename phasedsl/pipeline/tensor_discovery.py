@@ -161,6 +161,6 @@ def kinds_note(label: str, basins, signatures) -> str | None:
 def _kind_words(key) -> str:
     if key[0] == "map":
         return f"map rank {key[1]}"
-    name, active, rank, gaps = key
-    words = f"{name} {active} active columns, rank {rank}"
-    return words + (f", angles {list(gaps)} deg" if gaps else "")
+    name, active, rank, regular = key
+    shape = {None: "", True: f" (a regular {active}-gon)", False: " (not a regular polygon)"}
+    return f"{name} {active} active columns, rank {rank}{shape[regular]}"
