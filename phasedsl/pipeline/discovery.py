@@ -103,7 +103,9 @@ class Discovery:
 
 
 def symmetry_of(checked) -> Symmetry:
-    """The model's symmetries (``analysis.basins.Symmetry``) from the checked spec."""
+    """The model's symmetries (``analysis.basins.Symmetry``) from the checked spec. A tensor
+    spec's are not listed (its ends stay as flowed): its ends are merged by function
+    instead (``pipeline.tensor_discovery``)."""
     names = tuple(str(s) for s in checked.symbols)
     if checked.kind == "network":
         net = checked.network
