@@ -43,6 +43,8 @@ class Compiled:
       ``params`` (jitted); ``dataset``: which of the spec's data sets (``data { seeds = K }``:
       0 to K - 1; always 0 otherwise). For a two-dimensional sweep ``value`` is ``f[2]``, a
       grid's cell ``(first sweep value, second)`` (``language.grid.Cell``).
+    - ``forward(params f[D], x f[k], value) -> f[o] | f[]``: the model's prediction for one
+      input (tensor specs: the Gaussian mean or the logits; ``None`` for other kinds).
     """
 
     checked: CheckedSpec
@@ -51,6 +53,7 @@ class Compiled:
     _lets: dict
     _truth: Callable | None
     _lets_use_sweep: bool = False
+    forward: Callable | None = None
 
     @property
     def phase_names(self) -> tuple[str, ...]:
@@ -106,9 +109,10 @@ class Compiled:
 def compile_spec(checked: CheckedSpec) -> Compiled:
     """Lower a checked spec to JAX (cheap: nothing is traced until first use)."""
     if checked.kind == "tensor":
-        target, context = compile_tensor(checked, _sweep_leaves(checked), _data_size(checked))
+        target, context, forward = compile_tensor(checked, _sweep_leaves(checked),
+                                                  _data_size(checked))
         return Compiled(checked=checked, target=target, _lets={}, _truth=None,
-                        context=context)
+                        context=context, forward=forward)
     symbol_index = {s: i for i, s in enumerate(checked.symbols)}
     leaves = {s: (lambda env, i=i: env[0][i]) for s, i in symbol_index.items()}
     leaves.update(_sweep_leaves(checked))

@@ -228,11 +228,12 @@ def _host_data(tm, size: int):
 
 
 def compile_tensor(checked, leaves: dict, size: int):
-    """``(target, context)`` of a checked tensor spec (``checked.kind == "tensor"``), for
+    """``(target, context, forward)`` of a checked tensor spec (``checked.kind == "tensor"``), for
     ``compile.compile_spec``: ``leaves`` read the sweep symbols from ``(params, value)``;
     ``size`` is the number of data rows (the largest ``n``). ``context(value, dataset)``
     runs on the host (the moments are summed in float64, labels drawn in float64), its
-    truth jitted."""
+    truth jitted. ``forward(params f[D], x f[k], value) -> f[o] | f[]``: the model's
+    prediction for one input (the Gaussian mean, or a classifier's logits), unjitted."""
     tm = checked.tensor
     n_fn, beta_fn, noise_fn = (_scalar(leaves, e) for e in (checked.n, checked.beta, tm.noise))
     o = tm.outputs[0] if tm.outputs else 1
@@ -275,4 +276,4 @@ def compile_tensor(checked, leaves: dict, size: int):
     target = Target(dim=checked.dim, logprior=logprior, loglik=loglik,
                     indicators=_indicators(checked, n_fn), init=init, lower=lower,
                     upper=upper, phase_names=checked.phase_names)
-    return target, context
+    return target, context, model_f

@@ -43,6 +43,7 @@ from ..language.settings import resolution_width
 from ..language.traits import traits
 from ..measure.lcoef import descent_flow, n_beta
 from ..measure.minima import CAP, FALLBACK_WIDTH, RATE
+from .tensor_discovery import TensorBasins, kinds_note
 
 __all__ = ["discover", "Discovery", "PointBasins", "STARTS", "STEPS", "MIN_MASS",
            "spec_with_phases"]
@@ -77,6 +78,8 @@ class PointBasins:
     starts: np.ndarray | None = field(default=None, repr=False, compare=False)
     labels: np.ndarray | None = field(default=None, repr=False, compare=False)
     share: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # tensor specs: each basin's kind of critical point (``analysis.tensor_basins.signature``)
+    kinds: tuple = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
@@ -100,7 +103,9 @@ class Discovery:
 
 
 def symmetry_of(checked) -> Symmetry:
-    """The model's symmetries (``analysis.basins.Symmetry``) from the checked spec."""
+    """The model's symmetries (``analysis.basins.Symmetry``) from the checked spec. A tensor
+    spec's are not listed (its ends stay as flowed): its ends are merged by function
+    instead (``pipeline.tensor_discovery``)."""
     names = tuple(str(s) for s in checked.symbols)
     if checked.kind == "network":
         net = checked.network
@@ -212,10 +217,12 @@ def _spread(params, share) -> np.ndarray:
     return np.where(sd > 0, sd, 1e-2)
 
 
-def _join(flows, ends, energy, descend, ctx, symmetry) -> np.ndarray:
+def _join(flows, ends, energy, descend, ctx, symmetry, same=None) -> np.ndarray:
     """``int[K]``: the basin of each end ``f[K, D]`` (canonical, potential ``energy f[K]``);
     distinct ends are tested against their ``NEIGHBOURS`` nearest, the nearest first and a
-    farther one only while the two are in different basins so far (``_connected``)."""
+    farther one only while the two are in different basins so far (``_connected``).
+    ``same(reps f[R, D]) -> pairs``: ends joined before any path is tested (tensor specs:
+    one function, ``pipeline.tensor_discovery``)."""
     scale = max(float(np.max(np.abs(ends))) if len(ends) else 1.0, 1e-12)
     close = 1e-3 * scale
     keys = np.round(ends / close).astype(np.int64)
@@ -225,7 +232,8 @@ def _join(flows, ends, energy, descend, ctx, symmetry) -> np.ndarray:
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     near = _nearest(reps, NEIGHBOURS)
-    joined, labels = [], np.arange(len(reps))
+    joined = list(same(reps)) if same is not None else []
+    labels = components(len(reps), joined)
     for r in range(near.shape[1]):  # r-th nearest neighbours, only across components so far
         pairs = sorted({(min(i, int(j)), max(i, int(j))) for i, j in enumerate(near[:, r])
                         if labels[i] != labels[j]})
@@ -390,8 +398,22 @@ def _check_conditions(spec, source, basins, value, start_rows, labels, share, gr
     return out, float(per_value[inside_any].sum())
 
 
-def _basins_at(spec, source, flows, compiled, value, draws):
-    """``PointBasins`` at one sweep value from its ``draws`` (module)."""
+def _words(flows, tensor, probe, starts, point, mine, weight, symmetry):
+    """``(description, condition, kind)`` of the basin of ``point f[D]`` (its starts
+    ``mine bool[K]`` of ``starts f[K, D]``, masses ``weight f[K]``): from the network or
+    energy's coordinates, or (``tensor``, a ``TensorBasins``) from matrix invariants."""
+    if tensor is None:
+        return (describe(point, symmetry),
+                condition(*best_ball(starts, point, mine, weight, symmetry), symmetry), None)
+    with flows.scope():
+        words, kind = tensor.describe(flows, point, probe)
+        cond = tensor.condition(flows, starts, point, mine, weight, probe)
+    return words, cond, kind
+
+
+def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
+    """``PointBasins`` at one sweep value from its ``draws`` (module); ``tensor``: a
+    ``TensorBasins`` for a tensor spec (ends merged by function, invariant words)."""
     checked = compiled.checked
     symmetry = symmetry_of(checked)
     starts, group, share = _starts(draws)
@@ -400,6 +422,8 @@ def _basins_at(spec, source, flows, compiled, value, draws):
     nb = n_beta(checked, value)
     with flows.scope():
         ctx = flows.context(compiled, value)
+        probe = None if tensor is None else tensor.probe(ctx, flows.dtype)
+        same = None if tensor is None else tensor.same(flows, probe)
         lr0 = np.asarray(CAP * sd, flows.dtype)
         dt = np.asarray(RATE * sd ** 2, flows.dtype)
 
@@ -411,7 +435,7 @@ def _basins_at(spec, source, flows, compiled, value, draws):
         ends = canonical(ends, symmetry)
         ends = canonical(ends, symmetry, reference=ends[int(np.argmin(energy))])
         (start_energy,) = flows.chunked(flows.potential, starts, ctx=ctx)
-        labels = _join(flows, ends, energy, descend, ctx, symmetry)
+        labels = _join(flows, ends, energy, descend, ctx, symmetry, same)
     converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
     mass, se, _ = basin_masses(labels, group, share, groups, draws.method == "exact")
     order = np.argsort(-mass)
@@ -423,7 +447,7 @@ def _basins_at(spec, source, flows, compiled, value, draws):
     points = ends[lowest]
     per = len(share) // groups  # starts per group
     col = np.arange(len(share)) - group * per
-    basins = []
+    basins, kinds = [], []
     for k, b in enumerate(keep):
         mine = labels == b
         inside = np.zeros((groups, per), bool)
@@ -431,18 +455,19 @@ def _basins_at(spec, source, flows, compiled, value, draws):
         inside[group, col], e[group, col], wts[group, col] = mine, start_energy, share
         est = phase_estimate(names[k], PhaseDraws(e, wts, inside, draws.method),
                              PhaseMinimum(float(energy[lowest[k]]), points[k]), nb)
+        words, cond, kind = _words(flows, tensor, probe, starts, points[k], mine,
+                                   share / groups, symmetry)
+        kinds.append(kind)
         basins.append(Basin(
             names[k], tuple(float(x) for x in points[k]), float(mass[b]), float(se[b]),
-            float(energy[lowest[k]]) / nb, bool(converged[mine].any()),
-            describe(points[k], symmetry),
-            condition(*best_ball(starts, points[k], mine, share / groups, symmetry), symmetry),
+            float(energy[lowest[k]]) / nb, bool(converged[mine].any()), words, cond,
             int(mine.sum()), est.lam, est.se))
     coverage = float(mass[keep].sum()) if keep else 0.0
     basins, covered = _check_conditions(spec, source, basins, value, starts,
                                         relabel[labels], share, groups)
     return PointBasins(float(value), tuple(basins), coverage, float(1 - coverage), covered,
                        draws.method, tuple(float(x) for x in sd), starts, relabel[labels],
-                       share / groups)
+                       share / groups, tuple(kinds) if tensor is not None else ())
 
 
 def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
@@ -507,13 +532,17 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     compiled = compile_spec(checked)
     engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
     flows = _Flows(compiled, steps, x64=traits(checked.engine).exact)
+    tensor = TensorBasins(compiled, source) if checked.kind == "tensor" else None
     seed = int(checked.sample.get("seed", 0) if seed is None else seed)
     points = []
     for i, v in enumerate(values):
         draws = engine.run(point_key(seed, i), compiled.context(float(v)))
-        points.append(_basins_at(spec, source, flows, compiled, float(v), draws))
+        points.append(_basins_at(spec, source, flows, compiled, float(v), draws, tensor))
     notes = tuple(f"{checked.value_text(p.value)}: basins below {MIN_MASS} hold {p.rest:.3f}"
                   for p in points if p.rest > 0.05)
+    if tensor is not None:
+        kinds = (kinds_note(checked.value_text(p.value), p.basins, p.kinds) for p in points)
+        notes += tuple(k for k in kinds if k)
     tracks = ()
     if track and points:
         width = resolution_width(checked.report, checked.sweep_values)
