@@ -1,5 +1,6 @@
-"""The seed's two network experiments as shipped (slow: PT2 alone ran 80 minutes of CPU on
-2 shared cores, 26 sweep values, without finishing its refinement, on 2026-12-06).
+"""The seed's two network experiments as shipped (slow: PT2's run, the 15 sweep values and no
+added ones since a well's floor crossing is not refined, took 35 minutes on 2 cores shared
+with other jobs at load 5-7, 2026-12-06; PT1's default run 8 minutes at load 5).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction,
 with the specs' own settings (tempered SMC, pooled masses; PT1 100 particles with 6 final
