@@ -322,10 +322,10 @@ class QuadratureEngine(TimedRun):
         n_nodes = out.nodes.shape[0]
         shape = (dict(order=self.settings["order"], bisect=self.settings["bisect"])
                  if self.dim == 1 else dict(subdivisions=self.settings["subdivisions"]))
-        other = (np.sum(weights * ~out.ind.any(axis=1)) if out.other_log_z is None
-                 else np.exp(out.other_log_z - out.log_z))
-        fine = np.concatenate([np.exp(out.phase_log_z - out.log_z), [other]])
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # a NaN density: the pipeline refuses it later
+            other = (np.sum(weights * ~out.ind.any(axis=1)) if out.other_log_z is None
+                     else np.exp(out.other_log_z - out.log_z))
+            fine = np.concatenate([np.exp(out.phase_log_z - out.log_z), [other]])
             error = tuple(float(e) for e in np.abs(fine - np.asarray(coarse, float)))
         info = QuadratureInfo(
             engine="quadrature",
