@@ -1,6 +1,6 @@
-"""The seed's two network experiments as shipped (slow: PT2's run, the 15 sweep values and no
-added ones since a well's floor crossing is not refined, took 35 minutes on 2 cores shared
-with other jobs at load 5-7, 2026-12-06; PT1's default run 8 minutes at load 5).
+"""The seed's two network experiments as shipped (slow: the PT2 test, 15 sweep values and no
+added ones since a well's floor crossing is not refined, passed in 1,099 s on 2 otherwise
+idle cores, 2026-12-07; 35 minutes at load 5-7. PT1's default run: 410 s on idle cores).
 
 The runner itself must find PT1's first-order crossover and PT2's second-order destruction,
 with the specs' own settings (tempered SMC, pooled masses; PT1 100 particles with 6 final
