@@ -256,11 +256,12 @@ def grid_masses(out: GridOutput):
 
 
 def with_error(fine, coarse):
-    """``ctx -> (GridOutput, f[P + 1])``: the ``fine`` rule's output and the masses
-    (``grid_masses``) of the ``coarse`` one."""
+    """``ctx -> (GridOutput, f[P + 1])``: the ``fine`` rule's output and its masses' error
+    estimate, ``|grid_masses(fine) - grid_masses(coarse)|``."""
 
     def fn(ctx):
-        return fine(ctx), grid_masses(coarse(ctx))
+        out = fine(ctx)
+        return out, jnp.abs(grid_masses(out) - grid_masses(coarse(ctx)))
 
     return fn
 
@@ -307,10 +308,10 @@ class QuadratureEngine(TimedRun):
 
     def _draws(self, out: tuple, compile_s: float, sample_s: float,
                wall_s: float) -> Draws:
-        """``out``: ``(GridOutput, coarse masses f[P + 1])`` as numpy arrays, one point's
-        grid and its error estimate's (``TimedRun.run``)."""
+        """``out``: ``(GridOutput, mass error f[P + 1])`` as numpy arrays, one point's grid
+        and its masses' error estimate (``with_error``; ``TimedRun.run``)."""
         t0 = time.perf_counter()
-        out, coarse = out
+        out, error = out
         # normalised in log space: exp(logw) overflows for a sharp posterior (n K large
         # and negative); a grid with no finite weight gives NaN, which the pipeline refuses
         top = np.max(out.logw) if out.logw.size else -np.inf
@@ -322,15 +323,10 @@ class QuadratureEngine(TimedRun):
         n_nodes = out.nodes.shape[0]
         shape = (dict(order=self.settings["order"], bisect=self.settings["bisect"])
                  if self.dim == 1 else dict(subdivisions=self.settings["subdivisions"]))
-        with np.errstate(invalid="ignore"):  # a NaN density: the pipeline refuses it later
-            other = (np.sum(weights * ~out.ind.any(axis=1)) if out.other_log_z is None
-                     else np.exp(out.other_log_z - out.log_z))
-            fine = np.concatenate([np.exp(out.phase_log_z - out.log_z), [other]])
-            error = tuple(float(e) for e in np.abs(fine - np.asarray(coarse, float)))
         info = QuadratureInfo(
             engine="quadrature",
             points=self.settings["points"],
-            mass_error=error,
+            mass_error=tuple(float(e) for e in error),
             nodes=int(n_nodes),
             dim=self.dim,
             compile_s=compile_s,
