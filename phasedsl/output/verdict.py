@@ -55,8 +55,11 @@ def verdict(results: dict) -> Text:
                  "the masses there cannot be compared within their noise"
                  + (" (--set runs=4)" if smc else "") + ".\n", style="yellow")
     if exact_run(results):
-        t.append("  exact quadrature: no sampling error; free energies are absolute.\n",
-                 style="green")
+        worst = max((m.get("se") or 0.0 for p in points
+                     for m in [*p["phases"].values(), p["other"]]), default=0.0)
+        t.append("  exact quadrature: no sampling error; each mass's error is its grid's (the "
+                 f"difference from half the cells: at most {worst:.1g}); free energies are "
+                 "absolute.\n", style="green")
     elif not bad and not div and not low and not unknown:
         t.append("  all clear: independent runs agree, enough effective samples.\n" if smc
                  else "  all clear: chains agree, no divergences, enough effective samples.\n",
