@@ -238,7 +238,7 @@ def test_every_engine_has_the_whole_protocol():
         assert callable(engine.run) and callable(engine.run_many) and engine.traces == 0
         assert engine.traits is TRAITS[name]
         splits[name], follows[name] = engine.traits.splits_points, engine.traits.follows_sweep
-    assert splits == {"nuts": True, "smc": False, "smc_path": False, "quadrature": False}
+    assert splits == {"nuts": True, "smc": True, "smc_path": False, "quadrature": False}
     assert follows == {"nuts": False, "smc": False, "smc_path": True, "quadrature": False}
     engine = make_engine("quadrature", energy_target(), {"points": 201})
     ctxs = [{"n": jnp.float32(10.0), "t": jnp.float32(t)} for t in (0.0, 0.5)]
@@ -412,3 +412,15 @@ def test_smc_final_stages_add_generations_at_the_posterior():
     variances = np.einsum("rn,rn->r", b.weights, (b.params[..., 0] - means[:, None]) ** 2)
     assert abs(means.mean() - post_var / 0.01) < 4 * np.sqrt(post_var / 1000.0)
     assert variances.mean() == pytest.approx(post_var, rel=0.1)
+
+
+def test_split_runs_fills_the_devices_with_equal_parts_of_a_points_runs():
+    """``run_many``'s split of each point's runs (``engines.smc.split_runs``): whole points
+    once they fill the devices, else the fewest equal parts that do, or every run alone."""
+    from phasedsl.engines.smc import split_runs
+
+    assert split_runs(2, 2, 4) == 1 and split_runs(5, 2, 4) == 1  # points fill the cores
+    assert split_runs(1, 2, 4) == 2  # the lone last point: 2 runs on each core
+    assert split_runs(1, 4, 4) == 4 and split_runs(3, 4, 4) == 2
+    assert split_runs(1, 2, 3) == 3  # 3 runs have no 2 equal parts: one each
+    assert split_runs(1, 8, 4) == 4 and split_runs(1, 2, 1) == 1

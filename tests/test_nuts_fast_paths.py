@@ -130,14 +130,26 @@ smc = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 2, "prior
 for k, c, d in zip(keys, ctxs, smc.run_many(keys, ctxs)):
     np.testing.assert_array_equal(smc.run(k, c).params, d.params)
     assert d.info.devices == 2 and d.method == "repeats"
-# a lone sweep point still spreads its NUTS chains over the devices; SMC's runs one call
+# a lone point's SMC runs split over both devices, 2 of 4 on each: the same runs (each on
+# its own key), though not bit for bit: a vmap of 2 runs rounds otherwise than one of 4, and
+# HMC carries it on (run 1's draws differ by up to 0.002; the runs' log Z by 0.1 to 0.3)
+smc4 = make_engine("smc", gaussian_target(), {"particles": 200, "runs": 4, "prior_draws": 4})
+(d,) = smc4.run_many(keys[:1], ctxs[:1])
+whole = smc4.run(keys[0], ctxs[0])
+assert d.info.devices == 2 and d.info.call_points == 1 and d.params.shape == whole.params.shape
+assert d.info.stages == whole.info.stages
+np.testing.assert_array_equal(whole.params[0], d.params[0])
+np.testing.assert_allclose(whole.log_z, d.log_z, rtol=1e-5)
+np.testing.assert_allclose(np.einsum("rs,rsd->rd", whole.weights, whole.params),
+                           np.einsum("rs,rsd->rd", d.weights, d.params), atol=1e-4)
+# a lone sweep point spreads its NUTS chains and its SMC runs over the devices
 from pathlib import Path
 from phasedsl.language.check import check
 from phasedsl.lower.compile import compile_spec
 from phasedsl.pipeline import sample_points
 from phasedsl.language.syntax import parse
 spec = Path("specs/example_4_1_first_order.phase")
-for engine_name, devices in (("nuts", 2), ("smc", None)):
+for engine_name, devices in (("nuts", 2), ("smc", 2)):
     checked = check(parse(spec.read_text(), str(spec)),
                     {"engine": engine_name, "draws": "50", "warmup": "50", "particles": "100"})
     compiled = compile_spec(checked)
@@ -152,8 +164,8 @@ print("ok")
 def test_run_many_splits_points_across_devices_without_changing_draws(tmp_path):
     """Two CPU devices (XLA's host-platform device count, set before JAX starts, hence a
     subprocess): each point's draws equal a single ``run``'s, with 3 points padded to 4, for
-    NUTS and for SMC; flat chains sample the posterior; a lone sweep point's NUTS chains
-    spread over both devices."""
+    NUTS and for SMC; flat chains sample the posterior; a lone sweep point's NUTS chains and
+    SMC runs spread over both devices (SMC: the same runs as one whole point's)."""
     from specfiles import run_on_two_devices
 
     run_on_two_devices(SHARDED, timeout=300)

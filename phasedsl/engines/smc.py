@@ -84,12 +84,12 @@ from phasedsl.language.setting_records import settings_record
 from phasedsl.language.settings import defaults
 from phasedsl.language.traits import TRAITS
 from phasedsl.engines.devices import default_method, default_particle_block
-from phasedsl.engines.many import ManyCaller
+from phasedsl.engines.many import ManyCaller, stacked
 from phasedsl.engines.outputs import SmcOutput
 from phasedsl.lower.target import Draws, Target
 from phasedsl.lower.run_info import SmcInfo
 
-__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples",
+__all__ = ["DEFAULTS", "SmcEngine", "build_smc", "hmc_moves", "kept_samples", "split_runs",
            "tempering_path"]
 
 # every key, its default, bounds and meaning: phasedsl.language.settings.TABLE["smc"]
@@ -131,15 +131,19 @@ def hmc_moves(mutations: int, integration_steps: int, step_min: float, step_max:
     return move
 
 
-def build_smc(target: Target, settings, *, block: int = 0):
+def build_smc(target: Target, settings, *, block: int = 0, parts: int = 1):
     """``settings``: the engine's settings record (``language.setting_records.
     settings_record("smc", ...)``: ``particles``, ``runs``, ``mutations``,
     ``integration_steps``, ``target_ess``, ``generations``, ``prior_draws``, ``step_min``,
     ``step_max``, ``target_accept``, ``initial_scale``, ``max_stages``, ``final_stages``, each
-    read by name, so no reordering can swap two). The pure function ``(key, ctx, item=0) -> SmcOutput`` that the engine compiles
-    (``item``: ``run_many``'s work item number, unused; a progress tick per run and tempering
-    stage, when the program is traced for them: ``phasedsl.engines.ticks``; leading axis
-    runs; ``S = prior_draws + generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
+    read by name, so no reordering can swap two). The pure function ``(key, ctx, item=0) ->
+    SmcOutput`` that the engine compiles: the point's runs ``item * R' ... (item + 1) * R' -
+    1`` with ``R' = runs / parts`` (``parts``: how many work items share a point's runs,
+    ``split_runs``; 1: ``item`` is 0 and the function runs all ``R`` runs). Run ``r``'s key is
+    ``fold_in(key, r)`` whichever item runs it, so a point split into parts has the same runs
+    as one whole. A progress tick per run and tempering stage, when the program is traced for
+    them: ``phasedsl.engines.ticks``. Leading axis runs (``R'`` of them; ``S = prior_draws +
+    generations`` slots of ``N = particles``): ``x f[R,S*N,D]``,
     ``ind bool[R,S*N,P]``, ``logdensity f[R,S*N]``, ``weights f[R,S*N]`` (0 in empty slots),
     ``order i[R,S]`` (generation number in each slot, -1 when empty), ``log_z f[R]``,
     ``lam f[R]`` (final tempering, 1 unless ``max_stages`` was hit), ``stages i[R]``,
@@ -159,7 +163,9 @@ def build_smc(target: Target, settings, *, block: int = 0):
         particles=s.particles, prior_draws=s.prior_draws, generations=s.generations,
         target_ess=s.target_ess, target_accept=s.target_accept,
         initial_scale=s.initial_scale, max_stages=s.max_stages, final_stages=s.final_stages)
-    runs = s.runs
+    if s.runs % parts:
+        raise ValueError(f"smc cannot split {s.runs} runs into {parts} equal parts")
+    runs = s.runs // parts  # per work item
 
     def one_run(key, ctx, run_number=0):
         point = ticks.point_of(ctx)
@@ -179,12 +185,24 @@ def build_smc(target: Target, settings, *, block: int = 0):
         report(state)
         return sk.finish(kernel, ctx, prior, state)
 
-    def run(key, ctx, _item=0):
-        numbers = jnp.arange(runs)
+    def run(key, ctx, item=0):
+        numbers = item * runs + jnp.arange(runs)
         keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(numbers)
         return jax.vmap(one_run, in_axes=(0, None, 0))(keys, ctx, numbers.astype(jnp.int32))
 
     return run
+
+
+def split_runs(points: int, devices: int, runs: int) -> int:
+    """Into how many equal parts ``run_many`` splits each point's ``runs``, so that ``points``
+    points fill ``devices`` devices: 1 (whole points) when there are at least as many points
+    as devices, else the smallest divisor ``p`` of ``runs`` with ``points * p >= devices``
+    (``runs`` itself when none is enough). On 2 cores the last point of an odd sweep runs 2 of
+    its 4 runs on each core instead of all 4 on one."""
+    if points >= devices:
+        return 1
+    return next((p for p in range(2, runs + 1) if runs % p == 0 and points * p >= devices),
+                runs)
 
 
 def tempering_path(lam, energy, var, stages) -> dict:
@@ -218,7 +236,7 @@ class SmcEngine(TimedRun):
 
     name = "smc"
     DEFAULTS = DEFAULTS
-    traits = TRAITS["smc"]  # run_many's unit of work is a whole point
+    traits = TRAITS["smc"]  # run_many's unit of work: a point, or part of its runs
 
     def __init__(self, target: Target, settings: dict):
         self.target = target
@@ -241,7 +259,8 @@ class SmcEngine(TimedRun):
         run = build_smc(target, self.record(), block=self.particle_block)
         self._cache = CompiledCache(run)
         # sweep points of run_many are split across this many devices (0: all there are)
-        self._many = ManyCaller(run, int(settings.get("devices") or 0))
+        self.devices = int(settings.get("devices") or 0)
+        self._many = {1: ManyCaller(run, self.devices)}  # by parts a point's runs make
 
     def record(self, **changed):
         """The build function's settings record (``settings_record(self.name, ...)``) of this
@@ -251,14 +270,32 @@ class SmcEngine(TimedRun):
 
     @property
     def traces(self) -> int:
-        return self._cache.traces + self._many.traces
+        return self._cache.traces + sum(m.traces for m in self._many.values())
 
     def run_many(self, keys, ctxs, method: str | None = None) -> list[Draws]:
         """Sample ``V`` sweep points in one compiled call (``phasedsl.engines.many.ManyCaller``):
         ``method`` ``"sequential"`` (default on CPU) runs each point's ``run`` computation one
         after another, ``"vectorized"`` vmaps them; with several devices the points are split
-        across them."""
-        return self._many.run_many(keys, ctxs, method or default_method(), self._draws)
+        across them, and with fewer points than devices each point's runs are split too
+        (``split_runs``: the same runs, each on its own key, as a whole point's)."""
+        method = method or default_method()
+        keys, ctxs = stacked(keys, ctxs)
+        devices = min(self.devices or jax.device_count(), jax.device_count())
+        parts = split_runs(keys.shape[0], devices, self.settings["runs"])
+        if parts == 1:
+            return self._many[1].run_many(keys, ctxs, method, self._draws)
+        many = self._many.get(parts)
+        if many is None:
+            many = self._many[parts] = ManyCaller(
+                build_smc(self.target, self.record(), block=self.particle_block, parts=parts),
+                self.devices)
+        keys, ctxs = jax.tree.map(lambda a: jnp.repeat(a, parts, axis=0), (keys, ctxs))
+        return many.run_many(keys, ctxs, method, self._joined_draws, group=parts)
+
+    def _joined_draws(self, out: SmcOutput, *times) -> Draws:
+        """``_draws`` of a point whose runs came in parts: ``out``'s leaves ``[parts, R',
+        ...]`` joined into ``[R, ...]``."""
+        return self._draws(jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), out), *times)
 
     def _draws(self, out: SmcOutput, compile_s: float, sample_s: float, wall_s: float) -> Draws:
         """``out``: numpy arrays with a leading ``[runs]`` axis."""

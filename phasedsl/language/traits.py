@@ -25,7 +25,7 @@ class EngineTraits:
     side by side (``--chain-method``, divergences, R-hat); ``follows_sweep``: walks the whole
     sweep as one path in one call (``run_sweep``), so its points are not separate tasks;
     ``splits_points``: ``run_many`` splits one point's work across devices (a point's
-    chains), so a lone point is worth batching; ``method``: the ``Draws.method`` of its draws
+    chains, or its runs), so a lone point is worth batching; ``method``: the ``Draws.method`` of its draws
     (``mcmc``, ``repeats``, ``exact``)."""
 
     exact: bool = False
@@ -38,7 +38,7 @@ class EngineTraits:
 
 TRAITS: dict[str, EngineTraits] = {
     "nuts": EngineTraits(chains=True, splits_points=True, method="mcmc"),
-    "smc": EngineTraits(repeats=True, method="repeats"),
+    "smc": EngineTraits(repeats=True, splits_points=True, method="repeats"),
     "smc_path": EngineTraits(repeats=True, follows_sweep=True, method="repeats"),
     "quadrature": EngineTraits(exact=True, method="exact"),
 }
