@@ -119,8 +119,8 @@ def cmd_discover(args) -> int:
     found = discover(spec, _values(args.at), seed=args.seed, track=args.track)
     doc = found.to_json()
     if args.write:
-        basins = [b for p in found.points for b in p.basins]
-        Path(args.write).write_text(spec_with_phases(found.source, _distinct(basins)),
+        phases = [b for p in found.points for b in p.written()]
+        Path(args.write).write_text(spec_with_phases(found.source, _distinct(phases)),
                                     encoding="utf-8")
         print(f"wrote {args.write}", file=sys.stderr)
     if args.plot:
@@ -172,8 +172,8 @@ def _values(texts) -> list[float] | None:
 
 
 def _distinct(basins):
-    """One basin per condition name: at several values, each value's basins are renamed
-    ``basinK`` in their own order, so later values' basins get fresh names."""
+    """One phase per name: at several values, each value's basins (and kinds) are named
+    ``basinK`` (``kindK``) in their own order, so later values' get fresh names."""
     import dataclasses
 
     out, seen = [], set()

@@ -168,3 +168,43 @@ def test_discover_on_a_linear_network_finds_the_one_full_rank_minimum():
     assert b.description.startswith("map x -> y: rank 3, sv [")
     assert b.condition.startswith("rank(W2 @ W1, ") and b.condition.endswith(") == 3")
     assert b.captured == pytest.approx(1.0) and b.leak == pytest.approx(0.0)
+
+
+def test_kind_groups_gathers_basins_of_one_signature_most_massive_first():
+    from phasedsl.pipeline.tensor_discovery import kind_groups, kind_words
+
+    five, six = (("W", 5, 2, False),), (("W", 6, 2, True),)
+    assert kind_groups([six, five, six, five, (("W", 4, 2, True),), six]) == [[0, 2, 5],
+                                                                               [1, 3]]
+    assert kind_groups([five, six]) == []  # every kind alone: nothing to gather
+    assert kind_words(six) == "W 6 active columns, rank 2 (a regular 6-gon)"
+
+
+def test_squares_whose_columns_go_round_in_other_orders_are_one_kind_phase():
+    """TMS with 4 features at n = 400: the flows end on squares whose 4 labelled columns go
+    round in different orders (no exact symmetry maps one onto another, so each is a basin
+    of its own), and ``discover`` gathers every basin of one kind into one phase: its mass
+    is the basins' sum, its condition checks, holds on the basins' own draws and on few
+    others', and ``--write`` writes it in place of its basins."""
+    from phasedsl.pipeline.discovery import discover, spec_with_phases
+    from phasedsl.pipeline.tensor_discovery import kind_groups
+
+    text = (TMS.replace("sweep n over 200", "sweep n over 400").replace("c = 6", "c = 4")
+            .replace("W[2, 6]", "W[2, 4]").replace("b[6]", "b[4]")
+            + "sample smc { particles = 64; runs = 2; mutations = 4 }\n")
+    (point,) = discover(load_text(text), [400], source=text, steps=500).points
+    assert len(point.basins) >= 2 and point.kind_phases
+    groups = kind_groups(point.kinds)
+    assert [k.basins for k in point.kind_phases] == [
+        tuple(point.basins[i].name for i in g) for g in groups]
+    for kind, g in zip(point.kind_phases, groups):
+        assert len({point.kinds[i] for i in g}) == 1
+        assert kind.mass == pytest.approx(sum(point.basins[i].mass for i in g), abs=1e-9)
+        assert kind.captured >= 0.95 and kind.leak <= 0.1
+    square = point.kind_phases[0]
+    assert square.description.startswith("W 4 active columns")
+    assert square.condition.startswith("(count i: norm(W[:, i]) > ")
+    written = point.written()
+    assert square in written and not set(square.basins) & {p.name for p in written}
+    load_text(spec_with_phases(text, written))  # the written spec checks, or raises
+    assert point.to_json()["kinds"][0]["basins"] == list(square.basins)

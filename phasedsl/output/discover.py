@@ -36,6 +36,19 @@ def _point_table(point: dict, sweep: str) -> Table:
     return table
 
 
+def _kinds_table(point: dict) -> Table:
+    """A tensor spec's kinds of critical point held by several basins, each one phase."""
+    table = Table(title="kinds of critical point held by several basins (`--write` writes "
+                  "each as one phase, in place of its basins)", title_justify="left",
+                  show_edge=False, pad_edge=False)
+    for col in ("kind", "basins", "mass", "captured", "leak", "what they are"):
+        table.add_column(col, overflow="fold")
+    for k in point["kinds"]:
+        table.add_row(k["name"], ", ".join(k["basins"]), _pm(k["mass"], k["se"]),
+                      _num(k["captured"], ".3f"), _num(k["leak"], ".3f"), k["description"])
+    return table
+
+
 def _track_line(track: dict, sweep: str) -> str:
     """``basin2 (found at a = 0): its minimum holds from a = -1 to 1.539; destroyed between
     a = 1.539 and 1.541`` (order 2: the minimum meets a saddle)."""
@@ -57,6 +70,8 @@ def render_discovery(doc: dict):
     parts = []
     for point in doc["points"]:
         parts.append(_point_table(point, doc["sweep"]))
+        if point.get("kinds"):
+            parts.append(_kinds_table(point))
         lines = Text()
         for b in point["basins"]:
             lines.append(f"phase {b['name']} = {b['condition']}\n")
@@ -65,6 +80,11 @@ def render_discovery(doc: dict):
         if point["condition_coverage"] is not None:
             lines.append(f"# the conditions above hold {point['condition_coverage']:.3f} of "
                          "the mass together\n")
+        if point.get("kinds"):
+            lines.append("# each kind of critical point as one phase (`--write` writes these "
+                         "in place of its basins)\n")
+        for k in point.get("kinds") or []:
+            lines.append(f"phase {k['name']} = {k['condition']}\n")
         parts.append(lines)
     for track in doc.get("tracks", []):
         parts.append(Text(_track_line(track, doc["sweep"])))
@@ -94,6 +114,10 @@ def discovery_block(doc: dict | None, why: str | None, results: dict) -> Text:
             t.append(f"    {b['name']:<10} {_pm(b['mass'], b['se'], '.3f'):<16} "
                      f"loss {_num(b['loss'], '.5g')}, lambda "
                      f"{_pm(b['lambda'], b['lambda_se'], '.2f')}: {b['description']}\n")
+        for k in point.get("kinds") or []:
+            t.append(f"    {k['name']:<10} {_pm(k['mass'], k['se'], '.3f'):<16} "
+                     f"{len(k['basins'])} basins ({', '.join(k['basins'])}): "
+                     f"{k['description']}\n")
         run = at.get(value)
         if run is not None:
             declared = ", ".join(f"{name} {run['phases'][name]['mass']:.3f}"

@@ -43,7 +43,7 @@ from ..language.settings import resolution_width
 from ..language.traits import traits
 from ..measure.lcoef import descent_flow, n_beta
 from ..measure.minima import CAP, FALLBACK_WIDTH, RATE
-from .tensor_discovery import TensorBasins, kinds_note
+from .tensor_discovery import KindPhase, TensorBasins, kind_groups, kind_words
 
 __all__ = ["discover", "Discovery", "PointBasins", "STARTS", "STEPS", "MIN_MASS",
            "spec_with_phases"]
@@ -80,11 +80,21 @@ class PointBasins:
     share: np.ndarray | None = field(default=None, repr=False, compare=False)
     # tensor specs: each basin's kind of critical point (``analysis.tensor_basins.signature``)
     kinds: tuple = field(default=(), repr=False, compare=False)
+    # tensor specs: the kinds held by several basins, each as one phase (``KindPhase``)
+    kind_phases: tuple[KindPhase, ...] = ()
 
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
                 "condition_coverage": self.condition_coverage, "method": self.method,
-                "basins": [b.to_json() for b in self.basins]}
+                "basins": [b.to_json() for b in self.basins],
+                "kinds": [k.to_json() for k in self.kind_phases]}
+
+    def written(self) -> list:
+        """The phases ``--write`` adds for this value: each kind held by several basins as
+        one phase, in place of its basins (their own conditions, written from the same
+        invariants, cannot tell them apart), and every other basin."""
+        grouped = {name for k in self.kind_phases for name in k.basins}
+        return list(self.kind_phases) + [b for b in self.basins if b.name not in grouped]
 
 
 @dataclass(frozen=True)
@@ -352,50 +362,76 @@ def spec_with_phases(source: str, basins) -> str:
     return text + "# phases found by `phasedsl discover`\n" + _phase_lines(list(basins))
 
 
-def _unique_names(count: int, taken) -> list[str]:
+def _unique_names(count: int, taken, prefix: str = "basin") -> list[str]:
     names, k = [], 1
     while len(names) < count:
-        if f"basin{k}" not in taken:
-            names.append(f"basin{k}")
+        if f"{prefix}{k}" not in taken:
+            names.append(f"{prefix}{k}")
         k += 1
     return names
 
 
-def _check_conditions(spec, source, basins, value, start_rows, labels, share, groups):
-    """``basins`` with ``captured`` and ``leak`` measured by compiling their conditions and
-    evaluating them on the starts' own draws; and the mass inside their union."""
+def _check_conditions(spec, source, basins, kinds, value, start_rows, labels, share, groups):
+    """``(basins, kinds, covered)``: ``basins`` and ``kinds`` (``KindPhase``, each the union
+    of its ``basins``) with ``captured`` and ``leak`` measured by compiling their conditions
+    and evaluating them on the starts' own draws; ``covered``: the mass inside the union of
+    the basins' conditions."""
     import dataclasses
 
     from ..lower.compile import compile_spec
     from .spec import load_text
 
     if not basins:
-        return basins, None
+        return basins, kinds, None
     try:
-        text = spec_with_phases(source, basins)
+        text = spec_with_phases(source, list(basins) + list(kinds))
         checked = load_text(text, "<discovered>", spec.overrides, spec.quick).checked
     except PhaseDSLError:
-        return basins, None
+        return basins, kinds, None
     compiled = compile_spec(checked)
     names = compiled.phase_names
     import jax
 
     fn = jax.jit(jax.vmap(compiled.target.indicators, in_axes=(0, None)))
-    out = []
-    inside_any = np.zeros(len(start_rows), bool)
     per_value = share / groups
-    ctx = compiled.context(value)
-    inds = np.asarray(fn(np.asarray(start_rows, np.float32), ctx), bool)
-    for k, b in enumerate(basins):
-        col = inds[:, names.index(b.name)]
-        inside_any |= col
-        mine = labels == k
+    inds = np.asarray(fn(np.asarray(start_rows, np.float32), compiled.context(value)), bool)
+
+    def measured(phase, mine):
+        col = inds[:, names.index(phase.name)]
         in_mass = per_value[mine].sum()
         captured = per_value[mine & col].sum() / in_mass if in_mass > 0 else None
         cond_mass = per_value[col].sum()
         leak = per_value[col & ~mine].sum() / cond_mass if cond_mass > 0 else 0.0
-        out.append(dataclasses.replace(b, captured=captured, leak=leak))
-    return out, float(per_value[inside_any].sum())
+        return dataclasses.replace(phase, captured=captured, leak=leak), col
+
+    out, inside_any = [], np.zeros(len(start_rows), bool)
+    for k, b in enumerate(basins):
+        b, col = measured(b, labels == k)
+        out.append(b)
+        inside_any |= col
+    order = {b.name: k for k, b in enumerate(basins)}
+    kinds = [measured(kind, np.isin(labels, [order[n] for n in kind.basins]))[0]
+             for kind in kinds]
+    return out, tuple(kinds), float(per_value[inside_any].sum())
+
+
+def _kind_phases(flows, tensor, probe, starts, basins, labels, kinds, group, share, groups,
+                 exact: bool, taken) -> tuple[KindPhase, ...]:
+    """The kinds of critical point held by several of ``basins`` (``kinds``: each basin's
+    signature; ``labels int[K]``: each start's basin, -1 in ``rest``), each as one phase:
+    the union's mass and se (as a basin's, ``basin_masses``) and a condition fitted to the
+    union's starts against all others', at the kind's most massive basin's point."""
+    out = []
+    sets = kind_groups(kinds)
+    for name, members in zip(_unique_names(len(sets), taken, "kind"), sets):
+        mine = np.isin(labels, members)
+        mass, se, _ = basin_masses(np.where(mine, 0, 1), group, share, groups, exact)
+        with flows.scope():
+            cond = tensor.condition(flows, starts, np.asarray(basins[members[0]].at), mine,
+                                    share / groups, probe)
+        out.append(KindPhase(name, tuple(basins[m].name for m in members), float(mass[0]),
+                             float(se[0]), kind_words(kinds[members[0]]), cond))
+    return tuple(out)
 
 
 def _words(flows, tensor, probe, starts, point, mine, weight, symmetry):
@@ -463,11 +499,17 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
             float(energy[lowest[k]]) / nb, bool(converged[mine].any()), words, cond,
             int(mine.sum()), est.lam, est.se))
     coverage = float(mass[keep].sum()) if keep else 0.0
-    basins, covered = _check_conditions(spec, source, basins, value, starts,
-                                        relabel[labels], share, groups)
+    kind_phases = ()
+    if tensor is not None:
+        kind_phases = _kind_phases(flows, tensor, probe, starts, basins, relabel[labels],
+                                   kinds, group, share, groups, draws.method == "exact",
+                                   set(names) | set(checked.phase_names) | set(checked.lets))
+    basins, kind_phases, covered = _check_conditions(spec, source, basins, kind_phases, value,
+                                                     starts, relabel[labels], share, groups)
     return PointBasins(float(value), tuple(basins), coverage, float(1 - coverage), covered,
                        draws.method, tuple(float(x) for x in sd), starts, relabel[labels],
-                       share / groups, tuple(kinds) if tensor is not None else ())
+                       share / groups, tuple(kinds) if tensor is not None else (),
+                       kind_phases)
 
 
 def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
@@ -540,9 +582,6 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
         points.append(_basins_at(spec, source, flows, compiled, float(v), draws, tensor))
     notes = tuple(f"{checked.value_text(p.value)}: basins below {MIN_MASS} hold {p.rest:.3f}"
                   for p in points if p.rest > 0.05)
-    if tensor is not None:
-        kinds = (kinds_note(checked.value_text(p.value), p.basins, p.kinds) for p in points)
-        notes += tuple(k for k in kinds if k)
     tracks = ()
     if track and points:
         width = resolution_width(checked.report, checked.sweep_values)

@@ -11,7 +11,8 @@ inputs the likelihood itself weighs.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from ..analysis.tensor_basins import (describe_tensor, features, fit_condition,
                                       same_function, signature)
 from ..language import ast
 
-__all__ = ["PROBES", "TensorBasins", "linear_map_text", "kinds_note"]
+__all__ = ["PROBES", "KindPhase", "TensorBasins", "kind_groups", "kind_words",
+           "linear_map_text"]
 
 PROBES = 256  # inputs on which two ends' predictions are compared
 
@@ -141,21 +143,45 @@ class TensorBasins:
         return fit_condition(feats, mine, weight, point_values)
 
 
-def kinds_note(label: str, basins, signatures) -> str | None:
-    """A note grouping ``basins`` by the kind of critical point (``signatures``, one per
-    basin): ``n = 200: 2 kinds of critical point: <words> x 6 basins, mass 0.61; ...``;
-    ``None`` where every kind has one basin."""
-    groups = defaultdict(list)
-    for b, s in zip(basins, signatures):
-        groups[s].append(b)
-    if all(len(g) == 1 for g in groups.values()):
-        return None
-    parts = []
-    for s, g in sorted(groups.items(), key=lambda kv: -sum(b.mass for b in kv[1])):
-        words = ", ".join(_kind_words(k) for k in s)
-        parts.append(f"{words}: {len(g)} basin{'s' if len(g) != 1 else ''} "
-                     f"({', '.join(b.name for b in g)}), mass {sum(b.mass for b in g):.3f}")
-    return f"{label}: {len(groups)} kinds of critical point: " + "; ".join(parts)
+@dataclass(frozen=True)
+class KindPhase:
+    """Basins of one kind of critical point (``analysis.tensor_basins.signature``) as one
+    phase: ``basins`` their names, ``mass`` and ``se`` of their union, ``description`` the
+    kind in words, ``condition`` a ``phase`` condition fitted to the union's draws against
+    every other basin's, with ``captured`` and ``leak`` measured as a basin's are."""
+
+    name: str
+    basins: tuple[str, ...]
+    mass: float
+    se: float
+    description: str
+    condition: str
+    captured: float | None = None
+    leak: float | None = None
+
+    def to_json(self) -> dict:
+        def num(x):
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {"name": self.name, "basins": list(self.basins), "mass": num(self.mass),
+                "se": num(self.se), "description": self.description,
+                "condition": self.condition, "captured": num(self.captured),
+                "leak": num(self.leak)}
+
+
+def kind_groups(signatures) -> list[list[int]]:
+    """For each kind held by two or more basins (``signatures``, one per basin, the most
+    massive basin first), the positions of its basins, in order of the kinds' first
+    basins. TMS: the 5-gons whose dead feature or column order differ are one kind."""
+    groups: dict = {}
+    for i, key in enumerate(signatures):
+        groups.setdefault(key, []).append(i)
+    return [g for g in groups.values() if len(g) >= 2]
+
+
+def kind_words(key) -> str:
+    """A signature in words: ``W 5 active columns, rank 2 (not a regular polygon)``."""
+    return ", ".join(_kind_words(k) for k in key)
 
 
 def _kind_words(key) -> str:
