@@ -299,3 +299,71 @@ def test_nodes_of_equal_strength_keep_one_order_against_a_reference():
     both = canonical(np.stack([a, b]), sym, reference=ref)
     assert np.abs(both[0] - both[1]).max() < 0.02
     assert np.abs(both[0] - ref).max() < 1e-12
+
+
+NET = """experiment "a two-node network"
+sweep theta over 1
+data { n = 200; x ~ uniform(-1, 1)^2; noise = 1 }
+model network(width = 2)
+prior normal(0, 1)
+truth network(width = 2) {
+  w[1] = [cos(theta), sin(theta)]
+  w[2] = [-cos(theta), sin(theta)]
+  b = -0.3; q = 1; c = 0
+}
+"""
+
+
+def test_a_one_node_basin_along_a_flat_valley_gets_a_node_by_node_condition():
+    """PT1's one-node basins (``examples/discover.md``): one node near (0, 1), the other
+    weak and wandering along a flat valley (silent on the box, its weights free). One ball
+    radius for both nodes cannot hold the valley without taking in the two-node basin;
+    node by node it can: the fit's condition takes in every draw of the valley basin and
+    none of the other's, and its text, compiled, holds exactly where ``nodes_hold`` says
+    (random draws too)."""
+    import jax
+    import jax.numpy as jnp
+
+    from phasedsl.analysis.basins import (Symmetry, best_ball, fit_nodes, node_condition,
+                                          node_gaps, nodes_hold)
+    from phasedsl.lower.compile import compile_spec
+
+    sym = Symmetry("network", 2, 2, "relu", box=(-1.0, 1.0))
+    rng = np.random.default_rng(3)
+    k = 200
+    # the valley basin: node 1 at u = (0, 1) (q = 1), node 2 silent: b <= -(|w1| + |w2|)
+    w2 = rng.normal(0, 0.8, (k, 2))
+    valley = np.stack([node_params([[0.0, 1.0] + rng.normal(0, 0.05, 2), w],
+                                   [-0.3, -(abs(w).sum()) - rng.uniform(0.05, 1)],
+                                   [1.0, rng.uniform(0.3, 1.5)]) for w in w2])
+    # the two-node basin: both nodes active near the truth's
+    two = np.stack([node_params([[0.54, 0.84] + rng.normal(0, 0.05, 2),
+                                 [-0.54, 0.84] + rng.normal(0, 0.05, 2)],
+                                [-0.3, -0.3], [1.0, 1.0]) for _ in range(k)])
+    draws = np.concatenate([valley, two])
+    mine = np.arange(2 * k) < k
+    weight = np.full(2 * k, 1.0 / (2 * k))
+    # the flows' end: its weak node not quite silent (on at one corner of the box), as
+    # PT1's basin2 at theta = 1, so a ball is centred on it
+    point = node_params([[0.0, 1.0], [-1.52, 0.18]], [-0.3, -1.68], [1.0, 1.0])
+    balls = fit_nodes(draws, point, mine, weight, sym)
+    gap, quiet = node_gaps(draws, point, sym)
+    inside = nodes_hold(gap, quiet, balls)
+    assert inside[mine].all() and not inside[~mine].any()
+    centre, radius = best_ball(draws, point, mine, weight, sym)
+    one_ball = condition_distance(draws, centre, sym) <= radius
+    assert one_ball[mine].mean() < 0.5  # one radius for both nodes misses most of it
+    text = node_condition(point, balls, sym)
+    assert text.startswith("symmetric(") and "< 0)" in text
+    names = ["w[1][1]", "w[1][2]", "w[2][1]", "w[2][2]", "b[1]", "b[2]", "q[1]", "q[2]", "c"]
+    spec = load_text(NET + f"phase valley = {text}\n")
+    compiled = compile_spec(spec.checked)
+    assert [str(s) for s in spec.checked.symbols] == names
+    ind = jax.vmap(compiled.target.indicators, in_axes=(0, None))
+    rand = rng.normal(0, 1, (400, 9))
+    rows = np.concatenate([draws, rand])
+    got = np.asarray(ind(jnp.asarray(rows, jnp.float32), compiled.context(1.0)))[:, 0]
+    gap, quiet = node_gaps(rows, point, sym)
+    want = nodes_hold(gap, quiet, balls)
+    assert (got == want).mean() >= 0.995  # float32 against float64 at the boundaries
+    assert want[2 * k:].any() and not want[2 * k:].all()

@@ -28,7 +28,8 @@ import numpy as np
 
 __all__ = ["Symmetry", "flow_starts", "canonical", "components", "basin_masses", "Basin",
            "node_invariants", "describe", "condition", "condition_distance", "fit_radius",
-           "continue_minimum", "Track", "best_ball", "inactive"]
+           "continue_minimum", "Track", "best_ball", "inactive", "NodeBalls", "node_gaps",
+           "nodes_hold", "fit_nodes", "node_condition"]
 
 ACTIVE = 0.05  # a network node whose effective weight |q_i| |(w_i, b_i)| is below is inactive
 
@@ -355,6 +356,111 @@ def condition(point, radius: float, symmetry: Symmetry) -> str:
             terms.append(f"(disc({name}, {r}) or {_box_top_text(i + 1, symmetry)} < 0)")
         else:
             terms.append(f"disc({name}, {r})")
+    body = " and ".join(terms)
+    return f"symmetric({body})" if symmetry.width > 1 else body
+
+
+NODE_CANDIDATES = 64  # radii tried per node (quantiles of the draws' distances)
+NODE_ROUNDS = 4  # rounds of fitting each node's radius in turn
+
+
+@dataclass(frozen=True)
+class NodeBalls:
+    """A network basin's condition, node by node (in the order of its critical point's
+    nodes): node ``i``'s effective weight ``q_i w_i`` within ``radii[i]`` of the point's
+    (of 0 for a node the point leaves inactive) or, where ``silent[i]`` (ReLU on a box),
+    the node silent on the whole box; under ``symmetric``, in some order of the nodes."""
+
+    radii: tuple[float, ...]
+    silent: tuple[bool, ...]
+
+
+def node_gaps(params, point, symmetry: Symmetry) -> tuple[np.ndarray, np.ndarray]:
+    """``(gap f[K, P, d], quiet bool[K, P, d])`` over the ``P = d!`` node orders: the
+    distance of each draw's node (``params f[K, D]``) from the point's node it is matched
+    with (``condition_distance``'s terms), and whether that draw node is silent on the box
+    (``b_i + max over the box of w_i . x < 0``, what the condition's text tests; all
+    False without a ReLU box)."""
+    p = np.asarray(params, float)
+    u, _, _ = node_invariants(p, symmetry)
+    target = _condition_nodes(np.asarray(point, float), symmetry)
+    if symmetry.activation == "relu" and symmetry.box is not None:
+        w, b, _, _ = symmetry.split(p)
+        dead = _box_top(w, b, symmetry.box) < 0
+    else:
+        dead = np.zeros(u.shape[:2], bool)
+    perms = [list(x) for x in itertools.permutations(range(symmetry.width))]
+    gap = np.stack([np.linalg.norm(u[:, perm] - target[None], axis=-1) for perm in perms], 1)
+    quiet = np.stack([dead[:, perm] for perm in perms], 1)
+    return gap, quiet
+
+
+def nodes_hold(gap, quiet, balls: NodeBalls) -> np.ndarray:
+    """``bool[K]``: where the condition ``balls`` holds (``node_gaps``' arrays)."""
+    r = np.asarray(balls.radii, float)
+    ok = (gap <= r) | (quiet & np.asarray(balls.silent, bool))
+    return ok.all(-1).any(-1)
+
+
+def _rounded(x: float) -> float:
+    return float(f"{x:.4g}")  # as the condition's text writes it
+
+
+def fit_nodes(params, point, mine, weight, symmetry: Symmetry) -> NodeBalls:
+    """The node-by-node condition (``NodeBalls``) of the basin of ``point f[D]`` that takes
+    in the most of its mass less the most of other basins' (``params f[K, D]``, ``mine
+    bool[K]``, ``weight f[K]`` as in ``fit_radius``). It starts from one radius for every
+    node (``best_ball``; silent allowed for the point's inactive nodes) and fits each node's
+    radius and whether it may be silent in turn, keeping only changes that raise that
+    difference. Why: a one-node basin's mass lies along a flat valley of its weak node (PT1,
+    ``examples/discover.md``), so one radius that must also hold the strong node misses it."""
+    mine, weight = np.asarray(mine, bool), np.asarray(weight, float)
+    gap, quiet = node_gaps(params, point, symmetry)
+    d = symmetry.width
+    r0 = _rounded(fit_radius(condition_distance(params, point, symmetry), mine, weight))
+    relu_box = symmetry.activation == "relu" and symmetry.box is not None
+    off = inactive(np.asarray(point, float)[None], symmetry)[0] & relu_box
+    balls = NodeBalls((r0,) * d, tuple(bool(x) for x in off))
+
+    def gain(b: NodeBalls) -> float:
+        inside = nodes_hold(gap, quiet, b)
+        return float(weight[mine & inside].sum() - weight[~mine & inside].sum())
+
+    best = gain(balls)
+    for _ in range(NODE_ROUNDS):
+        before = best
+        for i in range(d):
+            vals = np.unique(gap[:, :, i])
+            if len(vals) > NODE_CANDIDATES:
+                vals = np.unique(np.quantile(vals, np.linspace(0, 1, NODE_CANDIDATES)))
+            cands = np.unique([_rounded(max(x, 1e-3)) for x in
+                               np.concatenate([0.5 * (vals[:-1] + vals[1:]), vals[-1:] * 1.01])])
+            for silent in ((False, True) if relu_box else (False,)):
+                for r in cands:
+                    trial = NodeBalls(balls.radii[:i] + (float(r),) + balls.radii[i + 1:],
+                                      balls.silent[:i] + (silent,) + balls.silent[i + 1:])
+                    g = gain(trial)
+                    if g > best + 1e-12:
+                        balls, best = trial, g
+        if best <= before + 1e-12:
+            break
+    return balls
+
+
+def node_condition(point, balls: NodeBalls, symmetry: Symmetry) -> str:
+    """``balls`` (``fit_nodes``) as a ``phase`` condition in the language: per node
+    ``ball(q[i] * w[i], centre, r_i)`` (``disc`` around 0 for an inactive node), ``or`` the
+    node silent on the box where allowed, under ``symmetric`` so any node order counts."""
+    p = np.asarray(point, float)
+    centres = _condition_nodes(p, symmetry)
+    off = inactive(p[None], symmetry)[0]
+    terms = []
+    for i in range(symmetry.width):
+        name, r = f"q[{i + 1}] * w[{i + 1}]", f"{balls.radii[i]:.4g}"
+        term = f"disc({name}, {r})" if off[i] else f"ball({name}, {_vec(centres[i])}, {r})"
+        if balls.silent[i]:
+            term = f"({term} or {_box_top_text(i + 1, symmetry)} < 0)"
+        terms.append(term)
     body = " and ".join(terms)
     return f"symmetric({body})" if symmetry.width > 1 else body
 

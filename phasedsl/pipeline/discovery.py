@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.basins import (Basin, Symmetry, Track, basin_masses, canonical, components,
-                               best_ball, condition, continue_minimum, describe, flow_starts)
+                               best_ball, condition, continue_minimum, describe, fit_nodes,
+                               flow_starts, node_condition)
 from ..analysis.lcoef import PhaseDraws, PhaseMinimum, phase_estimate
 from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
@@ -438,6 +439,10 @@ def _words(flows, tensor, probe, starts, point, mine, weight, symmetry):
     """``(description, condition, kind)`` of the basin of ``point f[D]`` (its starts
     ``mine bool[K]`` of ``starts f[K, D]``, masses ``weight f[K]``): from the network or
     energy's coordinates, or (``tensor``, a ``TensorBasins``) from matrix invariants."""
+    if tensor is None and symmetry.kind == "network":
+        return (describe(point, symmetry),
+                node_condition(point, fit_nodes(starts, point, mine, weight, symmetry),
+                               symmetry), None)
     if tensor is None:
         return (describe(point, symmetry),
                 condition(*best_ball(starts, point, mine, weight, symmetry), symmetry), None)
