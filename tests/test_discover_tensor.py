@@ -177,7 +177,7 @@ def test_kind_groups_gathers_basins_of_one_signature_most_massive_first():
     assert kind_groups([six, five, six, five, (("W", 4, 2, True),), six]) == [[0, 2, 5],
                                                                                [1, 3]]
     assert kind_groups([five, six]) == []  # every kind alone: nothing to gather
-    assert kind_words(six) == "W 6 active columns, rank 2 (a regular 6-gon)"
+    assert kind_words(six) == "W 6 active columns, rank 2 (a 6-gon)"
 
 
 def test_squares_whose_columns_go_round_in_other_orders_are_one_kind_phase():
@@ -208,3 +208,26 @@ def test_squares_whose_columns_go_round_in_other_orders_are_one_kind_phase():
     assert square in written and not set(square.basins) & {p.name for p in written}
     load_text(spec_with_phases(text, written))  # the written spec checks, or raises
     assert point.to_json()["kinds"][0]["basins"] == list(square.basins)
+
+
+def test_a_dead_column_large_by_norm_is_not_counted_when_the_function_does_not_use_it():
+    """A TMS 5-gon whose dead column keeps norm 0.45 (over a quarter of the others' 1.2),
+    pointing where it feeds no output (every bias -0.6 keeps its products off): by norm it
+    is a sixth active column, by function it is not, so the words, the kind and the
+    condition's count say 5. A 6-gon's columns are all used."""
+    from phasedsl.pipeline.discovery import _Flows
+    from phasedsl.pipeline.tensor_discovery import kind_words
+
+    _, compiled, model = compiled_model(TMS)
+    flows = _Flows(compiled, 10, x64=False)
+    probe = model.probe(compiled.context(200.0), np.float32)
+    w = gon(5)
+    w[:, 5] = 0.45 * np.array([np.cos(1.0), np.sin(1.0)])
+    five = np.concatenate([w.ravel(), np.full(6, -0.6)])
+    used = model.used(flows, five, probe)["W"]
+    assert used.tolist() == [True] * 5 + [False]
+    words, kind = model.describe(flows, five, probe)
+    assert words.startswith("W: 5 of 6 columns active") and kind_words(kind).startswith(
+        "W 5 active columns")
+    six = np.concatenate([gon(6).ravel(), np.full(6, -0.6)])
+    assert model.used(flows, six, probe)["W"].all()

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FUNCTION_TOL", "ACTIVE_COLUMN", "RANK_TOL", "same_function", "matrix_summary",
+__all__ = ["FUNCTION_TOL", "ACTIVE_COLUMN", "RANK_TOL", "SILENT", "same_function",
+           "matrix_summary", "column_used",
            "describe_tensor", "Feature", "features", "fit_threshold", "fit_condition",
            "signature"]
 
@@ -37,7 +38,8 @@ __all__ = ["FUNCTION_TOL", "ACTIVE_COLUMN", "RANK_TOL", "same_function", "matrix
 FUNCTION_TOL = 1e-2
 ACTIVE_COLUMN = 0.25  # a column is active when its norm exceeds this share of the largest
 RANK_TOL = 1e-2  # a singular value counts in the described rank above this share of the largest
-REGULAR = 5.0  # degrees: active columns of a 2-row matrix at 360/k apart to this are a k-gon
+REGULAR = 0.5  # k active columns of a 2-row matrix, none nearer its neighbour than this share of 360/k, are a k-gon
+SILENT = 0.05  # a column whose removal changes the predictions by less than this share is silent
 CANDIDATES = 256  # thresholds tried per test (quantiles of the draws' values)
 
 
@@ -77,18 +79,20 @@ def same_function(outputs, tol: float = FUNCTION_TOL) -> list[tuple[int, int]]:
     return pairs
 
 
-def matrix_summary(m) -> dict:
+def matrix_summary(m, used=None) -> dict:
     """Invariants of a matrix ``m f[r, c]``: ``sv f[min(r, c)]`` (largest first), ``rank``
     (singular values above ``RANK_TOL`` of the largest), ``norms f[c]`` (columns),
-    ``active int[a]`` (columns whose norm exceeds ``ACTIVE_COLUMN`` of the largest) and, for
-    two rows, ``gaps f[a]``: the angles in degrees between the active columns taken in order
-    around the circle (each to the next; they sum to 360)."""
+    ``active int[a]`` (columns whose norm exceeds ``ACTIVE_COLUMN`` of the largest and, where
+    ``used bool[c]`` is given, that the function uses: ``pipeline.tensor_discovery``) and,
+    for two rows, ``gaps f[a]``: the angles in degrees between the active columns taken in
+    order around the circle (each to the next; they sum to 360)."""
     m = np.asarray(m, float)
     sv = np.linalg.svd(m, compute_uv=False)
     top = float(sv[0]) if len(sv) else 0.0
     norms = np.linalg.norm(m, axis=0)
     big = float(norms.max()) if len(norms) else 0.0
-    active = np.flatnonzero(norms > ACTIVE_COLUMN * big) if big > 0 else np.zeros(0, int)
+    large = norms > ACTIVE_COLUMN * big if big > 0 else np.zeros(len(norms), bool)
+    active = np.flatnonzero(large if used is None else large & np.asarray(used, bool))
     out = {"sv": sv, "rank": int(np.sum(sv > RANK_TOL * top)) if top > 0 else 0,
            "norms": norms, "active": active, "gaps": None}
     if m.shape[0] == 2 and len(active) >= 2:
@@ -97,12 +101,24 @@ def matrix_summary(m) -> dict:
     return out
 
 
+def column_used(base, dropped, tol: float = SILENT) -> np.ndarray:
+    """``bool[c]``: which of a matrix's ``c`` columns the function uses: ``base f[M]`` the
+    predictions on the probes, ``dropped f[c, M]`` the same with each column set to 0 in
+    turn; a column is used when dropping it moves the predictions by more than ``tol`` of
+    their largest size. A TMS 5-gon's dead column (norm 0.4-0.8, its output off, no
+    interference) is large by norm and not used."""
+    base = np.asarray(base, float).ravel()
+    dropped = np.asarray(dropped, float).reshape(-1, base.size)
+    scale = max(float(np.max(np.abs(base))), 1e-12)
+    return np.max(np.abs(dropped - base[None]), axis=1) > tol * scale
+
+
 def _nums(v, fmt: str = ".3g") -> str:
     return "[" + ", ".join(format(float(x), fmt) for x in v) + "]"
 
 
-def _matrix_words(name: str, m) -> str:
-    s = matrix_summary(m)
+def _matrix_words(name: str, m, used=None) -> str:
+    s = matrix_summary(m, used)
     c = m.shape[1]
     words = (f"{name}: {len(s['active'])} of {c} column{'s' if c != 1 else ''} active, norms "
              f"{_nums(s['norms'])}")
@@ -115,11 +131,12 @@ def _matrix_words(name: str, m) -> str:
     return words + f"; rank {s['rank']}, sv {_nums(s['sv'])}"
 
 
-def describe_tensor(blocks: dict, jacobian=None) -> str:
+def describe_tensor(blocks: dict, jacobian=None, used: dict | None = None) -> str:
     """Words for a tensor spec's critical point: ``blocks`` (name -> the parameter's array
     at the point; matrices are described, vectors by their norm) and, where the model is
     linear in ``x``, ``jacobian f[o, k]`` (the end-to-end map): its rank and singular
-    values. ``W: 5 of 6 columns active, norms [...], 72 deg apart; rank 2, sv [...]``."""
+    values; ``used``: name -> ``bool[c]``, the columns the function uses (``matrix_summary``).
+    ``W: 5 of 6 columns active, norms [...], 72 deg apart; rank 2, sv [...]``."""
     parts = []
     if jacobian is not None:
         j = np.atleast_2d(np.asarray(jacobian, float))
@@ -128,7 +145,7 @@ def describe_tensor(blocks: dict, jacobian=None) -> str:
     for name, a in blocks.items():
         a = np.asarray(a, float)
         if a.ndim == 2:
-            parts.append(_matrix_words(name, a))
+            parts.append(_matrix_words(name, a, (used or {}).get(name)))
         elif a.ndim == 1:
             parts.append(f"|{name}| = {np.linalg.norm(a):.3g}")
         else:
@@ -136,10 +153,12 @@ def describe_tensor(blocks: dict, jacobian=None) -> str:
     return "; ".join(parts)
 
 
-def signature(blocks: dict, jacobian=None) -> tuple:
-    """A critical point's kind, for grouping basins: per matrix its active column count,
-    rank and (two rows) whether its active columns are a regular polygon (every neighbour
-    angle within ``REGULAR`` degrees of ``360 / k``); the end-to-end map's rank. Basins with
+def signature(blocks: dict, jacobian=None, used: dict | None = None) -> tuple:
+    """A critical point's kind, for grouping basins: per matrix its active column count
+    (``used`` as in ``describe_tensor``), rank and (two rows) whether its active columns
+    spread as a k-gon's (no neighbour angle below ``REGULAR`` of ``360 / k``: a noisy
+    hexagon's 55-64 degrees or a noisy square's 70-110 are, two columns 3 degrees apart are
+    not); the end-to-end map's rank. Basins with
     one signature are copies of one kind of critical point that no exact symmetry maps onto
     each other (TMS: which feature is dead, the order of the columns around the circle)."""
     key = []
@@ -149,9 +168,9 @@ def signature(blocks: dict, jacobian=None) -> tuple:
         a = np.asarray(a, float)
         if a.ndim != 2:
             continue
-        s = matrix_summary(a)
+        s = matrix_summary(a, (used or {}).get(name))
         gaps = s["gaps"]
-        regular = None if gaps is None else bool(np.all(np.abs(gaps - 360 / len(gaps)) <= REGULAR))
+        regular = None if gaps is None else bool(np.min(gaps) >= REGULAR * 360 / len(gaps))
         key.append((name, len(s["active"]), s["rank"], regular))
     return tuple(key)
 
@@ -175,7 +194,8 @@ class Feature:
 
 
 def features(blocks: dict, point_blocks: dict, index: str = "i", jacobian=None,
-             point_jacobian=None, map_text: str | None = None) -> list[Feature]:
+             point_jacobian=None, map_text: str | None = None,
+             used: dict | None = None) -> list[Feature]:
     """The tests a condition is built from: for the end-to-end map (``jacobian f[K, o, k]``
     of the draws, ``point_jacobian f[o, k]`` of the basin's point, ``map_text`` its
     expression in the language) its rank; for each matrix parameter (``blocks``: name ->
@@ -190,7 +210,7 @@ def features(blocks: dict, point_blocks: dict, index: str = "i", jacobian=None,
                            np.linalg.svd(jac, compute_uv=False), matrix_summary(pj)["rank"]))
     mats = [(n, np.asarray(a, float)) for n, a in blocks.items() if np.ndim(point_blocks[n]) == 2]
     for name, a in mats:
-        k = len(matrix_summary(point_blocks[name])["active"])
+        k = len(matrix_summary(point_blocks[name], (used or {}).get(name))["active"])
         out.append(Feature(f"(count {index}: norm({name}[:, {index}]) > {{t}}) == {k}",
                            np.linalg.norm(a, axis=1), k))
     for name, a in mats:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.tensor_basins import (describe_tensor, features, fit_condition,
+from ..analysis.tensor_basins import (column_used, describe_tensor, features, fit_condition,
                                       same_function, signature)
 from ..language import ast
 
@@ -117,12 +117,35 @@ class TensorBasins:
         (j,) = flows.chunked(self.jacobian, params, ctx=probe)
         return j.reshape(len(params), -1, self.inputs)
 
+    def used(self, flows, point, probe) -> dict:
+        """name -> ``bool[c]``: the columns of each matrix parameter that the function at
+        ``point f[D]`` uses (``analysis.tensor_basins.column_used``: the predictions on the
+        probes with each column set to 0 in turn)."""
+        p = np.asarray(point, float)
+        rows, owners = [p], []
+        for s in self.slots:
+            if len(s.shape) != 2:
+                continue
+            for j in range(s.shape[1]):
+                q = p.copy()
+                block = q[s.start: s.start + s.size].reshape(s.shape)
+                block[:, j] = 0.0
+                q[s.start: s.start + s.size] = block.ravel()
+                rows.append(q)
+                owners.append(s.name)
+        if not owners:
+            return {}
+        (out,) = flows.chunked(self.outputs, np.stack(rows), ctx=probe)
+        owners = np.array(owners)
+        return {name: column_used(out[0], out[1:][owners == name]) for name in dict.fromkeys(owners)}
+
     def describe(self, flows, point, probe) -> tuple[str, tuple]:
         """``(words, signature)`` of a critical point ``point f[D]``."""
         blocks = {k: v[0] for k, v in self.blocks(np.asarray(point)[None]).items()}
         jac = self.jacobians(flows, np.asarray(point)[None], probe)
         j = None if jac is None else jac[0]
-        return describe_tensor(blocks, j), signature(blocks, j)
+        used = self.used(flows, point, probe)
+        return describe_tensor(blocks, j, used), signature(blocks, j, used)
 
     def condition(self, flows, starts, point, mine, weight, probe) -> str:
         """A ``phase`` condition for the basin of ``point f[D]`` fitted on the flows' starts
@@ -131,7 +154,8 @@ class TensorBasins:
         at = {k: v[0] for k, v in self.blocks(np.asarray(point)[None]).items()}
         jac = self.jacobians(flows, starts, probe) if self.map_text else None
         pj = self.jacobians(flows, np.asarray(point)[None], probe)[0] if self.map_text else None
-        feats = features(blocks, at, self.index, jac, pj, self.map_text)
+        feats = features(blocks, at, self.index, jac, pj, self.map_text,
+                         self.used(flows, point, probe))
         point_values = []
         if self.map_text:
             point_values.append(np.linalg.svd(np.atleast_2d(pj), compute_uv=False))
@@ -188,5 +212,5 @@ def _kind_words(key) -> str:
     if key[0] == "map":
         return f"map rank {key[1]}"
     name, active, rank, regular = key
-    shape = {None: "", True: f" (a regular {active}-gon)", False: " (not a regular polygon)"}
+    shape = {None: "", True: f" (a {active}-gon)", False: " (two of them close: not a polygon)"}
     return f"{name} {active} active columns, rank {rank}{shape[regular]}"
