@@ -420,31 +420,44 @@ def fit_nodes(params, point, mine, weight, symmetry: Symmetry) -> NodeBalls:
     r0 = _rounded(fit_radius(condition_distance(params, point, symmetry), mine, weight))
     relu_box = symmetry.activation == "relu" and symmetry.box is not None
     off = inactive(np.asarray(point, float)[None], symmetry)[0] & relu_box
-    balls = NodeBalls((r0,) * d, tuple(bool(x) for x in off))
 
     def gain(b: NodeBalls) -> float:
         inside = nodes_hold(gap, quiet, b)
         return float(weight[mine & inside].sum() - weight[~mine & inside].sum())
 
-    best = gain(balls)
-    for _ in range(NODE_ROUNDS):
-        before = best
-        for i in range(d):
-            vals = np.unique(gap[:, :, i])
-            if len(vals) > NODE_CANDIDATES:
-                vals = np.unique(np.quantile(vals, np.linspace(0, 1, NODE_CANDIDATES)))
-            cands = np.unique([_rounded(max(x, 1e-3)) for x in
-                               np.concatenate([0.5 * (vals[:-1] + vals[1:]), vals[-1:] * 1.01])])
-            for silent in ((False, True) if relu_box else (False,)):
-                for r in cands:
-                    trial = NodeBalls(balls.radii[:i] + (float(r),) + balls.radii[i + 1:],
-                                      balls.silent[:i] + (silent,) + balls.silent[i + 1:])
-                    g = gain(trial)
-                    if g > best + 1e-12:
-                        balls, best = trial, g
-        if best <= before + 1e-12:
-            break
-    return balls
+    # two starts, the better kept: the one ball, and radii that hold every draw of the basin
+    # (each node's largest distance in the order nearest its draw); from a small ball alone
+    # no single node's radius can grow into a valley that the other node's radius shuts out
+    whole = gap[mine].max(-1).argmin(-1) if mine.any() else np.zeros(0, int)
+    cover = gap[mine][np.arange(len(whole)), whole].max(0) if mine.any() else np.full(d, r0)
+    starts = [NodeBalls((r0,) * d, tuple(bool(x) for x in off)),
+              NodeBalls(tuple(_rounded(float(r) * 1.01 + 1e-3) for r in cover),
+                        tuple(bool(x) for x in off))]
+    cands = []
+    for i in range(d):
+        vals = np.unique(gap[:, :, i])
+        if len(vals) > NODE_CANDIDATES:
+            vals = np.unique(np.quantile(vals, np.linspace(0, 1, NODE_CANDIDATES)))
+        cands.append(np.unique([_rounded(max(x, 1e-3)) for x in np.concatenate(
+            [0.5 * (vals[:-1] + vals[1:]), vals[-1:] * 1.01])]))
+
+    def ascend(balls: NodeBalls) -> tuple[float, NodeBalls]:
+        best = gain(balls)
+        for _ in range(NODE_ROUNDS):
+            before = best
+            for i in range(d):
+                for silent in ((False, True) if relu_box else (False,)):
+                    for r in cands[i]:
+                        trial = NodeBalls(balls.radii[:i] + (float(r),) + balls.radii[i + 1:],
+                                          balls.silent[:i] + (silent,) + balls.silent[i + 1:])
+                        g = gain(trial)
+                        if g > best + 1e-12:
+                            balls, best = trial, g
+            if best <= before + 1e-12:
+                break
+        return best, balls
+
+    return max((ascend(b) for b in starts), key=lambda gb: gb[0])[1]
 
 
 def node_condition(point, balls: NodeBalls, symmetry: Symmetry) -> str:
