@@ -3,8 +3,10 @@ arrays the code gave before its engines were restructured (``tests/golden/draws.
 
 A refactoring of an engine (SMC as an ``init`` and a one-step kernel, a shared ``run()``
 wrapper, ...) must not change a single draw. The recorded arrays are those of the versions of
-JAX and jaxlib named in the file (XLA may change the last bits between versions: then the
-test is skipped, and the file is written again with the code as it stands before a change):
+JAX and jaxlib and of the CPU's instruction sets named in the file: XLA compiles for the
+host's instructions (AVX-512, AMX, ...), and another CPU rounds the last bits otherwise
+(every engine's draws, quadrature's too), as another JAX may. Then the test is skipped, and
+the file is written again with the code as it stands before a change:
 
     python tests/test_draws_golden.py    # writes tests/golden/draws.npz
 """
@@ -44,10 +46,22 @@ NUTS_INFO = ("step_size", "grad_evals_per_chain", "divergences_per_chain", "acce
 
 
 def _versions() -> str:
+    """JAX's and jaxlib's versions and the CPU's instruction sets that XLA compiles for."""
+    import platform
+
     import jax
     import jaxlib
 
-    return f"jax {jax.__version__}, jaxlib {jaxlib.__version__}"
+    flags = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            line = next((ln for ln in f if ln.startswith("flags")), "")
+        flags = {x for x in line.split(":", 1)[-1].split()
+                 if x.startswith(("avx", "amx", "fma", "sse4", "f16c"))}
+    except OSError:  # not Linux: the processor's name stands in
+        flags = {platform.processor()}
+    return (f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, {platform.machine()} "
+            + " ".join(sorted(flags)))
 
 
 def _arrays(prefix: str, draws) -> dict[str, np.ndarray]:

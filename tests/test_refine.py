@@ -447,7 +447,10 @@ def test_a_crossover_inside_the_noise_stops_refinement(tmp_path):
     assert info["status"] == "noise"
     lo, hi = info["bracket"]
     assert 0.38 < lo < 0.41 and 0.59 < hi < 0.62  # closed from [1/3, 2/3] onto the flat part
-    assert list(c["between"]) == pytest.approx([lo, hi])
+    # the event spans the flicker: its values lie inside the bracket (where a noisy value
+    # next to a clear end prefers the same phase, the event starts or ends there instead)
+    a, b = c["between"]
+    assert lo - 1e-9 <= a < b <= hi + 1e-9 and b - a > 0.1
     values = sorted(p["value"] for p in results["points"])
     for end, inner in ((lo, min(v for v in values if v > lo)),
                        (hi, max(v for v in values if v < hi))):

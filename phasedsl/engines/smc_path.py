@@ -143,7 +143,7 @@ class SmcPathEngine(SmcEngine):
         if s["runs"] > forward:
             directions.append((1, list(reversed(ctxs)), s["runs"] - forward))
         per_point = [[] for _ in ctxs]
-        devices = min(self._many.devices or jax.device_count(), jax.device_count())
+        devices = min(self.devices or jax.device_count(), jax.device_count())
         if len(directions) == 2 and forward == s["runs"] - forward and devices > 1:
             walked, compile_total = self._walk_side_by_side(key, directions)
         else:
