@@ -204,7 +204,7 @@ def kind_groups(signatures) -> list[list[int]]:
 
 
 def kind_words(key) -> str:
-    """A signature in words: ``W 5 active columns, rank 2 (not a regular polygon)``."""
+    """A signature in words: ``W 5 active columns, rank 2 (a 5-gon)``."""
     return ", ".join(_kind_words(k) for k in key)
 
 
