@@ -106,3 +106,14 @@ def tilted_well(sweep: str = "linspace(0, 2, 11)", tail: str = "") -> str:
     return (f'experiment "tilted double well"\nsweep theta over {sweep}\nparam w in [-2, 2]\n'
             "prior uniform\nenergy K = w^4 - 2*w^2 + theta*w\nlet n = 20\n"
             f"phase right = w > 0\nphase left = w <= 0\n{tail}")
+
+
+def two_node_network(sweep: str = "1", tail: str = "") -> str:
+    """PT1's model at a small n: a two-node ReLU network on inputs uniform on the box
+    ``[-1, 1]^2`` against a truth whose nodes sit at angles ``+-theta``; ``tail``: more
+    statements (lets, phases)."""
+    return (f'experiment "tiny network"\nsweep theta over {sweep}\n'
+            "data { n = 200; x ~ uniform(-1, 1)^2; noise = 1 }\nbeta = 1 / log(n)\n"
+            "model network(width = 2)\nprior normal(0, 1)\ntruth network(width = 2) {\n"
+            "  w[1] = [cos(theta), sin(theta)]\n  w[2] = [-cos(theta), sin(theta)]\n"
+            f"  b = -0.3; q = 1; c = 0\n}}\n{tail}")

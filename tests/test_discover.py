@@ -16,6 +16,7 @@ from phasedsl.analysis.basins import (Symmetry, canonical, components, condition
                                       fit_radius, flow_starts)
 from phasedsl.measure.lcoef import n_beta
 from phasedsl.pipeline.spec import load_text
+from specfiles import two_node_network
 
 DOUBLE = """experiment "tilted double well"
 sweep a over 0.3
@@ -301,17 +302,7 @@ def test_nodes_of_equal_strength_keep_one_order_against_a_reference():
     assert np.abs(both[0] - ref).max() < 1e-12
 
 
-NET = """experiment "a two-node network"
-sweep theta over 1
-data { n = 200; x ~ uniform(-1, 1)^2; noise = 1 }
-model network(width = 2)
-prior normal(0, 1)
-truth network(width = 2) {
-  w[1] = [cos(theta), sin(theta)]
-  w[2] = [-cos(theta), sin(theta)]
-  b = -0.3; q = 1; c = 0
-}
-"""
+NET = two_node_network()
 
 
 def test_a_one_node_basin_along_a_flat_valley_gets_a_node_by_node_condition():

@@ -17,25 +17,14 @@ from phasedsl.lower.compile import compile_spec
 from phasedsl.pipeline import run_spec
 from phasedsl.pipeline import write_figures as write_plots
 from phasedsl.pipeline.figures import line_regions, plane_regions
+from specfiles import two_node_network
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
-TINY_NETWORK = """
-experiment "tiny network"
-sweep theta over 1, 1.5
-data { n = 200; x ~ uniform(-1, 1)^2; noise = 1 }
-beta = 1 / log(n)
-model network(width = 2)
-prior normal(0, 1)
-truth network(width = 2) {
-  w[1] = [cos(theta), sin(theta)]
-  w[2] = [-cos(theta), sin(theta)]
-  b = -0.3; q = 1; c = 0
-}
-let u[i] = q[i] * w[i]
+TINY_NETWORK = two_node_network("1, 1.5", """let u[i] = q[i] * w[i]
 phase ring = annulus(u[1], 1, 0.3) and annulus(u[2], 1, 0.3)
 phase near = symmetric(all i: ball(u[i], truth.u[i], 0.4))
-"""
+""")
 
 
 def load(path: Path, overrides: dict | None = None):

@@ -267,18 +267,28 @@ def condition_distance(params, point, symmetry: Symmetry) -> np.ndarray:
     p = np.asarray(params, float)
     if symmetry.kind != "network":
         return np.linalg.norm(p - np.asarray(point, float)[None], axis=1)
-    u, _, _ = node_invariants(p, symmetry)
-    point = np.asarray(point, float)
-    target = _condition_nodes(point, symmetry)
-    off = inactive(point[None], symmetry)[0]  # the point's inactive nodes ...
+    gap, _ = node_gaps(p, point, symmetry)
+    off = inactive(np.asarray(point, float)[None], symmetry)[0]  # the point's inactive nodes
     dead = inactive(p, symmetry)  # ... take any draw node that does nothing
-    best = np.full(len(p), np.inf)
-    for perm in itertools.permutations(range(symmetry.width)):
-        perm = list(perm)
-        gap = np.linalg.norm(u[:, perm] - target[None], axis=-1)
-        gap = np.where(off[None] & dead[:, perm], 0.0, gap)
-        best = np.minimum(best, gap.max(axis=-1))
-    return best
+    dead = np.stack([dead[:, perm] for perm in _node_orders(symmetry.width)], 1)
+    return np.where(off & dead, 0.0, gap).max(-1).min(-1)
+
+
+def _node_orders(width: int) -> list[list[int]]:
+    """Every order of ``width`` nodes (``symmetric``'s permutations)."""
+    return [list(x) for x in itertools.permutations(range(width))]
+
+
+def _relu_box(symmetry: Symmetry) -> bool:
+    """Whether a node can be silent on the whole input box (ReLU on uniform inputs)."""
+    return symmetry.activation == "relu" and symmetry.box is not None
+
+
+def _silent_nodes(point, symmetry: Symmetry) -> tuple[bool, ...]:
+    """Which nodes of ``point f[D]`` a condition lets be silent on the box instead of near
+    0: the point's inactive nodes, where a ReLU box makes silence testable."""
+    off = inactive(np.asarray(point, float)[None], symmetry)[0] & _relu_box(symmetry)
+    return tuple(bool(x) for x in off)
 
 
 def _condition_nodes(point, symmetry: Symmetry) -> np.ndarray:
@@ -345,19 +355,8 @@ def condition(point, radius: float, symmetry: Symmetry) -> str:
         if len(p) == 1:
             return f"ball({symmetry.names[0]}, {_fmt(p[0])}, {r})"
         return f"ball([{', '.join(symmetry.names)}], {_vec(p)}, {r})"
-    centres = _condition_nodes(p, symmetry)
-    off = inactive(p[None], symmetry)[0]
-    terms = []
-    for i in range(symmetry.width):
-        name = f"q[{i + 1}] * w[{i + 1}]"
-        if not off[i]:
-            terms.append(f"ball({name}, {_vec(centres[i])}, {r})")
-        elif symmetry.activation == "relu" and symmetry.box is not None:
-            terms.append(f"(disc({name}, {r}) or {_box_top_text(i + 1, symmetry)} < 0)")
-        else:
-            terms.append(f"disc({name}, {r})")
-    body = " and ".join(terms)
-    return f"symmetric({body})" if symmetry.width > 1 else body
+    return node_condition(p, NodeBalls((radius,) * symmetry.width, _silent_nodes(p, symmetry)),
+                          symmetry)
 
 
 NODE_CANDIDATES = 64  # radii tried per node (quantiles of the draws' distances)
@@ -384,12 +383,12 @@ def node_gaps(params, point, symmetry: Symmetry) -> tuple[np.ndarray, np.ndarray
     p = np.asarray(params, float)
     u, _, _ = node_invariants(p, symmetry)
     target = _condition_nodes(np.asarray(point, float), symmetry)
-    if symmetry.activation == "relu" and symmetry.box is not None:
+    if _relu_box(symmetry):
         w, b, _, _ = symmetry.split(p)
         dead = _box_top(w, b, symmetry.box) < 0
     else:
         dead = np.zeros(u.shape[:2], bool)
-    perms = [list(x) for x in itertools.permutations(range(symmetry.width))]
+    perms = _node_orders(symmetry.width)
     gap = np.stack([np.linalg.norm(u[:, perm] - target[None], axis=-1) for perm in perms], 1)
     quiet = np.stack([dead[:, perm] for perm in perms], 1)
     return gap, quiet
@@ -409,30 +408,31 @@ def _rounded(x: float) -> float:
 def fit_nodes(params, point, mine, weight, symmetry: Symmetry) -> NodeBalls:
     """The node-by-node condition (``NodeBalls``) of the basin of ``point f[D]`` that takes
     in the most of its mass less the most of other basins' (``params f[K, D]``, ``mine
-    bool[K]``, ``weight f[K]`` as in ``fit_radius``). It starts from one radius for every
-    node (``best_ball``; silent allowed for the point's inactive nodes) and fits each node's
-    radius and whether it may be silent in turn, keeping only changes that raise that
-    difference. Why: a one-node basin's mass lies along a flat valley of its weak node (PT1,
+    bool[K]``, ``weight f[K]`` as in ``fit_radius``). It fits each node's radius and whether
+    it may be silent in turn, keeping only changes that raise that difference, from two
+    starts (silent allowed for the point's inactive nodes), and keeps the better end: one
+    radius for every node (``fit_radius``, the single ball of ``condition``), and radii
+    that hold every draw of the basin; from the small ball alone no node's radius can grow
+    into a valley that another node's radius shuts out. Why node by node: a one-node basin's mass lies along a flat valley of its weak node (PT1,
     ``examples/discover.md``), so one radius that must also hold the strong node misses it."""
     mine, weight = np.asarray(mine, bool), np.asarray(weight, float)
     gap, quiet = node_gaps(params, point, symmetry)
     d = symmetry.width
     r0 = _rounded(fit_radius(condition_distance(params, point, symmetry), mine, weight))
-    relu_box = symmetry.activation == "relu" and symmetry.box is not None
-    off = inactive(np.asarray(point, float)[None], symmetry)[0] & relu_box
+    relu_box = _relu_box(symmetry)
+    silent = _silent_nodes(point, symmetry)
 
     def gain(b: NodeBalls) -> float:
         inside = nodes_hold(gap, quiet, b)
         return float(weight[mine & inside].sum() - weight[~mine & inside].sum())
 
-    # two starts, the better kept: the one ball, and radii that hold every draw of the basin
-    # (each node's largest distance in the order nearest its draw); from a small ball alone
-    # no single node's radius can grow into a valley that the other node's radius shuts out
-    whole = gap[mine].max(-1).argmin(-1) if mine.any() else np.zeros(0, int)
-    cover = gap[mine][np.arange(len(whole)), whole].max(0) if mine.any() else np.full(d, r0)
-    starts = [NodeBalls((r0,) * d, tuple(bool(x) for x in off)),
-              NodeBalls(tuple(_rounded(float(r) * 1.01 + 1e-3) for r in cover),
-                        tuple(bool(x) for x in off))]
+    # the second start: each node's largest distance over the basin's draws, each draw in
+    # its nearest node order
+    own = gap[mine]
+    cover = (own[np.arange(len(own)), own.max(-1).argmin(-1)].max(0) if len(own)
+             else np.full(d, r0))
+    starts = [NodeBalls((r0,) * d, silent),
+              NodeBalls(tuple(_rounded(float(r) * 1.01 + 1e-3) for r in cover), silent)]
     cands = []
     for i in range(d):
         vals = np.unique(gap[:, :, i])
@@ -446,10 +446,10 @@ def fit_nodes(params, point, mine, weight, symmetry: Symmetry) -> NodeBalls:
         for _ in range(NODE_ROUNDS):
             before = best
             for i in range(d):
-                for silent in ((False, True) if relu_box else (False,)):
+                for may in ((False, True) if relu_box else (False,)):
                     for r in cands[i]:
                         trial = NodeBalls(balls.radii[:i] + (float(r),) + balls.radii[i + 1:],
-                                          balls.silent[:i] + (silent,) + balls.silent[i + 1:])
+                                          balls.silent[:i] + (may,) + balls.silent[i + 1:])
                         g = gain(trial)
                         if g > best + 1e-12:
                             balls, best = trial, g

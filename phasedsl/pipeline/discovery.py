@@ -447,8 +447,9 @@ def _words(flows, tensor, probe, starts, point, mine, weight, symmetry):
         return (describe(point, symmetry),
                 condition(*best_ball(starts, point, mine, weight, symmetry), symmetry), None)
     with flows.scope():
-        words, kind = tensor.describe(flows, point, probe)
-        cond = tensor.condition(flows, starts, point, mine, weight, probe)
+        used = tensor.used(flows, point, probe)  # once for both
+        words, kind = tensor.describe(flows, point, probe, used)
+        cond = tensor.condition(flows, starts, point, mine, weight, probe, used)
     return words, cond, kind
 
 

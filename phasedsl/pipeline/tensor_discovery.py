@@ -11,13 +11,14 @@ inputs the likelihood itself weighs.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..analysis.tensor_basins import (column_used, describe_tensor, features, fit_condition,
                                       same_function, signature)
+from ..analysis.records import plain
 from ..language import ast
 
 __all__ = ["PROBES", "KindPhase", "TensorBasins", "kind_groups", "kind_words",
@@ -139,23 +140,25 @@ class TensorBasins:
         owners = np.array(owners)
         return {name: column_used(out[0], out[1:][owners == name]) for name in dict.fromkeys(owners)}
 
-    def describe(self, flows, point, probe) -> tuple[str, tuple]:
-        """``(words, signature)`` of a critical point ``point f[D]``."""
+    def describe(self, flows, point, probe, used=None) -> tuple[str, tuple]:
+        """``(words, signature)`` of a critical point ``point f[D]`` (``used``: its
+        ``self.used``, computed here when not given)."""
         blocks = {k: v[0] for k, v in self.blocks(np.asarray(point)[None]).items()}
         jac = self.jacobians(flows, np.asarray(point)[None], probe)
         j = None if jac is None else jac[0]
-        used = self.used(flows, point, probe)
+        used = self.used(flows, point, probe) if used is None else used
         return describe_tensor(blocks, j, used), signature(blocks, j, used)
 
-    def condition(self, flows, starts, point, mine, weight, probe) -> str:
+    def condition(self, flows, starts, point, mine, weight, probe, used=None) -> str:
         """A ``phase`` condition for the basin of ``point f[D]`` fitted on the flows' starts
-        ``starts f[K, D]`` (``mine bool[K]``: the basin's; ``weight f[K]``: their masses)."""
+        ``starts f[K, D]`` (``mine bool[K]``: the basin's; ``weight f[K]``: their masses;
+        ``used`` as in ``describe``)."""
         blocks = self.blocks(starts)
         at = {k: v[0] for k, v in self.blocks(np.asarray(point)[None]).items()}
         jac = self.jacobians(flows, starts, probe) if self.map_text else None
         pj = self.jacobians(flows, np.asarray(point)[None], probe)[0] if self.map_text else None
         feats = features(blocks, at, self.index, jac, pj, self.map_text,
-                         self.used(flows, point, probe))
+                         self.used(flows, point, probe) if used is None else used)
         point_values = []
         if self.map_text:
             point_values.append(np.linalg.svd(np.atleast_2d(pj), compute_uv=False))
@@ -184,13 +187,7 @@ class KindPhase:
     leak: float | None = None
 
     def to_json(self) -> dict:
-        def num(x):
-            return None if x is None or not math.isfinite(x) else float(x)
-
-        return {"name": self.name, "basins": list(self.basins), "mass": num(self.mass),
-                "se": num(self.se), "description": self.description,
-                "condition": self.condition, "captured": num(self.captured),
-                "leak": num(self.leak)}
+        return plain(dataclasses.asdict(self))
 
 
 def kind_groups(signatures) -> list[list[int]]:
