@@ -37,6 +37,7 @@ from ..analysis.minima import (GRAD_TOL, MinimumChange, bisect, holds_minimum,
 from ..language.settings import resolution_width
 from ..language.traits import traits
 from .lcoef import descent_flow, n_beta
+from .stationarity import GOLDSTEIN, ball_points, stationarity
 
 __all__ = ["MinimumStep", "minimum_step", "with_point_minima", "STARTS", "STEPS", "RATE", "CAP"]
 
@@ -62,7 +63,6 @@ class MinimumStep:
         if self._fn is not None:
             return self._fn
         import jax
-        import jax.numpy as jnp
 
         target = self.compiled.target
         lower = np.asarray(target.lower, float)
@@ -71,15 +71,16 @@ class MinimumStep:
         def energy(p, ctx):
             return -target.loglik(p, ctx)
 
+        points = ball_points(target.dim)
+        gradient = jax.grad(energy)
+
         def one(p0, lr0, dt, ctx, phase, scale):
             flow = descent_flow(_seeking(energy, target.margins, phase, scale),
                                 target.indicators, lower, upper, self.steps, method="gd")
             _, _, inside, last = flow(p0, lr0, ctx, phase, dt)
-            f, g = jax.value_and_grad(energy)(last, ctx)
-            lo, hi = jnp.asarray(lower, last.dtype), jnp.asarray(upper, last.dtype)
-            # a component pushing out of the box at its edge is no descent direction left
-            g = jnp.where(((last <= lo) & (g > 0)) | ((last >= hi) & (g < 0)), 0.0, g)
-            return inside, jnp.max(jnp.abs(g)), last, f
+            # the Goldstein ball: GOLDSTEIN sd per coordinate (lr0 = CAP sd)
+            return inside, stationarity(gradient, last, ctx, lr0 * (GOLDSTEIN / CAP), lower,
+                                        upper, points), last, energy(last, ctx)
 
         self._fn = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None, None)))
         return self._fn

@@ -44,6 +44,7 @@ from ..language.settings import resolution_width
 from ..language.traits import traits
 from ..measure.lcoef import descent_flow, n_beta
 from ..measure.minima import CAP, FALLBACK_WIDTH, RATE
+from ..measure.stationarity import GOLDSTEIN, ball_points, stationarity
 from .tensor_discovery import KindPhase, TensorBasins, kind_groups, kind_words
 
 __all__ = ["discover", "Discovery", "PointBasins", "STARTS", "STEPS", "MIN_MASS",
@@ -147,12 +148,15 @@ class _Flows:
 
         flow = descent_flow(potential, everywhere, lower, upper, steps, method="gd")
 
+        points = ball_points(target.dim)
+        gradient = jax.grad(potential)
+
         def one(p0, lr0, dt, ctx):
             _, _, _, last = flow(p0, lr0, ctx, 0, dt)
-            f, g = jax.value_and_grad(potential)(last, ctx)
-            lo, hi = jnp.asarray(lower, last.dtype), jnp.asarray(upper, last.dtype)
-            g = jnp.where(((last <= lo) & (g > 0)) | ((last >= hi) & (g < 0)), 0.0, g)
-            return last, f, jnp.max(jnp.abs(g))
+            return last, potential(last, ctx)
+
+        def stationary(p, sd, ctx):
+            return stationarity(gradient, p, ctx, GOLDSTEIN * sd, lower, upper, points)
 
         t = jnp.linspace(0.0, 1.0, PATH_POINTS)
 
@@ -166,6 +170,7 @@ class _Flows:
             return jnp.max(u) - top - slack, path[jnp.argmax(u)]
 
         self.flow = jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+        self.stationarity = jax.jit(jax.vmap(stationary, in_axes=(0, None, None)))
         self.rise = jax.jit(jax.vmap(rise, in_axes=(0, 0, None)))
         self.potential = jax.jit(jax.vmap(potential, in_axes=(0, None)))
         self.indicators = jax.jit(jax.vmap(target.indicators, in_axes=(0, None)))
@@ -468,12 +473,13 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
         same = None if tensor is None else tensor.same(flows, probe)
         lr0 = np.asarray(CAP * sd, flows.dtype)
         dt = np.asarray(RATE * sd ** 2, flows.dtype)
+        sd_ = np.asarray(sd, flows.dtype)
 
         def descend(p):
             return flows.chunked(lambda q, c: flows.flow(q, lr0, dt, c), p, ctx=ctx)[0]
 
-        ends, energy, grad = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts,
-                                           ctx=ctx)
+        ends, energy = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts, ctx=ctx)
+        (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd_, c), ends, ctx=ctx)
         ends = canonical(ends, symmetry)
         ends = canonical(ends, symmetry, reference=ends[int(np.argmin(energy))])
         (start_energy,) = flows.chunked(flows.potential, starts, ctx=ctx)
