@@ -5,9 +5,11 @@ The potential is ``U(w) = -loglik(w) / (n beta)``: ``K(w)`` for an energy spec, 
 empirical loss ``L_n(w)`` (mean negative log likelihood) for a network. A phase *holds a
 local minimum* at a sweep value where some gradient flow (``measure.minima``: from the
 phase's draws, drawn into the phase's region along flat valleys by its margin) ends inside
-the phase's region with a projected gradient
-``|grad U|_inf <= GRAD_TOL`` (a component at a box edge that points out of the box is not
-counted: a minimum on the prior's boundary is a minimum). Unlike the floor crossing, this
+the phase's region at a stationary point: some convex combination of the projected
+gradients near the end has ``|.|_inf <= GRAD_TOL`` (Goldstein's criterion,
+``measure.stationarity``: the gradient test where ``U`` is smooth, and one that a minimum
+among a ReLU network's data kinks can pass; a component at a box edge that points out of
+the box is not counted: a minimum on the prior's boundary is a minimum). Unlike the floor crossing, this
 moves with no cutoff: a mass that decays smoothly while its well persists has no such
 event, and a well that vanishes (a saddle-node: the minimum meets a saddle) has one at the
 value where it vanishes, located by bisection on the sweep value without sampling. The
@@ -33,13 +35,13 @@ from .records import Event
 __all__ = ["GRAD_TOL", "holds_minimum", "MinimumChange", "minimum_changes", "bisect",
            "with_minimum_changes", "well_phases"]
 
-GRAD_TOL = 1e-3  # |grad U|_inf at a flow's end below which it has converged (U's own units)
+GRAD_TOL = 1e-3  # a flow's end is stationary below this (|.|_inf, U's own units)
 
 
 def holds_minimum(inside, grad) -> np.ndarray:
     """``bool[K]``: which of ``K`` flows ended at a local minimum inside the phase:
     ``inside: bool[K]`` (the last iterate is in the phase's region), ``grad: f[K]`` (its
-    projected gradient norm, ``|.|_inf``, of the potential)."""
+    stationarity, ``measure.stationarity``, in the potential's units)."""
     return np.asarray(inside, bool) & (np.asarray(grad, float) <= GRAD_TOL)
 
 

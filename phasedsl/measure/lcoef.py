@@ -29,7 +29,7 @@ from ..analysis.lcoef import (LearningCoefficient, PhaseDraws, PhaseMinimum, pat
                               phase_estimate)
 from ..lower.run_info import SmcInfo
 
-__all__ = ["LcoefStep", "n_beta", "STARTS", "descent_flow"]
+__all__ = ["LcoefStep", "n_beta", "STARTS", "curvature_steps", "descent_flow"]
 
 STARTS = 4  # optimiser starts per phase: the phase's lowest-energy draws
 H = 1e-3  # relative step in beta for the exact engines' log Z derivatives
@@ -52,6 +52,28 @@ def n_beta(checked, value: float) -> float:
     beta = sp.sympify(checked.beta)
     beta = float(beta.subs({**sub, sp.Symbol("n"): n}))
     return n * beta
+
+
+def curvature_steps(energy, p0, ctx, rate, largest):
+    """``f[D]``: the gradient flow's per-coordinate step ``dt`` from ``p0: f[D]``: ``rate``
+    over the curvature of ``energy`` along each coordinate there (the Hessian's diagonal,
+    ``D`` Hessian-vector products), at most ``largest: f[D]`` (where the curvature is 0 or
+    not finite, ``largest``). The draws' spread alone (``largest = rate sd^2``) can be far
+    wider than a well: on the toy model of superposition it spans the k-gon's rotations and
+    the wells of every phase, its ``1 / sd^2`` 200 times below the curvature along ``W``,
+    and the flow's step, halved until it stops rising along ``W``, then crawls along the
+    biases. JAX, unbatched."""
+    import jax
+    import jax.numpy as jnp
+
+    grad = jax.grad(energy)
+
+    def along(e):
+        return jax.jvp(lambda q: grad(q, ctx), (p0,), (e,))[1] @ e
+
+    h = jnp.abs(jax.lax.map(along, jnp.eye(p0.shape[0], dtype=p0.dtype)))
+    step = jnp.where(jnp.isfinite(h) & (h > 0), rate / jnp.where(h > 0, h, 1.0), jnp.inf)
+    return jnp.minimum(jnp.asarray(largest, p0.dtype), step)
 
 
 def descent_flow(energy, indicators, lower, upper, steps: int, decay: float = 1e-3,

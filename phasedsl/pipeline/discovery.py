@@ -42,7 +42,7 @@ from ..analysis.minima import holds_minimum
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.settings import resolution_width
 from ..language.traits import traits
-from ..measure.lcoef import descent_flow, n_beta
+from ..measure.lcoef import curvature_steps, descent_flow, n_beta
 from ..measure.minima import CAP, FALLBACK_WIDTH, RATE
 from ..measure.stationarity import GOLDSTEIN, ball_points, stationarity
 from .tensor_discovery import KindPhase, TensorBasins, kind_groups, kind_words
@@ -152,6 +152,7 @@ class _Flows:
         gradient = jax.grad(potential)
 
         def one(p0, lr0, dt, ctx):
+            dt = curvature_steps(potential, p0, ctx, RATE, dt)
             _, _, _, last = flow(p0, lr0, ctx, 0, dt)
             return last, potential(last, ctx)
 
@@ -188,15 +189,17 @@ class _Flows:
             jnp.asarray(a).dtype, jnp.floating) else a, compiled.context(value))
 
     def chunked(self, fn, *arrays, ctx):
-        """``fn`` over the rows of ``arrays`` in chunks of ``CHUNK`` (padded, so one
-        compilation serves every chunk); numpy outputs."""
+        """``fn`` over the rows of ``arrays`` in chunks of ``CHUNK``, each padded to a power
+        of two rows (at least 8), so a handful of compilations serves every call: joining
+        basins calls the flows on dozens of different numbers of rows, and each new shape
+        costs a compilation (seconds); numpy outputs."""
         import jax.numpy as jnp
 
         k = len(arrays[0])
         outs = []
         for s in range(0, k, CHUNK):
             part = [np.asarray(a[s:s + CHUNK], self.dtype) for a in arrays]
-            pad = CHUNK - len(part[0]) if k > CHUNK else 0
+            pad = min(CHUNK, max(8, 1 << (len(part[0]) - 1).bit_length())) - len(part[0])
             part = [np.concatenate([p, np.repeat(p[-1:], pad, 0)]) if pad else p for p in part]
             got = fn(*[jnp.asarray(p) for p in part], ctx)
             got = got if isinstance(got, tuple) else (got,)
