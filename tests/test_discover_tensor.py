@@ -183,7 +183,7 @@ def test_kind_groups_gathers_basins_of_one_signature_most_massive_first():
 def test_squares_whose_columns_go_round_in_other_orders_are_one_kind_phase():
     """TMS with 4 features at n = 400: the flows end on squares whose 4 labelled columns go
     round in different orders (no exact symmetry maps one onto another, so each is a basin
-    of its own), and ``discover`` gathers every basin of one kind into one phase: its mass
+    of its own), every basin's flows converge, and ``discover`` gathers every basin of one kind into one phase: its mass
     is the basins' sum, its condition checks, holds on the basins' own draws and on few
     others', and ``--write`` writes it in place of its basins."""
     from phasedsl.pipeline.discovery import discover, spec_with_phases
@@ -194,6 +194,9 @@ def test_squares_whose_columns_go_round_in_other_orders_are_one_kind_phase():
             + "sample smc { particles = 64; runs = 2; mutations = 4 }\n")
     (point,) = discover(load_text(text), [400], source=text, steps=500).points
     assert len(point.basins) >= 2 and point.kind_phases
+    # the flows end at stationary points though the loss's kinks keep the gradient at
+    # ~0.004 there: Goldstein's test, and a step set by the curvature, not the spread
+    assert all(b.converged for b in point.basins if b.starts >= 5)
     groups = kind_groups(point.kinds)
     assert [k.basins for k in point.kind_phases] == [
         tuple(point.basins[i].name for i in g) for g in groups]

@@ -6,9 +6,13 @@ definition and the pure parts).
 - ``point_minima(value, draws)`` -> ``{phase: {"holds": bool | None, "w": [D], "sd": [D],
   "grad": float}}``: gradient flows of ``-loglik`` (``measure.lcoef.descent_flow``,
   ``method="gd"``: ``steps`` steps ``p -= clip(dt * grad, -CAP sd, CAP sd)`` with
-  ``dt = RATE / h``, ``h`` the curvature along each coordinate at the start, at most
-  ``RATE sd^2`` (``measure.lcoef.curvature_steps``; ``sd`` the per-coordinate spread of
-  the phase's draws); clipped to the box; the potential plus ``relu(SEEK - margin)^2`` where the phase
+  ``dt = RATE sd^2``, ``sd`` the per-coordinate spread of the phase's draws, so that
+  ``dt`` is about ``RATE`` times the inverse curvature of ``-loglik`` in a well the draws
+  fill (``discover``'s flows take ``RATE`` over the curvature at the start instead,
+  ``measure.lcoef.curvature_steps``: on the toy model of superposition this one then
+  finds minima at some sweep values and not at their neighbours, its stationarity
+  hovering about ``GRAD_TOL``, so the run keeps the spread's step, whose flows there
+  find none); clipped to the box; the potential plus ``relu(SEEK - margin)^2`` where the phase
   has a margin, ``_seeking``) from ``STARTS`` of the phase's draws (half the highest-density
   ones, half spread over the rest: ``_starts``), vmapped and jitted once; a phase holds a local minimum where some flow ends inside it at a
   Goldstein-stationary point (``measure.stationarity``: some convex combination of the
@@ -37,14 +41,14 @@ from ..analysis.minima import (GRAD_TOL, MinimumChange, bisect, holds_minimum,
                                minimum_changes, with_minimum_changes)
 from ..language.settings import resolution_width
 from ..language.traits import traits
-from .lcoef import curvature_steps, descent_flow, n_beta
+from .lcoef import descent_flow, n_beta
 from .stationarity import GOLDSTEIN, ball_points, stationarity
 
 __all__ = ["MinimumStep", "minimum_step", "with_point_minima", "STARTS", "STEPS", "RATE", "CAP"]
 
 STARTS = 16  # flows per phase and sweep value, from the phase's draws (``_starts``)
 STEPS = 1000  # gradient steps per flow (report.minimum_steps)
-RATE = 0.2  # dt = RATE / curvature at the start, at most RATE sd^2
+RATE = 0.2  # dt = RATE sd^2 (discover: RATE / the curvature at the start, at most that)
 CAP = 0.1  # no coordinate moves more than CAP sd in one step
 SEEK = 1e-3  # the margin (in the conditions' own units) the flows seek inside a region
 FALLBACK_WIDTH = 0.005  # of the span: the bisection's width when report.resolution is 0
@@ -79,7 +83,6 @@ class MinimumStep:
             seeking = _seeking(energy, target.margins, phase, scale)
             flow = descent_flow(seeking, target.indicators, lower, upper, self.steps,
                                 method="gd")
-            dt = curvature_steps(seeking, p0, ctx, RATE, dt)
             _, _, inside, last = flow(p0, lr0, ctx, phase, dt)
             # the Goldstein ball: GOLDSTEIN sd per coordinate (lr0 = CAP sd)
             return inside, stationarity(gradient, last, ctx, lr0 * (GOLDSTEIN / CAP), lower,
