@@ -237,3 +237,21 @@ def test_path_estimate_se_is_the_spread_of_the_runs():
     assert back == out
     # no path (NUTS, quadrature): the record as it was
     assert path_estimate(rec, None) is rec
+
+
+def test_curvature_steps_are_the_rate_over_each_coordinates_curvature_capped_by_the_spread():
+    """``curvature_steps``: ``rate / |d^2 E / dw_i^2|`` at the start, at most ``largest``
+    (where the curvature is 0 the cap alone: a flat coordinate moves by the spread's
+    step, not by an infinite one); off-diagonal curvature does not enter."""
+    import jax
+    import jax.numpy as jnp
+
+    from phasedsl.measure.lcoef import curvature_steps
+
+    def energy(p, ctx):
+        return 50.0 * p[0] ** 2 + 0.5 * p[1] ** 2 - 2.0 * p[2] ** 2 + 3.0 * p[0] * p[1] + p[3]
+
+    with jax.enable_x64(True):
+        dt = curvature_steps(energy, jnp.array([0.3, -1.0, 0.5, 2.0]), None, 0.2,
+                             jnp.array([1.0, 1.0, 1.0, 0.7]))
+        np.testing.assert_allclose(dt, [0.2 / 100, 0.2, 0.2 / 4, 0.7], rtol=1e-12)
