@@ -163,3 +163,29 @@ def test_runs_that_agree_by_chance_keep_their_importance_error():
     q = 400.5 / 1601
     assert a.mass == pytest.approx(0.25, abs=1e-15) and a.se_dof == 3
     assert a.se == pytest.approx(math.sqrt(q * (1 - q) / 1600))
+
+
+def test_a_staircase_of_phases_with_no_shared_mass_is_three_clear_crossovers():
+    """Each point puts all its mass on one phase (1.000 +- 4e-4, the rest 0.000 +- 4e-4, as
+    reduced-rank regression's ranks do): the preference moves rank0 -> rank1 -> rank2 ->
+    rank3, each change clear of the noise. The log ratio's delta-method se (se / m with m
+    floored at 1e-12) would call every point noise and chain the three changes into one
+    unresolved rank0 -> rank3 spanning the sweep."""
+    masses = np.eye(4)
+    se = np.full((4, 4), 4e-4)
+    events = find_crossovers([0.0, 1.0, 2.0, 3.0], masses, se, ["r0", "r1", "r2", "r3"],
+                             np.full((4, 4), 3.0))
+    assert [(e.source, e.target, list(e.between), e.resolved) for e in events] == [
+        ("r0", "r1", [0.0, 1.0], True), ("r1", "r2", [1.0, 2.0], True),
+        ("r2", "r3", [2.0, 3.0], True)]
+
+
+@pytest.mark.parametrize("ma, mb, s, side", [
+    (1.0, 0.0, 4e-4, -1), (0.0, 1.0, 4e-4, 1),          # a mass at 0: clear, by far
+    (0.0, 0.001, 4e-4, 0),                              # 0.001 - 0 < 3.31 * 5.7e-4
+    (0.0, 0.002, 4e-4, 1),                              # 0.002 > 3.31 * 5.7e-4 = 0.00187
+    (0.4, 0.5, float("nan"), 0),                        # unknown se: noise
+    (0.4, 0.5, 0.0, 1), (0.5, 0.5, 0.0, 0),             # exact
+])
+def test_refinement_side_is_the_difference_test(ma, mb, s, side):
+    assert crossover_side(_point(0.0, ma, mb, s, 3), "A", "B") == side

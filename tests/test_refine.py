@@ -342,6 +342,19 @@ def test_quick_never_enlarges_a_run():
     fixed = TILT.replace("report { lcoef = 0 }", "report { lcoef = 0; refine_points = 0 }")
     assert load_text(fixed, "t.phase", {}, quick=True).checked.report["refine_points"] == 0
     assert load_text(TILT, "t.phase", {}, quick=True).checked.report["refine_points"] == 4
+    # nor a finer resolution: a spec's 0 (no added values) or coarser width stays its own;
+    # the default (0.005 of the span) is coarsened to 0.02
+    def resolution(report_block, overrides=None):
+        text = TILT.replace("report { lcoef = 0 }", report_block)
+        return load_text(text, "t.phase", overrides or {}, quick=True).checked.report[
+            "resolution"]
+
+    assert resolution("report { lcoef = 0; resolution = 0 }") == 0
+    assert resolution("report { lcoef = 0; resolution = 0.1 }") == 0.1
+    assert resolution("report { lcoef = 0; resolution = absolute(0.5) }") == {"absolute": 0.5}
+    assert resolution("report { lcoef = 0; resolution = absolute(0.01) }") == 0.02
+    assert resolution("report { lcoef = 0 }") == 0.02
+    assert resolution("report { lcoef = 0 }", {"report.resolution": "0"}) == 0  # --set
 
 
 # -- end to end on exact answers -------------------------------------------------------------

@@ -13,7 +13,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .intervals import combined_dof, factor
+from .intervals import combined_dof, factor, ratio_side
 from .records import Event, PointSummary
 
 __all__ = ["find_crossovers", "find_thresholds", "find_merges", "find_events", "with_trust",
@@ -54,6 +54,14 @@ def _log_ratio(masses, se, i: int, a: int, b: int, dof=None) -> tuple[float, flo
     return math.log(mb / ma), (k * sl if sl > 0 else 0.0)
 
 
+def _side(masses, se, i: int, a: int, b: int, dof=None) -> int:
+    """Which side of 1 ``m_b / m_a`` lies on at point ``i`` beyond "2 se": -1, +1, or 0
+    within the noise (``analysis.intervals.ratio_side``: a test on the difference, sound
+    where a mass is near 0; an unknown se is within the noise)."""
+    k = 2.0 if dof is None else factor(combined_dof(dof[i, a], dof[i, b]))
+    return ratio_side(masses[i, a], se[i, a], masses[i, b], se[i, b], k)
+
+
 def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
     """Order-1 events: the preferred phase changes between consecutive sweep points.
 
@@ -65,12 +73,15 @@ def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
     have no preferred phase and are skipped (a change across them is reported between the
     neighbouring points that have one). ``at`` interpolates ``log(m_B / m_A)`` linearly to
     zero; ``interval`` does the same for ``log ratio -/+ 2 se_log``, clipped to ``between``.
-    ``resolved``: the log ratio is more than 2 se below 0 at the first end and above 0 at the
-    second (an unknown error never resolves); an unresolved crossover lies somewhere in
-    ``between`` and its ``at`` is not to be quoted.
+    ``resolved``: ``m_B / m_A`` is below 1 by more than 2 se at the first end and above 1 at
+    the second, tested on the difference ``m_B - m_A`` against 2 ``sqrt(se_A^2 + se_B^2)``
+    (``analysis.intervals.ratio_side``, Fieller's test: sound where a mass is within its se
+    of 0, where the log ratio's delta-method se is not); an unknown error never resolves.
+    An unresolved crossover lies somewhere in ``between`` and its ``at`` is not to be quoted.
 
     Noise flicker: where the preferred phase changes back and forth across a stretch of
-    points at which the masses involved are within 2 se of each other (A -> B -> A ...), the
+    points at which the masses involved are within 2 se of each other (A -> B -> A ...; the
+    same test on the difference), the
     changes are one event from the first phase to the last, unresolved, ``between`` the
     stretch's ends; where the first and last phase are the same, no event (the preference
     never changed beyond the noise).
@@ -87,8 +98,8 @@ def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
             changes.append((k, j, a, b))
 
     def noisy(i: int, a: int, b: int) -> bool:
-        r, half = _log_ratio(masses, se, i, a, b, dof)
-        return math.isfinite(half) and abs(r) <= half
+        known = math.isfinite(se[i, a]) and math.isfinite(se[i, b])
+        return known and _side(masses, se, i, a, b, dof) == 0
 
     def noisy_link(first, second) -> bool:
         """At every point from the first change's end to the second's start (where the same
@@ -109,10 +120,11 @@ def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
         at = v0 + _first_nonneg(r0, r1) * span
         lo = v0 + _first_nonneg(r0 + s0, r1 + s1) * span
         hi = v0 + _first_nonneg(r0 - s0, r1 - s1) * span
-        # resolved: the ratio is beyond "2 se" (s0, s1: the factor included) of 0 on both
-        # sides, so which phase is preferred at each end is not noise; else the change lies
-        # somewhere in the bracket
-        resolved = len(chain) == 1 and bool(r0 + s0 < 0.0 < r1 - s1)
+        # resolved: the ratio is beyond "2 se" of 1 on both sides (the test on the
+        # difference, ``_side``), so which phase is preferred at each end is not noise; else
+        # the change lies somewhere in the bracket
+        resolved = (len(chain) == 1 and _side(masses, se, k, a, b, dof) == -1
+                    and _side(masses, se, j, a, b, dof) == 1)
         events.append(Event(1, "crossover", (v0, v1), source=names[a], target=names[b],
                             at=at, interval=(lo, hi), resolved=resolved))
     return events

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-__all__ = ["LEVEL", "factor", "combined_dof", "se_range"]
+__all__ = ["LEVEL", "factor", "combined_dof", "se_range", "ratio_side"]
 
 LEVEL = math.erf(2.0 / math.sqrt(2.0))   # 0.9545: the two-sided coverage of +- 2 sigma
 
@@ -50,6 +50,26 @@ def combined_dof(*dofs):
     known = [float(d) for d in dofs if d is not None and not (isinstance(d, float)
                                                                and math.isnan(d))]
     return min(known) if known else None
+
+
+def ratio_side(ma: float, sa: float, mb: float, sb: float, k: float) -> int:
+    """Which side of 1 the ratio ``mb / ma`` of two masses lies on beyond the noise: -1 where
+    it is below 1 by more than ``k`` se, +1 above, 0 within the noise (an se that is not
+    finite is within it).
+
+    Fieller: the ratio's confidence set contains 1 exactly when ``mb - ma`` is within
+    ``k sqrt(sa^2 + sb^2)`` of 0, so the test is on the difference. Unlike the log ratio's
+    delta-method se (``sqrt((sa/ma)^2 + (sb/mb)^2)``), this stays meaningful where a mass
+    is within its se of 0: a phase holding 1.000 +- 4e-4 against one at 0.000 +- 4e-4 is
+    clearly preferred (the delta method calls that noise). Where both masses are well away
+    from 0 the two tests agree to first order. Correlation between the two masses is not
+    modelled (as in the log ratio's se)."""
+    s = math.hypot(sa, sb)
+    if not math.isfinite(s):
+        return 0
+    d = mb - ma
+    half = k * s if s > 0 else 0.0
+    return -1 if d + half < 0 else 1 if d - half > 0 else 0
 
 
 @lru_cache(maxsize=64)

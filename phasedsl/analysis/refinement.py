@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from .intervals import combined_dof, factor
+from .intervals import combined_dof, factor, ratio_side
 from .records import Event, PointSummary
 
 __all__ = ["crossover_side", "floor_side", "midpoints", "noise_bracket", "noise_gaps",
@@ -56,17 +56,13 @@ def _se(m) -> float:
 
 
 def crossover_side(point: PointSummary, source: str, target: str) -> int:
-    """-1 where ``log(m_target / m_source)`` is more than "2 se" below 0 at ``point``, +1
-    more than "2 se" above, 0 within the noise (an unknown se is within it). "2 se":
+    """-1 where ``m_target / m_source`` is below 1 by more than "2 se" at ``point``, +1
+    above, 0 within the noise (an unknown se is within it): ``analysis.intervals.ratio_side``
+    (the test on the difference, sound where a mass is near 0). "2 se":
     ``analysis.intervals.factor`` of the se's dof (the t quantile for a few runs' spread)."""
     a, b = point.phases[source], point.phases[target]
-    ma, mb = max(a.mass, 1e-12), max(b.mass, 1e-12)
-    r = math.log(mb / ma)
-    s = math.sqrt((_se(a) / ma) ** 2 + (_se(b) / mb) ** 2)
-    if not math.isfinite(s):
-        return 0
-    s *= factor(combined_dof(a.se_dof, b.se_dof)) if s > 0 else 1.0
-    return -1 if r + s < 0 else 1 if r - s > 0 else 0
+    return ratio_side(a.mass, _se(a), b.mass, _se(b),
+                      factor(combined_dof(a.se_dof, b.se_dof)))
 
 
 def floor_side(point: PointSummary, phase: str, floor: float) -> int:

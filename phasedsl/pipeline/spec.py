@@ -14,7 +14,7 @@ from ..language import ast
 from ..language.check import CheckedSpec, check
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.limits import MAX_FILE_BYTES
-from ..language.settings import engine_of, quick_overrides
+from ..language.settings import engine_of, quick_overrides, resolution_width
 from ..language.syntax import parse
 
 __all__ = ["Spec", "load", "load_text", "quick_sweep", "spec_of_results", "QUICK_POINTS"]
@@ -89,11 +89,20 @@ QUICK_REPORT_CAPS = ("refine_points",)  # likewise in the report block
 
 def _quick_report(spec: ast.Spec, overrides: dict) -> dict[str, str]:
     """The report's ``--quick`` settings, less the caps (``QUICK_REPORT_CAPS``) that the spec
-    (or ``--set``) already makes smaller: a spec that adds no sweep values gets none."""
-    own = check(spec, overrides).report
-    return {f"report.{k}": v for k, v in quick_overrides("report").items()
-            if not (k in QUICK_REPORT_CAPS and isinstance(own.get(k), (int, float))
-                    and own[k] < float(v))}
+    (or ``--set``) already makes smaller, and less ``resolution`` where the spec's own is
+    coarser or 0 (no added values): ``--quick`` never adds sweep values a spec does not."""
+    checked = check(spec, overrides)
+    own, fast = checked.report, quick_overrides("report")
+
+    def kept(k: str, v: str) -> bool:
+        if k == "resolution" and "resolution" in own:
+            width = resolution_width(own, checked.sweep_values)
+            quick = resolution_width({"resolution": float(v)}, checked.sweep_values)
+            return not (width == 0.0 or width >= quick)
+        return not (k in QUICK_REPORT_CAPS and isinstance(own.get(k), (int, float))
+                    and own[k] < float(v))
+
+    return {f"report.{k}": v for k, v in fast.items() if kept(k, v)}
 
 
 def _quick_sizes(spec: ast.Spec, overrides: dict) -> dict[str, str]:
