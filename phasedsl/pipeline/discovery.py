@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -62,6 +63,7 @@ MAX_COMPONENTS = 300  # ... while there are at most this many
 PATH_POINTS = 17  # points on each straight path tested
 MIN_MASS = 0.005  # basins below this mass are summed into "rest"
 CHUNK = 4096  # flows per compiled call
+SETTLE = 4  # the joins' flows take STEPS / SETTLE steps
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,10 @@ class _Flows:
         points = ball_points(target.dim)
         gradient = jax.grad(potential)
 
-        def one(p0, lr0, dt, ctx):
+        settle = descent_flow(potential, everywhere, lower, upper, max(steps // SETTLE, 1),
+                              method="gd")
+
+        def one(p0, lr0, dt, ctx, flow=flow):
             dt = curvature_steps(potential, p0, ctx, RATE, dt)
             _, _, _, last = flow(p0, lr0, ctx, 0, dt)
             return last, potential(last, ctx)
@@ -171,6 +176,9 @@ class _Flows:
             return jnp.max(u) - top - slack, path[jnp.argmax(u)]
 
         self.flow = jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+        # the joins' flows from a path's highest point: they need only fall below half the
+        # path's rise, away from both ends, not to converge (``_connected``)
+        self.settle = jax.jit(jax.vmap(partial(one, flow=settle), in_axes=(0, None, None, None)))
         self.stationarity = jax.jit(jax.vmap(stationary, in_axes=(0, None, None)))
         self.rise = jax.jit(jax.vmap(rise, in_axes=(0, 0, None)))
         self.potential = jax.jit(jax.vmap(potential, in_axes=(0, None)))
@@ -335,7 +343,11 @@ def _connected(flows, a, b, descend, ctx, symmetry, depth: int = 0) -> np.ndarra
     the straight path between them rises by no more than rounding, or, where it rises, the
     path's highest point flows to a third point of the set (neither end) and both halves are
     connected in turn (a curved valley: each chord's rise shrinks as it is split). A highest
-    point that flows back to an end is a ridge between two minima: not connected."""
+    point that flows back to an end is a ridge between two minima: not connected.
+    ``descend`` need not converge (``_Flows.settle``: a quarter of the flows' steps): a
+    point stopped on its way down to an end splits the path at a point of that end's basin,
+    and the half across the ridge still rises; what joins two ends (every piece of the split
+    path flat, each split point below half its path's rise) is unchanged."""
     if len(a) == 0:
         return np.zeros(0, bool)
     over, top = flows.chunked(flows.rise, a, b, ctx=ctx)
@@ -479,7 +491,7 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
         sd_ = np.asarray(sd, flows.dtype)
 
         def descend(p):
-            return flows.chunked(lambda q, c: flows.flow(q, lr0, dt, c), p, ctx=ctx)[0]
+            return flows.chunked(lambda q, c: flows.settle(q, lr0, dt, c), p, ctx=ctx)[0]
 
         ends, energy = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts, ctx=ctx)
         (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd_, c), ends, ctx=ctx)
