@@ -249,3 +249,66 @@ def test_overlap_is_the_share_of_effective_sample_size_kept():
     both = overlap(np.array([[0.75, 0.25], [1.0, 1.0]]),
                    np.array([[0.0, math.log(3)], [0.0, 0.0]]))
     assert both == pytest.approx((1.25 + 1.0) / 2)
+
+
+def test_the_window_stops_at_the_first_neighbour_whose_draws_miss_the_value():
+    """``report.pool_overlap``: value 0.1's draws spread over the whole box, so reweighted to
+    0 or 0.2 (posteriors near w = +-1) they keep under 0.3 of their effective sample size;
+    with ``min_overlap`` 0.3 the pools of 0 and 0.2 stop there (a window stays contiguous: 0 does not reach 0.2 past it),
+    and with ``min_overlap`` 0 every window is whole, as before."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.pipeline.pooling import Pooler
+    from phasedsl.pipeline.sweep import summarise
+
+    compiled = compile_spec(phasedsl.load(MERGE, SMC).checked)
+    rng = np.random.default_rng(3)
+
+    def half(mid):
+        return np.concatenate([rng.normal(-mid, 0.05, (4, 200)),
+                               rng.normal(mid, 0.05, (4, 200))], 1)
+
+    values = (0.0, 0.1, 0.2)
+    draws = [_draws_at(half(1.0), compiled, 0.0),
+             _draws_at(rng.uniform(-2, 2, (4, 400)), compiled, 0.1),
+             _draws_at(half(0.8), compiled, 0.2)]
+    points = [summarise(compiled, v, d, 0.0) for v, d in zip(values, draws)]
+    arrays = {i: {"params": d.params, "weights": d.weights, "log_z": d.log_z}
+              for i, d in enumerate(draws)}
+
+    def pooler(t):
+        return Pooler(compiled, None, 2, summarise, arrays=arrays.get, min_overlap=t)
+
+    spread = pooler(0.0)
+    far = [spread.overlap(1, 0.1, v) for v in (0.0, 0.2)]
+    near = [spread.overlap(0, 0.0, 0.1), spread.overlap(2, 0.2, 0.1)]
+    assert max(far) < 0.3 < min(near), (far, near)
+    whole = spread.pool(points, [0, 1, 2])
+    assert [p.diagnostics["pooled"]["values"] for p in whole] == [3, 3, 3]
+    assert [p.diagnostics["pooled"]["cut"] for p in whole] == [0, 0, 0]
+    cut = pooler(0.3).pool(points, [0, 1, 2])
+    info = [p.diagnostics["pooled"] for p in cut]
+    assert [(i["from"], i["to"], i["cut"]) for i in info] == [
+        (0.0, 0.0, 2), (0.0, 0.2, 0), (0.2, 0.2, 2)]
+    for p, own in ((cut[0], points[0]), (cut[2], points[2])):   # a window of itself alone
+        for name in ("left", "right"):
+            assert p.diagnostics["pooled"]["phases"][name]["mass"] == pytest.approx(
+                own.phases[name].mass, abs=1e-9)
+
+
+def test_the_report_says_where_the_window_was_cut():
+    """The verdict's pooling line names the values whose window lost neighbours to
+    ``report.pool_overlap`` and the share used, beside the values that keep their own."""
+    from phasedsl.output.verdict import _pooled_line
+
+    def point(value, cut, used):
+        return {"value": value, "phases": {"a": {"mass": 0.5, "se": 0.01}},
+                "diagnostics": {"own": {"phases": {"a": {"mass": 0.5, "se": 0.02}}},
+                                "pooled": {"values": 11 - cut, "cut": cut, "used": used}}}
+
+    line = _pooled_line([point(0.0, 4, True), point(0.5, 0, True), point(1.0, 2, False)],
+                        {"pool": 5, "pool_overlap": 0.25})
+    assert "up to 11 sweep values" in line
+    assert ("the window cut at 2 of 3 values, where a neighbour's draws keep under "
+            "report.pool_overlap = 0.25 of their effective sample size (0, 1)") in line
+    assert "1 of 3 values keep their own draws' estimate" in line
+    assert "window cut" not in _pooled_line([point(0.5, 0, True)], {})

@@ -142,6 +142,10 @@ TABLE: dict[str, dict[str, Setting]] = {
         "pool": _int(5, 0, "each sweep value's masses also use the draws of up to this many "
                            "neighbouring values on each side, reweighted to it (smc, smc_path; "
                            "0: its own draws only)", upper=1000, role=ANALYSIS),
+        "pool_overlap": _prob(0.1, "a neighbour's draws join a value's pool only while they "
+                                   "keep at least this share of their effective sample size "
+                                   "reweighted to it (the window stops at the first that "
+                                   "does not, on each side)", role=ANALYSIS, listed=False),
         "minimum_steps": _int(1000, 0, "Adam steps of each gradient flow of the local-minimum "
                                        "criterion (0: not computed)", upper=10**6,
                               role=ANALYSIS, listed=False),

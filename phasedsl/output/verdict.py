@@ -111,6 +111,13 @@ def _pooled_line(points: list[dict], report: dict) -> str:
     pool = report_settings(report).pool
     line = (f"  each value's masses pooled from the draws of up to {widest} sweep values "
             f"(itself and report.pool = {pool} on each side)")
+    cut = [p for p in pooled if p["diagnostics"]["pooled"].get("cut")]
+    if cut:
+        where = ", ".join(value_text(p) for p in cut[:6]) + (" ..." if len(cut) > 6 else "")
+        line += (f"; the window cut at {len(cut)} of {len(pooled)} values, where a "
+                 f"neighbour's draws keep under report.pool_overlap = "
+                 f"{report_settings(report).pool_overlap:g} of their effective sample size "
+                 f"({where})")
     mine = [p for p in pooled if p["diagnostics"]["pooled"].get("used") is False]
     if mine:
         where = ", ".join(value_text(p) for p in mine[:6]) + (" ..." if len(mine) > 6 else "")

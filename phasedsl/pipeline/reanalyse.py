@@ -25,7 +25,7 @@ from ..measure.functions import functions
 from ..measure.minima import with_point_minima
 from ..rundir import (RunFolder, load_draws, locked, now_utc, point_id, point_index,
                       posterior_identity, posterior_key, run_key)
-from .pooling import Pooler, pool_width, pools
+from .pooling import Pooler, pool_overlap, pool_width, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
@@ -129,7 +129,7 @@ def _reanalyse(folder, spec: Spec) -> dict:
             from .sweep import summarise
 
             pooler = Pooler(session.compiled, Path(folder), pool_width(checked.report),
-                            summarise)
+                            summarise, min_overlap=pool_overlap(checked.report))
             points = pooler.points({**results, "points": [p.to_json() for p in points]})
     events, boundaries = _events_again(session, results, points)
     results = _reanalysed(results, spec, seed, points, events, boundaries)
