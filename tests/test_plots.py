@@ -167,6 +167,30 @@ def test_the_masses_figure_shows_the_events_the_error_bars_and_the_labels():
             plt.close(fig)
 
 
+def test_a_crossover_known_only_as_a_step_is_drawn_as_the_step():
+    """Refinement off (a whole-number sweep, ``report.resolution = 0``): the crossover is
+    the grey step between the two values, with no dotted line at the interpolated
+    crossing, and its legend entry says so."""
+    import matplotlib.pyplot as plt
+
+    from phasedsl.output.plots import draw_figures
+
+    results = synthetic_results()
+    results["events"] = [{"order": 1, "kind": "crossover", "from": "a", "to": "b", "at": 1.5,
+                          "interval": [1, 2], "between": [1, 2], "resolved": True,
+                          "refinement": {"width": 0.0, "status": "off", "bracket": [1, 2]}}]
+    figures = draw_figures(results)
+    try:
+        ax = figures["masses"].axes[0]
+        assert [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches] == [(1, 2)]
+        assert [line for line in ax.lines if line.get_linestyle() == ":"] == []
+        labels = [h.get_label() for h in ax.get_legend().legend_handles]
+        assert "1: crossover a \u2192 b between 1 and 2\n   (no values added between)" in labels
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+
+
 def rounded(circles):
     return {(phase, tuple(round(c, 6) for c in centre), round(inner, 6), round(outer, 6))
             for phase, centre, inner, outer in circles}

@@ -77,6 +77,21 @@ def test_event_sentences():
                       "theta") == "second-order merge of left and right between theta = 0.9 and 1"
 
 
+def test_a_crossover_between_two_values_nothing_was_added_between_is_given_as_its_bracket():
+    """Refinement off (``report.resolution = 0``, as on a whole-number sweep): the event is
+    the step between the two values, the interpolated crossing only a guess beside it; a
+    crossover refinement narrowed keeps its ``at``."""
+    step = {"kind": "crossover", "from": "rank0", "to": "rank1", "at": 0.5,
+            "interval": [0.0, 1.0], "between": [0.0, 1.0], "resolved": True,
+            "refinement": {"width": 0.0, "status": "off", "bracket": [0.0, 1.0]}}
+    assert event_text(step, "r") == (
+        "first-order crossover rank0 -> rank1 between r = 0 and 1 (no values added between; "
+        "the mass ratio's interpolation crosses 1 at 0.5)")
+    located = {**step, "at": 0.43, "interval": [0.4, 0.45], "between": [0.4, 0.45],
+               "refinement": {"width": 0.05, "status": "located", "bracket": [0.4, 0.45]}}
+    assert event_text(located, "r") == "first-order crossover rank0 -> rank1 at r = 0.43 [0.4, 0.45]"
+
+
 def test_json_is_strict_and_keeps_the_contract():
     doc = json.loads(dumps(RESULTS))
     assert doc["points"][2]["diagnostics"]["rhat_max"] is None  # inf is not JSON

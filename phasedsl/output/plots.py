@@ -127,6 +127,13 @@ def _num(x) -> float:
     return np.nan if x is None else float(x)
 
 
+def _step_only(event: dict) -> bool:
+    """A crossover known only as the step between two sweep values (refinement off, its
+    interval the step itself: ``output.events_text``), so no ``at`` is drawn."""
+    return ((event.get("refinement") or {}).get("status") == "off"
+            and list(event.get("interval") or []) == list(event.get("between") or [None]))
+
+
 def _mark_events(ax, results: dict, colours: dict) -> list:
     """Shade the sweep's events and number them in a band above the data (the axes are
     given the head room by the caller), so that no label runs over a marker; legend handles:
@@ -148,6 +155,12 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
             handles.append(Patch(facecolor="k", alpha=0.25, hatch="..", label=(
                 f"{k}: unresolved crossover {e['from']} \u2192 {e['to']}\n"
                 "   (within the noise: somewhere in the span)")))
+        elif e.get("kind") == "crossover" and _step_only(e):
+            ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
+            marks.append((0.5 * (lo + hi), k))
+            handles.append(Patch(facecolor="k", alpha=0.25, label=(
+                f"{k}: crossover {e['from']} \u2192 {e['to']} between {lo:.4g} and {hi:.4g}\n"
+                "   (no values added between)")))
         elif e.get("kind") == "crossover":
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
             ax.axvline(e["at"], color="k", ls=":", lw=1.2)
