@@ -116,7 +116,8 @@ def cmd_discover(args) -> int:
     spec = load(args.spec, overrides, quick=args.quick)
     for w in spec.warnings:
         print(w, file=sys.stderr)
-    found = discover(spec, _values(args.at), seed=args.seed, track=args.track)
+    found = discover(spec, _values(args.at), seed=args.seed, track=args.track,
+                     flow_step=args.flow_step)
     doc = found.to_json()
     if args.write:
         phases = [b for p in found.points for b in p.written()]
@@ -337,6 +338,11 @@ def _add_discover(sub) -> None:
     p.add_argument("--track", action="store_true",
                    help="carry each basin found at the first --at value along the whole "
                         "sweep and report where its minimum stops existing (order 2)")
+    p.add_argument("--flow-step", choices=["curvature", "spread"], default="curvature",
+                   help="each flow's step from the curvature at its start (default) or from "
+                        "the draws' spread alone, one for every flow: the same critical "
+                        "points; run both to see how far the basins' masses depend on the "
+                        "flow")
     p.add_argument("--into", metavar="FOLDER",
                    help="also save the basins in the run folder FOLDER (discovery.json): "
                         "`phasedsl report FOLDER` then shows them beside the declared phases")

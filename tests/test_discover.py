@@ -15,6 +15,7 @@ from scipy.optimize import brentq
 from phasedsl.analysis.basins import (Symmetry, canonical, components, condition_distance,
                                       fit_radius, flow_starts)
 from phasedsl.measure.lcoef import n_beta
+from phasedsl.language.errors import UsageError
 from phasedsl.pipeline.spec import load_text
 from specfiles import two_node_network
 
@@ -50,11 +51,11 @@ sample quadrature { points = 401; subdivisions = 2 }
 """
 
 
-def discovered(text: str, value: float):
+def discovered(text: str, value: float, **options):
     from phasedsl.pipeline.discovery import discover
 
     spec = load_text(text)
-    (point,) = discover(spec, [value], source=text).points
+    (point,) = discover(spec, [value], source=text, **options).points
     return spec, point
 
 
@@ -90,8 +91,11 @@ def test_double_well_basins_are_the_exact_stretches_between_maxima():
     assert all(abs(b.lam - 0.5) < 0.2 for b in got)
 
 
-def test_four_minima_of_a_separable_energy_with_product_masses():
-    spec, point = discovered(FOUR, 0.2)
+@pytest.mark.parametrize("step", ["curvature", "spread"])
+def test_four_minima_of_a_separable_energy_with_product_masses(step):
+    """Either flow step (``discover(flow_step=...)``): a diagonal step keeps a separable
+    energy's flow separable, so both give the exact product masses."""
+    spec, point = discovered(FOUR, 0.2, flow_step=step)
     t = n_beta(spec.checked, 0.2)
     xmins, xmass = well_masses(lambda w: (w ** 2 - 1) ** 2 + 0.2 * w, t, -2, 2)
     ymins, ymass = well_masses(lambda w: (w ** 2 - 1) ** 2, t, -2, 2)
@@ -103,6 +107,13 @@ def test_four_minima_of_a_separable_energy_with_product_masses():
         # the flow of a separable energy is separable: each basin is a product of stretches
         assert b.mass == pytest.approx(xmass[i] * ymass[j], abs=5e-3)
     assert sum(b.mass for b in point.basins) == pytest.approx(1.0)
+
+
+def test_an_unknown_flow_step_is_refused():
+    from phasedsl.pipeline.discovery import discover
+
+    with pytest.raises(UsageError, match="flow_step is 'curvature' or 'spread', not 'newton'"):
+        discover(load_text(FOUR), [0.2], source=FOUR, flow_step="newton")
 
 
 def test_a_ring_of_minima_is_one_basin():

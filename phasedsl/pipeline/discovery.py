@@ -133,7 +133,7 @@ def symmetry_of(checked) -> Symmetry:
 class _Flows:
     """The compiled pieces of one spec: flows, the potential along paths, the potential."""
 
-    def __init__(self, compiled, steps: int, x64: bool):
+    def __init__(self, compiled, steps: int, x64: bool, step: str = "curvature"):
         import jax
         import jax.numpy as jnp
 
@@ -157,7 +157,8 @@ class _Flows:
                               method="gd")
 
         def one(p0, lr0, dt, ctx, flow=flow):
-            dt = curvature_steps(potential, p0, ctx, RATE, dt)
+            if step == "curvature":   # else the draws' spread alone: one step for every flow
+                dt = curvature_steps(potential, p0, ctx, RATE, dt)
             _, _, _, last = flow(p0, lr0, ctx, 0, dt)
             return last, potential(last, ctx)
 
@@ -576,12 +577,18 @@ def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
 
 
 def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
-             source: str | None = None, track: bool = False) -> Discovery:
+             source: str | None = None, track: bool = False,
+             flow_step: str = "curvature") -> Discovery:
     """The basins of ``spec``'s posterior at the sweep values ``at`` (default: every value
     of the sweep). ``source``: the spec's text (read from ``spec.path`` when None), used to
     check the emitted conditions and by ``spec_with_phases``. ``track``: each basin found at
     the first value asked for is carried along the whole sweep (``Discovery.tracks``): where
-    its minimum stops existing is an order-2 destruction or creation, found by flows alone."""
+    its minimum stops existing is an order-2 destruction or creation, found by flows alone.
+    ``flow_step``: each flow's step per coordinate from the curvature at its start
+    (``"curvature"``) or from the draws' spread alone, the same for every flow
+    (``"spread"``): the same critical points, but where the posterior's mass lies in flat
+    valleys leading to several minima the basins' masses can differ (``docs/discover.md``,
+    Limits), so running both is a check of how far they depend on the flow."""
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
     from .points import point_key
@@ -600,7 +607,9 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     values = list(checked.sweep_values if not at else at)
     compiled = compile_spec(checked)
     engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
-    flows = _Flows(compiled, steps, x64=traits(checked.engine).exact)
+    if flow_step not in ("curvature", "spread"):
+        raise UsageError(f"flow_step is 'curvature' or 'spread', not {flow_step!r}")
+    flows = _Flows(compiled, steps, x64=traits(checked.engine).exact, step=flow_step)
     tensor = TensorBasins(compiled, source) if checked.kind == "tensor" else None
     seed = int(checked.sample.get("seed", 0) if seed is None else seed)
     points = []
