@@ -312,3 +312,8 @@ def test_the_report_says_where_the_window_was_cut():
             "report.pool_overlap = 0.25 of their effective sample size (0, 1)") in line
     assert "1 of 3 values keep their own draws' estimate" in line
     assert "window cut" not in _pooled_line([point(0.5, 0, True)], {})
+    # many values cut (a sparse sweep): the windows' sizes, not a list of values
+    many = [point(0.1 * k, c, True) for k, c in enumerate((7, 3, 1, 1, 2, 7))]
+    assert ("the window cut at 6 of 6 values, where a neighbour's draws keep under "
+            "report.pool_overlap = 0.1 of their effective sample size (to 4-10 values)") in \
+        _pooled_line(many, {})

@@ -113,7 +113,12 @@ def _pooled_line(points: list[dict], report: dict) -> str:
             f"(itself and report.pool = {pool} on each side)")
     cut = [p for p in pooled if p["diagnostics"]["pooled"].get("cut")]
     if cut:
-        where = ", ".join(value_text(p) for p in cut[:6]) + (" ..." if len(cut) > 6 else "")
+        # a few values by name; many (a sparse sweep, where most windows lose their far
+        # ends) by the windows' sizes, which say more than a list
+        sizes = sorted(p["diagnostics"]["pooled"]["values"] for p in cut)
+        where = (", ".join(value_text(p) for p in cut) if len(cut) <= 3 else
+                 f"to {sizes[0]}-{sizes[-1]} values" if sizes[0] < sizes[-1] else
+                 f"to {sizes[0]} values")
         line += (f"; the window cut at {len(cut)} of {len(pooled)} values, where a "
                  f"neighbour's draws keep under report.pool_overlap = "
                  f"{report_settings(report).pool_overlap:g} of their effective sample size "
