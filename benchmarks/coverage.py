@@ -313,7 +313,7 @@ class Study:
         group, the case's sweep); ``batch``: repeats sampled in one engine call (``smc``)."""
         from phasedsl.engines.registry import make_engine
         from phasedsl.lower.compile import compile_spec
-        from phasedsl.pipeline.pooling import pool_overlap, pool_width
+        from phasedsl.pipeline.pooling import pool_width
 
         self.case, self.engine_name = case, engine
         values = None if groups is None else [v for g in groups for v in g]
@@ -332,7 +332,7 @@ class Study:
                        [[self.values.index(float(v)) for v in g] for g in groups])
         self.names = list(self.compiled.phase_names)
         self.width = pool_width(checked.report) if engine != "nuts" else 0
-        self.min_overlap = pool_overlap(checked.report)
+        self.report = dict(checked.report)
         self.sample = {"engine": engine, **{k: v for k, v in checked.sample.items()
                                            if k != "seed"}}
         self._evaluator = None
@@ -370,8 +370,8 @@ class Study:
             arrays = {i: _arrays(d) for i, d in enumerate(draws)}
             pooled = [None] * len(points)
             for group in self.groups:     # each group of neighbours pooled on its own
-                pooler = Pooler(self.compiled, None, self.width, summarise, arrays=arrays.get,
-                                evaluator=self._evaluator, min_overlap=self.min_overlap)
+                pooler = Pooler.of_report(self.report, self.compiled, None, summarise,
+                                          arrays=arrays.get, evaluator=self._evaluator)
                 for i, p in zip(group, pooler.pool([points[i] for i in group], group)):
                     pooled[i] = p
                 self._evaluator = pooler.evaluator

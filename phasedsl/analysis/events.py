@@ -82,8 +82,8 @@ def find_crossovers(values, masses, se, names, dof=None) -> list[Event]:
     Noise flicker: where the preferred phase changes back and forth across a stretch of
     points at which the masses involved are within 2 se of each other (A -> B -> A ...; the
     same test on the difference), the changes are one event from the first phase to the
-    last, unresolved, ``between`` the stretch's ends; where the first and last phase are the same, no event (the preference
-    never changed beyond the noise).
+    last, unresolved, ``between`` the stretch's ends; where the first and last phase are the
+    same, no event (the preference never changed beyond the noise).
     """
     values = np.asarray(values, dtype=float)
     masses = np.asarray(masses, dtype=float)

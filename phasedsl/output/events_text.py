@@ -6,7 +6,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from .format import fmt, noise_words, se_dof, sweep_name
-from .notes import floor_words, minimum_words, refinement_words, unresolved_span
+from .notes import (floor_words, minimum_words, refinement_words, step_only,
+                    unresolved_span)
 
 __all__ = ["event_text", "events_block"]
 
@@ -29,10 +30,7 @@ def event_text(event: dict, sweep: str, dof=None, floor_of=None) -> str:
                     f"{sweep} = {fmt(lo, 4)} and {fmt(hi, 4)} (the mass ratio is within "
                     f"{noise_words(dof)} of 1 at an end{refinement})")
         a, b = event.get("interval", [lo, hi])
-        if (event.get("refinement") or {}).get("status") == "off" and [a, b] == [lo, hi]:
-            # no values added between two sweep values (report.resolution or refine_points
-            # 0: a whole-number sweep, say): the bracket is the finding, the interpolated
-            # ratio's zero only a guess
+        if step_only(event):   # the bracket is the finding, the interpolated zero a guess
             return (f"first-order crossover {event['from']} -> {event['to']} between "
                     f"{sweep} = {fmt(a, 4)} and {fmt(b, 4)} (no values added between; the "
                     f"mass ratio's interpolation crosses 1 at {fmt(event['at'], 4)})")

@@ -7,7 +7,7 @@ from dataclasses import fields
 from ..analysis.mixing import RHAT_LIMIT, Finding
 
 __all__ = ["note_lines", "point_notes", "shown_above", "refinement_words", "minimum_words",
-           "floor_words", "order_words", "unresolved_span"]
+           "floor_words", "order_words", "step_only", "unresolved_span"]
 
 
 def shown_above(x: float, limit: float, form=None, digits: int = 3) -> str:
@@ -80,6 +80,15 @@ def unresolved_span(event: dict) -> tuple:
     points clearly on each side, the noise between), else the two points around it."""
     info = event.get("refinement") or {}
     return tuple(info.get("bracket") or event["between"])
+
+
+def step_only(event: dict) -> bool:
+    """A resolved crossover known only as the step between two sweep values: refinement was
+    off (``report.resolution`` or ``refine_points`` 0, a whole-number sweep, say) and its
+    interval is the whole step, so its ``at`` (the interpolated ratio's zero) is a guess."""
+    interval = list(event.get("interval") or event.get("between") or [])
+    return ((event.get("refinement") or {}).get("status") == "off"
+            and interval == list(event.get("between") or [None]))
 
 
 def refinement_words(info: dict | None, between=None) -> str:

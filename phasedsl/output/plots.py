@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.thinning import thin_indices
-from .notes import unresolved_span
+from .notes import step_only, unresolved_span
 
 GREEK = set("alpha beta gamma delta epsilon zeta eta theta vartheta kappa lambda mu nu xi rho "
             "sigma tau phi psi omega".split())
@@ -127,13 +127,6 @@ def _num(x) -> float:
     return np.nan if x is None else float(x)
 
 
-def _step_only(event: dict) -> bool:
-    """A crossover known only as the step between two sweep values (refinement off, its
-    interval the step itself: ``output.events_text``), so no ``at`` is drawn."""
-    return ((event.get("refinement") or {}).get("status") == "off"
-            and list(event.get("interval") or []) == list(event.get("between") or [None]))
-
-
 def _mark_events(ax, results: dict, colours: dict) -> list:
     """Shade the sweep's events and number them in a band above the data (the axes are
     given the head room by the caller), so that no label runs over a marker; legend handles:
@@ -155,7 +148,7 @@ def _mark_events(ax, results: dict, colours: dict) -> list:
             handles.append(Patch(facecolor="k", alpha=0.25, hatch="..", label=(
                 f"{k}: unresolved crossover {e['from']} \u2192 {e['to']}\n"
                 "   (within the noise: somewhere in the span)")))
-        elif e.get("kind") == "crossover" and _step_only(e):
+        elif e.get("kind") == "crossover" and step_only(e):  # no `at` drawn
             ax.axvspan(lo, hi, color="k", alpha=0.10, lw=0)
             marks.append((0.5 * (lo + hi), k))
             handles.append(Patch(facecolor="k", alpha=0.25, label=(

@@ -108,6 +108,13 @@ class Pooler:
             self._own[index] = self._load(index)
         return self._own[index]
 
+    @classmethod
+    def of_report(cls, report: dict, compiled, folder, summarise, **options) -> "Pooler":
+        """The Pooler a run with ``report`` settings uses: ``report.pool`` on each side,
+        cut at ``report.pool_overlap`` (``options``: ``arrays``, ``evaluator``)."""
+        return cls(compiled, folder, pool_width(report), summarise,
+                   min_overlap=pool_overlap(report), **options)
+
     @property
     def evaluator(self):
         """The compiled cross evaluation (``None`` until first used)."""

@@ -25,7 +25,7 @@ from ..measure.functions import functions
 from ..measure.minima import with_point_minima
 from ..rundir import (RunFolder, load_draws, locked, now_utc, point_id, point_index,
                       posterior_identity, posterior_key, run_key)
-from .pooling import Pooler, pool_overlap, pool_width, pools
+from .pooling import Pooler, pools
 from .refine import finish_events
 from .spec import Spec, load_text, spec_of_results
 
@@ -128,8 +128,8 @@ def _reanalyse(folder, spec: Spec) -> dict:
         if pools(checked):  # each point's masses from its neighbours' draws too, as the run did
             from .sweep import summarise
 
-            pooler = Pooler(session.compiled, Path(folder), pool_width(checked.report),
-                            summarise, min_overlap=pool_overlap(checked.report))
+            pooler = Pooler.of_report(checked.report, session.compiled, Path(folder),
+                                      summarise)
             points = pooler.points({**results, "points": [p.to_json() for p in points]})
     events, boundaries = _events_again(session, results, points)
     results = _reanalysed(results, spec, seed, points, events, boundaries)

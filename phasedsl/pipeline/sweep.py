@@ -104,12 +104,11 @@ def sweep_events(session: Session, values, points: list[PointSummary], cell=None
 def pool_step(run, checked, compiled):
     """``pool(run)``: the run's points summarised again from their neighbours' draws too
     (``pipeline.pooling``), saved; ``None`` where the run does not pool."""
-    from .pooling import Pooler, pool_overlap, pool_width, pools
+    from .pooling import Pooler, pools
 
     if not pools(checked):
         return None
-    pooler = Pooler(compiled, run.folder, pool_width(checked.report), summarise,
-                    min_overlap=pool_overlap(checked.report))
+    pooler = Pooler.of_report(checked.report, compiled, run.folder, summarise)
 
     def pool(run) -> None:
         run.results["points"] = [p.to_json() for p in pooler.points(run.results)]
