@@ -117,7 +117,7 @@ def cmd_discover(args) -> int:
     for w in spec.warnings:
         print(w, file=sys.stderr)
     found = discover(spec, _values(args.at), seed=args.seed, track=args.track,
-                     flow_step=args.flow_step)
+                     flow_step=args.flow_step, check_flow=not args.single_flow)
     doc = found.to_json()
     if args.write:
         phases = [b for p in found.points for b in p.written()]
@@ -339,10 +339,12 @@ def _add_discover(sub) -> None:
                    help="carry each basin found at the first --at value along the whole "
                         "sweep and report where its minimum stops existing (order 2)")
     p.add_argument("--flow-step", choices=["curvature", "spread"], default="curvature",
-                   help="each flow's step from the curvature at its start (default) or from "
-                        "the draws' spread alone, one for every flow: the same critical "
-                        "points; run both to see how far the basins' masses depend on the "
-                        "flow")
+                   help="the step the basins' masses are measured with: each flow's from "
+                        "the curvature at its start (default) or from the draws' spread "
+                        "alone, one for every flow; the other step's flows check it")
+    p.add_argument("--single-flow", action="store_true",
+                   help="flow each start once, by --flow-step, without the other step's "
+                        "check (half the flows' time; no pure and reach masses)")
     p.add_argument("--into", metavar="FOLDER",
                    help="also save the basins in the run folder FOLDER (discovery.json): "
                         "`phasedsl report FOLDER` then shows them beside the declared phases")

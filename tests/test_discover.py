@@ -84,6 +84,9 @@ def test_double_well_basins_are_the_exact_stretches_between_maxima():
         assert b.mass == pytest.approx(want, abs=2e-3) and b.se == 0.0
         assert b.converged and b.captured == pytest.approx(1.0, abs=1e-3)
         assert b.leak < 1e-3
+    # in one dimension no descent crosses a maximum: both flows agree on every start
+    assert point.steps == ("curvature", "spread") and point.shared == ()
+    assert all(b.pure == b.reach == pytest.approx(b.mass, abs=1e-12) for b in got)
     # the loss at each critical point is K there
     for b in got:
         assert b.loss == pytest.approx((b.at[0] ** 2 - 1) ** 2 + 0.3 * b.at[0], rel=1e-6)
@@ -107,6 +110,128 @@ def test_four_minima_of_a_separable_energy_with_product_masses(step):
         # the flow of a separable energy is separable: each basin is a product of stretches
         assert b.mass == pytest.approx(xmass[i] * ymass[j], abs=5e-3)
     assert sum(b.mass for b in point.basins) == pytest.approx(1.0)
+    assert point.shared == ()  # both steps keep the flow separable: they agree everywhere
+
+
+SLANTED = """experiment "a slanted double well"
+sweep a over 0.2
+param x in [-3, 3]
+param y in [-1, 1]
+prior uniform
+energy K = ((x + 2*y)^2 / 4 - 1)^2 + (2*x - y)^2 + a * x
+let n = 3
+sample quadrature { points = 201; subdivisions = 2 }
+"""
+
+
+def test_where_the_two_flows_part_each_basin_mass_lies_between_pure_and_reach():
+    """A valley slanted across the coordinates: a step per coordinate is a metric, and the
+    curvature's and the spread's (the box is three times wider in x) bend the flows
+    differently near the ridge, so some starts end at different minima. Each flow's masses
+    lie between the bounds, which are the same whichever step is the main one, and the pure
+    and shared masses partition the whole."""
+    runs = {step: discovered(SLANTED, 0.2, flow_step=step)[1]
+            for step in ("curvature", "spread")}
+    first, second = runs["curvature"], runs["spread"]
+    assert len(first.basins) == len(second.basins) == 2
+    assert len(first.shared) == 1 and first.shared[0].mass > 1e-4  # they do part
+    for b, c in zip(first.basins, second.basins):
+        assert np.allclose(b.at, c.at, atol=1e-6)
+        assert (b.pure, b.reach) == pytest.approx((c.pure, c.reach), abs=1e-12)
+        assert b.pure < b.reach
+        for mass in (b.mass, c.mass):
+            assert b.pure - 1e-12 <= mass <= b.reach + 1e-12
+    total = sum(b.pure for b in first.basins) + first.shared[0].mass
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert first.shared[0].basins == ("basin1", "basin2")
+
+
+def test_two_flows_basins_at_one_minimum_get_one_number_and_a_ridge_end_joins_nothing():
+    """``_matched``: each basin of the check's flow takes the number of the main flow's
+    basin its critical point joins. Two ends at one minimum are one basin; an end stopped
+    exactly on the ridge between two minima (where the flow cannot leave it) is no critical
+    point: its basin stays apart, and were it matched it would join one minimum, never
+    bridge the main flow's two (the straight path from it down to either does not rise)."""
+    from phasedsl.lower.compile import compile_spec
+    from phasedsl.pipeline.discovery import _Flows, _matched
+
+    compiled = compile_spec(load_text(FOUR).checked)
+    flows = _Flows(compiled, 50, x64=False)
+    sd = np.array([1.0, 1.0])
+    ctx = flows.context(compiled, 0.2)
+    lr0, dt = np.asarray(0.1 * sd, np.float32), np.asarray(0.2 * sd ** 2 / 4, np.float32)
+
+    def descend(p):
+        return flows.chunked(lambda q, c: flows.settle(q, lr0, dt, c), p, ctx=ctx)[0]
+
+    # the main flow's ends 0-1 (basins 0, 1), the check's 2-3 (basins 2, 3)
+    ends = np.array([[-1.02, 1.0], [-1.02, -1.0], [-1.021, 1.0005], [-1.02, 0.0]])
+    (energy,) = flows.chunked(flows.potential, ends, ctx=ctx)
+    labels = np.array([0, 1, 2, 3])
+    symmetry = Symmetry("energy", names=("x", "y"))
+    got = _matched(flows, ends, energy, labels, np.array([True, True, True, False]),
+                   descend, ctx, symmetry)
+    assert list(got) == [0, 1, 0, 2]
+    forced = _matched(flows, ends, energy, labels, np.ones(4, bool), descend, ctx, symmetry)
+    assert forced[0] != forced[1] and forced[3] in (forced[0], forced[1])
+    assert forced[2] == forced[0]
+
+
+def test_the_shared_mass_is_said_in_words_per_pair():
+    from phasedsl.output.discover import render_discovery, shared_lines
+
+    point = {"value": 1.0, "coverage": 1.0, "rest": 0.0, "condition_coverage": None,
+             "flows": ["curvature", "spread"],
+             "shared": [{"basins": ["basin1", "basin3"], "mass": 0.4, "se": 0.02},
+                        {"basins": ["basin2", "rest"], "mass": 0.05, "se": 0.01}],
+             "basins": [{"name": "basin1", "mass": 0.5, "se": 0.03, "pure": 0.2,
+                         "reach": 0.65, "loss": 0.1, "lambda": 1.5, "lambda_se": 0.1,
+                         "captured": 0.9, "leak": 0.1, "converged": True,
+                         "description": "x = 1", "condition": "x > 0"}]}
+    (line,) = shared_lines(point)
+    assert line == ("the curvature and spread steps' flows end at different minima for 0.450 "
+                    "of the mass (basin1/basin3 0.400 ± 0.020, basin2/rest 0.050 ± 0.010): "
+                    "the mass column is the curvature step's partition of it, and each "
+                    "basin's mass lies between its pure (every flow) and reach (some flow) "
+                    "masses")
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(render_discovery({"sweep": "a", "points": [point]}))
+    text = console.export_text()
+    assert "pure - reach" in text and "0.200 - 0.650" in text
+    assert shared_lines({**point, "flows": ["curvature"]}) == []
+
+
+def test_a_basin_only_the_check_reaches_is_shown_and_not_written():
+    """Its mass under the main flow is 0, so a phase written for it would not reproduce
+    it; the report shows it with its bounds, the phase line commented out."""
+    from rich.console import Console
+
+    from phasedsl.analysis.basins import Basin
+    from phasedsl.output.discover import render_discovery
+    from phasedsl.pipeline.discovery import PointBasins
+
+    main = Basin("basin1", (1.0,), 0.7, 0.02, 0.1, True, "w = 1", "w > 0", 100,
+                 pure=0.4, reach=1.0)
+    check = Basin("basin2", (0.5,), 0.0, 0.0, 0.2, True, "w = 0.5", "w > 0.4", 0,
+                  pure=0.0, reach=0.3)
+    point = PointBasins(1.0, (main, check), 0.7, 0.3, None, "repeats",
+                        steps=("curvature", "spread"))
+    assert point.written() == [main]
+    console = Console(width=200, record=True)
+    console.print(render_discovery({"sweep": "a", "points": [point.to_json()]}))
+    text = console.export_text()
+    assert "phase basin1 = w > 0" in text and "\nphase basin2" not in text
+    assert ("# phase basin2 = w > 0.4   (only the check's flows end here: `--write` leaves "
+            "it out)") in text
+
+
+def test_a_single_flow_gives_no_bounds():
+    _, point = discovered(DOUBLE, 0.3, check_flow=False)
+    assert point.steps == ("curvature",) and point.shared == ()
+    assert all(b.pure is None and b.reach is None for b in point.basins)
+    assert point.to_json()["flows"] == ["curvature"]
 
 
 def test_an_unknown_flow_step_is_refused():
@@ -150,8 +275,10 @@ def test_cli_json_has_the_documented_fields(tmp_path, capsys):
     assert point["value"] == 0.3 and point["coverage"] == pytest.approx(1.0)
     for b in point["basins"]:
         assert set(b) >= {"name", "at", "mass", "se", "loss", "lambda", "lambda_se",
-                          "description", "condition", "captured", "leak"}
+                          "description", "condition", "captured", "leak", "pure", "reach"}
+        assert b["pure"] == pytest.approx(b["mass"]) and b["reach"] == pytest.approx(b["mass"])
         assert len(b["at"]) == 1
+    assert point["flows"] == ["curvature", "spread"] and point["shared"] == []
     assert main(["check", str(out)]) == 0
     assert main(["discover", str(spec), "--at", "x"]) == 2
 
@@ -176,6 +303,7 @@ def test_the_run_report_shows_saved_basins_beside_the_declared_phases(tmp_path, 
     assert f"a = 0.3: {len(point['basins'])} basin(s) hold 1.000 of the mass" in text
     for b in point["basins"]:
         assert f"{b['name']} {b['mass']:.3f} ± {b['se']:.3f}" in text
+        assert f"(pure - reach {b['pure']:.3f} - {b['reach']:.3f})" in text
     results = json.loads((run / "results.json").read_text())
     right = results["points"][0]["phases"]["right"]["mass"]
     assert f"declared phases at this run's point: right {right:.3f}" in text

@@ -217,6 +217,12 @@ class Basin:
     lam_se: float | None = None
     captured: float | None = None
     leak: float | None = None
+    # bounds on the mass where a second flow checked the first (``analysis.reach``): the
+    # mass every flow sends here, and the mass some flow sends here
+    pure: float | None = None
+    pure_se: float | None = None
+    reach: float | None = None
+    reach_se: float | None = None
 
     def to_json(self) -> dict:
         def num(x):
@@ -226,7 +232,9 @@ class Basin:
                 "se": num(self.se), "loss": num(self.loss), "lambda": num(self.lam),
                 "lambda_se": num(self.lam_se), "description": self.description,
                 "condition": self.condition, "captured": num(self.captured),
-                "leak": num(self.leak), "converged": self.converged, "starts": self.starts}
+                "leak": num(self.leak), "converged": self.converged, "starts": self.starts,
+                "pure": num(self.pure), "pure_se": num(self.pure_se),
+                "reach": num(self.reach), "reach_se": num(self.reach_se)}
 
 
 def _fmt(x: float) -> str:

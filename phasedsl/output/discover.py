@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_discovery", "discovery_block"]
+__all__ = ["render_discovery", "discovery_block", "shared_lines"]
 
 
 def _num(x, fmt: str = ".4f") -> str:
@@ -25,15 +25,48 @@ def _pm(x, se, fmt: str = ".4f") -> str:
 def _point_table(point: dict, sweep: str) -> Table:
     title = (f"{sweep} = {point['value']:g}: {len(point['basins'])} basin(s) holding "
              f"{point['coverage']:.3f} of the mass")
+    checked = len(point.get("flows") or []) > 1
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("basin", "mass", "loss L", "lambda", "captured", "leak", "critical point"):
+    for col in ("basin", "mass") + (("pure - reach",) if checked else ()) + (
+            "loss L", "lambda", "captured", "leak", "critical point"):
         table.add_column(col, overflow="fold")
     for b in point["basins"]:
-        table.add_row(b["name"], _pm(b["mass"], b["se"]), _num(b["loss"], ".5g"),
+        bounds = (_bounds(b),) if checked else ()
+        table.add_row(b["name"], _pm(b["mass"], b["se"]), *bounds, _num(b["loss"], ".5g"),
                       _pm(b["lambda"], b["lambda_se"], ".3f"), _num(b["captured"], ".3f"),
                       _num(b["leak"], ".3f"),
-                      b["description"] + ("" if b["converged"] else " (flows not converged)"))
+                      b["description"] + ("" if b["converged"] else " (flows not converged)")
+                      + (" (only the check's flows end here)" if checked and b["mass"] == 0
+                         else ""))
     return table
+
+
+def _bounds(basin: dict, fmt: str = ".3f") -> str:
+    """``0.105 - 0.554``: the mass every flow sends to the basin and the mass some flow
+    sends there (``analysis.reach``)."""
+    if basin.get("pure") is None or basin.get("reach") is None:
+        return "-"
+    return f"{format(basin['pure'], fmt)} - {format(basin['reach'], fmt)}"
+
+
+def shared_lines(point: dict) -> list[str]:
+    """Words for the mass a point's two flows split between basins (``analysis.reach``):
+    none where they agree everywhere."""
+    flows = point.get("flows") or []
+    if len(flows) < 2:
+        return []
+    shared = point.get("shared") or []
+    total = sum(x["mass"] for x in shared)
+    if total <= 0:
+        return [f"the {flows[0]} and {flows[1]} steps' flows end at the same minimum from "
+                "every start: each basin's mass is its pure mass"]
+    pairs = ", ".join(f"{'/'.join(x['basins'])} {_pm(x['mass'], x['se'], '.3f')}"
+                      for x in shared[:6])
+    more = f" and {len(shared) - 6} more pairs" if len(shared) > 6 else ""
+    return [f"the {flows[0]} and {flows[1]} steps' flows end at different minima for "
+            f"{total:.3f} of the mass ({pairs}{more}): the mass column is the "
+            f"{flows[0]} step's partition of it, and each basin's mass lies between its pure "
+            "(every flow) and reach (some flow) masses"]
 
 
 def _kinds_table(point: dict) -> Table:
@@ -74,9 +107,15 @@ def render_discovery(doc: dict):
             parts.append(_kinds_table(point))
         lines = Text()
         for b in point["basins"]:
-            lines.append(f"phase {b['name']} = {b['condition']}\n")
+            if b["mass"] == 0 and len(point.get("flows") or []) > 1:
+                lines.append(f"# phase {b['name']} = {b['condition']}   (only the check's "
+                             "flows end here: `--write` leaves it out)\n")
+            else:
+                lines.append(f"phase {b['name']} = {b['condition']}\n")
         if point["rest"] > 1e-9:
             lines.append(f"# basins each below 0.005 hold {point['rest']:.3f} together\n")
+        for line in shared_lines(point):
+            lines.append(f"# {line}\n")
         if point["condition_coverage"] is not None:
             lines.append(f"# the conditions above hold {point['condition_coverage']:.3f} of "
                          "the mass together\n")
@@ -111,9 +150,14 @@ def discovery_block(doc: dict | None, why: str | None, results: dict) -> Text:
         t.append(f"  {sweep} = {value:g}: {len(point['basins'])} basin(s) hold "
                  f"{point['coverage']:.3f} of the mass\n")
         for b in point["basins"]:
+            bounds = f" (pure - reach {_bounds(b)})" if b.get("pure") is not None else ""
             t.append(f"    {b['name']:<10} {_pm(b['mass'], b['se'], '.3f'):<16} "
                      f"loss {_num(b['loss'], '.5g')}, lambda "
-                     f"{_pm(b['lambda'], b['lambda_se'], '.2f')}: {b['description']}\n")
+                     f"{_pm(b['lambda'], b['lambda_se'], '.2f')}{bounds}: "
+                     f"{b['description']}\n")
+        if (point.get("shared") or []) and sum(x["mass"] for x in point["shared"]) > 0:
+            for line in shared_lines(point):
+                t.append(f"    {line}\n", style="dim")
         for k in point.get("kinds") or []:
             t.append(f"    {k['name']:<10} {_pm(k['mass'], k['se'], '.3f'):<16} "
                      f"{len(k['basins'])} basins ({', '.join(k['basins'])}): "

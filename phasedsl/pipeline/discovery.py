@@ -40,6 +40,7 @@ from ..analysis.basins import (Basin, Symmetry, Track, basin_masses, canonical, 
                                flow_starts, node_condition)
 from ..analysis.lcoef import PhaseDraws, PhaseMinimum, phase_estimate
 from ..analysis.minima import holds_minimum
+from ..analysis.reach import Shared, reach_masses
 from ..language.errors import PhaseDSLError, UsageError
 from ..language.settings import resolution_width
 from ..language.traits import traits
@@ -62,8 +63,10 @@ ROUNDS = 4  # then each basin against its nearest other basins, at most this man
 MAX_COMPONENTS = 300  # ... while there are at most this many
 PATH_POINTS = 17  # points on each straight path tested
 MIN_MASS = 0.005  # basins below this mass are summed into "rest"
+SHARED = 0.05  # a note where the two flows split more than this mass between basins
 CHUNK = 4096  # flows per compiled call
 SETTLE = 4  # the joins' flows take STEPS / SETTLE steps
+OTHER_STEP = {"curvature": "spread", "spread": "curvature"}  # the check's flows (``check``)
 
 
 @dataclass(frozen=True)
@@ -86,19 +89,24 @@ class PointBasins:
     kinds: tuple = field(default=(), repr=False, compare=False)
     # tensor specs: the kinds held by several basins, each as one phase (``KindPhase``)
     kind_phases: tuple[KindPhase, ...] = ()
+    steps: tuple[str, ...] = ()  # the flows' steps, the first the one ``mass`` is of
+    shared: tuple[Shared, ...] = ()  # mass the two flows split between two basins
 
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
                 "condition_coverage": self.condition_coverage, "method": self.method,
                 "basins": [b.to_json() for b in self.basins],
-                "kinds": [k.to_json() for k in self.kind_phases]}
+                "kinds": [k.to_json() for k in self.kind_phases],
+                "flows": list(self.steps), "shared": [x.to_json() for x in self.shared]}
 
     def written(self) -> list:
         """The phases ``--write`` adds for this value: each kind held by several basins as
         one phase, in place of its basins (their own conditions, written from the same
-        invariants, cannot tell them apart), and every other basin."""
+        invariants, cannot tell them apart), and every other basin the main flow reaches
+        (a basin only the check's flows end in has no mass of its own to reproduce)."""
         grouped = {name for k in self.kind_phases for name in k.basins}
-        return list(self.kind_phases) + [b for b in self.basins if b.name not in grouped]
+        return list(self.kind_phases) + [b for b in self.basins
+                                         if b.name not in grouped and b.mass >= MIN_MASS]
 
 
 @dataclass(frozen=True)
@@ -133,12 +141,14 @@ def symmetry_of(checked) -> Symmetry:
 class _Flows:
     """The compiled pieces of one spec: flows, the potential along paths, the potential."""
 
-    def __init__(self, compiled, steps: int, x64: bool, step: str = "curvature"):
+    def __init__(self, compiled, steps: int, x64: bool, step: str = "curvature",
+                 check: bool = False):
         import jax
         import jax.numpy as jnp
 
         target = compiled.target
         self.x64, self.dtype = x64, (np.float64 if x64 else np.float32)
+        self.steps = (step, OTHER_STEP[step]) if check else (step,)
         lower = np.asarray(target.lower, float)
         upper = np.asarray(target.upper, float)
 
@@ -156,7 +166,7 @@ class _Flows:
         settle = descent_flow(potential, everywhere, lower, upper, max(steps // SETTLE, 1),
                               method="gd")
 
-        def one(p0, lr0, dt, ctx, flow=flow):
+        def one(p0, lr0, dt, ctx, flow=flow, step=step):
             if step == "curvature":   # else the draws' spread alone: one step for every flow
                 dt = curvature_steps(potential, p0, ctx, RATE, dt)
             _, _, _, last = flow(p0, lr0, ctx, 0, dt)
@@ -177,6 +187,9 @@ class _Flows:
             return jnp.max(u) - top - slack, path[jnp.argmax(u)]
 
         self.flow = jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+        # ``check``: the other step's flows from the same starts (``analysis.reach``)
+        self.other = (jax.jit(jax.vmap(partial(one, step=OTHER_STEP[step]),
+                                       in_axes=(0, None, None, None))) if check else None)
         # the joins' flows from a path's highest point: they need only fall below half the
         # path's rise, away from both ends, not to converge (``_connected``)
         self.settle = jax.jit(jax.vmap(partial(one, flow=settle), in_axes=(0, None, None, None)))
@@ -282,6 +295,96 @@ def _join(flows, ends, energy, descend, ctx, symmetry, same=None) -> np.ndarray:
         joined += [pr for pr, yes in zip(pairs, ok) if yes]
         labels = components(len(reps), joined)
     return labels[rank[np.ravel(inverse)]]
+
+
+def _labelled(flows, ends, energy, converged, k: int, descend, ctx, symmetry, same=None):
+    """``int[E]``: the basin of each of ``E`` ends ``f[E, D]`` (``k`` per flow, the main
+    flow's first): each flow's ends joined on their own (``_join``; joined together, an end
+    of one flow stopped on a slope between two minima would join both), then the second
+    flow's basins matched to the main flow's (``_matched``)."""
+    both = np.concatenate([_join(flows, ends[s:s + k], energy[s:s + k], descend, ctx,
+                                 symmetry, same) + s for s in range(0, len(ends), k)])
+    if len(ends) == k:
+        return both
+    return _matched(flows, ends, energy, both, converged, descend, ctx, symmetry, same)
+
+
+def _checked_flows(flows, starts, lr0, dt, sd, nb: float, ctx):
+    """``(ends f[K, D], potential f[K], converged bool[K])``: the check's flows
+    (``_Flows.other``) from ``starts f[K, D]``, each that ends short of a critical point
+    carried on by the main step's flow from where it stopped: still one descent, so still a
+    certificate of the minimum it reaches (the spread's step crawls where it is far too
+    long along some coordinates, as on the toy model of superposition)."""
+    ends, energy = flows.chunked(lambda p, c: flows.other(p, lr0, dt, c), starts, ctx=ctx)
+    (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd, c), ends, ctx=ctx)
+    converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
+    short = np.flatnonzero(~converged)
+    if len(short):
+        ends[short], energy[short] = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c),
+                                                   ends[short], ctx=ctx)
+        (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd, c), ends[short],
+                                ctx=ctx)
+        converged[short] = holds_minimum(np.ones(len(short), bool), grad / nb)
+    return ends, energy, converged
+
+
+def _matched(flows, ends, energy, labels, converged, descend, ctx, symmetry, same=None):
+    """``int[2K]``: ``labels int[2K]`` of two flows' ends ``f[2K, D]`` (the main flow's
+    first, each flow's basins numbered apart, ``_join``), with each basin of the second
+    flow given the number of the main flow's basin at the same minimum, where there is
+    one: its lowest end (its critical point), where it converged, is tested against the
+    ``NEIGHBOURS`` nearest of the main basins' converged lowest ends (``_connected``; tensor
+    specs: also by function, ``same``) and takes the nearest it joins. Minimum to minimum,
+    not through the main flow's other ends: those join a basin where they reach its minimum,
+    and a check basin matched through one would be counted as reaching it too, whatever its
+    own flows found. Two basins of one flow are never merged here, and a check basin whose
+    lowest end did not converge stays apart: an end stopped on a slope or a ridge between two
+    minima would join both, since the straight path from it down to either does not rise.
+    Numbered in order of first end."""
+    k = len(labels) // 2
+
+    def lowest_ends(part, offset):
+        found = np.unique(part)
+        return found, np.array([offset + np.flatnonzero(part == b)[np.argmin(
+            energy[offset:offset + k][part == b])] for b in found])
+
+    mine, first = lowest_ends(labels[:k], 0)
+    theirs, lowest = lowest_ends(labels[k:], k)
+    merged = {int(b): int(b) for b in theirs}
+    if same is not None and len(lowest):
+        for i, j in same(np.concatenate([ends[first], ends[lowest]])):
+            i, j = min(i, j), max(i, j)
+            b = int(theirs[j - len(first)]) if i < len(first) <= j else None
+            if b is not None and merged[b] == b:
+                merged[b] = int(mine[i])
+    ok = np.flatnonzero(converged[first])
+    todo = [n for n, b in enumerate(theirs)
+            if merged[int(b)] == int(b) and converged[lowest[n]]]
+    if len(ok) and todo:
+        near = _nearest_in(ends[lowest[todo]], ends[first[ok]], NEIGHBOURS)
+        pairs = [(n, int(ok[m])) for n, row in zip(todo, near) for m in row]
+        a, b = (np.array(x) for x in zip(*pairs))
+        joined = _connected(flows, ends[lowest[a]], ends[first[b]], descend, ctx, symmetry)
+        for (n, m), yes in zip(pairs, joined):  # nearest first within each basin's pairs
+            if yes and merged[int(theirs[n])] == int(theirs[n]):
+                merged[int(theirs[n])] = int(mine[m])
+    out = labels.copy()
+    out[k:] = [merged[int(b)] for b in labels[k:]]
+    return _renumbered(out)
+
+
+def _nearest_in(points, among, k: int) -> np.ndarray:
+    """``int[P, min(k, A)]``: each of ``points f[P, D]``'s ``k`` nearest rows of ``among
+    f[A, D]``, nearest first."""
+    d = (points ** 2).sum(1)[:, None] + (among ** 2).sum(1)[None, :] - 2 * points @ among.T
+    return np.argsort(d, axis=1, kind="stable")[:, :min(k, len(among))]
+
+
+def _renumbered(labels) -> np.ndarray:
+    """``int[E]``: ``labels`` renumbered 0, 1, ... in order of first appearance."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")
+    return rank[np.ravel(inverse)]
 
 
 def _closest_between(points, labels, per: int = 3, block: int = 1024) -> list[tuple]:
@@ -495,25 +598,43 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
             return flows.chunked(lambda q, c: flows.settle(q, lr0, dt, c), p, ctx=ctx)[0]
 
         ends, energy = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts, ctx=ctx)
+        k_starts = len(starts)
         (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd_, c), ends, ctx=ctx)
+        converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
+        if flows.other is not None:  # every start flowed twice (``analysis.reach``)
+            ends2, energy2, conv2 = _checked_flows(flows, starts, lr0, dt, sd_, nb, ctx)
+            ends, energy = np.concatenate([ends, ends2]), np.concatenate([energy, energy2])
+            converged = np.concatenate([converged, conv2])
         ends = canonical(ends, symmetry)
         ends = canonical(ends, symmetry, reference=ends[int(np.argmin(energy))])
         (start_energy,) = flows.chunked(flows.potential, starts, ctx=ctx)
-        labels = _join(flows, ends, energy, descend, ctx, symmetry, same)
-    converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
-    mass, se, _ = basin_masses(labels, group, share, groups, draws.method == "exact")
-    order = np.argsort(-mass)
-    keep = [int(b) for b in order if mass[b] >= MIN_MASS]
-    relabel = np.full(len(mass), -1)
+        both = _labelled(flows, ends, energy, converged, k_starts, descend, ctx, symmetry,
+                         same)
+    labels, other = both[:k_starts], both[k_starts:]
+    if not len(other):
+        other = labels
+    exact = draws.method == "exact"
+    count = int(both.max()) + 1
+    mass, se, _ = basin_masses(labels, group, share, groups, exact)
+    mass2, _, _ = basin_masses(other, group, share, groups, exact)
+    mass, se, mass2 = (np.pad(x, (0, count - len(x))) for x in (mass, se, mass2))
+    # a basin only the check's flows reach is kept too (its mass under the main flow: 0)
+    order = np.lexsort((-mass2, -mass))
+    keep = [int(b) for b in order if max(mass[b], mass2[b]) >= MIN_MASS]
+    relabel = np.full(count, -1)
     relabel[keep] = np.arange(len(keep))
+    reach = (reach_masses(relabel[labels], relabel[other], group, share, groups, exact,
+                          len(keep)) if flows.other is not None else None)
     names = _unique_names(len(keep), set(checked.phase_names) | set(checked.lets))
-    lowest = [int(np.flatnonzero(labels == b)[np.argmin(energy[labels == b])]) for b in keep]
+    lowest = [int(np.flatnonzero(both == b)[np.argmin(energy[both == b])]) for b in keep]
     points = ends[lowest]
     per = len(share) // groups  # starts per group
     col = np.arange(len(share)) - group * per
     basins, kinds = [], []
     for k, b in enumerate(keep):
         mine = labels == b
+        if not mine.any():  # reached by the check's flows alone
+            mine = other == b
         inside = np.zeros((groups, per), bool)
         e, wts = np.zeros((groups, per)), np.zeros((groups, per))
         inside[group, col], e[group, col], wts[group, col] = mine, start_energy, share
@@ -522,10 +643,13 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
         words, cond, kind = _words(flows, tensor, probe, starts, points[k], mine,
                                    share / groups, symmetry)
         kinds.append(kind)
+        bounds = {} if reach is None else {
+            "pure": float(reach.pure[k]), "pure_se": float(reach.pure_se[k]),
+            "reach": float(reach.reach[k]), "reach_se": float(reach.reach_se[k])}
         basins.append(Basin(
             names[k], tuple(float(x) for x in points[k]), float(mass[b]), float(se[b]),
-            float(energy[lowest[k]]) / nb, bool(converged[mine].any()), words, cond,
-            int(mine.sum()), est.lam, est.se))
+            float(energy[lowest[k]]) / nb, bool(converged[both == b].any()), words, cond,
+            int(mine.sum()), est.lam, est.se, **bounds))
     coverage = float(mass[keep].sum()) if keep else 0.0
     kind_phases = ()
     if tensor is not None:
@@ -534,10 +658,13 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
                                    set(names) | set(checked.phase_names) | set(checked.lets))
     basins, kind_phases, covered = _check_conditions(spec, source, basins, kind_phases, value,
                                                      starts, relabel[labels], share, groups)
+    shared = () if reach is None else tuple(
+        Shared(tuple(names[i] if i >= 0 else "rest" for i in (a, b)), m, e)
+        for a, b, m, e in reach.shared)
     return PointBasins(float(value), tuple(basins), coverage, float(1 - coverage), covered,
                        draws.method, tuple(float(x) for x in sd), starts, relabel[labels],
                        share / groups, tuple(kinds) if tensor is not None else (),
-                       kind_phases)
+                       kind_phases, flows.steps, shared)
 
 
 def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
@@ -576,9 +703,16 @@ def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
     return out
 
 
+def _shared_note(value: str, point: PointBasins) -> str:
+    total = sum(x.mass for x in point.shared)
+    return (f"{value}: the two flows end at different minima for {total:.3f} of the mass "
+            f"(the {point.steps[0]} step's masses are one partition of it; each basin's "
+            "mass lies between its pure and reach masses)")
+
+
 def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
              source: str | None = None, track: bool = False,
-             flow_step: str = "curvature") -> Discovery:
+             flow_step: str = "curvature", check_flow: bool = True) -> Discovery:
     """The basins of ``spec``'s posterior at the sweep values ``at`` (default: every value
     of the sweep). ``source``: the spec's text (read from ``spec.path`` when None), used to
     check the emitted conditions and by ``spec_with_phases``. ``track``: each basin found at
@@ -588,7 +722,10 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     (``"curvature"``) or from the draws' spread alone, the same for every flow
     (``"spread"``): the same critical points, but where the posterior's mass lies in flat
     valleys leading to several minima the basins' masses can differ (``docs/discover.md``,
-    Limits), so running both is a check of how far they depend on the flow."""
+    Limits). ``check_flow``: every start is flowed by the other step too, and a basin's
+    mass is bounded by the mass both flows send to it (``pure``) and the mass either sends
+    to it (``reach``), with the mass they split between two basins (``shared``;
+    ``analysis.reach``): the flows' time doubles."""
     from ..engines.registry import make_engine
     from ..lower.compile import compile_spec
     from .points import point_key
@@ -609,7 +746,8 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     engine = make_engine(checked.engine, compiled.target, dict(checked.sample))
     if flow_step not in ("curvature", "spread"):
         raise UsageError(f"flow_step is 'curvature' or 'spread', not {flow_step!r}")
-    flows = _Flows(compiled, steps, x64=traits(checked.engine).exact, step=flow_step)
+    flows = _Flows(compiled, steps, x64=traits(checked.engine).exact, step=flow_step,
+                   check=check_flow)
     tensor = TensorBasins(compiled, source) if checked.kind == "tensor" else None
     seed = int(checked.sample.get("seed", 0) if seed is None else seed)
     points = []
@@ -618,6 +756,8 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
         points.append(_basins_at(spec, source, flows, compiled, float(v), draws, tensor))
     notes = tuple(f"{checked.value_text(p.value)}: basins below {MIN_MASS} hold {p.rest:.3f}"
                   for p in points if p.rest > 0.05)
+    notes += tuple(_shared_note(checked.value_text(p.value), p) for p in points
+                   if sum(x.mass for x in p.shared) > SHARED)
     tracks = ()
     if track and points:
         width = resolution_width(checked.report, checked.sweep_values)
