@@ -36,9 +36,8 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         (point,) = discover(spec, [args.value], check_flow=check).points
         times[check].append(time.perf_counter() - t)
-        shared = sum(x.mass for x in point.shared)
         print(f"check_flow={check!s:5}  {times[check][-1]:7.1f} s  basins {len(point.basins)}"
-              f"  shared {shared:.3f}  load {os.getloadavg()[0]:.2f}", flush=True)
+              f"  shared {point.shared_mass:.3f}  load {os.getloadavg()[0]:.2f}", flush=True)
     one, two = min(times[False]), min(times[True])
     print(f"two flows / one flow (best of two each): {two / one:.2f}")
     return 0

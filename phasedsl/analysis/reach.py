@@ -54,10 +54,6 @@ class Reach:
     reach_se: np.ndarray
     shared: tuple[tuple[int, int, float, float], ...]
 
-    @property
-    def shared_mass(self) -> float:
-        return float(sum(m for _, _, m, _ in self.shared))
-
 
 def _mass_of(inside, group, share, groups: int, exact: bool) -> tuple[float, float]:
     """``(mass, se)`` of the starts ``inside bool[K]``."""

@@ -49,9 +49,9 @@ def _bounds(basin: dict, fmt: str = ".3f") -> str:
     return f"{format(basin['pure'], fmt)} - {format(basin['reach'], fmt)}"
 
 
-def shared_lines(point: dict) -> list[str]:
-    """Words for the mass a point's two flows split between basins (``analysis.reach``):
-    none where they agree everywhere."""
+def shared_lines(point: dict, agreed: bool = True) -> list[str]:
+    """Words for the mass a point's two flows split between basins (``analysis.reach``);
+    where they split none, a line saying so (``agreed``) or none; none with one flow."""
     flows = point.get("flows") or []
     if len(flows) < 2:
         return []
@@ -59,7 +59,7 @@ def shared_lines(point: dict) -> list[str]:
     total = sum(x["mass"] for x in shared)
     if total <= 0:
         return [f"the {flows[0]} and {flows[1]} steps' flows end at the same minimum from "
-                "every start: each basin's mass is its pure mass"]
+                "every start: each basin's mass is its pure mass"] if agreed else []
     pairs = ", ".join(f"{'/'.join(x['basins'])} {_pm(x['mass'], x['se'], '.3f')}"
                       for x in shared[:6])
     more = f" and {len(shared) - 6} more pairs" if len(shared) > 6 else ""
@@ -155,9 +155,8 @@ def discovery_block(doc: dict | None, why: str | None, results: dict) -> Text:
                      f"loss {_num(b['loss'], '.5g')}, lambda "
                      f"{_pm(b['lambda'], b['lambda_se'], '.2f')}{bounds}: "
                      f"{b['description']}\n")
-        if (point.get("shared") or []) and sum(x["mass"] for x in point["shared"]) > 0:
-            for line in shared_lines(point):
-                t.append(f"    {line}\n", style="dim")
+        for line in shared_lines(point, agreed=False):
+            t.append(f"    {line}\n", style="dim")
         for k in point.get("kinds") or []:
             t.append(f"    {k['name']:<10} {_pm(k['mass'], k['se'], '.3f'):<16} "
                      f"{len(k['basins'])} basins ({', '.join(k['basins'])}): "

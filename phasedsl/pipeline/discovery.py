@@ -92,6 +92,11 @@ class PointBasins:
     steps: tuple[str, ...] = ()  # the flows' steps, the first the one ``mass`` is of
     shared: tuple[Shared, ...] = ()  # mass the two flows split between two basins
 
+    @property
+    def shared_mass(self) -> float:
+        """The mass the two flows split between basins (0 with one flow)."""
+        return float(sum(x.mass for x in self.shared))
+
     def to_json(self) -> dict:
         return {"value": self.value, "coverage": self.coverage, "rest": self.rest,
                 "condition_coverage": self.condition_coverage, "method": self.method,
@@ -309,6 +314,13 @@ def _labelled(flows, ends, energy, converged, k: int, descend, ctx, symmetry, sa
     return _matched(flows, ends, energy, both, converged, descend, ctx, symmetry, same)
 
 
+def _converged(flows, ends, sd, nb: float, ctx) -> np.ndarray:
+    """``bool[K]``: which of the flows' ends ``f[K, D]`` are local minima by Goldstein's
+    test (``measure.stationarity``; ``sd f[D]`` the draws' spread, ``nb`` = n beta)."""
+    (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd, c), ends, ctx=ctx)
+    return holds_minimum(np.ones(len(ends), bool), grad / nb)
+
+
 def _checked_flows(flows, starts, lr0, dt, sd, nb: float, ctx):
     """``(ends f[K, D], potential f[K], converged bool[K])``: the check's flows
     (``_Flows.other``) from ``starts f[K, D]``, each that ends short of a critical point
@@ -316,15 +328,12 @@ def _checked_flows(flows, starts, lr0, dt, sd, nb: float, ctx):
     certificate of the minimum it reaches (the spread's step crawls where it is far too
     long along some coordinates, as on the toy model of superposition)."""
     ends, energy = flows.chunked(lambda p, c: flows.other(p, lr0, dt, c), starts, ctx=ctx)
-    (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd, c), ends, ctx=ctx)
-    converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
+    converged = _converged(flows, ends, sd, nb, ctx)
     short = np.flatnonzero(~converged)
     if len(short):
         ends[short], energy[short] = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c),
                                                    ends[short], ctx=ctx)
-        (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd, c), ends[short],
-                                ctx=ctx)
-        converged[short] = holds_minimum(np.ones(len(short), bool), grad / nb)
+        converged[short] = _converged(flows, ends[short], sd, nb, ctx)
     return ends, energy, converged
 
 
@@ -361,7 +370,7 @@ def _matched(flows, ends, energy, labels, converged, descend, ctx, symmetry, sam
     todo = [n for n, b in enumerate(theirs)
             if merged[int(b)] == int(b) and converged[lowest[n]]]
     if len(ok) and todo:
-        near = _nearest_in(ends[lowest[todo]], ends[first[ok]], NEIGHBOURS)
+        near = _nearest(ends[lowest[todo]], NEIGHBOURS, among=ends[first[ok]])
         pairs = [(n, int(ok[m])) for n, row in zip(todo, near) for m in row]
         a, b = (np.array(x) for x in zip(*pairs))
         joined = _connected(flows, ends[lowest[a]], ends[first[b]], descend, ctx, symmetry)
@@ -371,13 +380,6 @@ def _matched(flows, ends, energy, labels, converged, descend, ctx, symmetry, sam
     out = labels.copy()
     out[k:] = [merged[int(b)] for b in labels[k:]]
     return _renumbered(out)
-
-
-def _nearest_in(points, among, k: int) -> np.ndarray:
-    """``int[P, min(k, A)]``: each of ``points f[P, D]``'s ``k`` nearest rows of ``among
-    f[A, D]``, nearest first."""
-    d = (points ** 2).sum(1)[:, None] + (among ** 2).sum(1)[None, :] - 2 * points @ among.T
-    return np.argsort(d, axis=1, kind="stable")[:, :min(k, len(among))]
 
 
 def _renumbered(labels) -> np.ndarray:
@@ -424,15 +426,18 @@ def _closest_between(points, labels, per: int = 3, block: int = 1024) -> list[tu
     return sorted(out)
 
 
-def _nearest(points, k: int, block: int = 1024) -> np.ndarray:
+def _nearest(points, k: int, among=None, block: int = 1024) -> np.ndarray:
     """``int[R, min(k, R - 1)]``: each row's ``k`` nearest other rows of ``points f[R, D]``,
-    nearest first (distances computed a block of rows at a time)."""
-    sq = (points ** 2).sum(1)
-    k = min(k, len(points) - 1)
+    nearest first (distances computed a block of rows at a time); with ``among f[A, D]``,
+    ``int[R, min(k, A)]``: each row's ``k`` nearest rows of ``among``."""
+    others = points if among is None else among
+    sq, sq_others = (points ** 2).sum(1), (others ** 2).sum(1)
+    k = min(k, len(others) - (among is None))
     out = np.zeros((len(points), max(k, 0)), np.int64)
     for s in range(0, len(points), block):
-        d = sq[s:s + block, None] + sq[None, :] - 2 * points[s:s + block] @ points.T
-        d[np.arange(len(d)), np.arange(s, s + len(d))] = np.inf  # not itself
+        d = sq[s:s + block, None] + sq_others[None, :] - 2 * points[s:s + block] @ others.T
+        if among is None:
+            d[np.arange(len(d)), np.arange(s, s + len(d))] = np.inf  # not itself
         if k < d.shape[1] - 1:
             idx = np.argpartition(d, k, axis=1)[:, :k]
         else:
@@ -599,8 +604,7 @@ def _basins_at(spec, source, flows, compiled, value, draws, tensor=None):
 
         ends, energy = flows.chunked(lambda p, c: flows.flow(p, lr0, dt, c), starts, ctx=ctx)
         k_starts = len(starts)
-        (grad,) = flows.chunked(lambda p, c: flows.stationarity(p, sd_, c), ends, ctx=ctx)
-        converged = holds_minimum(np.ones(len(ends), bool), grad / nb)
+        converged = _converged(flows, ends, sd_, nb, ctx)
         if flows.other is not None:  # every start flowed twice (``analysis.reach``)
             ends2, energy2, conv2 = _checked_flows(flows, starts, lr0, dt, sd_, nb, ctx)
             ends, energy = np.concatenate([ends, ends2]), np.concatenate([energy, energy2])
@@ -704,8 +708,8 @@ def _track(flows, compiled, point: PointBasins, width: float) -> list[Track]:
 
 
 def _shared_note(value: str, point: PointBasins) -> str:
-    total = sum(x.mass for x in point.shared)
-    return (f"{value}: the two flows end at different minima for {total:.3f} of the mass "
+    return (f"{value}: the two flows end at different minima for {point.shared_mass:.3f} "
+            "of the mass "
             f"(the {point.steps[0]} step's masses are one partition of it; each basin's "
             "mass lies between its pure and reach masses)")
 
@@ -757,7 +761,7 @@ def discover(spec, at=None, *, seed: int | None = None, steps: int = STEPS,
     notes = tuple(f"{checked.value_text(p.value)}: basins below {MIN_MASS} hold {p.rest:.3f}"
                   for p in points if p.rest > 0.05)
     notes += tuple(_shared_note(checked.value_text(p.value), p) for p in points
-                   if sum(x.mass for x in p.shared) > SHARED)
+                   if p.shared_mass > SHARED)
     tracks = ()
     if track and points:
         width = resolution_width(checked.report, checked.sweep_values)
